@@ -1,0 +1,34 @@
+/** fog8 command-line entry. Commands are registered from their own modules. */
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('fog8')
+    .description('Fully-FP8-GEMM LLM pre-training with outlier-guarded FOG architectures')
+    .version(packageVersion())
+    .showHelpAfterError();
+  return program;
+}
+
+/** Runs the CLI with the given argv (without node and script); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number; message?: string };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+    if (typeof e.exitCode === 'number' && e.code?.startsWith('commander.')) return e.exitCode;
+    console.error(`fog8: ${e.message ?? String(err)}`);
+    return 1;
+  }
+}

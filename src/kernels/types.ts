@@ -1,0 +1,184 @@
+/**
+ * The one narrow compute interface of fog8. Ops call these methods and nothing else; the pure-TS
+ * reference backend (`reference.ts`) is the living spec and the native addon (`native.ts`) its
+ * fast twin. Every tensor is a dense row-major typed array; shapes are passed explicitly and
+ * written in comments as (dim, dim). Methods validate lengths and throw a TypeError naming the
+ * offending argument. Outputs are written into caller-owned buffers (no allocation in hot loops).
+ */
+
+/** FP8 storage formats (DESIGN §2). */
+export type Fp8FormatName = 'e4m3' | 'e5m2';
+
+/** Element type of a GEMM operand. FP8 operands are codes, BF16 operands are the upper 16 bits. */
+export type OperandDtype = 'f32' | 'bf16' | 'e4m3' | 'e5m2';
+
+/** Result of a quantize pass (one read of the input). */
+export interface CastStats {
+  /** max |x| of the *unscaled* input; NaN if any input is NaN; may be Infinity. */
+  amax: number;
+  /** Count of non-zero, non-NaN inputs whose code decodes to ±0 (underflow). */
+  underflow: number;
+  /** Count of non-NaN inputs with |x·scale| > format max, i.e. that were saturated to ±max. */
+  overflow: number;
+}
+
+/**
+ * One GEMM operand. `trans` says how the logical operand is stored:
+ * for A (logical M×K): trans=false → stored (M, K); trans=true → stored (K, M).
+ * for B (logical K×N): trans=false → stored (K, N); trans=true → stored (N, K).
+ * `invScale` (default 1) is the dequantization factor 1/scale of FP8 operands; the GEMM applies
+ * invScaleA·invScaleB once to the float32 accumulator (DESIGN §2), never per element.
+ */
+export interface GemmOperand {
+  dtype: OperandDtype;
+  data: Float32Array | Uint16Array | Uint8Array;
+  trans: boolean;
+  invScale?: number;
+}
+
+/** Per-cast scales for the FP8 quantization points *inside* attention (DESIGN §3 FP8DPA). */
+export interface AttentionFp8Scales {
+  /** scale for P (softmax output), cast E4M3. */
+  p: number;
+  /** scale for dP (= dO·Vᵀ), cast E5M2. Backward only. */
+  dp: number;
+  /** scale for dS (= P ⊙ (dP − rowsum(dO ⊙ O))), cast E5M2. Backward only. */
+  ds: number;
+}
+
+/** Shape of a causal GQA attention call. q: (B, T, Hq, D); k, v: (B, T, Hkv, D); Hq % Hkv == 0. */
+export interface AttentionShape {
+  B: number;
+  T: number;
+  Hq: number;
+  Hkv: number;
+  D: number;
+  /** multiplies q·k before masking and softmax. */
+  softmaxScale: number;
+}
+
+export interface AttentionForwardStats {
+  /** max over the batch of softmaxScale·q·k (before masking — all T×T pairs). */
+  maxLogit: number;
+  /** stats of the P cast (only when fp8 scales were given). */
+  p?: CastStats;
+}
+
+export interface AttentionBackwardStats {
+  dp?: CastStats;
+  ds?: CastStats;
+}
+
+/** AdamW hyper-parameters for one update; `step` is 1-based (bias correction). */
+export interface AdamWParams {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  step: number;
+}
+
+/** xIELU parameters after the softplus reparametrisation (DESIGN §4). */
+export interface XieluParams {
+  alphaP: number;
+  alphaN: number;
+  beta: number;
+  eps: number;
+}
+
+export interface Kernels {
+  /** 'reference' or 'native'. */
+  readonly name: 'reference' | 'native';
+  /** Which code path runs, e.g. 'typescript', 'avx512bf16', 'avx2', 'scalar'. */
+  readonly isa: string;
+  /** Worker threads used by the parallel kernels (1 for the reference). */
+  readonly threads: number;
+
+  // ---- casts -------------------------------------------------------------------------------
+  /** codes[i] = FP8(x[i]·scale) (product in float32, RNE, saturating, NaN→NaN). x, codes: (n). */
+  quantize(x: Float32Array, format: Fp8FormatName, scale: number, codes: Uint8Array): CastStats;
+  /** out[i] = decode(codes[i]) · invScale (product in float32). */
+  dequantize(codes: Uint8Array, format: Fp8FormatName, invScale: number, out: Float32Array): void;
+  /** Fake-quantize in one pass: out[i] = decode(FP8(x[i]·scale)) · (1/scale). Stats as quantize. */
+  quantizeDequantize(x: Float32Array, format: Fp8FormatName, scale: number, out: Float32Array): CastStats;
+  /** out[i] = x[i] rounded to BF16 (RNE on the top 16 bits; NaN stays NaN), as float32. */
+  roundBf16(x: Float32Array, out: Float32Array): void;
+  /** bits[i] = upper 16 bits of roundBf16(x[i]). */
+  packBf16(x: Float32Array, bits: Uint16Array): void;
+
+  // ---- GEMM --------------------------------------------------------------------------------
+  /**
+   * C (M, N) = alpha · invScaleA · invScaleB · op(A)(M×K) · op(B)(K×N) + beta · C, float32
+   * accumulation. With beta = 0, C is overwritten (its old contents, even NaN, are ignored).
+   * Threads split output tiles only, so results do not depend on the thread count.
+   */
+  gemm(M: number, N: number, K: number, a: GemmOperand, b: GemmOperand, c: Float32Array, alpha?: number, beta?: number): void;
+
+  // ---- normalisation, position ------------------------------------------------------------
+  /** y = x / sqrt(mean(x²) + eps) · gain (gain null → 1). x, y: (R, C); gain: (C); rstd: (R) saved. */
+  rmsnormForward(x: Float32Array, gain: Float32Array | null, y: Float32Array, rstd: Float32Array, R: number, C: number, eps: number): void;
+  /** dx = ∂L/∂x (overwritten); dgain += ∂L/∂gain (accumulated; skipped when null). */
+  rmsnormBackward(dy: Float32Array, x: Float32Array, gain: Float32Array | null, rstd: Float32Array, dx: Float32Array, dgain: Float32Array | null, R: number, C: number): void;
+  /**
+   * Rotary embedding on x (B, T, H, D), position = t, rotate-half pairs (i, i + D/2),
+   * angle = t · theta^(−2i/D), i < D/2. y may alias x.
+   */
+  ropeForward(x: Float32Array, y: Float32Array, B: number, T: number, H: number, D: number, theta: number): void;
+  /** The transpose (inverse rotation) of ropeForward: dx from dy. dx may alias dy. */
+  ropeBackward(dy: Float32Array, dx: Float32Array, B: number, T: number, H: number, D: number, theta: number): void;
+
+  // ---- loss --------------------------------------------------------------------------------
+  /**
+   * Softmax cross-entropy per row. logits (R, V); targets (R) (−1 = ignored row: loss 0);
+   * losses (R) = lse − logit[target]; lse (R) saved for backward.
+   */
+  crossEntropyForward(logits: Float32Array, targets: Int32Array, losses: Float32Array, lse: Float32Array, R: number, V: number): void;
+  /** dlogits (R, V) = dloss[r] · (softmax(logits[r]) − onehot(target[r])); 0 for ignored rows. */
+  crossEntropyBackward(logits: Float32Array, targets: Int32Array, lse: Float32Array, dloss: Float32Array, dlogits: Float32Array, R: number, V: number): void;
+
+  // ---- attention ---------------------------------------------------------------------------
+  /**
+   * Causal GQA attention, computed tile by tile (memory O(T·D) per head, never T×T).
+   * q (B, T, Hq, D), k, v (B, T, Hkv, D) → o (B, T, Hq, D), lse (B, Hq, T) saved.
+   * With fp8 scales (FP8DPA): P = exp(S − lse) is formed exactly normalised (two passes: lse
+   * first, then P), P̂ = fakeQuantE4M3(P, scales.p) and o = P̂ · v. q, k, v are expected to be
+   * already fake-quantized by the caller (shared Q/K/V scale) and o is cast by the caller.
+   */
+  attentionForward(q: Float32Array, k: Float32Array, v: Float32Array, o: Float32Array, lse: Float32Array, shape: AttentionShape, fp8: AttentionFp8Scales | null): AttentionForwardStats;
+  /**
+   * Backward of attentionForward. do_ (B, T, Hq, D) (already fake-quantized E5M2 by the caller in
+   * FP8 mode). Writes dq (B, T, Hq, D), dk, dv (B, T, Hkv, D) (overwritten).
+   * Dᵢ = rowsum(dO ⊙ O); P recomputed from lse; with fp8: dP̂ = fq_E5M2(dO·vᵀ, scales.dp),
+   * dS = P ⊙ (dP̂ − D) (P in float32), dŜ = fq_E5M2(dS, scales.ds), dq = scale·dŜ·k,
+   * dk = scale·dŜᵀ·q, dv = P̂ᵀ·dO with P̂ = fq_E4M3(P, scales.p) as in forward.
+   */
+  attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, o: Float32Array, lse: Float32Array, do_: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, shape: AttentionShape, fp8: AttentionFp8Scales | null): AttentionBackwardStats;
+
+  // ---- activations -------------------------------------------------------------------------
+  /** h (R, 2F) = [gate | up] per row → a (R, F) = silu(gate) ⊙ up. */
+  swigluForward(h: Float32Array, a: Float32Array, R: number, F: number): void;
+  swigluBackward(h: Float32Array, da: Float32Array, dh: Float32Array, R: number, F: number): void;
+  /** Smooth-SwiGLU: s[r] = max_j |gate[r, j]| (0 → 1), a = silu(gate) ⊙ up / s. s (R) saved. */
+  smoothSwigluForward(h: Float32Array, a: Float32Array, s: Float32Array, R: number, F: number): void;
+  /** No gradient flows through s (DESIGN §4). */
+  smoothSwigluBackward(h: Float32Array, s: Float32Array, da: Float32Array, dh: Float32Array, R: number, F: number): void;
+  /** GeLU with erf: y = x · Φ(x). x, y: (n). */
+  geluForward(x: Float32Array, y: Float32Array): void;
+  geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** xIELU (DESIGN §4). */
+  xieluForward(x: Float32Array, y: Float32Array, p: XieluParams): void;
+  /** Writes dx; returns ∂L/∂alphaP and ∂L/∂alphaN (the caller chains through softplus). */
+  xieluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, p: XieluParams): { dAlphaP: number; dAlphaN: number };
+
+  // ---- optimizer, monitors -----------------------------------------------------------------
+  /**
+   * Decoupled AdamW on float32 state, in place: m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
+   * w −= lr·(m̂/(√v̂ + eps) + weightDecay·w) with m̂ = m/(1−β1^step), v̂ = v/(1−β2^step).
+   */
+  adamw(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, p: AdamWParams): void;
+  /** Per row of x (R, C): out[3r] = Σx, out[3r+1] = Σx², out[3r+2] = Σx⁴ (float64 accumulation). */
+  rowMoments(x: Float32Array, R: number, C: number, out: Float64Array): void;
+  /** Σ x² over the whole array in float64 (for gradient norms). */
+  sumSquares(x: Float32Array): number;
+}
