@@ -1,11 +1,6 @@
 /** fog8 command-line entry. Commands are registered from their own modules. */
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+import { packageVersion } from '../util/package-root.js';
 
 export function buildProgram(): Command {
   const program = new Command();
