@@ -1,0 +1,58 @@
+# fog8 native addon. Each ISA path is its own static library compiled with its own flags; the
+# addon picks one at load time (__builtin_cpu_supports). ISA translation units define
+# FOG8_ISA_NAMESPACE so shared inline helpers get distinct symbols per ISA.
+{
+  "variables": {
+    "fog8_common_cflags": ["-O3", "-std=c++17", "-fPIC", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function"]
+  },
+  "targets": [
+    {
+      "target_name": "fog8_isa_avx2",
+      "type": "static_library",
+      "sources": [
+        "native/src/gemm/gemm_avx2.cpp",
+        "native/src/casts/casts_avx2.cpp"
+      ],
+      "include_dirs": ["native/src"],
+      "cflags_cc": ["<@(fog8_common_cflags)", "-mavx2", "-mfma", "-mf16c", "-DFOG8_ISA_NAMESPACE=isa_avx2"],
+      "cflags_cc!": ["-fno-exceptions", "-O2", "-O0"]
+    },
+    {
+      "target_name": "fog8_isa_avx512bf16",
+      "type": "static_library",
+      "sources": [
+        "native/src/gemm/gemm_avx512bf16.cpp"
+      ],
+      "include_dirs": ["native/src"],
+      "cflags_cc": ["<@(fog8_common_cflags)", "-mavx512f", "-mavx512bw", "-mavx512bf16", "-mavx2", "-mfma", "-mf16c", "-DFOG8_ISA_NAMESPACE=isa_avx512bf16"],
+      "cflags_cc!": ["-fno-exceptions", "-O2", "-O0"]
+    },
+    {
+      "target_name": "fog8_native",
+      "dependencies": ["fog8_isa_avx2", "fog8_isa_avx512bf16"],
+      "sources": [
+        "native/src/addon.cpp",
+        "native/src/bind_casts_gemm.cpp",
+        "native/src/common/threads.cpp",
+        "native/src/common/isa.cpp",
+        "native/src/casts/casts.cpp",
+        "native/src/gemm/gemm.cpp",
+        "native/src/gemm/gemm_scalar.cpp",
+        "native/src/microbench/peak.cpp",
+        "native/src/bind_fused.cpp",
+        "native/src/fused/rmsnorm.cpp",
+        "native/src/fused/rope.cpp",
+        "native/src/fused/cross_entropy.cpp",
+        "native/src/fused/attention.cpp",
+        "native/src/fused/activations.cpp",
+        "native/src/fused/adamw.cpp",
+        "native/src/fused/moments.cpp"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/src"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags_cc": ["<@(fog8_common_cflags)", "-fexceptions", "-pthread"],
+      "cflags_cc!": ["-fno-exceptions", "-O2", "-O0"],
+      "ldflags": ["-pthread"]
+    }
+  ]
+}
