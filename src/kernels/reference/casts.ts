@@ -1,0 +1,88 @@
+import type { CastStats, Fp8FormatName } from '../types.js';
+import { fp8Format, type FloatFormat } from '../../numerics/formats.js';
+import { encodeFp8Into, encodeFp8Scalar, fp8DecodeTable } from '../../numerics/fp8.js';
+import { roundToBf16Into } from '../../numerics/bf16.js';
+
+/**
+ * FP8 and BF16 casts, reference twin, built on the bit-exact numerics codecs. `scale` and
+ * `invScale` are used as float32 (Math.fround first) and every product is formed in float32.
+ *
+ * Cast statistics (CastStats), exactly:
+ * - amax: max |x| of the unscaled input; NaN as soon as any input is NaN; may be Infinity.
+ * - underflow: inputs with x ≠ 0 and not NaN whose code decodes to ±0 (including x·scale
+ *   underflowing float32 itself).
+ * - overflow: inputs, not NaN, with |fround(x·scale)| > format max (±Infinity included), i.e. the
+ *   ones the saturating cast clamps to ±max. A value in (max, max + ½ulp] counts although plain
+ *   RNE would also give max: the count is "above max", as the contract states.
+ */
+
+/** codes (n) = FP8(fround(x·scale)); x (n). */
+export function quantize(x: Float32Array, format: Fp8FormatName, scale: number, codes: Uint8Array): CastStats {
+  const fmt = fp8Format(format);
+  const scale32 = Math.fround(scale);
+  encodeFp8Into(x, fmt, scale32, codes);
+  const table = fp8DecodeTable(fmt);
+  const stats = emptyStats();
+  for (let i = 0; i < x.length; i++) countElement(stats, x[i], scale32, table[codes[i]], fmt);
+  return stats;
+}
+
+/** out (n) = fround(decode(codes) · fround(invScale)). */
+export function dequantize(codes: Uint8Array, format: Fp8FormatName, invScale: number, out: Float32Array): void {
+  const table = fp8DecodeTable(fp8Format(format));
+  const inv32 = Math.fround(invScale);
+  for (let i = 0; i < codes.length; i++) out[i] = table[codes[i]] * inv32;
+}
+
+/**
+ * out (n) = fround(decode(FP8(fround(x·scale))) · fround(1/scale)); out may alias x. Stats as quantize.
+ */
+export function quantizeDequantize(x: Float32Array, format: Fp8FormatName, scale: number, out: Float32Array): CastStats {
+  const fmt = fp8Format(format);
+  const table = fp8DecodeTable(fmt);
+  const scale32 = Math.fround(scale);
+  const inv32 = Math.fround(1 / scale32);
+  const stats = emptyStats();
+  for (let i = 0; i < x.length; i++) {
+    const value = x[i];
+    const decoded = table[encodeFp8Scalar(value * scale32, fmt)];
+    countElement(stats, value, scale32, decoded, fmt);
+    out[i] = decoded * inv32;
+  }
+  return stats;
+}
+
+/** Fake-quantizes one float32 value (the attention kernels' P, dP, dS casts), updating `stats`. */
+export function fakeQuantizeScalar(value: number, fmt: FloatFormat, scale32: number, inv32: number, stats: CastStats): number {
+  const decoded = fp8DecodeTable(fmt)[encodeFp8Scalar(value * scale32, fmt)];
+  countElement(stats, value, scale32, decoded, fmt);
+  return Math.fround(decoded * inv32);
+}
+
+export function emptyStats(): CastStats {
+  return { amax: 0, underflow: 0, overflow: 0 };
+}
+
+function countElement(stats: CastStats, value: number, scale32: number, decoded: number, fmt: FloatFormat): void {
+  if (Number.isNaN(value)) {
+    stats.amax = NaN;
+    return;
+  }
+  const magnitude = Math.abs(value);
+  if (magnitude > stats.amax) stats.amax = magnitude; // false once amax is NaN: NaN sticks
+  if (value !== 0 && decoded === 0) stats.underflow++;
+  if (Math.abs(Math.fround(value * scale32)) > fmt.maxFinite) stats.overflow++;
+}
+
+/** out (n) = x rounded to BF16 (RNE on the top 16 bits, NaN stays NaN) as float32; out may alias x. */
+export function roundBf16(x: Float32Array, out: Float32Array): void {
+  roundToBf16Into(x, out);
+}
+
+/** bits (n) = upper 16 bits of roundBf16(x). */
+export function packBf16(x: Float32Array, bits: Uint16Array): void {
+  const rounded = new Float32Array(x.length);
+  roundToBf16Into(x, rounded);
+  const roundedBits = new Uint32Array(rounded.buffer);
+  for (let i = 0; i < x.length; i++) bits[i] = roundedBits[i] >>> 16;
+}
