@@ -1,0 +1,4 @@
+export * from './adamw.js';
+export * from './clip.js';
+export * from './schedule.js';
+export * from './state-codec.js';
