@@ -18,3 +18,27 @@ export {
   roundToFp16Scalar,
 } from './bf16.js';
 export { amax } from './amax.js';
+export {
+  PRECISION_PRESETS,
+  SCALING_ROLES,
+  resolvePrecision,
+  assertPrecisionRecipe,
+  formatForRole,
+  isBackwardRole,
+  type PrecisionRecipe,
+  type PrecisionPresetName,
+  type GemmPrecision,
+  type ScalingMode,
+  type ScalingRole,
+  type AmaxAlgorithm,
+  type Fp8Name,
+} from './recipe.js';
+export {
+  FLT_MAX,
+  computeScale,
+  currentScale,
+  ScalingSlot,
+  ScalingState,
+  type SerializedScalingState,
+} from './scaling.js';
+export { blockGrid, blockScales, blockQuantize, blockFakeQuantize } from './block.js';
