@@ -1,0 +1,333 @@
+import type {
+  AdamWParams, AttentionFp8Scales, AttentionShape, Fp8FormatName, GemmOperand, Kernels, OperandDtype, XieluParams,
+} from './types.js';
+
+/**
+ * Argument checking for any Kernels backend. withValidation(k) checks every length, shape, format
+ * and dtype before calling k, so backends (the native addon in particular) never see bad sizes:
+ * - wrong array type, wrong length, non-positive or non-integer dimension, unknown format or dtype,
+ *   Hq not a multiple of Hkv, odd RoPE head size → TypeError naming the argument, its value and
+ *   what was expected;
+ * - a number out of its range (scale ≤ 0 or not finite as a float32, a non-finite alpha, beta,
+ *   eps, theta or softmax scale, an AdamW β outside [0, 1), a target outside {−1} ∪ [0, V)) → RangeError,
+ *   also naming the argument.
+ */
+export function withValidation(k: Kernels): Kernels {
+  return {
+    name: k.name,
+    isa: k.isa,
+    threads: k.threads,
+
+    quantize(x, format, scale, codes) {
+      const m = 'quantize';
+      const n = array(m, 'x', x, Float32Array).length;
+      fp8FormatName(m, 'format', format);
+      positiveFloat32(m, 'scale', scale);
+      array(m, 'codes', codes, Uint8Array, n, 'x.length');
+      return k.quantize(x, format, scale, codes);
+    },
+    dequantize(codes, format, invScale, out) {
+      const m = 'dequantize';
+      const n = array(m, 'codes', codes, Uint8Array).length;
+      fp8FormatName(m, 'format', format);
+      positiveFloat32(m, 'invScale', invScale);
+      array(m, 'out', out, Float32Array, n, 'codes.length');
+      k.dequantize(codes, format, invScale, out);
+    },
+    quantizeDequantize(x, format, scale, out) {
+      const m = 'quantizeDequantize';
+      const n = array(m, 'x', x, Float32Array).length;
+      fp8FormatName(m, 'format', format);
+      positiveFloat32(m, 'scale', scale);
+      array(m, 'out', out, Float32Array, n, 'x.length');
+      return k.quantizeDequantize(x, format, scale, out);
+    },
+    roundBf16(x, out) {
+      const n = array('roundBf16', 'x', x, Float32Array).length;
+      array('roundBf16', 'out', out, Float32Array, n, 'x.length');
+      k.roundBf16(x, out);
+    },
+    packBf16(x, bits) {
+      const n = array('packBf16', 'x', x, Float32Array).length;
+      array('packBf16', 'bits', bits, Uint16Array, n, 'x.length');
+      k.packBf16(x, bits);
+    },
+
+    gemm(M, N, K, a, b, c, alpha, beta) {
+      const m = 'gemm';
+      dims(m, { M, N, K });
+      operand(m, 'a', a, M * K, `M·K = ${M}·${K}`);
+      operand(m, 'b', b, K * N, `K·N = ${K}·${N}`);
+      array(m, 'c', c, Float32Array, M * N, `M·N = ${M}·${N}`);
+      if (alpha !== undefined) finite(m, 'alpha', alpha);
+      if (beta !== undefined) finite(m, 'beta', beta);
+      k.gemm(M, N, K, a, b, c, alpha, beta);
+    },
+
+    rmsnormForward(x, gain, y, rstd, R, C, eps) {
+      const m = 'rmsnormForward';
+      dims(m, { R, C });
+      array(m, 'x', x, Float32Array, R * C, `R·C = ${R}·${C}`);
+      if (gain !== null) array(m, 'gain', gain, Float32Array, C, 'C');
+      array(m, 'y', y, Float32Array, R * C, `R·C = ${R}·${C}`);
+      array(m, 'rstd', rstd, Float32Array, R, 'R');
+      nonNegative(m, 'eps', eps);
+      k.rmsnormForward(x, gain, y, rstd, R, C, eps);
+    },
+    rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C) {
+      const m = 'rmsnormBackward';
+      dims(m, { R, C });
+      for (const [name, value] of [['dy', dy], ['x', x], ['dx', dx]] as const) array(m, name, value, Float32Array, R * C, `R·C = ${R}·${C}`);
+      if (gain !== null) array(m, 'gain', gain, Float32Array, C, 'C');
+      if (dgain !== null) array(m, 'dgain', dgain, Float32Array, C, 'C');
+      array(m, 'rstd', rstd, Float32Array, R, 'R');
+      k.rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C);
+    },
+    ropeForward(x, y, B, T, H, D, theta) {
+      rope('ropeForward', ['x', x], ['y', y], B, T, H, D, theta);
+      k.ropeForward(x, y, B, T, H, D, theta);
+    },
+    ropeBackward(dy, dx, B, T, H, D, theta) {
+      rope('ropeBackward', ['dy', dy], ['dx', dx], B, T, H, D, theta);
+      k.ropeBackward(dy, dx, B, T, H, D, theta);
+    },
+
+    crossEntropyForward(logits, targets, losses, lse, R, V) {
+      const m = 'crossEntropyForward';
+      crossEntropyShapes(m, logits, targets, R, V);
+      array(m, 'losses', losses, Float32Array, R, 'R');
+      array(m, 'lse', lse, Float32Array, R, 'R');
+      k.crossEntropyForward(logits, targets, losses, lse, R, V);
+    },
+    crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V) {
+      const m = 'crossEntropyBackward';
+      crossEntropyShapes(m, logits, targets, R, V);
+      array(m, 'lse', lse, Float32Array, R, 'R');
+      array(m, 'dloss', dloss, Float32Array, R, 'R');
+      array(m, 'dlogits', dlogits, Float32Array, R * V, `R·V = ${R}·${V}`);
+      k.crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V);
+    },
+
+    attentionForward(q, kk, v, o, lse, shape, fp8) {
+      const m = 'attentionForward';
+      const s = attentionShape(m, shape);
+      attentionArrays(m, s, { q, k: kk, v, o });
+      array(m, 'lse', lse, Float32Array, s.B * s.Hq * s.T, `B·Hq·T = ${s.B}·${s.Hq}·${s.T}`);
+      if (fp8 !== null) fp8Scales(m, fp8, ['p']);
+      return k.attentionForward(q, kk, v, o, lse, shape, fp8);
+    },
+    attentionBackward(q, kk, v, o, lse, do_, dq, dk, dv, shape, fp8) {
+      const m = 'attentionBackward';
+      const s = attentionShape(m, shape);
+      attentionArrays(m, s, { q, k: kk, v, o, do_, dq, dk, dv });
+      array(m, 'lse', lse, Float32Array, s.B * s.Hq * s.T, `B·Hq·T = ${s.B}·${s.Hq}·${s.T}`);
+      if (fp8 !== null) fp8Scales(m, fp8, ['p', 'dp', 'ds']);
+      return k.attentionBackward(q, kk, v, o, lse, do_, dq, dk, dv, shape, fp8);
+    },
+
+    swigluForward(h, a, R, F) {
+      gated('swigluForward', R, F, { h }, { a });
+      k.swigluForward(h, a, R, F);
+    },
+    swigluBackward(h, da, dh, R, F) {
+      gated('swigluBackward', R, F, { h, dh }, { da });
+      k.swigluBackward(h, da, dh, R, F);
+    },
+    smoothSwigluForward(h, a, s, R, F) {
+      gated('smoothSwigluForward', R, F, { h }, { a });
+      array('smoothSwigluForward', 's', s, Float32Array, R, 'R');
+      k.smoothSwigluForward(h, a, s, R, F);
+    },
+    smoothSwigluBackward(h, s, da, dh, R, F) {
+      gated('smoothSwigluBackward', R, F, { h, dh }, { da });
+      array('smoothSwigluBackward', 's', s, Float32Array, R, 'R');
+      k.smoothSwigluBackward(h, s, da, dh, R, F);
+    },
+    geluForward(x, y) {
+      sameLength('geluForward', { x, y });
+      k.geluForward(x, y);
+    },
+    geluBackward(x, dy, dx) {
+      sameLength('geluBackward', { x, dy, dx });
+      k.geluBackward(x, dy, dx);
+    },
+    xieluForward(x, y, p) {
+      sameLength('xieluForward', { x, y });
+      xieluParams('xieluForward', p);
+      k.xieluForward(x, y, p);
+    },
+    xieluBackward(x, dy, dx, p) {
+      sameLength('xieluBackward', { x, dy, dx });
+      xieluParams('xieluBackward', p);
+      return k.xieluBackward(x, dy, dx, p);
+    },
+
+    adamw(w, g, mm, v, p) {
+      sameLength('adamw', { w, g, m: mm, v });
+      adamwParams('adamw', p);
+      k.adamw(w, g, mm, v, p);
+    },
+    rowMoments(x, R, C, out) {
+      const m = 'rowMoments';
+      dims(m, { R, C });
+      array(m, 'x', x, Float32Array, R * C, `R·C = ${R}·${C}`);
+      array(m, 'out', out, Float64Array, 3 * R, `3·R = 3·${R}`);
+      k.rowMoments(x, R, C, out);
+    },
+    sumSquares(x) {
+      array('sumSquares', 'x', x, Float32Array);
+      return k.sumSquares(x);
+    },
+  };
+}
+
+// ---- checks ------------------------------------------------------------------------------------
+
+type TypedArrayConstructor =
+  | Float32ArrayConstructor | Float64ArrayConstructor | Uint8ArrayConstructor | Uint16ArrayConstructor | Int32ArrayConstructor;
+
+/** A short description of a value for error messages (never dumps a whole array). */
+function describe(value: unknown): string {
+  if (ArrayBuffer.isView(value)) {
+    const length = 'length' in value && typeof value.length === 'number' ? value.length : value.byteLength;
+    return `${value.constructor.name}(${length})`;
+  }
+  if (typeof value === 'string') return `'${value}'`;
+  if (value === null || value === undefined || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return typeof value === 'object' ? `an object of type ${value.constructor?.name ?? 'Object'}` : typeof value;
+}
+
+function array<C extends TypedArrayConstructor>(
+  method: string, name: string, value: unknown, ctor: C, length?: number, lengthExpression?: string,
+): InstanceType<C> {
+  if (!(value instanceof ctor)) throw new TypeError(`${method}: ${name} must be a ${ctor.name}, got ${describe(value)}`);
+  const typed = value as InstanceType<C>;
+  if (length !== undefined && typed.length !== length) {
+    throw new TypeError(`${method}: ${name} has length ${typed.length}, expected ${lengthExpression} = ${length}`);
+  }
+  return typed;
+}
+
+function dims(method: string, values: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(values)) {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+      throw new TypeError(`${method}: ${name} must be a positive integer, got ${describe(value)}`);
+    }
+  }
+}
+
+function fp8FormatName(method: string, name: string, value: unknown): asserts value is Fp8FormatName {
+  if (value !== 'e4m3' && value !== 'e5m2') throw new TypeError(`${method}: ${name} must be 'e4m3' or 'e5m2', got ${describe(value)}`);
+}
+
+const DTYPES: readonly OperandDtype[] = ['f32', 'bf16', 'e4m3', 'e5m2'];
+const DTYPE_ARRAY: Record<OperandDtype, TypedArrayConstructor> = {
+  f32: Float32Array, bf16: Uint16Array, e4m3: Uint8Array, e5m2: Uint8Array,
+};
+
+function operand(method: string, name: string, op: GemmOperand, length: number, lengthExpression: string): void {
+  if (typeof op !== 'object' || op === null) throw new TypeError(`${method}: ${name} must be a GemmOperand object, got ${describe(op)}`);
+  if (!DTYPES.includes(op.dtype)) {
+    throw new TypeError(`${method}: ${name}.dtype must be one of ${DTYPES.map((d) => `'${d}'`).join(', ')}, got ${describe(op.dtype)}`);
+  }
+  const ctor = DTYPE_ARRAY[op.dtype];
+  if (!(op.data instanceof ctor)) {
+    throw new TypeError(`${method}: ${name}.data must be a ${ctor.name} for dtype '${op.dtype}', got ${describe(op.data)}`);
+  }
+  array(method, `${name}.data`, op.data, ctor, length, lengthExpression);
+  if (typeof op.trans !== 'boolean') throw new TypeError(`${method}: ${name}.trans must be a boolean, got ${describe(op.trans)}`);
+  if (op.invScale !== undefined) positiveFloat32(method, `${name}.invScale`, op.invScale);
+}
+
+function finite(method: string, name: string, value: unknown): void {
+  if (typeof value !== 'number') throw new TypeError(`${method}: ${name} must be a number, got ${describe(value)}`);
+  if (!Number.isFinite(value)) throw new RangeError(`${method}: ${name} must be finite, got ${value}`);
+}
+
+function nonNegative(method: string, name: string, value: unknown): void {
+  finite(method, name, value);
+  if ((value as number) < 0) throw new RangeError(`${method}: ${name} must be ≥ 0, got ${value}`);
+}
+
+/** A scale is used as a float32: it must stay finite and non-zero after rounding. */
+function positiveFloat32(method: string, name: string, value: unknown): void {
+  finite(method, name, value);
+  const rounded = Math.fround(value as number);
+  if (!(rounded > 0) || !Number.isFinite(rounded)) {
+    throw new RangeError(`${method}: ${name} must be a positive finite float32 (0 < ${name} ≤ 3.4028235e38), got ${value}`);
+  }
+}
+
+function rope(method: string, input: [string, unknown], output: [string, unknown], B: number, T: number, H: number, D: number, theta: number): void {
+  dims(method, { B, T, H, D });
+  if (D % 2 !== 0) throw new TypeError(`${method}: D must be even (pairs (i, i + D/2)), got ${D}`);
+  const n = B * T * H * D;
+  const expression = `B·T·H·D = ${B}·${T}·${H}·${D}`;
+  array(method, input[0], input[1], Float32Array, n, expression);
+  array(method, output[0], output[1], Float32Array, n, expression);
+  finite(method, 'theta', theta);
+  if (theta <= 0) throw new RangeError(`${method}: theta must be > 0, got ${theta}`);
+}
+
+function crossEntropyShapes(method: string, logits: unknown, targets: unknown, R: number, V: number): void {
+  dims(method, { R, V });
+  array(method, 'logits', logits, Float32Array, R * V, `R·V = ${R}·${V}`);
+  const t = array(method, 'targets', targets, Int32Array, R, 'R');
+  for (let r = 0; r < R; r++) {
+    if (t[r] < -1 || t[r] >= V) throw new RangeError(`${method}: targets[${r}] = ${t[r]} must be −1 (ignored) or in [0, V = ${V})`);
+  }
+}
+
+function attentionShape(method: string, shape: AttentionShape): AttentionShape {
+  if (typeof shape !== 'object' || shape === null) throw new TypeError(`${method}: shape must be an AttentionShape object, got ${describe(shape)}`);
+  const { B, T, Hq, Hkv, D, softmaxScale } = shape;
+  dims(method, { 'shape.B': B, 'shape.T': T, 'shape.Hq': Hq, 'shape.Hkv': Hkv, 'shape.D': D });
+  if (Hq % Hkv !== 0) throw new TypeError(`${method}: shape.Hq = ${Hq} must be a multiple of shape.Hkv = ${Hkv}`);
+  finite(method, 'shape.softmaxScale', softmaxScale);
+  return shape;
+}
+
+function attentionArrays(method: string, s: AttentionShape, arrays: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(arrays)) {
+    const heads = name === 'k' || name === 'v' || name === 'dk' || name === 'dv' ? 'Hkv' : 'Hq';
+    const length = s.B * s.T * (heads === 'Hkv' ? s.Hkv : s.Hq) * s.D;
+    array(method, name, value, Float32Array, length, `B·T·${heads}·D = ${s.B}·${s.T}·${heads === 'Hkv' ? s.Hkv : s.Hq}·${s.D}`);
+  }
+}
+
+function fp8Scales(method: string, fp8: AttentionFp8Scales, used: readonly (keyof AttentionFp8Scales)[]): void {
+  if (typeof fp8 !== 'object') throw new TypeError(`${method}: fp8 must be null or an AttentionFp8Scales object, got ${describe(fp8)}`);
+  for (const key of used) positiveFloat32(method, `fp8.${key}`, fp8[key]);
+}
+
+function gated(method: string, R: number, F: number, wide: Record<string, unknown>, narrow: Record<string, unknown>): void {
+  dims(method, { R, F });
+  for (const [name, value] of Object.entries(wide)) array(method, name, value, Float32Array, 2 * R * F, `R·2F = ${R}·${2 * F}`);
+  for (const [name, value] of Object.entries(narrow)) array(method, name, value, Float32Array, R * F, `R·F = ${R}·${F}`);
+}
+
+function sameLength(method: string, arrays: Record<string, unknown>): void {
+  const entries = Object.entries(arrays);
+  const [firstName, first] = entries[0];
+  const n = array(method, firstName, first, Float32Array).length;
+  for (const [name, value] of entries.slice(1)) array(method, name, value, Float32Array, n, `${firstName}.length`);
+}
+
+function xieluParams(method: string, p: XieluParams): void {
+  if (typeof p !== 'object' || p === null) throw new TypeError(`${method}: p must be an XieluParams object, got ${describe(p)}`);
+  for (const key of ['alphaP', 'alphaN', 'beta', 'eps'] as const) finite(method, `p.${key}`, p[key]);
+}
+
+function adamwParams(method: string, p: AdamWParams): void {
+  if (typeof p !== 'object' || p === null) throw new TypeError(`${method}: p must be an AdamWParams object, got ${describe(p)}`);
+  finite(method, 'p.lr', p.lr);
+  for (const key of ['beta1', 'beta2'] as const) {
+    finite(method, `p.${key}`, p[key]);
+    if (p[key] < 0 || p[key] >= 1) throw new RangeError(`${method}: p.${key} must be in [0, 1), got ${p[key]}`);
+  }
+  nonNegative(method, 'p.eps', p.eps);
+  nonNegative(method, 'p.weightDecay', p.weightDecay);
+  if (typeof p.step !== 'number' || !Number.isSafeInteger(p.step) || p.step < 1) {
+    throw new TypeError(`${method}: p.step must be a positive integer (1-based), got ${describe(p.step)}`);
+  }
+}
