@@ -1,0 +1,150 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { backends } from './backends.js';
+import { Rng } from './random.js';
+import { fp8Format, type FloatFormat } from '../../src/numerics/formats.js';
+import { encodeFp8Scalar, decodeFp8Scalar } from '../../src/numerics/fp8.js';
+import { roundToBf16Scalar } from '../../src/numerics/bf16.js';
+import type { CastStats, Fp8FormatName } from '../../src/kernels/types.js';
+
+const FORMATS: Fp8FormatName[] = ['e4m3', 'e5m2'];
+
+/** Float32 values spread over the whole exponent range (random bit patterns) plus edge cases. */
+function castInputs(fmt: FloatFormat, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const bits = new Uint32Array(6000);
+  for (let i = 0; i < bits.length; i++) {
+    // exponents around the format's range, so that under/overflow and subnormals all occur
+    const exponent = 127 + Math.round(rng.uniform(-fmt.bias - 6, fmt.bias + 6));
+    bits[i] = (rng.int(2) << 31) | (exponent << 23) | rng.int(1 << 23);
+  }
+  const random = new Float32Array(bits.buffer);
+  const edges = [0, -0, NaN, Infinity, -Infinity, fmt.maxFinite, -fmt.maxFinite, fmt.maxFinite * 1.01, fmt.minSubnormal,
+    fmt.minSubnormal / 2, -fmt.minSubnormal / 2, fmt.minSubnormal * 0.51, fmt.minNormal, 1, -1, 3.4e38, 1e-45];
+  return Float32Array.from([...edges, ...random]);
+}
+
+/** Expected codes and stats from the numerics codecs, counting exactly as CastStats documents. */
+function expectedCast(x: Float32Array, fmt: FloatFormat, scale: number): { codes: Uint8Array; stats: CastStats } {
+  const codes = new Uint8Array(x.length);
+  let amax = 0;
+  let underflow = 0;
+  let overflow = 0;
+  let sawNaN = false;
+  const s = Math.fround(scale);
+  for (let i = 0; i < x.length; i++) {
+    const scaled = Math.fround(x[i] * s);
+    codes[i] = encodeFp8Scalar(scaled, fmt);
+    if (Number.isNaN(x[i])) {
+      sawNaN = true;
+      continue;
+    }
+    amax = Math.max(amax, Math.abs(x[i]));
+    if (x[i] !== 0 && decodeFp8Scalar(codes[i], fmt) === 0) underflow++;
+    if (Math.abs(scaled) > fmt.maxFinite) overflow++;
+  }
+  return { codes, stats: { amax: sawNaN ? NaN : amax, underflow, overflow } };
+}
+
+test('quantize: codes bit-exact with the numerics codec, stats counted', async (t) => {
+  for (const k of await backends()) {
+    await t.test(k.name, () => {
+      for (const format of FORMATS) {
+        const fmt = fp8Format(format);
+        for (const scale of [1, 0.375, 64]) {
+          const x = castInputs(fmt, 7);
+          const expected = expectedCast(x, fmt, scale);
+          const codes = new Uint8Array(x.length);
+          const stats = k.quantize(x, format, scale, codes);
+          assert.deepEqual(codes, expected.codes, `${format} scale ${scale}`);
+          assert.deepEqual(stats, expected.stats, `${format} scale ${scale}`);
+          assert.ok(stats.underflow > 0 && stats.overflow > 0, 'inputs exercise both counts');
+          const finite = x.filter((v) => !Number.isNaN(v));
+          const finiteStats = k.quantize(finite, format, scale, new Uint8Array(finite.length));
+          assert.equal(finiteStats.amax, Infinity, 'amax may be Infinity');
+        }
+      }
+    });
+  }
+});
+
+test('quantize: hand-counted stats (E4M3, scale 1)', async (t) => {
+  for (const k of await backends()) {
+    await t.test(k.name, () => {
+      // 1e-4 < 2^-10 (half the smallest subnormal) → 0: underflow. 500 and −1000 saturate; 448 is max, not above it.
+      const x = Float32Array.from([0, 1e-4, 500, -1000, 448, 0.25, -2e-3]);
+      const codes = new Uint8Array(x.length);
+      const stats = k.quantize(x, 'e4m3', 1, codes);
+      assert.deepEqual(stats, { amax: 1000, underflow: 1, overflow: 2 });
+      assert.deepEqual([...codes], [0x00, 0x00, 0x7e, 0xfe, 0x7e, 0x28, 0x81]);
+      const withNaN = Float32Array.from([1, NaN, 2]);
+      const nanStats = k.quantize(withNaN, 'e5m2', 1, new Uint8Array(3));
+      assert.ok(Number.isNaN(nanStats.amax), 'NaN input → NaN amax');
+      assert.equal(nanStats.underflow + nanStats.overflow, 0);
+    });
+  }
+});
+
+test('dequantize: all 256 codes times invScale', async (t) => {
+  for (const k of await backends()) {
+    await t.test(k.name, () => {
+      for (const format of FORMATS) {
+        const fmt = fp8Format(format);
+        const codes = Uint8Array.from({ length: 256 }, (_, i) => i);
+        for (const invScale of [1, 0.5, 1 / 3]) {
+          const out = new Float32Array(256);
+          k.dequantize(codes, format, invScale, out);
+          const expected = Float32Array.from(codes, (c) => Math.fround(decodeFp8Scalar(c, fmt) * Math.fround(invScale)));
+          assert.deepEqual(out, expected, `${format} invScale ${invScale}`);
+        }
+      }
+    });
+  }
+});
+
+test('quantizeDequantize: equals dequantize(quantize) with invScale 1/scale, same stats, may alias', async (t) => {
+  for (const k of await backends()) {
+    await t.test(k.name, () => {
+      for (const format of FORMATS) {
+        const fmt = fp8Format(format);
+        for (const scale of [1, 3, 0.01]) {
+          const x = castInputs(fmt, 11);
+          const codes = new Uint8Array(x.length);
+          const quantStats = k.quantize(x, format, scale, codes);
+          const viaCodes = new Float32Array(x.length);
+          k.dequantize(codes, format, Math.fround(1 / Math.fround(scale)), viaCodes);
+          const out = new Float32Array(x.length);
+          const stats = k.quantizeDequantize(x, format, scale, out);
+          assert.deepEqual(out, viaCodes, `${format} scale ${scale}`);
+          assert.deepEqual(stats, quantStats);
+          const inPlace = x.slice();
+          k.quantizeDequantize(inPlace, format, scale, inPlace);
+          assert.deepEqual(inPlace, viaCodes, 'out aliasing x');
+        }
+      }
+    });
+  }
+});
+
+test('roundBf16 and packBf16: RNE on the top 16 bits, NaN stays NaN', async (t) => {
+  for (const k of await backends()) {
+    await t.test(k.name, () => {
+      const rng = new Rng(3);
+      const bits = Uint32Array.from({ length: 5000 }, () => (rng.int(65536) << 16) | rng.int(65536));
+      const x = Float32Array.from([1 + 2 ** -8, 1 + 3 * 2 ** -8, 1, -0, NaN, -Infinity, ...new Float32Array(bits.buffer)]);
+      const out = new Float32Array(x.length);
+      k.roundBf16(x, out);
+      assert.equal(out[0], 1, 'tie to even (down)');
+      assert.equal(out[1], 1 + 2 ** -6, 'tie to even (up)');
+      for (let i = 0; i < x.length; i++) {
+        const e = roundToBf16Scalar(x[i]);
+        assert.ok(Number.isNaN(e) ? Number.isNaN(out[i]) : Object.is(out[i], e), `x = ${x[i]}: ${out[i]} vs ${e}`);
+      }
+      const packed = new Uint16Array(x.length);
+      k.packBf16(x, packed);
+      const outBits = new Uint32Array(out.buffer);
+      for (let i = 0; i < x.length; i++) assert.equal(packed[i], outBits[i] >>> 16, `x = ${x[i]}`);
+      assert.equal(packed[2], 0x3f80);
+    });
+  }
+});
