@@ -1,0 +1,116 @@
+/**
+ * MLP activations, forward and backward side by side. Each saves a float32 copy of its input
+ * (activations stay wide, DESIGN §3). SwiGLU and Smooth-SwiGLU read h (R, 2F) = [gate | up];
+ * Smooth-SwiGLU also saves s (R) = max|gate| per token, which RowScaleOp multiplies back into the
+ * fc2 output. xIELU's α's are softplus-parametrised: α_p = softplus(a_p), α_n = β + softplus(a_n).
+ */
+import type { OpContext } from './context.js';
+import type { TapeNode } from './tape.js';
+
+/** xIELU constants (DESIGN §4): β, ε fixed; α_p = α_n = 0.8 at init. */
+export const XIELU_BETA = 0.5;
+export const XIELU_EPS = -1e-6;
+export const XIELU_ALPHA_INIT = 0.8;
+
+export function softplus(x: number): number {
+  return x > 20 ? x : Math.log1p(Math.exp(x));
+}
+function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+export type ActivationKind = 'swiglu' | 'smooth-swiglu' | 'gelu' | 'xielu';
+
+/** h (R, Fin) → a (R, F), Fin = 2F for the gated kinds. */
+export class ActivationOp implements TapeNode {
+  readonly label: string;
+  private readonly savedH: Float32Array; // (R, Fin)
+  /** Smooth-SwiGLU per-token divisor s (R); length 0 otherwise. */
+  readonly s: Float32Array;
+
+  constructor(
+    private readonly ctx: OpContext, label: string, private readonly kind: ActivationKind, private readonly R: number, private readonly F: number,
+    private readonly h: Float32Array, private readonly a: Float32Array, private readonly da: Float32Array, private readonly dh: Float32Array,
+    /** xIELU raw parameters a_p (1), a_n (1) and their accumulated gradients. */
+    private readonly xielu: { ap: Float32Array; an: Float32Array; dap: Float32Array; dan: Float32Array } | null,
+  ) {
+    this.label = label;
+    const fin = kind === 'swiglu' || kind === 'smooth-swiglu' ? 2 * F : F;
+    if (h.length !== R * fin || dh.length !== R * fin) throw new TypeError(`ActivationOp(${label}): h and dh must have length R·${fin} = ${R * fin}`);
+    if (a.length !== R * F || da.length !== R * F) throw new TypeError(`ActivationOp(${label}): a and da must have length R·F = ${R * F}`);
+    if (kind === 'xielu' && !xielu) throw new TypeError(`ActivationOp(${label}): xIELU needs its parameters`);
+    this.savedH = new Float32Array(R * fin);
+    this.s = new Float32Array(kind === 'smooth-swiglu' ? R : 0);
+  }
+
+  savedBytes(): number {
+    return this.savedH.byteLength + this.s.byteLength;
+  }
+
+  private xieluParams() {
+    const x = this.xielu as NonNullable<typeof this.xielu>;
+    return { alphaP: softplus(x.ap[0]), alphaN: XIELU_BETA + softplus(x.an[0]), beta: XIELU_BETA, eps: XIELU_EPS };
+  }
+
+  forward(): void {
+    const k = this.ctx.kernels;
+    this.savedH.set(this.h);
+    const h = this.savedH;
+    switch (this.kind) {
+      case 'swiglu': k.swigluForward(h, this.a, this.R, this.F); break;
+      case 'smooth-swiglu': k.smoothSwigluForward(h, this.a, this.s, this.R, this.F); break;
+      case 'gelu': k.geluForward(h, this.a); break;
+      case 'xielu': k.xieluForward(h, this.a, this.xieluParams()); break;
+      default: { const never: never = this.kind; throw new RangeError(`unknown activation ${String(never)}`); }
+    }
+    this.ctx.tape.record(this);
+  }
+
+  backward(): void {
+    const k = this.ctx.kernels;
+    const h = this.savedH;
+    switch (this.kind) {
+      case 'swiglu': k.swigluBackward(h, this.da, this.dh, this.R, this.F); break;
+      case 'smooth-swiglu': k.smoothSwigluBackward(h, this.s, this.da, this.dh, this.R, this.F); break;
+      case 'gelu': k.geluBackward(h, this.da, this.dh); break;
+      case 'xielu': {
+        const x = this.xielu as NonNullable<typeof this.xielu>;
+        const g = k.xieluBackward(h, this.da, this.dh, this.xieluParams());
+        // chain through softplus: d softplus(a)/da = sigmoid(a)
+        x.dap[0] += g.dAlphaP * sigmoid(x.ap[0]);
+        x.dan[0] += g.dAlphaN * sigmoid(x.an[0]);
+        break;
+      }
+      default: { const never: never = this.kind; throw new RangeError(`unknown activation ${String(never)}`); }
+    }
+  }
+}
+
+/** y[r, :] = x[r, :] · s[r] (Smooth-SwiGLU's multiply-back; no gradient into s). y may alias x. */
+export class RowScaleOp implements TapeNode {
+  readonly label: string;
+  constructor(
+    private readonly ctx: OpContext, label: string, private readonly R: number, private readonly C: number, private readonly s: Float32Array,
+    private readonly x: Float32Array, private readonly y: Float32Array, private readonly dy: Float32Array, private readonly dx: Float32Array,
+  ) {
+    this.label = label;
+    if (s.length !== R || x.length !== R * C || y.length !== R * C || dy.length !== R * C || dx.length !== R * C) {
+      throw new TypeError(`RowScaleOp(${label}): expected s (R) and x, y, dy, dx (R·C) with R=${R}, C=${C}`);
+    }
+  }
+
+  savedBytes(): number {
+    return 0; // s is saved by the activation op
+  }
+
+  forward(): void {
+    const { R, C, s, x, y } = this;
+    for (let r = 0; r < R; r++) for (let c = r * C; c < (r + 1) * C; c++) y[c] = x[c] * s[r];
+    this.ctx.tape.record(this);
+  }
+
+  backward(): void {
+    const { R, C, s, dy, dx } = this;
+    for (let r = 0; r < R; r++) for (let c = r * C; c < (r + 1) * C; c++) dx[c] = dy[c] * s[r];
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Small structural ops, forward and backward side by side: LayerScale, the in-place residual add
+ * with its branch fork, and the split of the fused QKV projection into q, k, v.
+ */
+import type { OpContext } from './context.js';
+import type { TapeNode } from './tape.js';
+
+/** y (R, C) = x ⊙ g with a trainable per-channel g (C); saves x. */
+export class LayerScaleOp implements TapeNode {
+  readonly label: string;
+  private readonly savedX: Float32Array; // (R, C)
+  constructor(
+    private readonly ctx: OpContext, label: string, private readonly R: number, private readonly C: number,
+    private readonly g: Float32Array, private readonly dg: Float32Array,
+    private readonly x: Float32Array, private readonly y: Float32Array, private readonly dy: Float32Array, private readonly dx: Float32Array,
+  ) {
+    this.label = label;
+    if (g.length !== C || dg.length !== C) throw new TypeError(`LayerScaleOp(${label}): g and dg must have length C = ${C}`);
+    for (const a of [x, y, dy, dx]) if (a.length !== R * C) throw new TypeError(`LayerScaleOp(${label}): x, y, dy, dx must have length R·C = ${R * C}`);
+    this.savedX = new Float32Array(R * C);
+  }
+  savedBytes(): number {
+    return this.savedX.byteLength;
+  }
+  forward(): void {
+    const { R, C, g, y } = this;
+    this.savedX.set(this.x);
+    const x = this.savedX;
+    for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) y[r * C + c] = x[r * C + c] * g[c];
+    this.ctx.tape.record(this);
+  }
+  backward(): void {
+    const { R, C, g, dg, dy, dx } = this;
+    const x = this.savedX;
+    for (let r = 0; r < R; r++) {
+      for (let c = 0; c < C; c++) {
+        const i = r * C + c;
+        dx[i] = dy[i] * g[c];
+        dg[c] += dy[i] * x[i];
+      }
+    }
+  }
+}
+
+/**
+ * h += branch (in place on the residual stream). Backward is the identity: the branch's last op
+ * reads the residual gradient directly, so nothing is recorded.
+ */
+export function residualAdd(h: Float32Array, branch: Float32Array): void {
+  if (h.length !== branch.length) throw new TypeError(`residualAdd: h has length ${h.length}, branch ${branch.length}`);
+  for (let i = 0; i < h.length; i++) h[i] += branch[i];
+}
+
+/**
+ * Marks where a branch leaves the residual stream: recorded before the branch's ops, so its
+ * backward runs after theirs and adds the branch-input gradient into the residual gradient.
+ */
+export class ForkOp implements TapeNode {
+  readonly label: string;
+  constructor(private readonly ctx: OpContext, label: string, private readonly dres: Float32Array, private readonly dbranch: Float32Array) {
+    this.label = label;
+    if (dres.length !== dbranch.length) throw new TypeError(`ForkOp(${label}): dres and dbranch lengths differ`);
+  }
+  savedBytes(): number {
+    return 0;
+  }
+  forward(): void {
+    this.ctx.tape.record(this);
+  }
+  backward(): void {
+    const { dres, dbranch } = this;
+    for (let i = 0; i < dres.length; i++) dres[i] += dbranch[i];
+  }
+}
+
+/** qkv (R, Wq + Wk + Wv) → q (R, Wq), k (R, Wk), v (R, Wv); backward reassembles dqkv. */
+export class SplitOp implements TapeNode {
+  readonly label: string;
+  constructor(
+    private readonly ctx: OpContext, label: string, private readonly R: number, private readonly widths: readonly number[],
+    private readonly x: Float32Array, private readonly parts: readonly Float32Array[],
+    private readonly dx: Float32Array, private readonly dparts: readonly Float32Array[],
+  ) {
+    this.label = label;
+    const W = widths.reduce((a, b) => a + b, 0);
+    if (x.length !== R * W || dx.length !== R * W) throw new TypeError(`SplitOp(${label}): x and dx must have length R·${W}`);
+    widths.forEach((w, i) => {
+      if (parts[i].length !== R * w || dparts[i].length !== R * w) throw new TypeError(`SplitOp(${label}): part ${i} must have length R·${w}`);
+    });
+  }
+  savedBytes(): number {
+    return 0;
+  }
+  forward(): void {
+    const W = this.widths.reduce((a, b) => a + b, 0);
+    let off = 0;
+    this.widths.forEach((w, i) => {
+      const p = this.parts[i];
+      for (let r = 0; r < this.R; r++) p.set(this.x.subarray(r * W + off, r * W + off + w), r * w);
+      off += w;
+    });
+    this.ctx.tape.record(this);
+  }
+  backward(): void {
+    const W = this.widths.reduce((a, b) => a + b, 0);
+    let off = 0;
+    this.widths.forEach((w, i) => {
+      const p = this.dparts[i];
+      for (let r = 0; r < this.R; r++) this.dx.set(p.subarray(r * w, (r + 1) * w), r * W + off);
+      off += w;
+    });
+  }
+}

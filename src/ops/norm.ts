@@ -1,0 +1,89 @@
+/**
+ * Normalisations, forward and backward side by side: RMSNorm over the last dimension (with a
+ * trainable gain or gain-free, the FOG frozen QK norm), and the DyT tanh y = tanh(α·x) with one
+ * trainable scalar α.
+ */
+import type { OpContext } from './context.js';
+import type { TapeNode } from './tape.js';
+
+/** y (R, C) = x / sqrt(mean(x²) + eps) · gain; gain (C) trainable or null (no gain). */
+export class RmsNormOp implements TapeNode {
+  readonly label: string;
+  private readonly savedX: Float32Array; // (R, C) copy of the input
+  private readonly rstd: Float32Array; // (R)
+
+  constructor(
+    private readonly ctx: OpContext, label: string, private readonly R: number, private readonly C: number, private readonly eps: number,
+    private readonly gain: Float32Array | null, private readonly dgain: Float32Array | null,
+    private readonly x: Float32Array, private readonly y: Float32Array, private readonly dy: Float32Array, private readonly dx: Float32Array,
+  ) {
+    this.label = label;
+    if (x.length !== R * C || y.length !== R * C || dy.length !== R * C || dx.length !== R * C) {
+      throw new TypeError(`RmsNormOp(${label}): x, y, dy, dx must have length R·C = ${R * C}`);
+    }
+    if ((gain === null) !== (dgain === null) || (gain && gain.length !== C)) {
+      throw new TypeError(`RmsNormOp(${label}): gain and dgain must both be null or both have length C = ${C}`);
+    }
+    this.savedX = new Float32Array(R * C);
+    this.rstd = new Float32Array(R);
+  }
+
+  savedBytes(): number {
+    return this.savedX.byteLength + this.rstd.byteLength;
+  }
+
+  forward(): void {
+    this.savedX.set(this.x);
+    this.ctx.kernels.rmsnormForward(this.savedX, this.gain, this.y, this.rstd, this.R, this.C, this.eps);
+    this.ctx.tape.record(this);
+  }
+
+  backward(): void {
+    this.ctx.kernels.rmsnormBackward(this.dy, this.savedX, this.gain, this.rstd, this.dx, this.dgain, this.R, this.C);
+  }
+}
+
+/** DyT: y (n) = tanh(α·x), α a trainable scalar (alpha (1), dalpha (1) accumulated). y may alias x. */
+export class TanhOp implements TapeNode {
+  readonly label: string;
+  private readonly savedX: Float32Array; // (n)
+
+  constructor(
+    private readonly ctx: OpContext, label: string, private readonly alpha: Float32Array, private readonly dalpha: Float32Array,
+    private readonly x: Float32Array, private readonly y: Float32Array, private readonly dy: Float32Array, private readonly dx: Float32Array,
+  ) {
+    this.label = label;
+    const n = x.length;
+    if (y.length !== n || dy.length !== n || dx.length !== n) throw new TypeError(`TanhOp(${label}): x, y, dy, dx lengths differ`);
+    if (alpha.length !== 1 || dalpha.length !== 1) throw new TypeError(`TanhOp(${label}): alpha and dalpha must have length 1`);
+    this.savedX = new Float32Array(n);
+  }
+
+  savedBytes(): number {
+    return this.savedX.byteLength;
+  }
+
+  forward(): void {
+    this.savedX.set(this.x);
+    const a = this.alpha[0];
+    const x = this.savedX;
+    const y = this.y;
+    for (let i = 0; i < x.length; i++) y[i] = Math.tanh(a * x[i]);
+    this.ctx.tape.record(this);
+  }
+
+  backward(): void {
+    const a = this.alpha[0];
+    const x = this.savedX;
+    const dy = this.dy;
+    const dx = this.dx;
+    let da = 0;
+    for (let i = 0; i < x.length; i++) {
+      const t = Math.tanh(a * x[i]);
+      const g = dy[i] * (1 - t * t);
+      dx[i] = g * a;
+      da += g * x[i];
+    }
+    this.dalpha[0] += da;
+  }
+}
