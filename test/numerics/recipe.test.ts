@@ -1,0 +1,87 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  PRECISION_PRESETS,
+  SCALING_ROLES,
+  resolvePrecision,
+  assertPrecisionRecipe,
+  formatForRole,
+  isBackwardRole,
+  type ScalingRole,
+} from '../../src/numerics/index.js';
+
+test('presets carry the documented knobs and are frozen', () => {
+  const d = PRECISION_PRESETS['fp8-delayed'];
+  assert.deepEqual(
+    [d.gemm, d.scaling, d.amaxHistoryLen, d.amaxAlgo, d.margin, d.forwardFormat, d.backwardFormat, d.fp8Attention, d.fp8LmHead],
+    ['fp8', 'delayed', 1024, 'max', 0, 'e4m3', 'e5m2', true, false],
+  );
+  assert.deepEqual([d.blockSizeActivation, d.blockSizeWeight], [128, 128]);
+  assert.equal(PRECISION_PRESETS['fp8-current'].scaling, 'current');
+  assert.equal(PRECISION_PRESETS['fp8-block'].scaling, 'block');
+  assert.equal(PRECISION_PRESETS.fp32.gemm, 'fp32');
+  assert.equal(PRECISION_PRESETS.bf16.gemm, 'bf16');
+  assert.equal(PRECISION_PRESETS.bf16.fp8Attention, false);
+  for (const [name, recipe] of Object.entries(PRECISION_PRESETS)) {
+    assert.equal(recipe.name, name);
+    assert.ok(Object.isFrozen(recipe), name);
+    assert.equal(resolvePrecision(name), recipe);
+  }
+  assert.ok(Object.isFrozen(PRECISION_PRESETS));
+  assert.throws(() => {
+    (d as { margin: number }).margin = 3;
+  }, TypeError);
+});
+
+test('resolvePrecision: overrides on a base, named after what changed, frozen', () => {
+  const r = resolvePrecision({ base: 'fp8-delayed', amaxHistoryLen: 4, amaxAlgo: 'most_recent' });
+  assert.equal(r.amaxHistoryLen, 4);
+  assert.equal(r.amaxAlgo, 'most_recent');
+  assert.equal(r.margin, 0);
+  assert.equal(r.name, 'fp8-delayed(amaxAlgo=most_recent,amaxHistoryLen=4)');
+  assert.ok(Object.isFrozen(r));
+  assert.equal(resolvePrecision({ margin: 1 }).scaling, 'delayed', 'default base is fp8-delayed');
+  assert.equal(resolvePrecision({ base: 'fp8-current', name: 'mine' }).name, 'mine');
+  assert.deepEqual(resolvePrecision({ ...PRECISION_PRESETS['fp8-block'] }), PRECISION_PRESETS['fp8-block']);
+  assert.equal(assertPrecisionRecipe(PRECISION_PRESETS.bf16), PRECISION_PRESETS.bf16);
+});
+
+test('resolvePrecision: errors name the field, the value and what is allowed', () => {
+  const cases: [unknown, RegExp][] = [
+    [{ amaxAlgo: 'mean' }, /amaxAlgo must be one of 'max', 'most_recent', got "mean"/],
+    [{ scaling: 'tensor' }, /scaling must be one of 'delayed', 'current', 'block'/],
+    [{ gemm: 'fp4' }, /gemm must be one of 'fp8', 'bf16', 'fp32'/],
+    [{ forwardFormat: 'e3m4' }, /forwardFormat must be one of 'e4m3', 'e5m2'/],
+    [{ amaxHistoryLen: 0 }, /amaxHistoryLen must be an integer in 1\.\.65536, got 0/],
+    [{ amaxHistoryLen: 2.5 }, /amaxHistoryLen/],
+    [{ margin: -1 }, /margin must be an integer in 0\.\.64, got -1/],
+    [{ blockSizeWeight: 0 }, /blockSizeWeight must be a positive integer/],
+    [{ fp8Attention: 'yes' }, /fp8Attention must be true or false/],
+    [{ base: 'fp8', margin: 1 }, /unknown precision preset "fp8"; allowed: fp32, bf16, fp8-delayed, fp8-current, fp8-block/],
+    [{ historyLength: 4 }, /unknown field 'historyLength'; allowed fields: name, gemm/],
+    [{ base: 'bf16', fp8Attention: true }, /fp8Attention true requires gemm 'fp8'/],
+    [{ base: 'bf16', fp8LmHead: true }, /fp8LmHead true requires gemm 'fp8'/],
+  ];
+  for (const [input, pattern] of cases) {
+    assert.throws(() => resolvePrecision(input as Parameters<typeof resolvePrecision>[0]), pattern, JSON.stringify(input));
+  }
+  assert.throws(() => resolvePrecision('fp9'), /unknown precision preset "fp9"; allowed: fp32/);
+  assert.throws(() => resolvePrecision(null as unknown as string), TypeError);
+  assert.throws(() => assertPrecisionRecipe({ ...PRECISION_PRESETS.fp32, gemm: 'int8' }), /gemm/);
+});
+
+test('HYBRID formats per role: forward roles E4M3, backward roles E5M2', () => {
+  const r = PRECISION_PRESETS['fp8-delayed'];
+  const expected: Record<ScalingRole, 'e4m3' | 'e5m2'> = {
+    input: 'e4m3', weight: 'e4m3', qkv: 'e4m3', p: 'e4m3', o: 'e4m3',
+    grad_output: 'e5m2', do: 'e5m2', dp: 'e5m2', ds: 'e5m2',
+  };
+  assert.deepEqual([...SCALING_ROLES].sort(), Object.keys(expected).sort());
+  for (const role of SCALING_ROLES) {
+    assert.equal(formatForRole(r, role), expected[role], role);
+    assert.equal(isBackwardRole(role), expected[role] === 'e5m2', role);
+  }
+  const allE4m3 = resolvePrecision({ backwardFormat: 'e4m3' });
+  assert.equal(formatForRole(allE4m3, 'grad_output'), 'e4m3');
+  assert.throws(() => isBackwardRole('bias' as ScalingRole), /role must be one of input, weight/);
+});
