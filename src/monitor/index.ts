@@ -1,0 +1,5 @@
+export * from './schema.js';
+export * from './step-monitor.js';
+export * from './divergence.js';
+export * from './metrics-writer.js';
+export * from './train-log.js';

@@ -1,0 +1,193 @@
+/**
+ * The monitor the model reports into during a training step (the model's `MonitorSink`):
+ * per layer and named tensor the per-sequence mean, rms and kurtosis (DESIGN §6), FP8 cast
+ * statistics per (layer, GEMM, role), and the max attention logit per layer. Tensor moments are
+ * only computed on steps where `beginStep(true)` asked for them (every --metrics-interval steps);
+ * casts are always recorded because they are free and they diagnose non-finite steps.
+ *
+ * Per sequence x of n elements: mean = Σx/n, rms = √(Σx²/n), kurtosis = (Σx⁴/n)/(Σx²/n)²
+ * (an all-zero sequence counts as kurtosis 0); each is averaged over the sequences of the step
+ * (all micro-batches). Sums come from `kernels.rowMoments` in float64.
+ */
+import type { CastStats, Kernels } from '../kernels/types.js';
+import type { CastStat, TensorStat } from './schema.js';
+
+export type TensorName = TensorStat['tensor'];
+
+/** What the model reports per FP8 cast (matches the model's MonitorSink.cast argument). */
+export interface CastInfo {
+  layer: number;
+  gemm: string;
+  role: string;
+  format: 'e4m3' | 'e5m2';
+  scale: number;
+  stats: CastStats;
+  /** elements cast. */
+  count: number;
+}
+
+/** The first cast of a step that produced a non-finite or saturated value. */
+export interface BadCast {
+  kind: 'non-finite' | 'saturated';
+  layer: number;
+  gemm: string;
+  role: string;
+  format: 'e4m3' | 'e5m2';
+  amax: number;
+  scale: number;
+  overflow: number;
+  count: number;
+}
+
+interface MomentAccumulator {
+  layer: number;
+  tensor: TensorName;
+  sequences: number;
+  mean: number;
+  rms: number;
+  kurtosis: number;
+}
+
+interface CastAccumulator {
+  layer: number;
+  gemm: string;
+  role: string;
+  format: 'e4m3' | 'e5m2';
+  amax: number;
+  scale: number;
+  underflow: number;
+  overflow: number;
+  count: number;
+}
+
+export class StepMonitor {
+  private readonly kernels: Kernels;
+  private collectTensors = false;
+  private sequencesPerBatch = 1;
+  private moments = new Map<string, MomentAccumulator>();
+  private casts = new Map<string, CastAccumulator>();
+  private logits: number[] = [];
+  private firstNonFinite: BadCast | null = null;
+  private firstSaturated: BadCast | null = null;
+  private sums = new Float64Array(3);
+
+  constructor(kernels: Kernels) {
+    this.kernels = kernels;
+  }
+
+  /** Clears the statistics of the previous step; `collectTensors` turns the tensor moments on. */
+  beginStep(collectTensors: boolean): void {
+    this.collectTensors = collectTensors;
+    this.moments.clear();
+    this.casts.clear();
+    this.logits = [];
+    this.firstNonFinite = null;
+    this.firstSaturated = null;
+  }
+
+  /** Number of sequences B in the micro-batch about to run (tensors are split into B sequences). */
+  setBatchSize(B: number): void {
+    if (!Number.isInteger(B) || B < 1) throw new RangeError(`StepMonitor.setBatchSize: B must be an integer ≥ 1, got ${B}`);
+    this.sequencesPerBatch = B;
+    if (this.sums.length < 3 * B) this.sums = new Float64Array(3 * B);
+  }
+
+  get collectingTensors(): boolean {
+    return this.collectTensors;
+  }
+
+  /** x (rows, cols) laid out (B, …): each of the B contiguous slices is one sequence. */
+  tensor(layer: number, name: TensorName, x: Float32Array, rows: number, cols: number): void {
+    if (!this.collectTensors) return;
+    const B = this.sequencesPerBatch;
+    const total = rows * cols;
+    if (total % B !== 0) throw new RangeError(`StepMonitor.tensor: ${name} of layer ${layer} has ${total} elements, not divisible by B = ${B}`);
+    const n = total / B;
+    this.kernels.rowMoments(total === x.length ? x : x.subarray(0, total), B, n, this.sums);
+    const key = `${layer}/${name}`;
+    let acc = this.moments.get(key);
+    if (!acc) {
+      acc = { layer, tensor: name, sequences: 0, mean: 0, rms: 0, kurtosis: 0 };
+      this.moments.set(key, acc);
+    }
+    for (let b = 0; b < B; b++) {
+      const s1 = this.sums[3 * b];
+      const s2 = this.sums[3 * b + 1];
+      const s4 = this.sums[3 * b + 2];
+      const m2 = s2 / n;
+      acc.mean += s1 / n;
+      acc.rms += Math.sqrt(m2);
+      acc.kurtosis += m2 > 0 ? s4 / n / (m2 * m2) : 0;
+    }
+    acc.sequences += B;
+  }
+
+  cast(info: CastInfo): void {
+    const key = `${info.layer}/${info.gemm}/${info.role}`;
+    let acc = this.casts.get(key);
+    if (!acc) {
+      acc = { layer: info.layer, gemm: info.gemm, role: info.role, format: info.format, amax: 0, scale: info.scale, underflow: 0, overflow: 0, count: 0 };
+      this.casts.set(key, acc);
+    }
+    const a = info.stats.amax;
+    acc.amax = Number.isNaN(acc.amax) || Number.isNaN(a) ? NaN : Math.max(acc.amax, a);
+    acc.scale = info.scale;
+    acc.underflow += info.stats.underflow;
+    acc.overflow += info.stats.overflow;
+    acc.count += info.count;
+    const bad = (kind: BadCast['kind']): BadCast => ({ kind, layer: info.layer, gemm: info.gemm, role: info.role, format: info.format, amax: a, scale: info.scale, overflow: info.stats.overflow, count: info.count });
+    if (this.firstNonFinite === null && !Number.isFinite(a)) this.firstNonFinite = bad('non-finite');
+    if (this.firstSaturated === null && info.stats.overflow > 0) this.firstSaturated = bad('saturated');
+  }
+
+  maxLogit(layer: number, value: number): void {
+    while (this.logits.length <= layer) this.logits.push(-Infinity);
+    if (value > this.logits[layer] || Number.isNaN(value)) this.logits[layer] = value;
+  }
+
+  /** The first cast of the step that saw a non-finite input, else the first that saturated. */
+  firstBadCast(): BadCast | null {
+    return this.firstNonFinite ?? this.firstSaturated;
+  }
+
+  /** Averaged tensor statistics of the step (entries with non-finite values are left out). */
+  tensorStats(): TensorStat[] {
+    const out: TensorStat[] = [];
+    for (const a of this.moments.values()) {
+      const s = { layer: a.layer, tensor: a.tensor, mean: a.mean / a.sequences, rms: a.rms / a.sequences, kurtosis: a.kurtosis / a.sequences };
+      if (Number.isFinite(s.mean) && Number.isFinite(s.rms) && Number.isFinite(s.kurtosis)) out.push(s);
+    }
+    return out.sort((x, y) => x.layer - y.layer || x.tensor.localeCompare(y.tensor));
+  }
+
+  /** FP8 cast statistics of the step (amax null when NaN or infinite). */
+  castStats(): CastStat[] {
+    return [...this.casts.values()].map((c) => ({
+      layer: c.layer,
+      gemm: c.gemm,
+      role: c.role,
+      format: c.format,
+      amax: Number.isFinite(c.amax) ? c.amax : null,
+      scale: Number.isFinite(c.scale) ? c.scale : 3.4028234663852886e38,
+      underflowPct: c.count > 0 ? (100 * c.underflow) / c.count : 0,
+      overflowPct: c.count > 0 ? (100 * c.overflow) / c.count : 0,
+    }));
+  }
+
+  /** Max attention logit per layer (non-finite values reported as the float32 max). */
+  maxLogits(): number[] {
+    return this.logits.map((v) => (Number.isFinite(v) ? v : v < 0 ? 0 : 3.4028234663852886e38));
+  }
+}
+
+/** Layer-averaged kurtosis per named tensor. */
+export function layerAveragedKurtosis(stats: readonly TensorStat[]): Map<TensorName, number> {
+  const sums = new Map<TensorName, { s: number; n: number }>();
+  for (const st of stats) {
+    const e = sums.get(st.tensor) ?? { s: 0, n: 0 };
+    e.s += st.kurtosis;
+    e.n++;
+    sums.set(st.tensor, e);
+  }
+  return new Map([...sums].map(([k, e]) => [k, e.s / e.n]));
+}

@@ -1,0 +1,24 @@
+/** RUN_DIR/train.log: a human-readable, timestamped account of the run (appended on resume). */
+import { closeSync, openSync, writeSync } from 'node:fs';
+
+export class TrainLog {
+  readonly path: string;
+  private fd: number | null;
+
+  constructor(path: string) {
+    this.path = path;
+    this.fd = openSync(path, 'a');
+  }
+
+  /** Appends `[ISO time] message` (one line per line of the message). */
+  line(message: string): void {
+    if (this.fd === null) return;
+    const stamp = new Date().toISOString();
+    writeSync(this.fd, message.split('\n').map((l) => `[${stamp}] ${l}`).join('\n') + '\n');
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}
