@@ -1,0 +1,268 @@
+/**
+ * The block wiring for one (B, T) shape: every op of the model, built once with its buffers and
+ * reused every step (no allocation in the hot loop). The block reads the config's knobs only.
+ * Forward activations and backward gradients live in buffers shared by all layers; what backward
+ * needs is saved by each op on purpose (see each op's savedBytes()).
+ */
+import { isGatedMlp, type ModelConfig } from './config.js';
+import { EMBED_NAME, FINAL_NORM_NAME, LM_HEAD_NAME, layerParamNames, type ParameterStore } from './params.js';
+import type { GemmPrecision } from '../numerics/recipe.js';
+import type { OpContext } from '../ops/context.js';
+import { LinearOp, type WeightCastCache } from '../ops/linear.js';
+import { RmsNormOp, TanhOp } from '../ops/norm.js';
+import { RopeOp } from '../ops/rope.js';
+import { AttentionOp } from '../ops/attention.js';
+import { ActivationOp, RowScaleOp } from '../ops/activations.js';
+import { ForkOp, LayerScaleOp, SplitOp, residualAdd } from '../ops/elementwise.js';
+import { EmbeddingOp } from '../ops/embedding.js';
+import { CrossEntropyOp } from '../ops/cross-entropy.js';
+
+interface SavesForBackward {
+  savedBytes(): number;
+}
+
+interface LayerOps {
+  fork1: ForkOp;
+  inputNorm: RmsNormOp | null;
+  qkv: LinearOp;
+  split: SplitOp;
+  qNorm: RmsNormOp | TanhOp | null;
+  kNorm: RmsNormOp | TanhOp | null;
+  qRope: RopeOp;
+  kRope: RopeOp;
+  attention: AttentionOp;
+  out: LinearOp;
+  attnPost: RmsNormOp | LayerScaleOp | null;
+  fork2: ForkOp;
+  postAttnNorm: RmsNormOp | null;
+  fc1: LinearOp;
+  act: ActivationOp;
+  fc2: LinearOp;
+  rowScale: RowScaleOp | null;
+  mlpPost: RmsNormOp | LayerScaleOp | null;
+}
+
+export class ModelGraph {
+  readonly B: number;
+  readonly T: number;
+  private readonly R: number;
+  private readonly ctx: OpContext;
+  private readonly c: ModelConfig;
+  // forward buffers shared by every layer
+  private readonly res: Float32Array; // (R, d) residual stream, updated in place
+  private readonly xa: Float32Array; // (R, d) pre-norm output
+  private readonly qkvOut: Float32Array; // (R, Wq + 2·Wkv)
+  private readonly q: Float32Array; // (R, Hq·D)
+  private readonly k: Float32Array; // (R, Hkv·D)
+  private readonly v: Float32Array; // (R, Hkv·D)
+  private readonly qn: Float32Array; // (R, Hq·D) after QK norm (aliases q without one)
+  private readonly kn: Float32Array; // (R, Hkv·D)
+  private readonly o: Float32Array; // (R, Hq·D)
+  private readonly ao: Float32Array; // (R, d) out-proj output
+  private readonly bo: Float32Array; // (R, d) branch output (aliases ao without post-op)
+  private readonly h: Float32Array; // (R, F1) fc1 output
+  private readonly a: Float32Array; // (R, F) activation output
+  private readonly mo: Float32Array; // (R, d) fc2 output
+  private readonly bm: Float32Array; // (R, d)
+  private readonly xf: Float32Array; // (R, d) final norm output (aliases res without one)
+  /** (R, V) logits of the last forward pass. */
+  readonly logits: Float32Array;
+  private readonly layers: LayerOps[] = [];
+  private readonly embedding: EmbeddingOp;
+  private readonly finalNorm: RmsNormOp | null;
+  private readonly lmHead: LinearOp;
+  private readonly loss: CrossEntropyOp;
+
+  constructor(
+    ctx: OpContext, c: ModelConfig, params: ParameterStore, grads: ParameterStore, B: number, T: number,
+    weightCache: (key: string) => WeightCastCache,
+  ) {
+    this.ctx = ctx;
+    this.c = c;
+    this.B = B;
+    this.T = T;
+    const R = (this.R = B * T);
+    const d = c.dModel;
+    const D = c.headDim;
+    const Wq = c.nHeads * D;
+    const Wkv = c.nKvHeads * D;
+    const gated = isGatedMlp(c.mlp);
+    const F = c.ffnDim;
+    const F1 = gated ? 2 * F : F;
+    const V = c.vocabSize;
+    const f = (n: number) => new Float32Array(n);
+    this.res = f(R * d);
+    this.xa = c.preNorm ? f(R * d) : this.res;
+    this.qkvOut = f(R * (Wq + 2 * Wkv));
+    this.q = f(R * Wq);
+    this.k = f(R * Wkv);
+    this.v = f(R * Wkv);
+    this.qn = c.qkNorm === 'none' ? this.q : f(R * Wq);
+    this.kn = c.qkNorm === 'none' ? this.k : f(R * Wkv);
+    this.o = f(R * Wq);
+    this.ao = f(R * d);
+    const branchPost = c.postNorm || c.layerScale;
+    this.bo = branchPost ? f(R * d) : this.ao;
+    this.h = f(R * F1);
+    this.a = f(R * F);
+    this.mo = f(R * d);
+    this.bm = branchPost ? f(R * d) : this.mo;
+    this.xf = c.finalNorm ? f(R * d) : this.res;
+    this.logits = f(R * V);
+    // gradient buffers shared by every layer
+    const dres = f(R * d);
+    const dbranch = f(R * d); // gradient w.r.t. a branch's input, added into dres by the fork
+    const dqkv = f(R * (Wq + 2 * Wkv));
+    const dq = f(R * Wq);
+    const dk = f(R * Wkv);
+    const dv = f(R * Wkv);
+    const dqn = c.qkNorm === 'none' ? dq : f(R * Wq);
+    const dkn = c.qkNorm === 'none' ? dk : f(R * Wkv);
+    const dO = f(R * Wq);
+    const dao = branchPost ? f(R * d) : dres;
+    const dxPre = c.preNorm ? f(R * d) : dbranch; // gradient w.r.t. a pre-norm's output
+    const dh = f(R * F1);
+    const da = f(R * F);
+    const dmoPre = c.mlp === 'smooth-swiglu' ? f(R * d) : null; // gradient w.r.t. fc2 output before × s
+    const dmo = branchPost ? f(R * d) : dres;
+    const dlogits = f(R * V);
+    const dxf = c.finalNorm ? f(R * d) : dres;
+
+    const P = (n: string) => params.get(n);
+    const G = (n: string) => grads.get(n);
+    const eps = c.normEps;
+    const blockPrecision: GemmPrecision = ctx.recipe.gemm;
+    const lin = (layer: number, name: string, names: string[], N: number, K: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array) => {
+      const key = `layers.${layer}.${name}`;
+      return new LinearOp(ctx, { layer, key, gemm: name, M: R, N, K, precision: blockPrecision }, params.span(names), grads.span(names), weightCache(key), x, y, dy, dx);
+    };
+
+    this.embedding = new EmbeddingOp(ctx, R, d, V, c.inputUpscale, P(EMBED_NAME), G(EMBED_NAME), this.res, dres);
+    for (let i = 0; i < c.nLayers; i++) {
+      const n = layerParamNames(i);
+      const pre = `layers.${i}`;
+      const qkNormOp = (which: 'q' | 'k', x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, heads: number) => {
+        const rows = R * heads;
+        switch (c.qkNorm) {
+          case 'none': return null;
+          case 'rmsnorm': return new RmsNormOp(ctx, `${pre}.attn.${which}_norm`, rows, D, eps, null, null, x, y, dy, dx);
+          case 'rmsnorm-gain': {
+            const g = which === 'q' ? n.qNormGain : n.kNormGain;
+            return new RmsNormOp(ctx, `${pre}.attn.${which}_norm`, rows, D, eps, P(g), G(g), x, y, dy, dx);
+          }
+          case 'tanh': {
+            const g = which === 'q' ? n.qNormAlpha : n.kNormAlpha;
+            return new TanhOp(ctx, `${pre}.attn.${which}_norm`, P(g), G(g), x, y, dy, dx);
+          }
+          default: { const never: never = c.qkNorm; throw new RangeError(`unknown qkNorm ${String(never)}`); }
+        }
+      };
+      const branchPostOp = (normName: string, scaleName: string, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, label: string) => {
+        if (c.postNorm && c.layerScale) throw new RangeError('model config: postNorm and layerScale cannot both be on');
+        if (c.postNorm) return new RmsNormOp(ctx, label, R, d, eps, P(normName), G(normName), x, y, dy, dx);
+        if (c.layerScale) return new LayerScaleOp(ctx, label, R, d, P(scaleName), G(scaleName), x, y, dy, dx);
+        return null;
+      };
+      const act = new ActivationOp(
+        ctx, `${pre}.mlp.act`, c.mlp, R, F, this.h, this.a, da, dh,
+        c.mlp === 'xielu' ? { ap: P(n.alphaP), an: P(n.alphaN), dap: G(n.alphaP), dan: G(n.alphaN) } : null,
+      );
+      this.layers.push({
+        fork1: new ForkOp(ctx, `${pre}.attn.fork`, dres, dbranch),
+        inputNorm: c.preNorm ? new RmsNormOp(ctx, `${pre}.input_norm`, R, d, eps, P(n.inputNorm), G(n.inputNorm), this.res, this.xa, dxPre, dbranch) : null,
+        qkv: lin(i, 'attn.qkv', [n.q, n.k, n.v], Wq + 2 * Wkv, d, this.xa, this.qkvOut, dqkv, dxPre),
+        split: new SplitOp(ctx, `${pre}.attn.split`, R, [Wq, Wkv, Wkv], this.qkvOut, [this.q, this.k, this.v], dqkv, [dq, dk, dv]),
+        qNorm: qkNormOp('q', this.q, this.qn, dqn, dq, c.nHeads),
+        kNorm: qkNormOp('k', this.k, this.kn, dkn, dk, c.nKvHeads),
+        qRope: new RopeOp(ctx, `${pre}.attn.q_rope`, B, T, c.nHeads, D, c.ropeTheta, this.qn, dqn),
+        kRope: new RopeOp(ctx, `${pre}.attn.k_rope`, B, T, c.nKvHeads, D, c.ropeTheta, this.kn, dkn),
+        attention: new AttentionOp(
+          ctx, i, `${pre}.attn.dpa`, { B, T, Hq: c.nHeads, Hkv: c.nKvHeads, D, softmaxScale: c.softmaxScale },
+          this.qn, this.kn, this.v, this.o, dO, dqn, dkn, dv,
+        ),
+        out: lin(i, 'attn.out', [n.o], d, Wq, this.o, this.ao, dao, dO),
+        attnPost: branchPostOp(n.attnPostNorm, n.attnLayerScale, this.ao, this.bo, dres, dao, `${pre}.attn.post`),
+        fork2: new ForkOp(ctx, `${pre}.mlp.fork`, dres, dbranch),
+        postAttnNorm: c.preNorm
+          ? new RmsNormOp(ctx, `${pre}.post_attention_norm`, R, d, eps, P(n.postAttnNorm), G(n.postAttnNorm), this.res, this.xa, dxPre, dbranch)
+          : null,
+        fc1: lin(i, 'mlp.fc1', gated ? [n.gate, n.up] : [n.up], F1, d, this.xa, this.h, dh, dxPre),
+        act,
+        fc2: lin(i, 'mlp.fc2', [n.down], d, F, this.a, this.mo, dmoPre ?? dmo, da),
+        rowScale: c.mlp === 'smooth-swiglu' ? new RowScaleOp(ctx, `${pre}.mlp.rescale`, R, d, act.s, this.mo, this.mo, dmo, dmoPre as Float32Array) : null,
+        mlpPost: branchPostOp(n.mlpPostNorm, n.mlpLayerScale, this.mo, this.bm, dres, dmo, `${pre}.mlp.post`),
+      });
+    }
+    this.finalNorm = c.finalNorm ? new RmsNormOp(ctx, 'model.norm', R, d, eps, P(FINAL_NORM_NAME), G(FINAL_NORM_NAME), this.res, this.xf, dxf, dres) : null;
+    const headPrecision: GemmPrecision = ctx.recipe.gemm === 'fp8' && !ctx.recipe.fp8LmHead ? 'bf16' : ctx.recipe.gemm;
+    this.lmHead = new LinearOp(
+      ctx, { layer: -1, key: 'lm_head', gemm: 'lm_head', M: R, N: V, K: d, precision: headPrecision },
+      P(LM_HEAD_NAME), G(LM_HEAD_NAME), weightCache('lm_head'), this.xf, this.logits, dlogits, dxf,
+    );
+    this.loss = new CrossEntropyOp(ctx, R, V, this.logits, dlogits);
+  }
+
+  /** Bytes kept alive from forward to backward (every op's saved buffers) for one step. */
+  savedBytes(): number {
+    const all: SavesForBackward[] = [this.embedding, this.lmHead, this.loss];
+    if (this.finalNorm) all.push(this.finalNorm);
+    for (const l of this.layers) for (const op of Object.values(l)) if (op) all.push(op as SavesForBackward);
+    return all.reduce((s, op) => s + op.savedBytes(), 0);
+  }
+
+  private tap(layer: number, name: Parameters<NonNullable<OpContext['monitor']>['tensor']>[1], x: Float32Array): void {
+    const m = this.ctx.monitor;
+    if (m) m.tensor(layer, name, x, this.B, x.length / this.B);
+  }
+
+  /** Runs the forward pass up to the logits (recorded on the tape when it is recording). */
+  forwardLogits(inputs: Int32Array): Float32Array {
+    this.embedding.forward(inputs);
+    for (let i = 0; i < this.layers.length; i++) {
+      const L = this.layers[i];
+      this.tap(i, 'qkv_input', this.res);
+      L.fork1.forward();
+      L.inputNorm?.forward();
+      L.qkv.forward();
+      this.tap(i, 'qkv', this.qkvOut);
+      L.split.forward();
+      L.qNorm?.forward();
+      L.kNorm?.forward();
+      this.tap(i, 'q', this.qn);
+      this.tap(i, 'k', this.kn);
+      L.qRope.forward();
+      L.kRope.forward();
+      L.attention.forward();
+      L.out.forward();
+      L.attnPost?.forward();
+      residualAdd(this.res, this.bo);
+      L.fork2.forward();
+      L.postAttnNorm?.forward();
+      L.fc1.forward();
+      this.tap(i, 'mlp_intermediate', this.h);
+      L.act.forward();
+      this.tap(i, 'mlp_post_act', this.a);
+      L.fc2.forward();
+      L.rowScale?.forward();
+      this.tap(i, 'mlp_out', this.mo);
+      L.mlpPost?.forward();
+      residualAdd(this.res, this.bm);
+      this.tap(i, 'activation', this.res);
+    }
+    this.finalNorm?.forward();
+    this.lmHead.forward();
+    return this.logits;
+  }
+
+  /** Forward to the mean loss over non-ignored targets. */
+  forwardLoss(inputs: Int32Array, targets: Int32Array): number {
+    this.forwardLogits(inputs);
+    return this.loss.forward(targets);
+  }
+
+  /** Sets the loss-gradient scale, then the tape replays every recorded op backward. */
+  backward(gradScale: number): void {
+    this.loss.gradScale = gradScale;
+    this.ctx.tape.backward();
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The model: parameters and gradients (one arena each, same layout), the FP8 scaling state, and
+ * one op graph per (B, T) shape built on first use. The trainer drives it in an explicit order:
+ * beginOptimizerStep() → forwardBackward() per micro-batch (followed by the scaling updates) →
+ * optimizer update.
+ */
+import type { Kernels } from '../kernels/types.js';
+import type { PrecisionRecipe } from '../numerics/recipe.js';
+import { ScalingState } from '../numerics/scaling.js';
+import { OpContext } from '../ops/context.js';
+import { WeightCastCache } from '../ops/linear.js';
+import type { MonitorSink } from '../ops/monitor.js';
+import { isGatedMlp, type ModelConfig } from './config.js';
+import { ModelGraph } from './graph.js';
+import { ParameterStore, buildParamSpecs } from './params.js';
+
+export type { MonitorSink, CastInfo, TensorName } from '../ops/monitor.js';
+
+export interface Batch {
+  /** (B, T) token ids. */
+  inputs: Int32Array;
+  /** (B, T) next-token targets; −1 = ignored. */
+  targets: Int32Array;
+  B: number;
+  T: number;
+}
+
+/** Matmul FLOPs per token, forward + backward (DESIGN §8 accounting, see flopsPerToken). */
+export function flopsPerToken(c: ModelConfig): number {
+  const d = c.dModel;
+  const Wq = c.nHeads * c.headDim;
+  const Wkv = c.nKvHeads * c.headDim;
+  const mlpMatrices = isGatedMlp(c.mlp) ? 3 : 2;
+  const perLayer = d * (Wq + 2 * Wkv) + Wq * d + mlpMatrices * d * c.ffnDim;
+  const matmulParams = c.nLayers * perLayer + c.vocabSize * d;
+  // 6N for the weight GEMMs; attention QKᵀ and PV: 2·2·T·Wq fwd per token, ×3 with backward.
+  return 6 * matmulParams + 12 * c.nLayers * Wq * c.seqLen;
+}
+
+export class Model {
+  readonly config: ModelConfig;
+  readonly recipe: PrecisionRecipe;
+  readonly kernels: Kernels;
+  readonly params: ParameterStore;
+  /** Same layout as params; forwardBackward accumulates into it. */
+  readonly grads: ParameterStore;
+  readonly scaling: ScalingState;
+  private readonly ctx: OpContext;
+  private readonly graphs = new Map<string, ModelGraph>();
+  private readonly weightCaches = new Map<string, WeightCastCache>();
+
+  /** Allocates the parameter and gradient arenas and initialises parameters from `seed` (DESIGN §4). */
+  constructor(config: ModelConfig, kernels: Kernels, recipe: PrecisionRecipe, seed: number) {
+    if (!Number.isInteger(seed)) throw new RangeError(`Model: seed must be an integer, got ${seed}`);
+    this.config = config;
+    this.recipe = recipe;
+    this.kernels = kernels;
+    const specs = buildParamSpecs(config);
+    this.params = new ParameterStore(specs);
+    this.grads = new ParameterStore(specs);
+    this.params.initialize(seed);
+    this.scaling = new ScalingState(recipe);
+    this.ctx = new OpContext(kernels, recipe, this.scaling);
+  }
+
+  /** Matmul FLOPs per token, forward + backward: 6·(matmul params incl. LM head) + 12·L·Hq·D·seqLen. */
+  flopsPerToken(): number {
+    return flopsPerToken(this.config);
+  }
+
+  zeroGrads(): void {
+    this.grads.data.fill(0);
+  }
+
+  /** Invalidates the per-step weight casts: the next pass casts each weight once, then reuses it. */
+  beginOptimizerStep(): void {
+    this.ctx.weightEpoch++;
+  }
+
+  /** The op graph of one (B, T) shape (built and cached on first use). */
+  graph(B: number, T: number): ModelGraph {
+    if (!Number.isInteger(B) || B < 1) throw new RangeError(`Model: B must be a positive integer, got ${B}`);
+    if (!Number.isInteger(T) || T < 1 || T > this.config.seqLen) {
+      throw new RangeError(`Model: T must be an integer in 1..${this.config.seqLen} (seqLen), got ${T}`);
+    }
+    const key = `${B}x${T}`;
+    let g = this.graphs.get(key);
+    if (!g) {
+      g = new ModelGraph(this.ctx, this.config, this.params, this.grads, B, T, (k) => this.weightCache(k));
+      this.graphs.set(key, g);
+    }
+    return g;
+  }
+
+  private weightCache(key: string): WeightCastCache {
+    let c = this.weightCaches.get(key);
+    if (!c) this.weightCaches.set(key, (c = new WeightCastCache()));
+    return c;
+  }
+
+  private checkBatch(batch: Batch): void {
+    const n = batch.B * batch.T;
+    if (batch.inputs.length !== n) throw new TypeError(`Batch: inputs has length ${batch.inputs.length}, expected B·T = ${n}`);
+    if (batch.targets.length !== n) throw new TypeError(`Batch: targets has length ${batch.targets.length}, expected B·T = ${n}`);
+  }
+
+  /**
+   * One micro-batch: returns the mean loss and accumulates grads += ∂loss/∂θ · lossScale
+   * (lossScale = 1/microBatches for accumulation). FP8 casts record amaxes into the scaling
+   * slots; scales are NOT updated here (the trainer calls scaling.updateForward/updateBackward).
+   */
+  forwardBackward(batch: Batch, lossScale: number, monitor?: MonitorSink): number {
+    this.checkBatch(batch);
+    const g = this.graph(batch.B, batch.T);
+    const ctx = this.ctx;
+    ctx.training = true;
+    ctx.monitor = monitor ?? null;
+    ctx.tape.clear();
+    ctx.tape.recording = true;
+    try {
+      const loss = g.forwardLoss(batch.inputs, batch.targets);
+      ctx.tape.recording = false;
+      g.backward(lossScale);
+      return loss;
+    } finally {
+      ctx.tape.recording = false;
+      ctx.tape.clear();
+      ctx.monitor = null;
+    }
+  }
+
+  /** Evaluation: mean loss, no gradients, no change to the scaling state. */
+  forwardLoss(batch: Batch): number {
+    this.checkBatch(batch);
+    const g = this.graph(batch.B, batch.T);
+    this.ctx.training = false;
+    try {
+      return g.forwardLoss(batch.inputs, batch.targets);
+    } finally {
+      this.ctx.training = true;
+    }
+  }
+
+  /** (T, V) logits of one sequence (B = 1), for generation; the view is reused by the next call. */
+  logits(tokens: Int32Array, T: number): Float32Array {
+    if (tokens.length !== T) throw new TypeError(`Model.logits: tokens has length ${tokens.length}, expected T = ${T}`);
+    const g = this.graph(1, T);
+    this.ctx.training = false;
+    try {
+      return g.forwardLogits(tokens);
+    } finally {
+      this.ctx.training = true;
+    }
+  }
+
+  /** Bytes saved from forward to backward for one (B, T) step under this recipe (builds the graph). */
+  activationBytes(B: number, T: number): number {
+    return this.graph(B, T).savedBytes();
+  }
+}
