@@ -1,0 +1,314 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { backends } from './backends.js';
+import { Rng, assertClose, finiteDifference, weightedSum } from './random.js';
+import { fp8Format, type FloatFormat } from '../../src/numerics/formats.js';
+import { encodeFp8Scalar, decodeFp8Scalar } from '../../src/numerics/fp8.js';
+import type { AttentionFp8Scales, AttentionShape, CastStats, Kernels } from '../../src/kernels/types.js';
+
+const U = 2 ** -24;
+const E4M3 = fp8Format('e4m3');
+const E5M2 = fp8Format('e5m2');
+
+const qIndex = (s: AttentionShape, b: number, t: number, h: number): number => ((b * s.T + t) * s.Hq + h) * s.D;
+const kvIndex = (s: AttentionShape, b: number, t: number, h: number): number =>
+  ((b * s.T + t) * s.Hkv + Math.floor(h / (s.Hq / s.Hkv))) * s.D;
+
+function dot(x: ArrayLike<number>, xo: number, y: ArrayLike<number>, yo: number, D: number): number {
+  let sum = 0;
+  for (let d = 0; d < D; d++) sum += x[xo + d] * y[yo + d];
+  return sum;
+}
+
+/** Naive O(T²) float64 causal GQA attention: o (B, T, Hq, D), lse (B, Hq, T), max logit over all pairs. */
+function attention64(s: AttentionShape, q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>) {
+  const o = new Float64Array(s.B * s.T * s.Hq * s.D);
+  const lse = new Float64Array(s.B * s.Hq * s.T);
+  let maxLogit = -Infinity;
+  for (let b = 0; b < s.B; b++) {
+    for (let h = 0; h < s.Hq; h++) {
+      for (let i = 0; i < s.T; i++) {
+        const scores = Array.from({ length: s.T }, (_, j) => s.softmaxScale * dot(q, qIndex(s, b, i, h), k, kvIndex(s, b, j, h), s.D));
+        maxLogit = Math.max(maxLogit, ...scores);
+        const m = Math.max(...scores.slice(0, i + 1));
+        const weights = scores.slice(0, i + 1).map((x) => Math.exp(x - m));
+        const sum = weights.reduce((a, c) => a + c, 0);
+        lse[(b * s.Hq + h) * s.T + i] = m + Math.log(sum);
+        for (let j = 0; j <= i; j++) {
+          for (let d = 0; d < s.D; d++) o[qIndex(s, b, i, h) + d] += (weights[j] / sum) * v[kvIndex(s, b, j, h) + d];
+        }
+      }
+    }
+  }
+  return { o, lse, maxLogit };
+}
+
+/** Naive float64 backward (the textbook formulas), itself checked against finite differences below. */
+function attentionBackward64(s: AttentionShape, q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, dO: ArrayLike<number>) {
+  const { o, lse } = attention64(s, q, k, v);
+  const dq = new Float64Array(q.length);
+  const dk = new Float64Array(k.length);
+  const dv = new Float64Array(v.length);
+  for (let b = 0; b < s.B; b++) {
+    for (let h = 0; h < s.Hq; h++) {
+      for (let i = 0; i < s.T; i++) {
+        const qi = qIndex(s, b, i, h);
+        const Di = dot(dO, qi, o, qi, s.D);
+        for (let j = 0; j <= i; j++) {
+          const kj = kvIndex(s, b, j, h);
+          const p = Math.exp(s.softmaxScale * dot(q, qi, k, kj, s.D) - lse[(b * s.Hq + h) * s.T + i]);
+          const dS = p * (dot(dO, qi, v, kj, s.D) - Di);
+          for (let d = 0; d < s.D; d++) {
+            dq[qi + d] += s.softmaxScale * dS * k[kj + d];
+            dk[kj + d] += s.softmaxScale * dS * q[qi + d];
+            dv[kj + d] += p * dO[qi + d];
+          }
+        }
+      }
+    }
+  }
+  return { dq, dk, dv };
+}
+
+function inputs(s: AttentionShape, seed: number) {
+  const rng = new Rng(seed);
+  const nq = s.B * s.T * s.Hq * s.D;
+  const nkv = s.B * s.T * s.Hkv * s.D;
+  return { q: rng.normals(nq), k: rng.normals(nkv), v: rng.normals(nkv), dO: rng.normals(nq) };
+}
+
+function run(kernels: Kernels, s: AttentionShape, x: ReturnType<typeof inputs>, fp8: AttentionFp8Scales | null) {
+  const o = new Float32Array(x.q.length).fill(NaN);
+  const lse = new Float32Array(s.B * s.Hq * s.T);
+  const forward = kernels.attentionForward(x.q, x.k, x.v, o, lse, s, fp8);
+  const dq = new Float32Array(x.q.length).fill(NaN);
+  const dk = new Float32Array(x.k.length).fill(NaN);
+  const dv = new Float32Array(x.v.length).fill(NaN);
+  const backward = kernels.attentionBackward(x.q, x.k, x.v, o, lse, x.dO, dq, dk, dv, s, fp8);
+  return { o, lse, dq, dk, dv, forward, backward };
+}
+
+test('attention fp32: the float64 oracle backward matches finite differences of the oracle forward', () => {
+  const s: AttentionShape = { B: 1, T: 4, Hq: 2, Hkv: 1, D: 3, softmaxScale: 0.7 };
+  const x = inputs(s, 40);
+  const g = attentionBackward64(s, x.q, x.k, x.v, x.dO);
+  const loss = (q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>): number => weightedSum(attention64(s, q, k, v).o, x.dO);
+  assertClose(g.dq, finiteDifference((q) => loss(q, x.k, x.v), x.q, 1e-6), 1e-8, 1e-6, 'oracle dq');
+  assertClose(g.dk, finiteDifference((k) => loss(x.q, k, x.v), x.k, 1e-6), 1e-8, 1e-6, 'oracle dk');
+  assertClose(g.dv, finiteDifference((v) => loss(x.q, x.k, v), x.v, 1e-6), 1e-8, 1e-6, 'oracle dv');
+});
+
+test('attention fp32: forward and backward vs finite differences of a naive float64 attention (GQA)', async (t) => {
+  const s: AttentionShape = { B: 2, T: 5, Hq: 4, Hkv: 2, D: 4, softmaxScale: 0.5 };
+  const x = inputs(s, 41);
+  const loss = (q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>): number => weightedSum(attention64(s, q, k, v).o, x.dO);
+  const fd = {
+    dq: finiteDifference((q) => loss(q, x.k, x.v), x.q, 1e-5),
+    dk: finiteDifference((k) => loss(x.q, k, x.v), x.k, 1e-5),
+    dv: finiteDifference((v) => loss(x.q, x.k, v), x.v, 1e-5),
+  };
+  const oracle = attention64(s, x.q, x.k, x.v);
+  for (const k of await backends()) {
+    await t.test(k.name, () => {
+      const r = run(k, s, x, null);
+      assertClose(r.o, oracle.o, 1e-6, 1e-5, 'o');
+      assertClose(r.lse, oracle.lse, 1e-6, 1e-6, 'lse');
+      assert.ok(Math.abs(r.forward.maxLogit - oracle.maxLogit) <= 1e-6 * Math.abs(oracle.maxLogit), 'maxLogit');
+      assert.equal(r.forward.p, undefined);
+      assertClose(r.dq, fd.dq, 1e-5, 1e-4, 'dq');
+      assertClose(r.dk, fd.dk, 1e-5, 1e-4, 'dk');
+      assertClose(r.dv, fd.dv, 1e-5, 1e-4, 'dv');
+    });
+  }
+});
+
+test('attention fp32: several key tiles (T = 70), maxLogit over masked pairs too', async (t) => {
+  const s: AttentionShape = { B: 1, T: 70, Hq: 3, Hkv: 1, D: 8, softmaxScale: 0.35 };
+  const x = inputs(s, 42);
+  const oracle = attention64(s, x.q, x.k, x.v);
+  const grads = attentionBackward64(s, x.q, x.k, x.v, x.dO);
+  // Masked pairs alone: put the largest logit above the diagonal and check it is reported.
+  let maskedMax = -Infinity;
+  for (let h = 0; h < s.Hq; h++) {
+    for (let i = 0; i < s.T; i++) {
+      for (let j = i + 1; j < s.T; j++) maskedMax = Math.max(maskedMax, s.softmaxScale * dot(x.q, qIndex(s, 0, i, h), x.k, kvIndex(s, 0, j, h), s.D));
+    }
+  }
+  for (const k of await backends()) {
+    await t.test(k.name, () => {
+      const r = run(k, s, x, null);
+      assertClose(r.o, oracle.o, 1e-6, 1e-5, 'o');
+      assertClose(r.lse, oracle.lse, 1e-6, 1e-6, 'lse');
+      assert.ok(Math.abs(r.forward.maxLogit - oracle.maxLogit) <= 1e-6 * Math.abs(oracle.maxLogit), 'maxLogit');
+      assert.ok(r.forward.maxLogit >= maskedMax - 1e-5);
+      assertClose(r.dq, grads.dq, 1e-5, 1e-4, 'dq');
+      assertClose(r.dk, grads.dk, 1e-5, 1e-4, 'dk');
+      assertClose(r.dv, grads.dv, 1e-5, 1e-4, 'dv');
+    });
+  }
+});
+
+// ---- FP8DPA: interval oracle -----------------------------------------------------------------
+// Each quantity of the float64 oracle carries an interval that contains the value a correct
+// float32 kernel may form (float32 roundoff bounds as noted); a fake-quantizing cast is monotone,
+// so it maps [lo, hi] to [fq(lo), fq(hi)]. Away from rounding midpoints the interval collapses
+// to one FP8 value, so a missing, extra or misplaced cast is caught; at a midpoint either is allowed.
+
+type Interval = [number, number];
+
+function fakeQuant(x: number, fmt: FloatFormat, scale: number): number {
+  const s = Math.fround(scale);
+  return Math.fround(decodeFp8Scalar(encodeFp8Scalar(Math.fround(x * s), fmt), fmt) * Math.fround(1 / s));
+}
+const fq = ([lo, hi]: Interval, fmt: FloatFormat, scale: number): Interval => [fakeQuant(lo, fmt, scale), fakeQuant(hi, fmt, scale)];
+const widen = ([lo, hi]: Interval, e: number): Interval => [lo - e, hi + e];
+const mag = ([lo, hi]: Interval): number => Math.max(Math.abs(lo), Math.abs(hi));
+function product([a, b]: Interval, [c, d]: Interval): Interval {
+  const all = [a * c, a * d, b * c, b * d];
+  return [Math.min(...all), Math.max(...all)];
+}
+
+/** Bounds on CastStats: amax within [amaxLo, amaxHi], counts within [definite, possible]. */
+class StatsBounds {
+  amaxLo = 0;
+  amaxHi = 0;
+  underflow: Interval = [0, 0];
+  overflow: Interval = [0, 0];
+  add(value: Interval, fmt: FloatFormat, scale: number): void {
+    const [lo, hi] = value;
+    const containsZero = lo <= 0 && hi >= 0;
+    this.amaxLo = Math.max(this.amaxLo, containsZero ? 0 : Math.min(Math.abs(lo), Math.abs(hi)));
+    this.amaxHi = Math.max(this.amaxHi, mag(value));
+    const [qlo, qhi] = fq(value, fmt, scale);
+    if (!containsZero && qlo === 0 && qhi === 0) this.underflow[0]++;
+    if (qlo <= 0 && qhi >= 0) this.underflow[1]++;
+    if (!containsZero && Math.min(Math.abs(lo), Math.abs(hi)) * scale > fmt.maxFinite * (1 + 4 * U)) this.overflow[0]++;
+    if (mag(value) * scale > fmt.maxFinite * (1 - 4 * U)) this.overflow[1]++;
+  }
+  check(stats: CastStats | undefined, what: string): void {
+    assert.ok(stats !== undefined, `${what} stats returned`);
+    assert.ok(stats.amax >= this.amaxLo * (1 - 1e-6) && stats.amax <= this.amaxHi * (1 + 1e-6), `${what}.amax ${stats.amax} in [${this.amaxLo}, ${this.amaxHi}]`);
+    assert.ok(stats.underflow >= this.underflow[0] && stats.underflow <= this.underflow[1], `${what}.underflow ${stats.underflow} in [${this.underflow}]`);
+    assert.ok(stats.overflow >= this.overflow[0] && stats.overflow <= this.overflow[1], `${what}.overflow ${stats.overflow} in [${this.overflow}]`);
+  }
+}
+
+/** Accumulates interval sums per output element with the magnitude used for the roundoff slack. */
+class IntervalSum {
+  lo: Float64Array;
+  hi: Float64Array;
+  magnitude: Float64Array;
+  constructor(n: number, readonly terms: number) {
+    this.lo = new Float64Array(n);
+    this.hi = new Float64Array(n);
+    this.magnitude = new Float64Array(n);
+  }
+  add(index: number, [lo, hi]: Interval): void {
+    this.lo[index] += lo;
+    this.hi[index] += hi;
+    this.magnitude[index] += Math.max(Math.abs(lo), Math.abs(hi));
+  }
+  /** Asserts actual[i] ∈ [lo, hi] ± (terms + 3)·u·Σ|term| (float32 accumulation of `terms` terms). */
+  check(actual: Float32Array, what: string): void {
+    for (let i = 0; i < actual.length; i++) {
+      const slack = (this.terms + 3) * U * this.magnitude[i] + 1e-30;
+      if (!(actual[i] >= this.lo[i] - slack && actual[i] <= this.hi[i] + slack)) {
+        assert.fail(`${what}[${i}] = ${actual[i]} outside [${this.lo[i]}, ${this.hi[i]}] ± ${slack}`);
+      }
+    }
+  }
+}
+
+function logitInterval(s: AttentionShape, x: ReturnType<typeof inputs>, b: number, i: number, j: number, h: number): Interval {
+  const qi = qIndex(s, b, i, h);
+  const kj = kvIndex(s, b, j, h);
+  let absSum = 0;
+  for (let d = 0; d < s.D; d++) absSum += Math.abs(x.q[qi + d] * x.k[kj + d]);
+  const value = s.softmaxScale * dot(x.q, qi, x.k, kj, s.D);
+  return widen([value, value], (s.D + 3) * U * Math.abs(s.softmaxScale) * absSum + U * Math.abs(value));
+}
+
+/** exp(S − lse) as an interval, with float32 rounding of the result. */
+function pInterval(S: Interval, lse: Interval): Interval {
+  return [Math.exp(S[0] - lse[1]) * (1 - 2 * U), Math.exp(S[1] - lse[0]) * (1 + 2 * U)];
+}
+
+test('attention FP8DPA: forward and backward inside the interval oracle, cast stats bounded (GQA, T = 40)', async (t) => {
+  const s: AttentionShape = { B: 1, T: 40, Hq: 4, Hkv: 2, D: 8, softmaxScale: 0.5 };
+  const x = inputs(s, 43);
+  const exact = attention64(s, x.q, x.k, x.v);
+  for (const scales of [{ p: 1, dp: 1e4, ds: 1 }, { p: 600, dp: 2e-5, ds: 1e6 }]) {
+    for (const k of await backends()) {
+      await t.test(`${k.name} scales ${JSON.stringify(scales)}`, () => {
+        const r = run(k, s, x, scales);
+        // Forward: P from the exact lse (the kernel's lse is within its float32 bound of it).
+        const o = new IntervalSum(r.o.length, s.T);
+        const pStats = new StatsBounds();
+        for (let h = 0; h < s.Hq; h++) {
+          for (let i = 0; i < s.T; i++) {
+            const logits = Array.from({ length: i + 1 }, (_, j) => logitInterval(s, x, 0, i, j, h));
+            const lseValue = exact.lse[h * s.T + i];
+            const lseSlack = Math.max(...logits.map(([lo, hi]) => (hi - lo) / 2)) + 2 * U * Math.abs(lseValue);
+            assert.ok(Math.abs(r.lse[h * s.T + i] - lseValue) <= lseSlack + 1e-7, `lse[${h}, ${i}]`);
+            for (let j = 0; j <= i; j++) {
+              const p = pInterval(logits[j], widen([lseValue, lseValue], lseSlack));
+              pStats.add(p, E4M3, scales.p);
+              const pHat = fq(p, E4M3, scales.p);
+              for (let d = 0; d < s.D; d++) o.add(qIndex(s, 0, i, h) + d, product(pHat, [x.v[kvIndex(s, 0, j, h) + d], x.v[kvIndex(s, 0, j, h) + d]]));
+            }
+          }
+        }
+        o.check(r.o, 'o');
+        pStats.check(r.forward.p, 'p');
+        assert.ok(Math.abs(r.forward.maxLogit - exact.maxLogit) <= 1e-5 * Math.abs(exact.maxLogit), 'maxLogit');
+
+        // Backward: P recomputed from the kernel's own lse (exact input here), its o for D.
+        const dq = new IntervalSum(r.dq.length, s.T);
+        const dk = new IntervalSum(r.dk.length, s.T * (s.Hq / s.Hkv));
+        const dv = new IntervalSum(r.dv.length, s.T * (s.Hq / s.Hkv));
+        const dpStats = new StatsBounds();
+        const dsStats = new StatsBounds();
+        for (let h = 0; h < s.Hq; h++) {
+          for (let i = 0; i < s.T; i++) {
+            const qi = qIndex(s, 0, i, h);
+            let dAbs = 0;
+            for (let d = 0; d < s.D; d++) dAbs += Math.abs(x.dO[qi + d] * r.o[qi + d]);
+            const Dvalue = dot(x.dO, qi, r.o, qi, s.D);
+            const Di = widen([Dvalue, Dvalue], (s.D + 3) * U * dAbs);
+            const lse = r.lse[h * s.T + i];
+            for (let j = 0; j <= i; j++) {
+              const kj = kvIndex(s, 0, j, h);
+              const p = pInterval(logitInterval(s, x, 0, i, j, h), [lse, lse]);
+              let dpAbs = 0;
+              for (let d = 0; d < s.D; d++) dpAbs += Math.abs(x.dO[qi + d] * x.v[kj + d]);
+              const dpValue = dot(x.dO, qi, x.v, kj, s.D);
+              const dp = widen([dpValue, dpValue], (s.D + 3) * U * dpAbs);
+              dpStats.add(dp, E5M2, scales.dp);
+              const dpHat = fq(dp, E5M2, scales.dp);
+              const diff: Interval = [dpHat[0] - Di[1], dpHat[1] - Di[0]];
+              const dS = widen(product(p, widen(diff, U * mag(diff))), 2 * U * mag(product(p, diff)));
+              dsStats.add(dS, E5M2, scales.ds);
+              const dSHat = fq(dS, E5M2, scales.ds);
+              const pHat = fq(p, E4M3, scales.p);
+              for (let d = 0; d < s.D; d++) {
+                dq.add(qi + d, product(dSHat, [s.softmaxScale * x.k[kj + d], s.softmaxScale * x.k[kj + d]]));
+                dk.add(kj + d, product(dSHat, [s.softmaxScale * x.q[qi + d], s.softmaxScale * x.q[qi + d]]));
+                dv.add(kj + d, product(pHat, [x.dO[qi + d], x.dO[qi + d]]));
+              }
+            }
+          }
+        }
+        dq.check(r.dq, 'dq');
+        dk.check(r.dk, 'dk');
+        dv.check(r.dv, 'dv');
+        dpStats.check(r.backward.dp, 'dp');
+        dsStats.check(r.backward.ds, 'ds');
+        if (k.name === 'reference') {
+          // The chosen scales make the counts non-trivial (deterministic inputs, reference backend).
+          const counts = [r.forward.p, r.backward.dp, r.backward.ds].map((c) => [c?.underflow ?? 0, c?.overflow ?? 0]);
+          assert.ok(counts.flat().filter((n) => n > 0).length >= 2, `cast counts exercised: ${JSON.stringify(counts)}`);
+        }
+      });
+    }
+  }
+});
