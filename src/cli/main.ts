@@ -1,6 +1,7 @@
 /** fog8 command-line entry. Commands are registered from their own modules. */
 import { Command } from 'commander';
 import { packageVersion } from '../util/package-root.js';
+import { registerModelCommand } from './commands/model.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -9,6 +10,7 @@ export function buildProgram(): Command {
     .description('Fully-FP8-GEMM LLM pre-training with outlier-guarded FOG architectures')
     .version(packageVersion())
     .showHelpAfterError();
+  registerModelCommand(program);
   return program;
 }
 
