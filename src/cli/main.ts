@@ -1,6 +1,11 @@
 /** fog8 command-line entry. Commands are registered from their own modules. */
 import { Command } from 'commander';
 import { packageVersion } from '../util/package-root.js';
+import { registerCompareCommand } from './commands/compare.js';
+import { registerDashCommand } from './commands/dash.js';
+import { registerReportCommand } from './commands/report.js';
+import { registerDataCommand } from './commands/data.js';
+import { registerTokenizerCommand } from './commands/tokenizer.js';
 import { registerModelCommand } from './commands/model.js';
 
 export function buildProgram(): Command {
@@ -10,6 +15,11 @@ export function buildProgram(): Command {
     .description('Fully-FP8-GEMM LLM pre-training with outlier-guarded FOG architectures')
     .version(packageVersion())
     .showHelpAfterError();
+  registerReportCommand(program);
+  registerDashCommand(program);
+  registerCompareCommand(program);
+  registerDataCommand(program);
+  registerTokenizerCommand(program);
   registerModelCommand(program);
   return program;
 }
