@@ -4,9 +4,6 @@ import { packageVersion } from '../util/package-root.js';
 import { registerCompareCommand } from './commands/compare.js';
 import { registerDashCommand } from './commands/dash.js';
 import { registerReportCommand } from './commands/report.js';
-import { registerCompareCommand } from './commands/compare.js';
-import { registerDashCommand } from './commands/dash.js';
-import { registerReportCommand } from './commands/report.js';
 import { registerDataCommand } from './commands/data.js';
 import { registerTokenizerCommand } from './commands/tokenizer.js';
 import { registerModelCommand } from './commands/model.js';
@@ -18,9 +15,6 @@ export function buildProgram(): Command {
     .description('Fully-FP8-GEMM LLM pre-training with outlier-guarded FOG architectures')
     .version(packageVersion())
     .showHelpAfterError();
-  registerReportCommand(program);
-  registerDashCommand(program);
-  registerCompareCommand(program);
   registerReportCommand(program);
   registerDashCommand(program);
   registerCompareCommand(program);
