@@ -1,6 +1,7 @@
 /** fog8 command-line entry. Commands are registered from their own modules. */
 import { Command } from 'commander';
 import { packageVersion } from '../util/package-root.js';
+import { registerTrainCommand } from './commands/train.js';
 import { registerCompareCommand } from './commands/compare.js';
 import { registerDashCommand } from './commands/dash.js';
 import { registerReportCommand } from './commands/report.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerDataCommand(program);
   registerTokenizerCommand(program);
   registerModelCommand(program);
+  registerTrainCommand(program);
   return program;
 }
 

@@ -1,0 +1,244 @@
+/**
+ * Sets up a training run from a resolved config: kernels, data, model, optimizer, run directory
+ * (config.json, metrics.jsonl, train.log, checkpoints/), and — for `--resume` — restores every
+ * piece of state after verifying all of it first (a mismatched checkpoint changes nothing).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Kernels } from '../kernels/types.js';
+import { createReferenceKernels } from '../kernels/reference/index.js';
+import { Model } from '../model/model.js';
+import { resolveModelConfig, type ModelConfig } from '../model/config.js';
+import { resolvePrecision, type PrecisionRecipe } from '../numerics/recipe.js';
+import { ScalingState } from '../numerics/scaling.js';
+import { AdamW, type OptimizedTensor } from '../optim/adamw.js';
+import { validateSchedule } from '../optim/schedule.js';
+import { BatchLoader, type LoaderState } from '../data/batch-loader.js';
+import { IndexedDataset } from '../data/indexed-dataset-reader.js';
+import { prepareDefaultCorpus } from '../data/default-corpus.js';
+import { loadTokenizer } from '../data/tokenizer.js';
+import { DivergenceForecaster } from '../monitor/divergence.js';
+import { MetricsWriter } from '../monitor/metrics-writer.js';
+import { TrainLog } from '../monitor/train-log.js';
+import { METRICS_SCHEMA_VERSION } from '../monitor/schema.js';
+import { ProgressDisplay, progressMode, type ProgressStream } from '../cli/progress.js';
+import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig, type TrainConfigKey } from '../cli/config.js';
+import { modelWeightsFrom, optimizerStateFrom, readCheckpoint, type Checkpoint } from './checkpoint.js';
+import { resolveCheckpointDir, runDirOfCheckpoint } from './checkpoint-files.js';
+import { Trainer, type TrainResult } from './trainer.js';
+
+/** Chooses the kernel backend ('auto' = native when it loads, else reference). */
+export type KernelLoader = (kind: TrainConfig['kernels'], threads: number | null) => Promise<Kernels>;
+
+/** Parameter table → the optimizer's tensor list (same arena layout). */
+export function optimizedTensors(model: Model): OptimizedTensor[] {
+  return model.params.specs.map((s) => ({
+    name: s.name,
+    shape: s.shape,
+    offset: model.params.offsets.get(s.name) as number,
+    size: s.shape.reduce((a, b) => a * b, 1),
+    weightDecay: s.weightDecay,
+  }));
+}
+
+/** The precision recipe of a config (fp8Attention applied to FP8 recipes). */
+export function recipeOf(config: Pick<TrainConfig, 'precision' | 'fp8Attention'>): PrecisionRecipe {
+  const base = resolvePrecision(config.precision);
+  if (base.gemm !== 'fp8' || base.fp8Attention === config.fp8Attention) return base;
+  return resolvePrecision({ base: config.precision, fp8Attention: config.fp8Attention });
+}
+
+/** The training data: loaders, tokenizer bytes (for checkpoints) and the vocabulary size. */
+export interface TrainingData {
+  vocabSize: number;
+  train: BatchLoader;
+  validation: () => BatchLoader;
+  tokenizerJson: Uint8Array | null;
+  description: string;
+}
+
+/** Opens the configured data: 'brown' (prepared and cached on first use) or a dataset prefix. */
+export async function openTrainingData(config: TrainConfig, T: number, modelVocab: number, log: (s: string) => void): Promise<TrainingData> {
+  let prefix: string;
+  let tokenizerPath: string | null;
+  let vocabSize: number;
+  if (config.data === 'brown') {
+    const corpus = await prepareDefaultCorpus({ vocabSize: config.vocabSize ?? modelVocab, log });
+    prefix = corpus.datasetPrefix;
+    tokenizerPath = corpus.tokenizerPath;
+    vocabSize = corpus.vocabSize;
+  } else {
+    prefix = config.data;
+    tokenizerPath = config.tokenizer;
+    vocabSize = tokenizerPath ? loadTokenizer(tokenizerPath).vocabSize : (config.vocabSize ?? modelVocab);
+  }
+  const dataset = IndexedDataset.open(prefix, { vocabSize });
+  const B = config.batch / config.microBatches;
+  const opts = { dataset, B, T, seed: config.seed, validationFraction: config.valFraction };
+  const train = new BatchLoader({ ...opts, split: 'train' });
+  const validation = (): BatchLoader => new BatchLoader({ ...opts, split: 'validation' });
+  validation(); // fail now, not at the first eval, if the split is empty
+  return {
+    vocabSize,
+    train,
+    validation,
+    tokenizerJson: tokenizerPath ? readFileSync(tokenizerPath) : null,
+    description: `${config.data === 'brown' ? 'Brown corpus' : prefix} (${train.sampleCount} training sequences of ${T} tokens)`,
+  };
+}
+
+/** Keys that may differ from the checkpoint's config on --resume (they do not change the numbers). */
+export const RESUME_OVERRIDABLE: readonly TrainConfigKey[] = ['threads', 'kernels', 'progress', 'checkpointInterval', 'keepCheckpoints', 'metricsInterval', 'evalInterval', 'runDir'];
+
+export interface RunOptions {
+  /** Resolved config (ignored on resume except RESUME_OVERRIDABLE keys given in `explicit`). */
+  config: TrainConfig;
+  /** Keys the user set explicitly (flags or file), to check resume overrides. */
+  explicit?: ReadonlySet<TrainConfigKey>;
+  resume?: string | null;
+  stopAfterStep?: number | null;
+  loadKernels: KernelLoader;
+  stdout?: ProgressStream;
+  /** Install SIGINT/SIGTERM handlers that checkpoint and stop cleanly (CLI: true). */
+  handleSignals?: boolean;
+}
+
+export interface RunOutcome extends TrainResult {
+  runDir: string;
+}
+
+function timestampName(): string {
+  return new Date().toISOString().replace(/[:]/g, '-').replace(/\..*$/, '');
+}
+
+/** Sets up and runs one training run (fresh or resumed) to completion, interruption or divergence. */
+export async function runTraining(opts: RunOptions): Promise<RunOutcome> {
+  const stdout = opts.stdout ?? process.stdout;
+  let config = opts.config;
+  let checkpoint: Checkpoint | null = null;
+  let runDir: string;
+  if (opts.resume) {
+    const dir = resolveCheckpointDir(opts.resume);
+    checkpoint = readCheckpoint(dir, true);
+    const saved = checkpoint.trainerState?.config as Record<string, unknown>;
+    const merged: Record<string, unknown> = { ...DEFAULT_TRAIN_CONFIG, ...saved };
+    for (const k of opts.explicit ?? []) {
+      if (!RESUME_OVERRIDABLE.includes(k)) {
+        if (JSON.stringify(opts.config[k]) !== JSON.stringify(saved[k])) {
+          throw new Error(`--resume: ${k} cannot change on resume (checkpoint has ${JSON.stringify(saved[k])}, got ${JSON.stringify(opts.config[k])}); only ${RESUME_OVERRIDABLE.join(', ')} may`);
+        }
+      } else merged[k] = opts.config[k];
+    }
+    config = validateTrainConfig(merged);
+    runDir = runDirOfCheckpoint(dir);
+  } else {
+    const runName = config.runName ?? timestampName();
+    runDir = resolve(config.runDir ?? join('runs', runName));
+    if (existsSync(join(runDir, 'metrics.jsonl'))) throw new Error(`run directory ${runDir} already holds a run; use --resume ${runDir} or another --run-dir`);
+  }
+  const runName = config.runName ?? runDir.split(/[\\/]/).pop() ?? 'run';
+  mkdirSync(runDir, { recursive: true });
+  const log = new TrainLog(join(runDir, 'train.log'));
+  const say = (s: string): void => {
+    log.line(s);
+    if (config.progress !== 'none') stdout.write(s + '\n');
+  };
+
+  const kernels = await opts.loadKernels(config.kernels, config.threads);
+  const sizeSeq = resolveModelConfig({ preset: config.preset, size: config.size }).seqLen;
+  const T = config.seq ?? sizeSeq;
+  const sizeVocab = resolveModelConfig({ preset: config.preset, size: config.size }).vocabSize;
+  const data = await openTrainingData(config, T, sizeVocab, say);
+  const modelConfig: ModelConfig = resolveModelConfig({ preset: config.preset, size: config.size, vocabSize: data.vocabSize, seqLen: T });
+  const recipe = recipeOf(config);
+  const steps = config.tokens !== null ? Math.ceil(config.tokens / (config.batch * T)) : config.steps;
+  config = validateTrainConfig({ ...config, steps });
+  validateSchedule({ kind: config.schedule, peakLr: config.lr, minLr: config.minLr, warmupSteps: config.warmup, totalSteps: config.steps, cooldownFraction: config.cooldownFraction });
+  const model = new Model(modelConfig, kernels, recipe, config.seed);
+  const optimizer = new AdamW(optimizedTensors(model), kernels, { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay }, {
+    master: config.masterPrecision,
+    m1: config.m1Precision,
+    m2: config.m2Precision,
+    grads: config.gradPrecision,
+  });
+  const forecaster = new DivergenceForecaster();
+  let startStep = 0;
+  let startTokens = 0;
+  let startElapsed = 0;
+  if (checkpoint) {
+    // Verify every piece before applying any.
+    const st = checkpoint.trainerState!;
+    const weights = modelWeightsFrom(checkpoint, model.params);
+    const optState = optimizerStateFrom(checkpoint, optimizer);
+    const where = join(checkpoint.dir, 'trainer_state.json');
+    let scaling: ScalingState;
+    try {
+      scaling = ScalingState.fromJSON(recipe, st.scaling);
+    } catch (e) {
+      throw new Error(`${where}: scaling state does not fit this run (${(e as Error).message})`);
+    }
+    const loaderState = st.data as LoaderState;
+    try {
+      const trial = new BatchLoader({ dataset: data.train.samples.dataset, split: 'train', B: data.train.B, T: data.train.T, seed: config.seed, validationFraction: config.valFraction });
+      trial.restore(loaderState);
+    } catch (e) {
+      throw new Error(`${where}: data position does not fit this data (${(e as Error).message})`);
+    }
+    // Apply.
+    model.params.data.set(weights);
+    optimizer.restore(optState);
+    for (const s of scaling.slots()) {
+      const live = model.scaling.slot(s.key, s.role);
+      live.scale = s.scale;
+      live.amaxHistory.set(s.amaxHistory);
+    }
+    data.train.restore(loaderState);
+    if (st.divergence) forecaster.restore(st.divergence);
+    startStep = st.step;
+    startTokens = st.tokens;
+    startElapsed = st.elapsedSeconds;
+  } else {
+    optimizer.roundMaster(model.params.data);
+  }
+
+  writeFileSync(join(runDir, 'config.json'), JSON.stringify({ train: config, model: modelConfig, precision: recipe, kernels: { name: kernels.name, isa: kernels.isa, threads: kernels.threads } }, null, 2) + '\n');
+  const metrics = new MetricsWriter(join(runDir, 'metrics.jsonl'));
+  const parameters = model.params.size;
+  metrics.write({
+    type: 'run', step: startStep, tokens: startTokens, time: Date.now() / 1000, schemaVersion: METRICS_SCHEMA_VERSION, runName, preset: config.preset, size: config.size,
+    precision: recipe.name, parameters, flopsPerToken: model.flopsPerToken(), resumed: checkpoint !== null, kernels: `${kernels.name}/${kernels.isa}/${kernels.threads}t`,
+  });
+  say(`fog8 train: ${config.preset}/${config.size} (${(parameters / 1e6).toFixed(2)} M parameters) in ${recipe.name}${recipe.gemm === 'fp8' ? `, FP8 attention ${recipe.fp8Attention ? 'on' : 'off'}` : ''}`);
+  say(`  data: ${data.description}; ${config.steps} steps of ${config.batch}×${T} tokens; kernels ${kernels.name} (${kernels.isa}, ${kernels.threads} threads)`);
+  say(`  run directory: ${runDir}${checkpoint ? ` (resumed from step ${startStep}: ${checkpoint.dir})` : ''}`);
+  const progress = new ProgressDisplay({ total: config.steps, mode: progressMode(config.progress, stdout), stream: stdout });
+  const trainer = new Trainer({
+    config, runName, runDir, model, kernels, optimizer, train: data.train, validation: data.validation, tokenizerJson: data.tokenizerJson,
+    metrics, log, progress, startStep, startTokens, startElapsedSeconds: startElapsed, forecaster, stopAfterStep: opts.stopAfterStep ?? null,
+  });
+  const onSignal = (sig: NodeJS.Signals): void => trainer.requestStop(sig);
+  if (opts.handleSignals) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  try {
+    const result = await trainer.run();
+    const fmt = (v: number | null) => (v === null ? 'n/a' : v.toFixed(4));
+    say(`${result.status} at step ${result.steps} in ${result.seconds.toFixed(1)} s; val loss ${fmt(result.initialValLoss)} → ${fmt(result.finalValLoss)}`);
+    if (result.diagnosis) say(result.diagnosis);
+    say(`results: ${runDir} (metrics.jsonl, train.log, config.json${result.checkpoint ? `, ${result.checkpoint}` : ''})`);
+    if (result.status === 'interrupted') say(`resume with: npx fog8 train --resume ${runDir}`);
+    metrics.write({ type: 'event', step: result.steps, tokens: result.tokens, time: Date.now() / 1000, level: result.status === 'diverged' ? 'error' : 'info', message: `run ${result.status}` });
+    return { ...result, runDir };
+  } finally {
+    if (opts.handleSignals) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    metrics.close();
+    log.close();
+  }
+}
+
+/** Kernel loader with only the reference backend (tests; `auto` falls back to it). */
+export const referenceKernelLoader: KernelLoader = async () => createReferenceKernels();

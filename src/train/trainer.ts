@@ -1,0 +1,263 @@
+/**
+ * The training loop. One optimizer step runs in this explicit order:
+ *   1. lr ← schedule(step)                              (0-based index of the step being taken)
+ *   2. model.beginOptimizerStep(); zero gradients      (weights are cast to FP8 once per step)
+ *   3. per micro-batch j of M: batch ← loader.next();
+ *        forward + backward  (model.forwardBackward, grads += ∂loss_j/∂θ · 1/M, amaxes recorded)
+ *        scaling.updateForward(); scaling.updateBackward()   (the one point scales change)
+ *        round the gradient buffer to its precision
+ *   4. loss = mean_j loss_j; global gradient norm; clip to gradClip
+ *   5. if the loss or the norm is not finite: skip the update (diagnose the first GEMM operand
+ *      that saw a non-finite or saturated value; stop after maxBadSteps in a row)
+ *      else AdamW update (moments and master weights re-encoded in their precision)
+ *   6. step ← step + 1, then metrics, eval, checkpoint as their intervals say.
+ * Steps draw no random numbers (no dropout), so a resumed run — weights, optimizer state,
+ * scaling state, data position, schedule step restored — repeats the straight run bit for bit.
+ */
+import type { Kernels } from '../kernels/types.js';
+import type { Model, Batch } from '../model/model.js';
+import { toHfConfig } from '../model/config.js';
+import type { AdamW } from '../optim/adamw.js';
+import { clipGradNorm } from '../optim/clip.js';
+import { learningRate, type ScheduleConfig } from '../optim/schedule.js';
+import { StepMonitor, type BadCast } from '../monitor/step-monitor.js';
+import { DivergenceForecaster } from '../monitor/divergence.js';
+import type { MetricsWriter } from '../monitor/metrics-writer.js';
+import type { TrainLog } from '../monitor/train-log.js';
+import type { ProgressDisplay } from '../cli/progress.js';
+import type { TrainConfig } from '../cli/config.js';
+import { buildCheckpointFiles, type TrainerStateJson } from './checkpoint.js';
+import { pruneCheckpoints, writeCheckpointFiles } from './checkpoint-files.js';
+import { join } from 'node:path';
+
+/** What the trainer needs of a batch loader (src/data BatchLoader satisfies it). */
+export interface TrainLoader {
+  next(): Batch;
+  state(): unknown;
+}
+
+/** Declared peak per kernel thread: the BF16 dot-product ceiling of reference/PEERS.md (867 GFLOP/s on 2 threads). */
+export const PEAK_FLOPS_PER_THREAD = 433.5e9;
+
+export interface TrainerParts {
+  config: TrainConfig;
+  runName: string;
+  runDir: string;
+  model: Model;
+  kernels: Kernels;
+  optimizer: AdamW;
+  train: TrainLoader;
+  /** Builds a validation loader positioned at its start (null: no validation data). */
+  validation: (() => TrainLoader) | null;
+  tokenizerJson: Uint8Array | null;
+  metrics: MetricsWriter;
+  log: TrainLog;
+  progress: ProgressDisplay;
+  /** resume point (0 for a fresh run). */
+  startStep: number;
+  startTokens: number;
+  startElapsedSeconds: number;
+  forecaster: DivergenceForecaster;
+  /** stop (with a checkpoint) once this many steps are complete, as if interrupted. */
+  stopAfterStep?: number | null;
+}
+
+export interface TrainResult {
+  steps: number;
+  tokens: number;
+  status: 'completed' | 'interrupted' | 'diverged';
+  initialValLoss: number | null;
+  finalValLoss: number | null;
+  lastLoss: number | null;
+  checkpoint: string | null;
+  seconds: number;
+  diagnosis: string | null;
+}
+
+/** Human-readable diagnosis of a bad step from the first bad cast. */
+export function describeBadCast(b: BadCast | null): string {
+  if (b === null) return 'no FP8 cast saw a non-finite or saturated value (the overflow happened in a wide op: loss, softmax or an activation)';
+  const where = b.layer < 0 ? b.gemm : `layer ${b.layer} ${b.gemm}`;
+  if (b.kind === 'non-finite') return `first non-finite value: ${where} operand '${b.role}' (${b.format}, amax ${b.amax}, scale ${b.scale})`;
+  return `first saturated cast: ${where} operand '${b.role}' (${b.format}, ${b.overflow} of ${b.count} values clipped to ±max, amax ${b.amax}, scale ${b.scale})`;
+}
+
+export class Trainer {
+  private readonly p: TrainerParts;
+  private readonly monitor: StepMonitor;
+  private readonly schedule: ScheduleConfig;
+  private step: number;
+  private tokens: number;
+  private consecutiveBad = 0;
+  private interrupted: string | null = null;
+  private readonly peakFlops: number;
+
+  constructor(parts: TrainerParts) {
+    this.p = parts;
+    this.monitor = new StepMonitor(parts.kernels);
+    const c = parts.config;
+    this.schedule = { kind: c.schedule, peakLr: c.lr, minLr: c.minLr, warmupSteps: c.warmup, totalSteps: c.steps, cooldownFraction: c.cooldownFraction };
+    this.step = parts.startStep;
+    this.tokens = parts.startTokens;
+    this.peakFlops = c.peakFlops ?? PEAK_FLOPS_PER_THREAD * parts.kernels.threads;
+  }
+
+  /** Requests a clean stop (checkpoint, then return) after the current step; used by signal handlers. */
+  requestStop(reason: string): void {
+    this.interrupted = reason;
+  }
+
+  /** Mean validation loss over config.evalBatches batches from the start of the validation split. */
+  evaluate(): number | null {
+    if (!this.p.validation) return null;
+    const loader = this.p.validation();
+    let sum = 0;
+    for (let i = 0; i < this.p.config.evalBatches; i++) sum += this.p.model.forwardLoss(loader.next());
+    return sum / this.p.config.evalBatches;
+  }
+
+  private base(): { step: number; tokens: number; time: number } {
+    return { step: this.step, tokens: this.tokens, time: Date.now() / 1000 };
+  }
+
+  private event(level: 'info' | 'warn' | 'error', message: string): void {
+    this.p.metrics.write({ type: 'event', ...this.base(), level, message });
+    this.p.log.line(`${level.toUpperCase()} step ${this.step}: ${message}`);
+    if (level !== 'info') this.p.progress.message(`${level}: ${message}`);
+  }
+
+  private runEval(): number | null {
+    const v = this.evaluate();
+    if (v === null) return null;
+    const ppl = Math.exp(v);
+    if (Number.isFinite(v)) this.p.metrics.write({ type: 'eval', ...this.base(), valLoss: v, valPerplexity: Number.isFinite(ppl) ? ppl : Number.MAX_VALUE });
+    this.p.log.line(`eval step ${this.step}: val loss ${v.toFixed(4)}, perplexity ${ppl.toFixed(2)}`);
+    this.p.progress.message(`eval @ step ${this.step}: val loss ${v.toFixed(4)} (perplexity ${ppl.toFixed(2)})`);
+    return v;
+  }
+
+  /** Writes a checkpoint of the current state and prunes old ones; returns its directory. */
+  checkpoint(elapsedSeconds: number): string {
+    const { model, optimizer, config } = this.p;
+    const state: TrainerStateJson = {
+      formatVersion: 1,
+      step: this.step,
+      tokens: this.tokens,
+      consecutiveBadSteps: this.consecutiveBad,
+      elapsedSeconds,
+      data: this.p.train.state(),
+      rng: { seed: config.seed },
+      scaling: model.scaling.toJSON(),
+      config: { ...config },
+      optimizer: {
+        stepCount: optimizer.stepCount,
+        m1Dtype: optimizer.m1Dtype,
+        m2Dtype: optimizer.m2Dtype,
+        precision: { ...optimizer.precision },
+      },
+      divergence: this.p.forecaster.toJSON(),
+    };
+    const files = buildCheckpointFiles({ params: model.params, hfConfig: toHfConfig(model.config), optimizer, trainerState: state, tokenizerJson: this.p.tokenizerJson ?? undefined });
+    const parent = join(this.p.runDir, 'checkpoints');
+    const dir = writeCheckpointFiles(parent, this.step, files);
+    pruneCheckpoints(parent, config.keepCheckpoints);
+    this.p.log.line(`checkpoint step ${this.step}: ${dir}`);
+    return dir;
+  }
+
+  /** Runs until config.steps, an interrupt, stopAfterStep, or divergence. */
+  async run(): Promise<TrainResult> {
+    const { config, model, kernels, optimizer, metrics, progress } = this.p;
+    const M = config.microBatches;
+    const started = performance.now();
+    const sessionStartStep = this.step;
+    let lastLoss: number | null = null;
+    let lastCheckpoint: string | null = null;
+    let status: TrainResult['status'] = 'completed';
+    let diagnosis: string | null = null;
+    const elapsed = (): number => this.p.startElapsedSeconds + (performance.now() - started) / 1000;
+    const initialValLoss = this.step === 0 && config.evalInterval >= 0 ? this.runEval() : null;
+    let finalValLoss: number | null = initialValLoss;
+    let lastEvalStep = this.step;
+
+    while (this.step < config.steps) {
+      const t0 = performance.now();
+      const lr = learningRate(this.schedule, this.step);
+      const collect = (this.step + 1) % config.metricsInterval === 0 || this.step === 0;
+      model.beginOptimizerStep();
+      model.zeroGrads();
+      this.monitor.beginStep(collect);
+      let lossSum = 0;
+      let stepTokens = 0;
+      for (let j = 0; j < M; j++) {
+        const batch = this.p.train.next();
+        lossSum += model.forwardBackward(batch, 1 / M, this.monitor);
+        model.scaling.updateForward();
+        model.scaling.updateBackward();
+        optimizer.roundGrads(model.grads.data);
+        stepTokens += batch.B * batch.T;
+      }
+      const loss = lossSum / M;
+      const gradNorm = clipGradNorm(kernels, model.grads.data, config.gradClip);
+      const bad = !Number.isFinite(loss) || !Number.isFinite(gradNorm);
+      if (bad) {
+        this.consecutiveBad++;
+      } else {
+        optimizer.step(model.params.data, model.grads.data, lr);
+        this.consecutiveBad = 0;
+      }
+      this.step++;
+      this.tokens += stepTokens;
+      const seconds = (performance.now() - t0) / 1000;
+      const tokensPerSec = stepTokens / seconds;
+      lastLoss = Number.isFinite(loss) ? loss : null;
+      metrics.write({
+        type: 'step',
+        ...this.base(),
+        loss: lastLoss,
+        lr,
+        gradNorm: Number.isFinite(gradNorm) ? gradNorm : null,
+        tokensPerSec,
+        mfu: (model.flopsPerToken() * tokensPerSec) / this.peakFlops,
+        skipped: bad,
+        stepTimeMs: seconds * 1000,
+      });
+      if (bad) {
+        const why = `${!Number.isFinite(loss) ? `loss ${loss}` : `gradient norm ${gradNorm}`}; step skipped (${this.consecutiveBad} in a row); ${describeBadCast(this.monitor.firstBadCast())}`;
+        this.event('warn', why);
+        if (this.consecutiveBad >= config.maxBadSteps) {
+          diagnosis = `stopped after ${this.consecutiveBad} consecutive non-finite steps: ${describeBadCast(this.monitor.firstBadCast())}. Try a lower --lr, --precision bf16 to compare, or a FOG preset.`;
+          this.event('error', diagnosis);
+          status = 'diverged';
+          break;
+        }
+      }
+      if (collect) {
+        const stats = this.monitor.tensorStats();
+        metrics.write({ type: 'tensors', ...this.base(), stats, maxAttentionLogit: this.monitor.maxLogits() });
+        const casts = this.monitor.castStats();
+        if (casts.length > 0) metrics.write({ type: 'fp8', ...this.base(), casts });
+        for (const w of this.p.forecaster.observe(this.step, stats)) this.event('warn', w.message);
+      }
+      progress.update({ step: this.step, loss: lastLoss, tokensPerSec, elapsedSeconds: (performance.now() - started) / 1000, stepsThisSession: this.step - sessionStartStep });
+      if ((config.evalInterval > 0 && this.step % config.evalInterval === 0) || this.step === config.steps) {
+        finalValLoss = this.runEval();
+        lastEvalStep = this.step;
+      }
+      // Let signal handlers run between steps (the step itself is synchronous).
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const stopHere = this.interrupted !== null || (this.p.stopAfterStep != null && this.step >= this.p.stopAfterStep);
+      if ((config.checkpointInterval > 0 && this.step % config.checkpointInterval === 0) || this.step === config.steps || stopHere) {
+        lastCheckpoint = this.checkpoint(elapsed());
+      }
+      if (stopHere) {
+        status = 'interrupted';
+        this.event('info', `stopped at step ${this.step} (${this.interrupted ?? 'stop-after'}); checkpoint ${lastCheckpoint}`);
+        break;
+      }
+    }
+    if (status === 'completed' && lastEvalStep !== this.step) finalValLoss = this.runEval();
+    progress.finish();
+    return { steps: this.step, tokens: this.tokens, status, initialValLoss, finalValLoss, lastLoss, checkpoint: lastCheckpoint, seconds: (performance.now() - started) / 1000, diagnosis };
+  }
+}

@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import { metricsRecord, type MetricsRecord, type StepRecord } from '../../src/monitor/schema.js';
+import { writeCountingDataset } from './helpers.js';
+
+function readMetrics(runDir: string): MetricsRecord[] {
+  return readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => metricsRecord.parse(JSON.parse(l)));
+}
+
+test('fog8 train: a 20-step tiny run lowers the loss and writes a schema-valid metrics.jsonl, log, config and checkpoint', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fog8-train-'));
+  try {
+    const prefix = writeCountingDataset(dir);
+    const runDir = join(dir, 'run');
+    const code = await main([
+      'train', '--size', 'tiny', '--precision', 'fp8-delayed', '--data', prefix, '--vocab-size', '64', '--kernels', 'reference',
+      '--steps', '20', '--batch', '8', '--seq', '16', '--lr', '0.01', '--warmup', '2', '--metrics-interval', '5',
+      '--eval-interval', '10', '--eval-batches', '2', '--checkpoint-interval', '10', '--run-dir', runDir, '--progress', 'none', '--val-fraction', '0.1',
+    ]);
+    assert.equal(code, 0);
+    const records = readMetrics(runDir);
+    assert.equal(records[0].type, 'run');
+    const steps = records.filter((r): r is StepRecord => r.type === 'step');
+    assert.equal(steps.length, 20);
+    assert.deepEqual(steps.map((s) => s.step), Array.from({ length: 20 }, (_, i) => i + 1));
+    const first = steps.slice(0, 3).reduce((a, s) => a + (s.loss ?? NaN), 0) / 3;
+    const last = steps.slice(-3).reduce((a, s) => a + (s.loss ?? NaN), 0) / 3;
+    assert.ok(last < first - 0.3, `loss ${first} → ${last} should fall`);
+    const evals = records.filter((r) => r.type === 'eval');
+    assert.deepEqual(evals.map((e) => e.step), [0, 10, 20]);
+    assert.ok(evals[2].type === 'eval' && evals[0].type === 'eval' && evals[2].valLoss < evals[0].valLoss);
+    const tensors = records.filter((r) => r.type === 'tensors');
+    assert.ok(tensors.length >= 4);
+    const fp8 = records.filter((r) => r.type === 'fp8');
+    assert.ok(fp8.length >= 4 && fp8[0].type === 'fp8' && fp8[0].casts.some((c) => c.role === 'p'), 'FP8 attention casts reported');
+    assert.ok(existsSync(join(runDir, 'train.log')) && readFileSync(join(runDir, 'train.log'), 'utf8').includes('eval step 20'));
+    assert.ok(existsSync(join(runDir, 'config.json')));
+    assert.ok(existsSync(join(runDir, 'checkpoints', 'step-20', 'model.safetensors')));
+    assert.ok(existsSync(join(runDir, 'checkpoints', 'step-10', 'manifest.json')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
