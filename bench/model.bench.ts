@@ -1,0 +1,95 @@
+/**
+ * Model benchmark (issue 4 §7): fwd+bwd step time and tokens/s at sizes `s` and `m` for the fp32,
+ * bf16 and fp8-delayed (FP8 attention on) recipes, and activation memory per step (bytes every op
+ * keeps from forward to backward) per recipe, with ratios side by side. Uses the native kernels
+ * when they load; with the reference backend it runs a reduced token count per step (labelled),
+ * since the TypeScript reference GEMM is far too slow for 4096-token steps.
+ * Writes bench/results/model.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createReferenceKernels } from '../src/kernels/reference/index.js';
+import type { Kernels } from '../src/kernels/types.js';
+import { resolvePrecision } from '../src/numerics/recipe.js';
+import { resolveModelConfig } from '../src/model/config.js';
+import { Model, type Batch } from '../src/model/model.js';
+
+async function kernelsForBench(): Promise<Kernels> {
+  try {
+    const loader = '../src/kernels/index.js'; // not a literal: the loader may not exist yet
+    const mod = (await import(loader)) as { loadKernels?: (which: string) => Kernels | Promise<Kernels> };
+    if (mod.loadKernels) return await mod.loadKernels('native');
+  } catch (err) {
+    console.log(`native kernels unavailable (${(err as Error).message.split('\n')[0]}); using the reference backend`);
+  }
+  return createReferenceKernels();
+}
+
+const RECIPES = ['fp32', 'bf16', 'fp8-delayed'] as const;
+const TOKENS_PER_STEP = 4096;
+
+function batchFor(vocab: number, B: number, T: number, seed: number): Batch {
+  const inputs = new Int32Array(B * T).map((_, i) => (i * 2654435761 + seed) % vocab >>> 0);
+  const targets = new Int32Array(B * T).map((_, i) => (i * 40503 + seed * 7) % vocab >>> 0);
+  return { inputs, targets, B, T };
+}
+
+async function main(): Promise<void> {
+  const kernels = await kernelsForBench();
+  const native = kernels.name === 'native';
+  const rows: Record<string, unknown>[] = [];
+  for (const size of ['s', 'm'] as const) {
+    const c = resolveModelConfig({ preset: 'llama3', size });
+    const T = native ? c.seqLen : 32;
+    const B = native ? TOKENS_PER_STEP / c.seqLen : 1;
+    const steps = native ? 3 : 1;
+    if (!native && size === 'm') {
+      console.log('size m skipped with the reference backend (too slow); activation memory still reported');
+    }
+    for (const recipe of RECIPES) {
+      const model = new Model(c, kernels, resolvePrecision(recipe), 1);
+      // activation memory for the full 4096-token step: every saved buffer is linear in B at fixed T
+      const memB1 = model.activationBytes(1, c.seqLen);
+      const activationBytes = memB1 * (TOKENS_PER_STEP / c.seqLen);
+      let msPerStep = NaN;
+      if (native || size === 's') {
+        const batch = batchFor(c.vocabSize, B, T, 1);
+        model.beginOptimizerStep();
+        model.forwardBackward(batch, 1); // warm-up: builds the graph and touches every buffer
+        const times: number[] = [];
+        for (let s = 0; s < steps; s++) {
+          model.beginOptimizerStep();
+          const t0 = performance.now();
+          model.forwardBackward(batch, 1);
+          model.scaling.updateForward();
+          model.scaling.updateBackward();
+          times.push(performance.now() - t0);
+        }
+        times.sort((a, b) => a - b);
+        msPerStep = times[Math.floor(times.length / 2)];
+      }
+      rows.push({ size, recipe, B, T, tokensPerStep: B * T, msPerStep, tokensPerSec: (B * T) / (msPerStep / 1000), activationMiB: activationBytes / 2 ** 20 });
+    }
+  }
+  const table = rows.map((r) => {
+    const base = rows.find((x) => x.size === r.size && x.recipe === 'bf16') as Record<string, number>;
+    const fp32 = rows.find((x) => x.size === r.size && x.recipe === 'fp32') as Record<string, number>;
+    return {
+      ...r,
+      stepVsBf16: (r.msPerStep as number) / base.msPerStep,
+      memVsFp32: (r.activationMiB as number) / fp32.activationMiB,
+    };
+  });
+  console.log(`kernels: ${kernels.name} (${kernels.isa}, ${kernels.threads} threads); preset llama3`);
+  console.log('size recipe       tokens/step   ms/step   tokens/s  step/bf16  act MiB (4096 tok)  act/fp32');
+  for (const r of table) {
+    const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+    console.log(
+      `${String(r.size).padEnd(4)} ${String(r.recipe).padEnd(12)} ${String(r.tokensPerStep).padStart(11)} ${f(r.msPerStep as number).padStart(9)} ${f(r.tokensPerSec as number, 0).padStart(10)} ${f(r.stepVsBf16, 2).padStart(10)} ${f(r.activationMiB as number).padStart(19)} ${f(r.memVsFp32, 2).padStart(9)}`,
+    );
+  }
+  console.log('targets: FP8 step ≤ 1.10× BF16; FP8 activation memory ≤ 0.5× fp32; tokens/s at s vs PyTorch bf16 9,737 (PEERS.md)');
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync('bench/results/model.json', JSON.stringify({ kernels: { name: kernels.name, isa: kernels.isa, threads: kernels.threads }, rows: table }, null, 2));
+}
+
+await main();
