@@ -25,6 +25,17 @@ async function kernelsForBench(): Promise<Kernels> {
 }
 
 const RECIPES = ['fp32', 'bf16', 'fp8-delayed'] as const;
+
+interface Row {
+  size: string;
+  recipe: string;
+  B: number;
+  T: number;
+  tokensPerStep: number;
+  msPerStep: number;
+  tokensPerSec: number;
+  activationMiB: number;
+}
 const TOKENS_PER_STEP = 4096;
 
 function batchFor(vocab: number, B: number, T: number, seed: number): Batch {
@@ -36,7 +47,7 @@ function batchFor(vocab: number, B: number, T: number, seed: number): Batch {
 async function main(): Promise<void> {
   const kernels = await kernelsForBench();
   const native = kernels.name === 'native';
-  const rows: Record<string, unknown>[] = [];
+  const rows: Row[] = [];
   for (const size of ['s', 'm'] as const) {
     const c = resolveModelConfig({ preset: 'llama3', size });
     const T = native ? c.seqLen : 32;
@@ -71,12 +82,12 @@ async function main(): Promise<void> {
     }
   }
   const table = rows.map((r) => {
-    const base = rows.find((x) => x.size === r.size && x.recipe === 'bf16') as Record<string, number>;
-    const fp32 = rows.find((x) => x.size === r.size && x.recipe === 'fp32') as Record<string, number>;
+    const base = rows.find((x) => x.size === r.size && x.recipe === 'bf16') as Row;
+    const fp32 = rows.find((x) => x.size === r.size && x.recipe === 'fp32') as Row;
     return {
       ...r,
-      stepVsBf16: (r.msPerStep as number) / base.msPerStep,
-      memVsFp32: (r.activationMiB as number) / fp32.activationMiB,
+      stepVsBf16: r.msPerStep / base.msPerStep,
+      memVsFp32: r.activationMiB / fp32.activationMiB,
     };
   });
   console.log(`kernels: ${kernels.name} (${kernels.isa}, ${kernels.threads} threads); preset llama3`);
@@ -84,7 +95,7 @@ async function main(): Promise<void> {
   for (const r of table) {
     const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '—');
     console.log(
-      `${String(r.size).padEnd(4)} ${String(r.recipe).padEnd(12)} ${String(r.tokensPerStep).padStart(11)} ${f(r.msPerStep as number).padStart(9)} ${f(r.tokensPerSec as number, 0).padStart(10)} ${f(r.stepVsBf16, 2).padStart(10)} ${f(r.activationMiB as number).padStart(19)} ${f(r.memVsFp32, 2).padStart(9)}`,
+      `${String(r.size).padEnd(4)} ${String(r.recipe).padEnd(12)} ${String(r.tokensPerStep).padStart(11)} ${f(r.msPerStep).padStart(9)} ${f(r.tokensPerSec, 0).padStart(10)} ${f(r.stepVsBf16, 2).padStart(10)} ${f(r.activationMiB).padStart(19)} ${f(r.memVsFp32, 2).padStart(9)}`,
     );
   }
   console.log('targets: FP8 step ≤ 1.10× BF16; FP8 activation memory ≤ 0.5× fp32; tokens/s at s vs PyTorch bf16 9,737 (PEERS.md)');
