@@ -2,6 +2,9 @@
 import { Command } from 'commander';
 import { packageVersion } from '../util/package-root.js';
 import { registerTrainCommand } from './commands/train.js';
+import { registerEvalCommand } from './commands/eval.js';
+import { registerGenerateCommand } from './commands/generate.js';
+import { registerInspectCommand } from './commands/inspect.js';
 import { registerCompareCommand } from './commands/compare.js';
 import { registerDashCommand } from './commands/dash.js';
 import { registerReportCommand } from './commands/report.js';
@@ -23,6 +26,9 @@ export function buildProgram(): Command {
   registerTokenizerCommand(program);
   registerModelCommand(program);
   registerTrainCommand(program);
+  registerEvalCommand(program);
+  registerGenerateCommand(program);
+  registerInspectCommand(program);
   return program;
 }
 

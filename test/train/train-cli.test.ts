@@ -44,6 +44,26 @@ test('fog8 train: a 20-step tiny run lowers the loss and writes a schema-valid m
     assert.ok(existsSync(join(runDir, 'config.json')));
     assert.ok(existsSync(join(runDir, 'checkpoints', 'step-20', 'model.safetensors')));
     assert.ok(existsSync(join(runDir, 'checkpoints', 'step-10', 'manifest.json')));
+
+    // eval and inspect read the newest checkpoint of the run directory.
+    const printed: string[] = [];
+    const log = console.log;
+    console.log = (s: string) => printed.push(s);
+    try {
+      assert.equal(await main(['eval', runDir, '--json', '--kernels', 'reference', '--batches', '2']), 0);
+      assert.equal(await main(['inspect', runDir, '--json']), 0);
+    } finally {
+      console.log = log;
+    }
+    const ev = JSON.parse(printed[0]);
+    const finalEval = evals[2].type === 'eval' ? evals[2].valLoss : NaN;
+    assert.equal(ev.step, 20);
+    assert.equal(ev.scalingStateLoaded, true);
+    assert.equal(ev.valLoss, finalEval); // same model, scales, data and batches as the trainer's eval
+    const info = JSON.parse(printed[1]);
+    assert.equal(info.step, 20);
+    assert.equal(info.parameters, (records[0].type === 'run' && records[0].parameters));
+    assert.ok(info.scaling.slots > 0 && info.scaling.maxScale > 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
