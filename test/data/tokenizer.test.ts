@@ -124,8 +124,8 @@ test('our tokenizer.json loads in tokenizers.js and gives the same ids as our en
 
 test('a tokenizer.json our fast encoder does not support is encoded by the library, and old "a b" merges load', () => {
   const json = trainedBpeToTokenizerJson(trainByteLevelBpe(brown.slice(0, 3), { vocabSize: 300, specialTokens: ['</s>'] }));
-  const model = json.model as { merges: Array<[string, string] | string> };
-  model.merges = model.merges.map((m) => (Array.isArray(m) ? `${m[0]} ${m[1]}` : m));
+  const merges = json.model.merges as Array<[string, string] | string>;
+  json.model.merges = merges.map((m) => (Array.isArray(m) ? `${m[0]} ${m[1]}` : m));
   const withStrings = new Tokenizer(json);
   assert.equal(withStrings.encoderKind, 'fast');
   assert.equal(withStrings.endOfDocumentToken, '</s>');
