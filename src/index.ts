@@ -2,3 +2,4 @@
 export type { Kernels, CastStats, GemmOperand, OperandDtype, Fp8FormatName } from './kernels/types.js';
 export * as metricsSchema from './monitor/schema.js';
 export * from './numerics/index.js';
+export * from './model/index.js';
