@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../util/package-root.js';
 import { brownCorpusVersion, loadBrownCorpus } from './brown-corpus.js';
 import { writeIndexedDataset } from './prepare.js';
-import { loadTokenizer, trainTokenizer } from './tokenizer.js';
+import { trainTokenizer } from './tokenizer.js';
 
 /** Bump when the text extraction, tokenizer training or file layout changes. */
 export const DEFAULT_CORPUS_FORMAT_VERSION = 1;
@@ -139,7 +139,3 @@ function readManifest(directory: string): Manifest | null {
   }
 }
 
-/** Loads the tokenizer of a prepared default corpus (convenience for the trainer). */
-export function loadDefaultCorpusTokenizer(corpus: DefaultCorpus): ReturnType<typeof loadTokenizer> {
-  return loadTokenizer(corpus.tokenizerPath);
-}
