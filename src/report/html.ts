@@ -63,6 +63,10 @@ pre { background: #f6f7f9; padding: 8px; overflow-x: auto; font-size: 12px; }
 .status { position: fixed; top: 8px; right: 12px; padding: 3px 9px; border-radius: 10px; font-size: 12px; background: #e8f5e9; }
 .status.bad { background: #fdecea; }
 .u-legend { font-size: 12px; }
+.grid > .card:only-child { grid-column: 1 / -1; }
+table.summary td:first-child { white-space: nowrap; }
+/* Figures (--png): legends show names only, not the hover values. */
+body.figure-mode .u-legend .u-value, body.figure-mode .u-legend .u-series:first-child { display: none; }
 `;
 
 function page(title: string, body: string, script: string): string {
@@ -72,6 +76,7 @@ function page(title: string, body: string, script: string): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>${escapeHtml(title)}</title>
 <style>${css}</style>
 <style>${PAGE_CSS}</style>

@@ -22,6 +22,7 @@ export async function renderPngFigures(htmlPath: string, outDir: string, options
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(pathToFileURL(resolve(htmlPath)).href);
+    await page.evaluate(() => document.body.classList.add('figure-mode'));
     await page.waitForSelector('#app[data-rendered="true"]', { timeout: 30_000 });
     if (errors.length > 0) throw new Error(`report page logged errors: ${errors.join('; ')}`);
     const ids = await page.$$eval('section[data-section]', (els) => els.map((e) => e.getAttribute('data-section') ?? ''));

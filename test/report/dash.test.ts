@@ -1,0 +1,122 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDashServer, type DashServer } from '../../src/report/dash-server.js';
+import type { ReportModel } from '../../src/report/model.js';
+import { syntheticRecords, writeSyntheticRun } from './fixtures.js';
+
+let base = '';
+let dash: DashServer;
+let port = 0;
+
+/** Sends the request target exactly as given (fetch would normalise "..", hiding the attack). */
+function raw(method: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolveReq, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolveReq({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+before(async () => {
+  base = mkdtempSync(join(tmpdir(), 'fog8-dash-'));
+  const root = join(base, 'runs');
+  mkdirSync(root);
+  writeFileSync(join(base, 'secret.txt'), 'TOP SECRET\n');
+  mkdirSync(join(base, 'outside-run'));
+  writeFileSync(join(base, 'outside-run', 'metrics.jsonl'), '');
+  writeSyntheticRun(join(root, 'done'), { preset: 'fog-xielu', precision: 'bf16', kurtosis: 'flat', steps: 20, layers: 2, seed: 9 });
+  mkdirSync(join(root, 'live'));
+  writeFileSync(join(root, 'live', 'config.json'), '{"model":{"preset":"llama3"}}\n');
+  writeFileSync(join(root, 'live', 'metrics.jsonl'), '');
+  symlinkSync(join(base, 'secret.txt'), join(root, 'done', 'leak.txt'));
+  symlinkSync(base, join(root, 'escape'));
+  symlinkSync(join(base, 'outside-run'), join(root, 'linked-run'));
+  dash = await startDashServer({ root, port: 0 });
+  port = Number(new URL(dash.url).port);
+});
+after(async () => {
+  await dash.close();
+  rmSync(base, { recursive: true, force: true });
+});
+
+test('binds 127.0.0.1 by default and serves the page, the run list and files under the root', async () => {
+  assert.match(dash.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+  const page = await raw('GET', '/');
+  assert.equal(page.status, 200);
+  assert.match(page.body, /startDashboard/);
+  assert.doesNotMatch(page.body, /<script src=|<link rel="stylesheet" href=/); // everything inline
+  const runs = JSON.parse((await raw('GET', '/api/runs')).body) as { name: string }[];
+  assert.deepEqual(runs.map((r) => r.name), ['done', 'live']); // linked-run leads outside: not listed
+  const cfg = await raw('GET', '/files/done/config.json');
+  assert.equal(cfg.status, 200);
+  assert.equal((JSON.parse(cfg.body) as { model: { preset: string } }).model.preset, 'fog-xielu');
+  assert.equal((await raw('HEAD', '/files/done/metrics.jsonl')).status, 200);
+});
+
+test('path traversal, encoded dots, absolute paths and symlinks out of the root are 404', async () => {
+  const attempts = [
+    '/files/../secret.txt',
+    '/files/done/../../secret.txt',
+    '/files/%2e%2e/secret.txt',
+    '/files/%2E%2E%2Fsecret.txt',
+    '/files/..%2fsecret.txt',
+    '/files/done%2f..%2f..%2fsecret.txt',
+    '/files//etc/passwd',
+    '/files/%2fetc%2fpasswd',
+    `/files/${encodeURIComponent(join(base, 'secret.txt'))}`,
+    '/files/done/leak.txt',
+    '/files/escape/secret.txt',
+    '/files/linked-run/metrics.jsonl',
+    '/files/done/..%5c..%5csecret.txt',
+    '/files/%00',
+    '/files/%E0%A4%A',
+    '/../secret.txt',
+    '/files/done',
+    '/api/report?runs=../outside-run',
+    '/api/report?runs=linked-run',
+    '/nope',
+  ];
+  for (const path of attempts) {
+    const res = await raw('GET', path);
+    assert.equal(res.status, 404, `${path} → ${res.status}`);
+    assert.doesNotMatch(res.body, /TOP SECRET/);
+  }
+});
+
+test('read-only: methods other than GET and HEAD are refused', async () => {
+  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) assert.equal((await raw(method, '/files/done/config.json')).status, 405, method);
+});
+
+test('serves a run while a writer appends, skipping and counting malformed and half-written lines', async () => {
+  const path = join(base, 'runs', 'live', 'metrics.jsonl');
+  const records = syntheticRecords({ preset: 'llama3', precision: 'fp8-delayed', kurtosis: 'climbing', steps: 30, layers: 2, seed: 4 });
+  const lines = records.map((r) => JSON.stringify(r));
+  const report = async (): Promise<ReportModel> => JSON.parse((await raw('GET', '/api/report?runs=live')).body) as ReportModel;
+  // The writer appends in chunks; a chunk may end mid-line.
+  const half = Math.floor(lines.length / 2);
+  appendFileSync(path, `${lines.slice(0, half).join('\n')}\n${lines[half].slice(0, 25)}`);
+  let m = await report();
+  const stepsWritten = records.slice(0, half).filter((r) => r.type === 'step').length;
+  assert.equal(m.runs[0].steps, stepsWritten);
+  assert.equal(m.runs[0].malformedLines, 0);
+  assert.equal(m.runs[0].partialTail, true);
+  appendFileSync(path, `${lines[half].slice(25)}\n{"type":"step","step":oops}\nnot json at all\n${lines.slice(half + 1).join('\n')}\n`);
+  m = await report();
+  assert.equal(m.runs[0].steps, 30);
+  assert.equal(m.runs[0].malformedLines, 2);
+  assert.equal(m.runs[0].partialTail, false);
+  assert.equal(m.runs[0].preset, 'llama3');
+  const loss = m.sections.find((s) => s.id === 'loss')!.items[0];
+  assert.equal(loss.kind === 'chart' ? loss.series.length : -1, 2);
+  // Both runs by default.
+  assert.equal((JSON.parse((await raw('GET', '/api/report')).body) as ReportModel).runs.length, 2);
+});
