@@ -76,6 +76,29 @@ export function decodeFp8Scalar(code: number, format: FloatFormat): number {
   return fp8DecodeTable(format)[code];
 }
 
+// Fast path: the code of a float32 depends only on its top 16 bits and on whether any of the low
+// 16 bits is set. FP8 keeps at most 3 mantissa bits, so its rounding bit is float32 bit 23 − M − 1
+// ≥ 16 and the low half acts only as a sticky bit. A 2^17-entry table indexed by
+// (top 16 bits, low bits ≠ 0), filled by the arithmetic encoder above, is therefore exact.
+const encodeTables = new Map<FloatFormat, Uint8Array>();
+
+function fp8EncodeTable(format: FloatFormat): Uint8Array {
+  let table = encodeTables.get(format);
+  if (table === undefined) {
+    const codec = fp8CodecFor(format);
+    if (codec.shift - 1 < 16) throw new RangeError(`fp8: format ${format.name} keeps too many mantissa bits for the table encoder`);
+    table = new Uint8Array(1 << 17); // (top 16 bits, sticky)
+    for (let top = 0; top < 1 << 16; top++) {
+      for (let sticky = 0; sticky < 2; sticky++) {
+        const bits = (top * 65536 + sticky) >>> 0;
+        table[top * 2 + sticky] = encodeMagnitude(bits & 0x7fffffff, codec) | ((bits >>> 24) & 0x80);
+      }
+    }
+    encodeTables.set(format, table);
+  }
+  return table;
+}
+
 // Products are formed a chunk at a time in this float32 buffer (the store rounds to float32).
 const CHUNK = 2048;
 const productF32 = new Float32Array(CHUNK);
@@ -91,50 +114,24 @@ export function encodeFp8Into(values: Float32Array, format: FloatFormat, scale: 
     throw new TypeError(`encodeFp8Into: codes must be a Uint8Array of length ${values.length}`);
   }
   if (typeof scale !== 'number') throw new TypeError(`encodeFp8Into: scale must be a number, got ${typeof scale}`);
-  const c = fp8CodecFor(format);
+  const table = fp8EncodeTable(format);
   const scale32 = Math.fround(scale);
   const n = values.length;
-  // Hoisted constants: the inner loop is the hot path of the reference backend.
-  const minNormalBits = c.minNormalBits;
-  const roundBias = c.roundBias;
-  const shift = c.shift;
-  const normalOffset = c.normalOffset;
-  const maxCode = c.maxFiniteCode;
-  const nanCode = c.nanCode;
-  const subnormalShiftBase = c.subnormalShiftBase;
-  // x·1 is x in float32, so unit scale reads the input bits directly.
-  const direct = scale32 === 1 ? new Uint32Array(values.buffer, values.byteOffset, n) : null;
+  if (scale32 === 1) {
+    // x·1 is x in float32, so unit scale reads the input bits directly.
+    const bits = new Uint32Array(values.buffer, values.byteOffset, n);
+    for (let i = 0; i < n; i++) {
+      const u = bits[i];
+      codes[i] = table[((u >>> 15) & 0x1fffe) | (((u & 0xffff) + 0xffff) >>> 16)];
+    }
+    return;
+  }
   for (let start = 0; start < n; start += CHUNK) {
     const end = Math.min(n, start + CHUNK);
-    let bits: Uint32Array;
-    let offset: number;
-    if (direct !== null) {
-      bits = direct;
-      offset = 0;
-    } else {
-      for (let i = start; i < end; i++) productF32[i - start] = values[i] * scale32;
-      bits = productU32;
-      offset = start;
-    }
+    for (let i = start; i < end; i++) productF32[i - start] = values[i] * scale32;
     for (let i = start; i < end; i++) {
-      const u = bits[i - offset];
-      const a = u & 0x7fffffff;
-      let code: number;
-      if (a >= minNormalBits) {
-        if (a > 0x7f800000) code = nanCode;
-        else {
-          code = ((a + roundBias + ((a >>> shift) & 1)) >>> shift) - normalOffset;
-          if (code > maxCode) code = maxCode;
-        }
-      } else {
-        const r = subnormalShiftBase - (a >>> 23);
-        if (r > 24) code = 0;
-        else {
-          const significand = (a & 0x7fffff) | 0x800000;
-          code = (significand + ((1 << (r - 1)) - 1) + ((significand >>> r) & 1)) >>> r;
-        }
-      }
-      codes[i] = code | ((u >>> 24) & 0x80);
+      const u = productU32[i - start];
+      codes[i] = table[((u >>> 15) & 0x1fffe) | (((u & 0xffff) + 0xffff) >>> 16)];
     }
   }
 }
