@@ -1,0 +1,86 @@
+// Fused kernels of the fog8 addon as plain C++ on raw pointers and sizes (no N-API here; the
+// marshalling lives in bind_fused.cpp). Shapes follow src/kernels/types.ts; every buffer is dense
+// row-major float32 unless said otherwise. Callers have validated lengths.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace fog8::fused {
+
+/** Statistics of one cast (see CastStats in src/kernels/types.ts). */
+struct CastCounts {
+  /** max |x| of the unscaled input; NaN if any input was NaN. */
+  float amax = 0.0f;
+  uint64_t underflow = 0;
+  uint64_t overflow = 0;
+};
+
+struct AttentionShape {
+  int64_t B, T, Hq, Hkv, D;
+  float softmaxScale;
+};
+
+/** Scales of the three FP8 casts inside attention (P: E4M3, dP and dS: E5M2). */
+struct AttentionFp8Scales {
+  float p, dp, ds;
+};
+
+struct AdamWParams {
+  double lr, beta1, beta2, eps, weightDecay;
+  double step;
+};
+
+struct XieluParams {
+  double alphaP, alphaN, beta, eps;
+};
+
+// ---- normalisation, position ------------------------------------------------------------------
+/** x, y: (R, C); gain: (C) or null; rstd: (R). */
+void rmsnormForward(const float* x, const float* gain, float* y, float* rstd, int64_t R, int64_t C, double eps);
+/** dx (R, C) overwritten; dgain (C) accumulated when not null. */
+void rmsnormBackward(const float* dy, const float* x, const float* gain, const float* rstd, float* dx, float* dgain,
+                     int64_t R, int64_t C);
+/** x, y: (B, T, H, D), D even; y may alias x. */
+void ropeForward(const float* x, float* y, int64_t B, int64_t T, int64_t H, int64_t D, double theta);
+void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, int64_t D, double theta);
+
+// ---- loss ---------------------------------------------------------------------------------------
+/** logits (R, V); targets (R) in {-1} ∪ [0, V); losses, lse (R). */
+void crossEntropyForward(const float* logits, const int32_t* targets, float* losses, float* lse, int64_t R, int64_t V);
+void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse, const float* dloss,
+                          float* dlogits, int64_t R, int64_t V);
+
+// ---- attention ----------------------------------------------------------------------------------
+/**
+ * q (B, T, Hq, D), k, v (B, T, Hkv, D) → o (B, T, Hq, D), lse (B, Hq, T). fp8 null → plain
+ * float32 online softmax; else FP8DPA with pStats filled. Returns maxLogit.
+ */
+float attentionForward(const float* q, const float* k, const float* v, float* o, float* lse, const AttentionShape& s,
+                       const AttentionFp8Scales* fp8, CastCounts* pStats);
+/** dq (B, T, Hq, D), dk, dv (B, T, Hkv, D) overwritten; dpStats, dsStats filled when fp8. */
+void attentionBackward(const float* q, const float* k, const float* v, const float* o, const float* lse,
+                       const float* dO, float* dq, float* dk, float* dv, const AttentionShape& s,
+                       const AttentionFp8Scales* fp8, CastCounts* dpStats, CastCounts* dsStats);
+
+// ---- activations ----------------------------------------------------------------------------------
+/** h (R, 2F) = [gate | up]; a (R, F). */
+void swigluForward(const float* h, float* a, int64_t R, int64_t F);
+void swigluBackward(const float* h, const float* da, float* dh, int64_t R, int64_t F);
+/** s (R) = max_j |gate| (0 → 1). */
+void smoothSwigluForward(const float* h, float* a, float* s, int64_t R, int64_t F);
+void smoothSwigluBackward(const float* h, const float* s, const float* da, float* dh, int64_t R, int64_t F);
+void geluForward(const float* x, float* y, int64_t n);
+void geluBackward(const float* x, const float* dy, float* dx, int64_t n);
+void xieluForward(const float* x, float* y, int64_t n, const XieluParams& p);
+/** Writes dx; returns ∂L/∂alphaP, ∂L/∂alphaN through the out-parameters. */
+void xieluBackward(const float* x, const float* dy, float* dx, int64_t n, const XieluParams& p, double* dAlphaP,
+                   double* dAlphaN);
+
+// ---- optimizer, monitors ----------------------------------------------------------------------------
+void adamw(float* w, const float* g, float* m, float* v, int64_t n, const AdamWParams& p);
+/** out (3R): Σx, Σx², Σx⁴ per row, float64 accumulation. */
+void rowMoments(const float* x, int64_t R, int64_t C, double* out);
+/** Σx² in float64, in a fixed order independent of the thread count. */
+double sumSquares(const float* x, int64_t n);
+
+}  // namespace fog8::fused
