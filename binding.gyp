@@ -3,7 +3,7 @@
 # FOG8_ISA_NAMESPACE so shared inline helpers get distinct symbols per ISA.
 {
   "variables": {
-    "fog8_common_cflags": ["-O3", "-std=c++17", "-fPIC", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function"]
+    "fog8_common_cflags": ["-O3", "-std=c++17", "-fPIC", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function", "-Wno-uninitialized"]
   },
   "targets": [
     {
@@ -11,7 +11,8 @@
       "type": "static_library",
       "sources": [
         "native/src/gemm/gemm_avx2.cpp",
-        "native/src/casts/casts_avx2.cpp"
+        "native/src/casts/casts_avx2.cpp",
+        "bench/microbench/peak_avx2.cpp"
       ],
       "include_dirs": ["native/src"],
       "cflags_cc": ["<@(fog8_common_cflags)", "-mavx2", "-mfma", "-mf16c", "-DFOG8_ISA_NAMESPACE=isa_avx2"],
@@ -21,10 +22,11 @@
       "target_name": "fog8_isa_avx512bf16",
       "type": "static_library",
       "sources": [
-        "native/src/gemm/gemm_avx512bf16.cpp"
+        "native/src/gemm/gemm_avx512bf16.cpp",
+        "bench/microbench/peak_avx512.cpp"
       ],
       "include_dirs": ["native/src"],
-      "cflags_cc": ["<@(fog8_common_cflags)", "-mavx512f", "-mavx512bw", "-mavx512bf16", "-mavx2", "-mfma", "-mf16c", "-DFOG8_ISA_NAMESPACE=isa_avx512bf16"],
+      "cflags_cc": ["<@(fog8_common_cflags)", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512bf16", "-mavx2", "-mfma", "-mf16c", "-DFOG8_ISA_NAMESPACE=isa_avx512bf16"],
       "cflags_cc!": ["-fno-exceptions", "-O2", "-O0"]
     },
     {
@@ -38,7 +40,7 @@
         "native/src/casts/casts.cpp",
         "native/src/gemm/gemm.cpp",
         "native/src/gemm/gemm_scalar.cpp",
-        "native/src/microbench/peak.cpp",
+        "bench/microbench/peak.cpp",
         "native/src/bind_fused.cpp",
         "native/src/fused/rmsnorm.cpp",
         "native/src/fused/rope.cpp",

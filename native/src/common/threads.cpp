@@ -89,7 +89,13 @@ class Pool {
   void startWorkers() {
     if (!workers_.empty()) return;
     stop_ = false;
-    for (size_t i = 1; i < threadCount_; i++) workers_.emplace_back([this, i] { workerLoop(i); });
+    uint64_t current;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      current = generation_;
+    }
+    // Workers start from the generation before the region about to be posted, never after it.
+    for (size_t i = 1; i < threadCount_; i++) workers_.emplace_back([this, i, current] { workerLoop(i, current); });
   }
 
   void stopWorkers() {
@@ -102,13 +108,8 @@ class Pool {
     workers_.clear();
   }
 
-  void workerLoop(size_t index) {
+  void workerLoop(size_t index, uint64_t seen) {
     tlsThreadIndex = index;
-    uint64_t seen = 0;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      seen = generation_;
-    }
     for (;;) {
       const std::function<void(size_t, size_t)>* job = nullptr;
       size_t slots = 0;

@@ -1,0 +1,43 @@
+// AVX-512 peak loops: FMA zmm and vdpbf16ps ymm / zmm, 12 independent chains each.
+#include <immintrin.h>
+
+#include "peak.h"
+
+double fog8::peakFma512(uint64_t iterations) {
+  __m512 c[12];
+  for (auto& x : c) x = _mm512_setzero_ps();
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (uint64_t i = 0; i < iterations; i++)
+    for (int j = 0; j < 12; j++) c[j] = _mm512_fmadd_ps(a, c[j], b);
+  __m512 s = c[0];
+  for (int j = 1; j < 12; j++) s = _mm512_add_ps(s, c[j]);
+  volatile float sink = _mm512_reduce_add_ps(s);
+  (void)sink;
+  return static_cast<double>(iterations) * 12.0 * 32.0;
+}
+
+double fog8::peakDpbf16x512(uint64_t iterations) {
+  __m512 c[12];
+  for (auto& x : c) x = _mm512_setzero_ps();
+  const __m512bh a = (__m512bh)_mm512_set1_epi32(0x3F803F80), b = (__m512bh)_mm512_set1_epi32(0x33D633D6);
+  for (uint64_t i = 0; i < iterations; i++)
+    for (int j = 0; j < 12; j++) c[j] = _mm512_dpbf16_ps(c[j], a, b);
+  __m512 s = c[0];
+  for (int j = 1; j < 12; j++) s = _mm512_add_ps(s, c[j]);
+  volatile float sink = _mm512_reduce_add_ps(s);
+  (void)sink;
+  return static_cast<double>(iterations) * 12.0 * 64.0;
+}
+
+double fog8::peakDpbf16x256(uint64_t iterations) {
+  __m256 c[12];
+  for (auto& x : c) x = _mm256_setzero_ps();
+  const __m256bh a = (__m256bh)_mm256_set1_epi32(0x3F803F80), b = (__m256bh)_mm256_set1_epi32(0x33D633D6);
+  for (uint64_t i = 0; i < iterations; i++)
+    for (int j = 0; j < 12; j++) c[j] = _mm256_dpbf16_ps(c[j], a, b);
+  __m256 s = c[0];
+  for (int j = 1; j < 12; j++) s = _mm256_add_ps(s, c[j]);
+  volatile float sink = _mm256_cvtss_f32(s);
+  (void)sink;
+  return static_cast<double>(iterations) * 12.0 * 32.0;
+}

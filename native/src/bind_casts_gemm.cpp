@@ -1,0 +1,194 @@
+// JS ↔ C++ marshalling of the casts, the GEMM and the addon's control functions (ISA, threads,
+// peak microbenchmark). Kernels live in casts/ and gemm/; this file only checks and unpacks.
+#include <napi.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "../../bench/microbench/peak.h"
+#include "casts/casts.h"
+#include "common/isa.h"
+#include "common/napi_args.h"
+#include "common/threads.h"
+#include "gemm/gemm.h"
+#include "register.h"
+
+namespace fog8 {
+namespace {
+
+const Fp8Format& formatArg(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  const std::string name = stringArg(env, v, what);
+  const Fp8Format* f = fp8FormatByName(name.c_str());
+  if (f == nullptr) throwType(env, what + " must be 'e4m3' or 'e5m2', got '" + name + "'");
+  return *f;
+}
+
+Napi::Object statsObject(Napi::Env env, const CastResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("amax", r.amax);
+  o.Set("underflow", r.underflow);
+  o.Set("overflow", r.overflow);
+  return o;
+}
+
+Napi::Value Quantize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 4, "quantize");
+  auto x = typedArrayArg<float>(env, info[0], "quantize: x");
+  const Fp8Format& f = formatArg(env, info[1], "quantize: format");
+  float scale = static_cast<float>(numberArg(env, info[2], "quantize: scale"));
+  auto codes = typedArrayArg<uint8_t>(env, info[3], "quantize: codes");
+  if (codes.length != x.length) throwType(env, "quantize: codes must have length " + std::to_string(x.length) + " (x.length), got " + std::to_string(codes.length));
+  return statsObject(env, quantizeArray(x.data, x.length, f, scale, codes.data));
+}
+
+Napi::Value QuantizeDequantize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 4, "quantizeDequantize");
+  auto x = typedArrayArg<float>(env, info[0], "quantizeDequantize: x");
+  const Fp8Format& f = formatArg(env, info[1], "quantizeDequantize: format");
+  float scale = static_cast<float>(numberArg(env, info[2], "quantizeDequantize: scale"));
+  auto out = typedArrayArg<float>(env, info[3], "quantizeDequantize: out");
+  if (out.length != x.length) throwType(env, "quantizeDequantize: out must have length " + std::to_string(x.length) + " (x.length), got " + std::to_string(out.length));
+  return statsObject(env, quantizeDequantizeArray(x.data, x.length, f, scale, out.data));
+}
+
+Napi::Value Dequantize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 4, "dequantize");
+  auto codes = typedArrayArg<uint8_t>(env, info[0], "dequantize: codes");
+  const Fp8Format& f = formatArg(env, info[1], "dequantize: format");
+  float invScale = static_cast<float>(numberArg(env, info[2], "dequantize: invScale"));
+  auto out = typedArrayArg<float>(env, info[3], "dequantize: out");
+  if (out.length != codes.length) throwType(env, "dequantize: out must have length " + std::to_string(codes.length) + " (codes.length), got " + std::to_string(out.length));
+  dequantizeArray(codes.data, codes.length, f, invScale, out.data);
+  return env.Undefined();
+}
+
+Napi::Value RoundBf16(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 2, "roundBf16");
+  auto x = typedArrayArg<float>(env, info[0], "roundBf16: x");
+  auto out = typedArrayArg<float>(env, info[1], "roundBf16: out");
+  if (out.length != x.length) throwType(env, "roundBf16: out must have length " + std::to_string(x.length) + " (x.length), got " + std::to_string(out.length));
+  roundBf16Array(x.data, x.length, out.data);
+  return env.Undefined();
+}
+
+Napi::Value PackBf16(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 2, "packBf16");
+  auto x = typedArrayArg<float>(env, info[0], "packBf16: x");
+  auto bits = typedArrayArg<uint16_t>(env, info[1], "packBf16: bits");
+  if (bits.length != x.length) throwType(env, "packBf16: bits must have length " + std::to_string(x.length) + " (x.length), got " + std::to_string(bits.length));
+  packBf16Array(x.data, x.length, bits.data);
+  return env.Undefined();
+}
+
+/** Unpacks {dtype, data, trans, invScale?} and checks data holds rows·cols elements. */
+GemmOperandView operandArg(Napi::Env env, const Napi::Value& v, const char* name, size_t elements) {
+  const std::string what = std::string("gemm: ") + name;
+  if (!v.IsObject() || v.IsTypedArray() || v.IsArray()) throwType(env, what + " must be an object {dtype, data, trans, invScale?}");
+  Napi::Object o = v.As<Napi::Object>();
+  const std::string dtype = stringArg(env, o.Get("dtype"), what + ".dtype");
+  const bool trans = boolArg(env, o.Get("trans"), what + ".trans");
+  Napi::Value inv = o.Get("invScale");
+  const float invScale = inv.IsUndefined() ? 1.0f : static_cast<float>(numberArg(env, inv, what + ".invScale"));
+  Napi::Value data = o.Get("data");
+  GemmOperandView view{Dtype::f32, nullptr, trans, invScale};
+  size_t length = 0;
+  if (dtype == "f32") {
+    auto d = typedArrayArg<float>(env, data, what + ".data (dtype f32)");
+    view.data = d.data, length = d.length;
+  } else if (dtype == "bf16") {
+    auto d = typedArrayArg<uint16_t>(env, data, what + ".data (dtype bf16)");
+    view.dtype = Dtype::bf16, view.data = d.data, length = d.length;
+  } else if (dtype == "e4m3" || dtype == "e5m2") {
+    auto d = typedArrayArg<uint8_t>(env, data, what + ".data (dtype " + dtype + ")");
+    view.dtype = dtype == "e4m3" ? Dtype::e4m3 : Dtype::e5m2, view.data = d.data, length = d.length;
+  } else {
+    throwType(env, what + ".dtype must be 'f32', 'bf16', 'e4m3' or 'e5m2', got '" + dtype + "'");
+  }
+  if (length != elements) throwType(env, what + ".data must have " + std::to_string(elements) + " elements, got " + std::to_string(length));
+  return view;
+}
+
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 6, "gemm");
+  const size_t M = dimArg(env, info[0], "gemm: M"), N = dimArg(env, info[1], "gemm: N"), K = dimArg(env, info[2], "gemm: K");
+  const GemmOperandView a = operandArg(env, info[3], "a", M * K);
+  const GemmOperandView b = operandArg(env, info[4], "b", K * N);
+  auto c = typedArrayArg<float>(env, info[5], "gemm: c");
+  if (c.length != M * N) throwType(env, "gemm: c must have " + std::to_string(M * N) + " elements (M·N), got " + std::to_string(c.length));
+  const float alpha = info.Length() > 6 && !info[6].IsUndefined() ? static_cast<float>(numberArg(env, info[6], "gemm: alpha")) : 1.0f;
+  const float beta = info.Length() > 7 && !info[7].IsUndefined() ? static_cast<float>(numberArg(env, info[7], "gemm: beta")) : 0.0f;
+  gemm(M, N, K, a, b, c.data, alpha, beta);
+  return env.Undefined();
+}
+
+Napi::Value GetIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), isaName(activeIsa())); }
+
+Napi::Value GetBestIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), isaName(bestSupportedIsa())); }
+
+Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 1, "setIsa");
+  const std::string name = stringArg(env, info[0], "setIsa: isa");
+  Isa isa;
+  if (name == "scalar") isa = Isa::scalar;
+  else if (name == "avx2") isa = Isa::avx2;
+  else if (name == "avx512bf16") isa = Isa::avx512bf16;
+  else throw Napi::RangeError::New(env, "setIsa: isa must be 'scalar', 'avx2' or 'avx512bf16', got '" + name + "'");
+  try {
+    setActiveIsa(isa);
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, std::string("setIsa: ") + e.what());
+  }
+  return env.Undefined();
+}
+
+Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(numThreads())); }
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 1, "setThreads");
+  const size_t n = dimArg(env, info[0], "setThreads: n");
+  if (n < 1 || n > 256) throw Napi::RangeError::New(env, "setThreads: n must be in [1, 256], got " + std::to_string(n));
+  setNumThreads(n);
+  return env.Undefined();
+}
+
+Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 3, "peakGflops");
+  const std::string kind = stringArg(env, info[0], "peakGflops: kind");
+  const size_t threads = dimArg(env, info[1], "peakGflops: threads");
+  const double seconds = numberArg(env, info[2], "peakGflops: seconds");
+  if (threads < 1 || threads > numThreads()) throw Napi::RangeError::New(env, "peakGflops: threads must be in [1, " + std::to_string(numThreads()) + "]");
+  if (!(seconds > 0 && seconds <= 10)) throw Napi::RangeError::New(env, "peakGflops: seconds must be in (0, 10]");
+  try {
+    return Napi::Number::New(env, measurePeakGflops(kind.c_str(), static_cast<unsigned>(threads), seconds));
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, std::string("peakGflops: ") + e.what());
+  }
+}
+
+}  // namespace
+
+void registerCastsAndGemm(Napi::Env env, Napi::Object exports) {
+  exports.Set("quantize", Napi::Function::New(env, Quantize, "quantize"));
+  exports.Set("dequantize", Napi::Function::New(env, Dequantize, "dequantize"));
+  exports.Set("quantizeDequantize", Napi::Function::New(env, QuantizeDequantize, "quantizeDequantize"));
+  exports.Set("roundBf16", Napi::Function::New(env, RoundBf16, "roundBf16"));
+  exports.Set("packBf16", Napi::Function::New(env, PackBf16, "packBf16"));
+  exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
+  exports.Set("isa", Napi::Function::New(env, GetIsa, "isa"));
+  exports.Set("bestIsa", Napi::Function::New(env, GetBestIsa, "bestIsa"));
+  exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
+  exports.Set("threads", Napi::Function::New(env, GetThreads, "threads"));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("peakGflops", Napi::Function::New(env, PeakGflops, "peakGflops"));
+}
+
+}  // namespace fog8

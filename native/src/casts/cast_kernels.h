@@ -1,0 +1,41 @@
+// Interface between the cast driver (casts.cpp) and one ISA's chunk loops. Plain data only (ISA
+// translation units share no inline code with the rest of the addon).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace fog8 {
+
+/** Numbers of the FP8 encode algorithm (see common/fp8.h, Fp8EncodeConstants). */
+struct EncodeParams {
+  float maxFinite;
+  float minNormal;
+  float subnormalMagic;
+  uint32_t subnormalMagicBits;
+  uint32_t roundHalfMinusOne;
+  uint32_t rebias;
+  uint32_t shift;
+  uint32_t maxCode;
+  uint32_t nanCode;
+};
+
+/** Statistics of one chunk: amax ignores NaN (anyNan says whether one was seen). */
+struct ChunkStats {
+  float amax = 0.0f;
+  bool anyNan = false;
+  uint64_t underflow = 0;
+  uint64_t overflow = 0;
+};
+
+/** codes[i] = FP8(x[i]·scale); out (if non-null) = decode(code)·invScale using table. */
+using QuantizeChunkFn = void (*)(const float* x, size_t n, const EncodeParams& p, float scale, uint8_t* codes,
+                                 float* out, const float* table, float invScale, ChunkStats& stats);
+
+void quantizeChunkScalar(const float* x, size_t n, const EncodeParams& p, float scale, uint8_t* codes, float* out,
+                         const float* table, float invScale, ChunkStats& stats);
+void quantizeChunkAvx2(const float* x, size_t n, const EncodeParams& p, float scale, uint8_t* codes, float* out,
+                       const float* table, float invScale, ChunkStats& stats);
+/** bits[i] = BF16(x[i]) (RNE; NaN kept quiet) and/or rounded[i] = that value as float32. */
+void bf16ChunkAvx2(const float* x, size_t n, uint16_t* bits, float* rounded);
+
+}  // namespace fog8

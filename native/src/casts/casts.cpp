@@ -1,0 +1,97 @@
+// Cast drivers: pick the ISA chunk loop, split the array into contiguous per-thread chunks, merge
+// the per-chunk statistics (max and sums: independent of the split).
+#include "casts.h"
+
+#include <cmath>
+#include <vector>
+
+#include "../common/isa.h"
+#include "../common/threads.h"
+#include "cast_kernels.h"
+#include "encode_impl.h"
+
+namespace fog8 {
+
+void quantizeChunkScalar(const float* x, size_t n, const EncodeParams& p, float scale, uint8_t* codes, float* out,
+                         const float* table, float invScale, ChunkStats& st) {
+  for (size_t i = 0; i < n; i++) {
+    const uint8_t code = encodeWithStats(p, x[i], scale, st);
+    if (codes != nullptr) codes[i] = code;
+    if (out != nullptr) out[i] = table[code] * invScale;
+  }
+}
+
+namespace {
+
+constexpr size_t kGrain = 1 << 16;  // elements per thread below which threading does not pay
+
+EncodeParams paramsOf(const Fp8Format& f) {
+  const Fp8EncodeConstants k(f);
+  return EncodeParams{k.maxFinite, k.minNormal, k.subnormalMagic, k.subnormalMagicBits, k.roundHalfMinusOne,
+                      k.rebias, static_cast<uint32_t>(k.shift), k.maxCode, k.nanCode};
+}
+
+QuantizeChunkFn quantizeChunk() { return activeIsa() == Isa::scalar ? quantizeChunkScalar : quantizeChunkAvx2; }
+
+CastResult runQuantize(const float* x, size_t n, const Fp8Format& f, float scale, uint8_t* codes, float* out) {
+  const EncodeParams p = paramsOf(f);
+  const float* table = fp8Table(f).value;
+  const float invScale = 1.0f / scale;
+  const QuantizeChunkFn chunk = quantizeChunk();
+  std::vector<ChunkStats> parts(numThreads());
+  parallelFor(n, [&](size_t begin, size_t end) {
+    ChunkStats st;
+    chunk(x + begin, end - begin, p, scale, codes ? codes + begin : nullptr, out ? out + begin : nullptr, table, invScale, st);
+    parts[currentThreadIndex()] = st;
+  }, kGrain);
+  ChunkStats total;
+  for (const ChunkStats& s : parts) {
+    if (s.amax > total.amax) total.amax = s.amax;
+    total.anyNan = total.anyNan || s.anyNan;
+    total.underflow += s.underflow;
+    total.overflow += s.overflow;
+  }
+  return CastResult{total.anyNan ? NAN : static_cast<double>(total.amax), static_cast<double>(total.underflow),
+                    static_cast<double>(total.overflow)};
+}
+
+}  // namespace
+
+CastResult quantizeArray(const float* x, size_t n, const Fp8Format& f, float scale, uint8_t* codes) {
+  return runQuantize(x, n, f, scale, codes, nullptr);
+}
+
+CastResult quantizeDequantizeArray(const float* x, size_t n, const Fp8Format& f, float scale, float* out) {
+  return runQuantize(x, n, f, scale, nullptr, out);
+}
+
+void dequantizeArray(const uint8_t* codes, size_t n, const Fp8Format& f, float invScale, float* out) {
+  const float* table = fp8Table(f).value;
+  parallelFor(n, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; i++) out[i] = table[codes[i]] * invScale;
+  }, kGrain);
+}
+
+void roundBf16Array(const float* x, size_t n, float* out) {
+  const bool vector = activeIsa() != Isa::scalar;
+  parallelFor(n, [&](size_t begin, size_t end) {
+    if (vector) {
+      bf16ChunkAvx2(x + begin, end - begin, nullptr, out + begin);
+    } else {
+      for (size_t i = begin; i < end; i++) out[i] = roundBf16(x[i]);
+    }
+  }, kGrain);
+}
+
+void packBf16Array(const float* x, size_t n, uint16_t* bits) {
+  const bool vector = activeIsa() != Isa::scalar;
+  parallelFor(n, [&](size_t begin, size_t end) {
+    if (vector) {
+      bf16ChunkAvx2(x + begin, end - begin, bits + begin, nullptr);
+    } else {
+      for (size_t i = begin; i < end; i++) bits[i] = bf16Bits(x[i]);
+    }
+  }, kGrain);
+}
+
+}  // namespace fog8

@@ -1,0 +1,28 @@
+// FP8 / BF16 casts over whole arrays: threaded over contiguous chunks, statistics in the same pass.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "../common/fp8.h"
+
+namespace fog8 {
+
+/** Result of a quantize pass (see Kernels.CastStats): amax is NaN if any input is NaN. */
+struct CastResult {
+  double amax;
+  double underflow;
+  double overflow;
+};
+
+/** codes (n) = FP8(x·scale), product in float32. */
+CastResult quantizeArray(const float* x, size_t n, const Fp8Format& f, float scale, uint8_t* codes);
+/** out (n) = decode(FP8(x·scale))·(1/scale) in one pass. */
+CastResult quantizeDequantizeArray(const float* x, size_t n, const Fp8Format& f, float scale, float* out);
+/** out (n) = decode(codes)·invScale (product in float32). */
+void dequantizeArray(const uint8_t* codes, size_t n, const Fp8Format& f, float invScale, float* out);
+/** out (n) = x rounded to BF16 as float32. */
+void roundBf16Array(const float* x, size_t n, float* out);
+/** bits (n) = upper 16 bits of roundBf16(x). */
+void packBf16Array(const float* x, size_t n, uint16_t* bits);
+
+}  // namespace fog8

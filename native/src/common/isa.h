@@ -1,0 +1,18 @@
+// Runtime choice of the instruction-set path: the best the CPU supports, or a lower one forced by
+// FOG8_ISA=scalar|avx2|avx512bf16 (a request above what the CPU supports falls back, see reason).
+#pragma once
+#include <string>
+
+namespace fog8 {
+
+enum class Isa { scalar = 0, avx2 = 1, avx512bf16 = 2 };
+
+/** The path in use (decided once, on first call). */
+Isa activeIsa();
+const char* isaName(Isa isa);
+/** Best path the CPU supports, regardless of FOG8_ISA. */
+Isa bestSupportedIsa();
+/** Forces a path (tests, benchmarks); throws std::invalid_argument if the CPU lacks it. */
+void setActiveIsa(Isa isa);
+
+}  // namespace fog8

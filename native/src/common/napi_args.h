@@ -1,0 +1,77 @@
+// Defensive argument unpacking for the addon's functions: every check throws a JS TypeError /
+// RangeError naming the function and argument, so a bad call never reaches a kernel.
+#pragma once
+#include <napi.h>
+
+#include <cmath>
+#include <string>
+
+namespace fog8 {
+
+[[noreturn]] inline void throwType(Napi::Env env, const std::string& msg) {
+  throw Napi::TypeError::New(env, msg);
+}
+
+template <typename T>
+struct TypedArrayTraits;
+template <> struct TypedArrayTraits<float> { static constexpr napi_typedarray_type type = napi_float32_array; static constexpr const char* name = "Float32Array"; };
+template <> struct TypedArrayTraits<double> { static constexpr napi_typedarray_type type = napi_float64_array; static constexpr const char* name = "Float64Array"; };
+template <> struct TypedArrayTraits<uint8_t> { static constexpr napi_typedarray_type type = napi_uint8_array; static constexpr const char* name = "Uint8Array"; };
+template <> struct TypedArrayTraits<uint16_t> { static constexpr napi_typedarray_type type = napi_uint16_array; static constexpr const char* name = "Uint16Array"; };
+template <> struct TypedArrayTraits<int32_t> { static constexpr napi_typedarray_type type = napi_int32_array; static constexpr const char* name = "Int32Array"; };
+
+/** A typed-array argument's data and element count. */
+template <typename T>
+struct ArrayArg {
+  T* data;
+  size_t length;
+};
+
+/** `what` (e.g. "quantize: x") must be a typed array of element type T. */
+template <typename T>
+ArrayArg<T> typedArrayArg(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != TypedArrayTraits<T>::type)
+    throwType(env, what + " must be a " + TypedArrayTraits<T>::name);
+  auto arr = v.As<Napi::TypedArrayOf<T>>();
+  return ArrayArg<T>{arr.Data(), arr.ElementLength()};
+}
+
+/** Like typedArrayArg, or {nullptr, 0} for null. */
+template <typename T>
+ArrayArg<T> optionalTypedArrayArg(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  if (v.IsNull() || v.IsUndefined()) return ArrayArg<T>{nullptr, 0};
+  return typedArrayArg<T>(env, v, what + " (or null)");
+}
+
+/** A finite or non-finite JS number. */
+inline double numberArg(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  if (!v.IsNumber()) throwType(env, what + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+/** A non-negative integer below 2^31 (a dimension). */
+inline size_t dimArg(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  if (!v.IsNumber()) throwType(env, what + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d < 2147483648.0) || std::floor(d) != d)
+    throwType(env, what + " must be a non-negative integer below 2^31, got " + std::to_string(d));
+  return static_cast<size_t>(d);
+}
+
+inline bool boolArg(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  if (!v.IsBoolean()) throwType(env, what + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+inline std::string stringArg(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  if (!v.IsString()) throwType(env, what + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+/** Throws unless info has at least n arguments. */
+inline void requireArgs(const Napi::CallbackInfo& info, size_t n, const char* fn) {
+  if (info.Length() < n)
+    throwType(info.Env(), std::string(fn) + ": expected " + std::to_string(n) + " arguments, got " + std::to_string(info.Length()));
+}
+
+}  // namespace fog8

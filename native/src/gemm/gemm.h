@@ -1,0 +1,22 @@
+// Blocked, packed GEMM with runtime ISA dispatch (see gemm.cpp for the blocking scheme).
+#pragma once
+#include <cstddef>
+
+#include "gemm_kernels.h"
+
+namespace fog8 {
+
+/** One GEMM operand as raw memory. For A (M×K): trans=false → stored (M, K), true → (K, M).
+ *  For B (K×N): trans=false → stored (K, N), true → (N, K). */
+struct GemmOperandView {
+  Dtype dtype;
+  const void* data;
+  bool trans;
+  float invScale;
+};
+
+/** C (M, N) = alpha·invScaleA·invScaleB·op(A)·op(B) + beta·C with float32 accumulation; beta = 0
+ *  ignores C's old contents. Results do not depend on the thread count. */
+void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOperandView& b, float* c, float alpha, float beta);
+
+}  // namespace fog8
