@@ -67,6 +67,7 @@ pre { background: #f6f7f9; padding: 8px; overflow-x: auto; font-size: 12px; }
 table.summary td:first-child { white-space: nowrap; }
 /* Figures (--png): legends show names only, not the hover values. */
 body.figure-mode .u-legend .u-value, body.figure-mode .u-legend .u-series:first-child { display: none; }
+body.figure-mode .u-legend th::after { content: ''; }
 `;
 
 function page(title: string, body: string, script: string): string {

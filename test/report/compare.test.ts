@@ -92,3 +92,12 @@ test('an interrupted compare resumes: finished runs are not redone, the unfinish
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+test('compare checks the shared train flags before training anything', async () => {
+  const { checkSharedTrainFlags } = await import('../../src/cli/commands/compare.js');
+  assert.doesNotThrow(() => checkSharedTrainFlags(['--lr', '0.01', '--size', 'tiny']));
+  assert.throws(() => checkSharedTrainFlags(['--preset', 'llama3']), /--preset is set by compare itself/);
+  assert.throws(() => checkSharedTrainFlags(['--run-dir', 'x']), /--run-dir is set by compare itself/);
+  assert.throws(() => checkSharedTrainFlags(['--resume', 'x']), /--resume is not a compare option/);
+  assert.throws(() => checkSharedTrainFlags(['--learning-rat', '1']), /unknown option/);
+});

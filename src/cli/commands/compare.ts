@@ -4,34 +4,56 @@
  * Extra flags go to every training run unchanged and are checked up front with the train config
  * parser, so a typo fails before hours of training.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { runCompare, type CompareJob, type RunTraining } from '../../report/compare.js';
+import { runCompare, type RunTraining } from '../../report/compare.js';
 import { listCheckpointSteps } from '../../train/checkpoint-files.js';
-import { parseTrainFlags } from '../config.js';
+import { loadKernelBackend } from '../../train/kernel-backend.js';
+import { runTraining, type KernelLoader } from '../../train/session.js';
+import { parseTrainFlags, resolveTrainConfig, toKebab, type TrainConfigKey } from '../config.js';
+import type { ProgressStream } from '../progress.js';
 
-/** Arguments of `fog8 train` for one job: the shared flags plus the job's own, or --resume. */
-export function trainArgsFor(job: CompareJob, steps: number | undefined, shared: readonly string[]): string[] {
-  if (job.resume) return ['train', '--resume', job.runDir];
-  return ['train', ...shared, '--preset', job.preset, '--precision', job.precision, '--run-dir', job.runDir, '--run-name', job.name, ...(steps === undefined ? [] : ['--steps', String(steps)])];
+/** Keys compare sets itself for every run. */
+const COMPARE_OWNED: readonly TrainConfigKey[] = ['preset', 'precision', 'runDir', 'runName', 'steps'];
+
+export interface InProcessTrainerOptions {
+  /** Steps of every run; undefined keeps the trainer's default (or the shared flags' --tokens). */
+  steps?: number;
+  /** Train flags shared by every run (`--key value` …, as for `fog8 train`). */
+  shared: readonly string[];
+  loadKernels?: KernelLoader;
+  stdout?: ProgressStream;
+  /** Checkpoint and stop cleanly on SIGINT/SIGTERM (CLI: true). */
+  handleSignals?: boolean;
+}
+
+/** Checks the shared flags: valid train keys, none that compare sets itself, no --resume. */
+export function checkSharedTrainFlags(shared: readonly string[]): void {
+  const { values, extras } = parseTrainFlags(shared);
+  for (const key of COMPARE_OWNED) {
+    if (key in values) throw new RangeError(`compare: --${toKebab(key)} is set by compare itself; use --presets, --precisions, --steps and --out`);
+  }
+  if (extras.resume !== null) throw new RangeError('compare: --resume is not a compare option; rerun the same compare command to resume');
 }
 
 /**
- * Runs `fog8 train` as a child process of the same Node binary and entry script (so it also works
- * under tsx), with output passed through. Rejects when the trainer exits non-zero.
+ * The trainer as compare calls it: src/train's runTraining in this process, fresh or resumed from
+ * the job's run directory. An interrupted run rejects (compare stops; rerunning resumes it); a
+ * completed or diverged run resolves — divergence is a result the summary reports.
  */
-export function trainInChildProcess(steps: number | undefined, shared: readonly string[]): RunTraining {
-  return (job) =>
-    new Promise<void>((resolveRun, reject) => {
-      const entry = process.argv[1];
-      const child = spawn(process.execPath, [...process.execArgv, entry, ...trainArgsFor(job, steps, shared)], { stdio: 'inherit' });
-      child.on('error', reject);
-      child.on('exit', (code, signal) => {
-        if (code === 0) resolveRun();
-        else reject(new Error(`training ${job.name} failed (${signal ?? `exit code ${code}`}); rerun the same compare command to resume`));
-      });
-    });
+export function trainInProcess(o: InProcessTrainerOptions): RunTraining {
+  return async (job) => {
+    const args = [...o.shared, '--preset', job.preset, '--precision', job.precision, '--run-dir', job.runDir, '--run-name', job.name, ...(o.steps === undefined ? [] : ['--steps', String(o.steps)])];
+    const { config } = resolveTrainConfig(args);
+    const explicit = new Set(Object.keys(parseTrainFlags(args).values) as TrainConfigKey[]);
+    const outcome = await runTraining({ config, explicit, resume: job.resume ? job.runDir : null, loadKernels: o.loadKernels ?? loadKernelBackend, stdout: o.stdout, handleSignals: o.handleSignals ?? false });
+    if (outcome.status === 'interrupted') throw new Error(`${job.name} was interrupted at step ${outcome.steps}; rerun the same compare command to resume it`);
+  };
+}
+
+/** Whether a run directory holds a complete checkpoint to resume from. */
+export function hasResumableCheckpoint(runDir: string): boolean {
+  return listCheckpointSteps(join(runDir, 'checkpoints')).length > 0;
 }
 
 function list(value: string): string[] {
@@ -41,7 +63,7 @@ function list(value: string): string[] {
 export function registerCompareCommand(program: Command): void {
   program
     .command('compare')
-    .description('train a preset × precision matrix into sibling run directories (resumable), then write the report and print a summary')
+    .description('train a preset × precision matrix into sibling run directories (resumable), then write the report and print a summary; other flags go to every fog8 train run')
     .requiredOption('--presets <list>', 'comma-separated presets, e.g. llama3,fog-xielu', list)
     .requiredOption('--precisions <list>', 'comma-separated precisions, e.g. bf16,fp8-delayed', list)
     .option('--steps <n>', 'optimizer steps of every run', (v) => {
@@ -55,18 +77,14 @@ export function registerCompareCommand(program: Command): void {
     .allowExcessArguments()
     .action(async (opts: { presets: string[]; precisions: string[]; steps?: number; out: string; output?: string }, command: Command) => {
       const shared = command.args;
-      const { values, extras } = parseTrainFlags(shared);
-      for (const reserved of ['preset', 'precision', 'runDir', 'runName', 'steps'] as const) {
-        if (reserved in values) throw new RangeError(`compare: --${reserved.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is set by compare itself; use --presets/--precisions/--steps/--out`);
-      }
-      if (extras.resume !== null) throw new RangeError('compare: --resume is not a compare option; rerun the same compare command to resume');
+      checkSharedTrainFlags(shared);
       const result = await runCompare({
         presets: opts.presets,
         precisions: opts.precisions,
         outDir: opts.out,
         reportPath: opts.output,
-        runTraining: trainInChildProcess(opts.steps, shared),
-        hasCheckpoint: (dir) => listCheckpointSteps(join(dir, 'checkpoints')).length > 0,
+        runTraining: trainInProcess({ steps: opts.steps, shared, handleSignals: true }),
+        hasCheckpoint: hasResumableCheckpoint,
         log: (line) => console.log(`compare ${line}`),
       });
       console.log(`\n${result.table}\n\nreport: ${result.reportPath}`);
