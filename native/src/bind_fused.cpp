@@ -1,0 +1,430 @@
+// JS ↔ C++ marshalling of the fused kernels (normalisation, RoPE, cross-entropy, attention,
+// activations, AdamW, monitor reductions). Every argument is checked here — type, length, shape,
+// range — so the kernels in fused/ only ever see consistent raw pointers and sizes.
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "common/napi_args.h"
+#include "fused/fused.h"
+#include "register.h"
+
+namespace fog8 {
+namespace {
+
+[[noreturn]] void throwRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
+
+std::string num(double v) {
+  std::string s = std::to_string(v);
+  return s;
+}
+
+/** Product of dimensions, rejecting anything a typed array could not hold (≥ 2^53). */
+size_t product(Napi::Env env, std::initializer_list<size_t> dims, const std::string& what) {
+  long double p = 1;
+  size_t exact = 1;
+  for (size_t d : dims) {
+    p *= static_cast<long double>(d);
+    if (p >= 9007199254740992.0L) throwType(env, what + " is too large (≥ 2^53 elements)");
+    exact *= d;
+  }
+  return exact;
+}
+
+template <typename T>
+ArrayArg<T> sizedArray(Napi::Env env, const Napi::Value& v, const std::string& what, size_t expected,
+                       const std::string& expectedText) {
+  ArrayArg<T> a = typedArrayArg<T>(env, v, what);
+  if (a.length != expected)
+    throwType(env, what + " must have length " + std::to_string(expected) + " (" + expectedText + "), got " +
+                       std::to_string(a.length));
+  return a;
+}
+
+template <typename T>
+ArrayArg<T> optionalSizedArray(Napi::Env env, const Napi::Value& v, const std::string& what, size_t expected,
+                               const std::string& expectedText) {
+  if (v.IsNull() || v.IsUndefined()) return ArrayArg<T>{nullptr, 0};
+  return sizedArray<T>(env, v, what + " (or null)", expected, expectedText);
+}
+
+Napi::Object objectArg(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  if (!v.IsObject() || v.IsArray() || v.IsTypedArray()) throwType(env, what + " must be an object");
+  return v.As<Napi::Object>();
+}
+
+double fieldNumber(Napi::Env env, const Napi::Object& o, const char* key, const std::string& what) {
+  return numberArg(env, o.Get(key), what + "." + key);
+}
+
+double finiteField(Napi::Env env, const Napi::Object& o, const char* key, const std::string& what) {
+  double v = fieldNumber(env, o, key, what);
+  if (!std::isfinite(v)) throwRange(env, what + "." + key + " must be finite, got " + num(v));
+  return v;
+}
+
+size_t fieldDim(Napi::Env env, const Napi::Object& o, const char* key, const std::string& what) {
+  return dimArg(env, o.Get(key), what + "." + key);
+}
+
+/** A positive scale that stays finite and non-zero as a float32. */
+float positiveScale(Napi::Env env, const Napi::Object& o, const char* key, const std::string& what) {
+  double v = fieldNumber(env, o, key, what);
+  float f = static_cast<float>(v);
+  if (!(v > 0) || !std::isfinite(f) || f == 0.0f)
+    throwRange(env, what + "." + key + " must be a positive finite float32 scale, got " + num(v));
+  return f;
+}
+
+Napi::Object statsObject(Napi::Env env, const fused::CastCounts& c) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("amax", static_cast<double>(c.amax));
+  o.Set("underflow", static_cast<double>(c.underflow));
+  o.Set("overflow", static_cast<double>(c.overflow));
+  return o;
+}
+
+// ---- normalisation, position ----------------------------------------------------------------------
+
+Napi::Value RmsnormForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 7, "rmsnormForward");
+  const size_t R = dimArg(env, info[4], "rmsnormForward: R"), C = dimArg(env, info[5], "rmsnormForward: C");
+  const size_t n = product(env, {R, C}, "rmsnormForward: R·C");
+  const std::string rc = "R·C = " + std::to_string(R) + "·" + std::to_string(C);
+  auto x = sizedArray<float>(env, info[0], "rmsnormForward: x", n, rc);
+  auto gain = optionalSizedArray<float>(env, info[1], "rmsnormForward: gain", C, "C");
+  auto y = sizedArray<float>(env, info[2], "rmsnormForward: y", n, rc);
+  auto rstd = sizedArray<float>(env, info[3], "rmsnormForward: rstd", R, "R");
+  const double eps = numberArg(env, info[6], "rmsnormForward: eps");
+  if (!std::isfinite(eps) || eps < 0) throwRange(env, "rmsnormForward: eps must be finite and ≥ 0, got " + num(eps));
+  fused::rmsnormForward(x.data, gain.data, y.data, rstd.data, R, C, eps);
+  return env.Undefined();
+}
+
+Napi::Value RmsnormBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 8, "rmsnormBackward");
+  const size_t R = dimArg(env, info[6], "rmsnormBackward: R"), C = dimArg(env, info[7], "rmsnormBackward: C");
+  const size_t n = product(env, {R, C}, "rmsnormBackward: R·C");
+  const std::string rc = "R·C = " + std::to_string(R) + "·" + std::to_string(C);
+  auto dy = sizedArray<float>(env, info[0], "rmsnormBackward: dy", n, rc);
+  auto x = sizedArray<float>(env, info[1], "rmsnormBackward: x", n, rc);
+  auto gain = optionalSizedArray<float>(env, info[2], "rmsnormBackward: gain", C, "C");
+  auto rstd = sizedArray<float>(env, info[3], "rmsnormBackward: rstd", R, "R");
+  auto dx = sizedArray<float>(env, info[4], "rmsnormBackward: dx", n, rc);
+  auto dgain = optionalSizedArray<float>(env, info[5], "rmsnormBackward: dgain", C, "C");
+  fused::rmsnormBackward(dy.data, x.data, gain.data, rstd.data, dx.data, dgain.data, R, C);
+  return env.Undefined();
+}
+
+Napi::Value Rope(const Napi::CallbackInfo& info, bool forward) {
+  Napi::Env env = info.Env();
+  const std::string fn = forward ? "ropeForward" : "ropeBackward";
+  const std::string in = forward ? "x" : "dy", out = forward ? "y" : "dx";
+  requireArgs(info, 7, fn.c_str());
+  const size_t B = dimArg(env, info[2], fn + ": B"), T = dimArg(env, info[3], fn + ": T");
+  const size_t H = dimArg(env, info[4], fn + ": H"), D = dimArg(env, info[5], fn + ": D");
+  if (D % 2 != 0) throwType(env, fn + ": D must be even (rotate-half pairs), got " + std::to_string(D));
+  const size_t n = product(env, {B, T, H, D}, fn + ": B·T·H·D");
+  const std::string text = "B·T·H·D = " + std::to_string(B) + "·" + std::to_string(T) + "·" + std::to_string(H) +
+                           "·" + std::to_string(D);
+  auto src = sizedArray<float>(env, info[0], fn + ": " + in, n, text);
+  auto dst = sizedArray<float>(env, info[1], fn + ": " + out, n, text);
+  const double theta = numberArg(env, info[6], fn + ": theta");
+  if (!std::isfinite(theta) || !(theta > 0)) throwRange(env, fn + ": theta must be finite and > 0, got " + num(theta));
+  if (forward) fused::ropeForward(src.data, dst.data, B, T, H, D, theta);
+  else fused::ropeBackward(src.data, dst.data, B, T, H, D, theta);
+  return env.Undefined();
+}
+Napi::Value RopeForward(const Napi::CallbackInfo& info) { return Rope(info, true); }
+Napi::Value RopeBackward(const Napi::CallbackInfo& info) { return Rope(info, false); }
+
+// ---- loss --------------------------------------------------------------------------------------------
+
+void checkTargets(Napi::Env env, const ArrayArg<int32_t>& targets, size_t V, const std::string& fn) {
+  for (size_t r = 0; r < targets.length; r++) {
+    const int32_t t = targets.data[r];
+    if (t < -1 || (t >= 0 && static_cast<size_t>(t) >= V))
+      throwRange(env, fn + ": targets[" + std::to_string(r) + "] = " + std::to_string(t) + " is outside {-1} ∪ [0, " +
+                          std::to_string(V) + ")");
+  }
+}
+
+Napi::Value CrossEntropyForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 6, "crossEntropyForward");
+  const size_t R = dimArg(env, info[4], "crossEntropyForward: R"), V = dimArg(env, info[5], "crossEntropyForward: V");
+  const size_t n = product(env, {R, V}, "crossEntropyForward: R·V");
+  auto logits = sizedArray<float>(env, info[0], "crossEntropyForward: logits", n, "R·V");
+  auto targets = sizedArray<int32_t>(env, info[1], "crossEntropyForward: targets", R, "R");
+  auto losses = sizedArray<float>(env, info[2], "crossEntropyForward: losses", R, "R");
+  auto lse = sizedArray<float>(env, info[3], "crossEntropyForward: lse", R, "R");
+  checkTargets(env, targets, V, "crossEntropyForward");
+  fused::crossEntropyForward(logits.data, targets.data, losses.data, lse.data, R, V);
+  return env.Undefined();
+}
+
+Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 7, "crossEntropyBackward");
+  const size_t R = dimArg(env, info[5], "crossEntropyBackward: R"), V = dimArg(env, info[6], "crossEntropyBackward: V");
+  const size_t n = product(env, {R, V}, "crossEntropyBackward: R·V");
+  auto logits = sizedArray<float>(env, info[0], "crossEntropyBackward: logits", n, "R·V");
+  auto targets = sizedArray<int32_t>(env, info[1], "crossEntropyBackward: targets", R, "R");
+  auto lse = sizedArray<float>(env, info[2], "crossEntropyBackward: lse", R, "R");
+  auto dloss = sizedArray<float>(env, info[3], "crossEntropyBackward: dloss", R, "R");
+  auto dlogits = sizedArray<float>(env, info[4], "crossEntropyBackward: dlogits", n, "R·V");
+  checkTargets(env, targets, V, "crossEntropyBackward");
+  fused::crossEntropyBackward(logits.data, targets.data, lse.data, dloss.data, dlogits.data, R, V);
+  return env.Undefined();
+}
+
+// ---- attention ---------------------------------------------------------------------------------------
+
+fused::AttentionShape shapeArg(Napi::Env env, const Napi::Value& v, const std::string& fn) {
+  const std::string what = fn + ": shape";
+  Napi::Object o = objectArg(env, v, what);
+  fused::AttentionShape s{};
+  s.B = fieldDim(env, o, "B", what);
+  s.T = fieldDim(env, o, "T", what);
+  s.Hq = fieldDim(env, o, "Hq", what);
+  s.Hkv = fieldDim(env, o, "Hkv", what);
+  s.D = fieldDim(env, o, "D", what);
+  if (s.Hkv == 0 || s.Hq % s.Hkv != 0)
+    throwType(env, what + ".Hq must be a multiple of " + what + ".Hkv (> 0), got Hq = " + std::to_string(s.Hq) +
+                       ", Hkv = " + std::to_string(s.Hkv));
+  const double scale = finiteField(env, o, "softmaxScale", what);
+  s.softmaxScale = static_cast<float>(scale);
+  if (!std::isfinite(s.softmaxScale)) throwRange(env, what + ".softmaxScale must be finite as a float32, got " + num(scale));
+  return s;
+}
+
+bool fp8Arg(Napi::Env env, const Napi::Value& v, const std::string& fn, fused::AttentionFp8Scales& out) {
+  if (v.IsNull() || v.IsUndefined()) return false;
+  const std::string what = fn + ": fp8";
+  Napi::Object o = objectArg(env, v, what + " (or null)");
+  out.p = positiveScale(env, o, "p", what);
+  out.dp = positiveScale(env, o, "dp", what);
+  out.ds = positiveScale(env, o, "ds", what);
+  return true;
+}
+
+struct AttentionSizes {
+  size_t nq, nkv, nlse;
+  std::string q, kv, lse;
+};
+
+AttentionSizes attentionSizes(Napi::Env env, const fused::AttentionShape& s, const std::string& fn) {
+  const size_t B = s.B, T = s.T, Hq = s.Hq, Hkv = s.Hkv, D = s.D;
+  auto text = [](std::initializer_list<size_t> dims) {
+    std::string t;
+    for (size_t d : dims) t += (t.empty() ? "" : "·") + std::to_string(d);
+    return t;
+  };
+  return AttentionSizes{product(env, {B, T, Hq, D}, fn + ": B·T·Hq·D"), product(env, {B, T, Hkv, D}, fn + ": B·T·Hkv·D"),
+                        product(env, {B, Hq, T}, fn + ": B·Hq·T"), "B·T·Hq·D = " + text({B, T, Hq, D}),
+                        "B·T·Hkv·D = " + text({B, T, Hkv, D}), "B·Hq·T = " + text({B, Hq, T})};
+}
+
+Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string fn = "attentionForward";
+  requireArgs(info, 7, fn.c_str());
+  const fused::AttentionShape s = shapeArg(env, info[5], fn);
+  fused::AttentionFp8Scales scales{};
+  const bool fp8 = fp8Arg(env, info[6], fn, scales);
+  const AttentionSizes z = attentionSizes(env, s, fn);
+  auto q = sizedArray<float>(env, info[0], fn + ": q", z.nq, z.q);
+  auto k = sizedArray<float>(env, info[1], fn + ": k", z.nkv, z.kv);
+  auto v = sizedArray<float>(env, info[2], fn + ": v", z.nkv, z.kv);
+  auto o = sizedArray<float>(env, info[3], fn + ": o", z.nq, z.q);
+  auto lse = sizedArray<float>(env, info[4], fn + ": lse", z.nlse, z.lse);
+  fused::CastCounts pStats;
+  const float maxLogit = fused::attentionForward(q.data, k.data, v.data, o.data, lse.data, s, fp8 ? &scales : nullptr,
+                                                 fp8 ? &pStats : nullptr);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("maxLogit", static_cast<double>(maxLogit));
+  if (fp8) result.Set("p", statsObject(env, pStats));
+  return result;
+}
+
+Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string fn = "attentionBackward";
+  requireArgs(info, 11, fn.c_str());
+  const fused::AttentionShape s = shapeArg(env, info[9], fn);
+  fused::AttentionFp8Scales scales{};
+  const bool fp8 = fp8Arg(env, info[10], fn, scales);
+  const AttentionSizes z = attentionSizes(env, s, fn);
+  auto q = sizedArray<float>(env, info[0], fn + ": q", z.nq, z.q);
+  auto k = sizedArray<float>(env, info[1], fn + ": k", z.nkv, z.kv);
+  auto v = sizedArray<float>(env, info[2], fn + ": v", z.nkv, z.kv);
+  auto o = sizedArray<float>(env, info[3], fn + ": o", z.nq, z.q);
+  auto lse = sizedArray<float>(env, info[4], fn + ": lse", z.nlse, z.lse);
+  auto dO = sizedArray<float>(env, info[5], fn + ": do_", z.nq, z.q);
+  auto dq = sizedArray<float>(env, info[6], fn + ": dq", z.nq, z.q);
+  auto dk = sizedArray<float>(env, info[7], fn + ": dk", z.nkv, z.kv);
+  auto dv = sizedArray<float>(env, info[8], fn + ": dv", z.nkv, z.kv);
+  fused::CastCounts dpStats, dsStats;
+  fused::attentionBackward(q.data, k.data, v.data, o.data, lse.data, dO.data, dq.data, dk.data, dv.data, s,
+                           fp8 ? &scales : nullptr, fp8 ? &dpStats : nullptr, fp8 ? &dsStats : nullptr);
+  Napi::Object result = Napi::Object::New(env);
+  if (fp8) {
+    result.Set("dp", statsObject(env, dpStats));
+    result.Set("ds", statsObject(env, dsStats));
+  }
+  return result;
+}
+
+// ---- activations -------------------------------------------------------------------------------------
+
+Napi::Value Gated(const Napi::CallbackInfo& info, const std::string& fn, bool forward, bool smooth) {
+  Napi::Env env = info.Env();
+  // forward: (h, a, [s,] R, F); backward: (h, [s,] da, dh, R, F)
+  const size_t arrays = forward ? (smooth ? 3 : 2) : (smooth ? 4 : 3);
+  requireArgs(info, arrays + 2, fn.c_str());
+  const size_t R = dimArg(env, info[arrays], fn + ": R"), F = dimArg(env, info[arrays + 1], fn + ": F");
+  const size_t nh = product(env, {R, 2, F}, fn + ": R·2F"), na = product(env, {R, F}, fn + ": R·F");
+  auto h = sizedArray<float>(env, info[0], fn + ": h", nh, "R·2F");
+  if (forward) {
+    auto a = sizedArray<float>(env, info[1], fn + ": a", na, "R·F");
+    if (smooth) {
+      auto s = sizedArray<float>(env, info[2], fn + ": s", R, "R");
+      fused::smoothSwigluForward(h.data, a.data, s.data, R, F);
+    } else {
+      fused::swigluForward(h.data, a.data, R, F);
+    }
+  } else {
+    size_t i = 1;
+    ArrayArg<float> s{nullptr, 0};
+    if (smooth) s = sizedArray<float>(env, info[i++], fn + ": s", R, "R");
+    auto da = sizedArray<float>(env, info[i++], fn + ": da", na, "R·F");
+    auto dh = sizedArray<float>(env, info[i++], fn + ": dh", nh, "R·2F");
+    if (smooth) fused::smoothSwigluBackward(h.data, s.data, da.data, dh.data, R, F);
+    else fused::swigluBackward(h.data, da.data, dh.data, R, F);
+  }
+  return env.Undefined();
+}
+Napi::Value SwigluForward(const Napi::CallbackInfo& info) { return Gated(info, "swigluForward", true, false); }
+Napi::Value SwigluBackward(const Napi::CallbackInfo& info) { return Gated(info, "swigluBackward", false, false); }
+Napi::Value SmoothSwigluForward(const Napi::CallbackInfo& info) { return Gated(info, "smoothSwigluForward", true, true); }
+Napi::Value SmoothSwigluBackward(const Napi::CallbackInfo& info) { return Gated(info, "smoothSwigluBackward", false, true); }
+
+Napi::Value GeluForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 2, "geluForward");
+  auto x = typedArrayArg<float>(env, info[0], "geluForward: x");
+  auto y = sizedArray<float>(env, info[1], "geluForward: y", x.length, "x.length");
+  fused::geluForward(x.data, y.data, x.length);
+  return env.Undefined();
+}
+
+Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 3, "geluBackward");
+  auto x = typedArrayArg<float>(env, info[0], "geluBackward: x");
+  auto dy = sizedArray<float>(env, info[1], "geluBackward: dy", x.length, "x.length");
+  auto dx = sizedArray<float>(env, info[2], "geluBackward: dx", x.length, "x.length");
+  fused::geluBackward(x.data, dy.data, dx.data, x.length);
+  return env.Undefined();
+}
+
+fused::XieluParams xieluArg(Napi::Env env, const Napi::Value& v, const std::string& fn) {
+  const std::string what = fn + ": p";
+  Napi::Object o = objectArg(env, v, what);
+  return fused::XieluParams{finiteField(env, o, "alphaP", what), finiteField(env, o, "alphaN", what),
+                            finiteField(env, o, "beta", what), finiteField(env, o, "eps", what)};
+}
+
+Napi::Value XieluForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 3, "xieluForward");
+  auto x = typedArrayArg<float>(env, info[0], "xieluForward: x");
+  auto y = sizedArray<float>(env, info[1], "xieluForward: y", x.length, "x.length");
+  const fused::XieluParams p = xieluArg(env, info[2], "xieluForward");
+  fused::xieluForward(x.data, y.data, x.length, p);
+  return env.Undefined();
+}
+
+Napi::Value XieluBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 4, "xieluBackward");
+  auto x = typedArrayArg<float>(env, info[0], "xieluBackward: x");
+  auto dy = sizedArray<float>(env, info[1], "xieluBackward: dy", x.length, "x.length");
+  auto dx = sizedArray<float>(env, info[2], "xieluBackward: dx", x.length, "x.length");
+  const fused::XieluParams p = xieluArg(env, info[3], "xieluBackward");
+  double dAlphaP = 0, dAlphaN = 0;
+  fused::xieluBackward(x.data, dy.data, dx.data, x.length, p, &dAlphaP, &dAlphaN);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("dAlphaP", dAlphaP);
+  result.Set("dAlphaN", dAlphaN);
+  return result;
+}
+
+// ---- optimizer, monitors -----------------------------------------------------------------------------
+
+Napi::Value Adamw(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 5, "adamw");
+  auto w = typedArrayArg<float>(env, info[0], "adamw: w");
+  auto g = sizedArray<float>(env, info[1], "adamw: g", w.length, "w.length");
+  auto m = sizedArray<float>(env, info[2], "adamw: m", w.length, "w.length");
+  auto v = sizedArray<float>(env, info[3], "adamw: v", w.length, "w.length");
+  const std::string what = "adamw: p";
+  Napi::Object o = objectArg(env, info[4], what);
+  fused::AdamWParams p{finiteField(env, o, "lr", what),  finiteField(env, o, "beta1", what),
+                       finiteField(env, o, "beta2", what), finiteField(env, o, "eps", what),
+                       finiteField(env, o, "weightDecay", what), finiteField(env, o, "step", what)};
+  if (!(p.beta1 >= 0 && p.beta1 < 1)) throwRange(env, what + ".beta1 must be in [0, 1), got " + num(p.beta1));
+  if (!(p.beta2 >= 0 && p.beta2 < 1)) throwRange(env, what + ".beta2 must be in [0, 1), got " + num(p.beta2));
+  if (!(p.step >= 1) || std::floor(p.step) != p.step)
+    throwRange(env, what + ".step must be an integer ≥ 1, got " + num(p.step));
+  fused::adamw(w.data, g.data, m.data, v.data, w.length, p);
+  return env.Undefined();
+}
+
+Napi::Value RowMoments(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 4, "rowMoments");
+  const size_t R = dimArg(env, info[1], "rowMoments: R"), C = dimArg(env, info[2], "rowMoments: C");
+  auto x = sizedArray<float>(env, info[0], "rowMoments: x", product(env, {R, C}, "rowMoments: R·C"), "R·C");
+  auto out = sizedArray<double>(env, info[3], "rowMoments: out", product(env, {3, R}, "rowMoments: 3R"), "3R");
+  fused::rowMoments(x.data, R, C, out.data);
+  return env.Undefined();
+}
+
+Napi::Value SumSquares(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 1, "sumSquares");
+  auto x = typedArrayArg<float>(env, info[0], "sumSquares: x");
+  return Napi::Number::New(env, fused::sumSquares(x.data, x.length));
+}
+
+}  // namespace
+
+void registerFused(Napi::Env env, Napi::Object exports) {
+  exports.Set("rmsnormForward", Napi::Function::New(env, RmsnormForward, "rmsnormForward"));
+  exports.Set("rmsnormBackward", Napi::Function::New(env, RmsnormBackward, "rmsnormBackward"));
+  exports.Set("ropeForward", Napi::Function::New(env, RopeForward, "ropeForward"));
+  exports.Set("ropeBackward", Napi::Function::New(env, RopeBackward, "ropeBackward"));
+  exports.Set("crossEntropyForward", Napi::Function::New(env, CrossEntropyForward, "crossEntropyForward"));
+  exports.Set("crossEntropyBackward", Napi::Function::New(env, CrossEntropyBackward, "crossEntropyBackward"));
+  exports.Set("attentionForward", Napi::Function::New(env, AttentionForward, "attentionForward"));
+  exports.Set("attentionBackward", Napi::Function::New(env, AttentionBackward, "attentionBackward"));
+  exports.Set("swigluForward", Napi::Function::New(env, SwigluForward, "swigluForward"));
+  exports.Set("swigluBackward", Napi::Function::New(env, SwigluBackward, "swigluBackward"));
+  exports.Set("smoothSwigluForward", Napi::Function::New(env, SmoothSwigluForward, "smoothSwigluForward"));
+  exports.Set("smoothSwigluBackward", Napi::Function::New(env, SmoothSwigluBackward, "smoothSwigluBackward"));
+  exports.Set("geluForward", Napi::Function::New(env, GeluForward, "geluForward"));
+  exports.Set("geluBackward", Napi::Function::New(env, GeluBackward, "geluBackward"));
+  exports.Set("xieluForward", Napi::Function::New(env, XieluForward, "xieluForward"));
+  exports.Set("xieluBackward", Napi::Function::New(env, XieluBackward, "xieluBackward"));
+  exports.Set("adamw", Napi::Function::New(env, Adamw, "adamw"));
+  exports.Set("rowMoments", Napi::Function::New(env, RowMoments, "rowMoments"));
+  exports.Set("sumSquares", Napi::Function::New(env, SumSquares, "sumSquares"));
+}
+
+}  // namespace fog8

@@ -1,0 +1,79 @@
+// Rotary position embedding, rotate-half pairs (i, i + D/2). cos/sin tables are computed in
+// float64 (angle t·theta^(−2i/D)) like the reference and cached for the last (T, D, theta).
+#include <cmath>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "common/threads.h"
+#include "fused/fused.h"
+
+namespace fog8::fused {
+namespace {
+
+struct RopeTable {
+  int64_t T = 0, D = 0;
+  double theta = 0.0;
+  std::vector<double> cos, sin;  // (T, D/2)
+};
+
+std::shared_ptr<const RopeTable> ropeTable(int64_t T, int64_t D, double theta) {
+  static std::mutex mutex;
+  static std::shared_ptr<const RopeTable> last;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (last && last->T >= T && last->D == D && last->theta == theta) return last;
+  }
+  auto table = std::make_shared<RopeTable>();
+  const int64_t half = D / 2;
+  table->T = T;
+  table->D = D;
+  table->theta = theta;
+  table->cos.resize(static_cast<size_t>(T * half));
+  table->sin.resize(static_cast<size_t>(T * half));
+  for (int64_t i = 0; i < half; i++) {
+    const double frequency = std::pow(theta, static_cast<double>(-2 * i) / static_cast<double>(D));
+    for (int64_t t = 0; t < T; t++) {
+      const double angle = static_cast<double>(t) * frequency;
+      table->cos[t * half + i] = std::cos(angle);
+      table->sin[t * half + i] = std::sin(angle);
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  last = table;
+  return table;
+}
+
+void rotate(const float* src, float* dst, int64_t B, int64_t T, int64_t H, int64_t D, double theta, double sign) {
+  if (D == 0) return;
+  const std::shared_ptr<const RopeTable> table = ropeTable(T, D, theta);
+  const int64_t half = D / 2;
+  parallelFor(static_cast<size_t>(B * T), [&](size_t begin, size_t end) {
+    for (size_t bt = begin; bt < end; bt++) {
+      const int64_t t = static_cast<int64_t>(bt) % T;
+      const double* cosRow = table->cos.data() + t * half;
+      const double* sinRow = table->sin.data() + t * half;
+      for (int64_t h = 0; h < H; h++) {
+        const int64_t base = (static_cast<int64_t>(bt) * H + h) * D;
+        for (int64_t i = 0; i < half; i++) {
+          const double c = cosRow[i], s = sign * sinRow[i];
+          const double x1 = src[base + i], x2 = src[base + i + half];  // both read first: dst may alias src
+          dst[base + i] = static_cast<float>(x1 * c - x2 * s);
+          dst[base + i + half] = static_cast<float>(x1 * s + x2 * c);
+        }
+      }
+    }
+  }, 4);
+}
+
+}  // namespace
+
+void ropeForward(const float* x, float* y, int64_t B, int64_t T, int64_t H, int64_t D, double theta) {
+  rotate(x, y, B, T, H, D, theta, 1.0);
+}
+
+void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, int64_t D, double theta) {
+  rotate(dy, dx, B, T, H, D, theta, -1.0);
+}
+
+}  // namespace fog8::fused
