@@ -71,6 +71,8 @@ inline float fp8DecodeSlow(uint8_t code, const Fp8Format& f) {
   } else {
     mag = std::ldexp(static_cast<float>((1u << M) | m), static_cast<int>(e) - f.bias - M);
   }
+  // NaN codes decode to the one quiet NaN (as JavaScript stores NaN), whatever their sign.
+  if (mag != mag) return NAN;
   return sign ? -mag : mag;
 }
 

@@ -1,0 +1,70 @@
+/**
+ * The kernel loader: `loadKernels()` returns the backend every op uses, always wrapped in
+ * `withValidation`. Default: the native addon when it is built and loads, else the TypeScript
+ * reference with one warning on stderr saying why. `FOG8_KERNELS=native|reference` overrides the
+ * default; asking for native (by argument or environment) when it is unavailable throws.
+ */
+import { createReferenceKernels } from './reference/index.js';
+import { loadNativeKernels } from './native.js';
+import { withValidation } from './validate.js';
+import type { Kernels } from './types.js';
+
+export type KernelsKind = 'native' | 'reference';
+
+export interface NativeAvailability {
+  available: boolean;
+  /** Why the addon cannot be used (when unavailable). */
+  reason?: string;
+  /** The ISA path the addon runs (when available). */
+  isa?: string;
+}
+
+let nativeAttempt: { kernels: Kernels } | { error: string } | null = null;
+let warned = false;
+
+function tryNative(): { kernels: Kernels } | { error: string } {
+  if (nativeAttempt === null) {
+    try {
+      nativeAttempt = { kernels: loadNativeKernels() };
+    } catch (error) {
+      nativeAttempt = { error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+  return nativeAttempt;
+}
+
+/** Whether the native addon can be used, and if not, why. */
+export function nativeAvailability(): NativeAvailability {
+  const attempt = tryNative();
+  return 'kernels' in attempt ? { available: true, isa: attempt.kernels.isa } : { available: false, reason: attempt.error };
+}
+
+function kindFromEnvironment(): KernelsKind | undefined {
+  const value = process.env.FOG8_KERNELS;
+  if (value === undefined || value === '') return undefined;
+  if (value === 'native' || value === 'reference') return value;
+  throw new RangeError(`FOG8_KERNELS must be 'native' or 'reference', got '${value}'`);
+}
+
+/**
+ * The validated kernel backend. `kind` (or FOG8_KERNELS when `kind` is omitted) picks one
+ * explicitly; without either, native is used when available, else the reference (one warning).
+ * Throws an Error with the reason when native is requested but unavailable.
+ */
+export function loadKernels(kind?: KernelsKind): Kernels {
+  if (kind !== undefined && kind !== 'native' && kind !== 'reference') {
+    throw new TypeError(`loadKernels: kind must be 'native' or 'reference', got '${String(kind)}'`);
+  }
+  const wanted = kind ?? kindFromEnvironment();
+  if (wanted === 'reference') return withValidation(createReferenceKernels());
+  const attempt = tryNative();
+  if ('kernels' in attempt) return withValidation(attempt.kernels);
+  if (wanted === 'native') throw new Error(`loadKernels: the native kernels are unavailable: ${attempt.error}`);
+  if (!warned) {
+    warned = true;
+    process.stderr.write(`fog8: warning: using the slow TypeScript reference kernels because the native addon is unavailable: ${attempt.error}\n`);
+  }
+  return withValidation(createReferenceKernels());
+}
+
+export type { Kernels } from './types.js';

@@ -1,0 +1,145 @@
+/**
+ * The native backend: loads the C++ addon `build/Release/fog8_native.node` (built by
+ * `scripts/build-native.mjs` during `npm install`) and maps every `Kernels` method onto the addon
+ * function of the same name, same argument order (shape objects are passed as plain objects).
+ * Arguments are checked by `withValidation` (the loader wraps this backend); the addon still
+ * checks types and lengths itself and throws TypeError rather than crash.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../util/package-root.js';
+import type { Kernels } from './types.js';
+
+/** Casts and GEMM (bind_casts_gemm.cpp), under the Kernels method names. */
+const CORE_METHODS = ['quantize', 'dequantize', 'quantizeDequantize', 'roundBf16', 'packBf16', 'gemm'] as const satisfies readonly (keyof Kernels)[];
+
+/** The fused kernels (bind_fused.cpp), under the Kernels method names. */
+const FUSED_METHODS = [
+  'rmsnormForward', 'rmsnormBackward', 'ropeForward', 'ropeBackward',
+  'crossEntropyForward', 'crossEntropyBackward',
+  'attentionForward', 'attentionBackward',
+  'swigluForward', 'swigluBackward', 'smoothSwigluForward', 'smoothSwigluBackward',
+  'geluForward', 'geluBackward', 'xieluForward', 'xieluBackward',
+  'adamw', 'rowMoments', 'sumSquares',
+] as const satisfies readonly (keyof Kernels)[];
+
+type CoreMethodName = (typeof CORE_METHODS)[number];
+type FusedMethodName = (typeof FUSED_METHODS)[number];
+
+/** Peak microbenchmark loops: 256/512-bit FMA, BF16 dot (vdpbf16ps) and a portable scalar loop. */
+export type PeakKind = 'fma256' | 'fma512' | 'bf16dot256' | 'bf16dot512' | 'scalar';
+
+/** Instruction-set paths of the addon, lowest first. */
+export type NativeIsa = 'scalar' | 'avx2' | 'avx512bf16';
+
+/** Casts, GEMM and the control functions for tests and benchmarks. */
+export type NativeCoreAddon = Pick<Kernels, CoreMethodName> & {
+  /** The path in use (FOG8_ISA may force a lower one). */
+  isa(): NativeIsa;
+  /** The best path this CPU supports. */
+  bestIsa(): NativeIsa;
+  /** Forces a path; RangeError if the CPU lacks it. */
+  setIsa(isa: NativeIsa): void;
+  /** Pool threads (FOG8_THREADS, default hardware concurrency). */
+  threads(): number;
+  setThreads(n: number): void;
+  /** GFLOP/s of a peak loop on `threads` threads, measured for about `seconds`. */
+  peakGflops(kind: PeakKind, threads: number, seconds: number): number;
+};
+
+/** Everything the addon exports: NativeCoreAddon plus the fused kernels. */
+export type NativeAddon = NativeCoreAddon & Pick<Kernels, FusedMethodName>;
+
+const CONTROL_FUNCTIONS = ['isa', 'bestIsa', 'setIsa', 'threads', 'setThreads', 'peakGflops'] as const;
+const CORE_FUNCTIONS: readonly string[] = [...CORE_METHODS, ...CONTROL_FUNCTIONS];
+const ALL_FUNCTIONS: readonly string[] = [...CORE_FUNCTIONS, ...FUSED_METHODS];
+
+/** Absolute path of the addon binary. */
+export function nativeAddonPath(): string {
+  return join(packageRoot(), 'build', 'Release', 'fog8_native.node');
+}
+
+function missingFunctions(module: unknown, names: readonly string[]): string[] {
+  if (typeof module !== 'object' || module === null) return [...names];
+  const record: Record<string, unknown> = { ...module };
+  return names.filter((n) => typeof record[n] !== 'function');
+}
+
+function isCoreAddon(module: unknown): module is NativeCoreAddon {
+  return missingFunctions(module, CORE_FUNCTIONS).length === 0;
+}
+
+function isFullAddon(module: NativeCoreAddon): module is NativeAddon {
+  return missingFunctions(module, ALL_FUNCTIONS).length === 0;
+}
+
+let cachedAddon: NativeCoreAddon | null = null;
+
+/**
+ * The raw addon's casts, GEMM and control functions (for tests and benchmarks; models use
+ * `loadKernels`). Throws an Error saying why when the binary is missing, fails to load, or lacks
+ * one of them.
+ */
+export function loadNativeAddon(): NativeCoreAddon {
+  if (cachedAddon !== null) return cachedAddon;
+  const path = nativeAddonPath();
+  if (!existsSync(path)) {
+    throw new Error(`fog8 native addon not built: ${path} is missing (run \`npm install\` or \`node scripts/build-native.mjs\`)`);
+  }
+  let module: unknown;
+  try {
+    module = createRequire(import.meta.url)(path);
+  } catch (error) {
+    throw new Error(`fog8 native addon failed to load from ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (!isCoreAddon(module)) {
+    throw new Error(`fog8 native addon at ${path} is incomplete: missing ${missingFunctions(module, CORE_FUNCTIONS).join(', ')} (rebuild it)`);
+  }
+  cachedAddon = module;
+  return module;
+}
+
+/** The native `Kernels` backend (not validated: wrap it with `withValidation`, as `loadKernels` does). */
+export function loadNativeKernels(): Kernels {
+  const addon = loadNativeAddon();
+  if (!isFullAddon(addon)) {
+    throw new Error(`fog8 native addon at ${nativeAddonPath()} lacks kernels: ${missingFunctions(addon, ALL_FUNCTIONS).join(', ')} (rebuild it)`);
+  }
+  return {
+    name: 'native',
+    get isa() {
+      return addon.isa();
+    },
+    get threads() {
+      return addon.threads();
+    },
+    quantize: (x, format, scale, codes) => addon.quantize(x, format, scale, codes),
+    dequantize: (codes, format, invScale, out) => addon.dequantize(codes, format, invScale, out),
+    quantizeDequantize: (x, format, scale, out) => addon.quantizeDequantize(x, format, scale, out),
+    roundBf16: (x, out) => addon.roundBf16(x, out),
+    packBf16: (x, bits) => addon.packBf16(x, bits),
+    gemm: (M, N, K, a, b, c, alpha, beta) => addon.gemm(M, N, K, a, b, c, alpha, beta),
+    rmsnormForward: (x, gain, y, rstd, R, C, eps) => addon.rmsnormForward(x, gain, y, rstd, R, C, eps),
+    rmsnormBackward: (dy, x, gain, rstd, dx, dgain, R, C) => addon.rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C),
+    ropeForward: (x, y, B, T, H, D, theta) => addon.ropeForward(x, y, B, T, H, D, theta),
+    ropeBackward: (dy, dx, B, T, H, D, theta) => addon.ropeBackward(dy, dx, B, T, H, D, theta),
+    crossEntropyForward: (logits, targets, losses, lse, R, V) => addon.crossEntropyForward(logits, targets, losses, lse, R, V),
+    crossEntropyBackward: (logits, targets, lse, dloss, dlogits, R, V) =>
+      addon.crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V),
+    attentionForward: (q, k, v, o, lse, shape, fp8) => addon.attentionForward(q, k, v, o, lse, shape, fp8),
+    attentionBackward: (q, k, v, o, lse, do_, dq, dk, dv, shape, fp8) =>
+      addon.attentionBackward(q, k, v, o, lse, do_, dq, dk, dv, shape, fp8),
+    swigluForward: (h, a, R, F) => addon.swigluForward(h, a, R, F),
+    swigluBackward: (h, da, dh, R, F) => addon.swigluBackward(h, da, dh, R, F),
+    smoothSwigluForward: (h, a, s, R, F) => addon.smoothSwigluForward(h, a, s, R, F),
+    smoothSwigluBackward: (h, s, da, dh, R, F) => addon.smoothSwigluBackward(h, s, da, dh, R, F),
+    geluForward: (x, y) => addon.geluForward(x, y),
+    geluBackward: (x, dy, dx) => addon.geluBackward(x, dy, dx),
+    xieluForward: (x, y, p) => addon.xieluForward(x, y, p),
+    xieluBackward: (x, dy, dx, p) => addon.xieluBackward(x, dy, dx, p),
+    adamw: (w, g, m, v, p) => addon.adamw(w, g, m, v, p),
+    rowMoments: (x, R, C, out) => addon.rowMoments(x, R, C, out),
+    sumSquares: (x) => addon.sumSquares(x),
+  };
+}

@@ -1,0 +1,252 @@
+// Native-addon-specific checks: codecs bit-exact with the reference over all codes and > 1 M
+// random values, GEMM results independent of the thread count, every forced ISA path within the
+// float32 accumulation bound of a float64 GEMM, and bad raw-addon calls throwing TypeError.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadNativeAddon, type NativeCoreAddon, type NativeIsa } from '../../src/kernels/native.js';
+import { createReferenceKernels } from '../../src/kernels/reference/index.js';
+import { decodeFp8 } from '../../src/numerics/fp8.js';
+import type { Fp8FormatName, GemmOperand, OperandDtype } from '../../src/kernels/types.js';
+import { Rng } from './random.js';
+
+let addon: NativeCoreAddon | null = null;
+let skipReason: string | false = false;
+try {
+  addon = loadNativeAddon();
+} catch (error) {
+  skipReason = `native addon unavailable: ${error instanceof Error ? error.message : String(error)}`;
+}
+const reference = createReferenceKernels();
+const FORMATS: Fp8FormatName[] = ['e4m3', 'e5m2'];
+const ISAS: NativeIsa[] = ['scalar', 'avx2', 'avx512bf16'];
+
+function native(): NativeCoreAddon {
+  if (addon === null) throw new Error('unreachable: test should have been skipped');
+  return addon;
+}
+
+/** The ISA paths this CPU can run, lowest first. */
+function runnableIsas(): NativeIsa[] {
+  return ISAS.slice(0, ISAS.indexOf(native().bestIsa()) + 1);
+}
+
+/** Random float32 bit patterns (all exponents, NaN and Inf included) mixed with format-range values. */
+function codecInputs(n: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const bits = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    if (i % 4 === 0) bits[i] = (rng.int(65536) << 16) | rng.int(65536);
+    else bits[i] = (rng.int(2) << 31) | ((127 + rng.int(50) - 25) << 23) | rng.int(1 << 23);
+  }
+  const x = new Float32Array(bits.buffer);
+  x.set([0, -0, NaN, -NaN, Infinity, -Infinity, 448, 464, 57344, 61440, 2 ** -10, 2 ** -17, 1e-45, -3.4e38]);
+  return x;
+}
+
+function bitsOf(a: Float32Array): Uint32Array {
+  return new Uint32Array(a.buffer, a.byteOffset, a.length);
+}
+
+function withIsa<T>(isa: NativeIsa, fn: () => T): T {
+  const saved = native().isa();
+  native().setIsa(isa);
+  try {
+    return fn();
+  } finally {
+    native().setIsa(saved);
+  }
+}
+
+function withThreads<T>(n: number, fn: () => T): T {
+  const saved = native().threads();
+  native().setThreads(n);
+  try {
+    return fn();
+  } finally {
+    native().setThreads(saved);
+  }
+}
+
+test('dequantize: all 256 codes of both formats equal the reference', { skip: skipReason }, () => {
+  const codes = Uint8Array.from({ length: 256 }, (_, i) => i);
+  for (const isa of runnableIsas()) {
+    withIsa(isa, () => {
+      for (const format of FORMATS) {
+        for (const invScale of [1, 0.125, 3.7]) {
+          const got = new Float32Array(256);
+          const want = new Float32Array(256);
+          native().dequantize(codes, format, invScale, got);
+          reference.dequantize(codes, format, invScale, want);
+          assert.deepEqual(bitsOf(got), bitsOf(want), `${isa} ${format} invScale ${invScale}`);
+        }
+      }
+    });
+  }
+});
+
+test('quantize, quantizeDequantize, roundBf16, packBf16: bit-exact with the reference on 1 M values', { skip: skipReason }, () => {
+  const x = codecInputs(1 << 20, 11);
+  const rng = new Rng(5);
+  for (const isa of runnableIsas()) {
+    withIsa(isa, () => {
+      for (const format of FORMATS) {
+        const scales = isa === 'scalar' ? [1, rng.uniform(0.01, 100)] : [1, 2 ** -7, rng.uniform(0.01, 100), 3e5];
+        for (const scale of scales) {
+          const got = new Uint8Array(x.length);
+          const want = new Uint8Array(x.length);
+          const gotStats = native().quantize(x, format, scale, got);
+          const wantStats = reference.quantize(x, format, scale, want);
+          assert.deepEqual(gotStats, wantStats, `${isa} ${format} scale ${scale} stats`);
+          assert.ok(Buffer.compare(got, want) === 0, `${isa} ${format} scale ${scale} codes`);
+          const gotOut = new Float32Array(x.length);
+          const wantOut = new Float32Array(x.length);
+          assert.deepEqual(native().quantizeDequantize(x, format, scale, gotOut), reference.quantizeDequantize(x, format, scale, wantOut));
+          assert.ok(Buffer.compare(new Uint8Array(gotOut.buffer), new Uint8Array(wantOut.buffer)) === 0, `${isa} ${format} qdq`);
+        }
+      }
+      const rounded = new Float32Array(x.length);
+      const roundedRef = new Float32Array(x.length);
+      native().roundBf16(x, rounded);
+      reference.roundBf16(x, roundedRef);
+      assert.ok(Buffer.compare(new Uint8Array(rounded.buffer), new Uint8Array(roundedRef.buffer)) === 0, `${isa} roundBf16`);
+      const packed = new Uint16Array(x.length);
+      const packedRef = new Uint16Array(x.length);
+      native().packBf16(x, packed);
+      reference.packBf16(x, packedRef);
+      assert.ok(Buffer.compare(new Uint8Array(packed.buffer), new Uint8Array(packedRef.buffer)) === 0, `${isa} packBf16`);
+    });
+  }
+});
+
+/** A random operand of `rows × cols` logical elements in `dtype`, and its decoded float64 values. */
+function operand(rng: Rng, dtype: OperandDtype, elements: number, trans: boolean, invScale: number): GemmOperand {
+  const values = rng.normals(elements, 2);
+  if (dtype === 'f32') return { dtype, data: values, trans, invScale };
+  if (dtype === 'bf16') {
+    const bits = new Uint16Array(elements);
+    reference.packBf16(values, bits);
+    return { dtype, data: bits, trans, invScale };
+  }
+  const codes = new Uint8Array(elements);
+  reference.quantize(values, dtype, 1, codes);
+  return { dtype, data: codes, trans, invScale };
+}
+
+function decoded(op: GemmOperand): Float64Array {
+  if (op.data instanceof Float32Array) return Float64Array.from(op.data);
+  if (op.data instanceof Uint16Array) return Float64Array.from(op.data, (h) => new Float32Array(new Uint32Array([h << 16]).buffer)[0]);
+  if (op.dtype !== 'e4m3' && op.dtype !== 'e5m2') throw new TypeError(`dtype ${op.dtype} with Uint8Array data`);
+  return Float64Array.from(decodeFp8(op.data, op.dtype));
+}
+
+/** Checks c against a float64 GEMM within the float32 accumulation bound (K + 2)·u·Σ|a·b|. */
+function assertWithinBound(M: number, N: number, K: number, a: GemmOperand, b: GemmOperand, c: Float32Array, c0: Float32Array, alpha: number, beta: number, label: string): void {
+  const A = decoded(a);
+  const B = decoded(b);
+  const s = alpha * (a.invScale ?? 1) * (b.invScale ?? 1);
+  const u = 2 ** -24;
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let sum = 0;
+      let abs = 0;
+      for (let k = 0; k < K; k++) {
+        const av = a.trans ? A[k * M + i] : A[i * K + k];
+        const bv = b.trans ? B[j * K + k] : B[k * N + j];
+        sum += av * bv;
+        abs += Math.abs(av * bv);
+      }
+      const want = s * sum + beta * c0[i * N + j];
+      const bound = (K + 3) * u * Math.abs(s) * abs + 2 * u * Math.abs(beta * c0[i * N + j]) + 1e-30;
+      const got = c[i * N + j];
+      if (!(Math.abs(got - want) <= bound)) assert.fail(`${label}: c[${i},${j}] = ${got}, float64 ${want}, bound ${bound}`);
+    }
+  }
+}
+
+test('gemm: every forced ISA path reports its name and stays within the float32 bound', { skip: skipReason }, () => {
+  const rng = new Rng(3);
+  const dtypes: OperandDtype[] = ['f32', 'bf16', 'e4m3', 'e5m2'];
+  for (const isa of runnableIsas()) {
+    withIsa(isa, () => {
+      assert.equal(native().isa(), isa);
+      for (const [M, N, K] of [[1, 1, 1], [37, 53, 61], [7, 19, 300]]) {
+        for (const da of dtypes) {
+          for (const db of dtypes) {
+            for (const ta of [false, true]) {
+              const tb = (M + K + (ta ? 1 : 0)) % 2 === 0;
+              const a = operand(rng, da, M * K, ta, da.startsWith('e') ? 0.5 : 1);
+              const b = operand(rng, db, K * N, tb, db.startsWith('e') ? 0.25 : 1);
+              const beta = ta ? 0.5 : 0;
+              const c0 = rng.normals(M * N);
+              const c = Float32Array.from(c0);
+              native().gemm(M, N, K, a, b, c, 1.5, beta);
+              assertWithinBound(M, N, K, a, b, c, c0, 1.5, beta, `${isa} ${M}x${N}x${K} ${da}${ta ? 'ᵀ' : ''}·${db}${tb ? 'ᵀ' : ''}`);
+            }
+          }
+        }
+      }
+    });
+  }
+});
+
+test('gemm: 1 and 2 threads give bit-identical results (K split never)', { skip: skipReason }, () => {
+  const rng = new Rng(9);
+  const cases: [number, number, number, OperandDtype, OperandDtype][] = [
+    [300, 200, 700, 'f32', 'f32'], [256, 96, 513, 'e4m3', 'e4m3'], [129, 260, 64, 'e5m2', 'e4m3'], [64, 33, 1000, 'bf16', 'bf16'],
+  ];
+  for (const isa of runnableIsas()) {
+    withIsa(isa, () => {
+      for (const [M, N, K, da, db] of cases) {
+        const a = operand(rng, da, M * K, false, 1);
+        const b = operand(rng, db, K * N, true, 1);
+        const c1 = new Float32Array(M * N);
+        const c2 = new Float32Array(M * N);
+        const c3 = new Float32Array(M * N);
+        withThreads(1, () => native().gemm(M, N, K, a, b, c1));
+        withThreads(2, () => native().gemm(M, N, K, a, b, c2));
+        withThreads(3, () => native().gemm(M, N, K, a, b, c3));
+        assert.deepEqual(bitsOf(c2), bitsOf(c1), `${isa} ${M}x${N}x${K} ${da}·${db} 2 threads`);
+        assert.deepEqual(bitsOf(c3), bitsOf(c1), `${isa} ${M}x${N}x${K} ${da}·${db} 3 threads`);
+      }
+    });
+  }
+});
+
+test('raw addon: wrong argument types and lengths throw TypeError, never crash', { skip: skipReason }, () => {
+  const n = native();
+  const f = new Float32Array(4);
+  const op = (data: unknown, dtype: unknown = 'f32', trans: unknown = false): unknown => ({ dtype, data, trans });
+  // Deliberately ill-typed calls, made through Reflect so that the types do not stop them.
+  const call = (name: string, args: unknown[]): unknown => {
+    const fn: unknown = Reflect.get(n, name);
+    if (typeof fn !== 'function') return assert.fail(`addon.${name} is not a function`);
+    return Reflect.apply(fn, n, args);
+  };
+  const bad: [string, unknown[]][] = [
+    ['quantize', [[1, 2], 'e4m3', 1, new Uint8Array(2)]],
+    ['quantize', [f, 'e3m4', 1, new Uint8Array(4)]],
+    ['quantize', [f, 'e4m3', '1', new Uint8Array(4)]],
+    ['quantize', [f, 'e4m3', 1, new Uint8Array(3)]],
+    ['quantize', [f, 'e4m3']],
+    ['dequantize', [new Int8Array(4), 'e4m3', 1, f]],
+    ['quantizeDequantize', [f, 'e5m2', 1, new Float64Array(4)]],
+    ['roundBf16', [f, new Float32Array(5)]],
+    ['packBf16', [f, new Int16Array(4)]],
+    ['gemm', [2, 2, 1, op(new Float64Array(2)), op(f.subarray(0, 2)), f]],
+    ['gemm', [2, 2, 1, op(f.subarray(0, 2)), op(f.subarray(0, 2)), new Float32Array(3)]],
+    ['gemm', [2, 2, 1, op(f.subarray(0, 2), 'fp8'), op(f.subarray(0, 2)), f]],
+    ['gemm', [2, 2, 1, op(new Uint8Array(2), 'e4m3', 'no'), op(f.subarray(0, 2)), f]],
+    ['gemm', [2, 2, 1, op(new Uint8Array(3), 'e4m3'), op(f.subarray(0, 2)), f]],
+    ['gemm', [2.5, 2, 1, op(f), op(f), f]],
+    ['gemm', [-1, 2, 1, op(f), op(f), f]],
+    ['gemm', [2, 2, 1, f, op(f.subarray(0, 2)), f]],
+    ['gemm', [2, 2, 1, null, op(f.subarray(0, 2)), f]],
+    ['gemm', [2, 2, 1, op(f.subarray(0, 2)), op(f.subarray(0, 2)), f, 'alpha']],
+    ['setThreads', ['two']],
+  ];
+  for (const [name, args] of bad) {
+    assert.throws(() => call(name, args), TypeError, `${name}(${args.map((a) => typeof a).join(', ')})`);
+  }
+  assert.throws(() => n.setIsa('avx9' as NativeIsa), RangeError);
+  assert.throws(() => n.setThreads(0), RangeError);
+});
