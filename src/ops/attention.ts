@@ -8,12 +8,14 @@
  * and dP, dS are cast inside the kernel ('dp', 'ds'). Forward saves only the FP8 codes of Q, K, V
  * and O plus the float32 log-sum-exp; backward reads the FP8 O (as fused FP8 attention kernels do).
  * The P/dP/dS scales are fixed in forward and reused in backward. Under 'current' scaling the
- * in-kernel casts use P's known bound (amax 1) for P and the delayed slot scales for dP and dS.
+ * in-kernel casts use P's known bound (amax 1) for P; dP and dS cannot be measured before the
+ * fused kernel forms them, so their scales come from the previous backward's amaxes (the op sets
+ * them after each training backward; the very first backward casts with scale 1, as delayed does).
  * Otherwise forward saves float32 copies of q, k, v, o (BF16-rounded q, k, v and dO under 'bf16').
  */
 import type { AttentionFp8Scales, AttentionShape, CastStats } from '../kernels/types.js';
 import { fp8Format } from '../numerics/formats.js';
-import { currentScale } from '../numerics/scaling.js';
+import { computeScale, currentScale } from '../numerics/scaling.js';
 import { Fp8Operand, mergeStats } from './cast.js';
 import type { OpContext } from './context.js';
 import type { TapeNode } from './tape.js';
@@ -148,6 +150,13 @@ export class AttentionOp implements TapeNode {
       const st = kn.attentionBackward(qh, kh, vh, oh, this.lse, doh, this.dq, this.dk, this.dv, this.shape, this.scales);
       if (st.dp) ops.dp.record(st.dp, this.scales.dp, this.causalCount());
       if (st.ds) ops.ds.record(st.ds, this.scales.ds, this.causalCount());
+      // Current scaling: ScalingState never updates these slots, so the op keeps them at
+      // "most recent" (without this they stay at 1 and most of dS underflows E5M2).
+      if (this.ctx.recipe.scaling === 'current' && this.ctx.training) {
+        const margin = this.ctx.recipe.margin;
+        if (st.dp) ops.dp.slot.scale = computeScale(st.dp.amax, fp8Format(ops.dp.format).maxFinite, margin, ops.dp.slot.scale);
+        if (st.ds) ops.ds.slot.scale = computeScale(st.ds.amax, fp8Format(ops.ds.format).maxFinite, margin, ops.ds.slot.scale);
+      }
     } else {
       let dO = this.dO;
       if (this.ctx.recipe.gemm === 'bf16') {

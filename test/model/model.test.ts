@@ -6,6 +6,8 @@ import { PRESET_NAMES, resolveModelConfig, type ModelConfig } from '../../src/mo
 import { Model, type Batch, type CastInfo, type MonitorSink, type TensorName } from '../../src/model/model.js';
 import { modelLoss64, type Params64 } from './reference64.js';
 import { Rng } from '../../src/model/rng.js';
+import { currentScale } from '../../src/numerics/scaling.js';
+import { E5M2 } from '../../src/numerics/formats.js';
 
 const kernels = createReferenceKernels();
 
@@ -172,12 +174,22 @@ test('delayed scaling: amaxes recorded but scales unchanged until the trainer up
   assert.ok(slots.every((s) => s.scale !== 1));
 });
 
-// Thresholds sit a few dB under the measured values. At init FOG's post-norms and frozen QK norm
-// rescale tiny branch outputs to unit RMS, which amplifies the relative FP8 noise of its gradients.
-const GRAD_SQNR_DB: Record<string, Record<string, number>> = {
-  llama3: { 'fp8-delayed': 25, 'fp8-current': 25, bf16: 45 },
-  'fog-xielu': { 'fp8-delayed': 5, 'fp8-current': 4, bf16: 28 },
-};
+// FP8/BF16 vs fp32 on the same weights. Scales are warmed by two training passes first (as in
+// training: delayed scaling's first pass casts with scale 1). Both the whole-gradient SQNR and the
+// worst per-tensor SQNR (over weight matrices) are checked, since the whole-gradient figure is
+// energy-weighted: in llama3 at init 86 % of the gradient energy sits in the embedding and LM head.
+// fog-xielu runs at softmax scale 0.5, which gives its init logits the spread of the paper's shape
+// (std = scale·√head_dim ≈ 1.41 at head_dim 128, scale 0.125); the preset's 16/head_dim = 2 at
+// tiny's head_dim 8 makes attention near one-hot (logit std 5.7), checked separately below.
+// Thresholds sit 2–4 dB under the measured values listed in docs/model.md.
+const SQNR_CASES: { preset: string; overrides: object; recipe: string; whole: number; worstMatrix: number }[] = [
+  { preset: 'llama3', overrides: {}, recipe: 'fp8-delayed', whole: 26, worstMatrix: 13 },
+  { preset: 'llama3', overrides: {}, recipe: 'fp8-current', whole: 26, worstMatrix: 13 },
+  { preset: 'llama3', overrides: {}, recipe: 'bf16', whole: 46, worstMatrix: 40 },
+  { preset: 'fog-xielu', overrides: { softmaxScale: 0.5 }, recipe: 'fp8-delayed', whole: 15, worstMatrix: 8 },
+  { preset: 'fog-xielu', overrides: { softmaxScale: 0.5 }, recipe: 'fp8-current', whole: 15, worstMatrix: 8 },
+  { preset: 'fog-xielu', overrides: { softmaxScale: 0.5 }, recipe: 'bf16', whole: 41, worstMatrix: 36 },
+];
 
 function sqnrDb(ref: Float32Array, x: Float32Array): number {
   let s = 0;
@@ -189,26 +201,74 @@ function sqnrDb(ref: Float32Array, x: Float32Array): number {
   return 10 * Math.log10(s / n);
 }
 
-test('FP8 and BF16 vs fp32 on the same weights: loss within 1 %, whole-gradient SQNR above per-preset dB thresholds', () => {
-  for (const preset of ['llama3', 'fog-xielu']) {
-    const c = resolveModelConfig({ preset, size: 'tiny' });
-    const batch = makeBatch(c, 2, 8, 4);
-    const ref = new Model(c, kernels, resolvePrecision('fp32'), 7);
-    const lossRef = ref.forwardBackward(batch, 1);
-    for (const recipe of ['fp8-delayed', 'fp8-current', 'bf16']) {
-      const m = new Model(c, kernels, resolvePrecision(recipe), 7);
-      m.forwardBackward(batch, 1); // calibrate delayed scales
-      m.scaling.updateForward();
-      m.scaling.updateBackward();
-      m.zeroGrads();
-      m.beginOptimizerStep();
-      const loss = m.forwardBackward(batch, 1);
-      assert.ok(Math.abs(loss - lossRef) / lossRef < 0.01, `${preset} ${recipe}: loss ${loss} vs ${lossRef}`);
-      const db = sqnrDb(ref.grads.data, m.grads.data);
-      console.log(`# ${preset} ${recipe}: loss rel diff ${(Math.abs(loss - lossRef) / lossRef).toExponential(2)}, gradient SQNR ${db.toFixed(1)} dB`);
-      const min = GRAD_SQNR_DB[preset][recipe];
-      assert.ok(db >= min, `${preset} ${recipe}: gradient SQNR ${db.toFixed(1)} dB < ${min}`);
-    }
+/** Loss, whole-gradient SQNR and worst per-matrix SQNR of `recipe` vs fp32 after two warm passes. */
+function compareWithFp32(c: ModelConfig, recipe: string, batch: Batch) {
+  const ref = new Model(c, kernels, resolvePrecision('fp32'), 7);
+  const lossRef = ref.forwardBackward(batch, 1);
+  const m = new Model(c, kernels, resolvePrecision(recipe), 7);
+  for (let pass = 0; pass < 2; pass++) {
+    m.beginOptimizerStep();
+    m.forwardBackward(batch, 1);
+    m.scaling.updateForward();
+    m.scaling.updateBackward();
+  }
+  m.zeroGrads();
+  m.beginOptimizerStep();
+  const loss = m.forwardBackward(batch, 1);
+  let worst = { name: '', db: Infinity };
+  for (const s of m.params.specs) {
+    if (s.shape.length !== 2) continue;
+    const db = sqnrDb(ref.grads.get(s.name), m.grads.get(s.name));
+    if (db < worst.db) worst = { name: s.name, db };
+  }
+  return { lossRel: Math.abs(loss - lossRef) / lossRef, whole: sqnrDb(ref.grads.data, m.grads.data), worst };
+}
+
+test('FP8 and BF16 vs fp32 on the same weights (scales warmed): loss within 1 %, whole and worst per-matrix gradient SQNR above thresholds', () => {
+  for (const k of SQNR_CASES) {
+    const c = resolveModelConfig({ preset: k.preset, size: 'tiny', ...k.overrides });
+    const r = compareWithFp32(c, k.recipe, makeBatch(c, 2, 8, 4));
+    const what = `${k.preset}${k.preset.startsWith('fog') ? ' (scale 0.5)' : ''} ${k.recipe}`;
+    console.log(`# ${what}: loss rel diff ${r.lossRel.toExponential(1)}, whole ${r.whole.toFixed(1)} dB, worst matrix ${r.worst.db.toFixed(1)} dB (${r.worst.name})`);
+    assert.ok(r.lossRel < 0.01, `${what}: loss rel diff ${r.lossRel}`);
+    assert.ok(r.whole >= k.whole, `${what}: whole-gradient SQNR ${r.whole.toFixed(1)} dB < ${k.whole}`);
+    assert.ok(r.worst.db >= k.worstMatrix, `${what}: ${r.worst.name} SQNR ${r.worst.db.toFixed(1)} dB < ${k.worstMatrix}`);
+  }
+});
+
+test('fog-xielu at tiny with its own softmax scale 16/head_dim = 2: near one-hot attention costs ~12 dB, and sharpening is the cause', () => {
+  // Same weights and batch; only the softmax scale differs. At scale 2 the cancellation in
+  // dS = P ⊙ (dP − D) for near one-hot P turns E5M2's relative error in dP into a large error in dS.
+  const sharp = resolveModelConfig({ preset: 'fog-xielu', size: 'tiny' });
+  const soft = resolveModelConfig({ preset: 'fog-xielu', size: 'tiny', softmaxScale: 0.5 });
+  const batch = makeBatch(sharp, 2, 8, 4);
+  for (const recipe of ['bf16', 'fp8-delayed']) {
+    const a = compareWithFp32(sharp, recipe, batch);
+    const b = compareWithFp32(soft, recipe, batch);
+    console.log(`# fog-xielu ${recipe}: whole SQNR ${a.whole.toFixed(1)} dB at scale 2 vs ${b.whole.toFixed(1)} dB at scale 0.5`);
+    assert.ok(b.whole - a.whole >= 6, `${recipe}: scale 0.5 should gain ≥ 6 dB over scale 2, got ${a.whole.toFixed(1)} → ${b.whole.toFixed(1)}`);
+    assert.ok(a.whole >= (recipe === 'bf16' ? 28 : 3), `${recipe} at scale 2: whole SQNR ${a.whole.toFixed(1)} dB`);
+  }
+});
+
+test('fp8-current: attention dP/dS scales follow the previous backward (not stuck at 1), so dS does not flush to zero', () => {
+  const c = resolveModelConfig({ preset: 'fog-xielu', size: 'tiny' });
+  const m = new Model(c, kernels, resolvePrecision('fp8-current'), 7);
+  const batch = makeBatch(c, 2, 8, 4);
+  const casts: CastInfo[] = [];
+  const sink: MonitorSink = { tensor: () => {}, cast: (i) => casts.push(i), maxLogit: () => {} };
+  m.forwardBackward(batch, 1, sink);
+  const first = new Map(casts.filter((x) => x.gemm === 'attn.dpa' && (x.role === 'dp' || x.role === 'ds')).map((x) => [`${x.layer}.${x.role}`, x]));
+  m.scaling.updateForward();
+  m.scaling.updateBackward();
+  casts.length = 0;
+  m.forwardBackward(batch, 1, sink);
+  for (const x of casts.filter((y) => y.gemm === 'attn.dpa' && (y.role === 'dp' || y.role === 'ds'))) {
+    const prev = first.get(`${x.layer}.${x.role}`) as CastInfo;
+    // same batch and weights: the previous amax is this one, so the scale is the exact current scale
+    assert.equal(x.scale, currentScale(prev.stats.amax, E5M2, 0), `${x.layer}.${x.role}`);
+    assert.notEqual(x.scale, 1);
+    assert.ok(x.stats.underflow / x.count < 0.05, `layer ${x.layer} ${x.role}: ${x.stats.underflow}/${x.count} underflow to 0`);
   }
 });
 
