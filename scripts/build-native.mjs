@@ -33,8 +33,10 @@ function findNodeGyp() {
 function nodedirArgs() {
   const configured = process.env.npm_config_nodedir;
   if (configured) return [`--nodedir=${configured}`];
-  const prefix = process.config.variables.node_prefix ?? '/usr';
-  if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) return [`--nodedir=${prefix}`];
+  const prefixes = [process.config.variables.node_prefix, join(dirname(process.execPath), '..'), '/usr', '/usr/local'];
+  for (const prefix of prefixes) {
+    if (prefix && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) return [`--nodedir=${prefix}`];
+  }
   return [];
 }
 
