@@ -1,0 +1,163 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AttentionBackwardStats, AttentionForwardStats, AttentionFp8Scales, AttentionShape, Kernels } from '../../src/kernels/types.js';
+import { createReferenceKernels } from '../../src/kernels/reference/index.js';
+import { Rng, assertClose } from './random.js';
+
+// Native-only properties of the fused kernels (the backend-generic parity tests live beside this
+// file): results independent of the thread count, every ISA path agreeing with the reference,
+// and the addon's own argument checks (called without withValidation) throwing instead of crashing.
+
+interface NativeControl {
+  bestIsa(): string;
+  isa(): string;
+  setIsa(isa: string): void;
+  threads(): number;
+  setThreads(n: number): void;
+}
+
+async function loadNative(): Promise<{ kernels: Kernels; control: NativeControl } | string> {
+  const specifier = '../../src/kernels/native.js';
+  try {
+    const module = (await import(specifier)) as { loadNativeKernels(): Kernels; loadNativeAddon(): NativeControl };
+    return { kernels: module.loadNativeKernels(), control: module.loadNativeAddon() };
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+const native = await loadNative();
+const skip = typeof native === 'string' ? `native addon unavailable: ${native}` : false;
+const ISAS = ['scalar', 'avx2', 'avx512bf16'];
+
+/** Runs fn with the pool at `threads` threads and the given ISA, restoring both afterwards. */
+function withSettings<T>(control: NativeControl, threads: number, isa: string, fn: () => T): T {
+  const savedThreads = control.threads();
+  const savedIsa = control.isa();
+  control.setThreads(threads);
+  control.setIsa(isa);
+  try {
+    return fn();
+  } finally {
+    control.setThreads(savedThreads);
+    control.setIsa(savedIsa);
+  }
+}
+
+function attentionInputs(s: AttentionShape, seed: number) {
+  const rng = new Rng(seed);
+  const nq = s.B * s.T * s.Hq * s.D;
+  const nkv = s.B * s.T * s.Hkv * s.D;
+  return { q: rng.normals(nq, 1.5), k: rng.normals(nkv, 1.5), v: rng.normals(nkv), dO: rng.normals(nq) };
+}
+
+interface AttentionRun {
+  o: Float32Array; lse: Float32Array; dq: Float32Array; dk: Float32Array; dv: Float32Array;
+  forward: AttentionForwardStats; backward: AttentionBackwardStats;
+}
+
+function runAttention(k: Kernels, s: AttentionShape, x: ReturnType<typeof attentionInputs>, fp8: AttentionFp8Scales | null): AttentionRun {
+  const nq = x.q.length;
+  const nkv = x.k.length;
+  const o = new Float32Array(nq);
+  const lse = new Float32Array(s.B * s.Hq * s.T);
+  const forward = k.attentionForward(x.q, x.k, x.v, o, lse, s, fp8);
+  const dq = new Float32Array(nq).fill(NaN);
+  const dk = new Float32Array(nkv).fill(NaN);
+  const dv = new Float32Array(nkv).fill(NaN);
+  const backward = k.attentionBackward(x.q, x.k, x.v, o, lse, x.dO, dq, dk, dv, s, fp8);
+  return { o, lse, dq, dk, dv, forward, backward };
+}
+
+// Several query and key tiles (64), a partial last tile, D not a multiple of the vector width, GQA.
+const SHAPE: AttentionShape = { B: 2, T: 150, Hq: 4, Hkv: 2, D: 40, softmaxScale: 0.16 };
+const FP8: AttentionFp8Scales = { p: 448, dp: 2000, ds: 3e5 };
+
+test('native attention: 1 and 2 threads give bit-identical outputs and stats (fp32 and FP8DPA)', { skip }, () => {
+  if (typeof native === 'string') return;
+  const { kernels, control } = native;
+  const x = attentionInputs(SHAPE, 71);
+  const isa = control.isa();
+  for (const fp8 of [null, FP8]) {
+    const one = withSettings(control, 1, isa, () => runAttention(kernels, SHAPE, x, fp8));
+    const two = withSettings(control, 2, isa, () => runAttention(kernels, SHAPE, x, fp8));
+    assert.deepEqual(two, one, `fp8 = ${JSON.stringify(fp8)}`);
+    assert.ok(one.dq.every(Number.isFinite) && one.dk.every(Number.isFinite) && one.dv.every(Number.isFinite), 'all gradients written');
+  }
+});
+
+test('native attention: every ISA path matches the reference (fp32) and stays finite (FP8DPA)', { skip }, () => {
+  if (typeof native === 'string') return;
+  const x = attentionInputs(SHAPE, 72);
+  const expected = runAttention(createReferenceKernels(), SHAPE, x, null);
+  const best = ISAS.indexOf(native.control.bestIsa());
+  for (const isa of ISAS.slice(0, best + 1)) {
+    const r = withSettings(native.control, 2, isa, () => runAttention(native.kernels, SHAPE, x, null));
+    assertClose(r.o, expected.o, 1e-6, 1e-5, `${isa} o`);
+    assertClose(r.lse, expected.lse, 1e-6, 1e-6, `${isa} lse`);
+    assert.ok(Math.abs(r.forward.maxLogit - expected.forward.maxLogit) <= 1e-6 * Math.abs(expected.forward.maxLogit), `${isa} maxLogit`);
+    assertClose(r.dq, expected.dq, 1e-5, 1e-4, `${isa} dq`);
+    assertClose(r.dk, expected.dk, 1e-5, 1e-4, `${isa} dk`);
+    assertClose(r.dv, expected.dv, 1e-5, 1e-4, `${isa} dv`);
+    const f = withSettings(native.control, 2, isa, () => runAttention(native.kernels, SHAPE, x, FP8));
+    assert.ok(f.o.every(Number.isFinite) && f.dq.every(Number.isFinite), `${isa} FP8 outputs finite`);
+    const elements = SHAPE.B * SHAPE.Hq * (SHAPE.T * (SHAPE.T + 1)) / 2;
+    for (const stats of [f.forward.p, f.backward.dp, f.backward.ds]) {
+      assert.ok(stats !== undefined && stats.underflow + stats.overflow <= elements, `${isa} FP8 stats ${JSON.stringify(stats)}`);
+    }
+  }
+});
+
+test('native reductions: 1 and 2 threads give bit-identical sums (sumSquares, rowMoments, xIELU, dgain)', { skip }, () => {
+  if (typeof native === 'string') return;
+  const rng = new Rng(73);
+  const x = rng.normals(300_001, 3);
+  const dy = rng.normals(x.length);
+  const R = 257;
+  const C = 1000;
+  const p = { alphaP: 0.8, alphaN: 1.3, beta: 0.5, eps: -1e-6 };
+  const runAll = () => {
+    const moments = new Float64Array(3 * R);
+    native.kernels.rowMoments(x.subarray(0, R * C), R, C, moments);
+    const dx = new Float32Array(x.length);
+    const xielu = native.kernels.xieluBackward(x, dy, dx, p);
+    const rstd = new Float32Array(R);
+    native.kernels.rmsnormForward(x.subarray(0, R * C), null, new Float32Array(R * C), rstd, R, C, 1e-5);
+    const dgain = new Float32Array(C).fill(1);
+    native.kernels.rmsnormBackward(dy.subarray(0, R * C), x.subarray(0, R * C), null, rstd, new Float32Array(R * C), dgain, R, C);
+    return { sumSquares: native.kernels.sumSquares(x), moments, xielu, dgain };
+  };
+  const isa = native.control.isa();
+  const one = withSettings(native.control, 1, isa, runAll);
+  const two = withSettings(native.control, 2, isa, runAll);
+  assert.deepEqual(two, one);
+  let exact = 0;
+  for (const v of x) exact += v * v;
+  assert.ok(Math.abs(one.sumSquares - exact) <= 1e-12 * exact, 'sumSquares near the sequential float64 sum');
+});
+
+test('native addon without withValidation: bad arguments throw TypeError / RangeError, never crash', { skip }, () => {
+  if (typeof native === 'string') return;
+  const k = native.kernels;
+  const f = (n: number) => new Float32Array(n);
+  const s: AttentionShape = { B: 1, T: 4, Hq: 2, Hkv: 1, D: 2, softmaxScale: 1 };
+  const ok = () => k.attentionForward(f(16), f(8), f(8), f(16), f(8), s, null);
+  assert.doesNotThrow(ok);
+  assert.throws(() => k.attentionForward(f(16), f(7), f(8), f(16), f(8), s, null), (e: unknown) => e instanceof TypeError && /attentionForward: k/.test(e.message));
+  assert.throws(() => k.attentionForward(f(16), f(8), f(8), f(16), f(8), { ...s, Hkv: 3 }, null), TypeError);
+  assert.throws(() => k.attentionForward(f(16), f(8), f(8), f(16), f(8), { ...s, D: 2.5 }, null), TypeError);
+  assert.throws(() => k.attentionForward(f(16), f(8), f(8), f(16), f(8), s, { p: 0, dp: 1, ds: 1 }), RangeError);
+  assert.throws(() => k.attentionBackward(f(16), f(8), f(8), f(16), f(8), f(16), f(16), f(8), new Float32Array(9), s, null), TypeError);
+  // @ts-expect-error a shape that is not an object
+  assert.throws(() => k.attentionForward(f(16), f(8), f(8), f(16), f(8), 7, null), TypeError);
+  assert.throws(() => k.crossEntropyForward(f(6), Int32Array.from([0, 3]), f(2), f(2), 2, 3), RangeError);
+  assert.throws(() => k.crossEntropyForward(f(6), Int32Array.from([0, -2]), f(2), f(2), 2, 3), RangeError);
+  // @ts-expect-error targets of the wrong array type
+  assert.throws(() => k.crossEntropyForward(f(6), f(2), f(2), f(2), 2, 3), TypeError);
+  assert.throws(() => k.rmsnormForward(f(6), f(2), f(6), f(2), 2, 3, 1e-5), /gain/);
+  assert.throws(() => k.ropeForward(f(6), f(6), 1, 1, 2, 3, 1e4), TypeError);
+  assert.throws(() => k.swigluBackward(f(12), f(6), f(11), 2, 3), /dh/);
+  assert.throws(() => k.adamw(f(2), f(2), f(2), f(2), { lr: 1, beta1: 1, beta2: 0.9, eps: 1e-8, weightDecay: 0, step: 1 }), RangeError);
+  assert.throws(() => k.rowMoments(f(6), 2, 3, new Float64Array(5)), TypeError);
+  assert.throws(() => k.xieluForward(f(2), f(3), { alphaP: 1, alphaN: 1, beta: 0.5, eps: -1e-6 }), TypeError);
+});
