@@ -10,7 +10,7 @@
 #include "../../native/src/common/threads.h"
 
 double fog8::peakScalarFma(uint64_t iterations) {
-  float c[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  float c[8] = {0, 1, 2, 3, 4, 5, 6, 7};  // distinct, so the chains cannot be merged
   for (uint64_t i = 0; i < iterations; i++)
     for (int j = 0; j < 8; j++) c[j] = c[j] * 0.999999f + 1e-7f;
   volatile float sink = c[0] + c[1] + c[2] + c[3] + c[4] + c[5] + c[6] + c[7];

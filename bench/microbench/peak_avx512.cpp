@@ -1,14 +1,18 @@
-// AVX-512 peak loops: FMA zmm and vdpbf16ps ymm / zmm, 12 independent chains each.
+// AVX-512 peak loops: FMA zmm and vdpbf16ps ymm / zmm, 12 independent chains each, started from
+// distinct values and kept opaque (asm barrier) so that the compiler cannot merge them.
 #include <immintrin.h>
 
 #include "peak.h"
 
 double fog8::peakFma512(uint64_t iterations) {
   __m512 c[12];
-  for (auto& x : c) x = _mm512_setzero_ps();
+  for (int j = 0; j < 12; j++) c[j] = _mm512_set1_ps(static_cast<float>(j));
   const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
   for (uint64_t i = 0; i < iterations; i++)
+  {
     for (int j = 0; j < 12; j++) c[j] = _mm512_fmadd_ps(a, c[j], b);
+    asm volatile("" : "+v"(c[0]), "+v"(c[1]), "+v"(c[2]), "+v"(c[3]), "+v"(c[4]), "+v"(c[5]), "+v"(c[6]), "+v"(c[7]), "+v"(c[8]), "+v"(c[9]), "+v"(c[10]), "+v"(c[11]));
+  }
   __m512 s = c[0];
   for (int j = 1; j < 12; j++) s = _mm512_add_ps(s, c[j]);
   volatile float sink = _mm512_reduce_add_ps(s);
@@ -18,10 +22,13 @@ double fog8::peakFma512(uint64_t iterations) {
 
 double fog8::peakDpbf16x512(uint64_t iterations) {
   __m512 c[12];
-  for (auto& x : c) x = _mm512_setzero_ps();
+  for (int j = 0; j < 12; j++) c[j] = _mm512_set1_ps(static_cast<float>(j));
   const __m512bh a = (__m512bh)_mm512_set1_epi32(0x3F803F80), b = (__m512bh)_mm512_set1_epi32(0x33D633D6);
   for (uint64_t i = 0; i < iterations; i++)
+  {
     for (int j = 0; j < 12; j++) c[j] = _mm512_dpbf16_ps(c[j], a, b);
+    asm volatile("" : "+v"(c[0]), "+v"(c[1]), "+v"(c[2]), "+v"(c[3]), "+v"(c[4]), "+v"(c[5]), "+v"(c[6]), "+v"(c[7]), "+v"(c[8]), "+v"(c[9]), "+v"(c[10]), "+v"(c[11]));
+  }
   __m512 s = c[0];
   for (int j = 1; j < 12; j++) s = _mm512_add_ps(s, c[j]);
   volatile float sink = _mm512_reduce_add_ps(s);
@@ -31,10 +38,13 @@ double fog8::peakDpbf16x512(uint64_t iterations) {
 
 double fog8::peakDpbf16x256(uint64_t iterations) {
   __m256 c[12];
-  for (auto& x : c) x = _mm256_setzero_ps();
+  for (int j = 0; j < 12; j++) c[j] = _mm256_set1_ps(static_cast<float>(j));
   const __m256bh a = (__m256bh)_mm256_set1_epi32(0x3F803F80), b = (__m256bh)_mm256_set1_epi32(0x33D633D6);
   for (uint64_t i = 0; i < iterations; i++)
+  {
     for (int j = 0; j < 12; j++) c[j] = _mm256_dpbf16_ps(c[j], a, b);
+    asm volatile("" : "+v"(c[0]), "+v"(c[1]), "+v"(c[2]), "+v"(c[3]), "+v"(c[4]), "+v"(c[5]), "+v"(c[6]), "+v"(c[7]), "+v"(c[8]), "+v"(c[9]), "+v"(c[10]), "+v"(c[11]));
+  }
   __m256 s = c[0];
   for (int j = 1; j < 12; j++) s = _mm256_add_ps(s, c[j]);
   volatile float sink = _mm256_cvtss_f32(s);
