@@ -1,12 +1,14 @@
 /**
  * Picks the kernel backend of a run: 'reference' (pure TypeScript), 'native' (the C++ addon; an
- * error if it does not load) or 'auto' (native when it loads, else reference with a warning).
+ * error if it does not load) or 'auto' (native when it loads, else the reference with a warning
+ * from the loader). `threads` sets the native thread pool (null: its default, all cores).
  */
 import type { Kernels } from '../kernels/types.js';
-import { createReferenceKernels } from '../kernels/reference/index.js';
+import { loadKernels } from '../kernels/index.js';
+import { loadNativeAddon } from '../kernels/native.js';
 
 export async function loadKernelBackend(kind: 'auto' | 'native' | 'reference', threads: number | null): Promise<Kernels> {
-  void threads;
-  if (kind === 'native') throw new Error('kernels native: the native kernel loader is not available in this build');
-  return createReferenceKernels();
+  const kernels = loadKernels(kind === 'auto' ? undefined : kind);
+  if (kernels.name === 'native' && threads !== null) loadNativeAddon().setThreads(threads);
+  return kernels;
 }

@@ -179,6 +179,7 @@ export class Trainer {
     const initialValLoss = this.step === 0 && config.evalInterval >= 0 ? this.runEval() : null;
     let finalValLoss: number | null = initialValLoss;
     let lastEvalStep = this.step;
+    const loopStarted = performance.now();
 
     while (this.step < config.steps) {
       const t0 = performance.now();
@@ -239,7 +240,7 @@ export class Trainer {
         if (casts.length > 0) metrics.write({ type: 'fp8', ...this.base(), casts });
         for (const w of this.p.forecaster.observe(this.step, stats)) this.event('warn', w.message);
       }
-      progress.update({ step: this.step, loss: lastLoss, tokensPerSec, elapsedSeconds: (performance.now() - started) / 1000, stepsThisSession: this.step - sessionStartStep });
+      progress.update({ step: this.step, loss: lastLoss, tokensPerSec, elapsedSeconds: (performance.now() - loopStarted) / 1000, stepsThisSession: this.step - sessionStartStep });
       if ((config.evalInterval > 0 && this.step % config.evalInterval === 0) || this.step === config.steps) {
         finalValLoss = this.runEval();
         lastEvalStep = this.step;
