@@ -15,7 +15,7 @@ import { AttentionOp } from '../ops/attention.js';
 import { ActivationOp, RowScaleOp } from '../ops/activations.js';
 import { ForkOp, LayerScaleOp, SplitOp, residualAdd } from '../ops/elementwise.js';
 import { EmbeddingOp } from '../ops/embedding.js';
-import { CrossEntropyOp } from '../ops/cross-entropy.js';
+import { LmHeadLossOp } from '../ops/lm-head-loss.js';
 
 interface SavesForBackward {
   savedBytes(): number;
@@ -65,13 +65,13 @@ export class ModelGraph {
   private readonly mo: Float32Array; // (R, d) fc2 output
   private readonly bm: Float32Array; // (R, d)
   private readonly xf: Float32Array; // (R, d) final norm output (aliases res without one)
-  /** (R, V) logits of the last forward pass. */
-  readonly logits: Float32Array;
+  /** (R, V) logits for forwardLogits (generation), allocated on first use; training never holds them. */
+  private fullLogits: Float32Array | null = null;
   private readonly layers: LayerOps[] = [];
   private readonly embedding: EmbeddingOp;
   private readonly finalNorm: RmsNormOp | null;
   private readonly lmHead: LinearOp;
-  private readonly loss: CrossEntropyOp;
+  private readonly loss: LmHeadLossOp;
 
   constructor(
     ctx: OpContext, c: ModelConfig, params: ParameterStore, grads: ParameterStore, B: number, T: number,
@@ -108,7 +108,6 @@ export class ModelGraph {
     this.mo = f(R * d);
     this.bm = branchPost ? f(R * d) : this.mo;
     this.xf = c.finalNorm ? f(R * d) : this.res;
-    this.logits = f(R * V);
     // gradient buffers shared by every layer
     const dres = f(R * d);
     const dbranch = f(R * d); // gradient w.r.t. a branch's input, added into dres by the fork
@@ -125,7 +124,6 @@ export class ModelGraph {
     const da = f(R * F);
     const dmoPre = c.mlp === 'smooth-swiglu' ? f(R * d) : null; // gradient w.r.t. fc2 output before × s
     const dmo = branchPost ? f(R * d) : dres;
-    const dlogits = f(R * V);
     const dxf = c.finalNorm ? f(R * d) : dres;
 
     const P = (n: string) => params.get(n);
@@ -163,9 +161,11 @@ export class ModelGraph {
         if (c.layerScale) return new LayerScaleOp(ctx, label, R, d, P(scaleName), G(scaleName), x, y, dy, dx);
         return null;
       };
+      const fc1 = lin(i, 'mlp.fc1', gated ? [n.gate, n.up] : [n.up], F1, d, this.xa, this.h, dh, dxPre);
       const act = new ActivationOp(
         ctx, `${pre}.mlp.act`, c.mlp, R, F, this.h, this.a, da, dh,
         c.mlp === 'xielu' ? { ap: P(n.alphaP), an: P(n.alphaN), dap: G(n.alphaP), dan: G(n.alphaN) } : null,
+        () => fc1.recomputeOutput(), // h is recomputed in backward, not saved
       );
       this.layers.push({
         fork1: new ForkOp(ctx, `${pre}.attn.fork`, dres, dbranch),
@@ -186,7 +186,7 @@ export class ModelGraph {
         postAttnNorm: c.preNorm
           ? new RmsNormOp(ctx, `${pre}.post_attention_norm`, R, d, eps, P(n.postAttnNorm), G(n.postAttnNorm), this.res, this.xa, dxPre, dbranch)
           : null,
-        fc1: lin(i, 'mlp.fc1', gated ? [n.gate, n.up] : [n.up], F1, d, this.xa, this.h, dh, dxPre),
+        fc1,
         act,
         fc2: lin(i, 'mlp.fc2', [n.down], d, F, this.a, this.mo, dmoPre ?? dmo, da),
         rowScale: c.mlp === 'smooth-swiglu' ? new RowScaleOp(ctx, `${pre}.mlp.rescale`, R, d, act.s, this.mo, this.mo, dmo, dmoPre as Float32Array) : null,
@@ -195,11 +195,12 @@ export class ModelGraph {
     }
     this.finalNorm = c.finalNorm ? new RmsNormOp(ctx, 'model.norm', R, d, eps, P(FINAL_NORM_NAME), G(FINAL_NORM_NAME), this.res, this.xf, dxf, dres) : null;
     const headPrecision: GemmPrecision = ctx.recipe.gemm === 'fp8' && !ctx.recipe.fp8LmHead ? 'bf16' : ctx.recipe.gemm;
+    // The fused head never holds (R, V) logits: the linear has no y/dy buffers, only chunks.
     this.lmHead = new LinearOp(
-      ctx, { layer: -1, key: 'lm_head', gemm: 'lm_head', M: R, N: V, K: d, precision: headPrecision },
-      P(LM_HEAD_NAME), G(LM_HEAD_NAME), weightCache('lm_head'), this.xf, this.logits, dlogits, dxf,
+      ctx, { layer: -1, key: 'lm_head', gemm: 'lm_head', M: R, N: V, K: d, precision: headPrecision, transientInput: true },
+      P(LM_HEAD_NAME), G(LM_HEAD_NAME), weightCache('lm_head'), this.xf, null, null, dxf,
     );
-    this.loss = new CrossEntropyOp(ctx, R, V, this.logits, dlogits);
+    this.loss = new LmHeadLossOp(ctx, this.lmHead, R, V, dxf);
   }
 
   /** Bytes kept alive from forward to backward (every op's saved buffers) for one step. */
@@ -215,8 +216,8 @@ export class ModelGraph {
     if (m) m.tensor(layer, name, x, this.B, x.length / this.B);
   }
 
-  /** Runs the forward pass up to the logits (recorded on the tape when it is recording). */
-  forwardLogits(inputs: Int32Array): Float32Array {
+  /** Runs the forward pass up to the LM head's input (recorded on the tape when it is recording). */
+  private forwardBody(inputs: Int32Array): void {
     this.embedding.forward(inputs);
     for (let i = 0; i < this.layers.length; i++) {
       const L = this.layers[i];
@@ -250,19 +251,31 @@ export class ModelGraph {
       this.tap(i, 'activation', this.res);
     }
     this.finalNorm?.forward();
-    this.lmHead.forward();
-    return this.logits;
   }
 
-  /** Forward to the mean loss over non-ignored targets. */
-  forwardLoss(inputs: Int32Array, targets: Int32Array): number {
-    this.forwardLogits(inputs);
-    return this.loss.forward(targets);
+  /** (R, V) logits (evaluation only: the view is reused by the next call; allocated on first use). */
+  forwardLogits(inputs: Int32Array): Float32Array {
+    if (this.ctx.tape.recording) throw new Error('ModelGraph.forwardLogits is for evaluation; training uses forwardLoss');
+    this.forwardBody(inputs);
+    if (!this.fullLogits) this.fullLogits = new Float32Array(this.R * this.c.vocabSize);
+    this.loss.logits(this.fullLogits);
+    return this.fullLogits;
   }
 
-  /** Sets the loss-gradient scale, then the tape replays every recorded op backward. */
-  backward(gradScale: number): void {
-    this.loss.gradScale = gradScale;
+  /**
+   * Forward to the mean loss over non-ignored targets. With `gradScale` (training: the tape is
+   * recording) the fused LM head + loss also runs its backward, scaled by gradScale.
+   */
+  forwardLoss(inputs: Int32Array, targets: Int32Array, gradScale: number | null = null): number {
+    if ((gradScale !== null) !== this.ctx.tape.recording) {
+      throw new Error(`ModelGraph.forwardLoss: gradScale must be given exactly when the tape records (recording: ${this.ctx.tape.recording})`);
+    }
+    this.forwardBody(inputs);
+    return this.loss.forward(targets, gradScale);
+  }
+
+  /** The tape replays every recorded op backward. */
+  backward(): void {
     this.ctx.tape.backward();
   }
 }

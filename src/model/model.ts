@@ -118,9 +118,9 @@ export class Model {
     ctx.tape.clear();
     ctx.tape.recording = true;
     try {
-      const loss = g.forwardLoss(batch.inputs, batch.targets);
+      const loss = g.forwardLoss(batch.inputs, batch.targets, lossScale);
       ctx.tape.recording = false;
-      g.backward(lossScale);
+      g.backward();
       return loss;
     } finally {
       ctx.tape.recording = false;

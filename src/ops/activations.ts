@@ -1,6 +1,7 @@
 /**
- * MLP activations, forward and backward side by side. Each saves a float32 copy of its input
- * (activations stay wide, DESIGN §3). SwiGLU and Smooth-SwiGLU read h (R, 2F) = [gate | up];
+ * MLP activations, forward and backward side by side. Activations stay wide (DESIGN §3), but the
+ * op saves nothing of size (R, Fin): its input h is the output of the fc1 linear, which backward
+ * recomputes bit-identically from fc1's saved Q(x) (`refillInput`, one extra fprop GEMM) instead. SwiGLU and Smooth-SwiGLU read h (R, 2F) = [gate | up];
  * Smooth-SwiGLU also saves s (R) = max|gate| per token, which RowScaleOp multiplies back into the
  * fc2 output. xIELU's α's are softplus-parametrised: α_p = softplus(a_p), α_n = β + softplus(a_n).
  */
@@ -24,7 +25,6 @@ export type ActivationKind = 'swiglu' | 'smooth-swiglu' | 'gelu' | 'xielu';
 /** h (R, Fin) → a (R, F), Fin = 2F for the gated kinds. */
 export class ActivationOp implements TapeNode {
   readonly label: string;
-  private readonly savedH: Float32Array; // (R, Fin)
   /** Smooth-SwiGLU per-token divisor s (R); length 0 otherwise. */
   readonly s: Float32Array;
 
@@ -33,18 +33,19 @@ export class ActivationOp implements TapeNode {
     private readonly h: Float32Array, private readonly a: Float32Array, private readonly da: Float32Array, private readonly dh: Float32Array,
     /** xIELU raw parameters a_p (1), a_n (1) and their accumulated gradients. */
     private readonly xielu: { ap: Float32Array; an: Float32Array; dap: Float32Array; dan: Float32Array } | null,
+    /** Rewrites h (R, Fin) exactly as forward saw it (e.g. fc1's recomputeOutput); runs first in backward. */
+    private readonly refillInput: () => void,
   ) {
     this.label = label;
     const fin = kind === 'swiglu' || kind === 'smooth-swiglu' ? 2 * F : F;
     if (h.length !== R * fin || dh.length !== R * fin) throw new TypeError(`ActivationOp(${label}): h and dh must have length R·${fin} = ${R * fin}`);
     if (a.length !== R * F || da.length !== R * F) throw new TypeError(`ActivationOp(${label}): a and da must have length R·F = ${R * F}`);
     if (kind === 'xielu' && !xielu) throw new TypeError(`ActivationOp(${label}): xIELU needs its parameters`);
-    this.savedH = new Float32Array(R * fin);
     this.s = new Float32Array(kind === 'smooth-swiglu' ? R : 0);
   }
 
   savedBytes(): number {
-    return this.savedH.byteLength + this.s.byteLength;
+    return this.s.byteLength;
   }
 
   private xieluParams() {
@@ -54,8 +55,7 @@ export class ActivationOp implements TapeNode {
 
   forward(): void {
     const k = this.ctx.kernels;
-    this.savedH.set(this.h);
-    const h = this.savedH;
+    const h = this.h;
     switch (this.kind) {
       case 'swiglu': k.swigluForward(h, this.a, this.R, this.F); break;
       case 'smooth-swiglu': k.smoothSwigluForward(h, this.a, this.s, this.R, this.F); break;
@@ -68,7 +68,8 @@ export class ActivationOp implements TapeNode {
 
   backward(): void {
     const k = this.ctx.kernels;
-    const h = this.savedH;
+    this.refillInput();
+    const h = this.h;
     switch (this.kind) {
       case 'swiglu': k.swigluBackward(h, this.da, this.dh, this.R, this.F); break;
       case 'smooth-swiglu': k.smoothSwigluBackward(h, this.s, this.da, this.dh, this.R, this.F); break;

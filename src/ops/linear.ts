@@ -1,18 +1,20 @@
 /**
- * The precision-aware linear y = x·Wᵀ (x (M, K), W (N, K), y (M, N)), forward and backward side by
- * side. Three GEMMs, each with its operand roles written out (DESIGN §3):
- *   fprop  y  = Q(x)·Q(W)ᵀ          roles input, weight
- *   dgrad  dx = Q(dy)·Q(W)          roles grad_output, weight
- *   wgrad  dW += Q(dy)ᵀ·Q(x)        roles grad_output, input
- * Q is the FP8 cast ('fp8'), BF16 rounding ('bf16') or the identity ('fp32'). Forward saves only
- * Q(x) — FP8 codes (1 byte/elem), BF16 bits (2 bytes) or a float32 copy — and the weight is cast
- * once per optimizer step into a cache reused by every micro-batch. Block scaling fake-quantizes
- * per tile (1×128 for x and dy along their rows, 128×128 for W) and runs float32 GEMMs on the
- * fake-quantized copies; it saves the fake-quantized x as float32.
+ * The FP8-aware linear y (M, N) = Q(x) (M, K) · Q(W)ᵀ (N, K), forward and backward side by side.
+ * Three GEMMs with explicit roles: fprop (input, weight), dgrad (grad_output, weight), wgrad
+ * (grad_output, input). Q is the FP8 cast ('fp8'), BF16 rounding ('bf16') or the identity ('fp32').
+ * Forward saves only Q(x) — FP8 codes (1 byte/elem), BF16 bits (2 bytes) or a float32 copy — and
+ * the weight is cast once per optimizer step into a cache reused by every micro-batch. Block
+ * scaling fake-quantizes per tile (1×128 for x and dy along their rows, 128×128 for W) and runs
+ * float32 GEMMs on the fake-quantized copies; it saves the fake-quantized x as float32.
+ *
+ * Two uses beyond forward/backward: recomputeOutput() re-runs fprop from the saved Q(x) (bit-identical
+ * y, so a consumer of y need not save it), and the row-range methods (castInput, fpropRows,
+ * backwardRows) let the fused LM head run fprop/dgrad/wgrad chunk by chunk inside its forward; such
+ * a linear is built with `transientInput`, its Q(x) living in scratch rather than being saved.
  */
-import type { GemmOperand } from '../kernels/types.js';
+import type { CastStats, GemmOperand } from '../kernels/types.js';
 import type { GemmPrecision } from '../numerics/recipe.js';
-import { Fp8Operand } from './cast.js';
+import { Fp8Operand, mergeStats } from './cast.js';
 import type { OpContext } from './context.js';
 import type { TapeNode } from './tape.js';
 
@@ -36,7 +38,12 @@ export interface LinearSpec {
   N: number;
   K: number;
   precision: GemmPrecision;
+  /** Q(x) is consumed within one forward (fused LM head): kept in scratch, not saved. */
+  transientInput?: boolean;
 }
+
+/** Scratch slot of a transient Q(x); other ops use slots 0–7. */
+const TRANSIENT_INPUT_SLOT = 8;
 
 export class LinearOp implements TapeNode {
   readonly label: string;
@@ -45,8 +52,8 @@ export class LinearOp implements TapeNode {
   private readonly weight: Float32Array; // (N, K)
   private readonly dweight: Float32Array; // (N, K) accumulated
   private readonly x: Float32Array; // (M, K)
-  private readonly y: Float32Array; // (M, N)
-  private readonly dy: Float32Array; // (M, N)
+  private readonly y: Float32Array | null; // (M, N); null for a row-chunked linear
+  private readonly dy: Float32Array | null; // (M, N)
   private readonly dx: Float32Array; // (M, K) overwritten
   private readonly cache: WeightCastCache;
   private readonly inputOp: Fp8Operand | null;
@@ -60,7 +67,7 @@ export class LinearOp implements TapeNode {
 
   constructor(
     ctx: OpContext, spec: LinearSpec, weight: Float32Array, dweight: Float32Array, cache: WeightCastCache,
-    x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array,
+    x: Float32Array, y: Float32Array | null, dy: Float32Array | null, dx: Float32Array,
   ) {
     const { M, N, K } = spec;
     const check = (name: string, a: { length: number }, n: number) => {
@@ -69,8 +76,9 @@ export class LinearOp implements TapeNode {
     check('weight', weight, N * K);
     check('dweight', dweight, N * K);
     check('x', x, M * K);
-    check('y', y, M * N);
-    check('dy', dy, M * N);
+    if (y) check('y', y, M * N);
+    if (dy) check('dy', dy, M * N);
+    if ((!y || !dy) && !spec.transientInput) throw new TypeError(`LinearOp(${spec.key}): y and dy may be null only with transientInput (row-chunked use)`);
     check('dx', dx, M * K);
     this.label = spec.key;
     this.ctx = ctx;
@@ -87,14 +95,25 @@ export class LinearOp implements TapeNode {
     this.inputOp = fp8 ? new Fp8Operand(ctx, spec.layer, spec.key, spec.gemm, 'input') : null;
     this.weightOp = fp8 ? new Fp8Operand(ctx, spec.layer, spec.key, spec.gemm, 'weight') : null;
     this.gradOp = fp8 ? new Fp8Operand(ctx, spec.layer, spec.key, spec.gemm, 'grad_output') : null;
-    this.savedCodes = fp8 && !block ? new Uint8Array(M * K) : null;
-    this.savedBits = spec.precision === 'bf16' ? new Uint16Array(M * K) : null;
-    this.savedF32 = spec.precision === 'fp32' || block ? new Float32Array(M * K) : null;
+    const own = !spec.transientInput;
+    this.savedCodes = own && fp8 && !block ? new Uint8Array(M * K) : null;
+    this.savedBits = own && spec.precision === 'bf16' ? new Uint16Array(M * K) : null;
+    this.savedF32 = own && (spec.precision === 'fp32' || block) ? new Float32Array(M * K) : null;
   }
 
-  /** Bytes this op keeps alive from forward to backward. */
+  /** Bytes this op keeps alive from forward to backward (0 with a transient input). */
   savedBytes(): number {
     return (this.savedCodes?.byteLength ?? 0) + (this.savedBits?.byteLength ?? 0) + (this.savedF32?.byteLength ?? 0);
+  }
+
+  private codesStore(): Uint8Array {
+    return this.savedCodes ?? this.ctx.scratch.u8(this.spec.M * this.spec.K, TRANSIENT_INPUT_SLOT);
+  }
+  private bitsStore(): Uint16Array {
+    return this.savedBits ?? this.ctx.scratch.u16(this.spec.M * this.spec.K, TRANSIENT_INPUT_SLOT);
+  }
+  private f32Store(): Float32Array {
+    return this.savedF32 ?? this.ctx.scratch.f32(this.spec.M * this.spec.K, TRANSIENT_INPUT_SLOT);
   }
 
   private blockScaling(): boolean {
@@ -130,60 +149,120 @@ export class LinearOp implements TapeNode {
 
   /** y = Q(x)·Q(W)ᵀ; saves Q(x). */
   forward(): void {
-    const { M, N, K, precision } = this.spec;
-    const k = this.ctx.kernels;
-    let a: GemmOperand;
-    if (precision === 'fp32') {
-      (this.savedF32 as Float32Array).set(this.x);
-      a = { dtype: 'f32', data: this.x, trans: false };
-    } else if (precision === 'bf16') {
-      k.packBf16(this.x, this.savedBits as Uint16Array);
-      a = { dtype: 'bf16', data: this.savedBits as Uint16Array, trans: false };
-    } else if (this.blockScaling()) {
-      const fq = this.savedF32 as Float32Array;
-      (this.inputOp as Fp8Operand).castBlock(this.x, M, K, 1, this.ctx.recipe.blockSizeActivation, fq);
-      a = { dtype: 'f32', data: fq, trans: false };
-    } else {
-      const op = this.inputOp as Fp8Operand;
-      this.savedInvScale = op.quantize(this.x, this.savedCodes as Uint8Array);
-      a = { dtype: op.format, data: this.savedCodes as Uint8Array, trans: false, invScale: this.savedInvScale };
-    }
-    const w = this.weightOperand(true); // logical (K, N) = Wᵀ, stored (N, K)
-    k.gemm(M, N, K, a, w, this.y, 1, 0);
+    const { M, N, K } = this.spec;
+    const a = this.castInput();
+    this.ctx.kernels.gemm(M, N, K, a, this.weightOperand(true), this.wholeY(), 1, 0); // W logical (K, N) = Wᵀ, stored (N, K)
     this.ctx.tape.record(this);
+  }
+
+  /** Casts x (the whole tensor, so current scaling sees its full amax) into Q(x); returns it as (M, K). */
+  castInput(): GemmOperand {
+    const { M, K, precision } = this.spec;
+    const k = this.ctx.kernels;
+    if (precision === 'fp32') {
+      const copy = this.f32Store();
+      copy.set(this.x);
+      return { dtype: 'f32', data: copy, trans: false };
+    }
+    if (precision === 'bf16') {
+      const bits = this.bitsStore();
+      k.packBf16(this.x, bits);
+      return { dtype: 'bf16', data: bits, trans: false };
+    }
+    if (this.blockScaling()) {
+      const fq = this.f32Store();
+      (this.inputOp as Fp8Operand).castBlock(this.x, M, K, 1, this.ctx.recipe.blockSizeActivation, fq);
+      return { dtype: 'f32', data: fq, trans: false };
+    }
+    const op = this.inputOp as Fp8Operand;
+    const codes = this.codesStore();
+    this.savedInvScale = op.quantize(this.x, codes);
+    return { dtype: op.format, data: codes, trans: false, invScale: this.savedInvScale };
+  }
+
+  /** Q(x) as cast by castInput, rows [r0, r0 + n) (logical (n, K)). */
+  private savedInput(r0: number, n: number): GemmOperand {
+    const { M, K, precision } = this.spec;
+    const rows = <T extends Float32Array | Uint16Array | Uint8Array>(a: T): T => (r0 === 0 && n === M ? a : (a.subarray(r0 * K, (r0 + n) * K) as T));
+    if (precision === 'bf16') return { dtype: 'bf16', data: rows(this.bitsStore()), trans: false };
+    if (precision === 'fp32' || this.blockScaling()) return { dtype: 'f32', data: rows(this.f32Store()), trans: false };
+    const op = this.inputOp as Fp8Operand;
+    return { dtype: op.format, data: rows(this.codesStore()), trans: false, invScale: this.savedInvScale };
+  }
+
+  /**
+   * y (M, N) = Q(x)·Q(W)ᵀ again from the saved Q(x) and this step's cached Q(W): the same GEMM on
+   * the same operands, so y is bit-identical to forward's. Records no cast.
+   */
+  recomputeOutput(): void {
+    const { M, N, K } = this.spec;
+    this.ctx.kernels.gemm(M, N, K, this.savedInput(0, M), this.weightOperand(true), this.wholeY(), 1, 0);
+  }
+
+  private wholeY(): Float32Array {
+    if (!this.y) throw new TypeError(`LinearOp(${this.spec.key}): built without y; use fpropRows`);
+    return this.y;
+  }
+
+  /** y (n, N) = rows [r0, r0 + n) of Q(x)·Q(W)ᵀ, after castInput(). */
+  fpropRows(r0: number, n: number, y: Float32Array): void {
+    const { N, K } = this.spec;
+    this.ctx.kernels.gemm(n, N, K, this.savedInput(r0, n), this.weightOperand(true), y, 1, 0);
   }
 
   /** dx = Q(dy)·Q(W); dW += Q(dy)ᵀ·Q(x). */
   backward(): void {
-    const { M, N, K, precision } = this.spec;
+    const { M, N } = this.spec;
+    const total: CastStats = { amax: 0, underflow: 0, overflow: 0 };
+    if (!this.dy) throw new TypeError(`LinearOp(${this.spec.key}): built without dy; use backwardRows`);
+    const scale = this.backwardRows(0, M, this.dy, this.dx, total);
+    this.recordGradCast(total, scale, M * N);
+  }
+
+  /**
+   * Whether dy may be cast in row chunks with results identical to one whole-tensor cast: not under
+   * current scaling (its scale needs the whole tensor's amax) nor block scaling (it reports per call).
+   */
+  gradCastChunkable(): boolean {
+    return this.spec.precision !== 'fp8' || this.ctx.recipe.scaling === 'delayed';
+  }
+
+  /**
+   * dgrad and wgrad for rows [r0, r0 + n): dx (n, K) = Q(dy)·Q(W) (overwritten), dW += Q(dy)ᵀ·Q(x)[rows],
+   * dy (n, N). A delayed-scaling FP8 grad cast merges its stats into `total` (recorded once by the
+   * caller through recordGradCast); returns the grad cast's scale (1 when not FP8).
+   */
+  backwardRows(r0: number, n: number, dy: Float32Array, dx: Float32Array, total: CastStats): number {
+    const { N, K, precision } = this.spec;
     const k = this.ctx.kernels;
     const s = this.ctx.scratch;
-    let g: GemmOperand; // logical (M, N)
-    let gT: GemmOperand; // logical (N, M): the same storage, transposed
-    let xs: GemmOperand; // saved Q(x), logical (M, K)
+    let g: GemmOperand; // logical (n, N)
+    let scale = 1;
     if (precision === 'fp32') {
-      g = { dtype: 'f32', data: this.dy, trans: false };
-      xs = { dtype: 'f32', data: this.savedF32 as Float32Array, trans: false };
+      g = { dtype: 'f32', data: dy, trans: false };
     } else if (precision === 'bf16') {
-      const bits = s.u16(M * N);
-      k.packBf16(this.dy, bits);
+      const bits = s.u16(n * N);
+      k.packBf16(dy, bits);
       g = { dtype: 'bf16', data: bits, trans: false };
-      xs = { dtype: 'bf16', data: this.savedBits as Uint16Array, trans: false };
     } else if (this.blockScaling()) {
-      const fq = s.f32(M * N);
-      (this.gradOp as Fp8Operand).castBlock(this.dy, M, N, 1, this.ctx.recipe.blockSizeActivation, fq);
+      const fq = s.f32(n * N);
+      (this.gradOp as Fp8Operand).castBlock(dy, n, N, 1, this.ctx.recipe.blockSizeActivation, fq);
       g = { dtype: 'f32', data: fq, trans: false };
-      xs = { dtype: 'f32', data: this.savedF32 as Float32Array, trans: false };
     } else {
       const op = this.gradOp as Fp8Operand;
-      const codes = s.u8(M * N);
-      const inv = op.quantize(this.dy, codes);
-      g = { dtype: op.format, data: codes, trans: false, invScale: inv };
-      xs = { dtype: (this.inputOp as Fp8Operand).format, data: this.savedCodes as Uint8Array, trans: false, invScale: this.savedInvScale };
+      const codes = s.u8(n * N);
+      scale = op.scaleFor(dy);
+      mergeStats(total, k.quantize(dy, op.format, scale, codes));
+      g = { dtype: op.format, data: codes, trans: false, invScale: 1 / Math.fround(scale) };
     }
-    gT = { ...g, trans: true };
-    const w = this.weightOperand(false); // logical (N, K)
-    k.gemm(M, K, N, g, w, this.dx, 1, 0); // dgrad
-    k.gemm(N, K, M, gT, xs, this.dweight, 1, 1); // wgrad, accumulated
+    const gT: GemmOperand = { ...g, trans: true }; // logical (N, n): the same storage, transposed
+    k.gemm(n, K, N, g, this.weightOperand(false), dx, 1, 0); // dgrad; W logical (N, K)
+    k.gemm(N, K, n, gT, this.savedInput(r0, n), this.dweight, 1, 1); // wgrad, accumulated
+    return scale;
+  }
+
+  /** Records the (merged) grad_output cast of one backward: amax into the slot, stats to the monitor. */
+  recordGradCast(total: CastStats, scale: number, count: number): void {
+    if (this.spec.precision === 'fp8' && !this.blockScaling()) (this.gradOp as Fp8Operand).record(total, scale, count);
   }
 }

@@ -87,3 +87,18 @@ test('current scaling derives the scale from the tensor amax before the cast', (
   for (const v of x) a = Math.max(a, Math.abs(v));
   assert.equal(input?.scale, Math.fround(Math.fround(448) / Math.fround(a)));
 });
+
+test('recomputeOutput: y recomputed from the saved Q(x) is bit-identical to forward, for every precision, and casts nothing', () => {
+  for (const recipe of ['fp32', 'bf16', 'fp8-delayed', 'fp8-current', 'fp8-block']) {
+    const { ctx, op, y } = setup(recipe);
+    let casts = 0;
+    ctx.monitor = { tensor: () => {}, maxLogit: () => {}, cast: () => casts++ };
+    op.forward();
+    const first = Float32Array.from(y);
+    const castsInForward = casts;
+    y.fill(NaN);
+    op.recomputeOutput();
+    assert.deepEqual(y, first, recipe);
+    assert.equal(casts, castsInForward, `${recipe}: recompute made a cast`);
+  }
+});

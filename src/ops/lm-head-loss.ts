@@ -1,0 +1,116 @@
+/**
+ * The LM head and the softmax cross-entropy, fused ("fused CE"): the (R, V) logits never exist
+ * whole. A training forward walks row chunks; per chunk it computes the logits (the head's fprop),
+ * the loss terms and log-sum-exp, dlogits = gradScale/nValid · (softmax − onehot), and at once the
+ * head's dgrad (dx rows, written to the gradient buffer of the head's input) and wgrad (dW
+ * accumulated). The only thing that lives from forward to backward is dx (R, C) float32; the
+ * recorded tape node's backward has nothing left to do. Per row the numbers are those of the
+ * unfused op; dW's float32 sum over rows is split at chunk boundaries. Target −1 is ignored.
+ *
+ * Chunking keeps the head's casts identical to one whole-tensor pass: Q(x) is cast once, whole,
+ * before the chunks; a delayed-scaling FP8 grad cast uses the slot's fixed scale and reports its
+ * merged stats once. Under current or block scaling of an FP8 head the grad cast needs the whole
+ * dlogits, so the head runs as one chunk.
+ */
+import type { CastStats } from '../kernels/types.js';
+import type { OpContext } from './context.js';
+import type { LinearOp } from './linear.js';
+import type { TapeNode } from './tape.js';
+
+/** Scratch slots of the logits and dlogits chunks (the linear uses 0 and 8, attention 1–5). */
+const LOGITS_SLOT = 6;
+const DLOGITS_SLOT = 7;
+/** Upper bound on one chunk buffer's size in float32 elements (8 MiB). */
+const CHUNK_ELEMENTS = 1 << 21;
+
+export class LmHeadLossOp implements TapeNode {
+  readonly label = 'lm_head+loss';
+  private readonly targets: Int32Array; // (R)
+  private readonly losses: Float32Array; // (R)
+  private readonly lse: Float32Array; // (R)
+  private readonly dloss: Float32Array; // (R)
+  /** Rows per chunk. */
+  readonly chunkRows: number;
+
+  /**
+   * head: the LM head linear (M = R, N = V, K = C) built with `transientInput`; dx (R, C): where the
+   * gradient w.r.t. the head's input is written (during the training forward).
+   */
+  constructor(
+    private readonly ctx: OpContext, private readonly head: LinearOp, private readonly R: number, private readonly V: number,
+    private readonly dx: Float32Array,
+    /** Cap on rows per chunk (default: chunks of at most 8 MiB of logits). */
+    maxChunkRows = Math.floor(CHUNK_ELEMENTS / V),
+  ) {
+    this.targets = new Int32Array(R);
+    this.losses = new Float32Array(R);
+    this.lse = new Float32Array(R);
+    this.dloss = new Float32Array(R);
+    if (dx.length % R !== 0) throw new TypeError(`LmHeadLossOp: dx has length ${dx.length}, not a multiple of R = ${R}`);
+    this.chunkRows = head.gradCastChunkable() ? Math.max(1, Math.min(R, maxChunkRows)) : R;
+  }
+
+  /** Bytes kept from forward to backward: the head's input gradient dx (R, C). */
+  savedBytes(): number {
+    return this.dx.byteLength;
+  }
+
+  private loadTargets(targets: Int32Array): number {
+    const { R, V } = this;
+    if (targets.length !== R) throw new TypeError(`LmHeadLossOp: targets has length ${targets.length}, expected ${R}`);
+    let n = 0;
+    for (let r = 0; r < R; r++) {
+      const t = targets[r];
+      if (t !== -1 && !(t >= 0 && t < V)) throw new RangeError(`LmHeadLossOp: target ${t} at position ${r} is outside [0, ${V}) and not −1`);
+      this.targets[r] = t;
+      if (t !== -1) n++;
+    }
+    return n;
+  }
+
+  /**
+   * Mean loss over non-ignored targets (0 when all are ignored), from the head's input x (R, C).
+   * With `gradScale` (training, tape recording) the head's backward runs here too, scaled by it.
+   */
+  forward(targets: Int32Array, gradScale: number | null): number {
+    const { R, V, ctx, head } = this;
+    const k = ctx.kernels;
+    const nValid = this.loadTargets(targets);
+    const train = gradScale !== null;
+    this.dloss.fill(nValid === 0 || !train ? 0 : gradScale / nValid);
+    head.castInput();
+    const total: CastStats = { amax: 0, underflow: 0, overflow: 0 };
+    let gradCastScale = 1;
+    const C = this.dx.length / R;
+    for (let r0 = 0; r0 < R; r0 += this.chunkRows) {
+      const n = Math.min(this.chunkRows, R - r0);
+      const logits = ctx.scratch.f32(n * V, LOGITS_SLOT); // (n, V)
+      head.fpropRows(r0, n, logits);
+      const rows = r0 + n;
+      const targetRows = this.targets.subarray(r0, rows);
+      const lseRows = this.lse.subarray(r0, rows);
+      k.crossEntropyForward(logits, targetRows, this.losses.subarray(r0, rows), lseRows, n, V);
+      if (!train) continue;
+      const dlogits = ctx.scratch.f32(n * V, DLOGITS_SLOT); // (n, V)
+      k.crossEntropyBackward(logits, targetRows, lseRows, this.dloss.subarray(r0, rows), dlogits, n, V);
+      gradCastScale = head.backwardRows(r0, n, dlogits, this.dx.subarray(r0 * C, rows * C), total);
+    }
+    if (train) {
+      head.recordGradCast(total, gradCastScale, R * V);
+      ctx.tape.record(this);
+    }
+    let sum = 0;
+    for (let r = 0; r < R; r++) if (this.targets[r] !== -1) sum += this.losses[r];
+    return nValid === 0 ? 0 : sum / nValid;
+  }
+
+  /** Full logits (R, V) into `out` (generation; nothing recorded beyond the input cast's monitor report). */
+  logits(out: Float32Array): void {
+    if (out.length !== this.R * this.V) throw new TypeError(`LmHeadLossOp.logits: out has length ${out.length}, expected R·V = ${this.R * this.V}`);
+    this.head.castInput();
+    this.head.fpropRows(0, this.R, out);
+  }
+
+  /** dx was written by the training forward; nothing is left to do. */
+  backward(): void {}
+}
