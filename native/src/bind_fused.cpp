@@ -212,6 +212,16 @@ bool fp8Arg(Napi::Env env, const Napi::Value& v, const std::string& fn, fused::A
   return true;
 }
 
+/** options.maxLogit of attentionForward (undefined options or field → true). */
+bool wantMaxLogitArg(Napi::Env env, const Napi::Value& v, const std::string& fn) {
+  if (v.IsUndefined()) return true;
+  const std::string what = fn + ": options";
+  Napi::Object o = objectArg(env, v, what + " (or undefined)");
+  Napi::Value flag = o.Get("maxLogit");
+  if (flag.IsUndefined()) return true;
+  return boolArg(env, flag, what + ".maxLogit");
+}
+
 struct AttentionSizes {
   size_t nq, nkv, nlse;
   std::string q, kv, lse;
@@ -236,6 +246,7 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   const fused::AttentionShape s = shapeArg(env, info[5], fn);
   fused::AttentionFp8Scales scales{};
   const bool fp8 = fp8Arg(env, info[6], fn, scales);
+  const bool wantMaxLogit = wantMaxLogitArg(env, info[7], fn);
   const AttentionSizes z = attentionSizes(env, s, fn);
   auto q = sizedArray<float>(env, info[0], fn + ": q", z.nq, z.q);
   auto k = sizedArray<float>(env, info[1], fn + ": k", z.nkv, z.kv);
@@ -244,7 +255,7 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   auto lse = sizedArray<float>(env, info[4], fn + ": lse", z.nlse, z.lse);
   fused::CastCounts pStats;
   const float maxLogit = fused::attentionForward(q.data, k.data, v.data, o.data, lse.data, s, fp8 ? &scales : nullptr,
-                                                 fp8 ? &pStats : nullptr);
+                                                 fp8 ? &pStats : nullptr, wantMaxLogit);
   Napi::Object result = Napi::Object::New(env);
   result.Set("maxLogit", static_cast<double>(maxLogit));
   if (fp8) result.Set("p", statsObject(env, pStats));

@@ -127,7 +127,7 @@ export function loadNativeKernels(): Kernels {
     crossEntropyForward: (logits, targets, losses, lse, R, V) => addon.crossEntropyForward(logits, targets, losses, lse, R, V),
     crossEntropyBackward: (logits, targets, lse, dloss, dlogits, R, V) =>
       addon.crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V),
-    attentionForward: (q, k, v, o, lse, shape, fp8) => addon.attentionForward(q, k, v, o, lse, shape, fp8),
+    attentionForward: (q, k, v, o, lse, shape, fp8, options) => addon.attentionForward(q, k, v, o, lse, shape, fp8, options),
     attentionBackward: (q, k, v, o, lse, do_, dq, dk, dv, shape, fp8) =>
       addon.attentionBackward(q, k, v, o, lse, do_, dq, dk, dv, shape, fp8),
     swigluForward: (h, a, R, F) => addon.swigluForward(h, a, R, F),

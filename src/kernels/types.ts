@@ -57,8 +57,17 @@ export interface AttentionShape {
   softmaxScale: number;
 }
 
+/** Optional work of attentionForward. */
+export interface AttentionForwardOptions {
+  /**
+   * Compute maxLogit (default true). It covers all T×T pairs, masked ones included, so it costs
+   * about 50 % more QKᵀ work; pass false on steps nobody monitors (maxLogit is then NaN).
+   */
+  maxLogit?: boolean;
+}
+
 export interface AttentionForwardStats {
-  /** max over the batch of softmaxScale·q·k (before masking — all T×T pairs). */
+  /** max over the batch of softmaxScale·q·k (before masking — all T×T pairs); NaN when not requested. */
   maxLogit: number;
   /** stats of the P cast (only when fp8 scales were given). */
   p?: CastStats;
@@ -144,8 +153,9 @@ export interface Kernels {
    * With fp8 scales (FP8DPA): P = exp(S − lse) is formed exactly normalised (two passes: lse
    * first, then P), P̂ = fakeQuantE4M3(P, scales.p) and o = P̂ · v. q, k, v are expected to be
    * already fake-quantized by the caller (shared Q/K/V scale) and o is cast by the caller.
+   * `options.maxLogit: false` skips the max-logit work (masked pairs) and returns maxLogit NaN.
    */
-  attentionForward(q: Float32Array, k: Float32Array, v: Float32Array, o: Float32Array, lse: Float32Array, shape: AttentionShape, fp8: AttentionFp8Scales | null): AttentionForwardStats;
+  attentionForward(q: Float32Array, k: Float32Array, v: Float32Array, o: Float32Array, lse: Float32Array, shape: AttentionShape, fp8: AttentionFp8Scales | null, options?: AttentionForwardOptions): AttentionForwardStats;
   /**
    * Backward of attentionForward. do_ (B, T, Hq, D) (already fake-quantized E5M2 by the caller in
    * FP8 mode). Writes dq (B, T, Hq, D), dk, dv (B, T, Hkv, D) (overwritten).

@@ -1,5 +1,5 @@
 import type {
-  AdamWParams, AttentionFp8Scales, AttentionShape, Fp8FormatName, GemmOperand, Kernels, OperandDtype, XieluParams,
+  AdamWParams, AttentionFp8Scales, AttentionForwardOptions, AttentionShape, Fp8FormatName, GemmOperand, Kernels, OperandDtype, XieluParams,
 } from './types.js';
 
 /**
@@ -108,13 +108,14 @@ export function withValidation(k: Kernels): Kernels {
       k.crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V);
     },
 
-    attentionForward(q, kk, v, o, lse, shape, fp8) {
+    attentionForward(q, kk, v, o, lse, shape, fp8, options) {
       const m = 'attentionForward';
       const s = attentionShape(m, shape);
       attentionArrays(m, s, { q, k: kk, v, o });
       array(m, 'lse', lse, Float32Array, s.B * s.Hq * s.T, `B·Hq·T = ${s.B}·${s.Hq}·${s.T}`);
       if (fp8 !== null) fp8Scales(m, fp8, ['p']);
-      return k.attentionForward(q, kk, v, o, lse, shape, fp8);
+      attentionOptions(m, options);
+      return k.attentionForward(q, kk, v, o, lse, shape, fp8, options);
     },
     attentionBackward(q, kk, v, o, lse, do_, dq, dk, dv, shape, fp8) {
       const m = 'attentionBackward';
@@ -293,6 +294,13 @@ function attentionArrays(method: string, s: AttentionShape, arrays: Record<strin
     const length = s.B * s.T * (heads === 'Hkv' ? s.Hkv : s.Hq) * s.D;
     array(method, name, value, Float32Array, length, `B·T·${heads}·D = ${s.B}·${s.T}·${heads === 'Hkv' ? s.Hkv : s.Hq}·${s.D}`);
   }
+}
+
+function attentionOptions(method: string, options: AttentionForwardOptions | undefined): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null) throw new TypeError(`${method}: options must be undefined or { maxLogit?: boolean }, got ${describe(options)}`);
+  const { maxLogit } = options;
+  if (maxLogit !== undefined && typeof maxLogit !== 'boolean') throw new TypeError(`${method}: options.maxLogit must be a boolean, got ${describe(maxLogit)}`);
 }
 
 function fp8Scales(method: string, fp8: AttentionFp8Scales, used: readonly (keyof AttentionFp8Scales)[]): void {

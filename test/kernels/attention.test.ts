@@ -312,3 +312,33 @@ test('attention FP8DPA: forward and backward inside the interval oracle, cast st
     }
   }
 });
+
+test('attention: options.maxLogit false skips the max logit (NaN) and leaves o, lse and P stats unchanged', async (t) => {
+  const s: AttentionShape = { B: 1, T: 70, Hq: 2, Hkv: 1, D: 8, softmaxScale: 0.35 };
+  const x = inputs(s, 44);
+  for (const k of await backends()) {
+    for (const fp8 of [null, { p: 448, dp: 1, ds: 1 }]) {
+      await t.test(`${k.name} ${fp8 === null ? 'fp32' : 'FP8DPA'}`, () => {
+        const run1 = (options?: { maxLogit?: boolean }) => {
+          const o = new Float32Array(x.q.length);
+          const lse = new Float32Array(s.B * s.Hq * s.T);
+          const stats = k.attentionForward(x.q, x.k, x.v, o, lse, s, fp8, options);
+          return { o, lse, stats };
+        };
+        const full = run1();
+        const explicit = run1({ maxLogit: true });
+        const skipped = run1({ maxLogit: false });
+        assert.ok(Number.isFinite(full.stats.maxLogit));
+        assert.equal(explicit.stats.maxLogit, full.stats.maxLogit);
+        assert.ok(Number.isNaN(skipped.stats.maxLogit), 'maxLogit NaN when not requested');
+        assert.deepEqual(skipped.o, full.o);
+        assert.deepEqual(skipped.lse, full.lse);
+        assert.deepEqual(skipped.stats.p, full.stats.p);
+        const o = new Float32Array(x.q.length);
+        const lse = new Float32Array(s.B * s.Hq * s.T);
+        // @ts-expect-error: a wrong option type must throw, not be ignored
+        assert.throws(() => k.attentionForward(x.q, x.k, x.v, o, lse, s, fp8, { maxLogit: 1 }), (e: unknown) => e instanceof TypeError && /options\.maxLogit/.test(e.message));
+      });
+    }
+  }
+});

@@ -150,6 +150,11 @@ test('native addon without withValidation: bad arguments throw TypeError / Range
   assert.throws(() => k.attentionBackward(f(16), f(8), f(8), f(16), f(8), f(16), f(16), f(8), new Float32Array(9), s, null), TypeError);
   // @ts-expect-error a shape that is not an object
   assert.throws(() => k.attentionForward(f(16), f(8), f(8), f(16), f(8), 7, null), TypeError);
+  // @ts-expect-error options that are not an object
+  assert.throws(() => k.attentionForward(f(16), f(8), f(8), f(16), f(8), s, null, 3), /attentionForward: options/);
+  // @ts-expect-error options.maxLogit that is not a boolean
+  assert.throws(() => k.attentionForward(f(16), f(8), f(8), f(16), f(8), s, null, { maxLogit: 'no' }), /options\.maxLogit/);
+  assert.ok(Number.isNaN(k.attentionForward(f(16), f(8), f(8), f(16), f(8), s, null, { maxLogit: false }).maxLogit));
   assert.throws(() => k.crossEntropyForward(f(6), Int32Array.from([0, 3]), f(2), f(2), 2, 3), RangeError);
   assert.throws(() => k.crossEntropyForward(f(6), Int32Array.from([0, -2]), f(2), f(2), 2, 3), RangeError);
   // @ts-expect-error targets of the wrong array type

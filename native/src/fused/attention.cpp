@@ -45,15 +45,15 @@ namespace isa_base {
 }  // namespace isa_base
 
 float attentionForward(const float* q, const float* k, const float* v, float* o, float* lse, const AttentionShape& s,
-                       const AttentionFp8Scales* fp8, CastCounts* pStats) {
+                       const AttentionFp8Scales* fp8, CastCounts* pStats, bool wantMaxLogit) {
 #if FOG8_FUSED_MULTI_ISA
   switch (activeIsa()) {
-    case Isa::avx512bf16: return isa_avx512::attentionForwardIsa(q, k, v, o, lse, s, fp8, pStats);
-    case Isa::avx2: return isa_avx2::attentionForwardIsa(q, k, v, o, lse, s, fp8, pStats);
+    case Isa::avx512bf16: return isa_avx512::attentionForwardIsa(q, k, v, o, lse, s, fp8, pStats, wantMaxLogit);
+    case Isa::avx2: return isa_avx2::attentionForwardIsa(q, k, v, o, lse, s, fp8, pStats, wantMaxLogit);
     default: break;
   }
 #endif
-  return isa_base::attentionForwardIsa(q, k, v, o, lse, s, fp8, pStats);
+  return isa_base::attentionForwardIsa(q, k, v, o, lse, s, fp8, pStats, wantMaxLogit);
 }
 
 void attentionBackward(const float* q, const float* k, const float* v, const float* o, const float* lse,

@@ -53,10 +53,11 @@ void crossEntropyBackward(const float* logits, const int32_t* targets, const flo
 // ---- attention ----------------------------------------------------------------------------------
 /**
  * q (B, T, Hq, D), k, v (B, T, Hkv, D) → o (B, T, Hq, D), lse (B, Hq, T). fp8 null → plain
- * float32 online softmax; else FP8DPA with pStats filled. Returns maxLogit.
+ * float32 online softmax; else FP8DPA with pStats filled. Returns maxLogit over all T×T pairs, or NaN
+ * without that work when wantMaxLogit is false.
  */
 float attentionForward(const float* q, const float* k, const float* v, float* o, float* lse, const AttentionShape& s,
-                       const AttentionFp8Scales* fp8, CastCounts* pStats);
+                       const AttentionFp8Scales* fp8, CastCounts* pStats, bool wantMaxLogit);
 /** dq (B, T, Hq, D), dk, dv (B, T, Hkv, D) overwritten; dpStats, dsStats filled when fp8. */
 void attentionBackward(const float* q, const float* k, const float* v, const float* o, const float* lse,
                        const float* dO, float* dq, float* dk, float* dv, const AttentionShape& s,

@@ -1,4 +1,6 @@
-import type { AttentionBackwardStats, AttentionFp8Scales, AttentionForwardStats, AttentionShape, CastStats } from '../types.js';
+import type {
+  AttentionBackwardStats, AttentionFp8Scales, AttentionForwardOptions, AttentionForwardStats, AttentionShape, CastStats,
+} from '../types.js';
 import { E4M3, E5M2 } from '../../numerics/formats.js';
 import { emptyStats, fakeQuantizeScalar } from './casts.js';
 
@@ -16,7 +18,8 @@ import { emptyStats, fakeQuantizeScalar } from './casts.js';
  *
  * FP8DPA cast statistics cover exactly the causal (unmasked) entries: B·Hq·T(T+1)/2 elements per
  * cast; masked entries are never formed, so they are not counted. maxLogit covers all T×T pairs
- * (masked ones too) and is NaN if any logit is NaN.
+ * (masked ones too) and is NaN if any logit is NaN; with `options.maxLogit === false` the masked
+ * pairs are skipped and maxLogit is NaN.
  */
 const KEY_TILE = 32;
 
@@ -49,9 +52,10 @@ function fp8Casts(fp8: AttentionFp8Scales): Fp8Casts {
  */
 export function attentionForward(
   q: Float32Array, k: Float32Array, v: Float32Array, o: Float32Array, lse: Float32Array,
-  shape: AttentionShape, fp8: AttentionFp8Scales | null,
+  shape: AttentionShape, fp8: AttentionFp8Scales | null, options?: AttentionForwardOptions,
 ): AttentionForwardStats {
   const { B, T, Hq, Hkv, D } = shape;
+  const wantMaxLogit = options?.maxLogit ?? true;
   const softmaxScale = Math.fround(shape.softmaxScale);
   const group = Hq / Hkv;
   const casts = fp8 === null ? null : fp8Casts(fp8);
@@ -71,7 +75,7 @@ export function attentionForward(
         const qOffset = ((b * T + i) * Hq + h) * D;
         const kvOffset = (j: number): number => ((b * T + j) * Hkv + kvHead) * D;
         // Masked pairs (j > i) only feed the max-logit monitor.
-        for (let j = i + 1; j < T; j++) logit(qOffset, kvOffset(j));
+        if (wantMaxLogit) for (let j = i + 1; j < T; j++) logit(qOffset, kvOffset(j));
         // Online softmax over key tiles: m running max, l running Σ exp(s − m), acc running Σ exp(s − m)·v.
         let m = -Infinity;
         let l = 0;
@@ -118,6 +122,7 @@ export function attentionForward(
       }
     }
   }
+  if (!wantMaxLogit) maxLogit = NaN;
   return casts === null ? { maxLogit } : { maxLogit, p: pStats };
 }
 
