@@ -112,7 +112,7 @@ export class AttentionOp implements TapeNode {
       kn.dequantize(this.vCodes as Uint8Array, fmt, this.qkvInv, vh);
       const pScale = r.scaling === 'current' ? currentScale(1, fp8Format(ops.p.format), r.margin) : ops.p.slot.scale;
       this.scales = { p: pScale, dp: ops.dp.slot.scale, ds: ops.ds.slot.scale };
-      stats = kn.attentionForward(qh, kh, vh, this.o, this.lse, this.shape, this.scales);
+      stats = kn.attentionForward(qh, kh, vh, this.o, this.lse, this.shape, this.scales, { maxLogit: this.ctx.monitor !== null });
       if (stats.p) ops.p.record(stats.p, pScale, this.causalCount());
       this.oInv = ops.o.quantize(this.o, this.oCodes as Uint8Array);
     } else {
@@ -124,7 +124,7 @@ export class AttentionOp implements TapeNode {
       (this.qSaved as Float32Array).set(this.q);
       (this.kSaved as Float32Array).set(this.k);
       (this.vSaved as Float32Array).set(this.v);
-      stats = kn.attentionForward(this.q, this.k, this.v, this.o, this.lse, this.shape, null);
+      stats = kn.attentionForward(this.q, this.k, this.v, this.o, this.lse, this.shape, null, { maxLogit: this.ctx.monitor !== null });
       (this.oSaved as Float32Array).set(this.o);
     }
     this.ctx.monitor?.maxLogit(this.layer, stats.maxLogit);
