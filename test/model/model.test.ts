@@ -286,3 +286,36 @@ test('determinism and gradient accumulation: same seed → identical loss; two h
   const logits = a.logits(batch.inputs.subarray(0, 6), 6);
   assert.equal(logits.length, 6 * c.vocabSize);
 });
+
+test('activation memory: every saved byte accounted by hand (llama3, fp8-delayed and fp32), FP8 ≤ 0.5× fp32 at size s', () => {
+  const c = resolveModelConfig({ preset: 'llama3', size: 'tiny' });
+  const B = 2;
+  const T = 8;
+  const R = B * T;
+  const d = c.dModel;
+  const Wq = c.nHeads * c.headDim;
+  const Wkv = c.nKvHeads * c.headDim;
+  const F = c.ffnDim;
+  const norm = R * d * 4 + R * 4; // float32 input + rstd
+  const lse = B * c.nHeads * T * 4;
+  const perLayer = {
+    // norms; Q(x) of qkv, out, fc1, fc2 (1 byte); attention's Q, K, V, O codes + lse; the MLP
+    // activation saves nothing (fc1's output is recomputed), SwiGLU has no per-token s
+    'fp8-delayed': 2 * norm + (R * d + R * Wq + R * d + R * F) + (2 * R * Wq + 2 * R * Wkv + lse),
+    fp32: 2 * norm + 4 * (R * d + R * Wq + R * d + R * F) + 4 * (2 * R * Wq + 2 * R * Wkv) + lse,
+  };
+  for (const [recipe, layer] of Object.entries(perLayer)) {
+    // + final norm, the LM head's input gradient (R, d) float32 (the fused head keeps no logits), token ids
+    const expected = c.nLayers * layer + norm + R * d * 4 + R * 4;
+    assert.equal(new Model(c, kernels, resolvePrecision(recipe), 1).activationBytes(B, T), expected, recipe);
+  }
+  for (const size of ['s']) { // m measures 0.389 (llama3) and 0.450 (fog-xielu): see docs/model.md
+    for (const preset of ['llama3', 'fog-xielu']) {
+      const cs = resolveModelConfig({ preset, size });
+      const bytes = (recipe: string) => new Model(cs, kernels, resolvePrecision(recipe), 1).activationBytes(1, cs.seqLen);
+      const ratio = bytes('fp8-delayed') / bytes('fp32');
+      console.log(`# ${preset} ${size}: FP8/fp32 activation bytes ${ratio.toFixed(3)}`);
+      assert.ok(ratio <= 0.5, `${preset} ${size}: FP8/fp32 activation memory ${ratio.toFixed(3)} > 0.5`);
+    }
+  }
+});
