@@ -19,6 +19,16 @@ struct EncodeParams {
   uint32_t nanCode;
 };
 
+/** Numbers of the arithmetic FP8 decode (codes → float32 without a table). */
+struct DecodeParams {
+  uint32_t shift;          // 23 − mantissa bits
+  uint32_t rebias;         // (127 − bias) << mantissa bits
+  float subnormalStep;     // value of the smallest subnormal, 2^(1 − bias − M)
+  uint32_t maxFiniteCode;  // largest finite code magnitude; above it NaN (or the Inf code)
+  bool hasInfinity;
+  uint32_t infCode;        // code magnitude of Inf when hasInfinity
+};
+
 /** Statistics of one chunk: amax ignores NaN (anyNan says whether one was seen). */
 struct ChunkStats {
   float amax = 0.0f;
@@ -35,6 +45,9 @@ void quantizeChunkScalar(const float* x, size_t n, const EncodeParams& p, float 
                          const float* table, float invScale, ChunkStats& stats);
 void quantizeChunkAvx2(const float* x, size_t n, const EncodeParams& p, float scale, uint8_t* codes, float* out,
                        const float* table, float invScale, ChunkStats& stats);
+/** out[i] = table[codes[i]]·invScale (product in float32), computed from the code bits. */
+void dequantizeChunkAvx2(const uint8_t* codes, size_t n, const DecodeParams& d, const float* table, float invScale,
+                         float* out);
 /** bits[i] = BF16(x[i]) (RNE; NaN kept quiet) and/or rounded[i] = that value as float32. */
 void bf16ChunkAvx2(const float* x, size_t n, uint16_t* bits, float* rounded);
 

@@ -31,6 +31,13 @@ EncodeParams paramsOf(const Fp8Format& f) {
                       k.rebias, static_cast<uint32_t>(k.shift), k.maxCode, k.nanCode};
 }
 
+DecodeParams decodeParamsOf(const Fp8Format& f) {
+  const Fp8EncodeConstants k(f);
+  const uint32_t infCode = f.hasInfinity ? (((1u << f.exponentBits) - 1) << f.mantissaBits) : 0xFFu;
+  return DecodeParams{static_cast<uint32_t>(k.shift), k.rebias, std::ldexp(1.0f, 1 - f.bias - f.mantissaBits), k.maxCode,
+                      f.hasInfinity, infCode};
+}
+
 QuantizeChunkFn quantizeChunk() { return activeIsa() == Isa::scalar ? quantizeChunkScalar : quantizeChunkAvx2; }
 
 CastResult runQuantize(const float* x, size_t n, const Fp8Format& f, float scale, uint8_t* codes, float* out) {
@@ -67,8 +74,14 @@ CastResult quantizeDequantizeArray(const float* x, size_t n, const Fp8Format& f,
 
 void dequantizeArray(const uint8_t* codes, size_t n, const Fp8Format& f, float invScale, float* out) {
   const float* table = fp8Table(f).value;
+  const DecodeParams d = decodeParamsOf(f);
+  const bool vector = activeIsa() != Isa::scalar;
   parallelFor(n, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; i++) out[i] = table[codes[i]] * invScale;
+    if (vector) {
+      dequantizeChunkAvx2(codes + begin, end - begin, d, table, invScale, out + begin);
+    } else {
+      for (size_t i = begin; i < end; i++) out[i] = table[codes[i]] * invScale;
+    }
   }, kGrain);
 }
 

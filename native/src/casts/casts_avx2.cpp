@@ -1,5 +1,7 @@
 // AVX2 cast loops: 8 lanes of the same integer/float bit algorithm as encode_impl.h, with the
-// statistics (amax, NaN, underflow, overflow) gathered in the same pass.
+// statistics (amax, NaN, underflow, overflow) gathered in the same pass in vector registers.
+// Branch-free per element: saturation is a min before rounding, NaN a final unsigned min on the
+// code, and the dropped-bit count is an immediate (one instantiation per format).
 #include <immintrin.h>
 
 #include "cast_kernels.h"
@@ -7,103 +9,246 @@
 
 namespace {
 
-inline __m256i encode8(const fog8::EncodeParams& p, __m256 v, __m256i& signOut, __m256i& absBitsOut) {
-  const __m256i u = _mm256_castps_si256(v);
-  const __m256i absMask = _mm256_set1_epi32(0x7FFFFFFF);
-  const __m256i au = _mm256_and_si256(u, absMask);
-  const __m256i sign = _mm256_and_si256(_mm256_srli_epi32(u, 24), _mm256_set1_epi32(0x80));
-  const __m256 a = _mm256_castsi256_ps(au);
-  // normal: round the float32 bits to nearest even at `shift`, rebias
-  const __m256i shift = _mm256_set1_epi32(static_cast<int>(p.shift));
-  const __m256i lsb = _mm256_and_si256(_mm256_srl_epi32(au, _mm_cvtsi32_si128(static_cast<int>(p.shift))), _mm256_set1_epi32(1));
-  (void)shift;
-  __m256i normal = _mm256_add_epi32(au, _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(p.roundHalfMinusOne)), lsb));
-  normal = _mm256_sub_epi32(_mm256_srl_epi32(normal, _mm_cvtsi32_si128(static_cast<int>(p.shift))),
-                            _mm256_set1_epi32(static_cast<int>(p.rebias)));
-  // subnormal: one float32 addition of the magic constant
-  const __m256i sub = _mm256_sub_epi32(_mm256_castps_si256(_mm256_add_ps(a, _mm256_set1_ps(p.subnormalMagic))),
-                                       _mm256_set1_epi32(static_cast<int>(p.subnormalMagicBits)));
-  const __m256 isSub = _mm256_cmp_ps(a, _mm256_set1_ps(p.minNormal), _CMP_LT_OQ);
-  __m256i code = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(normal), _mm256_castsi256_ps(sub), isSub));
-  const __m256 isOver = _mm256_cmp_ps(a, _mm256_set1_ps(p.maxFinite), _CMP_GT_OQ);
-  code = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(code), _mm256_castsi256_ps(_mm256_set1_epi32(static_cast<int>(p.maxCode))), isOver));
-  const __m256i isNan = _mm256_cmpgt_epi32(au, _mm256_set1_epi32(0x7F800000));
-  code = _mm256_blendv_epi8(code, _mm256_set1_epi32(static_cast<int>(p.nanCode)), isNan);
-  signOut = sign;
-  absBitsOut = au;
-  return _mm256_or_si256(code, sign);
+/** Loop constants of one cast, held in registers (copied out of EncodeParams, which may alias). */
+struct EncodeVec {
+  __m256 scale, maxFinite, minNormal, magic;
+  __m256i absMask, roundBias, magicBits, nanCode, minNormalBits, subnormalShift;
+  explicit EncodeVec(const fog8::EncodeParams& p, float s) {
+    scale = _mm256_set1_ps(s);
+    maxFinite = _mm256_set1_ps(p.maxFinite);
+    minNormal = _mm256_set1_ps(p.minNormal);
+    magic = _mm256_set1_ps(p.subnormalMagic);
+    absMask = _mm256_set1_epi32(0x7FFFFFFF);
+    // (bits + roundHalfMinusOne + lsb − rebias·2^shift) >> shift: the rebias folded in (normal lanes
+    // have bits ≥ minNormal bits = rebias·2^shift + 2^shift, so nothing wraps where it is used).
+    roundBias = _mm256_set1_epi32(static_cast<int>(p.roundHalfMinusOne - (p.rebias << p.shift)));
+    magicBits = _mm256_set1_epi32(static_cast<int>(p.subnormalMagicBits));
+    nanCode = _mm256_set1_epi32(static_cast<int>(p.nanCode));
+    minNormalBits = _mm256_set1_epi32(static_cast<int>(bitsOf(p.minNormal)));
+    subnormalShift = _mm256_set1_epi32(static_cast<int>(p.shift << 23));
+  }
+};
+
+/**
+ * Per-lane statistics. Counts are mask sums (−1 per hit) in int32 lanes, flushed per block.
+ * Every ±0 input encodes to ±0, so underflow = (zero FP8 values) − (zero inputs).
+ */
+struct StatsVec {
+  __m256i amaxBits = _mm256_setzero_si256();    // max of |x| bits: above 0x7F800000 iff a NaN was seen
+  __m256i zeroInputs = _mm256_setzero_si256();  // x = ±0
+  __m256i zeroValues = _mm256_setzero_si256();  // FP8 value ±0 (values path; codes count bytes)
+  __m256i overflow = _mm256_setzero_si256();    // |x·scale| > maxFinite, NaN excluded
+};
+
+/** amax, zero-input and overflow counts of 8 lanes: ax = |x| bits, a = |x·scale|. */
+inline void addStats(StatsVec& st, __m256i ax, __m256 a, __m256 maxFinite) {
+  st.amaxBits = _mm256_max_epu32(st.amaxBits, ax);
+  st.zeroInputs = _mm256_add_epi32(st.zeroInputs, _mm256_cmpeq_epi32(ax, _mm256_setzero_si256()));
+  st.overflow = _mm256_add_epi32(st.overflow, _mm256_castps_si256(_mm256_cmp_ps(a, maxFinite, _CMP_GT_OQ)));
+}
+
+/**
+ * FP8 code magnitude (sign clear) of 8 lanes of v = x·scale, with amax and overflow (underflow is
+ * counted on the packed bytes). NaN lanes: the normal path yields a number above every finite
+ * code and min(·, nanCode) maps it to nanCode (all finite codes are below it); ±Inf and |v| > max
+ * saturate through the clamp before rounding.
+ */
+template <int Shift>
+inline __m256i encodeMagnitude8(const EncodeVec& k, __m256 xv, __m256& v, StatsVec& st) {
+  v = _mm256_mul_ps(xv, k.scale);
+  const __m256 a = _mm256_and_ps(v, _mm256_castsi256_ps(k.absMask));
+  const __m256 clamped = _mm256_min_ps(k.maxFinite, a);  // a NaN passes through (second operand)
+  const __m256i cb = _mm256_castps_si256(clamped);
+  const __m256i lsb = _mm256_srli_epi32(_mm256_slli_epi32(cb, 31 - Shift), 31);
+  const __m256i normal = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(cb, k.roundBias), lsb), Shift);
+  const __m256i sub = _mm256_sub_epi32(_mm256_castps_si256(_mm256_add_ps(clamped, k.magic)), k.magicBits);
+  const __m256i isSub = _mm256_cmpgt_epi32(k.minNormalBits, cb);
+  const __m256i code = _mm256_min_epu32(_mm256_blendv_epi8(normal, sub, isSub), k.nanCode);
+  addStats(st, _mm256_and_si256(_mm256_castps_si256(xv), k.absMask), a, k.maxFinite);
+  return code;
+}
+
+/** Total of 32 byte counters (each ≤ 255). */
+inline uint64_t sumBytes(__m256i counts) {
+  const __m256i sums = _mm256_sad_epu8(counts, _mm256_setzero_si256());
+  alignas(32) uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), sums);
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+
+/**
+ * decode(FP8(x·scale))·invScale of 8 lanes, with stats, without forming the code: one float32
+ * add/subtract of 2^(e + 23 − M) (e the exponent of |v|, at least that of the smallest normal)
+ * rounds |v| to M mantissa bits, ties to even — the same value the code decodes to.
+ */
+inline __m256 fakeQuantize8(const EncodeVec& k, __m256 xv, __m256 invScale, StatsVec& st) {
+  const __m256 v = _mm256_mul_ps(xv, k.scale);
+  const __m256 a = _mm256_and_ps(v, _mm256_castsi256_ps(k.absMask));
+  const __m256 clamped = _mm256_min_ps(k.maxFinite, a);
+  const __m256i exponent = _mm256_and_si256(_mm256_castps_si256(clamped), _mm256_set1_epi32(0x7F800000));
+  const __m256 magic = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_max_epu32(exponent, k.minNormalBits), k.subnormalShift));
+  const __m256 rounded = _mm256_sub_ps(_mm256_add_ps(clamped, magic), magic);
+  addStats(st, _mm256_and_si256(_mm256_castps_si256(xv), k.absMask), a, k.maxFinite);
+  st.zeroValues = _mm256_add_epi32(st.zeroValues, _mm256_cmpeq_epi32(_mm256_castps_si256(rounded), _mm256_setzero_si256()));
+  const __m256 sign = _mm256_andnot_ps(_mm256_castsi256_ps(k.absMask), v);
+  const __m256 out = _mm256_mul_ps(_mm256_or_ps(rounded, sign), invScale);
+  // NaN decodes to the one quiet NaN (as JavaScript stores it), whatever its sign or payload.
+  return _mm256_blendv_ps(out, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000)), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+}
+
+/** Adds the lanes of `counts` (−1 per hit) into total. */
+inline void flushCount(__m256i counts, uint64_t& total) {
+  alignas(32) int32_t lanes[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), counts);
+  int64_t sum = 0;
+  for (int l = 0; l < 8; l++) sum += lanes[l];
+  total += static_cast<uint64_t>(-sum);
+}
+
+/** Folds the vector stats of one chunk into st. */
+inline void mergeStats(__m256i amaxBits, uint64_t underflow, uint64_t overflow, fog8::ChunkStats& st) {
+  alignas(32) uint32_t am[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(am), amaxBits);
+  for (int l = 0; l < 8; l++) {
+    if (am[l] > 0x7F800000u) {
+      st.anyNan = true;
+    } else {
+      float a;
+      std::memcpy(&a, &am[l], 4);
+      if (a > st.amax) st.amax = a;
+    }
+  }
+  st.underflow += underflow;
+  st.overflow += overflow;
+}
+
+constexpr size_t kBlock = size_t{1} << 24;  // elements per flush: lane counts stay below 2^22
+
+template <int Shift>
+void quantizeCodes(const float* x, size_t n, const fog8::EncodeParams& p, float scale, uint8_t* codes,
+                   fog8::ChunkStats& st) {
+  const EncodeVec k(p, scale);
+  const __m256i byteOrder = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  const __m256i signBit = _mm256_set1_epi8(static_cast<char>(0x80));
+  constexpr size_t kSteps = 255;  // 32-element steps per flush of the byte counters
+  __m256i amaxBits = _mm256_setzero_si256();
+  uint64_t zeroCodes = 0, zeroInputs = 0, overflow = 0;
+  size_t i = 0;
+  while (i + 32 <= n) {
+    const size_t steps = (n - i) / 32 < kSteps ? (n - i) / 32 : kSteps;
+    StatsVec s;
+    __m256i zeros = _mm256_setzero_si256();
+    for (size_t step = 0; step < steps; step++, i += 32) {
+      __m256 v0, v1, v2, v3;
+      const __m256i c0 = encodeMagnitude8<Shift>(k, _mm256_loadu_ps(x + i), v0, s);
+      const __m256i c1 = encodeMagnitude8<Shift>(k, _mm256_loadu_ps(x + i + 8), v1, s);
+      const __m256i c2 = encodeMagnitude8<Shift>(k, _mm256_loadu_ps(x + i + 16), v2, s);
+      const __m256i c3 = encodeMagnitude8<Shift>(k, _mm256_loadu_ps(x + i + 24), v3, s);
+      // 4 × 8 int32 → 32 bytes. Codes ≤ 0x7F pack unsigned; the float bits pack signed, which keeps
+      // each sign in the top bit. Both come out in the same 128-bit-interleaved order (4-byte groups
+      // 0 2 4 6 1 3 5 7), undone by one permute.
+      const __m256i mags = _mm256_packus_epi16(_mm256_packus_epi32(c0, c1), _mm256_packus_epi32(c2, c3));
+      const __m256i signs = _mm256_packs_epi16(_mm256_packs_epi32(_mm256_castps_si256(v0), _mm256_castps_si256(v1)),
+                                               _mm256_packs_epi32(_mm256_castps_si256(v2), _mm256_castps_si256(v3)));
+      zeros = _mm256_sub_epi8(zeros, _mm256_cmpeq_epi8(mags, _mm256_setzero_si256()));
+      const __m256i bytes = _mm256_or_si256(mags, _mm256_and_si256(signs, signBit));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + i), _mm256_permutevar8x32_epi32(bytes, byteOrder));
+    }
+    amaxBits = _mm256_max_epu32(amaxBits, s.amaxBits);
+    zeroCodes += sumBytes(zeros);
+    flushCount(s.zeroInputs, zeroInputs);
+    flushCount(s.overflow, overflow);
+  }
+  mergeStats(amaxBits, zeroCodes - zeroInputs, overflow, st);
+  for (; i < n; i++) codes[i] = encodeWithStats(p, x[i], scale, st);
+}
+
+void quantizeValues(const float* x, size_t n, const fog8::EncodeParams& p, float scale, float* out,
+                    const float* table, float invScale, fog8::ChunkStats& st) {
+  const EncodeVec k(p, scale);
+  const __m256 vInv = _mm256_set1_ps(invScale);
+  __m256i amaxBits = _mm256_setzero_si256();
+  uint64_t zeroValues = 0, zeroInputs = 0, overflow = 0;
+  size_t i = 0;
+  while (i + 16 <= n) {
+    const size_t blockEnd = i + kBlock < n ? i + kBlock : n;
+    StatsVec s;
+    for (; i + 16 <= blockEnd; i += 16) {
+      // Both loads before the stores: out may alias x.
+      const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+      _mm256_storeu_ps(out + i, fakeQuantize8(k, x0, vInv, s));
+      _mm256_storeu_ps(out + i + 8, fakeQuantize8(k, x1, vInv, s));
+    }
+    amaxBits = _mm256_max_epu32(amaxBits, s.amaxBits);
+    flushCount(s.zeroValues, zeroValues);
+    flushCount(s.zeroInputs, zeroInputs);
+    flushCount(s.overflow, overflow);
+  }
+  mergeStats(amaxBits, zeroValues - zeroInputs, overflow, st);
+  for (; i < n; i++) out[i] = table[encodeWithStats(p, x[i], scale, st)] * invScale;
+}
+
+/**
+ * decode(c)·invScale of 8 codes from their bits: normal magnitudes rebias the exponent, subnormal
+ * ones convert the integer mantissa (exact), NaN codes give the quiet NaN and (E5M2) the Inf code ±Inf.
+ */
+template <int Shift, bool HasInfinity>
+inline __m256 decode8(__m256i c, const fog8::DecodeParams& d, __m256 invScale) {
+  const __m256i mag = _mm256_and_si256(c, _mm256_set1_epi32(0x7F));
+  const __m256i sign = _mm256_slli_epi32(_mm256_srli_epi32(c, 7), 31);
+  const __m256i normal = _mm256_slli_epi32(_mm256_add_epi32(mag, _mm256_set1_epi32(static_cast<int>(d.rebias))), Shift);
+  const __m256 sub = _mm256_mul_ps(_mm256_cvtepi32_ps(mag), _mm256_set1_ps(d.subnormalStep));
+  const __m256i isSub = _mm256_cmpgt_epi32(_mm256_set1_epi32(1 << (23 - Shift)), mag);
+  __m256 value = _mm256_blendv_ps(_mm256_castsi256_ps(normal), sub, _mm256_castsi256_ps(isSub));
+  if constexpr (HasInfinity) {
+    const __m256i isInf = _mm256_cmpeq_epi32(mag, _mm256_set1_epi32(static_cast<int>(d.infCode)));
+    value = _mm256_blendv_ps(value, _mm256_castsi256_ps(_mm256_set1_epi32(0x7F800000)), _mm256_castsi256_ps(isInf));
+  }
+  value = _mm256_mul_ps(_mm256_or_ps(value, _mm256_castsi256_ps(sign)), invScale);
+  const __m256i isNan = _mm256_cmpgt_epi32(mag, _mm256_set1_epi32(static_cast<int>(d.maxFiniteCode)));
+  const __m256i nanBits = _mm256_set1_epi32(0x7FC00000);
+  const __m256i mask = HasInfinity ? _mm256_andnot_si256(_mm256_cmpeq_epi32(mag, _mm256_set1_epi32(static_cast<int>(d.infCode))), isNan) : isNan;
+  return _mm256_blendv_ps(value, _mm256_castsi256_ps(nanBits), _mm256_castsi256_ps(mask));
+}
+
+template <int Shift, bool HasInfinity>
+void dequantizeCodes(const uint8_t* codes, size_t n, const fog8::DecodeParams& d, const float* table, float invScale,
+                     float* out) {
+  const fog8::DecodeParams local = d;  // out may alias nothing we read, but keep the params in registers
+  const __m256 vInv = _mm256_set1_ps(invScale);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + i));
+    _mm256_storeu_ps(out + i, decode8<Shift, HasInfinity>(_mm256_cvtepu8_epi32(bytes), local, vInv));
+    _mm256_storeu_ps(out + i + 8, decode8<Shift, HasInfinity>(_mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8)), local, vInv));
+  }
+  for (; i < n; i++) out[i] = table[codes[i]] * invScale;
 }
 
 }  // namespace
 
 void fog8::quantizeChunkAvx2(const float* x, size_t n, const EncodeParams& p, float scale, uint8_t* codes, float* out,
                              const float* table, float invScale, ChunkStats& st) {
-  const __m256 vScale = _mm256_set1_ps(scale);
-  const __m256i absMask = _mm256_set1_epi32(0x7FFFFFFF);
-  const __m256i infBits = _mm256_set1_epi32(0x7F800000);
-  const __m256i maxBits = _mm256_set1_epi32(static_cast<int>(bitsOf(p.maxFinite)));
-  const __m256i low7 = _mm256_set1_epi32(0x7F);
-  const __m256 vInv = _mm256_set1_ps(invScale);
-  __m256 amax = _mm256_setzero_ps();
-  __m256i nanAny = _mm256_setzero_si256();
-  __m256i under = _mm256_setzero_si256();  // per-lane counts (negated masks summed)
-  __m256i over = _mm256_setzero_si256();
-  size_t i = 0;
-  // Lane counters are flushed every 2^30 steps at most, well before int32 overflow.
-  uint64_t underTotal = 0, overTotal = 0;
-  size_t sinceFlush = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 xv = _mm256_loadu_ps(x + i);
-    const __m256 v = _mm256_mul_ps(xv, vScale);
-    __m256i sign, av;
-    const __m256i code = encode8(p, v, sign, av);
-    const __m256i ax = _mm256_and_si256(_mm256_castps_si256(xv), absMask);
-    const __m256i xNan = _mm256_cmpgt_epi32(ax, infBits);
-    nanAny = _mm256_or_si256(nanAny, xNan);
-    amax = _mm256_max_ps(amax, _mm256_castsi256_ps(_mm256_andnot_si256(xNan, ax)));
-    // underflow: x non-zero, not NaN, code magnitude 0
-    const __m256i zeroCode = _mm256_cmpeq_epi32(_mm256_and_si256(code, low7), _mm256_setzero_si256());
-    const __m256i xZero = _mm256_cmpeq_epi32(ax, _mm256_setzero_si256());
-    under = _mm256_sub_epi32(under, _mm256_andnot_si256(_mm256_or_si256(xZero, xNan), zeroCode));
-    // overflow: |v| > max and v not NaN (x NaN ⇔ v NaN for finite non-zero scale; check v itself)
-    const __m256i vNan = _mm256_cmpgt_epi32(av, infBits);
-    over = _mm256_sub_epi32(over, _mm256_andnot_si256(vNan, _mm256_cmpgt_epi32(av, maxBits)));
-    // pack 8 int32 codes to 8 bytes
-    const __m128i lo = _mm256_castsi256_si128(code), hi = _mm256_extracti128_si256(code, 1);
-    const __m128i w = _mm_packus_epi32(lo, hi);
-    const __m128i bytes = _mm_packus_epi16(w, w);
-    if (codes != nullptr) _mm_storel_epi64(reinterpret_cast<__m128i*>(codes + i), bytes);
-    if (out != nullptr) {
-      const __m256 dec = _mm256_i32gather_ps(table, code, 4);
-      _mm256_storeu_ps(out + i, _mm256_mul_ps(dec, vInv));
-    }
-    if (++sinceFlush == (1u << 28)) {
-      alignas(32) uint32_t u8[8], o8[8];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(u8), under);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(o8), over);
-      for (int l = 0; l < 8; l++) { underTotal += u8[l]; overTotal += o8[l]; }
-      under = over = _mm256_setzero_si256();
-      sinceFlush = 0;
-    }
+  if (codes != nullptr && out != nullptr) {
+    quantizeChunkScalar(x, n, p, scale, codes, out, table, invScale, st);
+  } else if (codes != nullptr) {
+    if (p.shift == 20) quantizeCodes<20>(x, n, p, scale, codes, st);
+    else quantizeCodes<21>(x, n, p, scale, codes, st);
+  } else if (out != nullptr) {
+    quantizeValues(x, n, p, scale, out, table, invScale, st);
+  } else {
+    quantizeChunkScalar(x, n, p, scale, codes, out, table, invScale, st);
   }
-  alignas(32) float am[8];
-  alignas(32) uint32_t u8[8], o8[8], n8[8];
-  _mm256_store_ps(am, amax);
-  _mm256_store_si256(reinterpret_cast<__m256i*>(u8), under);
-  _mm256_store_si256(reinterpret_cast<__m256i*>(o8), over);
-  _mm256_store_si256(reinterpret_cast<__m256i*>(n8), nanAny);
-  for (int l = 0; l < 8; l++) {
-    if (am[l] > st.amax) st.amax = am[l];
-    underTotal += u8[l];
-    overTotal += o8[l];
-    if (n8[l] != 0) st.anyNan = true;
-  }
-  st.underflow += underTotal;
-  st.overflow += overTotal;
-  for (; i < n; i++) {
-    const uint8_t code = encodeWithStats(p, x[i], scale, st);
-    if (codes != nullptr) codes[i] = code;
-    if (out != nullptr) out[i] = table[code] * invScale;
+}
+
+void fog8::dequantizeChunkAvx2(const uint8_t* codes, size_t n, const DecodeParams& d, const float* table, float invScale,
+                               float* out) {
+  if (d.shift == 20) {
+    if (d.hasInfinity) dequantizeCodes<20, true>(codes, n, d, table, invScale, out);
+    else dequantizeCodes<20, false>(codes, n, d, table, invScale, out);
+  } else {
+    if (d.hasInfinity) dequantizeCodes<21, true>(codes, n, d, table, invScale, out);
+    else dequantizeCodes<21, false>(codes, n, d, table, invScale, out);
   }
 }
 
