@@ -63,7 +63,6 @@ interface CastAccumulator {
 export class StepMonitor {
   private readonly kernels: Kernels;
   private collectTensors = false;
-  private sequencesPerBatch = 1;
   private moments = new Map<string, MomentAccumulator>();
   private casts = new Map<string, CastAccumulator>();
   private logits: number[] = [];
@@ -85,25 +84,17 @@ export class StepMonitor {
     this.firstSaturated = null;
   }
 
-  /** Number of sequences B in the micro-batch about to run (tensors are split into B sequences). */
-  setBatchSize(B: number): void {
-    if (!Number.isInteger(B) || B < 1) throw new RangeError(`StepMonitor.setBatchSize: B must be an integer ≥ 1, got ${B}`);
-    this.sequencesPerBatch = B;
-    if (this.sums.length < 3 * B) this.sums = new Float64Array(3 * B);
-  }
-
   get collectingTensors(): boolean {
     return this.collectTensors;
   }
 
-  /** x (rows, cols) laid out (B, …): each of the B contiguous slices is one sequence. */
+  /** x (rows, cols): `rows` sequences of `cols` elements each (the model's MonitorSink contract). */
   tensor(layer: number, name: TensorName, x: Float32Array, rows: number, cols: number): void {
     if (!this.collectTensors) return;
-    const B = this.sequencesPerBatch;
-    const total = rows * cols;
-    if (total % B !== 0) throw new RangeError(`StepMonitor.tensor: ${name} of layer ${layer} has ${total} elements, not divisible by B = ${B}`);
-    const n = total / B;
-    this.kernels.rowMoments(total === x.length ? x : x.subarray(0, total), B, n, this.sums);
+    const B = rows;
+    const n = cols;
+    if (this.sums.length < 3 * B) this.sums = new Float64Array(3 * B);
+    this.kernels.rowMoments(x.length === B * n ? x : x.subarray(0, B * n), B, n, this.sums);
     const key = `${layer}/${name}`;
     let acc = this.moments.get(key);
     if (!acc) {

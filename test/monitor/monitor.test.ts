@@ -10,13 +10,11 @@ const kernels = createReferenceKernels();
 test('tensor statistics: per-sequence mean, rms, kurtosis averaged over sequences and micro-batches (hand values)', () => {
   const m = new StepMonitor(kernels);
   m.beginStep(true);
-  m.setBatchSize(2);
   // Two sequences of (T=2, C=2): [1,-1,1,-1] → mean 0, rms 1, kurtosis 1; [0,0,0,2] → mean 0.5, rms 1, kurtosis (16/4)/1² = 4.
-  m.tensor(0, 'mlp_out', new Float32Array([1, -1, 1, -1, 0, 0, 0, 2]), 4, 2);
-  m.setBatchSize(1);
+  m.tensor(0, 'mlp_out', new Float32Array([1, -1, 1, -1, 0, 0, 0, 2]), 2, 4);
   // A second micro-batch with one sequence [3,3,3,3]: mean 3, rms 3, kurtosis 1.
-  m.tensor(0, 'mlp_out', new Float32Array([3, 3, 3, 3]), 2, 2);
-  m.tensor(1, 'q', new Float32Array(4), 2, 2); // all zeros: kurtosis counted as 0
+  m.tensor(0, 'mlp_out', new Float32Array([3, 3, 3, 3]), 1, 4);
+  m.tensor(1, 'q', new Float32Array(4), 1, 4); // all zeros: kurtosis counted as 0
   const stats = m.tensorStats();
   assert.deepEqual(stats[0], { layer: 0, tensor: 'mlp_out', mean: (0 + 0.5 + 3) / 3, rms: (1 + 1 + 3) / 3, kurtosis: (1 + 4 + 1) / 3 });
   assert.deepEqual(stats[1], { layer: 1, tensor: 'q', mean: 0, rms: 0, kurtosis: 0 });
