@@ -11,7 +11,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_TRAIN_CONFIG, validateTrainConfig } from '../src/cli/config.js';
+import { DEFAULT_TRAIN_CONFIG, validateTrainConfig } from '../src/train/config.js';
 import { resolveModelConfig } from '../src/model/config.js';
 import { Model, type Batch } from '../src/model/model.js';
 import { loadKernelBackend } from '../src/train/kernel-backend.js';
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
         }
         times.sort((a, b) => a - b);
         const modelTokensPerSec = (B * T) / (times[Math.floor(times.length / 2)] / 1000);
-        await runTraining({ config: cfg, loadKernels: async () => kernels, stdout: { write: () => true, isTTY: false } });
+        await runTraining({ config: cfg, loadKernels: async () => kernels });
         const steps = readFileSync(join(cfg.runDir as string, 'metrics.jsonl'), 'utf8')
           .trim()
           .split('\n')

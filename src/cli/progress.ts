@@ -1,21 +1,12 @@
 /**
- * Progress display for long work: step, loss, tokens/s and ETA. On a TTY it redraws one live
- * line with a bar (carriage return + erase line); when the stream is not a terminal (a log
- * file, CI, a pipe) it degrades to plain lines, at most one every `lineIntervalSeconds`.
+ * Progress display for long work: step, loss, tokens/s and ETA — the terminal renderer of the
+ * trainer's `TrainProgress` interface. On a TTY it redraws one live line with a bar (carriage
+ * return + erase line); when the stream is not a terminal (a log file, CI, a pipe) it degrades
+ * to plain lines, at most one every `lineIntervalSeconds`.
  */
+import type { ProgressUpdate, TrainProgress, TrainProgressFactory } from '../train/progress.js';
 
 export type ProgressMode = 'bar' | 'lines' | 'none';
-
-export interface ProgressUpdate {
-  /** completed steps. */
-  step: number;
-  loss: number | null;
-  tokensPerSec: number;
-  /** seconds since this process started training. */
-  elapsedSeconds: number;
-  /** steps completed by this process (ETA uses the current rate). */
-  stepsThisSession: number;
-}
 
 export interface ProgressStream {
   write(s: string): unknown;
@@ -41,16 +32,14 @@ export function formatDuration(seconds: number): string {
   return `${r}s`;
 }
 
-export class ProgressDisplay {
+export class ProgressDisplay implements TrainProgress {
   readonly mode: ProgressMode;
-  private readonly total: number;
   private readonly stream: ProgressStream;
   private readonly lineIntervalSeconds: number;
   private lastLineAt = -Infinity;
   private live = false;
 
-  constructor(opts: { total: number; mode: ProgressMode; stream: ProgressStream; lineIntervalSeconds?: number }) {
-    this.total = opts.total;
+  constructor(opts: { mode: ProgressMode; stream: ProgressStream; lineIntervalSeconds?: number }) {
     this.mode = opts.mode;
     this.stream = opts.stream;
     this.lineIntervalSeconds = opts.lineIntervalSeconds ?? 10;
@@ -59,9 +48,9 @@ export class ProgressDisplay {
   /** The status text of one update (without bar). */
   describe(u: ProgressUpdate): string {
     const rate = u.stepsThisSession > 0 ? u.elapsedSeconds / u.stepsThisSession : NaN;
-    const eta = formatDuration(rate * (this.total - u.step));
+    const eta = formatDuration(rate * (u.totalSteps - u.step));
     const loss = u.loss === null ? 'nan' : u.loss.toFixed(4);
-    return `step ${u.step}/${this.total} | loss ${loss} | ${Math.round(u.tokensPerSec).toLocaleString('en-US')} tok/s | elapsed ${formatDuration(u.elapsedSeconds)} | ETA ${eta}`;
+    return `step ${u.step}/${u.totalSteps} | loss ${loss} | ${Math.round(u.tokensPerSec).toLocaleString('en-US')} tok/s | elapsed ${formatDuration(u.elapsedSeconds)} | ETA ${eta}`;
   }
 
   update(u: ProgressUpdate): void {
@@ -69,13 +58,13 @@ export class ProgressDisplay {
     const text = this.describe(u);
     if (this.mode === 'bar') {
       const width = Math.max(10, Math.min(30, (this.stream.columns ?? 100) - text.length - 10));
-      const filled = Math.round((width * Math.min(u.step, this.total)) / this.total);
-      const pct = Math.floor((100 * u.step) / this.total);
+      const filled = Math.round((width * Math.min(u.step, u.totalSteps)) / u.totalSteps);
+      const pct = Math.floor((100 * u.step) / u.totalSteps);
       this.stream.write(`\r\x1b[K[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${String(pct).padStart(3)}% ${text}`);
       this.live = true;
       return;
     }
-    if (u.elapsedSeconds - this.lastLineAt >= this.lineIntervalSeconds || u.step === this.total || u.stepsThisSession === 1) {
+    if (u.elapsedSeconds - this.lastLineAt >= this.lineIntervalSeconds || u.step === u.totalSteps || u.stepsThisSession === 1) {
       this.stream.write(text + '\n');
       this.lastLineAt = u.elapsedSeconds;
     }
@@ -94,4 +83,9 @@ export class ProgressDisplay {
     if (this.live) this.stream.write('\n');
     this.live = false;
   }
+}
+
+/** The CLI's progress factory: a bar or plain lines on `stream` as the config's request says. */
+export function terminalProgress(stream: ProgressStream = process.stdout): TrainProgressFactory {
+  return (request) => new ProgressDisplay({ mode: progressMode(request, stream), stream });
 }

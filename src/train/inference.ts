@@ -8,7 +8,7 @@ import { Model } from '../model/model.js';
 import { fromHfConfig } from '../model/config.js';
 import { ScalingState } from '../numerics/scaling.js';
 import { Rng } from '../model/rng.js';
-import type { TrainConfig } from '../cli/config.js';
+import type { TrainConfig } from './config.js';
 import { modelWeightsFrom, readCheckpoint, type Checkpoint } from './checkpoint.js';
 import { resolveCheckpointDir } from './checkpoint-files.js';
 import { recipeOf } from './session.js';

@@ -21,8 +21,8 @@ import { DivergenceForecaster } from '../monitor/divergence.js';
 import { MetricsWriter } from '../monitor/metrics-writer.js';
 import { TrainLog } from '../monitor/train-log.js';
 import { METRICS_SCHEMA_VERSION } from '../monitor/schema.js';
-import { ProgressDisplay, progressMode, type ProgressStream } from '../cli/progress.js';
-import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig, type TrainConfigKey } from '../cli/config.js';
+import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig, type TrainConfigKey } from './config.js';
+import { silentProgress, type TrainProgressFactory } from './progress.js';
 import { modelWeightsFrom, optimizerStateFrom, readCheckpoint, type Checkpoint } from './checkpoint.js';
 import { resolveCheckpointDir, runDirOfCheckpoint } from './checkpoint-files.js';
 import { Trainer, type TrainResult } from './trainer.js';
@@ -98,7 +98,8 @@ export interface RunOptions {
   resume?: string | null;
   stopAfterStep?: number | null;
   loadKernels: KernelLoader;
-  stdout?: ProgressStream;
+  /** Builds the receiver of run messages and per-step progress (default: silent). The CLI passes a terminal renderer. */
+  progress?: TrainProgressFactory;
   /** Install SIGINT/SIGTERM handlers that checkpoint and stop cleanly (CLI: true). */
   handleSignals?: boolean;
 }
@@ -113,7 +114,6 @@ function timestampName(): string {
 
 /** Sets up and runs one training run (fresh or resumed) to completion, interruption or divergence. */
 export async function runTraining(opts: RunOptions): Promise<RunOutcome> {
-  const stdout = opts.stdout ?? process.stdout;
   let config = opts.config;
   let checkpoint: Checkpoint | null = null;
   let runDir: string;
@@ -139,9 +139,10 @@ export async function runTraining(opts: RunOptions): Promise<RunOutcome> {
   const runName = config.runName ?? runDir.split(/[\\/]/).pop() ?? 'run';
   mkdirSync(runDir, { recursive: true });
   const log = new TrainLog(join(runDir, 'train.log'));
+  const progress = opts.progress ? opts.progress(config.progress) : silentProgress;
   const say = (s: string): void => {
     log.line(s);
-    if (config.progress !== 'none') stdout.write(s + '\n');
+    progress.message(s);
   };
 
   const kernels = await opts.loadKernels(config.kernels, config.threads);
@@ -211,7 +212,6 @@ export async function runTraining(opts: RunOptions): Promise<RunOutcome> {
   say(`fog8 train: ${config.preset}/${config.size} (${(parameters / 1e6).toFixed(2)} M parameters) in ${recipe.name}${recipe.gemm === 'fp8' ? `, FP8 attention ${recipe.fp8Attention ? 'on' : 'off'}` : ''}`);
   say(`  data: ${data.description}; ${config.steps} steps of ${config.batch}×${T} tokens; kernels ${kernels.name} (${kernels.isa}, ${kernels.threads} threads)`);
   say(`  run directory: ${runDir}${checkpoint ? ` (resumed from step ${startStep}: ${checkpoint.dir})` : ''}`);
-  const progress = new ProgressDisplay({ total: config.steps, mode: progressMode(config.progress, stdout), stream: stdout });
   const trainer = new Trainer({
     config, runName, runDir, model, kernels, optimizer, train: data.train, validation: data.validation, tokenizerJson: data.tokenizerJson,
     metrics, log, progress, startStep, startTokens, startElapsedSeconds: startElapsed, forecaster, stopAfterStep: opts.stopAfterStep ?? null,

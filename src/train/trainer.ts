@@ -24,8 +24,8 @@ import { StepMonitor, type BadCast } from '../monitor/step-monitor.js';
 import { DivergenceForecaster } from '../monitor/divergence.js';
 import type { MetricsWriter } from '../monitor/metrics-writer.js';
 import type { TrainLog } from '../monitor/train-log.js';
-import type { ProgressDisplay } from '../cli/progress.js';
-import type { TrainConfig } from '../cli/config.js';
+import type { TrainConfig } from './config.js';
+import type { TrainProgress } from './progress.js';
 import { buildCheckpointFiles, type TrainerStateJson } from './checkpoint.js';
 import { pruneCheckpoints, writeCheckpointFiles } from './checkpoint-files.js';
 import { join } from 'node:path';
@@ -52,7 +52,7 @@ export interface TrainerParts {
   tokenizerJson: Uint8Array | null;
   metrics: MetricsWriter;
   log: TrainLog;
-  progress: ProgressDisplay;
+  progress: TrainProgress;
   /** resume point (0 for a fresh run). */
   startStep: number;
   startTokens: number;
@@ -240,7 +240,7 @@ export class Trainer {
         if (casts.length > 0) metrics.write({ type: 'fp8', ...this.base(), casts });
         for (const w of this.p.forecaster.observe(this.step, stats)) this.event('warn', w.message);
       }
-      progress.update({ step: this.step, loss: lastLoss, tokensPerSec, elapsedSeconds: (performance.now() - loopStarted) / 1000, stepsThisSession: this.step - sessionStartStep });
+      progress.update({ step: this.step, totalSteps: config.steps, loss: lastLoss, tokensPerSec, elapsedSeconds: (performance.now() - loopStarted) / 1000, stepsThisSession: this.step - sessionStartStep });
       if ((config.evalInterval > 0 && this.step % config.evalInterval === 0) || this.step === config.steps) {
         finalValLoss = this.runEval();
         lastEvalStep = this.step;

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_TRAIN_CONFIG, resolveTrainConfig } from '../../src/cli/config.js';
+import { resolveTrainConfig } from '../../src/cli/config.js';
+import { DEFAULT_TRAIN_CONFIG } from '../../src/train/config.js';
 
 test('defaults < config file (YAML or JSON) < flags', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fog8-cfg-'));

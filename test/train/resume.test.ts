@@ -3,11 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from '../../src/cli/config.js';
+import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from '../../src/train/config.js';
 import { referenceKernelLoader, runTraining } from '../../src/train/session.js';
 import { writeCountingDataset } from './helpers.js';
-
-const quiet = { write: () => true, isTTY: false };
 
 function losses(runDir: string): number[] {
   return readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
@@ -28,12 +26,12 @@ test('resume is bit-identical: 6 steps straight = 3 steps + resume + 3 steps (FP
         seq: 16, lr: 0.01, warmup: 2, metricsInterval: 2, evalInterval: 3, evalBatches: 1, checkpointInterval: 0, runDir, progress: 'none', valFraction: 0.1,
         masterPrecision: 'fp16', m1Precision: 'fp8', m2Precision: 'bf16', gradPrecision: 'bf16',
       });
-    const straight = await runTraining({ config: config(join(dir, 'a')), loadKernels: referenceKernelLoader, stdout: quiet });
+    const straight = await runTraining({ config: config(join(dir, 'a')), loadKernels: referenceKernelLoader });
     assert.equal(straight.steps, 6);
-    const first = await runTraining({ config: config(join(dir, 'b')), loadKernels: referenceKernelLoader, stdout: quiet, stopAfterStep: 3 });
+    const first = await runTraining({ config: config(join(dir, 'b')), loadKernels: referenceKernelLoader, stopAfterStep: 3 });
     assert.equal(first.status, 'interrupted');
     assert.equal(first.steps, 3);
-    const resumed = await runTraining({ config: DEFAULT_TRAIN_CONFIG, resume: join(dir, 'b'), loadKernels: referenceKernelLoader, stdout: quiet });
+    const resumed = await runTraining({ config: DEFAULT_TRAIN_CONFIG, resume: join(dir, 'b'), loadKernels: referenceKernelLoader });
     assert.equal(resumed.status, 'completed');
     const a = losses(join(dir, 'a'));
     const b = losses(join(dir, 'b'));
@@ -46,7 +44,7 @@ test('resume is bit-identical: 6 steps straight = 3 steps + resume + 3 steps (FP
     assert.ok(wa.equals(wb));
     // Changing a number-affecting key on resume is refused.
     await assert.rejects(
-      runTraining({ config: { ...DEFAULT_TRAIN_CONFIG, lr: 0.5 }, explicit: new Set(['lr']), resume: join(dir, 'b'), loadKernels: referenceKernelLoader, stdout: quiet }),
+      runTraining({ config: { ...DEFAULT_TRAIN_CONFIG, lr: 0.5 }, explicit: new Set(['lr']), resume: join(dir, 'b'), loadKernels: referenceKernelLoader }),
       /lr cannot change on resume/,
     );
     // A corrupted checkpoint is refused before anything runs.
@@ -54,7 +52,7 @@ test('resume is bit-identical: 6 steps straight = 3 steps + resume + 3 steps (FP
     const buf = readFileSync(p);
     buf[100] ^= 1;
     writeFileSync(p, buf);
-    await assert.rejects(runTraining({ config: DEFAULT_TRAIN_CONFIG, resume: join(dir, 'b'), loadKernels: referenceKernelLoader, stdout: quiet }), /optimizer\.safetensors: SHA-256/);
+    await assert.rejects(runTraining({ config: DEFAULT_TRAIN_CONFIG, resume: join(dir, 'b'), loadKernels: referenceKernelLoader }), /optimizer\.safetensors: SHA-256/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

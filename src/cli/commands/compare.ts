@@ -10,8 +10,9 @@ import { runCompare, type RunTraining } from '../../report/compare.js';
 import { listCheckpointSteps } from '../../train/checkpoint-files.js';
 import { loadKernelBackend } from '../../train/kernel-backend.js';
 import { runTraining, type KernelLoader } from '../../train/session.js';
-import { parseTrainFlags, resolveTrainConfig, toKebab, type TrainConfigKey } from '../config.js';
-import type { ProgressStream } from '../progress.js';
+import type { TrainConfigKey } from '../../train/config.js';
+import { parseTrainFlags, resolveTrainConfig, toKebab } from '../config.js';
+import { terminalProgress, type ProgressStream } from '../progress.js';
 
 /** Keys compare sets itself for every run. */
 const COMPARE_OWNED: readonly TrainConfigKey[] = ['preset', 'precision', 'runDir', 'runName', 'steps'];
@@ -46,7 +47,7 @@ export function trainInProcess(o: InProcessTrainerOptions): RunTraining {
     const args = [...o.shared, '--preset', job.preset, '--precision', job.precision, '--run-dir', job.runDir, '--run-name', job.name, ...(o.steps === undefined ? [] : ['--steps', String(o.steps)])];
     const { config } = resolveTrainConfig(args);
     const explicit = new Set(Object.keys(parseTrainFlags(args).values) as TrainConfigKey[]);
-    const outcome = await runTraining({ config, explicit, resume: job.resume ? job.runDir : null, loadKernels: o.loadKernels ?? loadKernelBackend, stdout: o.stdout, handleSignals: o.handleSignals ?? false });
+    const outcome = await runTraining({ config, explicit, resume: job.resume ? job.runDir : null, loadKernels: o.loadKernels ?? loadKernelBackend, progress: terminalProgress(o.stdout), handleSignals: o.handleSignals ?? false });
     if (outcome.status === 'interrupted') throw new Error(`${job.name} was interrupted at step ${outcome.steps}; rerun the same compare command to resume it`);
   };
 }

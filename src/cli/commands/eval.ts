@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { loadKernelBackend } from '../../train/kernel-backend.js';
 import { loadModelForInference } from '../../train/inference.js';
 import { openTrainingData } from '../../train/session.js';
-import { DEFAULT_TRAIN_CONFIG, validateTrainConfig } from '../config.js';
+import { DEFAULT_TRAIN_CONFIG, validateTrainConfig } from '../../train/config.js';
 
 export function registerEvalCommand(program: Command): void {
   program

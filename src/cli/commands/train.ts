@@ -1,7 +1,8 @@
 /** `fog8 train`: train a model (defaults: the main job), or `--resume RUN_DIR` one bit-identically. */
 import type { Command } from 'commander';
-import { parseTrainFlags, resolveTrainConfig, trainConfigHelp, type TrainConfigKey } from '../config.js';
-import { readConfigFile } from '../config.js';
+import { parseTrainFlags, readConfigFile, resolveTrainConfig, trainConfigHelp } from '../config.js';
+import { terminalProgress } from '../progress.js';
+import type { TrainConfigKey } from '../../train/config.js';
 import { runTraining } from '../../train/session.js';
 import { loadKernelBackend } from '../../train/kernel-backend.js';
 
@@ -18,7 +19,8 @@ export function registerTrainCommand(program: Command): void {
       const { config, extras } = resolveTrainConfig(args);
       const explicit = new Set<TrainConfigKey>(Object.keys(parseTrainFlags(args).values) as TrainConfigKey[]);
       if (extras.configFile) for (const k of Object.keys(readConfigFile(extras.configFile))) explicit.add(k as TrainConfigKey);
-      const outcome = await runTraining({ config, explicit, resume: extras.resume, loadKernels: loadKernelBackend, handleSignals: true });
-      if (outcome.status === 'diverged') process.exitCode = 2;
+      const outcome = await runTraining({ config, explicit, resume: extras.resume, loadKernels: loadKernelBackend, progress: terminalProgress(), handleSignals: true });
+      // A thrown error makes main() print it and return a non-zero exit code.
+      if (outcome.status === 'diverged') throw new Error(`training diverged at step ${outcome.steps}: ${outcome.diagnosis ?? 'non-finite steps'} (run directory ${outcome.runDir})`);
     });
 }
