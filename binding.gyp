@@ -3,7 +3,7 @@
 # FOG8_ISA_NAMESPACE so shared inline helpers get distinct symbols per ISA.
 {
   "variables": {
-    "fog8_common_cflags": ["-O3", "-std=c++17", "-fPIC", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function", "-Wno-uninitialized"]
+    "fog8_common_cflags": ["-O3", "-std=c++17", "-fPIC", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function", "-Wno-uninitialized", "-Wno-psabi"]
   },
   "targets": [
     {

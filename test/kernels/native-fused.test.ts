@@ -166,3 +166,55 @@ test('native addon without withValidation: bad arguments throw TypeError / Range
   assert.throws(() => k.rowMoments(f(6), 2, 3, new Float64Array(5)), TypeError);
   assert.throws(() => k.xieluForward(f(2), f(3), { alphaP: 1, alphaN: 1, beta: 0.5, eps: -1e-6 }), TypeError);
 });
+
+// Float32 vector math (exp, erfc-based Φ, expm1, sigmoid) replaces the reference's float64: every
+// output must stay within |Δ| ≤ rtol·|reference| + atol, with rtol = 1e-6 (a few float32 ulp) and
+// atol a few ulp of the largest term (cancellation near the zeros of xIELU and GeLU'), on every ISA.
+test('native cross-entropy and activations: every ISA within 1e-6 relative of the reference', { skip }, () => {
+  if (typeof native === 'string') return;
+  const reference = createReferenceKernels();
+  const rng = new Rng(74);
+  const R = 6;
+  const V = 1003; // not a multiple of any vector width
+  const logits = rng.normals(R * V, 4);
+  const targets = Int32Array.from([5, -1, 0, 1002, 77, 500]);
+  const dloss = rng.normals(R);
+  const F = 203;
+  const h = rng.normals(2 * R * F, 3);
+  const da = rng.normals(R * F);
+  const x = Float32Array.from([...rng.normals(3000, 3), 0, -0, 1e-30, -1e-30, -9, -12, 13, -5e-7]);
+  const dy = rng.normals(x.length);
+  const p = { alphaP: 0.8, alphaN: 1.3, beta: 0.5, eps: -1e-6 };
+  const runAll = (k: Kernels) => {
+    const losses = new Float32Array(R), lse = new Float32Array(R), dlogits = new Float32Array(R * V);
+    k.crossEntropyForward(logits, targets, losses, lse, R, V);
+    k.crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V);
+    const a = new Float32Array(R * F), s = new Float32Array(R), as = new Float32Array(R * F);
+    const dh = new Float32Array(2 * R * F), dhs = new Float32Array(2 * R * F);
+    k.swigluForward(h, a, R, F);
+    k.swigluBackward(h, da, dh, R, F);
+    k.smoothSwigluForward(h, as, s, R, F);
+    k.smoothSwigluBackward(h, s, da, dhs, R, F);
+    const gelu = new Float32Array(x.length), dgelu = new Float32Array(x.length);
+    k.geluForward(x, gelu);
+    k.geluBackward(x, dy, dgelu);
+    const xielu = new Float32Array(x.length), dxielu = new Float32Array(x.length);
+    k.xieluForward(x, xielu, p);
+    const alphas = k.xieluBackward(x, dy, dxielu, p);
+    return { losses, lse, dlogits, a, dh, s, as, dhs, gelu, dgelu, xielu, dxielu, alphas: [alphas.dAlphaP, alphas.dAlphaN] };
+  };
+  const want = runAll(reference);
+  const { kernels, control } = native;
+  const best = ISAS.indexOf(control.bestIsa());
+  for (const isa of ISAS.slice(0, best + 1)) {
+    const got: typeof want = withSettings(control, 2, isa, () => runAll(kernels));
+    assertClose(got.losses, want.losses, 1e-6, 1e-6, `${isa} losses`);
+    assertClose(got.lse, want.lse, 1e-6, 1e-6, `${isa} lse`);
+    assertClose(got.dlogits, want.dlogits, 1e-12, 1e-6, `${isa} dlogits`);
+    assert.deepEqual(got.s, want.s, `${isa} smooth-SwiGLU s`);
+    for (const key of ['a', 'dh', 'as', 'dhs', 'gelu', 'dgelu', 'xielu', 'dxielu'] as const) {
+      assertClose(got[key], want[key], 3e-7, 1e-6, `${isa} ${key}`);
+    }
+    assertClose(got.alphas, want.alphas, 1e-6, 1e-6, `${isa} dAlphaP, dAlphaN`);
+  }
+});

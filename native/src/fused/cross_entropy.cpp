@@ -1,45 +1,68 @@
-// Softmax cross-entropy over the vocabulary: each row reduced in float64 (max-shifted
-// log-sum-exp) as the reference does, rows split over threads.
+// Softmax cross-entropy over the vocabulary. The row body lives in cross_entropy_impl.inc and is
+// compiled here once per ISA with `#pragma GCC target` (as attention.cpp); activeIsa() picks one.
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
+#include "common/fp8.h"
+#include "common/isa.h"
 #include "common/threads.h"
 #include "fused/fused.h"
+#include "fused/isa_regions.h"
 
 namespace fog8::fused {
 
+#if FOG8_FUSED_MULTI_ISA
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")
+namespace isa_avx512 {
+#define FOG8_VW 16
+#include "fused/simd.inc"
+#include "fused/cross_entropy_impl.inc"
+#undef FOG8_VW
+}  // namespace isa_avx512
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+namespace isa_avx2 {
+#define FOG8_VW 8
+#include "fused/simd.inc"
+#include "fused/cross_entropy_impl.inc"
+#undef FOG8_VW
+}  // namespace isa_avx2
+#pragma GCC pop_options
+#endif
+
+namespace isa_base {
+#define FOG8_VW 4
+#include "fused/simd.inc"
+#include "fused/cross_entropy_impl.inc"
+#undef FOG8_VW
+}  // namespace isa_base
+
 void crossEntropyForward(const float* logits, const int32_t* targets, float* losses, float* lse, int64_t R,
                          int64_t V) {
-  parallelFor(static_cast<size_t>(R), [&](size_t begin, size_t end) {
-    for (size_t r = begin; r < end; r++) {
-      const float* row = logits + r * V;
-      float max = -INFINITY;
-      for (int64_t v = 0; v < V; v++) max = row[v] > max ? row[v] : max;
-      double sum = 0.0;
-      for (int64_t v = 0; v < V; v++) sum += std::exp(static_cast<double>(row[v]) - max);
-      const double rowLse = max + std::log(sum);
-      lse[r] = static_cast<float>(rowLse);
-      const int32_t target = targets[r];
-      losses[r] = target < 0 ? 0.0f : static_cast<float>(rowLse - row[target]);
-    }
-  }, 4);
+#if FOG8_FUSED_MULTI_ISA
+  switch (activeIsa()) {
+    case Isa::avx512bf16: return isa_avx512::crossEntropyForwardIsa(logits, targets, losses, lse, R, V);
+    case Isa::avx2: return isa_avx2::crossEntropyForwardIsa(logits, targets, losses, lse, R, V);
+    default: break;
+  }
+#endif
+  isa_base::crossEntropyForwardIsa(logits, targets, losses, lse, R, V);
 }
 
 void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse, const float* dloss,
                           float* dlogits, int64_t R, int64_t V) {
-  parallelFor(static_cast<size_t>(R), [&](size_t begin, size_t end) {
-    for (size_t r = begin; r < end; r++) {
-      const float* row = logits + r * V;
-      float* out = dlogits + r * V;
-      const int32_t target = targets[r];
-      if (target < 0) {
-        for (int64_t v = 0; v < V; v++) out[v] = 0.0f;
-        continue;
-      }
-      const double rowLse = lse[r], scale = dloss[r];
-      for (int64_t v = 0; v < V; v++) out[v] = static_cast<float>(scale * std::exp(row[v] - rowLse));
-      out[target] = static_cast<float>(scale * (std::exp(row[target] - rowLse) - 1.0));
-    }
-  }, 4);
+#if FOG8_FUSED_MULTI_ISA
+  switch (activeIsa()) {
+    case Isa::avx512bf16: return isa_avx512::crossEntropyBackwardIsa(logits, targets, lse, dloss, dlogits, R, V);
+    case Isa::avx2: return isa_avx2::crossEntropyBackwardIsa(logits, targets, lse, dloss, dlogits, R, V);
+    default: break;
+  }
+#endif
+  isa_base::crossEntropyBackwardIsa(logits, targets, lse, dloss, dlogits, R, V);
 }
 
 }  // namespace fog8::fused
