@@ -170,7 +170,7 @@ test('native addon without withValidation: bad arguments throw TypeError / Range
 // Float32 vector math (exp, erfc-based Φ, expm1, sigmoid) replaces the reference's float64: every
 // output must stay within |Δ| ≤ rtol·|reference| + atol, with rtol = 1e-6 (a few float32 ulp) and
 // atol a few ulp of the largest term (cancellation near the zeros of xIELU and GeLU'), on every ISA.
-test('native cross-entropy and activations: every ISA within 1e-6 relative of the reference', { skip }, () => {
+test('native cross-entropy, activations, RMSNorm: every ISA within 1e-6 relative of the reference', { skip }, () => {
   if (typeof native === 'string') return;
   const reference = createReferenceKernels();
   const rng = new Rng(74);
@@ -201,7 +201,16 @@ test('native cross-entropy and activations: every ISA within 1e-6 relative of th
     const xielu = new Float32Array(x.length), dxielu = new Float32Array(x.length);
     k.xieluForward(x, xielu, p);
     const alphas = k.xieluBackward(x, dy, dxielu, p);
-    return { losses, lse, dlogits, a, dh, s, as, dhs, gelu, dgelu, xielu, dxielu, alphas: [alphas.dAlphaP, alphas.dAlphaN] };
+    const rows = 6, cols = 401;
+    const xs = x.subarray(0, rows * cols), dys = dy.subarray(0, rows * cols), gain = dy.subarray(rows * cols, rows * cols + cols);
+    const norm = new Float32Array(rows * cols), rstd = new Float32Array(rows), dnorm = new Float32Array(rows * cols);
+    const dgain = new Float32Array(cols).fill(0.5);
+    k.rmsnormForward(xs, gain, norm, rstd, rows, cols, 1e-5);
+    k.rmsnormBackward(dys, xs, gain, rstd, dnorm, dgain, rows, cols);
+    return {
+      losses, lse, dlogits, a, dh, s, as, dhs, gelu, dgelu, xielu, dxielu, alphas: [alphas.dAlphaP, alphas.dAlphaN],
+      norm, rstd, dnorm, dgain,
+    };
   };
   const want = runAll(reference);
   const { kernels, control } = native;
@@ -212,9 +221,33 @@ test('native cross-entropy and activations: every ISA within 1e-6 relative of th
     assertClose(got.lse, want.lse, 1e-6, 1e-6, `${isa} lse`);
     assertClose(got.dlogits, want.dlogits, 1e-12, 1e-6, `${isa} dlogits`);
     assert.deepEqual(got.s, want.s, `${isa} smooth-SwiGLU s`);
-    for (const key of ['a', 'dh', 'as', 'dhs', 'gelu', 'dgelu', 'xielu', 'dxielu'] as const) {
+    for (const key of ['a', 'dh', 'as', 'dhs', 'gelu', 'dgelu', 'xielu', 'dxielu', 'norm', 'rstd', 'dnorm', 'dgain'] as const) {
       assertClose(got[key], want[key], 3e-7, 1e-6, `${isa} ${key}`);
     }
     assertClose(got.alphas, want.alphas, 1e-6, 1e-6, `${isa} dAlphaP, dAlphaN`);
+  }
+});
+
+test('native adamw: every ISA matches the reference (m, v bit-identical; w within 1 ulp — pow may differ in its last bit)', { skip }, () => {
+  if (typeof native === 'string') return;
+  const reference = createReferenceKernels();
+  const rng = new Rng(75);
+  const n = 10_007;
+  const w0 = rng.normals(n, 0.5), g = rng.normals(n, 1e-2), m0 = rng.normals(n, 1e-3);
+  const v0 = Float32Array.from(rng.normals(n, 1e-2), (x) => x * x);
+  const p = { lr: 3e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: 7 };
+  const run = (k: Kernels) => {
+    const w = w0.slice(), m = m0.slice(), v = v0.slice();
+    k.adamw(w, g, m, v, p);
+    return { w, m, v };
+  };
+  const want = run(reference);
+  const { kernels, control } = native;
+  const best = ISAS.indexOf(control.bestIsa());
+  for (const isa of ISAS.slice(0, best + 1)) {
+    const got: typeof want = withSettings(control, 2, isa, () => run(kernels));
+    assert.deepEqual(got.m, want.m, `${isa} m`);
+    assert.deepEqual(got.v, want.v, `${isa} v`);
+    assertClose(got.w, want.w, 0, 2 ** -23, `${isa} w`);
   }
 });
