@@ -66,12 +66,21 @@ export class StepMonitor {
   private moments = new Map<string, MomentAccumulator>();
   private casts = new Map<string, CastAccumulator>();
   private logits: number[] = [];
+  // First bad casts of the step: over all casts, and over forward-pass operands only.
   private firstNonFinite: BadCast | null = null;
   private firstSaturated: BadCast | null = null;
+  private firstForwardNonFinite: BadCast | null = null;
+  private firstForwardSaturated: BadCast | null = null;
+  private readonly isBackwardRole: (role: string) => boolean;
   private sums = new Float64Array(3);
 
-  constructor(kernels: Kernels) {
+  /**
+   * `isBackwardRole` tells backward-pass operand roles (grad_output, dO, dP, dS) from forward
+   * ones, so that a non-finite loss is traced to the forward pass that produced it.
+   */
+  constructor(kernels: Kernels, isBackwardRole: (role: string) => boolean = () => false) {
     this.kernels = kernels;
+    this.isBackwardRole = isBackwardRole;
   }
 
   /** Clears the statistics of the previous step; `collectTensors` turns the tensor moments on. */
@@ -82,6 +91,8 @@ export class StepMonitor {
     this.logits = [];
     this.firstNonFinite = null;
     this.firstSaturated = null;
+    this.firstForwardNonFinite = null;
+    this.firstForwardSaturated = null;
   }
 
   get collectingTensors(): boolean {
@@ -127,8 +138,15 @@ export class StepMonitor {
     acc.overflow += info.stats.overflow;
     acc.count += info.count;
     const bad = (kind: BadCast['kind']): BadCast => ({ kind, layer: info.layer, gemm: info.gemm, role: info.role, format: info.format, amax: a, scale: info.scale, overflow: info.stats.overflow, count: info.count });
-    if (this.firstNonFinite === null && !Number.isFinite(a)) this.firstNonFinite = bad('non-finite');
-    if (this.firstSaturated === null && info.stats.overflow > 0) this.firstSaturated = bad('saturated');
+    // A non-finite input, or a non-finite scale (x·NaN and 0·inf are NaN), makes non-finite codes.
+    const nonFinite = !Number.isFinite(a) || !Number.isFinite(info.scale);
+    const saturated = info.stats.overflow > 0;
+    if (!nonFinite && !saturated) return;
+    const forward = !this.isBackwardRole(info.role);
+    if (nonFinite && this.firstNonFinite === null) this.firstNonFinite = bad('non-finite');
+    if (saturated && this.firstSaturated === null) this.firstSaturated = bad('saturated');
+    if (forward && nonFinite && this.firstForwardNonFinite === null) this.firstForwardNonFinite = bad('non-finite');
+    if (forward && saturated && this.firstForwardSaturated === null) this.firstForwardSaturated = bad('saturated');
   }
 
   maxLogit(layer: number, value: number): void {
@@ -136,8 +154,13 @@ export class StepMonitor {
     if (value > this.logits[layer] || Number.isNaN(value)) this.logits[layer] = value;
   }
 
-  /** The first cast of the step that saw a non-finite input, else the first that saturated. */
-  firstBadCast(): BadCast | null {
+  /**
+   * The first cast of the step that saw a non-finite input or scale, else the first that
+   * saturated. `pass: 'forward'` looks only at forward-pass operands (for a non-finite loss,
+   * whose NaN every backward cast then inherits).
+   */
+  firstBadCast(pass: 'forward' | 'any' = 'any'): BadCast | null {
+    if (pass === 'forward') return this.firstForwardNonFinite ?? this.firstForwardSaturated;
     return this.firstNonFinite ?? this.firstSaturated;
   }
 

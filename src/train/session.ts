@@ -112,8 +112,27 @@ function timestampName(): string {
   return new Date().toISOString().replace(/[:]/g, '-').replace(/\..*$/, '');
 }
 
+/** A run that is set up and ready to start, with its parts exposed for callers that look at them (tests, tools). */
+export interface PreparedRun {
+  config: TrainConfig;
+  runDir: string;
+  model: Model;
+  optimizer: AdamW;
+  trainer: Trainer;
+  /** Runs to completion, interruption or divergence, then closes the run's files. Call it once. */
+  run(): Promise<RunOutcome>;
+}
+
 /** Sets up and runs one training run (fresh or resumed) to completion, interruption or divergence. */
 export async function runTraining(opts: RunOptions): Promise<RunOutcome> {
+  return (await prepareTraining(opts)).run();
+}
+
+/**
+ * Sets up one training run (fresh or resumed): kernels, data, model, optimizer, restored state,
+ * run directory with config.json, the `run` record of metrics.jsonl and train.log.
+ */
+export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   let config = opts.config;
   let checkpoint: Checkpoint | null = null;
   let runDir: string;
@@ -216,28 +235,31 @@ export async function runTraining(opts: RunOptions): Promise<RunOutcome> {
     config, runName, runDir, model, kernels, optimizer, train: data.train, validation: data.validation, tokenizerJson: data.tokenizerJson,
     metrics, log, progress, startStep, startTokens, startElapsedSeconds: startElapsed, forecaster, stopAfterStep: opts.stopAfterStep ?? null,
   });
-  const onSignal = (sig: NodeJS.Signals): void => trainer.requestStop(sig);
-  if (opts.handleSignals) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  }
-  try {
-    const result = await trainer.run();
-    const fmt = (v: number | null) => (v === null ? 'n/a' : v.toFixed(4));
-    say(`${result.status} at step ${result.steps} in ${result.seconds.toFixed(1)} s; val loss ${fmt(result.initialValLoss)} → ${fmt(result.finalValLoss)}`);
-    if (result.diagnosis) say(result.diagnosis);
-    say(`results: ${runDir} (metrics.jsonl, train.log, config.json${result.checkpoint ? `, ${result.checkpoint}` : ''})`);
-    if (result.status === 'interrupted') say(`resume with: npx fog8 train --resume ${runDir}`);
-    metrics.write({ type: 'event', step: result.steps, tokens: result.tokens, time: Date.now() / 1000, level: result.status === 'diverged' ? 'error' : 'info', message: `run ${result.status}` });
-    return { ...result, runDir };
-  } finally {
+  const run = async (): Promise<RunOutcome> => {
+    const onSignal = (sig: NodeJS.Signals): void => trainer.requestStop(sig);
     if (opts.handleSignals) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
     }
-    metrics.close();
-    log.close();
-  }
+    try {
+      const result = await trainer.run();
+      const fmt = (v: number | null) => (v === null ? 'n/a' : v.toFixed(4));
+      say(`${result.status} at step ${result.steps} in ${result.seconds.toFixed(1)} s; val loss ${fmt(result.initialValLoss)} → ${fmt(result.finalValLoss)}`);
+      if (result.diagnosis) say(result.diagnosis);
+      say(`results: ${runDir} (metrics.jsonl, train.log, config.json${result.checkpoint ? `, ${result.checkpoint}` : ''})`);
+      if (result.status === 'interrupted') say(`resume with: npx fog8 train --resume ${runDir}`);
+      metrics.write({ type: 'event', step: result.steps, tokens: result.tokens, time: Date.now() / 1000, level: result.status === 'diverged' ? 'error' : 'info', message: `run ${result.status}` });
+      return { ...result, runDir };
+    } finally {
+      if (opts.handleSignals) {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      metrics.close();
+      log.close();
+    }
+  };
+  return { config, runDir, model, optimizer, trainer, run };
 }
 
 /** Kernel loader with only the reference backend (tests; `auto` falls back to it). */

@@ -21,6 +21,7 @@ import type { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { learningRate, type ScheduleConfig } from '../optim/schedule.js';
 import { StepMonitor, type BadCast } from '../monitor/step-monitor.js';
+import { isBackwardRole, type ScalingRole } from '../numerics/recipe.js';
 import { DivergenceForecaster } from '../monitor/divergence.js';
 import type { MetricsWriter } from '../monitor/metrics-writer.js';
 import type { TrainLog } from '../monitor/train-log.js';
@@ -74,9 +75,16 @@ export interface TrainResult {
   diagnosis: string | null;
 }
 
-/** Human-readable diagnosis of a bad step from the first bad cast. */
-export function describeBadCast(b: BadCast | null): string {
-  if (b === null) return 'no FP8 cast saw a non-finite or saturated value (the overflow happened in a wide op: loss, softmax or an activation)';
+/**
+ * Human-readable diagnosis of a bad step from its first bad cast; `pass` says where it was
+ * looked for (forward operands for a non-finite loss, all operands for a non-finite gradient).
+ */
+export function describeBadCast(b: BadCast | null, pass: 'forward' | 'any' = 'any'): string {
+  if (b === null) {
+    return pass === 'forward'
+      ? 'no FP8 forward cast saw a non-finite or saturated value (the overflow happened in a wide op: embedding, norm, activation, softmax, the LM head or the loss)'
+      : 'no FP8 cast saw a non-finite or saturated value (the overflow happened in a wide op: embedding, norm, activation, softmax, the LM head or the loss, or their gradients)';
+  }
   const where = b.layer < 0 ? b.gemm : `layer ${b.layer} ${b.gemm}`;
   if (b.kind === 'non-finite') return `first non-finite value: ${where} operand '${b.role}' (${b.format}, amax ${b.amax}, scale ${b.scale})`;
   return `first saturated cast: ${where} operand '${b.role}' (${b.format}, ${b.overflow} of ${b.count} values clipped to ±max, amax ${b.amax}, scale ${b.scale})`;
@@ -94,7 +102,7 @@ export class Trainer {
 
   constructor(parts: TrainerParts) {
     this.p = parts;
-    this.monitor = new StepMonitor(parts.kernels);
+    this.monitor = new StepMonitor(parts.kernels, (role) => isBackwardRole(role as ScalingRole));
     const c = parts.config;
     this.schedule = { kind: c.schedule, peakLr: c.lr, minLr: c.minLr, warmupSteps: c.warmup, totalSteps: c.steps, cooldownFraction: c.cooldownFraction };
     this.step = parts.startStep;
@@ -224,10 +232,13 @@ export class Trainer {
         stepTimeMs: seconds * 1000,
       });
       if (bad) {
-        const why = `${!Number.isFinite(loss) ? `loss ${loss}` : `gradient norm ${gradNorm}`}; step skipped (${this.consecutiveBad} in a row); ${describeBadCast(this.monitor.firstBadCast())}`;
+        // A non-finite loss comes from the forward pass; its NaN then reaches every backward cast.
+        const pass = Number.isFinite(loss) ? 'any' : 'forward';
+        const culprit = describeBadCast(this.monitor.firstBadCast(pass), pass);
+        const why = `${!Number.isFinite(loss) ? `loss ${loss}` : `gradient norm ${gradNorm}`}; step skipped (${this.consecutiveBad} in a row); ${culprit}`;
         this.event('warn', why);
         if (this.consecutiveBad >= config.maxBadSteps) {
-          diagnosis = `stopped after ${this.consecutiveBad} consecutive non-finite steps: ${describeBadCast(this.monitor.firstBadCast())}. Try a lower --lr, --precision bf16 to compare, or a FOG preset.`;
+          diagnosis = `stopped after ${this.consecutiveBad} consecutive non-finite steps: ${culprit}. Try a lower --lr, --precision bf16 to compare, or a FOG preset.`;
           this.event('error', diagnosis);
           status = 'diverged';
           break;

@@ -41,6 +41,22 @@ test('cast statistics aggregate per (layer, gemm, role); the first non-finite op
   assert.deepEqual(m.maxLogits(), [2, 9]);
 });
 
+test('first bad cast: a non-finite scale counts as non-finite; the forward view skips backward operands', () => {
+  const m = new StepMonitor(kernels, (role) => role === 'grad_output');
+  m.beginStep(false);
+  m.cast({ layer: 0, gemm: 'attn.qkv', role: 'input', format: 'e4m3', scale: 2, stats: { amax: 300, underflow: 0, overflow: 4 }, count: 8 });
+  m.cast({ layer: 1, gemm: 'mlp.fc2', role: 'grad_output', format: 'e5m2', scale: NaN, stats: { amax: 0.5, underflow: 0, overflow: 0 }, count: 8 });
+  m.cast({ layer: 1, gemm: 'mlp.fc1', role: 'weight', format: 'e4m3', scale: 1, stats: { amax: NaN, underflow: 0, overflow: 0 }, count: 8 });
+  assert.deepEqual([m.firstBadCast()?.kind, m.firstBadCast()?.gemm, m.firstBadCast()?.role], ['non-finite', 'mlp.fc2', 'grad_output']);
+  assert.deepEqual([m.firstBadCast('forward')?.kind, m.firstBadCast('forward')?.gemm], ['non-finite', 'mlp.fc1']);
+  m.beginStep(false);
+  m.cast({ layer: 0, gemm: 'attn.qkv', role: 'input', format: 'e4m3', scale: 2, stats: { amax: 300, underflow: 0, overflow: 4 }, count: 8 });
+  m.cast({ layer: 1, gemm: 'mlp.fc2', role: 'grad_output', format: 'e5m2', scale: 1, stats: { amax: Infinity, underflow: 0, overflow: 1 }, count: 8 });
+  assert.deepEqual([m.firstBadCast('forward')?.kind, m.firstBadCast('forward')?.gemm, m.firstBadCast('forward')?.overflow], ['saturated', 'attn.qkv', 4]);
+  m.beginStep(false);
+  assert.equal(m.firstBadCast(), null);
+});
+
 test('divergence forecaster flags sustained kurtosis growth once, not noise or flat curves', () => {
   const f = new DivergenceForecaster({ window: 4, growth: 1.5 });
   const at = (k: number): TensorStat[] => [
