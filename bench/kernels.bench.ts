@@ -144,7 +144,8 @@ for (const c of cases) {
 }
 
 // ---- attention -----------------------------------------------------------------------------
-function attentionRate(k: Kernels, T: number, D: number): number {
+/** maxLogit: whether the forward also computes the max logit (monitoring steps only; masked pairs too). */
+function attentionRate(k: Kernels, T: number, D: number, maxLogit = false): number {
   const shape: AttentionShape = { B: 1, T, Hq: 4, Hkv: 2, D, softmaxScale: 1 / Math.sqrt(D) };
   const q = makeOperand('f32', T * shape.Hq * D, false).data;
   const kv = makeOperand('f32', T * shape.Hkv * D, false).data;
@@ -158,22 +159,23 @@ function attentionRate(k: Kernels, T: number, D: number): number {
   const dv = new Float32Array(kv.length);
   const fp8 = { p: 448, dp: 1024, ds: 1024 };
   const seconds = bestSeconds(() => {
-    k.attentionForward(q, kv, kv, o, lse, shape, fp8);
+    k.attentionForward(q, kv, kv, o, lse, shape, fp8, { maxLogit });
     k.attentionBackward(q, kv, kv, o, lse, dO, dq, dk, dv, shape, fp8);
   }, 0.6, 2);
   // causal: forward 2 and backward 5 T×T×D products over half the pairs → 7·T²·D flops per head
+  // (the max logit's masked-pair work is not counted as useful flops)
   return (7 * T * T * D * shape.Hq) / seconds / 1e9;
 }
 
 if (nativeKernels !== null) {
   const refT256 = attentionRate(reference, 256, 64);
-  for (const T of [256, 1024]) {
+  for (const [T, maxLogit] of [[256, false], [1024, false], [1024, true]] as const) {
     samplePeaks(0.05);
-    const native = attentionRate(nativeKernels, T, 64);
+    const native = attentionRate(nativeKernels, T, 64, maxLogit);
     const peak = peakFor(['bf16']);
     rows.push({
-      name: `attention fwd+bwd FP8DPA T=${T} D=64 (Hq 4, Hkv 2)`, native, unit: 'GFLOP/s', peakKey: peak.key,
-      ofPeak: native / peak.gflops, reference: refT256,
+      name: `attention fwd+bwd FP8DPA T=${T} D=64 (Hq 4, Hkv 2)${maxLogit ? ' +maxLogit' : ''}`, native, unit: 'GFLOP/s',
+      peakKey: peak.key, ofPeak: native / peak.gflops, reference: refT256,
       referenceNote: T === 256 ? 'measured' : 'T=256 rate, assumed T-independent (O(T²) work both sides)',
     });
   }
@@ -189,15 +191,71 @@ if (nativeKernels !== null) {
   const refN = 1 << 20;
   const refX = x.subarray(0, refN);
   const refSeconds = bestSeconds(() => reference.quantize(refX, 'e4m3', 3.5, codes.subarray(0, refN)), 0.3, 2);
+  const out = new Float32Array(n);
+  const refQdq = bestSeconds(() => reference.quantizeDequantize(refX, 'e4m3', 3.5, out.subarray(0, refN)), 0.3, 2);
+  const refDeq = bestSeconds(() => reference.dequantize(codes.subarray(0, refN), 'e4m3', 0.25, out.subarray(0, refN)), 0.3, 2);
   for (const t of [1, 2].filter((v) => v <= threads)) {
     addon.setThreads(t);
-    const seconds = bestSeconds(() => addon.quantize(x, 'e4m3', 3.5, codes), 0.5, 3);
-    rows.push({
-      name: `quantize e4m3 +amax+counts, ${t} thread${t > 1 ? 's' : ''}`, native: n / seconds / 1e9, unit: 'G elem/s',
-      reference: refN / refSeconds / 1e9, referenceNote: `1 thread, n = 2^20`,
-    });
+    const plural = t > 1 ? 's' : '';
+    const casts: [string, () => void, number][] = [
+      ['quantize e4m3 +amax+counts', () => addon.quantize(x, 'e4m3', 3.5, codes), refSeconds],
+      ['quantizeDequantize e4m3 +amax+counts', () => addon.quantizeDequantize(x, 'e4m3', 3.5, out), refQdq],
+      ['dequantize e4m3', () => addon.dequantize(codes, 'e4m3', 0.25, out), refDeq],
+    ];
+    for (const [label, fn, ref] of casts) {
+      const seconds = bestSeconds(fn, 0.5, 3);
+      rows.push({
+        name: `${label}, ${t} thread${plural}`, native: n / seconds / 1e9, unit: 'G elem/s',
+        reference: refN / ref / 1e9, referenceNote: `1 thread, n = 2^20`,
+      });
+    }
   }
   addon.setThreads(saved);
+}
+
+// ---- loss, activations, optimizer (G elements/s, forward+backward) ----------------------------
+if (nativeKernels !== null) {
+  const native = nativeKernels;
+  const V = 8192;
+  const values = (count: number, scale: number): Float32Array => {
+    const v = makeOperand('f32', count, false).data;
+    if (!(v instanceof Float32Array)) throw new TypeError('f32 operand expected');
+    return v.map((e) => e * scale);
+  };
+  /** [name, elements, run on kernels k with `rows` rows (native 256, reference 8)]. */
+  const cases: [string, (k: Kernels, rows: number) => void][] = [];
+  {
+    const logits = values(256 * V, 2);
+    const targets = Int32Array.from({ length: 256 }, (_, i) => (i * 37) % V);
+    const losses = new Float32Array(256), lse = new Float32Array(256), dloss = new Float32Array(256).fill(1 / 256);
+    const dlogits = new Float32Array(256 * V);
+    cases.push([`cross-entropy fwd+bwd V=${V}`, (k, rows) => {
+      k.crossEntropyForward(logits.subarray(0, rows * V), targets.subarray(0, rows), losses.subarray(0, rows), lse.subarray(0, rows), rows, V);
+      k.crossEntropyBackward(logits.subarray(0, rows * V), targets.subarray(0, rows), lse.subarray(0, rows), dloss.subarray(0, rows), dlogits.subarray(0, rows * V), rows, V);
+    }]);
+  }
+  {
+    const F = 2048;
+    const h = values(2 * 256 * F, 1.5), da = values(256 * F, 1), a = new Float32Array(256 * F), dh = new Float32Array(2 * 256 * F);
+    const gy = new Float32Array(256 * F);
+    cases.push([`swiglu fwd+bwd F=${F}`, (k, rows) => {
+      k.swigluForward(h.subarray(0, 2 * rows * F), a.subarray(0, rows * F), rows, F);
+      k.swigluBackward(h.subarray(0, 2 * rows * F), da.subarray(0, rows * F), dh.subarray(0, 2 * rows * F), rows, F);
+    }]);
+    cases.push([`gelu fwd+bwd (per row of ${F})`, (k, rows) => {
+      k.geluForward(h.subarray(0, rows * F), gy.subarray(0, rows * F));
+      k.geluBackward(h.subarray(0, rows * F), da.subarray(0, rows * F), gy.subarray(0, rows * F));
+    }]);
+    const w = values(256 * F, 0.1), m = new Float32Array(256 * F), v = new Float32Array(256 * F);
+    const p = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: 10 };
+    cases.push([`adamw (per row of ${F})`, (k, rows) => k.adamw(w.subarray(0, rows * F), da.subarray(0, rows * F), m.subarray(0, rows * F), v.subarray(0, rows * F), p)]);
+  }
+  for (const [name, run] of cases) {
+    const per = name.startsWith('cross') ? V : 2048;
+    const nativeRate = (256 * per) / bestSeconds(() => run(native, 256), 0.4, 3) / 1e9;
+    const referenceRate = (8 * per) / bestSeconds(() => run(reference, 8), 0.3, 1) / 1e9;
+    rows.push({ name, native: nativeRate, unit: 'G elem/s', reference: referenceRate, referenceNote: '8 rows (native: 256)' });
+  }
 }
 
 // ---- report --------------------------------------------------------------------------------
