@@ -1,6 +1,6 @@
 // MLP activations forward/backward (SwiGLU, Smooth-SwiGLU, GeLU with erf, xIELU; DESIGN §4) in
 // vectorised float32 (simd.inc). The bodies live in activations_impl.inc and are compiled here
-// once per ISA with `#pragma GCC target` (as attention.cpp); activeIsa() picks one per call.
+// once per ISA by per_isa.inc; activeIsa() picks one per call.
 // Accuracy vs the float64 reference: |Δ| ≤ 1e-6·|y| + 1e-7·(magnitude of the terms) (a few ulp).
 #include <algorithm>
 #include <cmath>
@@ -16,45 +16,8 @@
 
 namespace fog8::fused {
 
-#if FOG8_FUSED_MULTI_ISA
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")
-namespace isa_avx512 {
-#define FOG8_VW 16
-#include "fused/simd.inc"
-#include "fused/activations_impl.inc"
-#undef FOG8_VW
-}  // namespace isa_avx512
-#pragma GCC pop_options
-
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
-namespace isa_avx2 {
-#define FOG8_VW 8
-#include "fused/simd.inc"
-#include "fused/activations_impl.inc"
-#undef FOG8_VW
-}  // namespace isa_avx2
-#pragma GCC pop_options
-#endif
-
-namespace isa_base {
-#define FOG8_VW 4
-#include "fused/simd.inc"
-#include "fused/activations_impl.inc"
-#undef FOG8_VW
-}  // namespace isa_base
-
-#if FOG8_FUSED_MULTI_ISA
-#define FOG8_DISPATCH(call)                                   \
-  switch (activeIsa()) {                                      \
-    case Isa::avx512bf16: return isa_avx512::call;            \
-    case Isa::avx2: return isa_avx2::call;                    \
-    default: return isa_base::call;                           \
-  }
-#else
-#define FOG8_DISPATCH(call) return isa_base::call;
-#endif
+#define FOG8_ISA_IMPL "fused/activations_impl.inc"
+#include "fused/per_isa.inc"
 
 void swigluForward(const float* h, float* a, int64_t R, int64_t F) {
   FOG8_DISPATCH(gatedForwardIsa(h, a, nullptr, R, F, false))
@@ -75,7 +38,5 @@ void xieluBackward(const float* x, const float* dy, float* dx, int64_t n, const 
                    double* dAlphaN) {
   FOG8_DISPATCH(xieluBackwardIsa(x, dy, dx, n, p, dAlphaP, dAlphaN))
 }
-
-#undef FOG8_DISPATCH
 
 }  // namespace fog8::fused
