@@ -4,45 +4,13 @@
  * numbers; unbiased integers by rejection; Fisher–Yates from the last element down.
  */
 
-function splitmix32(state: { s: number }): number {
-  state.s = (state.s + 0x9e3779b9) | 0;
-  let z = state.s;
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-  return (z ^ (z >>> 16)) >>> 0;
-}
+import { Xoshiro128StarStar, splitmix32 } from '../util/xoshiro128.js';
 
 /** xoshiro128** generator of uniform 32-bit integers. */
-export class Xoshiro128 {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-
+export class Xoshiro128 extends Xoshiro128StarStar {
   /** Seeds from any list of safe non-negative integers (each split into 32-bit halves). */
   constructor(...seeds: number[]) {
-    const state = { s: 0x2545f491 };
-    for (const seed of seeds) {
-      if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`);
-      state.s ^= splitmix32(state) ^ (seed >>> 0);
-      state.s ^= splitmix32(state) ^ Math.floor(seed / 2 ** 32);
-    }
-    this.a = splitmix32(state);
-    this.b = splitmix32(state);
-    this.c = splitmix32(state);
-    this.d = splitmix32(state) | 1; // never the all-zero state
-  }
-
-  nextUint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
-    const t = this.b << 9;
-    this.c ^= this.a;
-    this.d ^= this.b;
-    this.b ^= this.c;
-    this.a ^= this.d;
-    this.c ^= t;
-    this.d = rotl(this.d, 11);
-    return result;
+    super(stateFromSeeds(seeds));
   }
 
   /** Uniform integer in [0, n), n ≤ 2^32, without modulo bias. */
@@ -56,8 +24,18 @@ export class Xoshiro128 {
   }
 }
 
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
+function stateFromSeeds(seeds: number[]): [number, number, number, number] {
+  const state = { s: 0x2545f491 };
+  for (const seed of seeds) {
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`);
+    state.s ^= splitmix32(state) ^ (seed >>> 0);
+    state.s ^= splitmix32(state) ^ Math.floor(seed / 2 ** 32);
+  }
+  const a = splitmix32(state);
+  const b = splitmix32(state);
+  const c = splitmix32(state);
+  const d = splitmix32(state) | 1; // never the all-zero state
+  return [a, b, c, d];
 }
 
 /** A permutation of 0..n-1 determined by (seed, epoch) alone. */

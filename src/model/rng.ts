@@ -5,13 +5,7 @@
  * the order or presence of other tensors.
  */
 
-function splitmix32(state: { s: number }): number {
-  state.s = (state.s + 0x9e3779b9) | 0;
-  let z = state.s;
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-  return (z ^ (z >>> 16)) >>> 0;
-}
+import { Xoshiro128StarStar, splitmix32 } from '../util/xoshiro128.js';
 
 /** FNV-1a 32-bit hash of a string (UTF-16 code units). */
 export function fnv1a(text: string): number {
@@ -23,34 +17,18 @@ export function fnv1a(text: string): number {
   return h >>> 0;
 }
 
-export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+/** Parameter-init stream: uniform integers, uniforms in (0, 1) and standard normals. */
+export class Rng extends Xoshiro128StarStar {
   private spare: number | null = null;
 
   /** seed: any integer (only its low 32 bits matter); stream: a second key, e.g. fnv1a(name). */
   constructor(seed: number, stream = 0) {
-    const st = { s: (seed ^ Math.imul(stream, 0x27d4eb2d)) | 0 };
-    this.a = splitmix32(st);
-    this.b = splitmix32(st);
-    this.c = splitmix32(st);
-    this.d = splitmix32(st);
-    if ((this.a | this.b | this.c | this.d) === 0) this.a = 1;
+    super(stateFromSeed(seed, stream));
   }
 
-  /** Uniform 32-bit unsigned integer. */
+  /** Uniform 32-bit unsigned integer (the same as nextUint32). */
   nextU32(): number {
-    const result = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
-    const t = this.b << 9;
-    this.c ^= this.a;
-    this.d ^= this.b;
-    this.b ^= this.c;
-    this.a ^= this.d;
-    this.c ^= t;
-    this.d = rotl(this.d, 11);
-    return result;
+    return this.nextUint32();
   }
 
   /** Uniform in (0, 1): never 0, so log() in Box-Muller is finite. */
@@ -72,6 +50,12 @@ export class Rng {
   }
 }
 
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
+function stateFromSeed(seed: number, stream: number): [number, number, number, number] {
+  const st = { s: (seed ^ Math.imul(stream, 0x27d4eb2d)) | 0 };
+  let a = splitmix32(st);
+  const b = splitmix32(st);
+  const c = splitmix32(st);
+  const d = splitmix32(st);
+  if ((a | b | c | d) === 0) a = 1;
+  return [a, b, c, d];
 }
