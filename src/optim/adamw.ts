@@ -156,12 +156,16 @@ export class AdamW {
 
   /**
    * One AdamW update of every tensor at learning rate `lr`. `params` (total) is updated in place
-   * and re-rounded to the master precision; `grads` (total) is read only (already clipped).
+   * and re-rounded to the master precision. `grads` (total) are first multiplied in place by
+   * `gradScale` (the clip factor, rounded to float32; 1 leaves them untouched) — tensor by tensor,
+   * right before each update reads them, instead of in a separate pass over the whole arena.
    */
-  step(params: Float32Array, grads: Float32Array, lr: number): void {
+  step(params: Float32Array, grads: Float32Array, lr: number, gradScale = 1): void {
     this.checkArena('params', params);
     this.checkArena('grads', grads);
     if (!Number.isFinite(lr) || lr < 0) throw new RangeError(`AdamW.step: lr must be a finite number ≥ 0, got ${lr}`);
+    if (!(gradScale > 0 && gradScale <= 1)) throw new RangeError(`AdamW.step: gradScale must be in (0, 1], got ${gradScale}`);
+    const f = Math.fround(gradScale);
     const step = this.stepCount + 1;
     const m1Wide = this.m1Dtype === 'fp32';
     const m2Wide = this.m2Dtype === 'fp32';
@@ -169,6 +173,7 @@ export class AdamW {
       const t = this.tensors[i];
       const w = params.subarray(t.offset, t.offset + t.size);
       const g = grads.subarray(t.offset, t.offset + t.size);
+      if (f !== 1) for (let j = 0; j < g.length; j++) g[j] *= f;
       const m1Codes = codesView(this.m1, t.offset, t.size);
       const m2Codes = codesView(this.m2, t.offset, t.size);
       const m = m1Wide ? (m1Codes as Float32Array) : this.m1Scratch.subarray(0, t.size);

@@ -22,6 +22,8 @@ export function clipFactor(norm: number, maxNorm: number): number {
 /**
  * Scales `grads` in place so that their global norm is at most `maxNorm`; returns the norm
  * before clipping. Non-finite norms leave the gradients untouched (the trainer skips the step).
+ * The trainer instead hands clipFactor(norm) to AdamW.step, which scales each tensor just before
+ * its update (same float32 products, one pass over the arena fewer).
  */
 export function clipGradNorm(kernels: Kernels, grads: Float32Array, maxNorm: number): number {
   const norm = globalGradNorm(kernels, grads);

@@ -6,10 +6,11 @@
  *        forward + backward  (model.forwardBackward, grads += ∂loss_j/∂θ · 1/M, amaxes recorded)
  *        scaling.updateForward(); scaling.updateBackward()   (the one point scales change)
  *        round the gradient buffer to its precision
- *   4. loss = mean_j loss_j; global gradient norm; clip to gradClip
+ *   4. loss = mean_j loss_j; global gradient norm; clip factor min(1, gradClip / (norm + 1e-6))
  *   5. if the loss or the norm is not finite: skip the update (diagnose the first GEMM operand
  *      that saw a non-finite or saturated value; stop after maxBadSteps in a row)
- *      else AdamW update (moments and master weights re-encoded in their precision)
+ *      else AdamW update of the clipped gradients (each tensor's gradient is scaled by the clip
+ *      factor right before its update; moments and master weights re-encoded in their precision)
  *   6. step ← step + 1, then metrics, eval, checkpoint as their intervals say.
  * Steps draw no random numbers (no dropout), so a resumed run — weights, optimizer state,
  * scaling state, data position, schedule step restored — repeats the straight run bit for bit.
@@ -18,7 +19,7 @@ import type { Kernels } from '../kernels/types.js';
 import type { Model, Batch } from '../model/model.js';
 import { toHfConfig } from '../model/config.js';
 import type { AdamW } from '../optim/adamw.js';
-import { clipGradNorm } from '../optim/clip.js';
+import { clipFactor, globalGradNorm } from '../optim/clip.js';
 import { learningRate, type ScheduleConfig } from '../optim/schedule.js';
 import { StepMonitor, type BadCast } from '../monitor/step-monitor.js';
 import { isBackwardRole, type ScalingRole } from '../numerics/recipe.js';
@@ -207,12 +208,13 @@ export class Trainer {
         stepTokens += batch.B * batch.T;
       }
       const loss = lossSum / M;
-      const gradNorm = clipGradNorm(kernels, model.grads.data, config.gradClip);
+      const gradNorm = globalGradNorm(kernels, model.grads.data);
       const bad = !Number.isFinite(loss) || !Number.isFinite(gradNorm);
       if (bad) {
         this.consecutiveBad++;
       } else {
-        optimizer.step(model.params.data, model.grads.data, lr);
+        // Clipping is applied inside the update: grads ×= min(1, gradClip / (norm + 1e-6)).
+        optimizer.step(model.params.data, model.grads.data, lr, clipFactor(gradNorm, config.gradClip));
         this.consecutiveBad = 0;
       }
       this.step++;

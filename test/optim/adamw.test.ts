@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createReferenceKernels } from '../../src/kernels/reference/index.js';
 import { AdamW, type OptimizedTensor } from '../../src/optim/adamw.js';
-import { clipGradNorm } from '../../src/optim/clip.js';
+import { clipFactor, clipGradNorm, globalGradNorm } from '../../src/optim/clip.js';
 
 const kernels = createReferenceKernels();
 // A 2×2 matrix (decayed) followed by a 2-vector gain (never decayed), in one arena.
@@ -86,4 +86,28 @@ test('AdamW rejects bad precision, non-tiling tensors and mismatched restore', (
   const st = opt.state();
   assert.throws(() => opt.restore({ ...st, m1: new Float32Array(6) }), /m1 must be a Uint8Array of length 6/);
   assert.throws(() => opt.step(new Float32Array(5), new Float32Array(6), 1), /params must be a Float32Array of length 6/);
+});
+
+test('AdamW.step with gradScale = the clip factor equals clipping first, bit for bit; gradScale outside (0, 1] is refused', () => {
+  const tensors = [
+    { name: 'w', shape: [3, 4], offset: 0, size: 12, weightDecay: true },
+    { name: 'g', shape: [5], offset: 12, size: 5, weightDecay: false },
+  ];
+  const params = () => new Float32Array(17).map((_, i) => Math.cos(i) * 0.3);
+  const grads = () => new Float32Array(17).map((_, i) => Math.sin(3 * i) * 2);
+  const a = new AdamW(tensors, kernels);
+  const b = new AdamW(tensors, kernels);
+  const [wa, wb] = [params(), params()];
+  for (let s = 0; s < 3; s++) {
+    const [ga, gb] = [grads(), grads()];
+    const norm = clipGradNorm(kernels, ga, 1.0); // separate pass
+    a.step(wa, ga, 1e-2);
+    b.step(wb, gb, 1e-2, clipFactor(globalGradNorm(kernels, gb), 1.0)); // fused
+    assert.ok(norm > 1);
+    assert.deepEqual(gb, ga);
+  }
+  assert.deepEqual(new Uint32Array(wb.buffer), new Uint32Array(wa.buffer));
+  assert.deepEqual(new Uint32Array((b.m1 as Float32Array).buffer), new Uint32Array((a.m1 as Float32Array).buffer));
+  assert.throws(() => b.step(wb, grads(), 1e-2, 0), /gradScale must be in \(0, 1\], got 0/);
+  assert.throws(() => b.step(wb, grads(), 1e-2, 1.5), /gradScale must be in \(0, 1\], got 1\.5/);
 });
