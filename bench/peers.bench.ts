@@ -261,6 +261,9 @@ async function main(): Promise<void> {
   console.log(`machine: ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} CPUs, AVX-512F ${flags.has('avx512f') ? 'yes' : 'no'}, AVX512_BF16 ${fastTorchBf16 ? 'yes' : 'no'}; load average ${loadStart.toFixed(2)} → ${loadEnd.toFixed(2)}`);
   console.log(`fog8: ${kernels.name} kernels (${kernels.isa}, ${kernels.threads} threads), preset llama3, fp32 AdamW`);
   console.log(peer && info ? `pytorch: ${info.torch} via ${peer.python}, ${info.threads} threads, BLAS ${info.blas}, SDPA ${info.sdpa ? 'yes' : 'no (explicit attention)'}` : 'pytorch: not measured');
+  if (info && !/openblas|mkl|blis/i.test(info.blas)) {
+    console.log(`note: PyTorch float32 ran on ${info.blas}, not an optimised BLAS (PEERS.md's "stock Debian BLAS" row); Debian's libopenblas0-pthread (or FOG8_PEER_BLAS_DIR) gives the tuned figure`);
+  }
   console.log(`median of ${reps} interleaved repetitions, ${TOKENS_PER_STEP} tokens per step`);
   console.log('shape framework mode            tokens/s    ms/step  GFLOP/s  repetitions (tokens/s)');
   for (const r of rows) {
