@@ -23,23 +23,14 @@ const Fp8Format& formatArg(Napi::Env env, const Napi::Value& v, const std::strin
   return *f;
 }
 
-Napi::Object statsObject(Napi::Env env, const CastResult& r) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("amax", r.amax);
-  o.Set("underflow", r.underflow);
-  o.Set("overflow", r.overflow);
-  return o;
-}
-
 Napi::Value Quantize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   requireArgs(info, 4, "quantize");
   auto x = typedArrayArg<float>(env, info[0], "quantize: x");
   const Fp8Format& f = formatArg(env, info[1], "quantize: format");
   float scale = static_cast<float>(numberArg(env, info[2], "quantize: scale"));
-  auto codes = typedArrayArg<uint8_t>(env, info[3], "quantize: codes");
-  if (codes.length != x.length) throwType(env, "quantize: codes must have length " + std::to_string(x.length) + " (x.length), got " + std::to_string(codes.length));
-  return statsObject(env, quantizeArray(x.data, x.length, f, scale, codes.data));
+  auto codes = sizedArray<uint8_t>(env, info[3], "quantize: codes", x.length, "x.length");
+  return castStatsObject(env, quantizeArray(x.data, x.length, f, scale, codes.data));
 }
 
 Napi::Value QuantizeDequantize(const Napi::CallbackInfo& info) {
@@ -48,9 +39,8 @@ Napi::Value QuantizeDequantize(const Napi::CallbackInfo& info) {
   auto x = typedArrayArg<float>(env, info[0], "quantizeDequantize: x");
   const Fp8Format& f = formatArg(env, info[1], "quantizeDequantize: format");
   float scale = static_cast<float>(numberArg(env, info[2], "quantizeDequantize: scale"));
-  auto out = typedArrayArg<float>(env, info[3], "quantizeDequantize: out");
-  if (out.length != x.length) throwType(env, "quantizeDequantize: out must have length " + std::to_string(x.length) + " (x.length), got " + std::to_string(out.length));
-  return statsObject(env, quantizeDequantizeArray(x.data, x.length, f, scale, out.data));
+  auto out = sizedArray<float>(env, info[3], "quantizeDequantize: out", x.length, "x.length");
+  return castStatsObject(env, quantizeDequantizeArray(x.data, x.length, f, scale, out.data));
 }
 
 Napi::Value Dequantize(const Napi::CallbackInfo& info) {
@@ -59,8 +49,7 @@ Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   auto codes = typedArrayArg<uint8_t>(env, info[0], "dequantize: codes");
   const Fp8Format& f = formatArg(env, info[1], "dequantize: format");
   float invScale = static_cast<float>(numberArg(env, info[2], "dequantize: invScale"));
-  auto out = typedArrayArg<float>(env, info[3], "dequantize: out");
-  if (out.length != codes.length) throwType(env, "dequantize: out must have length " + std::to_string(codes.length) + " (codes.length), got " + std::to_string(out.length));
+  auto out = sizedArray<float>(env, info[3], "dequantize: out", codes.length, "codes.length");
   dequantizeArray(codes.data, codes.length, f, invScale, out.data);
   return env.Undefined();
 }
@@ -69,8 +58,7 @@ Napi::Value RoundBf16(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   requireArgs(info, 2, "roundBf16");
   auto x = typedArrayArg<float>(env, info[0], "roundBf16: x");
-  auto out = typedArrayArg<float>(env, info[1], "roundBf16: out");
-  if (out.length != x.length) throwType(env, "roundBf16: out must have length " + std::to_string(x.length) + " (x.length), got " + std::to_string(out.length));
+  auto out = sizedArray<float>(env, info[1], "roundBf16: out", x.length, "x.length");
   roundBf16Array(x.data, x.length, out.data);
   return env.Undefined();
 }
@@ -79,8 +67,7 @@ Napi::Value PackBf16(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   requireArgs(info, 2, "packBf16");
   auto x = typedArrayArg<float>(env, info[0], "packBf16: x");
-  auto bits = typedArrayArg<uint16_t>(env, info[1], "packBf16: bits");
-  if (bits.length != x.length) throwType(env, "packBf16: bits must have length " + std::to_string(x.length) + " (x.length), got " + std::to_string(bits.length));
+  auto bits = sizedArray<uint16_t>(env, info[1], "packBf16: bits", x.length, "x.length");
   packBf16Array(x.data, x.length, bits.data);
   return env.Undefined();
 }
@@ -177,18 +164,18 @@ Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void registerCastsAndGemm(Napi::Env env, Napi::Object exports) {
-  exports.Set("quantize", Napi::Function::New(env, Quantize, "quantize"));
-  exports.Set("dequantize", Napi::Function::New(env, Dequantize, "dequantize"));
-  exports.Set("quantizeDequantize", Napi::Function::New(env, QuantizeDequantize, "quantizeDequantize"));
-  exports.Set("roundBf16", Napi::Function::New(env, RoundBf16, "roundBf16"));
-  exports.Set("packBf16", Napi::Function::New(env, PackBf16, "packBf16"));
-  exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
-  exports.Set("isa", Napi::Function::New(env, GetIsa, "isa"));
-  exports.Set("bestIsa", Napi::Function::New(env, GetBestIsa, "bestIsa"));
-  exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
-  exports.Set("threads", Napi::Function::New(env, GetThreads, "threads"));
-  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
-  exports.Set("peakGflops", Napi::Function::New(env, PeakGflops, "peakGflops"));
+  exportFunction(env, exports, "quantize", Quantize);
+  exportFunction(env, exports, "dequantize", Dequantize);
+  exportFunction(env, exports, "quantizeDequantize", QuantizeDequantize);
+  exportFunction(env, exports, "roundBf16", RoundBf16);
+  exportFunction(env, exports, "packBf16", PackBf16);
+  exportFunction(env, exports, "gemm", Gemm);
+  exportFunction(env, exports, "isa", GetIsa);
+  exportFunction(env, exports, "bestIsa", GetBestIsa);
+  exportFunction(env, exports, "setIsa", SetIsa);
+  exportFunction(env, exports, "threads", GetThreads);
+  exportFunction(env, exports, "setThreads", SetThreads);
+  exportFunction(env, exports, "peakGflops", PeakGflops);
 }
 
 }  // namespace fog8

@@ -33,23 +33,6 @@ size_t product(Napi::Env env, std::initializer_list<size_t> dims, const std::str
   return exact;
 }
 
-template <typename T>
-ArrayArg<T> sizedArray(Napi::Env env, const Napi::Value& v, const std::string& what, size_t expected,
-                       const std::string& expectedText) {
-  ArrayArg<T> a = typedArrayArg<T>(env, v, what);
-  if (a.length != expected)
-    throwType(env, what + " must have length " + std::to_string(expected) + " (" + expectedText + "), got " +
-                       std::to_string(a.length));
-  return a;
-}
-
-template <typename T>
-ArrayArg<T> optionalSizedArray(Napi::Env env, const Napi::Value& v, const std::string& what, size_t expected,
-                               const std::string& expectedText) {
-  if (v.IsNull() || v.IsUndefined()) return ArrayArg<T>{nullptr, 0};
-  return sizedArray<T>(env, v, what + " (or null)", expected, expectedText);
-}
-
 Napi::Object objectArg(Napi::Env env, const Napi::Value& v, const std::string& what) {
   if (!v.IsObject() || v.IsArray() || v.IsTypedArray()) throwType(env, what + " must be an object");
   return v.As<Napi::Object>();
@@ -76,14 +59,6 @@ float positiveScale(Napi::Env env, const Napi::Object& o, const char* key, const
   if (!(v > 0) || !std::isfinite(f) || f == 0.0f)
     throwRange(env, what + "." + key + " must be a positive finite float32 scale, got " + num(v));
   return f;
-}
-
-Napi::Object statsObject(Napi::Env env, const fused::CastCounts& c) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("amax", static_cast<double>(c.amax));
-  o.Set("underflow", static_cast<double>(c.underflow));
-  o.Set("overflow", static_cast<double>(c.overflow));
-  return o;
 }
 
 // ---- normalisation, position ----------------------------------------------------------------------
@@ -239,6 +214,21 @@ AttentionSizes attentionSizes(Napi::Env env, const fused::AttentionShape& s, con
                         "B·T·Hkv·D = " + text({B, T, Hkv, D}), "B·Hq·T = " + text({B, Hq, T})};
 }
 
+/** q, k, v, o, lse: arguments 0..4 of both attention functions, checked against the shape. */
+struct AttentionArrays {
+  ArrayArg<float> q, k, v, o, lse;
+};
+
+AttentionArrays attentionArrays(Napi::Env env, const Napi::CallbackInfo& info, const AttentionSizes& z,
+                                const std::string& fn) {
+  auto q = sizedArray<float>(env, info[0], fn + ": q", z.nq, z.q);
+  auto k = sizedArray<float>(env, info[1], fn + ": k", z.nkv, z.kv);
+  auto v = sizedArray<float>(env, info[2], fn + ": v", z.nkv, z.kv);
+  auto o = sizedArray<float>(env, info[3], fn + ": o", z.nq, z.q);
+  auto lse = sizedArray<float>(env, info[4], fn + ": lse", z.nlse, z.lse);
+  return AttentionArrays{q, k, v, o, lse};
+}
+
 Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string fn = "attentionForward";
@@ -248,17 +238,13 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   const bool fp8 = fp8Arg(env, info[6], fn, scales);
   const bool wantMaxLogit = wantMaxLogitArg(env, info[7], fn);
   const AttentionSizes z = attentionSizes(env, s, fn);
-  auto q = sizedArray<float>(env, info[0], fn + ": q", z.nq, z.q);
-  auto k = sizedArray<float>(env, info[1], fn + ": k", z.nkv, z.kv);
-  auto v = sizedArray<float>(env, info[2], fn + ": v", z.nkv, z.kv);
-  auto o = sizedArray<float>(env, info[3], fn + ": o", z.nq, z.q);
-  auto lse = sizedArray<float>(env, info[4], fn + ": lse", z.nlse, z.lse);
+  const AttentionArrays a = attentionArrays(env, info, z, fn);
   fused::CastCounts pStats;
-  const float maxLogit = fused::attentionForward(q.data, k.data, v.data, o.data, lse.data, s, fp8 ? &scales : nullptr,
-                                                 fp8 ? &pStats : nullptr, wantMaxLogit);
+  const float maxLogit = fused::attentionForward(a.q.data, a.k.data, a.v.data, a.o.data, a.lse.data, s,
+                                                 fp8 ? &scales : nullptr, fp8 ? &pStats : nullptr, wantMaxLogit);
   Napi::Object result = Napi::Object::New(env);
   result.Set("maxLogit", static_cast<double>(maxLogit));
-  if (fp8) result.Set("p", statsObject(env, pStats));
+  if (fp8) result.Set("p", castStatsObject(env, pStats));
   return result;
 }
 
@@ -270,22 +256,18 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   fused::AttentionFp8Scales scales{};
   const bool fp8 = fp8Arg(env, info[10], fn, scales);
   const AttentionSizes z = attentionSizes(env, s, fn);
-  auto q = sizedArray<float>(env, info[0], fn + ": q", z.nq, z.q);
-  auto k = sizedArray<float>(env, info[1], fn + ": k", z.nkv, z.kv);
-  auto v = sizedArray<float>(env, info[2], fn + ": v", z.nkv, z.kv);
-  auto o = sizedArray<float>(env, info[3], fn + ": o", z.nq, z.q);
-  auto lse = sizedArray<float>(env, info[4], fn + ": lse", z.nlse, z.lse);
+  const AttentionArrays a = attentionArrays(env, info, z, fn);
   auto dO = sizedArray<float>(env, info[5], fn + ": do_", z.nq, z.q);
   auto dq = sizedArray<float>(env, info[6], fn + ": dq", z.nq, z.q);
   auto dk = sizedArray<float>(env, info[7], fn + ": dk", z.nkv, z.kv);
   auto dv = sizedArray<float>(env, info[8], fn + ": dv", z.nkv, z.kv);
   fused::CastCounts dpStats, dsStats;
-  fused::attentionBackward(q.data, k.data, v.data, o.data, lse.data, dO.data, dq.data, dk.data, dv.data, s,
-                           fp8 ? &scales : nullptr, fp8 ? &dpStats : nullptr, fp8 ? &dsStats : nullptr);
+  fused::attentionBackward(a.q.data, a.k.data, a.v.data, a.o.data, a.lse.data, dO.data, dq.data, dk.data, dv.data,
+                           s, fp8 ? &scales : nullptr, fp8 ? &dpStats : nullptr, fp8 ? &dsStats : nullptr);
   Napi::Object result = Napi::Object::New(env);
   if (fp8) {
-    result.Set("dp", statsObject(env, dpStats));
-    result.Set("ds", statsObject(env, dsStats));
+    result.Set("dp", castStatsObject(env, dpStats));
+    result.Set("ds", castStatsObject(env, dsStats));
   }
   return result;
 }
@@ -417,25 +399,25 @@ Napi::Value SumSquares(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void registerFused(Napi::Env env, Napi::Object exports) {
-  exports.Set("rmsnormForward", Napi::Function::New(env, RmsnormForward, "rmsnormForward"));
-  exports.Set("rmsnormBackward", Napi::Function::New(env, RmsnormBackward, "rmsnormBackward"));
-  exports.Set("ropeForward", Napi::Function::New(env, RopeForward, "ropeForward"));
-  exports.Set("ropeBackward", Napi::Function::New(env, RopeBackward, "ropeBackward"));
-  exports.Set("crossEntropyForward", Napi::Function::New(env, CrossEntropyForward, "crossEntropyForward"));
-  exports.Set("crossEntropyBackward", Napi::Function::New(env, CrossEntropyBackward, "crossEntropyBackward"));
-  exports.Set("attentionForward", Napi::Function::New(env, AttentionForward, "attentionForward"));
-  exports.Set("attentionBackward", Napi::Function::New(env, AttentionBackward, "attentionBackward"));
-  exports.Set("swigluForward", Napi::Function::New(env, SwigluForward, "swigluForward"));
-  exports.Set("swigluBackward", Napi::Function::New(env, SwigluBackward, "swigluBackward"));
-  exports.Set("smoothSwigluForward", Napi::Function::New(env, SmoothSwigluForward, "smoothSwigluForward"));
-  exports.Set("smoothSwigluBackward", Napi::Function::New(env, SmoothSwigluBackward, "smoothSwigluBackward"));
-  exports.Set("geluForward", Napi::Function::New(env, GeluForward, "geluForward"));
-  exports.Set("geluBackward", Napi::Function::New(env, GeluBackward, "geluBackward"));
-  exports.Set("xieluForward", Napi::Function::New(env, XieluForward, "xieluForward"));
-  exports.Set("xieluBackward", Napi::Function::New(env, XieluBackward, "xieluBackward"));
-  exports.Set("adamw", Napi::Function::New(env, Adamw, "adamw"));
-  exports.Set("rowMoments", Napi::Function::New(env, RowMoments, "rowMoments"));
-  exports.Set("sumSquares", Napi::Function::New(env, SumSquares, "sumSquares"));
+  exportFunction(env, exports, "rmsnormForward", RmsnormForward);
+  exportFunction(env, exports, "rmsnormBackward", RmsnormBackward);
+  exportFunction(env, exports, "ropeForward", RopeForward);
+  exportFunction(env, exports, "ropeBackward", RopeBackward);
+  exportFunction(env, exports, "crossEntropyForward", CrossEntropyForward);
+  exportFunction(env, exports, "crossEntropyBackward", CrossEntropyBackward);
+  exportFunction(env, exports, "attentionForward", AttentionForward);
+  exportFunction(env, exports, "attentionBackward", AttentionBackward);
+  exportFunction(env, exports, "swigluForward", SwigluForward);
+  exportFunction(env, exports, "swigluBackward", SwigluBackward);
+  exportFunction(env, exports, "smoothSwigluForward", SmoothSwigluForward);
+  exportFunction(env, exports, "smoothSwigluBackward", SmoothSwigluBackward);
+  exportFunction(env, exports, "geluForward", GeluForward);
+  exportFunction(env, exports, "geluBackward", GeluBackward);
+  exportFunction(env, exports, "xieluForward", XieluForward);
+  exportFunction(env, exports, "xieluBackward", XieluBackward);
+  exportFunction(env, exports, "adamw", Adamw);
+  exportFunction(env, exports, "rowMoments", RowMoments);
+  exportFunction(env, exports, "sumSquares", SumSquares);
 }
 
 }  // namespace fog8

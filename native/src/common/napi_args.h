@@ -43,6 +43,25 @@ ArrayArg<T> optionalTypedArrayArg(Napi::Env env, const Napi::Value& v, const std
   return typedArrayArg<T>(env, v, what + " (or null)");
 }
 
+/** Like typedArrayArg, and its length must be `expected` (described as expectedText, e.g. "R·C"). */
+template <typename T>
+ArrayArg<T> sizedArray(Napi::Env env, const Napi::Value& v, const std::string& what, size_t expected,
+                       const std::string& expectedText) {
+  ArrayArg<T> a = typedArrayArg<T>(env, v, what);
+  if (a.length != expected)
+    throwType(env, what + " must have length " + std::to_string(expected) + " (" + expectedText + "), got " +
+                       std::to_string(a.length));
+  return a;
+}
+
+/** Like sizedArray, or {nullptr, 0} for null. */
+template <typename T>
+ArrayArg<T> optionalSizedArray(Napi::Env env, const Napi::Value& v, const std::string& what, size_t expected,
+                               const std::string& expectedText) {
+  if (v.IsNull() || v.IsUndefined()) return ArrayArg<T>{nullptr, 0};
+  return sizedArray<T>(env, v, what + " (or null)", expected, expectedText);
+}
+
 /** A finite or non-finite JS number. */
 inline double numberArg(Napi::Env env, const Napi::Value& v, const std::string& what) {
   if (!v.IsNumber()) throwType(env, what + " must be a number");
@@ -72,6 +91,22 @@ inline std::string stringArg(Napi::Env env, const Napi::Value& v, const std::str
 inline void requireArgs(const Napi::CallbackInfo& info, size_t n, const char* fn) {
   if (info.Length() < n)
     throwType(info.Env(), std::string(fn) + ": expected " + std::to_string(n) + " arguments, got " + std::to_string(info.Length()));
+}
+
+/** {amax, underflow, overflow} of a cast (casts' CastResult or fused's CastCounts) as a JS object of numbers. */
+template <typename Stats>
+Napi::Object castStatsObject(Napi::Env env, const Stats& c) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("amax", static_cast<double>(c.amax));
+  o.Set("underflow", static_cast<double>(c.underflow));
+  o.Set("overflow", static_cast<double>(c.overflow));
+  return o;
+}
+
+/** exports[name] = a JS function named `name` that calls fn. */
+inline void exportFunction(Napi::Env env, Napi::Object exports, const char* name,
+                           Napi::Value (*fn)(const Napi::CallbackInfo&)) {
+  exports.Set(name, Napi::Function::New(env, fn, name));
 }
 
 }  // namespace fog8
