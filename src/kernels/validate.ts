@@ -19,27 +19,15 @@ export function withValidation(k: Kernels): Kernels {
     threads: k.threads,
 
     quantize(x, format, scale, codes) {
-      const m = 'quantize';
-      const n = array(m, 'x', x, Float32Array).length;
-      fp8FormatName(m, 'format', format);
-      positiveFloat32(m, 'scale', scale);
-      array(m, 'codes', codes, Uint8Array, n, 'x.length');
+      castArgs('quantize', ['x', x, Float32Array], format, ['scale', scale], ['codes', codes, Uint8Array]);
       return k.quantize(x, format, scale, codes);
     },
     dequantize(codes, format, invScale, out) {
-      const m = 'dequantize';
-      const n = array(m, 'codes', codes, Uint8Array).length;
-      fp8FormatName(m, 'format', format);
-      positiveFloat32(m, 'invScale', invScale);
-      array(m, 'out', out, Float32Array, n, 'codes.length');
+      castArgs('dequantize', ['codes', codes, Uint8Array], format, ['invScale', invScale], ['out', out, Float32Array]);
       k.dequantize(codes, format, invScale, out);
     },
     quantizeDequantize(x, format, scale, out) {
-      const m = 'quantizeDequantize';
-      const n = array(m, 'x', x, Float32Array).length;
-      fp8FormatName(m, 'format', format);
-      positiveFloat32(m, 'scale', scale);
-      array(m, 'out', out, Float32Array, n, 'x.length');
+      castArgs('quantizeDequantize', ['x', x, Float32Array], format, ['scale', scale], ['out', out, Float32Array]);
       return k.quantizeDequantize(x, format, scale, out);
     },
     roundBf16(x, out) {
@@ -257,6 +245,20 @@ function positiveFloat32(method: string, name: string, value: unknown): void {
   if (!(rounded > 0) || !Number.isFinite(rounded)) {
     throw new RangeError(`${method}: ${name} must be a positive finite float32 (0 < ${name} ≤ 3.4028235e38), got ${value}`);
   }
+}
+
+/** The casts' arguments in call order: input array, FP8 format, positive float32 scale, output of the input's length. */
+function castArgs(
+  method: string,
+  input: [string, unknown, TypedArrayConstructor],
+  format: unknown,
+  scale: [string, unknown],
+  output: [string, unknown, TypedArrayConstructor],
+): void {
+  const n = array(method, input[0], input[1], input[2]).length;
+  fp8FormatName(method, 'format', format);
+  positiveFloat32(method, scale[0], scale[1]);
+  array(method, output[0], output[1], output[2], n, `${input[0]}.length`);
 }
 
 function rope(method: string, input: [string, unknown], output: [string, unknown], B: number, T: number, H: number, D: number, theta: number): void {
