@@ -13,7 +13,7 @@
  * them after each training backward; the very first backward casts with scale 1, as delayed does).
  * Otherwise forward saves float32 copies of q, k, v, o (BF16-rounded q, k, v and dO under 'bf16').
  */
-import type { AttentionFp8Scales, AttentionShape, CastStats } from '../kernels/types.js';
+import type { AttentionFp8Scales, AttentionShape, CastStats, Fp8FormatName } from '../kernels/types.js';
 import { fp8Format } from '../numerics/formats.js';
 import { computeScale, currentScale } from '../numerics/scaling.js';
 import { Fp8Operand, mergeStats } from './cast.js';
@@ -89,9 +89,21 @@ export class AttentionOp implements TapeNode {
     return (B * Hq * T * (T + 1)) / 2;
   }
 
-  forward(): void {
+  /** q, k, v decoded from the codes forward saved, into scratch slots 1–3 (shared by forward and backward). */
+  private dequantizeQkv(fmt: Fp8FormatName): [Float32Array, Float32Array, Float32Array] {
     const kn = this.ctx.kernels;
     const s = this.ctx.scratch;
+    const qh = s.f32(this.q.length, 1);
+    const kh = s.f32(this.k.length, 2);
+    const vh = s.f32(this.v.length, 3);
+    kn.dequantize(this.qCodes as Uint8Array, fmt, this.qkvInv, qh);
+    kn.dequantize(this.kCodes as Uint8Array, fmt, this.qkvInv, kh);
+    kn.dequantize(this.vCodes as Uint8Array, fmt, this.qkvInv, vh);
+    return [qh, kh, vh];
+  }
+
+  forward(): void {
+    const kn = this.ctx.kernels;
     let stats;
     if (this.fp8) {
       const ops = this.ops as NonNullable<typeof this.ops>;
@@ -104,12 +116,7 @@ export class AttentionOp implements TapeNode {
       mergeStats(total, kn.quantize(this.v, fmt, qkvScale, this.vCodes as Uint8Array));
       ops.qkv.record(total, qkvScale, this.q.length + this.k.length + this.v.length);
       this.qkvInv = 1 / Math.fround(qkvScale);
-      const qh = s.f32(this.q.length, 1);
-      const kh = s.f32(this.k.length, 2);
-      const vh = s.f32(this.v.length, 3);
-      kn.dequantize(this.qCodes as Uint8Array, fmt, this.qkvInv, qh);
-      kn.dequantize(this.kCodes as Uint8Array, fmt, this.qkvInv, kh);
-      kn.dequantize(this.vCodes as Uint8Array, fmt, this.qkvInv, vh);
+      const [qh, kh, vh] = this.dequantizeQkv(fmt);
       const pScale = r.scaling === 'current' ? currentScale(1, fp8Format(ops.p.format), r.margin) : ops.p.slot.scale;
       this.scales = { p: pScale, dp: ops.dp.slot.scale, ds: ops.ds.slot.scale };
       stats = kn.attentionForward(qh, kh, vh, this.o, this.lse, this.shape, this.scales, { maxLogit: this.ctx.monitor !== null });
@@ -137,14 +144,9 @@ export class AttentionOp implements TapeNode {
     if (this.fp8) {
       const ops = this.ops as NonNullable<typeof this.ops>;
       const fmt = ops.qkv.format;
-      const qh = s.f32(this.q.length, 1);
-      const kh = s.f32(this.k.length, 2);
-      const vh = s.f32(this.v.length, 3);
+      const [qh, kh, vh] = this.dequantizeQkv(fmt);
       const oh = s.f32(this.o.length, 4);
       const doh = s.f32(this.dO.length, 5);
-      kn.dequantize(this.qCodes as Uint8Array, fmt, this.qkvInv, qh);
-      kn.dequantize(this.kCodes as Uint8Array, fmt, this.qkvInv, kh);
-      kn.dequantize(this.vCodes as Uint8Array, fmt, this.qkvInv, vh);
       kn.dequantize(this.oCodes as Uint8Array, ops.o.format, this.oInv, oh);
       ops.do.fakeQuantize(this.dO, doh);
       const st = kn.attentionBackward(qh, kh, vh, oh, this.lse, doh, this.dq, this.dk, this.dv, this.shape, this.scales);
