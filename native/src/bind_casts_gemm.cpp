@@ -23,35 +23,41 @@ const Fp8Format& formatArg(Napi::Env env, const Napi::Value& v, const std::strin
   return *f;
 }
 
-Napi::Value Quantize(const Napi::CallbackInfo& info) {
+/** The casts' arguments in call order: input, FP8 format, scale, output of the input's length. */
+template <typename In, typename Out>
+struct CastArgs {
+  ArrayArg<In> in;
+  const Fp8Format& format;
+  float scale;
+  ArrayArg<Out> out;
+};
+
+template <typename In, typename Out>
+CastArgs<In, Out> castArgs(const Napi::CallbackInfo& info, const std::string& fn, const std::string& inName,
+                           const std::string& scaleName, const std::string& outName) {
   Napi::Env env = info.Env();
-  requireArgs(info, 4, "quantize");
-  auto x = typedArrayArg<float>(env, info[0], "quantize: x");
-  const Fp8Format& f = formatArg(env, info[1], "quantize: format");
-  float scale = static_cast<float>(numberArg(env, info[2], "quantize: scale"));
-  auto codes = sizedArray<uint8_t>(env, info[3], "quantize: codes", x.length, "x.length");
-  return castStatsObject(env, quantizeArray(x.data, x.length, f, scale, codes.data));
+  requireArgs(info, 4, fn.c_str());
+  auto in = typedArrayArg<In>(env, info[0], fn + ": " + inName);
+  const Fp8Format& f = formatArg(env, info[1], fn + ": format");
+  float scale = static_cast<float>(numberArg(env, info[2], fn + ": " + scaleName));
+  auto out = sizedArray<Out>(env, info[3], fn + ": " + outName, in.length, inName + ".length");
+  return CastArgs<In, Out>{in, f, scale, out};
+}
+
+Napi::Value Quantize(const Napi::CallbackInfo& info) {
+  const auto a = castArgs<float, uint8_t>(info, "quantize", "x", "scale", "codes");
+  return castStatsObject(info.Env(), quantizeArray(a.in.data, a.in.length, a.format, a.scale, a.out.data));
 }
 
 Napi::Value QuantizeDequantize(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  requireArgs(info, 4, "quantizeDequantize");
-  auto x = typedArrayArg<float>(env, info[0], "quantizeDequantize: x");
-  const Fp8Format& f = formatArg(env, info[1], "quantizeDequantize: format");
-  float scale = static_cast<float>(numberArg(env, info[2], "quantizeDequantize: scale"));
-  auto out = sizedArray<float>(env, info[3], "quantizeDequantize: out", x.length, "x.length");
-  return castStatsObject(env, quantizeDequantizeArray(x.data, x.length, f, scale, out.data));
+  const auto a = castArgs<float, float>(info, "quantizeDequantize", "x", "scale", "out");
+  return castStatsObject(info.Env(), quantizeDequantizeArray(a.in.data, a.in.length, a.format, a.scale, a.out.data));
 }
 
 Napi::Value Dequantize(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  requireArgs(info, 4, "dequantize");
-  auto codes = typedArrayArg<uint8_t>(env, info[0], "dequantize: codes");
-  const Fp8Format& f = formatArg(env, info[1], "dequantize: format");
-  float invScale = static_cast<float>(numberArg(env, info[2], "dequantize: invScale"));
-  auto out = sizedArray<float>(env, info[3], "dequantize: out", codes.length, "codes.length");
-  dequantizeArray(codes.data, codes.length, f, invScale, out.data);
-  return env.Undefined();
+  const auto a = castArgs<uint8_t, float>(info, "dequantize", "codes", "invScale", "out");
+  dequantizeArray(a.in.data, a.in.length, a.format, a.scale, a.out.data);
+  return info.Env().Undefined();
 }
 
 Napi::Value RoundBf16(const Napi::CallbackInfo& info) {
