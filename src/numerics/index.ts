@@ -40,5 +40,6 @@ export {
   ScalingSlot,
   ScalingState,
   type SerializedScalingState,
+  type ScalingSnapshot,
 } from './scaling.js';
 export { blockGrid, blockScales, blockQuantize, blockFakeQuantize } from './block.js';

@@ -114,6 +114,9 @@ function serializeAmax(v: number): number | 'NaN' | 'Infinity' {
   return v === Infinity ? 'Infinity' : v;
 }
 
+/** What ScalingState.snapshot() returns: opaque to callers. */
+export type ScalingSnapshot = readonly { readonly slot: ScalingSlot; readonly scale: number; readonly amaxHistory: Float32Array }[];
+
 /** The scaling state of a whole model: one ScalingSlot per (GEMM, role), in creation order. */
 export class ScalingState {
   readonly recipe: PrecisionRecipe;
@@ -153,6 +156,32 @@ export class ScalingState {
   /** End-of-backward-pass update of every backward-role slot (grad_output, do, dp, ds). */
   updateBackward(): void {
     for (const s of this.byKey.values()) if (isBackwardRole(s.role)) s.update(this.recipe);
+  }
+
+  /**
+   * In-memory copy of every slot's scale and history, for undoing a step: a skipped (non-finite)
+   * training step must leave no trace, and a NaN amax left in a `max` window would otherwise
+   * freeze that slot's scale for up to H passes.
+   */
+  snapshot(): ScalingSnapshot {
+    return this.slots().map((s) => ({ slot: s, scale: s.scale, amaxHistory: s.amaxHistory.slice() }));
+  }
+
+  /** Puts back a snapshot of this state in place (ops hold references to the slots). */
+  restore(snapshot: ScalingSnapshot): void {
+    for (const { slot, scale, amaxHistory } of snapshot) {
+      if (this.byKey.get(slot.key) !== slot) throw new RangeError(`ScalingState.restore: slot '${slot.key}' does not belong to this state`);
+      slot.scale = scale;
+      slot.amaxHistory.set(amaxHistory);
+    }
+    // Slots created after the snapshot (first use during the undone step) go back to their initial state.
+    const known = new Set(snapshot.map((e) => e.slot));
+    for (const s of this.byKey.values()) {
+      if (!known.has(s)) {
+        s.scale = 1;
+        s.amaxHistory.fill(0);
+      }
+    }
   }
 
   /** JSON-safe, bit-exact snapshot (scales and histories are float32 values). */

@@ -7,7 +7,8 @@
  *        scaling.updateForward(); scaling.updateBackward()   (the one point scales change)
  *        round the gradient buffer to its precision
  *   4. loss = mean_j loss_j; global gradient norm; clip factor min(1, gradClip / (norm + 1e-6))
- *   5. if the loss or the norm is not finite: skip the update (diagnose the first GEMM operand
+ *   5. if the loss or the norm is not finite: skip the update and undo the step's scaling-state
+ *      updates (diagnose the first GEMM operand
  *      that saw a non-finite or saturated value; stop after maxBadSteps in a row)
  *      else AdamW update of the clipped gradients (each tensor's gradient is scaled by the clip
  *      factor right before its update; moments and master weights re-encoded in their precision)
@@ -199,6 +200,7 @@ export class Trainer {
       this.monitor.beginStep(collect);
       let lossSum = 0;
       let stepTokens = 0;
+      const scalingBefore = model.scaling.snapshot();
       for (let j = 0; j < M; j++) {
         const batch = this.p.train.next();
         lossSum += model.forwardBackward(batch, 1 / M, this.monitor);
@@ -211,6 +213,9 @@ export class Trainer {
       const gradNorm = globalGradNorm(kernels, model.grads.data);
       const bad = !Number.isFinite(loss) || !Number.isFinite(gradNorm);
       if (bad) {
+        // A skipped step leaves no trace in the FP8 scaling state either: its NaN/Inf amaxes would
+        // otherwise sit in the `max` window and freeze those scales for up to H passes.
+        model.scaling.restore(scalingBefore);
         this.consecutiveBad++;
       } else {
         // Clipping is applied inside the update: grads ×= min(1, gradClip / (norm + 1e-6)).

@@ -209,3 +209,27 @@ test('ScalingSlot validates its construction', () => {
   assert.throws(() => new ScalingSlot('k', 'input', 0), /amaxHistoryLen/);
   assert.throws(() => new ScalingState(PRECISION_PRESETS['fp8-delayed']).slot('', 'input'), /key/);
 });
+
+test('ScalingState snapshot/restore undoes updates in place, including slots first used after the snapshot', () => {
+  const recipe = resolvePrecision({ base: 'fp8-delayed', amaxHistoryLen: 4 });
+  const state = new ScalingState(recipe);
+  const x = state.slot('l0.fc1', 'input');
+  x.recordAmax(2);
+  state.updateForward();
+  const before = { scale: x.scale, history: Array.from(x.amaxHistory) };
+  const snap = state.snapshot();
+  x.recordAmax(NaN);
+  state.updateForward(); // NaN enters the window: with `max` the scale would stay frozen
+  const late = state.slot('l0.fc1.grad', 'grad_output');
+  late.recordAmax(1);
+  state.updateBackward();
+  assert.ok(Number.isNaN(x.amaxHistory[3]));
+  assert.notEqual(late.scale, 1);
+  state.restore(snap);
+  assert.equal(state.slot('l0.fc1', 'input'), x, 'restored in place');
+  assert.equal(x.scale, before.scale);
+  assert.deepEqual(Array.from(x.amaxHistory), before.history);
+  assert.equal(late.scale, 1);
+  assert.deepEqual(Array.from(late.amaxHistory), [0, 0, 0, 0]);
+  assert.throws(() => new ScalingState(recipe).restore(snap), /does not belong/);
+});
