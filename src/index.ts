@@ -6,3 +6,6 @@ export * as metricsSchema from './monitor/schema.js';
 export * from './numerics/index.js';
 export * from './model/index.js';
 export * as data from './data/index.js';
+export * as optim from './optim/index.js';
+export * as monitor from './monitor/index.js';
+export * as train from './train/index.js';

@@ -21,7 +21,7 @@ import { DivergenceForecaster } from '../monitor/divergence.js';
 import { MetricsWriter } from '../monitor/metrics-writer.js';
 import { TrainLog } from '../monitor/train-log.js';
 import { METRICS_SCHEMA_VERSION } from '../monitor/schema.js';
-import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig, type TrainConfigKey } from './config.js';
+import { ConfigError, DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig, type TrainConfigKey } from './config.js';
 import { silentProgress, type TrainProgressFactory } from './progress.js';
 import { modelWeightsFrom, optimizerStateFrom, readCheckpoint, type Checkpoint } from './checkpoint.js';
 import { resolveCheckpointDir, runDirOfCheckpoint } from './checkpoint-files.js';
@@ -57,13 +57,23 @@ export interface TrainingData {
   description: string;
 }
 
+/** Smallest byte-level BPE vocabulary: the 256 byte tokens and the end-of-document token. */
+const MIN_BROWN_VOCAB = 257;
+
 /** Opens the configured data: 'brown' (prepared and cached on first use) or a dataset prefix. */
 export async function openTrainingData(config: TrainConfig, T: number, modelVocab: number, log: (s: string) => void): Promise<TrainingData> {
   let prefix: string;
   let tokenizerPath: string | null;
   let vocabSize: number;
   if (config.data === 'brown') {
-    const corpus = await prepareDefaultCorpus({ vocabSize: config.vocabSize ?? modelVocab, log });
+    const bpeVocab = config.vocabSize ?? modelVocab;
+    if (bpeVocab < MIN_BROWN_VOCAB) {
+      throw new ConfigError(
+        `vocabSize: the embedded corpus needs a byte-level BPE of at least ${MIN_BROWN_VOCAB} tokens (256 bytes + <|endoftext|>), ` +
+          `but ${config.vocabSize === null ? `size '${config.size}' defaults to ${modelVocab}` : `got ${bpeVocab}`}; pass --vocab-size N with N ≥ ${MIN_BROWN_VOCAB} (e.g. 512)`,
+      );
+    }
+    const corpus = await prepareDefaultCorpus({ vocabSize: bpeVocab, log });
     prefix = corpus.datasetPrefix;
     tokenizerPath = corpus.tokenizerPath;
     vocabSize = corpus.vocabSize;
