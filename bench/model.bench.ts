@@ -3,7 +3,9 @@
  * bf16 and fp8-delayed (FP8 attention on) recipes, and activation memory per step (bytes every op
  * keeps from forward to backward) per recipe, with ratios side by side. Uses the native kernels
  * when they load; with the reference backend it runs a reduced token count per step (labelled),
- * since the TypeScript reference GEMM is far too slow for 4096-token steps.
+ * since the TypeScript reference GEMM is far too slow for 4096-token steps. The recipes of a size run
+ * interleaved (one step each per round) and each step's process CPU time is reported beside its wall
+ * time: on the shared 2-core machine wall time swings with other processes' load, CPU time much less.
  * Writes bench/results/model.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -32,7 +34,14 @@ interface Row {
   B: number;
   T: number;
   tokensPerStep: number;
+  /** median wall time of the timed steps */
   msPerStep: number;
+  /** fastest timed step (least disturbed by other processes) */
+  minMsPerStep: number;
+  /** median process CPU time (user + system, all threads) of the timed steps: the work done, nearly load-independent */
+  cpuMsPerStep: number;
+  /** cpuMsPerStep / msPerStep: close to the thread count on an idle machine, lower when cores are shared */
+  cpuPerWall: number;
   tokensPerSec: number;
   activationMiB: number;
 }
@@ -52,33 +61,49 @@ async function main(): Promise<void> {
     const c = resolveModelConfig({ preset: 'llama3', size });
     const T = native ? c.seqLen : 32;
     const B = native ? TOKENS_PER_STEP / c.seqLen : 1;
-    const steps = native ? 3 : 1;
+    const steps = native ? 3 : 1; // timed rounds
     if (!native && size === 'm') {
       console.log('size m skipped with the reference backend (too slow); activation memory still reported');
     }
-    for (const recipe of RECIPES) {
-      const model = new Model(c, kernels, resolvePrecision(recipe), 1);
-      // activation memory for the full 4096-token step: every saved buffer is linear in B at fixed T
-      const memB1 = model.activationBytes(1, c.seqLen);
-      const activationBytes = memB1 * (TOKENS_PER_STEP / c.seqLen);
-      let msPerStep = NaN;
-      if (native || size === 's') {
-        const batch = batchFor(c.vocabSize, B, T, 1);
+    // Recipes run interleaved, one step each per round, so a change in the machine's load (other
+    // processes on the 2 shared cores) hits every recipe alike instead of whichever ran last.
+    const models = RECIPES.map((recipe) => new Model(c, kernels, resolvePrecision(recipe), 1));
+    const timed = native || size === 's';
+    const batch = batchFor(c.vocabSize, B, T, 1);
+    const wallMs: number[][] = RECIPES.map(() => []);
+    const cpuMs: number[][] = RECIPES.map(() => []);
+    if (timed) {
+      for (const model of models) {
         model.beginOptimizerStep();
         model.forwardBackward(batch, 1); // warm-up: builds the graph and touches every buffer
-        const times: number[] = [];
-        for (let s = 0; s < steps; s++) {
+      }
+      for (let s = 0; s < steps; s++) {
+        models.forEach((model, i) => {
           model.beginOptimizerStep();
+          const cpu0 = process.cpuUsage();
           const t0 = performance.now();
           model.forwardBackward(batch, 1);
           model.scaling.updateForward();
           model.scaling.updateBackward();
-          times.push(performance.now() - t0);
-        }
-        times.sort((a, b) => a - b);
-        msPerStep = times[Math.floor(times.length / 2)];
+          wallMs[i].push(performance.now() - t0);
+          const cpu = process.cpuUsage(cpu0);
+          cpuMs[i].push((cpu.user + cpu.system) / 1000);
+        });
       }
-      rows.push({ size, recipe, B, T, tokensPerStep: B * T, msPerStep, tokensPerSec: (B * T) / (msPerStep / 1000), activationMiB: activationBytes / 2 ** 20 });
+    }
+    const median = (xs: number[]): number => (xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
+    for (const [i, recipe] of RECIPES.entries()) {
+      const model = models[i];
+      // activation memory for the full 4096-token step: every saved buffer is linear in B at fixed T
+      const memB1 = model.activationBytes(1, c.seqLen);
+      const activationBytes = memB1 * (TOKENS_PER_STEP / c.seqLen);
+      const msPerStep = median(wallMs[i]);
+      const cpuMsPerStep = median(cpuMs[i]);
+      const minMsPerStep = timed ? Math.min(...wallMs[i]) : NaN;
+      rows.push({
+        size, recipe, B, T, tokensPerStep: B * T, msPerStep, minMsPerStep, cpuMsPerStep, cpuPerWall: cpuMsPerStep / msPerStep,
+        tokensPerSec: (B * T) / (msPerStep / 1000), activationMiB: activationBytes / 2 ** 20,
+      });
     }
   }
   const table = rows.map((r) => {
@@ -87,15 +112,16 @@ async function main(): Promise<void> {
     return {
       ...r,
       stepVsBf16: r.msPerStep / base.msPerStep,
+      cpuVsBf16: r.cpuMsPerStep / base.cpuMsPerStep,
       memVsFp32: r.activationMiB / fp32.activationMiB,
     };
   });
   console.log(`kernels: ${kernels.name} (${kernels.isa}, ${kernels.threads} threads); preset llama3`);
-  console.log('size recipe       tokens/step   ms/step   tokens/s  step/bf16  act MiB (4096 tok)  act/fp32');
+  console.log('size recipe       tokens/step   ms/step  min ms  cpu ms  cpu/wall   tokens/s  step/bf16  cpu/bf16  act MiB (4096 tok)  act/fp32');
   for (const r of table) {
     const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '—');
     console.log(
-      `${String(r.size).padEnd(4)} ${String(r.recipe).padEnd(12)} ${String(r.tokensPerStep).padStart(11)} ${f(r.msPerStep).padStart(9)} ${f(r.tokensPerSec, 0).padStart(10)} ${f(r.stepVsBf16, 2).padStart(10)} ${f(r.activationMiB).padStart(19)} ${f(r.memVsFp32, 2).padStart(9)}`,
+      `${String(r.size).padEnd(4)} ${String(r.recipe).padEnd(12)} ${String(r.tokensPerStep).padStart(11)} ${f(r.msPerStep, 0).padStart(9)} ${f(r.minMsPerStep, 0).padStart(7)} ${f(r.cpuMsPerStep, 0).padStart(7)} ${f(r.cpuPerWall, 2).padStart(9)} ${f(r.tokensPerSec, 0).padStart(10)} ${f(r.stepVsBf16, 2).padStart(10)} ${f(r.cpuVsBf16, 2).padStart(9)} ${f(r.activationMiB).padStart(19)} ${f(r.memVsFp32, 2).padStart(9)}`,
     );
   }
   console.log('targets: FP8 step ≤ 1.10× BF16; FP8 activation memory ≤ 0.5× fp32; tokens/s at s vs PyTorch bf16 9,737 (PEERS.md)');
