@@ -19,6 +19,7 @@ import { computeScale, currentScale } from '../numerics/scaling.js';
 import { Fp8Operand, mergeStats } from './cast.js';
 import type { OpContext } from './context.js';
 import type { TapeNode } from './tape.js';
+import { wantsTensorStats } from './monitor.js';
 
 export class AttentionOp implements TapeNode {
   readonly label: string;
@@ -119,7 +120,7 @@ export class AttentionOp implements TapeNode {
       const [qh, kh, vh] = this.dequantizeQkv(fmt);
       const pScale = r.scaling === 'current' ? currentScale(1, fp8Format(ops.p.format), r.margin) : ops.p.slot.scale;
       this.scales = { p: pScale, dp: ops.dp.slot.scale, ds: ops.ds.slot.scale };
-      stats = kn.attentionForward(qh, kh, vh, this.o, this.lse, this.shape, this.scales, { maxLogit: this.ctx.monitor !== null });
+      stats = kn.attentionForward(qh, kh, vh, this.o, this.lse, this.shape, this.scales, { maxLogit: wantsTensorStats(this.ctx.monitor) });
       if (stats.p) ops.p.record(stats.p, pScale, this.causalCount());
       this.oInv = ops.o.quantize(this.o, this.oCodes as Uint8Array);
     } else {
@@ -131,10 +132,10 @@ export class AttentionOp implements TapeNode {
       (this.qSaved as Float32Array).set(this.q);
       (this.kSaved as Float32Array).set(this.k);
       (this.vSaved as Float32Array).set(this.v);
-      stats = kn.attentionForward(this.q, this.k, this.v, this.o, this.lse, this.shape, null, { maxLogit: this.ctx.monitor !== null });
+      stats = kn.attentionForward(this.q, this.k, this.v, this.o, this.lse, this.shape, null, { maxLogit: wantsTensorStats(this.ctx.monitor) });
       (this.oSaved as Float32Array).set(this.o);
     }
-    this.ctx.monitor?.maxLogit(this.layer, stats.maxLogit);
+    if (wantsTensorStats(this.ctx.monitor)) this.ctx.monitor?.maxLogit(this.layer, stats.maxLogit);
     this.ctx.tape.record(this);
   }
 

@@ -29,4 +29,15 @@ export interface MonitorSink {
   cast(info: CastInfo): void;
   /** Max over the batch of softmax_scale·q·k (before masking) of one layer. */
   maxLogit(layer: number, value: number): void;
+  /**
+   * Whether this pass's tensor statistics and max attention logits are wanted (absent = yes).
+   * When false the attention kernel skips the masked-pair work the max logit needs; casts are
+   * still reported (they diagnose bad steps).
+   */
+  readonly collectingTensors?: boolean;
+}
+
+/** True when a sink is attached and wants this pass's tensor statistics. */
+export function wantsTensorStats(sink: MonitorSink | null | undefined): boolean {
+  return sink != null && sink.collectingTensors !== false;
 }

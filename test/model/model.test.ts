@@ -319,3 +319,22 @@ test('activation memory: every saved byte accounted by hand (llama3, fp8-delayed
     }
   }
 });
+
+test('max attention logit: reported per layer when the sink collects tensors, skipped (kernel work too) when it does not', () => {
+  const m = new Model(resolveModelConfig({ preset: 'llama3', size: 'tiny' }), kernels, resolvePrecision('fp8-delayed'), 1);
+  const batch = makeBatch(m.config, 2, 6, 3);
+  for (const collectingTensors of [true, false, undefined]) {
+    const logits: number[] = [];
+    let casts = 0;
+    const sink: MonitorSink = { tensor: () => {}, cast: () => casts++, maxLogit: (_l, v) => logits.push(v), collectingTensors };
+    m.forwardBackward(batch, 1, sink);
+    m.scaling.updateForward();
+    m.scaling.updateBackward();
+    assert.ok(casts > 0, 'casts are reported either way');
+    if (collectingTensors === false) assert.equal(logits.length, 0);
+    else {
+      assert.equal(logits.length, m.config.nLayers);
+      for (const v of logits) assert.ok(Number.isFinite(v) && v > 0, `max logit ${v}`);
+    }
+  }
+});
