@@ -72,7 +72,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   size: 'small',
   precision: 'fp8-delayed',
   fp8Attention: true,
-  steps: 120,
+  steps: 400,
   tokens: null,
   lr: 3e-3,
   minLr: 1e-8,
