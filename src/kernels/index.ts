@@ -5,7 +5,7 @@
  * default; asking for native (by argument or environment) when it is unavailable throws.
  */
 import { createReferenceKernels } from './reference/index.js';
-import { loadNativeKernels } from './native.js';
+import { loadNativeAddon, loadNativeKernels, type NativeIsa, type PeakKind } from './native.js';
 import { withValidation } from './validate.js';
 import type { Kernels } from './types.js';
 
@@ -68,3 +68,23 @@ export function loadKernels(kind?: KernelsKind): Kernels {
 }
 
 export type { Kernels } from './types.js';
+
+/** Peak loop of each native path: the instruction its GEMM inner loop is built on. */
+const PEAK_KIND_OF_ISA: Record<NativeIsa, PeakKind> = { avx512bf16: 'bf16dot512', avx2: 'fma256', scalar: 'scalar' };
+let measuredPeak: { isa: NativeIsa; threads: number; flops: number } | null = null;
+
+/**
+ * This machine's compute ceiling in FLOP/s for the native path in use, measured once per process
+ * by the addon's register-resident peak loop (~0.2 s) on the backend's thread count — the
+ * denominator of MFU. null for the reference backend (no meaningful peak).
+ */
+export function measuredPeakFlops(kernels: Kernels): number | null {
+  if (kernels.name !== 'native') return null;
+  const addon = loadNativeAddon();
+  const isa = addon.isa();
+  const threads = kernels.threads;
+  if (measuredPeak === null || measuredPeak.isa !== isa || measuredPeak.threads !== threads) {
+    measuredPeak = { isa, threads, flops: addon.peakGflops(PEAK_KIND_OF_ISA[isa], threads, 0.2) * 1e9 };
+  }
+  return measuredPeak.flops;
+}

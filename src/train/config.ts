@@ -150,7 +150,7 @@ export const TRAIN_CONFIG_HELP: Readonly<Record<TrainConfigKey, string>> = Objec
   weightDecay: 'AdamW weight decay (2-D matrices only)',
   gradClip: 'global gradient-norm clip',
   maxBadSteps: 'consecutive non-finite steps before the run stops with a diagnosis',
-  peakFlops: 'peak FLOP/s for MFU (null: 433.5e9 per thread, the BF16-dot ceiling of PEERS.md)',
+  peakFlops: 'peak FLOP/s for MFU (null: measured by the native addon\'s peak loop for its instruction path; 433.5e9 per thread on the reference kernels)',
   progress: 'progress display (auto: bar on a TTY, lines otherwise; none)',
 });
 

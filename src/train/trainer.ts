@@ -17,6 +17,7 @@
  * scaling state, data position, schedule step restored — repeats the straight run bit for bit.
  */
 import type { Kernels } from '../kernels/types.js';
+import { measuredPeakFlops } from '../kernels/index.js';
 import type { Model, Batch } from '../model/model.js';
 import { toHfConfig } from '../model/config.js';
 import type { AdamW } from '../optim/adamw.js';
@@ -109,7 +110,7 @@ export class Trainer {
     this.schedule = { kind: c.schedule, peakLr: c.lr, minLr: c.minLr, warmupSteps: c.warmup, totalSteps: c.steps, cooldownFraction: c.cooldownFraction };
     this.step = parts.startStep;
     this.tokens = parts.startTokens;
-    this.peakFlops = c.peakFlops ?? PEAK_FLOPS_PER_THREAD * parts.kernels.threads;
+    this.peakFlops = c.peakFlops ?? measuredPeakFlops(parts.kernels) ?? PEAK_FLOPS_PER_THREAD * parts.kernels.threads;
   }
 
   /** Requests a clean stop (checkpoint, then return) after the current step; used by signal handlers. */
