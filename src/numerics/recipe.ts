@@ -111,6 +111,10 @@ function validateRecipe(candidate: Record<string, unknown>, where: string): Prec
       throw new RangeError(`${where}: ${key} true requires gemm 'fp8', got gemm ${JSON.stringify(candidate.gemm)}`);
     }
   }
+  if (candidate.fp8Attention === true && candidate.scaling === 'block') {
+    // The attention kernel casts P, dP and dS with one scale per tensor: no per-block scales there.
+    throw new RangeError(`${where}: fp8Attention true is not available with scaling 'block' (attention casts take one scale per tensor); use scaling 'delayed' or 'current', or fp8Attention false`);
+  }
   const recipe = {} as Record<RecipeKey, unknown>;
   for (const key of RECIPE_KEYS) recipe[key] = candidate[key];
   return Object.freeze(recipe) as PrecisionRecipe;

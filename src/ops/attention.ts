@@ -55,7 +55,7 @@ export class AttentionOp implements TapeNode {
       if (a.length !== n) throw new TypeError(`AttentionOp(${key}): ${name} has length ${a.length}, expected ${n}`);
     }
     const r = ctx.recipe;
-    this.fp8 = r.gemm === 'fp8' && r.fp8Attention && r.scaling !== 'block';
+    this.fp8 = r.gemm === 'fp8' && r.fp8Attention; // the recipe refuses fp8Attention with block scaling
     this.lse = new Float32Array(B * Hq * T);
     const gemm = 'attn.dpa';
     this.ops = this.fp8

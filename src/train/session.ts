@@ -44,7 +44,8 @@ export function optimizedTensors(model: Model): OptimizedTensor[] {
 /** The precision recipe of a config (fp8Attention applied to FP8 recipes). */
 export function recipeOf(config: Pick<TrainConfig, 'precision' | 'fp8Attention'>): PrecisionRecipe {
   const base = resolvePrecision(config.precision);
-  if (base.gemm !== 'fp8' || base.fp8Attention === config.fp8Attention) return base;
+  // Block scaling has no FP8 attention (the recipe refuses it); the startup line says "FP8 attention off".
+  if (base.gemm !== 'fp8' || base.scaling === 'block' || base.fp8Attention === config.fp8Attention) return base;
   return resolvePrecision({ base: config.precision, fp8Attention: config.fp8Attention });
 }
 

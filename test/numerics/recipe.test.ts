@@ -61,6 +61,8 @@ test('resolvePrecision: errors name the field, the value and what is allowed', (
     [{ historyLength: 4 }, /unknown field 'historyLength'; allowed fields: name, gemm/],
     [{ base: 'bf16', fp8Attention: true }, /fp8Attention true requires gemm 'fp8'/],
     [{ base: 'bf16', fp8LmHead: true }, /fp8LmHead true requires gemm 'fp8'/],
+    [{ base: 'fp8-block', fp8Attention: true }, /fp8Attention true is not available with scaling 'block'/],
+    [{ base: 'fp8-delayed', scaling: 'block' }, /fp8Attention true is not available with scaling 'block'/],
   ];
   for (const [input, pattern] of cases) {
     assert.throws(() => resolvePrecision(input as Parameters<typeof resolvePrecision>[0]), pattern, JSON.stringify(input));
