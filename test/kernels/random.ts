@@ -1,16 +1,14 @@
 /** Deterministic test data: a seeded PRNG (mulberry32) and helpers that fill typed arrays. */
+import { mulberry32 } from '../util/mulberry32.js';
+
 export class Rng {
-  private state: number;
+  private readonly nextUint32: () => number;
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.nextUint32 = mulberry32(seed);
   }
   /** Uniform in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.nextUint32() / 4294967296;
   }
   uniform(lo: number, hi: number): number {
     return lo + (hi - lo) * this.next();

@@ -5,16 +5,7 @@
  */
 
 /** Seeded 32-bit PRNG (mulberry32): deterministic tests. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+export { mulberry32 as rng } from '../util/mulberry32.js';
 
 export interface Fp8Oracle {
   /** expected decoded value of each of the 256 codes (NaN for NaN codes). */

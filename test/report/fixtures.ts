@@ -7,6 +7,7 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { metricsRecord, type CastStat, type MetricsRecord, type TensorStat } from '../../src/monitor/schema.js';
+import { mulberry32 } from '../util/mulberry32.js';
 
 export const FIXTURE_TENSORS: TensorStat['tensor'][] = ['activation', 'qkv_input', 'qkv', 'q', 'k', 'mlp_intermediate', 'mlp_post_act', 'mlp_out'];
 
@@ -37,16 +38,10 @@ export interface SyntheticRunOptions {
   partialTail?: boolean;
 }
 
-/** mulberry32: a small seeded RNG, so fixtures are identical on every run. */
+/** Uniform in [0, 1) from mulberry32, so fixtures are identical on every run. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
 
 /** Every record of a synthetic run, in the order a trainer would write them. */
