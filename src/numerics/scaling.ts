@@ -114,8 +114,14 @@ function serializeAmax(v: number): number | 'NaN' | 'Infinity' {
   return v === Infinity ? 'Infinity' : v;
 }
 
+interface SnapshotEntry {
+  readonly slot: ScalingSlot;
+  scale: number;
+  readonly amaxHistory: Float32Array;
+}
+
 /** What ScalingState.snapshot() returns: opaque to callers. */
-export type ScalingSnapshot = readonly { readonly slot: ScalingSlot; readonly scale: number; readonly amaxHistory: Float32Array }[];
+export type ScalingSnapshot = readonly Readonly<SnapshotEntry>[];
 
 /** The scaling state of a whole model: one ScalingSlot per (GEMM, role), in creation order. */
 export class ScalingState {
@@ -163,8 +169,17 @@ export class ScalingState {
    * training step must leave no trace, and a NaN amax left in a `max` window would otherwise
    * freeze that slot's scale for up to H passes.
    */
-  snapshot(): ScalingSnapshot {
-    return this.slots().map((s) => ({ slot: s, scale: s.scale, amaxHistory: s.amaxHistory.slice() }));
+  snapshot(reuse?: ScalingSnapshot): ScalingSnapshot {
+    const slots = this.slots();
+    // Reuse the previous step's buffers when the slots are the same (no allocation per step).
+    if (reuse !== undefined && reuse.length === slots.length && reuse.every((e, i) => e.slot === slots[i])) {
+      for (const e of reuse as SnapshotEntry[]) {
+        e.scale = e.slot.scale;
+        e.amaxHistory.set(e.slot.amaxHistory);
+      }
+      return reuse;
+    }
+    return slots.map((s): SnapshotEntry => ({ slot: s, scale: s.scale, amaxHistory: s.amaxHistory.slice() }));
   }
 
   /** Puts back a snapshot of this state in place (ops hold references to the slots). */

@@ -25,6 +25,7 @@ import { clipFactor, globalGradNorm } from '../optim/clip.js';
 import { learningRate, type ScheduleConfig } from '../optim/schedule.js';
 import { StepMonitor, type BadCast } from '../monitor/step-monitor.js';
 import { isBackwardRole, type ScalingRole } from '../numerics/recipe.js';
+import type { ScalingSnapshot } from '../numerics/scaling.js';
 import { DivergenceForecaster } from '../monitor/divergence.js';
 import type { MetricsWriter } from '../monitor/metrics-writer.js';
 import type { TrainLog } from '../monitor/train-log.js';
@@ -191,6 +192,7 @@ export class Trainer {
     let finalValLoss: number | null = initialValLoss;
     let lastEvalStep = this.step;
     const loopStarted = performance.now();
+    let scalingBefore: ScalingSnapshot | undefined; // reused every step
 
     while (this.step < config.steps) {
       const t0 = performance.now();
@@ -201,7 +203,7 @@ export class Trainer {
       this.monitor.beginStep(collect);
       let lossSum = 0;
       let stepTokens = 0;
-      const scalingBefore = model.scaling.snapshot();
+      scalingBefore = model.scaling.snapshot(scalingBefore);
       for (let j = 0; j < M; j++) {
         const batch = this.p.train.next();
         lossSum += model.forwardBackward(batch, 1 / M, this.monitor);

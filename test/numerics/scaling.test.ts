@@ -233,3 +233,17 @@ test('ScalingState snapshot/restore undoes updates in place, including slots fir
   assert.deepEqual(Array.from(late.amaxHistory), [0, 0, 0, 0]);
   assert.throws(() => new ScalingState(recipe).restore(snap), /does not belong/);
 });
+
+test('ScalingState snapshot(reuse) refreshes the previous buffers in place when the slots are unchanged', () => {
+  const state = new ScalingState(resolvePrecision({ base: 'fp8-delayed', amaxHistoryLen: 4 }));
+  const x = state.slot('l0.fc1', 'input');
+  const first = state.snapshot();
+  x.recordAmax(3);
+  state.updateForward();
+  const second = state.snapshot(first);
+  assert.equal(second, first, 'same buffers');
+  assert.equal(second[0].scale, x.scale);
+  assert.deepEqual(Array.from(second[0].amaxHistory), Array.from(x.amaxHistory));
+  state.slot('l0.fc1.grad', 'grad_output');
+  assert.notEqual(state.snapshot(first), first, 'a new slot gets a fresh snapshot');
+});
