@@ -6,6 +6,16 @@
  * offending argument. Outputs are written into caller-owned buffers (no allocation in hot loops).
  */
 
+/**
+ * The float buffers of a backend. Every backend computes in float32 (the native addon, and the
+ * reference by default); the reference backend also has a float64 evaluation mode — same code, no
+ * float32 rounding anywhere — which exists to verify gradients to 1e-6 by finite differences.
+ */
+export type FloatArray = Float32Array | Float64Array;
+
+/** The arithmetic of a backend: 'float32' (Float32Array buffers) or 'float64' (Float64Array). */
+export type KernelPrecision = 'float32' | 'float64';
+
 /** FP8 storage formats (DESIGN §2). */
 export type Fp8FormatName = 'e4m3' | 'e5m2';
 
@@ -29,9 +39,10 @@ export interface CastStats {
  * `invScale` (default 1) is the dequantization factor 1/scale of FP8 operands; the GEMM applies
  * invScaleA·invScaleB once to the float32 accumulator (DESIGN §2), never per element.
  */
-export interface GemmOperand {
+export interface GemmOperand<Buf extends FloatArray = Float32Array> {
   dtype: OperandDtype;
-  data: Float32Array | Uint16Array | Uint8Array;
+  /** 'f32': the backend's float buffer (Buf); 'bf16': Uint16Array; FP8: Uint8Array codes. */
+  data: Buf | Uint16Array | Uint8Array;
   trans: boolean;
   invScale?: number;
 }
@@ -96,9 +107,18 @@ export interface XieluParams {
   eps: number;
 }
 
-export interface Kernels {
+/**
+ * Buf is the backend's float buffer type: Float32Array, or Float64Array for the reference backend's
+ * float64 mode (then every float argument below is a Float64Array and nothing is rounded to float32
+ * except what a cast defines: FP8/BF16 casts read their input rounded to float32).
+ */
+export interface Kernels<Buf extends FloatArray = Float32Array> {
   /** 'reference' or 'native'. */
   readonly name: 'reference' | 'native';
+  /** 'float32', or 'float64' for the reference backend's gradient-verification mode. */
+  readonly precision: KernelPrecision;
+  /** A zeroed float buffer of this backend's type, length n. */
+  alloc(n: number): Buf;
   /** Which code path runs, e.g. 'typescript', 'avx512bf16', 'avx2', 'scalar'. */
   readonly isa: string;
   /** Worker threads used by the parallel kernels (1 for the reference). */
@@ -106,15 +126,15 @@ export interface Kernels {
 
   // ---- casts -------------------------------------------------------------------------------
   /** codes[i] = FP8(x[i]·scale) (product in float32, RNE, saturating, NaN→NaN). x, codes: (n). */
-  quantize(x: Float32Array, format: Fp8FormatName, scale: number, codes: Uint8Array): CastStats;
+  quantize(x: Buf, format: Fp8FormatName, scale: number, codes: Uint8Array): CastStats;
   /** out[i] = decode(codes[i]) · invScale (product in float32). */
-  dequantize(codes: Uint8Array, format: Fp8FormatName, invScale: number, out: Float32Array): void;
+  dequantize(codes: Uint8Array, format: Fp8FormatName, invScale: number, out: Buf): void;
   /** Fake-quantize in one pass: out[i] = decode(FP8(x[i]·scale)) · (1/scale). Stats as quantize. */
-  quantizeDequantize(x: Float32Array, format: Fp8FormatName, scale: number, out: Float32Array): CastStats;
+  quantizeDequantize(x: Buf, format: Fp8FormatName, scale: number, out: Buf): CastStats;
   /** out[i] = x[i] rounded to BF16 (RNE on the top 16 bits; NaN stays NaN), as float32. */
-  roundBf16(x: Float32Array, out: Float32Array): void;
+  roundBf16(x: Buf, out: Buf): void;
   /** bits[i] = upper 16 bits of roundBf16(x[i]). */
-  packBf16(x: Float32Array, bits: Uint16Array): void;
+  packBf16(x: Buf, bits: Uint16Array): void;
 
   // ---- GEMM --------------------------------------------------------------------------------
   /**
@@ -122,29 +142,29 @@ export interface Kernels {
    * accumulation. With beta = 0, C is overwritten (its old contents, even NaN, are ignored).
    * Threads split output tiles only, so results do not depend on the thread count.
    */
-  gemm(M: number, N: number, K: number, a: GemmOperand, b: GemmOperand, c: Float32Array, alpha?: number, beta?: number): void;
+  gemm(M: number, N: number, K: number, a: GemmOperand<Buf>, b: GemmOperand<Buf>, c: Buf, alpha?: number, beta?: number): void;
 
   // ---- normalisation, position ------------------------------------------------------------
   /** y = x / sqrt(mean(x²) + eps) · gain (gain null → 1). x, y: (R, C); gain: (C); rstd: (R) saved. */
-  rmsnormForward(x: Float32Array, gain: Float32Array | null, y: Float32Array, rstd: Float32Array, R: number, C: number, eps: number): void;
+  rmsnormForward(x: Buf, gain: Buf | null, y: Buf, rstd: Buf, R: number, C: number, eps: number): void;
   /** dx = ∂L/∂x (overwritten); dgain += ∂L/∂gain (accumulated; skipped when null). */
-  rmsnormBackward(dy: Float32Array, x: Float32Array, gain: Float32Array | null, rstd: Float32Array, dx: Float32Array, dgain: Float32Array | null, R: number, C: number): void;
+  rmsnormBackward(dy: Buf, x: Buf, gain: Buf | null, rstd: Buf, dx: Buf, dgain: Buf | null, R: number, C: number): void;
   /**
    * Rotary embedding on x (B, T, H, D), position = t, rotate-half pairs (i, i + D/2),
    * angle = t · theta^(−2i/D), i < D/2. y may alias x.
    */
-  ropeForward(x: Float32Array, y: Float32Array, B: number, T: number, H: number, D: number, theta: number): void;
+  ropeForward(x: Buf, y: Buf, B: number, T: number, H: number, D: number, theta: number): void;
   /** The transpose (inverse rotation) of ropeForward: dx from dy. dx may alias dy. */
-  ropeBackward(dy: Float32Array, dx: Float32Array, B: number, T: number, H: number, D: number, theta: number): void;
+  ropeBackward(dy: Buf, dx: Buf, B: number, T: number, H: number, D: number, theta: number): void;
 
   // ---- loss --------------------------------------------------------------------------------
   /**
    * Softmax cross-entropy per row. logits (R, V); targets (R) (−1 = ignored row: loss 0);
    * losses (R) = lse − logit[target]; lse (R) saved for backward.
    */
-  crossEntropyForward(logits: Float32Array, targets: Int32Array, losses: Float32Array, lse: Float32Array, R: number, V: number): void;
+  crossEntropyForward(logits: Buf, targets: Int32Array, losses: Buf, lse: Buf, R: number, V: number): void;
   /** dlogits (R, V) = dloss[r] · (softmax(logits[r]) − onehot(target[r])); 0 for ignored rows. */
-  crossEntropyBackward(logits: Float32Array, targets: Int32Array, lse: Float32Array, dloss: Float32Array, dlogits: Float32Array, R: number, V: number): void;
+  crossEntropyBackward(logits: Buf, targets: Int32Array, lse: Buf, dloss: Buf, dlogits: Buf, R: number, V: number): void;
 
   // ---- attention ---------------------------------------------------------------------------
   /**
@@ -155,7 +175,7 @@ export interface Kernels {
    * already fake-quantized by the caller (shared Q/K/V scale) and o is cast by the caller.
    * `options.maxLogit: false` skips the max-logit work (masked pairs) and returns maxLogit NaN.
    */
-  attentionForward(q: Float32Array, k: Float32Array, v: Float32Array, o: Float32Array, lse: Float32Array, shape: AttentionShape, fp8: AttentionFp8Scales | null, options?: AttentionForwardOptions): AttentionForwardStats;
+  attentionForward(q: Buf, k: Buf, v: Buf, o: Buf, lse: Buf, shape: AttentionShape, fp8: AttentionFp8Scales | null, options?: AttentionForwardOptions): AttentionForwardStats;
   /**
    * Backward of attentionForward. do_ (B, T, Hq, D) (already fake-quantized E5M2 by the caller in
    * FP8 mode). Writes dq (B, T, Hq, D), dk, dv (B, T, Hkv, D) (overwritten).
@@ -163,32 +183,32 @@ export interface Kernels {
    * dS = P ⊙ (dP̂ − D) (P in float32), dŜ = fq_E5M2(dS, scales.ds), dq = scale·dŜ·k,
    * dk = scale·dŜᵀ·q, dv = P̂ᵀ·dO with P̂ = fq_E4M3(P, scales.p) as in forward.
    */
-  attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, o: Float32Array, lse: Float32Array, do_: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, shape: AttentionShape, fp8: AttentionFp8Scales | null): AttentionBackwardStats;
+  attentionBackward(q: Buf, k: Buf, v: Buf, o: Buf, lse: Buf, do_: Buf, dq: Buf, dk: Buf, dv: Buf, shape: AttentionShape, fp8: AttentionFp8Scales | null): AttentionBackwardStats;
 
   // ---- activations -------------------------------------------------------------------------
-  /** h (R, 2F) = [gate | up] per row → a (R, F) = silu(gate) ⊙ up. */
-  swigluForward(h: Float32Array, a: Float32Array, R: number, F: number): void;
-  swigluBackward(h: Float32Array, da: Float32Array, dh: Float32Array, R: number, F: number): void;
+  /** h (R, 2F) = [gate | up] per row → a (R, Buf) = silu(gate) ⊙ up. */
+  swigluForward(h: Buf, a: Buf, R: number, F: number): void;
+  swigluBackward(h: Buf, da: Buf, dh: Buf, R: number, F: number): void;
   /** Smooth-SwiGLU: s[r] = max_j |gate[r, j]| (0 → 1), a = silu(gate) ⊙ up / s. s (R) saved. */
-  smoothSwigluForward(h: Float32Array, a: Float32Array, s: Float32Array, R: number, F: number): void;
+  smoothSwigluForward(h: Buf, a: Buf, s: Buf, R: number, F: number): void;
   /** No gradient flows through s (DESIGN §4). */
-  smoothSwigluBackward(h: Float32Array, s: Float32Array, da: Float32Array, dh: Float32Array, R: number, F: number): void;
+  smoothSwigluBackward(h: Buf, s: Buf, da: Buf, dh: Buf, R: number, F: number): void;
   /** GeLU with erf: y = x · Φ(x). x, y: (n). */
-  geluForward(x: Float32Array, y: Float32Array): void;
-  geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  geluForward(x: Buf, y: Buf): void;
+  geluBackward(x: Buf, dy: Buf, dx: Buf): void;
   /** xIELU (DESIGN §4). */
-  xieluForward(x: Float32Array, y: Float32Array, p: XieluParams): void;
+  xieluForward(x: Buf, y: Buf, p: XieluParams): void;
   /** Writes dx; returns ∂L/∂alphaP and ∂L/∂alphaN (the caller chains through softplus). */
-  xieluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, p: XieluParams): { dAlphaP: number; dAlphaN: number };
+  xieluBackward(x: Buf, dy: Buf, dx: Buf, p: XieluParams): { dAlphaP: number; dAlphaN: number };
 
   // ---- optimizer, monitors -----------------------------------------------------------------
   /**
    * Decoupled AdamW on float32 state, in place: m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
    * w −= lr·(m̂/(√v̂ + eps) + weightDecay·w) with m̂ = m/(1−β1^step), v̂ = v/(1−β2^step).
    */
-  adamw(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, p: AdamWParams): void;
+  adamw(w: Buf, g: Buf, m: Buf, v: Buf, p: AdamWParams): void;
   /** Per row of x (R, C): out[3r] = Σx, out[3r+1] = Σx², out[3r+2] = Σx⁴ (float64 accumulation). */
-  rowMoments(x: Float32Array, R: number, C: number, out: Float64Array): void;
+  rowMoments(x: Buf, R: number, C: number, out: Float64Array): void;
   /** Σ x² over the whole array in float64 (for gradient norms). */
-  sumSquares(x: Float32Array): number;
+  sumSquares(x: Buf): number;
 }

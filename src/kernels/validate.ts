@@ -1,42 +1,53 @@
 import type {
-  AdamWParams, AttentionFp8Scales, AttentionForwardOptions, AttentionShape, Fp8FormatName, GemmOperand, Kernels, OperandDtype, XieluParams,
+  AdamWParams, AttentionFp8Scales, AttentionForwardOptions, AttentionShape, FloatArray, Fp8FormatName, GemmOperand, KernelPrecision, Kernels,
+  OperandDtype, XieluParams,
 } from './types.js';
 
 /**
  * Argument checking for any Kernels backend. withValidation(k) checks every length, shape, format
  * and dtype before calling k, so backends (the native addon in particular) never see bad sizes:
- * - wrong array type, wrong length, non-positive or non-integer dimension, unknown format or dtype,
+ * - wrong array type (float tensors must be the backend's own: Float32Array, or Float64Array in the
+ *   reference backend's float64 mode), wrong length, non-positive or non-integer dimension, unknown format or dtype,
  *   Hq not a multiple of Hkv, odd RoPE head size → TypeError naming the argument, its value and
  *   what was expected;
  * - a number out of its range (scale ≤ 0 or not finite as a float32, a non-finite alpha, beta,
  *   eps, theta or softmax scale, an AdamW β outside [0, 1), a target outside {−1} ∪ [0, V)) → RangeError,
  *   also naming the argument.
  */
-export function withValidation(k: Kernels): Kernels {
+export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels<Buf> {
+  if (k.precision !== 'float32' && k.precision !== 'float64') {
+    throw new TypeError(`withValidation: kernels.precision must be 'float32' or 'float64', got ${describe(k.precision)}`);
+  }
+  const Floats = FLOAT_ARRAY[k.precision];
   return {
     name: k.name,
+    precision: k.precision,
+    alloc(n) {
+      if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`alloc: n must be a non-negative integer, got ${describe(n)}`);
+      return k.alloc(n);
+    },
     isa: k.isa,
     threads: k.threads,
 
     quantize(x, format, scale, codes) {
-      castArgs('quantize', ['x', x, Float32Array], format, ['scale', scale], ['codes', codes, Uint8Array]);
+      castArgs('quantize', ['x', x, Floats], format, ['scale', scale], ['codes', codes, Uint8Array]);
       return k.quantize(x, format, scale, codes);
     },
     dequantize(codes, format, invScale, out) {
-      castArgs('dequantize', ['codes', codes, Uint8Array], format, ['invScale', invScale], ['out', out, Float32Array]);
+      castArgs('dequantize', ['codes', codes, Uint8Array], format, ['invScale', invScale], ['out', out, Floats]);
       k.dequantize(codes, format, invScale, out);
     },
     quantizeDequantize(x, format, scale, out) {
-      castArgs('quantizeDequantize', ['x', x, Float32Array], format, ['scale', scale], ['out', out, Float32Array]);
+      castArgs('quantizeDequantize', ['x', x, Floats], format, ['scale', scale], ['out', out, Floats]);
       return k.quantizeDequantize(x, format, scale, out);
     },
     roundBf16(x, out) {
-      const n = array('roundBf16', 'x', x, Float32Array).length;
-      array('roundBf16', 'out', out, Float32Array, n, 'x.length');
+      const n = array('roundBf16', 'x', x, Floats).length;
+      array('roundBf16', 'out', out, Floats, n, 'x.length');
       k.roundBf16(x, out);
     },
     packBf16(x, bits) {
-      const n = array('packBf16', 'x', x, Float32Array).length;
+      const n = array('packBf16', 'x', x, Floats).length;
       array('packBf16', 'bits', bits, Uint16Array, n, 'x.length');
       k.packBf16(x, bits);
     },
@@ -44,9 +55,9 @@ export function withValidation(k: Kernels): Kernels {
     gemm(M, N, K, a, b, c, alpha, beta) {
       const m = 'gemm';
       dims(m, { M, N, K });
-      operand(m, 'a', a, M * K, `M·K = ${M}·${K}`);
-      operand(m, 'b', b, K * N, `K·N = ${K}·${N}`);
-      array(m, 'c', c, Float32Array, M * N, `M·N = ${M}·${N}`);
+      operand(m, Floats, 'a', a, M * K, `M·K = ${M}·${K}`);
+      operand(m, Floats, 'b', b, K * N, `K·N = ${K}·${N}`);
+      array(m, 'c', c, Floats, M * N, `M·N = ${M}·${N}`);
       if (alpha !== undefined) finite(m, 'alpha', alpha);
       if (beta !== undefined) finite(m, 'beta', beta);
       k.gemm(M, N, K, a, b, c, alpha, beta);
@@ -55,52 +66,52 @@ export function withValidation(k: Kernels): Kernels {
     rmsnormForward(x, gain, y, rstd, R, C, eps) {
       const m = 'rmsnormForward';
       dims(m, { R, C });
-      array(m, 'x', x, Float32Array, R * C, `R·C = ${R}·${C}`);
-      if (gain !== null) array(m, 'gain', gain, Float32Array, C, 'C');
-      array(m, 'y', y, Float32Array, R * C, `R·C = ${R}·${C}`);
-      array(m, 'rstd', rstd, Float32Array, R, 'R');
+      array(m, 'x', x, Floats, R * C, `R·C = ${R}·${C}`);
+      if (gain !== null) array(m, 'gain', gain, Floats, C, 'C');
+      array(m, 'y', y, Floats, R * C, `R·C = ${R}·${C}`);
+      array(m, 'rstd', rstd, Floats, R, 'R');
       nonNegative(m, 'eps', eps);
       k.rmsnormForward(x, gain, y, rstd, R, C, eps);
     },
     rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C) {
       const m = 'rmsnormBackward';
       dims(m, { R, C });
-      for (const [name, value] of [['dy', dy], ['x', x], ['dx', dx]] as const) array(m, name, value, Float32Array, R * C, `R·C = ${R}·${C}`);
-      if (gain !== null) array(m, 'gain', gain, Float32Array, C, 'C');
-      if (dgain !== null) array(m, 'dgain', dgain, Float32Array, C, 'C');
-      array(m, 'rstd', rstd, Float32Array, R, 'R');
+      for (const [name, value] of [['dy', dy], ['x', x], ['dx', dx]] as const) array(m, name, value, Floats, R * C, `R·C = ${R}·${C}`);
+      if (gain !== null) array(m, 'gain', gain, Floats, C, 'C');
+      if (dgain !== null) array(m, 'dgain', dgain, Floats, C, 'C');
+      array(m, 'rstd', rstd, Floats, R, 'R');
       k.rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C);
     },
     ropeForward(x, y, B, T, H, D, theta) {
-      rope('ropeForward', ['x', x], ['y', y], B, T, H, D, theta);
+      rope('ropeForward', Floats, ['x', x], ['y', y], B, T, H, D, theta);
       k.ropeForward(x, y, B, T, H, D, theta);
     },
     ropeBackward(dy, dx, B, T, H, D, theta) {
-      rope('ropeBackward', ['dy', dy], ['dx', dx], B, T, H, D, theta);
+      rope('ropeBackward', Floats, ['dy', dy], ['dx', dx], B, T, H, D, theta);
       k.ropeBackward(dy, dx, B, T, H, D, theta);
     },
 
     crossEntropyForward(logits, targets, losses, lse, R, V) {
       const m = 'crossEntropyForward';
-      crossEntropyShapes(m, logits, targets, R, V);
-      array(m, 'losses', losses, Float32Array, R, 'R');
-      array(m, 'lse', lse, Float32Array, R, 'R');
+      crossEntropyShapes(m, Floats, logits, targets, R, V);
+      array(m, 'losses', losses, Floats, R, 'R');
+      array(m, 'lse', lse, Floats, R, 'R');
       k.crossEntropyForward(logits, targets, losses, lse, R, V);
     },
     crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V) {
       const m = 'crossEntropyBackward';
-      crossEntropyShapes(m, logits, targets, R, V);
-      array(m, 'lse', lse, Float32Array, R, 'R');
-      array(m, 'dloss', dloss, Float32Array, R, 'R');
-      array(m, 'dlogits', dlogits, Float32Array, R * V, `R·V = ${R}·${V}`);
+      crossEntropyShapes(m, Floats, logits, targets, R, V);
+      array(m, 'lse', lse, Floats, R, 'R');
+      array(m, 'dloss', dloss, Floats, R, 'R');
+      array(m, 'dlogits', dlogits, Floats, R * V, `R·V = ${R}·${V}`);
       k.crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V);
     },
 
     attentionForward(q, kk, v, o, lse, shape, fp8, options) {
       const m = 'attentionForward';
       const s = attentionShape(m, shape);
-      attentionArrays(m, s, { q, k: kk, v, o });
-      array(m, 'lse', lse, Float32Array, s.B * s.Hq * s.T, `B·Hq·T = ${s.B}·${s.Hq}·${s.T}`);
+      attentionArrays(m, Floats, s, { q, k: kk, v, o });
+      array(m, 'lse', lse, Floats, s.B * s.Hq * s.T, `B·Hq·T = ${s.B}·${s.Hq}·${s.T}`);
       if (fp8 !== null) fp8Scales(m, fp8, ['p']);
       attentionOptions(m, options);
       return k.attentionForward(q, kk, v, o, lse, shape, fp8, options);
@@ -108,69 +119,72 @@ export function withValidation(k: Kernels): Kernels {
     attentionBackward(q, kk, v, o, lse, do_, dq, dk, dv, shape, fp8) {
       const m = 'attentionBackward';
       const s = attentionShape(m, shape);
-      attentionArrays(m, s, { q, k: kk, v, o, do_, dq, dk, dv });
-      array(m, 'lse', lse, Float32Array, s.B * s.Hq * s.T, `B·Hq·T = ${s.B}·${s.Hq}·${s.T}`);
+      attentionArrays(m, Floats, s, { q, k: kk, v, o, do_, dq, dk, dv });
+      array(m, 'lse', lse, Floats, s.B * s.Hq * s.T, `B·Hq·T = ${s.B}·${s.Hq}·${s.T}`);
       if (fp8 !== null) fp8Scales(m, fp8, ['p', 'dp', 'ds']);
       return k.attentionBackward(q, kk, v, o, lse, do_, dq, dk, dv, shape, fp8);
     },
 
     swigluForward(h, a, R, F) {
-      gated('swigluForward', R, F, { h }, { a });
+      gated(Floats, 'swigluForward', R, F, { h }, { a });
       k.swigluForward(h, a, R, F);
     },
     swigluBackward(h, da, dh, R, F) {
-      gated('swigluBackward', R, F, { h, dh }, { da });
+      gated(Floats, 'swigluBackward', R, F, { h, dh }, { da });
       k.swigluBackward(h, da, dh, R, F);
     },
     smoothSwigluForward(h, a, s, R, F) {
-      gated('smoothSwigluForward', R, F, { h }, { a });
-      array('smoothSwigluForward', 's', s, Float32Array, R, 'R');
+      gated(Floats, 'smoothSwigluForward', R, F, { h }, { a });
+      array('smoothSwigluForward', 's', s, Floats, R, 'R');
       k.smoothSwigluForward(h, a, s, R, F);
     },
     smoothSwigluBackward(h, s, da, dh, R, F) {
-      gated('smoothSwigluBackward', R, F, { h, dh }, { da });
-      array('smoothSwigluBackward', 's', s, Float32Array, R, 'R');
+      gated(Floats, 'smoothSwigluBackward', R, F, { h, dh }, { da });
+      array('smoothSwigluBackward', 's', s, Floats, R, 'R');
       k.smoothSwigluBackward(h, s, da, dh, R, F);
     },
     geluForward(x, y) {
-      sameLength('geluForward', { x, y });
+      sameLength(Floats, 'geluForward', { x, y });
       k.geluForward(x, y);
     },
     geluBackward(x, dy, dx) {
-      sameLength('geluBackward', { x, dy, dx });
+      sameLength(Floats, 'geluBackward', { x, dy, dx });
       k.geluBackward(x, dy, dx);
     },
     xieluForward(x, y, p) {
-      sameLength('xieluForward', { x, y });
+      sameLength(Floats, 'xieluForward', { x, y });
       xieluParams('xieluForward', p);
       k.xieluForward(x, y, p);
     },
     xieluBackward(x, dy, dx, p) {
-      sameLength('xieluBackward', { x, dy, dx });
+      sameLength(Floats, 'xieluBackward', { x, dy, dx });
       xieluParams('xieluBackward', p);
       return k.xieluBackward(x, dy, dx, p);
     },
 
     adamw(w, g, mm, v, p) {
-      sameLength('adamw', { w, g, m: mm, v });
+      sameLength(Floats, 'adamw', { w, g, m: mm, v });
       adamwParams('adamw', p);
       k.adamw(w, g, mm, v, p);
     },
     rowMoments(x, R, C, out) {
       const m = 'rowMoments';
       dims(m, { R, C });
-      array(m, 'x', x, Float32Array, R * C, `R·C = ${R}·${C}`);
+      array(m, 'x', x, Floats, R * C, `R·C = ${R}·${C}`);
       array(m, 'out', out, Float64Array, 3 * R, `3·R = 3·${R}`);
       k.rowMoments(x, R, C, out);
     },
     sumSquares(x) {
-      array('sumSquares', 'x', x, Float32Array);
+      array('sumSquares', 'x', x, Floats);
       return k.sumSquares(x);
     },
   };
 }
 
 // ---- checks ------------------------------------------------------------------------------------
+
+type FloatArrayConstructor = Float32ArrayConstructor | Float64ArrayConstructor;
+const FLOAT_ARRAY: Record<KernelPrecision, FloatArrayConstructor> = { float32: Float32Array, float64: Float64Array };
 
 type TypedArrayConstructor =
   | Float32ArrayConstructor | Float64ArrayConstructor | Uint8ArrayConstructor | Uint16ArrayConstructor | Int32ArrayConstructor;
@@ -210,16 +224,16 @@ function fp8FormatName(method: string, name: string, value: unknown): asserts va
 }
 
 const DTYPES: readonly OperandDtype[] = ['f32', 'bf16', 'e4m3', 'e5m2'];
-const DTYPE_ARRAY: Record<OperandDtype, TypedArrayConstructor> = {
-  f32: Float32Array, bf16: Uint16Array, e4m3: Uint8Array, e5m2: Uint8Array,
-};
+const DTYPE_ARRAY: Record<Exclude<OperandDtype, 'f32'>, TypedArrayConstructor> = { bf16: Uint16Array, e4m3: Uint8Array, e5m2: Uint8Array };
 
-function operand(method: string, name: string, op: GemmOperand, length: number, lengthExpression: string): void {
+function operand(
+  method: string, Floats: FloatArrayConstructor, name: string, op: GemmOperand<FloatArray>, length: number, lengthExpression: string,
+): void {
   if (typeof op !== 'object' || op === null) throw new TypeError(`${method}: ${name} must be a GemmOperand object, got ${describe(op)}`);
   if (!DTYPES.includes(op.dtype)) {
     throw new TypeError(`${method}: ${name}.dtype must be one of ${DTYPES.map((d) => `'${d}'`).join(', ')}, got ${describe(op.dtype)}`);
   }
-  const ctor = DTYPE_ARRAY[op.dtype];
+  const ctor = op.dtype === 'f32' ? Floats : DTYPE_ARRAY[op.dtype];
   if (!(op.data instanceof ctor)) {
     throw new TypeError(`${method}: ${name}.data must be a ${ctor.name} for dtype '${op.dtype}', got ${describe(op.data)}`);
   }
@@ -261,20 +275,20 @@ function castArgs(
   array(method, output[0], output[1], output[2], n, `${input[0]}.length`);
 }
 
-function rope(method: string, input: [string, unknown], output: [string, unknown], B: number, T: number, H: number, D: number, theta: number): void {
+function rope(method: string, Floats: FloatArrayConstructor, input: [string, unknown], output: [string, unknown], B: number, T: number, H: number, D: number, theta: number): void {
   dims(method, { B, T, H, D });
   if (D % 2 !== 0) throw new TypeError(`${method}: D must be even (pairs (i, i + D/2)), got ${D}`);
   const n = B * T * H * D;
   const expression = `B·T·H·D = ${B}·${T}·${H}·${D}`;
-  array(method, input[0], input[1], Float32Array, n, expression);
-  array(method, output[0], output[1], Float32Array, n, expression);
+  array(method, input[0], input[1], Floats, n, expression);
+  array(method, output[0], output[1], Floats, n, expression);
   finite(method, 'theta', theta);
   if (theta <= 0) throw new RangeError(`${method}: theta must be > 0, got ${theta}`);
 }
 
-function crossEntropyShapes(method: string, logits: unknown, targets: unknown, R: number, V: number): void {
+function crossEntropyShapes(method: string, Floats: FloatArrayConstructor, logits: unknown, targets: unknown, R: number, V: number): void {
   dims(method, { R, V });
-  array(method, 'logits', logits, Float32Array, R * V, `R·V = ${R}·${V}`);
+  array(method, 'logits', logits, Floats, R * V, `R·V = ${R}·${V}`);
   const t = array(method, 'targets', targets, Int32Array, R, 'R');
   for (let r = 0; r < R; r++) {
     if (t[r] < -1 || t[r] >= V) throw new RangeError(`${method}: targets[${r}] = ${t[r]} must be −1 (ignored) or in [0, V = ${V})`);
@@ -290,11 +304,11 @@ function attentionShape(method: string, shape: AttentionShape): AttentionShape {
   return shape;
 }
 
-function attentionArrays(method: string, s: AttentionShape, arrays: Record<string, unknown>): void {
+function attentionArrays(method: string, Floats: FloatArrayConstructor, s: AttentionShape, arrays: Record<string, unknown>): void {
   for (const [name, value] of Object.entries(arrays)) {
     const heads = name === 'k' || name === 'v' || name === 'dk' || name === 'dv' ? 'Hkv' : 'Hq';
     const length = s.B * s.T * (heads === 'Hkv' ? s.Hkv : s.Hq) * s.D;
-    array(method, name, value, Float32Array, length, `B·T·${heads}·D = ${s.B}·${s.T}·${heads === 'Hkv' ? s.Hkv : s.Hq}·${s.D}`);
+    array(method, name, value, Floats, length, `B·T·${heads}·D = ${s.B}·${s.T}·${heads === 'Hkv' ? s.Hkv : s.Hq}·${s.D}`);
   }
 }
 
@@ -310,17 +324,17 @@ function fp8Scales(method: string, fp8: AttentionFp8Scales, used: readonly (keyo
   for (const key of used) positiveFloat32(method, `fp8.${key}`, fp8[key]);
 }
 
-function gated(method: string, R: number, F: number, wide: Record<string, unknown>, narrow: Record<string, unknown>): void {
+function gated(Floats: FloatArrayConstructor, method: string, R: number, F: number, wide: Record<string, unknown>, narrow: Record<string, unknown>): void {
   dims(method, { R, F });
-  for (const [name, value] of Object.entries(wide)) array(method, name, value, Float32Array, 2 * R * F, `R·2F = ${R}·${2 * F}`);
-  for (const [name, value] of Object.entries(narrow)) array(method, name, value, Float32Array, R * F, `R·F = ${R}·${F}`);
+  for (const [name, value] of Object.entries(wide)) array(method, name, value, Floats, 2 * R * F, `R·2F = ${R}·${2 * F}`);
+  for (const [name, value] of Object.entries(narrow)) array(method, name, value, Floats, R * F, `R·F = ${R}·${F}`);
 }
 
-function sameLength(method: string, arrays: Record<string, unknown>): void {
+function sameLength(Floats: FloatArrayConstructor, method: string, arrays: Record<string, unknown>): void {
   const entries = Object.entries(arrays);
   const [firstName, first] = entries[0];
-  const n = array(method, firstName, first, Float32Array).length;
-  for (const [name, value] of entries.slice(1)) array(method, name, value, Float32Array, n, `${firstName}.length`);
+  const n = array(method, firstName, first, Floats).length;
+  for (const [name, value] of entries.slice(1)) array(method, name, value, Floats, n, `${firstName}.length`);
 }
 
 function xieluParams(method: string, p: XieluParams): void {

@@ -4,6 +4,7 @@
  * Forward activations and backward gradients live in buffers shared by all layers; what backward
  * needs is saved by each op on purpose (see each op's savedBytes()).
  */
+import type { FloatArray } from '../kernels/types.js';
 import { isGatedMlp, type ModelConfig } from './config.js';
 import { EMBED_NAME, FINAL_NORM_NAME, LM_HEAD_NAME, layerParamNames, type ParameterStore } from './params.js';
 import type { GemmPrecision } from '../numerics/recipe.js';
@@ -49,24 +50,24 @@ export class ModelGraph {
   private readonly ctx: OpContext;
   private readonly c: ModelConfig;
   // forward buffers shared by every layer
-  private readonly res: Float32Array; // (R, d) residual stream, updated in place
-  private readonly xa: Float32Array; // (R, d) pre-norm output
-  private readonly qkvOut: Float32Array; // (R, Wq + 2·Wkv)
-  private readonly q: Float32Array; // (R, Hq·D)
-  private readonly k: Float32Array; // (R, Hkv·D)
-  private readonly v: Float32Array; // (R, Hkv·D)
-  private readonly qn: Float32Array; // (R, Hq·D) after QK norm (aliases q without one)
-  private readonly kn: Float32Array; // (R, Hkv·D)
-  private readonly o: Float32Array; // (R, Hq·D)
-  private readonly ao: Float32Array; // (R, d) out-proj output
-  private readonly bo: Float32Array; // (R, d) branch output (aliases ao without post-op)
-  private readonly h: Float32Array; // (R, F1) fc1 output
-  private readonly a: Float32Array; // (R, F) activation output
-  private readonly mo: Float32Array; // (R, d) fc2 output
-  private readonly bm: Float32Array; // (R, d)
-  private readonly xf: Float32Array; // (R, d) final norm output (aliases res without one)
+  private readonly res: FloatArray; // (R, d) residual stream, updated in place
+  private readonly xa: FloatArray; // (R, d) pre-norm output
+  private readonly qkvOut: FloatArray; // (R, Wq + 2·Wkv)
+  private readonly q: FloatArray; // (R, Hq·D)
+  private readonly k: FloatArray; // (R, Hkv·D)
+  private readonly v: FloatArray; // (R, Hkv·D)
+  private readonly qn: FloatArray; // (R, Hq·D) after QK norm (aliases q without one)
+  private readonly kn: FloatArray; // (R, Hkv·D)
+  private readonly o: FloatArray; // (R, Hq·D)
+  private readonly ao: FloatArray; // (R, d) out-proj output
+  private readonly bo: FloatArray; // (R, d) branch output (aliases ao without post-op)
+  private readonly h: FloatArray; // (R, F1) fc1 output
+  private readonly a: FloatArray; // (R, F) activation output
+  private readonly mo: FloatArray; // (R, d) fc2 output
+  private readonly bm: FloatArray; // (R, d)
+  private readonly xf: FloatArray; // (R, d) final norm output (aliases res without one)
   /** (R, V) logits for forwardLogits (generation), allocated on first use; training never holds them. */
-  private fullLogits: Float32Array | null = null;
+  private fullLogits: FloatArray | null = null;
   private readonly layers: LayerOps[] = [];
   private readonly embedding: EmbeddingOp;
   private readonly finalNorm: RmsNormOp | null;
@@ -74,7 +75,7 @@ export class ModelGraph {
   private readonly loss: LmHeadLossOp;
 
   constructor(
-    ctx: OpContext, c: ModelConfig, params: ParameterStore, grads: ParameterStore, B: number, T: number,
+    ctx: OpContext, c: ModelConfig, params: ParameterStore<FloatArray>, grads: ParameterStore<FloatArray>, B: number, T: number,
     weightCache: (key: string) => WeightCastCache,
   ) {
     this.ctx = ctx;
@@ -90,7 +91,7 @@ export class ModelGraph {
     const F = c.ffnDim;
     const F1 = gated ? 2 * F : F;
     const V = c.vocabSize;
-    const f = (n: number) => new Float32Array(n);
+    const f = (n: number) => ctx.alloc(n);
     this.res = f(R * d);
     this.xa = c.preNorm ? f(R * d) : this.res;
     this.qkvOut = f(R * (Wq + 2 * Wkv));
@@ -130,7 +131,7 @@ export class ModelGraph {
     const G = (n: string) => grads.get(n);
     const eps = c.normEps;
     const blockPrecision: GemmPrecision = ctx.recipe.gemm;
-    const lin = (layer: number, name: string, names: string[], N: number, K: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array) => {
+    const lin = (layer: number, name: string, names: string[], N: number, K: number, x: FloatArray, y: FloatArray, dy: FloatArray, dx: FloatArray) => {
       const key = `layers.${layer}.${name}`;
       return new LinearOp(ctx, { layer, key, gemm: name, M: R, N, K, precision: blockPrecision }, params.span(names), grads.span(names), weightCache(key), x, y, dy, dx);
     };
@@ -139,7 +140,7 @@ export class ModelGraph {
     for (let i = 0; i < c.nLayers; i++) {
       const n = layerParamNames(i);
       const pre = `layers.${i}`;
-      const qkNormOp = (which: 'q' | 'k', x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, heads: number) => {
+      const qkNormOp = (which: 'q' | 'k', x: FloatArray, y: FloatArray, dy: FloatArray, dx: FloatArray, heads: number) => {
         const rows = R * heads;
         switch (c.qkNorm) {
           case 'none': return null;
@@ -155,7 +156,7 @@ export class ModelGraph {
           default: { const never: never = c.qkNorm; throw new RangeError(`unknown qkNorm ${String(never)}`); }
         }
       };
-      const branchPostOp = (normName: string, scaleName: string, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, label: string) => {
+      const branchPostOp = (normName: string, scaleName: string, x: FloatArray, y: FloatArray, dy: FloatArray, dx: FloatArray, label: string) => {
         if (c.postNorm && c.layerScale) throw new RangeError('model config: postNorm and layerScale cannot both be on');
         if (c.postNorm) return new RmsNormOp(ctx, label, R, d, eps, P(normName), G(normName), x, y, dy, dx);
         if (c.layerScale) return new LayerScaleOp(ctx, label, R, d, P(scaleName), G(scaleName), x, y, dy, dx);
@@ -189,7 +190,7 @@ export class ModelGraph {
         fc1,
         act,
         fc2: lin(i, 'mlp.fc2', [n.down], d, F, this.a, this.mo, dmoPre ?? dmo, da),
-        rowScale: c.mlp === 'smooth-swiglu' ? new RowScaleOp(ctx, `${pre}.mlp.rescale`, R, d, act.s, this.mo, this.mo, dmo, dmoPre as Float32Array) : null,
+        rowScale: c.mlp === 'smooth-swiglu' ? new RowScaleOp(ctx, `${pre}.mlp.rescale`, R, d, act.s, this.mo, this.mo, dmo, dmoPre as FloatArray) : null,
         mlpPost: branchPostOp(n.mlpPostNorm, n.mlpLayerScale, this.mo, this.bm, dres, dmo, `${pre}.mlp.post`),
       });
     }
@@ -211,7 +212,7 @@ export class ModelGraph {
     return all.reduce((s, op) => s + op.savedBytes(), 0);
   }
 
-  private tap(layer: number, name: Parameters<NonNullable<OpContext['monitor']>['tensor']>[1], x: Float32Array): void {
+  private tap(layer: number, name: Parameters<NonNullable<OpContext['monitor']>['tensor']>[1], x: FloatArray): void {
     const m = this.ctx.monitor;
     if (m) m.tensor(layer, name, x, this.B, x.length / this.B);
   }
@@ -254,10 +255,10 @@ export class ModelGraph {
   }
 
   /** (R, V) logits (evaluation only: the view is reused by the next call; allocated on first use). */
-  forwardLogits(inputs: Int32Array): Float32Array {
+  forwardLogits(inputs: Int32Array): FloatArray {
     if (this.ctx.tape.recording) throw new Error('ModelGraph.forwardLogits is for evaluation; training uses forwardLoss');
     this.forwardBody(inputs);
-    if (!this.fullLogits) this.fullLogits = new Float32Array(this.R * this.c.vocabSize);
+    if (!this.fullLogits) this.fullLogits = this.ctx.alloc(this.R * this.c.vocabSize);
     this.loss.logits(this.fullLogits);
     return this.fullLogits;
   }

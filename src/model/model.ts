@@ -4,7 +4,7 @@
  * beginOptimizerStep() → forwardBackward() per micro-batch (followed by the scaling updates) →
  * optimizer update.
  */
-import type { Kernels } from '../kernels/types.js';
+import type { FloatArray, Kernels } from '../kernels/types.js';
 import type { PrecisionRecipe } from '../numerics/recipe.js';
 import { ScalingState } from '../numerics/scaling.js';
 import { OpContext } from '../ops/context.js';
@@ -37,27 +37,31 @@ export function flopsPerToken(c: ModelConfig): number {
   return 6 * matmulParams + 12 * c.nLayers * Wq * c.seqLen;
 }
 
-export class Model {
+/**
+ * Buf is the kernels' float buffer type: Float32Array normally; Float64Array when the model runs on
+ * `createReferenceKernels('float64')` (fp32 recipe only), the mode gradient checks use.
+ */
+export class Model<Buf extends FloatArray = Float32Array> {
   readonly config: ModelConfig;
   readonly recipe: PrecisionRecipe;
-  readonly kernels: Kernels;
-  readonly params: ParameterStore;
+  readonly kernels: Kernels<Buf>;
+  readonly params: ParameterStore<Buf>;
   /** Same layout as params; forwardBackward accumulates into it. */
-  readonly grads: ParameterStore;
+  readonly grads: ParameterStore<Buf>;
   readonly scaling: ScalingState;
   private readonly ctx: OpContext;
   private readonly graphs = new Map<string, ModelGraph>();
   private readonly weightCaches = new Map<string, WeightCastCache>();
 
   /** Allocates the parameter and gradient arenas and initialises parameters from `seed` (DESIGN §4). */
-  constructor(config: ModelConfig, kernels: Kernels, recipe: PrecisionRecipe, seed: number) {
+  constructor(config: ModelConfig, kernels: Kernels<Buf>, recipe: PrecisionRecipe, seed: number) {
     if (!Number.isInteger(seed)) throw new RangeError(`Model: seed must be an integer, got ${seed}`);
     this.config = config;
     this.recipe = recipe;
     this.kernels = kernels;
     const specs = buildParamSpecs(config);
-    this.params = new ParameterStore(specs);
-    this.grads = new ParameterStore(specs);
+    this.params = new ParameterStore(specs, (n) => kernels.alloc(n));
+    this.grads = new ParameterStore(specs, (n) => kernels.alloc(n));
     this.params.initialize(seed);
     this.scaling = new ScalingState(recipe);
     this.ctx = new OpContext(kernels, recipe, this.scaling);
@@ -142,12 +146,12 @@ export class Model {
   }
 
   /** (T, V) logits of one sequence (B = 1), for generation; the view is reused by the next call. */
-  logits(tokens: Int32Array, T: number): Float32Array {
+  logits(tokens: Int32Array, T: number): Buf {
     if (tokens.length !== T) throw new TypeError(`Model.logits: tokens has length ${tokens.length}, expected T = ${T}`);
     const g = this.graph(1, T);
     this.ctx.training = false;
     try {
-      return g.forwardLogits(tokens);
+      return g.forwardLogits(tokens) as Buf; // the graph allocates with this.kernels.alloc
     } finally {
       this.ctx.training = true;
     }

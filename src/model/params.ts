@@ -4,6 +4,7 @@
  * together (q/k/v projections, gate/up projections) are declared adjacently so the fused weight
  * is a contiguous view of the arena.
  */
+import type { FloatArray } from '../kernels/types.js';
 import { isGatedMlp, type ModelConfig } from './config.js';
 import { Rng, fnv1a } from './rng.js';
 import { XIELU_ALPHA_INIT, XIELU_BETA } from '../ops/activations.js';
@@ -111,18 +112,23 @@ export function countParameters(c: ModelConfig): number {
   return buildParamSpecs(c).reduce((a, s) => a + shapeSize(s.shape), 0);
 }
 
-/** Named views over one Float32Array arena, laid out in table order. */
-export class ParameterStore {
+/**
+ * Named views over one float arena, laid out in table order: a Float32Array, or a Float64Array when
+ * the model runs on the reference backend's float64 mode (`alloc` gives the arena).
+ */
+export class ParameterStore<Buf extends FloatArray = Float32Array> {
   readonly specs: ParamSpec[];
   /** The arena. */
-  readonly data: Float32Array;
+  readonly data: Buf;
   /** Total element count. */
   readonly size: number;
   /** Element offset of each tensor in the arena. */
   readonly offsets: ReadonlyMap<string, number>;
-  private readonly views = new Map<string, Float32Array>();
+  private readonly views = new Map<string, Buf>();
 
-  constructor(specs: ParamSpec[]) {
+  constructor(specs: ParamSpec[], alloc: (n: number) => Buf);
+  constructor(specs: ParamSpec[]);
+  constructor(specs: ParamSpec[], alloc?: (n: number) => Buf) {
     this.specs = specs;
     const offsets = new Map<string, number>();
     let offset = 0;
@@ -133,15 +139,16 @@ export class ParameterStore {
     }
     this.offsets = offsets;
     this.size = offset;
-    this.data = new Float32Array(offset);
+    // Without `alloc` the overloads make Buf = Float32Array.
+    this.data = alloc ? alloc(offset) : (new Float32Array(offset) as Buf);
     for (const s of specs) {
       const o = offsets.get(s.name) as number;
-      this.views.set(s.name, this.data.subarray(o, o + shapeSize(s.shape)));
+      this.views.set(s.name, this.data.subarray(o, o + shapeSize(s.shape)) as Buf);
     }
   }
 
   /** View of one tensor (shares memory with the arena). */
-  get(name: string): Float32Array {
+  get(name: string): Buf {
     const v = this.views.get(name);
     if (!v) throw new RangeError(`ParameterStore: no tensor named "${name}"`);
     return v;
@@ -158,7 +165,7 @@ export class ParameterStore {
   }
 
   /** One contiguous view spanning adjacent tensors given in arena order (e.g. fused q/k/v). */
-  span(names: readonly string[]): Float32Array {
+  span(names: readonly string[]): Buf {
     let expected = this.offsets.get(names[0]);
     if (expected === undefined) throw new RangeError(`ParameterStore: no tensor named "${names[0]}"`);
     const start = expected;
@@ -167,19 +174,22 @@ export class ParameterStore {
       if (o !== expected) throw new RangeError(`ParameterStore.span: ${n} is not adjacent in the arena`);
       expected = o + this.get(n).length;
     }
-    return this.data.subarray(start, expected);
+    return this.data.subarray(start, expected) as Buf;
   }
 
-  /** Deterministic init per the table: N(0, std²) streams keyed by (seed, tensor name). */
+  /**
+   * Deterministic init per the table: N(0, std²) streams keyed by (seed, tensor name), rounded to
+   * float32 in either arena type, so a float64 model starts from exactly the float32 model's weights.
+   */
   initialize(seed: number): void {
     for (const s of this.specs) {
       const view = this.get(s.name);
       if (s.init.kind === 'constant') {
-        view.fill(s.init.value);
+        view.fill(Math.fround(s.init.value));
       } else {
         const rng = new Rng(seed, fnv1a(s.name));
         const std = s.init.std;
-        for (let i = 0; i < view.length; i++) view[i] = rng.normal() * std;
+        for (let i = 0; i < view.length; i++) view[i] = Math.fround(rng.normal() * std);
       }
     }
   }

@@ -5,6 +5,7 @@
  * Smooth-SwiGLU also saves s (R) = max|gate| per token, which RowScaleOp multiplies back into the
  * fc2 output. xIELU's α's are softplus-parametrised: α_p = softplus(a_p), α_n = β + softplus(a_n).
  */
+import type { FloatArray } from '../kernels/types.js';
 import type { OpContext } from './context.js';
 import type { TapeNode } from './tape.js';
 
@@ -26,13 +27,13 @@ export type ActivationKind = 'swiglu' | 'smooth-swiglu' | 'gelu' | 'xielu';
 export class ActivationOp implements TapeNode {
   readonly label: string;
   /** Smooth-SwiGLU per-token divisor s (R); length 0 otherwise. */
-  readonly s: Float32Array;
+  readonly s: FloatArray;
 
   constructor(
     private readonly ctx: OpContext, label: string, private readonly kind: ActivationKind, private readonly R: number, private readonly F: number,
-    private readonly h: Float32Array, private readonly a: Float32Array, private readonly da: Float32Array, private readonly dh: Float32Array,
+    private readonly h: FloatArray, private readonly a: FloatArray, private readonly da: FloatArray, private readonly dh: FloatArray,
     /** xIELU raw parameters a_p (1), a_n (1) and their accumulated gradients. */
-    private readonly xielu: { ap: Float32Array; an: Float32Array; dap: Float32Array; dan: Float32Array } | null,
+    private readonly xielu: { ap: FloatArray; an: FloatArray; dap: FloatArray; dan: FloatArray } | null,
     /** Rewrites h (R, Fin) exactly as forward saw it (e.g. fc1's recomputeOutput); runs first in backward. */
     private readonly refillInput: () => void,
   ) {
@@ -41,7 +42,7 @@ export class ActivationOp implements TapeNode {
     if (h.length !== R * fin || dh.length !== R * fin) throw new TypeError(`ActivationOp(${label}): h and dh must have length R·${fin} = ${R * fin}`);
     if (a.length !== R * F || da.length !== R * F) throw new TypeError(`ActivationOp(${label}): a and da must have length R·F = ${R * F}`);
     if (kind === 'xielu' && !xielu) throw new TypeError(`ActivationOp(${label}): xIELU needs its parameters`);
-    this.s = new Float32Array(kind === 'smooth-swiglu' ? R : 0);
+    this.s = ctx.alloc(kind === 'smooth-swiglu' ? R : 0);
   }
 
   savedBytes(): number {
@@ -91,8 +92,8 @@ export class ActivationOp implements TapeNode {
 export class RowScaleOp implements TapeNode {
   readonly label: string;
   constructor(
-    private readonly ctx: OpContext, label: string, private readonly R: number, private readonly C: number, private readonly s: Float32Array,
-    private readonly x: Float32Array, private readonly y: Float32Array, private readonly dy: Float32Array, private readonly dx: Float32Array,
+    private readonly ctx: OpContext, label: string, private readonly R: number, private readonly C: number, private readonly s: FloatArray,
+    private readonly x: FloatArray, private readonly y: FloatArray, private readonly dy: FloatArray, private readonly dx: FloatArray,
   ) {
     this.label = label;
     if (s.length !== R || x.length !== R * C || y.length !== R * C || dy.length !== R * C || dx.length !== R * C) {

@@ -13,7 +13,7 @@
  * them after each training backward; the very first backward casts with scale 1, as delayed does).
  * Otherwise forward saves float32 copies of q, k, v, o (BF16-rounded q, k, v and dO under 'bf16').
  */
-import type { AttentionFp8Scales, AttentionShape, CastStats, Fp8FormatName } from '../kernels/types.js';
+import type { AttentionFp8Scales, AttentionShape, CastStats, FloatArray, Fp8FormatName } from '../kernels/types.js';
 import { fp8Format } from '../numerics/formats.js';
 import { computeScale, currentScale } from '../numerics/scaling.js';
 import { Fp8Operand, mergeStats } from './cast.js';
@@ -25,7 +25,7 @@ export class AttentionOp implements TapeNode {
   readonly label: string;
   private readonly shape: AttentionShape;
   private readonly fp8: boolean;
-  private readonly lse: Float32Array; // (B, Hq, T)
+  private readonly lse: FloatArray; // (B, Hq, T)
   // FP8DPA saves
   private readonly qCodes: Uint8Array | null; // (B, T, Hq, D)
   private readonly kCodes: Uint8Array | null; // (B, T, Hkv, D)
@@ -35,16 +35,16 @@ export class AttentionOp implements TapeNode {
   private oInv = 1;
   private scales: AttentionFp8Scales = { p: 1, dp: 1, ds: 1 };
   // wide saves
-  private readonly qSaved: Float32Array | null;
-  private readonly kSaved: Float32Array | null;
-  private readonly vSaved: Float32Array | null;
-  private readonly oSaved: Float32Array | null;
+  private readonly qSaved: FloatArray | null;
+  private readonly kSaved: FloatArray | null;
+  private readonly vSaved: FloatArray | null;
+  private readonly oSaved: FloatArray | null;
   private readonly ops: Record<'qkv' | 'p' | 'o' | 'do' | 'dp' | 'ds', Fp8Operand> | null;
 
   constructor(
     private readonly ctx: OpContext, private readonly layer: number, key: string, shape: AttentionShape,
-    private readonly q: Float32Array, private readonly k: Float32Array, private readonly v: Float32Array, private readonly o: Float32Array,
-    private readonly dO: Float32Array, private readonly dq: Float32Array, private readonly dk: Float32Array, private readonly dv: Float32Array,
+    private readonly q: FloatArray, private readonly k: FloatArray, private readonly v: FloatArray, private readonly o: FloatArray,
+    private readonly dO: FloatArray, private readonly dq: FloatArray, private readonly dk: FloatArray, private readonly dv: FloatArray,
   ) {
     this.label = key;
     this.shape = { ...shape };
@@ -56,7 +56,7 @@ export class AttentionOp implements TapeNode {
     }
     const r = ctx.recipe;
     this.fp8 = r.gemm === 'fp8' && r.fp8Attention; // the recipe refuses fp8Attention with block scaling
-    this.lse = new Float32Array(B * Hq * T);
+    this.lse = ctx.alloc(B * Hq * T);
     const gemm = 'attn.dpa';
     this.ops = this.fp8
       ? {
@@ -72,10 +72,10 @@ export class AttentionOp implements TapeNode {
     this.kCodes = this.fp8 ? new Uint8Array(nkv) : null;
     this.vCodes = this.fp8 ? new Uint8Array(nkv) : null;
     this.oCodes = this.fp8 ? new Uint8Array(nq) : null;
-    this.qSaved = this.fp8 ? null : new Float32Array(nq);
-    this.kSaved = this.fp8 ? null : new Float32Array(nkv);
-    this.vSaved = this.fp8 ? null : new Float32Array(nkv);
-    this.oSaved = this.fp8 ? null : new Float32Array(nq);
+    this.qSaved = this.fp8 ? null : ctx.alloc(nq);
+    this.kSaved = this.fp8 ? null : ctx.alloc(nkv);
+    this.vSaved = this.fp8 ? null : ctx.alloc(nkv);
+    this.oSaved = this.fp8 ? null : ctx.alloc(nq);
   }
 
   savedBytes(): number {
@@ -91,12 +91,12 @@ export class AttentionOp implements TapeNode {
   }
 
   /** q, k, v decoded from the codes forward saved, into scratch slots 1–3 (shared by forward and backward). */
-  private dequantizeQkv(fmt: Fp8FormatName): [Float32Array, Float32Array, Float32Array] {
+  private dequantizeQkv(fmt: Fp8FormatName): [FloatArray, FloatArray, FloatArray] {
     const kn = this.ctx.kernels;
     const s = this.ctx.scratch;
-    const qh = s.f32(this.q.length, 1);
-    const kh = s.f32(this.k.length, 2);
-    const vh = s.f32(this.v.length, 3);
+    const qh = s.floats(this.q.length, 1);
+    const kh = s.floats(this.k.length, 2);
+    const vh = s.floats(this.v.length, 3);
     kn.dequantize(this.qCodes as Uint8Array, fmt, this.qkvInv, qh);
     kn.dequantize(this.kCodes as Uint8Array, fmt, this.qkvInv, kh);
     kn.dequantize(this.vCodes as Uint8Array, fmt, this.qkvInv, vh);
@@ -129,11 +129,11 @@ export class AttentionOp implements TapeNode {
         kn.roundBf16(this.k, this.k);
         kn.roundBf16(this.v, this.v);
       }
-      (this.qSaved as Float32Array).set(this.q);
-      (this.kSaved as Float32Array).set(this.k);
-      (this.vSaved as Float32Array).set(this.v);
+      (this.qSaved as FloatArray).set(this.q);
+      (this.kSaved as FloatArray).set(this.k);
+      (this.vSaved as FloatArray).set(this.v);
       stats = kn.attentionForward(this.q, this.k, this.v, this.o, this.lse, this.shape, null, { maxLogit: wantsTensorStats(this.ctx.monitor) });
-      (this.oSaved as Float32Array).set(this.o);
+      (this.oSaved as FloatArray).set(this.o);
     }
     if (wantsTensorStats(this.ctx.monitor)) this.ctx.monitor?.maxLogit(this.layer, stats.maxLogit);
     this.ctx.tape.record(this);
@@ -146,8 +146,8 @@ export class AttentionOp implements TapeNode {
       const ops = this.ops as NonNullable<typeof this.ops>;
       const fmt = ops.qkv.format;
       const [qh, kh, vh] = this.dequantizeQkv(fmt);
-      const oh = s.f32(this.o.length, 4);
-      const doh = s.f32(this.dO.length, 5);
+      const oh = s.floats(this.o.length, 4);
+      const doh = s.floats(this.dO.length, 5);
       kn.dequantize(this.oCodes as Uint8Array, ops.o.format, this.oInv, oh);
       ops.do.fakeQuantize(this.dO, doh);
       const st = kn.attentionBackward(qh, kh, vh, oh, this.lse, doh, this.dq, this.dk, this.dv, this.shape, this.scales);
@@ -163,11 +163,11 @@ export class AttentionOp implements TapeNode {
     } else {
       let dO = this.dO;
       if (this.ctx.recipe.gemm === 'bf16') {
-        dO = s.f32(this.dO.length, 5);
+        dO = s.floats(this.dO.length, 5);
         kn.roundBf16(this.dO, dO);
       }
       kn.attentionBackward(
-        this.qSaved as Float32Array, this.kSaved as Float32Array, this.vSaved as Float32Array, this.oSaved as Float32Array,
+        this.qSaved as FloatArray, this.kSaved as FloatArray, this.vSaved as FloatArray, this.oSaved as FloatArray,
         this.lse, dO, this.dq, this.dk, this.dv, this.shape, null,
       );
     }

@@ -4,7 +4,7 @@
  * amax; current scaling first derives the scale from the tensor's own amax; block scaling
  * fake-quantizes tile by tile (see castBlock). Every cast is reported to the monitor if one is set.
  */
-import type { CastStats } from '../kernels/types.js';
+import type { CastStats, FloatArray } from '../kernels/types.js';
 import { amax } from '../numerics/amax.js';
 import { fp8Format } from '../numerics/formats.js';
 import { formatForRole, type ScalingRole } from '../numerics/recipe.js';
@@ -16,6 +16,12 @@ export function mergeStats(into: CastStats, s: CastStats): void {
   into.amax = Number.isNaN(into.amax) || Number.isNaN(s.amax) ? NaN : Math.max(into.amax, s.amax);
   into.underflow += s.underflow;
   into.overflow += s.overflow;
+}
+
+/** FP8 casts are defined on float32 values; OpContext refuses FP8 recipes on float64 kernels, so this only guards. */
+function float32(x: FloatArray, what: string): Float32Array {
+  if (!(x instanceof Float32Array)) throw new TypeError(`Fp8Operand.${what}: FP8 casts need Float32Array buffers, got ${x.constructor.name}`);
+  return x;
 }
 
 export class Fp8Operand {
@@ -40,10 +46,10 @@ export class Fp8Operand {
    * The scale for a cast of x: the slot's (delayed) or from x's own amax (current). In current
    * mode during training the slot's scale is set to it so the monitor and checkpoints see it.
    */
-  scaleFor(x: Float32Array | Float32Array[]): number {
+  scaleFor(x: FloatArray | FloatArray[]): number {
     if (this.ctx.recipe.scaling !== 'current') return this.slot.scale;
     let a = 0;
-    for (const part of Array.isArray(x) ? x : [x]) a = Math.max(a, amax(part));
+    for (const part of Array.isArray(x) ? x : [x]) a = Math.max(a, amax(float32(part, 'scaleFor')));
     const s = currentScale(a, fp8Format(this.format), this.ctx.recipe.margin);
     if (this.ctx.training) this.slot.scale = s;
     return s;
@@ -57,7 +63,7 @@ export class Fp8Operand {
   }
 
   /** codes = FP8(x·scale); returns the dequantization factor 1/scale. */
-  quantize(x: Float32Array, codes: Uint8Array): number {
+  quantize(x: FloatArray, codes: Uint8Array): number {
     const scale = this.scaleFor(x);
     const stats = this.ctx.kernels.quantize(x, this.format, scale, codes);
     this.record(stats, scale, x.length);
@@ -65,7 +71,7 @@ export class Fp8Operand {
   }
 
   /** out = decode(FP8(x·scale))/scale in one pass; returns the scale used. */
-  fakeQuantize(x: Float32Array, out: Float32Array): number {
+  fakeQuantize(x: FloatArray, out: FloatArray): number {
     const scale = this.scaleFor(x);
     const stats = this.ctx.kernels.quantizeDequantize(x, this.format, scale, out);
     this.record(stats, scale, x.length);
@@ -77,9 +83,9 @@ export class Fp8Operand {
    * of x (rows, cols). The slot records the whole tensor's amax; the reported scale is the
    * smallest tile scale.
    */
-  castBlock(x: Float32Array, rows: number, cols: number, blockRows: number, blockCols: number, out: Float32Array): void {
+  castBlock(x: FloatArray, rows: number, cols: number, blockRows: number, blockCols: number, out: FloatArray): void {
     const fmt = fp8Format(this.format);
-    const scales = blockScales(x, rows, cols, blockRows, blockCols, fmt, this.ctx.recipe.margin);
+    const scales = blockScales(float32(x, 'castBlock'), rows, cols, blockRows, blockCols, fmt, this.ctx.recipe.margin);
     const { tileCols } = blockGrid(rows, cols, blockRows, blockCols);
     const total: CastStats = { amax: 0, underflow: 0, overflow: 0 };
     for (let r = 0; r < rows; r++) {

@@ -2,7 +2,7 @@
  * What every op shares: the kernels, the precision recipe, the scaling state, the tape, the
  * optional monitor, reusable scratch buffers, and the per-optimizer-step weight-cast epoch.
  */
-import type { Kernels } from '../kernels/types.js';
+import type { FloatArray, Kernels } from '../kernels/types.js';
 import type { PrecisionRecipe } from '../numerics/recipe.js';
 import type { ScalingState } from '../numerics/scaling.js';
 import type { MonitorSink } from './monitor.js';
@@ -10,14 +10,16 @@ import { Tape } from './tape.js';
 
 /** Growable scratch buffers shared by all ops of a model: they grow on first use, then are reused. */
 export class Scratch {
-  private f32Pool: Float32Array[] = [];
+  private floatPool: FloatArray[] = [];
   private u8Pool: Uint8Array[] = [];
   private u16Pool: Uint16Array[] = [];
 
-  /** A float32 scratch view of length n; `slot` distinguishes buffers needed at the same time. */
-  f32(n: number, slot = 0): Float32Array {
-    let b = this.f32Pool[slot];
-    if (!b || b.length < n) b = this.f32Pool[slot] = new Float32Array(n);
+  constructor(private readonly alloc: (n: number) => FloatArray) {}
+
+  /** A float scratch view (the kernels' float type) of length n; `slot` distinguishes buffers needed at the same time. */
+  floats(n: number, slot = 0): FloatArray {
+    let b = this.floatPool[slot];
+    if (!b || b.length < n) b = this.floatPool[slot] = this.alloc(n);
     return b.subarray(0, n);
   }
 
@@ -36,17 +38,18 @@ export class Scratch {
   /** Bytes currently held. */
   bytes(): number {
     let total = 0;
-    for (const b of [...this.f32Pool, ...this.u8Pool, ...this.u16Pool]) if (b) total += b.byteLength;
+    for (const b of [...this.floatPool, ...this.u8Pool, ...this.u16Pool]) if (b) total += b.byteLength;
     return total;
   }
 }
 
 export class OpContext {
-  readonly kernels: Kernels;
+  /** Any backend: Float32Array buffers, or Float64Array for the reference backend's float64 mode. */
+  readonly kernels: Kernels<FloatArray>;
   readonly recipe: PrecisionRecipe;
   readonly scaling: ScalingState;
   readonly tape = new Tape();
-  readonly scratch = new Scratch();
+  readonly scratch: Scratch;
   /** Set for the duration of one monitored forward/backward; null otherwise. */
   monitor: MonitorSink | null = null;
   /** False during evaluation: casts record no amax and change no scale. */
@@ -54,8 +57,19 @@ export class OpContext {
   /** Incremented by Model.beginOptimizerStep: cached weight casts older than this are stale. */
   weightEpoch = 0;
 
-  constructor(kernels: Kernels, recipe: PrecisionRecipe, scaling: ScalingState) {
+  /** A zeroed float buffer of the kernels' type (Float32Array, or Float64Array in float64 mode). */
+  alloc(n: number): FloatArray {
+    return this.kernels.alloc(n);
+  }
+
+  constructor(kernels: Kernels<FloatArray>, recipe: PrecisionRecipe, scaling: ScalingState) {
+    if (kernels.precision === 'float64' && recipe.gemm !== 'fp32') {
+      throw new RangeError(
+        `OpContext: the float64 kernels verify gradients of the fp32 recipe only (FP8/BF16 recipes are defined on float32 values), got precision '${recipe.name}'`,
+      );
+    }
     this.kernels = kernels;
+    this.scratch = new Scratch((n) => kernels.alloc(n));
     this.recipe = recipe;
     this.scaling = scaling;
   }

@@ -2,22 +2,23 @@
  * Small structural ops, forward and backward side by side: LayerScale, the in-place residual add
  * with its branch fork, and the split of the fused QKV projection into q, k, v.
  */
+import type { FloatArray } from '../kernels/types.js';
 import type { OpContext } from './context.js';
 import type { TapeNode } from './tape.js';
 
 /** y (R, C) = x ⊙ g with a trainable per-channel g (C); saves x. */
 export class LayerScaleOp implements TapeNode {
   readonly label: string;
-  private readonly savedX: Float32Array; // (R, C)
+  private readonly savedX: FloatArray; // (R, C)
   constructor(
     private readonly ctx: OpContext, label: string, private readonly R: number, private readonly C: number,
-    private readonly g: Float32Array, private readonly dg: Float32Array,
-    private readonly x: Float32Array, private readonly y: Float32Array, private readonly dy: Float32Array, private readonly dx: Float32Array,
+    private readonly g: FloatArray, private readonly dg: FloatArray,
+    private readonly x: FloatArray, private readonly y: FloatArray, private readonly dy: FloatArray, private readonly dx: FloatArray,
   ) {
     this.label = label;
     if (g.length !== C || dg.length !== C) throw new TypeError(`LayerScaleOp(${label}): g and dg must have length C = ${C}`);
     for (const a of [x, y, dy, dx]) if (a.length !== R * C) throw new TypeError(`LayerScaleOp(${label}): x, y, dy, dx must have length R·C = ${R * C}`);
-    this.savedX = new Float32Array(R * C);
+    this.savedX = ctx.alloc(R * C);
   }
   savedBytes(): number {
     return this.savedX.byteLength;
@@ -46,7 +47,7 @@ export class LayerScaleOp implements TapeNode {
  * h += branch (in place on the residual stream). Backward is the identity: the branch's last op
  * reads the residual gradient directly, so nothing is recorded.
  */
-export function residualAdd(h: Float32Array, branch: Float32Array): void {
+export function residualAdd(h: FloatArray, branch: FloatArray): void {
   if (h.length !== branch.length) throw new TypeError(`residualAdd: h has length ${h.length}, branch ${branch.length}`);
   for (let i = 0; i < h.length; i++) h[i] += branch[i];
 }
@@ -57,7 +58,7 @@ export function residualAdd(h: Float32Array, branch: Float32Array): void {
  */
 export class ForkOp implements TapeNode {
   readonly label: string;
-  constructor(private readonly ctx: OpContext, label: string, private readonly dres: Float32Array, private readonly dbranch: Float32Array) {
+  constructor(private readonly ctx: OpContext, label: string, private readonly dres: FloatArray, private readonly dbranch: FloatArray) {
     this.label = label;
     if (dres.length !== dbranch.length) throw new TypeError(`ForkOp(${label}): dres and dbranch lengths differ`);
   }
@@ -78,8 +79,8 @@ export class SplitOp implements TapeNode {
   readonly label: string;
   constructor(
     private readonly ctx: OpContext, label: string, private readonly R: number, private readonly widths: readonly number[],
-    private readonly x: Float32Array, private readonly parts: readonly Float32Array[],
-    private readonly dx: Float32Array, private readonly dparts: readonly Float32Array[],
+    private readonly x: FloatArray, private readonly parts: readonly FloatArray[],
+    private readonly dx: FloatArray, private readonly dparts: readonly FloatArray[],
   ) {
     this.label = label;
     const W = widths.reduce((a, b) => a + b, 0);

@@ -1,4 +1,5 @@
 /** Token embedding with input upscale: h (R, C) = scale · E[token]; backward scatter-adds scale·dh into dE. */
+import type { FloatArray } from '../kernels/types.js';
 import type { OpContext } from './context.js';
 import type { TapeNode } from './tape.js';
 
@@ -7,7 +8,7 @@ export class EmbeddingOp implements TapeNode {
   private readonly savedTokens: Int32Array; // (R)
   constructor(
     private readonly ctx: OpContext, private readonly R: number, private readonly C: number, private readonly V: number, private readonly scale: number,
-    private readonly table: Float32Array, private readonly dtable: Float32Array, private readonly h: Float32Array, private readonly dh: Float32Array,
+    private readonly table: FloatArray, private readonly dtable: FloatArray, private readonly h: FloatArray, private readonly dh: FloatArray,
   ) {
     if (table.length !== V * C || dtable.length !== V * C) throw new TypeError(`EmbeddingOp: table must have length V·C = ${V * C}`);
     if (h.length !== R * C || dh.length !== R * C) throw new TypeError(`EmbeddingOp: h and dh must have length R·C = ${R * C}`);

@@ -12,7 +12,7 @@
  * backwardRows) let the fused LM head run fprop/dgrad/wgrad chunk by chunk inside its forward; such
  * a linear is built with `transientInput`, its Q(x) living in scratch rather than being saved.
  */
-import type { CastStats, GemmOperand } from '../kernels/types.js';
+import type { CastStats, FloatArray, GemmOperand } from '../kernels/types.js';
 import type { GemmPrecision } from '../numerics/recipe.js';
 import { Fp8Operand, mergeStats } from './cast.js';
 import type { OpContext } from './context.js';
@@ -24,7 +24,7 @@ export class WeightCastCache {
   epoch = -1;
   codes: Uint8Array | null = null; // (N, K) fp8
   bits: Uint16Array | null = null; // (N, K) bf16
-  fakeQuant: Float32Array | null = null; // (N, K) block-scaled
+  fakeQuant: FloatArray | null = null; // (N, K) block-scaled
   invScale = 1;
 }
 
@@ -49,12 +49,12 @@ export class LinearOp implements TapeNode {
   readonly label: string;
   private readonly ctx: OpContext;
   private readonly spec: LinearSpec;
-  private readonly weight: Float32Array; // (N, K)
-  private readonly dweight: Float32Array; // (N, K) accumulated
-  private readonly x: Float32Array; // (M, K)
-  private readonly y: Float32Array | null; // (M, N); null for a row-chunked linear
-  private readonly dy: Float32Array | null; // (M, N)
-  private readonly dx: Float32Array; // (M, K) overwritten
+  private readonly weight: FloatArray; // (N, K)
+  private readonly dweight: FloatArray; // (N, K) accumulated
+  private readonly x: FloatArray; // (M, K)
+  private readonly y: FloatArray | null; // (M, N); null for a row-chunked linear
+  private readonly dy: FloatArray | null; // (M, N)
+  private readonly dx: FloatArray; // (M, K) overwritten
   private readonly cache: WeightCastCache;
   private readonly inputOp: Fp8Operand | null;
   private readonly weightOp: Fp8Operand | null;
@@ -63,11 +63,11 @@ export class LinearOp implements TapeNode {
   private readonly savedCodes: Uint8Array | null; // (M, K) fp8 codes of x
   private savedInvScale = 1;
   private readonly savedBits: Uint16Array | null; // (M, K) bf16 bits of x
-  private readonly savedF32: Float32Array | null; // (M, K) float32 (fp32 copy or block fake-quant)
+  private readonly savedF32: FloatArray | null; // (M, K) float32 (fp32 copy or block fake-quant)
 
   constructor(
-    ctx: OpContext, spec: LinearSpec, weight: Float32Array, dweight: Float32Array, cache: WeightCastCache,
-    x: Float32Array, y: Float32Array | null, dy: Float32Array | null, dx: Float32Array,
+    ctx: OpContext, spec: LinearSpec, weight: FloatArray, dweight: FloatArray, cache: WeightCastCache,
+    x: FloatArray, y: FloatArray | null, dy: FloatArray | null, dx: FloatArray,
   ) {
     const { M, N, K } = spec;
     const check = (name: string, a: { length: number }, n: number) => {
@@ -98,7 +98,7 @@ export class LinearOp implements TapeNode {
     const own = !spec.transientInput;
     this.savedCodes = own && fp8 && !block ? new Uint8Array(M * K) : null;
     this.savedBits = own && spec.precision === 'bf16' ? new Uint16Array(M * K) : null;
-    this.savedF32 = own && (spec.precision === 'fp32' || block) ? new Float32Array(M * K) : null;
+    this.savedF32 = own && (spec.precision === 'fp32' || block) ? ctx.alloc(M * K) : null;
   }
 
   /** Bytes this op keeps alive from forward to backward (0 with a transient input). */
@@ -112,8 +112,8 @@ export class LinearOp implements TapeNode {
   private bitsStore(): Uint16Array {
     return this.savedBits ?? this.ctx.scratch.u16(this.spec.M * this.spec.K, TRANSIENT_INPUT_SLOT);
   }
-  private f32Store(): Float32Array {
-    return this.savedF32 ?? this.ctx.scratch.f32(this.spec.M * this.spec.K, TRANSIENT_INPUT_SLOT);
+  private f32Store(): FloatArray {
+    return this.savedF32 ?? this.ctx.scratch.floats(this.spec.M * this.spec.K, TRANSIENT_INPUT_SLOT);
   }
 
   private blockScaling(): boolean {
@@ -121,7 +121,7 @@ export class LinearOp implements TapeNode {
   }
 
   /** Casts W once per optimizer step (and afresh, unrecorded, in evaluation). */
-  private weightOperand(trans: boolean): GemmOperand {
+  private weightOperand(trans: boolean): GemmOperand<FloatArray> {
     const { N, K, precision } = this.spec;
     const c = this.cache;
     const ctx = this.ctx;
@@ -135,7 +135,7 @@ export class LinearOp implements TapeNode {
     }
     const op = this.weightOp as Fp8Operand;
     if (this.blockScaling()) {
-      if (!c.fakeQuant) c.fakeQuant = new Float32Array(N * K);
+      if (!c.fakeQuant) c.fakeQuant = ctx.alloc(N * K);
       const b = ctx.recipe.blockSizeWeight;
       if (!fresh) op.castBlock(this.weight, N, K, b, b, c.fakeQuant);
       c.epoch = ctx.training ? ctx.weightEpoch : -1;
@@ -156,7 +156,7 @@ export class LinearOp implements TapeNode {
   }
 
   /** Casts x (the whole tensor, so current scaling sees its full amax) into Q(x); returns it as (M, K). */
-  castInput(): GemmOperand {
+  castInput(): GemmOperand<FloatArray> {
     const { M, K, precision } = this.spec;
     const k = this.ctx.kernels;
     if (precision === 'fp32') {
@@ -181,9 +181,9 @@ export class LinearOp implements TapeNode {
   }
 
   /** Q(x) as cast by castInput, rows [r0, r0 + n) (logical (n, K)). */
-  private savedInput(r0: number, n: number): GemmOperand {
+  private savedInput(r0: number, n: number): GemmOperand<FloatArray> {
     const { M, K, precision } = this.spec;
-    const rows = <T extends Float32Array | Uint16Array | Uint8Array>(a: T): T => (r0 === 0 && n === M ? a : (a.subarray(r0 * K, (r0 + n) * K) as T));
+    const rows = <T extends FloatArray | Uint16Array | Uint8Array>(a: T): T => (r0 === 0 && n === M ? a : (a.subarray(r0 * K, (r0 + n) * K) as T));
     if (precision === 'bf16') return { dtype: 'bf16', data: rows(this.bitsStore()), trans: false };
     if (precision === 'fp32' || this.blockScaling()) return { dtype: 'f32', data: rows(this.f32Store()), trans: false };
     const op = this.inputOp as Fp8Operand;
@@ -199,13 +199,13 @@ export class LinearOp implements TapeNode {
     this.ctx.kernels.gemm(M, N, K, this.savedInput(0, M), this.weightOperand(true), this.wholeY(), 1, 0);
   }
 
-  private wholeY(): Float32Array {
+  private wholeY(): FloatArray {
     if (!this.y) throw new TypeError(`LinearOp(${this.spec.key}): built without y; use fpropRows`);
     return this.y;
   }
 
   /** y (n, N) = rows [r0, r0 + n) of Q(x)·Q(W)ᵀ, after castInput(). */
-  fpropRows(r0: number, n: number, y: Float32Array): void {
+  fpropRows(r0: number, n: number, y: FloatArray): void {
     const { N, K } = this.spec;
     this.ctx.kernels.gemm(n, N, K, this.savedInput(r0, n), this.weightOperand(true), y, 1, 0);
   }
@@ -232,11 +232,11 @@ export class LinearOp implements TapeNode {
    * dy (n, N). A delayed-scaling FP8 grad cast merges its stats into `total` (recorded once by the
    * caller through recordGradCast); returns the grad cast's scale (1 when not FP8).
    */
-  backwardRows(r0: number, n: number, dy: Float32Array, dx: Float32Array, total: CastStats): number {
+  backwardRows(r0: number, n: number, dy: FloatArray, dx: FloatArray, total: CastStats): number {
     const { N, K, precision } = this.spec;
     const k = this.ctx.kernels;
     const s = this.ctx.scratch;
-    let g: GemmOperand; // logical (n, N)
+    let g: GemmOperand<FloatArray>; // logical (n, N)
     let scale = 1;
     if (precision === 'fp32') {
       g = { dtype: 'f32', data: dy, trans: false };
@@ -245,7 +245,7 @@ export class LinearOp implements TapeNode {
       k.packBf16(dy, bits);
       g = { dtype: 'bf16', data: bits, trans: false };
     } else if (this.blockScaling()) {
-      const fq = s.f32(n * N);
+      const fq = s.floats(n * N);
       (this.gradOp as Fp8Operand).castBlock(dy, n, N, 1, this.ctx.recipe.blockSizeActivation, fq);
       g = { dtype: 'f32', data: fq, trans: false };
     } else {
@@ -255,7 +255,7 @@ export class LinearOp implements TapeNode {
       mergeStats(total, k.quantize(dy, op.format, scale, codes));
       g = { dtype: op.format, data: codes, trans: false, invScale: 1 / Math.fround(scale) };
     }
-    const gT: GemmOperand = { ...g, trans: true }; // logical (N, n): the same storage, transposed
+    const gT: GemmOperand<FloatArray> = { ...g, trans: true }; // logical (N, n): the same storage, transposed
     k.gemm(n, K, N, g, this.weightOperand(false), dx, 1, 0); // dgrad; W logical (N, K)
     k.gemm(N, K, n, gT, this.savedInput(r0, n), this.dweight, 1, 1); // wgrad, accumulated
     return scale;

@@ -12,7 +12,7 @@
  * merged stats once. Under current or block scaling of an FP8 head the grad cast needs the whole
  * dlogits, so the head runs as one chunk.
  */
-import type { CastStats } from '../kernels/types.js';
+import type { CastStats, FloatArray } from '../kernels/types.js';
 import type { OpContext } from './context.js';
 import type { LinearOp } from './linear.js';
 import type { TapeNode } from './tape.js';
@@ -26,9 +26,9 @@ const CHUNK_ELEMENTS = 1 << 21;
 export class LmHeadLossOp implements TapeNode {
   readonly label = 'lm_head+loss';
   private readonly targets: Int32Array; // (R)
-  private readonly losses: Float32Array; // (R)
-  private readonly lse: Float32Array; // (R)
-  private readonly dloss: Float32Array; // (R)
+  private readonly losses: FloatArray; // (R)
+  private readonly lse: FloatArray; // (R)
+  private readonly dloss: FloatArray; // (R)
   /** Rows per chunk. */
   readonly chunkRows: number;
 
@@ -38,14 +38,14 @@ export class LmHeadLossOp implements TapeNode {
    */
   constructor(
     private readonly ctx: OpContext, private readonly head: LinearOp, private readonly R: number, private readonly V: number,
-    private readonly dx: Float32Array,
+    private readonly dx: FloatArray,
     /** Cap on rows per chunk (default: chunks of at most 8 MiB of logits). */
     maxChunkRows = Math.floor(CHUNK_ELEMENTS / V),
   ) {
     this.targets = new Int32Array(R);
-    this.losses = new Float32Array(R);
-    this.lse = new Float32Array(R);
-    this.dloss = new Float32Array(R);
+    this.losses = ctx.alloc(R);
+    this.lse = ctx.alloc(R);
+    this.dloss = ctx.alloc(R);
     if (dx.length % R !== 0) throw new TypeError(`LmHeadLossOp: dx has length ${dx.length}, not a multiple of R = ${R}`);
     this.chunkRows = head.gradCastChunkable() ? Math.max(1, Math.min(R, maxChunkRows)) : R;
   }
@@ -84,14 +84,14 @@ export class LmHeadLossOp implements TapeNode {
     const C = this.dx.length / R;
     for (let r0 = 0; r0 < R; r0 += this.chunkRows) {
       const n = Math.min(this.chunkRows, R - r0);
-      const logits = ctx.scratch.f32(n * V, LOGITS_SLOT); // (n, V)
+      const logits = ctx.scratch.floats(n * V, LOGITS_SLOT); // (n, V)
       head.fpropRows(r0, n, logits);
       const rows = r0 + n;
       const targetRows = this.targets.subarray(r0, rows);
       const lseRows = this.lse.subarray(r0, rows);
       k.crossEntropyForward(logits, targetRows, this.losses.subarray(r0, rows), lseRows, n, V);
       if (!train) continue;
-      const dlogits = ctx.scratch.f32(n * V, DLOGITS_SLOT); // (n, V)
+      const dlogits = ctx.scratch.floats(n * V, DLOGITS_SLOT); // (n, V)
       k.crossEntropyBackward(logits, targetRows, lseRows, this.dloss.subarray(r0, rows), dlogits, n, V);
       gradCastScale = head.backwardRows(r0, n, dlogits, this.dx.subarray(r0 * C, rows * C), total);
     }
@@ -105,7 +105,7 @@ export class LmHeadLossOp implements TapeNode {
   }
 
   /** Full logits (R, V) into `out` (generation; nothing recorded beyond the input cast's monitor report). */
-  logits(out: Float32Array): void {
+  logits(out: FloatArray): void {
     if (out.length !== this.R * this.V) throw new TypeError(`LmHeadLossOp.logits: out has length ${out.length}, expected R·V = ${this.R * this.V}`);
     this.head.castInput();
     this.head.fpropRows(0, this.R, out);

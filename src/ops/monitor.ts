@@ -2,7 +2,7 @@
  * The monitoring tap interface (DESIGN §6). Ops call it only when a sink is given, so an
  * unmonitored step pays nothing.
  */
-import type { CastStats } from '../kernels/types.js';
+import type { CastStats, FloatArray } from '../kernels/types.js';
 import type { ScalingRole } from '../numerics/recipe.js';
 
 /** Named per-layer tensors of DESIGN §6 (same names as the metrics schema). */
@@ -25,7 +25,7 @@ export interface MonitorSink {
    * A named tensor of one layer: x holds `rows` sequences (rows = B) of `cols` = T·C elements each,
    * so per-sequence statistics are per-row statistics. The buffer is reused after the call returns.
    */
-  tensor(layer: number, name: TensorName, x: Float32Array, rows: number, cols: number): void;
+  tensor(layer: number, name: TensorName, x: FloatArray, rows: number, cols: number): void;
   cast(info: CastInfo): void;
   /** Max over the batch of softmax_scale·q·k (before masking) of one layer. */
   maxLogit(layer: number, value: number): void;

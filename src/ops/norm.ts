@@ -3,19 +3,20 @@
  * trainable gain or gain-free, the FOG frozen QK norm), and the DyT tanh y = tanh(α·x) with one
  * trainable scalar α.
  */
+import type { FloatArray } from '../kernels/types.js';
 import type { OpContext } from './context.js';
 import type { TapeNode } from './tape.js';
 
 /** y (R, C) = x / sqrt(mean(x²) + eps) · gain; gain (C) trainable or null (no gain). */
 export class RmsNormOp implements TapeNode {
   readonly label: string;
-  private readonly savedX: Float32Array; // (R, C) copy of the input
-  private readonly rstd: Float32Array; // (R)
+  private readonly savedX: FloatArray; // (R, C) copy of the input
+  private readonly rstd: FloatArray; // (R)
 
   constructor(
     private readonly ctx: OpContext, label: string, private readonly R: number, private readonly C: number, private readonly eps: number,
-    private readonly gain: Float32Array | null, private readonly dgain: Float32Array | null,
-    private readonly x: Float32Array, private readonly y: Float32Array, private readonly dy: Float32Array, private readonly dx: Float32Array,
+    private readonly gain: FloatArray | null, private readonly dgain: FloatArray | null,
+    private readonly x: FloatArray, private readonly y: FloatArray, private readonly dy: FloatArray, private readonly dx: FloatArray,
   ) {
     this.label = label;
     if (x.length !== R * C || y.length !== R * C || dy.length !== R * C || dx.length !== R * C) {
@@ -24,8 +25,8 @@ export class RmsNormOp implements TapeNode {
     if ((gain === null) !== (dgain === null) || (gain && gain.length !== C)) {
       throw new TypeError(`RmsNormOp(${label}): gain and dgain must both be null or both have length C = ${C}`);
     }
-    this.savedX = new Float32Array(R * C);
-    this.rstd = new Float32Array(R);
+    this.savedX = ctx.alloc(R * C);
+    this.rstd = ctx.alloc(R);
   }
 
   savedBytes(): number {
@@ -46,17 +47,17 @@ export class RmsNormOp implements TapeNode {
 /** DyT: y (n) = tanh(α·x), α a trainable scalar (alpha (1), dalpha (1) accumulated). y may alias x. */
 export class TanhOp implements TapeNode {
   readonly label: string;
-  private readonly savedX: Float32Array; // (n)
+  private readonly savedX: FloatArray; // (n)
 
   constructor(
-    private readonly ctx: OpContext, label: string, private readonly alpha: Float32Array, private readonly dalpha: Float32Array,
-    private readonly x: Float32Array, private readonly y: Float32Array, private readonly dy: Float32Array, private readonly dx: Float32Array,
+    private readonly ctx: OpContext, label: string, private readonly alpha: FloatArray, private readonly dalpha: FloatArray,
+    private readonly x: FloatArray, private readonly y: FloatArray, private readonly dy: FloatArray, private readonly dx: FloatArray,
   ) {
     this.label = label;
     const n = x.length;
     if (y.length !== n || dy.length !== n || dx.length !== n) throw new TypeError(`TanhOp(${label}): x, y, dy, dx lengths differ`);
     if (alpha.length !== 1 || dalpha.length !== 1) throw new TypeError(`TanhOp(${label}): alpha and dalpha must have length 1`);
-    this.savedX = new Float32Array(n);
+    this.savedX = ctx.alloc(n);
   }
 
   savedBytes(): number {

@@ -1,4 +1,5 @@
 /** RoPE on q or k (B, T, H, D), in place; backward applies the inverse rotation in place. Saves nothing. */
+import type { FloatArray } from '../kernels/types.js';
 import type { OpContext } from './context.js';
 import type { TapeNode } from './tape.js';
 
@@ -7,7 +8,7 @@ export class RopeOp implements TapeNode {
 
   constructor(
     private readonly ctx: OpContext, label: string, private readonly B: number, private readonly T: number, private readonly H: number,
-    private readonly D: number, private readonly theta: number, private readonly x: Float32Array, private readonly dx: Float32Array,
+    private readonly D: number, private readonly theta: number, private readonly x: FloatArray, private readonly dx: FloatArray,
   ) {
     this.label = label;
     if (x.length !== B * T * H * D || dx.length !== B * T * H * D) throw new TypeError(`RopeOp(${label}): x and dx must have length B·T·H·D`);

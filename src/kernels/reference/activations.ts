@@ -1,4 +1,4 @@
-import type { XieluParams } from '../types.js';
+import type { FloatArray, XieluParams } from '../types.js';
 import { erfc } from './erf.js';
 
 /**
@@ -12,7 +12,7 @@ function sigmoid(x: number): number {
 }
 
 /** a = silu(gate) ⊙ up. */
-export function swigluForward(h: Float32Array, a: Float32Array, R: number, F: number): void {
+export function swigluForward(h: FloatArray, a: FloatArray, R: number, F: number): void {
   for (let r = 0; r < R; r++) {
     for (let j = 0; j < F; j++) {
       const gate = h[2 * F * r + j];
@@ -23,14 +23,14 @@ export function swigluForward(h: Float32Array, a: Float32Array, R: number, F: nu
 }
 
 /** dh (R, 2F) = [da·up·silu'(gate) | da·silu(gate)], overwritten. */
-export function swigluBackward(h: Float32Array, da: Float32Array, dh: Float32Array, R: number, F: number): void {
+export function swigluBackward(h: FloatArray, da: FloatArray, dh: FloatArray, R: number, F: number): void {
   gatedBackward(h, da, dh, R, F, null);
 }
 
 /**
  * s (R) = max_j |gate[r, j]| (a row of zeros gives 1; a NaN gives NaN), a = silu(gate) ⊙ up / s.
  */
-export function smoothSwigluForward(h: Float32Array, a: Float32Array, s: Float32Array, R: number, F: number): void {
+export function smoothSwigluForward(h: FloatArray, a: FloatArray, s: FloatArray, R: number, F: number): void {
   for (let r = 0; r < R; r++) {
     let max = 0;
     for (let j = 0; j < F; j++) {
@@ -49,11 +49,11 @@ export function smoothSwigluForward(h: Float32Array, a: Float32Array, s: Float32
 }
 
 /** As swigluBackward with da/s; s is a constant (no gradient flows through it, DESIGN §4). */
-export function smoothSwigluBackward(h: Float32Array, s: Float32Array, da: Float32Array, dh: Float32Array, R: number, F: number): void {
+export function smoothSwigluBackward(h: FloatArray, s: FloatArray, da: FloatArray, dh: FloatArray, R: number, F: number): void {
   gatedBackward(h, da, dh, R, F, s);
 }
 
-function gatedBackward(h: Float32Array, da: Float32Array, dh: Float32Array, R: number, F: number, s: Float32Array | null): void {
+function gatedBackward(h: FloatArray, da: FloatArray, dh: FloatArray, R: number, F: number, s: FloatArray | null): void {
   for (let r = 0; r < R; r++) {
     const inv = s === null ? 1 : 1 / s[r];
     for (let j = 0; j < F; j++) {
@@ -76,12 +76,12 @@ export function normalCdf(x: number): number {
 }
 
 /** y = x·Φ(x). x, y: (n). */
-export function geluForward(x: Float32Array, y: Float32Array): void {
+export function geluForward(x: FloatArray, y: FloatArray): void {
   for (let i = 0; i < x.length; i++) y[i] = x[i] * normalCdf(x[i]);
 }
 
 /** dx = dy·(Φ(x) + x·φ(x)). */
-export function geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array): void {
+export function geluBackward(x: FloatArray, dy: FloatArray, dx: FloatArray): void {
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
     dx[i] = dy[i] * (normalCdf(v) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
@@ -89,7 +89,7 @@ export function geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array
 }
 
 /** f(x) = αp·x² + β·x for x > 0; αn·expm1(min(x, ε)) − αn·x + β·x otherwise (DESIGN §4). */
-export function xieluForward(x: Float32Array, y: Float32Array, p: XieluParams): void {
+export function xieluForward(x: FloatArray, y: FloatArray, p: XieluParams): void {
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
     y[i] = v > 0 ? p.alphaP * v * v + p.beta * v : p.alphaN * Math.expm1(Math.min(v, p.eps)) - p.alphaN * v + p.beta * v;
@@ -101,7 +101,7 @@ export function xieluForward(x: Float32Array, y: Float32Array, p: XieluParams): 
  * is the constant ε there); returns ∂L/∂αp = Σ dy·x² (x > 0) and ∂L/∂αn = Σ dy·(expm1(min(x, ε)) − x)
  * (x ≤ 0), summed in float64.
  */
-export function xieluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, p: XieluParams): { dAlphaP: number; dAlphaN: number } {
+export function xieluBackward(x: FloatArray, dy: FloatArray, dx: FloatArray, p: XieluParams): { dAlphaP: number; dAlphaN: number } {
   let dAlphaP = 0;
   let dAlphaN = 0;
   for (let i = 0; i < x.length; i++) {

@@ -1,4 +1,4 @@
-import type { AdamWParams } from '../types.js';
+import type { AdamWParams, FloatArray } from '../types.js';
 
 /**
  * Decoupled AdamW step in place, reference twin. Per element in float64: m and v are updated and
@@ -6,7 +6,7 @@ import type { AdamWParams } from '../types.js';
  * sees the same moments; w −= lr·(m̂/(√v̂ + eps) + weightDecay·w) uses w before the update.
  * w, g, m, v: (n).
  */
-export function adamw(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, p: AdamWParams): void {
+export function adamw(w: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, p: AdamWParams): void {
   const mCorrection = 1 - Math.pow(p.beta1, p.step);
   const vCorrection = 1 - Math.pow(p.beta2, p.step);
   for (let i = 0; i < w.length; i++) {

@@ -1,6 +1,7 @@
 import type {
-  AttentionBackwardStats, AttentionFp8Scales, AttentionForwardOptions, AttentionForwardStats, AttentionShape, CastStats,
+  AttentionBackwardStats, AttentionFp8Scales, AttentionForwardOptions, AttentionForwardStats, AttentionShape, CastStats, FloatArray,
 } from '../types.js';
+import { roundingOf, type Rounding } from './precision.js';
 import { E4M3, E5M2 } from '../../numerics/formats.js';
 import { emptyStats, fakeQuantizeScalar } from './casts.js';
 
@@ -16,6 +17,8 @@ import { emptyStats, fakeQuantizeScalar } from './casts.js';
  * The saved lse is float32 and P = fround(exp(s − lse)) is recomputed from it wherever needed, so
  * forward and backward see the same P (and the same P̂ in FP8 mode).
  *
+ * In float64 mode (Float64Array buffers) none of these roundings happen.
+ *
  * FP8DPA cast statistics cover exactly the causal (unmasked) entries: B·Hq·T(T+1)/2 elements per
  * cast; masked entries are never formed, so they are not counted. maxLogit covers all T×T pairs
  * (masked ones too) and is NaN if any logit is NaN; with `options.maxLogit === false` the masked
@@ -23,10 +26,10 @@ import { emptyStats, fakeQuantizeScalar } from './casts.js';
  */
 const KEY_TILE = 32;
 
-/** q·k of two D-vectors in float32, one rounding per multiply-add. */
-function dot32(x: Float32Array, xOffset: number, y: Float32Array, yOffset: number, D: number): number {
+/** q·k of two D-vectors, one rounding per multiply-add (float32 buffers; none in float64 mode). */
+function dot32(x: FloatArray, xOffset: number, y: FloatArray, yOffset: number, D: number, round: Rounding): number {
   let acc = 0;
-  for (let d = 0; d < D; d++) acc = Math.fround(acc + x[xOffset + d] * y[yOffset + d]);
+  for (let d = 0; d < D; d++) acc = round(acc + x[xOffset + d] * y[yOffset + d]);
   return acc;
 }
 
@@ -51,12 +54,13 @@ function fp8Casts(fp8: AttentionFp8Scales): Fp8Casts {
  * P = fround(exp(s − lse)), P̂ = fakeQuantE4M3(P, fp8.p) and o = Σ P̂·v.
  */
 export function attentionForward(
-  q: Float32Array, k: Float32Array, v: Float32Array, o: Float32Array, lse: Float32Array,
+  q: FloatArray, k: FloatArray, v: FloatArray, o: FloatArray, lse: FloatArray,
   shape: AttentionShape, fp8: AttentionFp8Scales | null, options?: AttentionForwardOptions,
 ): AttentionForwardStats {
   const { B, T, Hq, Hkv, D } = shape;
   const wantMaxLogit = options?.maxLogit ?? true;
-  const softmaxScale = Math.fround(shape.softmaxScale);
+  const round = roundingOf(o);
+  const softmaxScale = round(shape.softmaxScale);
   const group = Hq / Hkv;
   const casts = fp8 === null ? null : fp8Casts(fp8);
   const pStats = emptyStats();
@@ -64,7 +68,7 @@ export function attentionForward(
   const acc = new Float64Array(D); // running Σ p·v of one query row
   const tileScores = new Float64Array(KEY_TILE);
   const logit = (qOffset: number, kOffset: number): number => {
-    const s = Math.fround(softmaxScale * dot32(q, qOffset, k, kOffset, D));
+    const s = round(softmaxScale * dot32(q, qOffset, k, kOffset, D, round));
     if (Number.isNaN(s) || s > maxLogit) maxLogit = s; // s > NaN is false: a NaN sticks
     return s;
   };
@@ -103,7 +107,7 @@ export function attentionForward(
           }
           m = mNew;
         }
-        const rowLse = Math.fround(m + Math.log(l));
+        const rowLse = round(m + Math.log(l));
         lse[(b * Hq + h) * T + i] = rowLse;
         if (casts === null) {
           for (let d = 0; d < D; d++) o[qOffset + d] = acc[d] / l;
@@ -112,8 +116,8 @@ export function attentionForward(
         // FP8DPA pass 2: exactly normalised P from the saved lse, cast E4M3, then P̂·V.
         acc.fill(0);
         for (let j = 0; j <= i; j++) {
-          const s = Math.fround(softmaxScale * dot32(q, qOffset, k, kvOffset(j), D));
-          const p = Math.fround(Math.exp(s - rowLse));
+          const s = round(softmaxScale * dot32(q, qOffset, k, kvOffset(j), D, round));
+          const p = round(Math.exp(s - rowLse));
           const pHat = fakeQuantizeScalar(p, E4M3, casts.pScale, casts.pInv, pStats);
           const vOffset = kvOffset(j);
           for (let d = 0; d < D; d++) acc[d] += pHat * v[vOffset + d];
@@ -133,11 +137,12 @@ export function attentionForward(
  * replaces dS, and P̂ = fq_E4M3(P, p) replaces P in dv. dq = scale·Σ dŜ·k, dk = scale·Σ dŜᵀ·q, dv = Σ P̂ᵀ·dO.
  */
 export function attentionBackward(
-  q: Float32Array, k: Float32Array, v: Float32Array, o: Float32Array, lse: Float32Array, do_: Float32Array,
-  dq: Float32Array, dk: Float32Array, dv: Float32Array, shape: AttentionShape, fp8: AttentionFp8Scales | null,
+  q: FloatArray, k: FloatArray, v: FloatArray, o: FloatArray, lse: FloatArray, do_: FloatArray,
+  dq: FloatArray, dk: FloatArray, dv: FloatArray, shape: AttentionShape, fp8: AttentionFp8Scales | null,
 ): AttentionBackwardStats {
   const { B, T, Hq, Hkv, D } = shape;
-  const softmaxScale = Math.fround(shape.softmaxScale);
+  const round = roundingOf(o);
+  const softmaxScale = round(shape.softmaxScale);
   const group = Hq / Hkv;
   const casts = fp8 === null ? null : fp8Casts(fp8);
   const dpStats = emptyStats();
@@ -156,16 +161,16 @@ export function attentionBackward(
           const qOffset = ((b * T + i) * Hq + h) * D;
           let rowDot = 0;
           for (let d = 0; d < D; d++) rowDot += do_[qOffset + d] * o[qOffset + d];
-          const Di = Math.fround(rowDot);
+          const Di = round(rowDot);
           const rowLse = lse[(b * Hq + h) * T + i];
           dqRow.fill(0);
           for (let j = 0; j <= i; j++) {
             const kOffset = kvOffset(j);
-            const s = Math.fround(softmaxScale * dot32(q, qOffset, k, kOffset, D));
-            const p = Math.fround(Math.exp(s - rowLse));
-            let dp = dot32(do_, qOffset, v, kOffset, D);
+            const s = round(softmaxScale * dot32(q, qOffset, k, kOffset, D, round));
+            const p = round(Math.exp(s - rowLse));
+            let dp = dot32(do_, qOffset, v, kOffset, D, round);
             if (casts !== null) dp = fakeQuantizeScalar(dp, E5M2, casts.dpScale, casts.dpInv, dpStats);
-            let ds = Math.fround(p * Math.fround(dp - Di));
+            let ds = round(p * round(dp - Di));
             let pForDv = p;
             if (casts !== null) {
               ds = fakeQuantizeScalar(ds, E5M2, casts.dsScale, casts.dsInv, dsStats);

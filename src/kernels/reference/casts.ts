@@ -1,11 +1,14 @@
-import type { CastStats, Fp8FormatName } from '../types.js';
+import type { CastStats, FloatArray, Fp8FormatName } from '../types.js';
+import { asFloat32 } from './precision.js';
 import { fp8Format, type FloatFormat } from '../../numerics/formats.js';
 import { encodeFp8Into, encodeFp8Scalar, fp8DecodeTable } from '../../numerics/fp8.js';
 import { roundToBf16Into } from '../../numerics/bf16.js';
 
 /**
  * FP8 and BF16 casts, reference twin, built on the bit-exact numerics codecs. `scale` and
- * `invScale` are used as float32 (Math.fround first) and every product is formed in float32.
+ * `invScale` are used as float32 (Math.fround first) and every product is formed in float32. The
+ * input is read as float32: in the float64 mode a Float64Array input is rounded to float32 first
+ * (the formats are defined on float32 values); outputs are stored as they are.
  *
  * Cast statistics (CastStats), exactly:
  * - amax: max |x| of the unscaled input; NaN as soon as any input is NaN; may be Infinity.
@@ -17,7 +20,8 @@ import { roundToBf16Into } from '../../numerics/bf16.js';
  */
 
 /** codes (n) = FP8(fround(x·scale)); x (n). */
-export function quantize(x: Float32Array, format: Fp8FormatName, scale: number, codes: Uint8Array): CastStats {
+export function quantize(input: FloatArray, format: Fp8FormatName, scale: number, codes: Uint8Array): CastStats {
+  const x = asFloat32(input);
   const fmt = fp8Format(format);
   const scale32 = Math.fround(scale);
   encodeFp8Into(x, fmt, scale32, codes);
@@ -28,7 +32,7 @@ export function quantize(x: Float32Array, format: Fp8FormatName, scale: number, 
 }
 
 /** out (n) = fround(decode(codes) · fround(invScale)). */
-export function dequantize(codes: Uint8Array, format: Fp8FormatName, invScale: number, out: Float32Array): void {
+export function dequantize(codes: Uint8Array, format: Fp8FormatName, invScale: number, out: FloatArray): void {
   const table = fp8DecodeTable(fp8Format(format));
   const inv32 = Math.fround(invScale);
   for (let i = 0; i < codes.length; i++) out[i] = table[codes[i]] * inv32;
@@ -37,7 +41,8 @@ export function dequantize(codes: Uint8Array, format: Fp8FormatName, invScale: n
 /**
  * out (n) = fround(decode(FP8(fround(x·scale))) · fround(1/scale)); out may alias x. Stats as quantize.
  */
-export function quantizeDequantize(x: Float32Array, format: Fp8FormatName, scale: number, out: Float32Array): CastStats {
+export function quantizeDequantize(input: FloatArray, format: Fp8FormatName, scale: number, out: FloatArray): CastStats {
+  const x = asFloat32(input);
   const fmt = fp8Format(format);
   const table = fp8DecodeTable(fmt);
   const scale32 = Math.fround(scale);
@@ -53,7 +58,8 @@ export function quantizeDequantize(x: Float32Array, format: Fp8FormatName, scale
 }
 
 /** Fake-quantizes one float32 value (the attention kernels' P, dP, dS casts), updating `stats`. */
-export function fakeQuantizeScalar(value: number, fmt: FloatFormat, scale32: number, inv32: number, stats: CastStats): number {
+export function fakeQuantizeScalar(input: number, fmt: FloatFormat, scale32: number, inv32: number, stats: CastStats): number {
+  const value = Math.fround(input);
   const decoded = fp8DecodeTable(fmt)[encodeFp8Scalar(value * scale32, fmt)];
   countElement(stats, value, scale32, decoded, fmt);
   return Math.fround(decoded * inv32);
@@ -75,14 +81,19 @@ function countElement(stats: CastStats, value: number, scale32: number, decoded:
 }
 
 /** out (n) = x rounded to BF16 (RNE on the top 16 bits, NaN stays NaN) as float32; out may alias x. */
-export function roundBf16(x: Float32Array, out: Float32Array): void {
-  roundToBf16Into(x, out);
+export function roundBf16(x: FloatArray, out: FloatArray): void {
+  if (x instanceof Float32Array && out instanceof Float32Array) roundToBf16Into(x, out);
+  else {
+    const rounded = new Float32Array(x.length);
+    roundToBf16Into(asFloat32(x), rounded);
+    out.set(rounded);
+  }
 }
 
 /** bits (n) = upper 16 bits of roundBf16(x). */
-export function packBf16(x: Float32Array, bits: Uint16Array): void {
+export function packBf16(x: FloatArray, bits: Uint16Array): void {
   const rounded = new Float32Array(x.length);
-  roundToBf16Into(x, rounded);
+  roundToBf16Into(asFloat32(x), rounded);
   const roundedBits = new Uint32Array(rounded.buffer);
   for (let i = 0; i < x.length; i++) bits[i] = roundedBits[i] >>> 16;
 }

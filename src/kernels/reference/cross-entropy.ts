@@ -1,3 +1,4 @@
+import type { FloatArray } from '../types.js';
 /**
  * Softmax cross-entropy over the vocabulary, reference twin. Rows reduce in float64 (max-shifted
  * log-sum-exp); outputs are rounded once to float32. Target −1 marks an ignored row: its loss is 0
@@ -6,7 +7,7 @@
 
 /** losses (R) = lse − logits[r, target]; lse (R) = log Σ_v exp(logits[r, v]) saved. logits (R, V). */
 export function crossEntropyForward(
-  logits: Float32Array, targets: Int32Array, losses: Float32Array, lse: Float32Array, R: number, V: number,
+  logits: FloatArray, targets: Int32Array, losses: FloatArray, lse: FloatArray, R: number, V: number,
 ): void {
   for (let r = 0; r < R; r++) {
     const row = r * V;
@@ -23,7 +24,7 @@ export function crossEntropyForward(
 
 /** dlogits (R, V) = dloss[r]·(exp(logits − lse[r]) − onehot(target)), overwritten; 0 for ignored rows. */
 export function crossEntropyBackward(
-  logits: Float32Array, targets: Int32Array, lse: Float32Array, dloss: Float32Array, dlogits: Float32Array, R: number, V: number,
+  logits: FloatArray, targets: Int32Array, lse: FloatArray, dloss: FloatArray, dlogits: FloatArray, R: number, V: number,
 ): void {
   for (let r = 0; r < R; r++) {
     const row = r * V;

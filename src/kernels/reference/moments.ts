@@ -1,7 +1,8 @@
+import type { FloatArray } from '../types.js';
 /** Per-row moment sums and the global sum of squares for the monitors, reference twin (float64). */
 
 /** out (3R): out[3r] = Σx, out[3r+1] = Σx², out[3r+2] = Σx⁴ over row r of x (R, C). */
-export function rowMoments(x: Float32Array, R: number, C: number, out: Float64Array): void {
+export function rowMoments(x: FloatArray, R: number, C: number, out: Float64Array): void {
   for (let r = 0; r < R; r++) {
     let s1 = 0;
     let s2 = 0;
@@ -20,7 +21,7 @@ export function rowMoments(x: Float32Array, R: number, C: number, out: Float64Ar
 }
 
 /** Σ x² over the whole array, accumulated in float64. */
-export function sumSquares(x: Float32Array): number {
+export function sumSquares(x: FloatArray): number {
   let sum = 0;
   for (let i = 0; i < x.length; i++) sum += x[i] * x[i];
   return sum;

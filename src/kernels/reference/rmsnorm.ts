@@ -1,3 +1,5 @@
+import type { FloatArray } from '../types.js';
+import { roundingOf } from './precision.js';
 /**
  * RMSNorm forward/backward, reference twin. Each row is reduced in float64 and every output is
  * rounded once to float32 on store; the native kernel works in float32 and may differ by a few ulps.
@@ -5,13 +7,14 @@
 
 /** y (R, C) = x / sqrt(mean(x²) + eps) · gain (gain null → 1); rstd (R) = 1/sqrt(mean(x²) + eps) saved. */
 export function rmsnormForward(
-  x: Float32Array, gain: Float32Array | null, y: Float32Array, rstd: Float32Array, R: number, C: number, eps: number,
+  x: FloatArray, gain: FloatArray | null, y: FloatArray, rstd: FloatArray, R: number, C: number, eps: number,
 ): void {
+  const round = roundingOf(rstd);
   for (let r = 0; r < R; r++) {
     const row = r * C;
     let sumSq = 0;
     for (let c = 0; c < C; c++) sumSq += x[row + c] * x[row + c];
-    const inv = Math.fround(1 / Math.sqrt(sumSq / C + eps));
+    const inv = round(1 / Math.sqrt(sumSq / C + eps));
     rstd[r] = inv;
     for (let c = 0; c < C; c++) y[row + c] = x[row + c] * inv * (gain === null ? 1 : gain[c]);
   }
@@ -22,8 +25,8 @@ export function rmsnormForward(
  * (accumulated, skipped when null). Reads only the saved rstd (R), never recomputes it.
  */
 export function rmsnormBackward(
-  dy: Float32Array, x: Float32Array, gain: Float32Array | null, rstd: Float32Array,
-  dx: Float32Array, dgain: Float32Array | null, R: number, C: number,
+  dy: FloatArray, x: FloatArray, gain: FloatArray | null, rstd: FloatArray,
+  dx: FloatArray, dgain: FloatArray | null, R: number, C: number,
 ): void {
   for (let r = 0; r < R; r++) {
     const row = r * C;

@@ -1,3 +1,4 @@
+import type { FloatArray } from '../types.js';
 /**
  * Rotary position embedding, reference twin. Pairs (i, i + D/2) of each head vector at position t
  * rotate by angle t·theta^(−2i/D); frequencies, angles, cos and sin are computed in float64 (the
@@ -6,16 +7,16 @@
  */
 
 /** y (B, T, H, D) = rotate(x) by +angle; y may alias x. */
-export function ropeForward(x: Float32Array, y: Float32Array, B: number, T: number, H: number, D: number, theta: number): void {
+export function ropeForward(x: FloatArray, y: FloatArray, B: number, T: number, H: number, D: number, theta: number): void {
   rotate(x, y, B, T, H, D, theta, 1);
 }
 
 /** dx (B, T, H, D) = rotate(dy) by −angle (the transpose of a rotation); dx may alias dy. */
-export function ropeBackward(dy: Float32Array, dx: Float32Array, B: number, T: number, H: number, D: number, theta: number): void {
+export function ropeBackward(dy: FloatArray, dx: FloatArray, B: number, T: number, H: number, D: number, theta: number): void {
   rotate(dy, dx, B, T, H, D, theta, -1);
 }
 
-function rotate(src: Float32Array, dst: Float32Array, B: number, T: number, H: number, D: number, theta: number, sign: 1 | -1): void {
+function rotate(src: FloatArray, dst: FloatArray, B: number, T: number, H: number, D: number, theta: number, sign: 1 | -1): void {
   const half = D / 2;
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
