@@ -1,8 +1,13 @@
 # fog8 native addon. Each ISA path is its own static library compiled with its own flags; the
 # addon picks one at load time (__builtin_cpu_supports). ISA translation units define
 # FOG8_ISA_NAMESPACE so shared inline helpers get distinct symbols per ISA.
+# fog8_avx512_emulated=1 (node-gyp rebuild -- -Dfog8_avx512_emulated=1 -Dfog8_simde_include=DIR;
+# scripts/test-avx512-emulated.mjs does it) builds the avx512bf16 path on SIMDe for AVX2 CPUs, so
+# that its code runs in the tests of a machine without AVX-512; its speed means nothing.
 {
   "variables": {
+    "fog8_avx512_emulated%": 0,
+    "fog8_simde_include%": "/usr/include",
     "fog8_common_cflags": ["-O3", "-std=c++17", "-fPIC", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function", "-Wno-uninitialized", "-Wno-psabi"]
   },
   "targets": [
@@ -26,8 +31,15 @@
         "bench/microbench/peak_avx512.cpp"
       ],
       "include_dirs": ["native/src"],
-      "cflags_cc": ["<@(fog8_common_cflags)", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512bf16", "-mavx2", "-mfma", "-mf16c", "-DFOG8_ISA_NAMESPACE=isa_avx512bf16"],
-      "cflags_cc!": ["-fno-exceptions", "-O2", "-O0"]
+      "cflags_cc!": ["-fno-exceptions", "-O2", "-O0"],
+      "conditions": [
+        ["fog8_avx512_emulated==1", {
+          "include_dirs": ["<(fog8_simde_include)"],
+          "cflags_cc": ["<@(fog8_common_cflags)", "-mavx2", "-mfma", "-mf16c", "-DFOG8_AVX512_EMULATED=1", "-DFOG8_ISA_NAMESPACE=isa_avx512bf16"]
+        }, {
+          "cflags_cc": ["<@(fog8_common_cflags)", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512bf16", "-mavx2", "-mfma", "-mf16c", "-DFOG8_ISA_NAMESPACE=isa_avx512bf16"]
+        }]
+      ]
     },
     {
       "target_name": "fog8_native",
@@ -54,7 +66,10 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags_cc": ["<@(fog8_common_cflags)", "-fexceptions", "-pthread"],
       "cflags_cc!": ["-fno-exceptions", "-O2", "-O0"],
-      "ldflags": ["-pthread"]
+      "ldflags": ["-pthread"],
+      "conditions": [
+        ["fog8_avx512_emulated==1", {"defines": ["FOG8_AVX512_EMULATED=1"]}]
+      ]
     }
   ]
 }

@@ -4,11 +4,8 @@
 // FOG8_SKIP_NATIVE=1 skips the build.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { cpus } from 'node:os';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+import { join } from 'node:path';
+import { nodeGypRebuildCommand, repoRoot as root } from './native-build-tools.mjs';
 
 function warn(reason) {
   console.warn(`fog8: WARNING: the native addon was not built (${reason}); fog8 will use the slower TypeScript reference kernels.`);
@@ -18,30 +15,7 @@ function warn(reason) {
 if (process.env.FOG8_SKIP_NATIVE === '1') warn('FOG8_SKIP_NATIVE=1');
 if (!existsSync(join(root, 'binding.gyp'))) warn('binding.gyp is missing');
 
-/** node-gyp: npm's own (set for lifecycle scripts), else the copy bundled with npm, else PATH. */
-function findNodeGyp() {
-  const candidates = [
-    process.env.npm_config_node_gyp,
-    join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-    join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-  ];
-  for (const c of candidates) if (c && existsSync(c)) return [process.execPath, c];
-  return ['node-gyp'];
-}
-
-/** Node headers: an explicit nodedir, else the installed ones (no download needed). */
-function nodedirArgs() {
-  const configured = process.env.npm_config_nodedir;
-  if (configured) return [`--nodedir=${configured}`];
-  const prefixes = [process.config.variables.node_prefix, join(dirname(process.execPath), '..'), '/usr', '/usr/local'];
-  for (const prefix of prefixes) {
-    if (prefix && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) return [`--nodedir=${prefix}`];
-  }
-  return [];
-}
-
-const [cmd, ...pre] = findNodeGyp();
-const args = [...pre, 'rebuild', `--jobs=${Math.max(1, cpus().length)}`, ...nodedirArgs()];
+const [cmd, args] = nodeGypRebuildCommand();
 console.log(`fog8: building the native addon: ${[cmd, ...args].join(' ')}`);
 const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
 if (r.error) warn(`could not run node-gyp: ${r.error.message}`);

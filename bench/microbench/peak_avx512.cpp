@@ -1,6 +1,7 @@
 // AVX-512 peak loops: FMA zmm and vdpbf16ps ymm / zmm, 12 independent chains each, started from
-// distinct values and kept opaque (asm barrier) so that the compiler cannot merge them.
-#include <immintrin.h>
+// distinct values and kept opaque (asm barrier) so that the compiler cannot merge them. With
+// FOG8_AVX512_EMULATED they run on SIMDe: correct, but their speed means nothing.
+#include "../../native/src/common/isa_avx512_intrinsics.h"
 
 #include "peak.h"
 
@@ -11,11 +12,15 @@ double fog8::peakFma512(uint64_t iterations) {
   for (uint64_t i = 0; i < iterations; i++)
   {
     for (int j = 0; j < 12; j++) c[j] = _mm512_fmadd_ps(a, c[j], b);
-    asm volatile("" : "+v"(c[0]), "+v"(c[1]), "+v"(c[2]), "+v"(c[3]), "+v"(c[4]), "+v"(c[5]), "+v"(c[6]), "+v"(c[7]), "+v"(c[8]), "+v"(c[9]), "+v"(c[10]), "+v"(c[11]));
+    FOG8_OPAQUE_VECTORS(c);
   }
   __m512 s = c[0];
   for (int j = 1; j < 12; j++) s = _mm512_add_ps(s, c[j]);
-  volatile float sink = _mm512_reduce_add_ps(s);
+  float lanes[16];  // summed by hand: SIMDe 0.7.4 has no _mm512_reduce_add_ps
+  _mm512_storeu_ps(lanes, s);
+  float total = 0.0f;
+  for (float x : lanes) total += x;
+  volatile float sink = total;
   (void)sink;
   return static_cast<double>(iterations) * 12.0 * 32.0;
 }
@@ -23,15 +28,19 @@ double fog8::peakFma512(uint64_t iterations) {
 double fog8::peakDpbf16x512(uint64_t iterations) {
   __m512 c[12];
   for (int j = 0; j < 12; j++) c[j] = _mm512_set1_ps(static_cast<float>(j));
-  const __m512bh a = (__m512bh)_mm512_set1_epi32(0x3F803F80), b = (__m512bh)_mm512_set1_epi32(0x33D633D6);
+  const __m512bh a = bitCast<__m512bh>(_mm512_set1_epi32(0x3F803F80)), b = bitCast<__m512bh>(_mm512_set1_epi32(0x33D633D6));
   for (uint64_t i = 0; i < iterations; i++)
   {
     for (int j = 0; j < 12; j++) c[j] = _mm512_dpbf16_ps(c[j], a, b);
-    asm volatile("" : "+v"(c[0]), "+v"(c[1]), "+v"(c[2]), "+v"(c[3]), "+v"(c[4]), "+v"(c[5]), "+v"(c[6]), "+v"(c[7]), "+v"(c[8]), "+v"(c[9]), "+v"(c[10]), "+v"(c[11]));
+    FOG8_OPAQUE_VECTORS(c);
   }
   __m512 s = c[0];
   for (int j = 1; j < 12; j++) s = _mm512_add_ps(s, c[j]);
-  volatile float sink = _mm512_reduce_add_ps(s);
+  float lanes[16];  // summed by hand: SIMDe 0.7.4 has no _mm512_reduce_add_ps
+  _mm512_storeu_ps(lanes, s);
+  float total = 0.0f;
+  for (float x : lanes) total += x;
+  volatile float sink = total;
   (void)sink;
   return static_cast<double>(iterations) * 12.0 * 64.0;
 }
@@ -39,11 +48,11 @@ double fog8::peakDpbf16x512(uint64_t iterations) {
 double fog8::peakDpbf16x256(uint64_t iterations) {
   __m256 c[12];
   for (int j = 0; j < 12; j++) c[j] = _mm256_set1_ps(static_cast<float>(j));
-  const __m256bh a = (__m256bh)_mm256_set1_epi32(0x3F803F80), b = (__m256bh)_mm256_set1_epi32(0x33D633D6);
+  const __m256bh a = bitCast<__m256bh>(_mm256_set1_epi32(0x3F803F80)), b = bitCast<__m256bh>(_mm256_set1_epi32(0x33D633D6));
   for (uint64_t i = 0; i < iterations; i++)
   {
     for (int j = 0; j < 12; j++) c[j] = _mm256_dpbf16_ps(c[j], a, b);
-    asm volatile("" : "+v"(c[0]), "+v"(c[1]), "+v"(c[2]), "+v"(c[3]), "+v"(c[4]), "+v"(c[5]), "+v"(c[6]), "+v"(c[7]), "+v"(c[8]), "+v"(c[9]), "+v"(c[10]), "+v"(c[11]));
+    FOG8_OPAQUE_VECTORS(c);
   }
   __m256 s = c[0];
   for (int j = 1; j < 12; j++) s = _mm256_add_ps(s, c[j]);

@@ -124,6 +124,8 @@ Napi::Value GetIsa(const Napi::CallbackInfo& info) { return Napi::String::New(in
 
 Napi::Value GetBestIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), isaName(bestSupportedIsa())); }
 
+Napi::Value GetAvx512Emulated(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), avx512Emulated()); }
+
 Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   requireArgs(info, 1, "setIsa");
@@ -178,6 +180,7 @@ void registerCastsAndGemm(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "gemm", Gemm);
   exportFunction(env, exports, "isa", GetIsa);
   exportFunction(env, exports, "bestIsa", GetBestIsa);
+  exportFunction(env, exports, "avx512Emulated", GetAvx512Emulated);
   exportFunction(env, exports, "setIsa", SetIsa);
   exportFunction(env, exports, "threads", GetThreads);
   exportFunction(env, exports, "setThreads", SetThreads);

@@ -1,13 +1,15 @@
 /**
  * The native backend: loads the C++ addon `build/Release/fog8_native.node` (built by
- * `scripts/build-native.mjs` during `npm install`) and maps every `Kernels` method onto the addon
- * function of the same name, same argument order (shape objects are passed as plain objects).
- * Arguments are checked by `withValidation` (the loader wraps this backend); the addon still
- * checks types and lengths itself and throws TypeError rather than crash.
+ * `scripts/build-native.mjs` during `npm install`; `FOG8_NATIVE_ADDON=<path>` loads another
+ * build instead, e.g. the emulated AVX-512 one of `scripts/test-avx512-emulated.mjs`) and maps
+ * every `Kernels` method onto the addon function of the same name, same argument order (shape
+ * objects are passed as plain objects). Arguments are checked by `withValidation` (the loader
+ * wraps this backend); the addon still checks types and lengths itself and throws TypeError
+ * rather than crash.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { packageRoot } from '../util/package-root.js';
 import type { Kernels } from './types.js';
 
@@ -39,6 +41,11 @@ export type NativeCoreAddon = Pick<Kernels, CoreMethodName> & {
   isa(): NativeIsa;
   /** The best path this CPU supports. */
   bestIsa(): NativeIsa;
+  /**
+   * True when this addon was built with `fog8_avx512_emulated=1`: its avx512bf16 path is the
+   * AVX-512 code run through SIMDe on an AVX2 CPU (results are that code's, speed means nothing).
+   */
+  avx512Emulated(): boolean;
   /** Forces a path; RangeError if the CPU lacks it. */
   setIsa(isa: NativeIsa): void;
   /** Pool threads (FOG8_THREADS, default hardware concurrency). */
@@ -51,12 +58,17 @@ export type NativeCoreAddon = Pick<Kernels, CoreMethodName> & {
 /** Everything the addon exports: NativeCoreAddon plus the fused kernels. */
 export type NativeAddon = NativeCoreAddon & Pick<Kernels, FusedMethodName>;
 
-const CONTROL_FUNCTIONS = ['isa', 'bestIsa', 'setIsa', 'threads', 'setThreads', 'peakGflops'] as const;
+const CONTROL_FUNCTIONS = ['isa', 'bestIsa', 'avx512Emulated', 'setIsa', 'threads', 'setThreads', 'peakGflops'] as const;
 const CORE_FUNCTIONS: readonly string[] = [...CORE_METHODS, ...CONTROL_FUNCTIONS];
 const ALL_FUNCTIONS: readonly string[] = [...CORE_FUNCTIONS, ...FUSED_METHODS];
 
-/** Absolute path of the addon binary. */
+/**
+ * Absolute path of the addon binary: `FOG8_NATIVE_ADDON` when set (resolved against the current
+ * directory), else `build/Release/fog8_native.node` in the package.
+ */
 export function nativeAddonPath(): string {
+  const override = process.env.FOG8_NATIVE_ADDON;
+  if (override !== undefined && override !== '') return resolve(override);
   return join(packageRoot(), 'build', 'Release', 'fog8_native.node');
 }
 
@@ -85,7 +97,8 @@ export function loadNativeAddon(): NativeCoreAddon {
   if (cachedAddon !== null) return cachedAddon;
   const path = nativeAddonPath();
   if (!existsSync(path)) {
-    throw new Error(`fog8 native addon not built: ${path} is missing (run \`npm install\` or \`node scripts/build-native.mjs\`)`);
+    const hint = process.env.FOG8_NATIVE_ADDON ? 'FOG8_NATIVE_ADDON names a file that does not exist' : 'run `npm install` or `node scripts/build-native.mjs`';
+    throw new Error(`fog8 native addon not built: ${path} is missing (${hint})`);
   }
   let module: unknown;
   try {
@@ -108,6 +121,8 @@ export function loadNativeKernels(): Kernels {
   }
   return {
     name: 'native',
+    precision: 'float32',
+    alloc: (n) => new Float32Array(n),
     get isa() {
       return addon.isa();
     },

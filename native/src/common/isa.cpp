@@ -29,9 +29,18 @@ Isa bestSupportedIsa() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512bf16"))
     return Isa::avx512bf16;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) return Isa::avx2;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    return avx512Emulated() ? Isa::avx512bf16 : Isa::avx2;  // the emulated AVX-512 code needs only AVX2
 #endif
   return Isa::scalar;
+}
+
+bool avx512Emulated() {
+#if FOG8_AVX512_EMULATED
+  return true;
+#else
+  return false;
+#endif
 }
 
 Isa activeIsa() {

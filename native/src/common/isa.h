@@ -14,5 +14,9 @@ const char* isaName(Isa isa);
 Isa bestSupportedIsa();
 /** Forces a path (tests, benchmarks); throws std::invalid_argument if the CPU lacks it. */
 void setActiveIsa(Isa isa);
+/** Whether this build's avx512bf16 path is SIMDe emulation compiled for AVX2 (gyp variable
+ *  fog8_avx512_emulated=1, for tests): then bestSupportedIsa() offers it on any AVX2+FMA+F16C
+ *  CPU; its results are those of the AVX-512 code, its speed means nothing. */
+bool avx512Emulated();
 
 }  // namespace fog8

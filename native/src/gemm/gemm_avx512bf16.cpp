@@ -1,8 +1,8 @@
 // AVX-512 GEMM paths. Float32 operands: 8 × 32 tile of FMAs. BF16 / FP8 operands: packed as BF16
 // pairs along k and multiplied with vdpbf16ps (exact BF16 products, float32 accumulation), 8 × 32
-// tile: each accumulator lane is one output column, each step consumes two k.
-#include <immintrin.h>
-
+// tile: each accumulator lane is one output column, each step consumes two k. With
+// FOG8_AVX512_EMULATED the same code runs on SIMDe (see common/isa_avx512_intrinsics.h).
+#include "../common/isa_avx512_intrinsics.h"
 #include "gemm_kernels.h"
 #include "pack_impl.h"
 
@@ -43,10 +43,10 @@ void microBf16(size_t kcPadded, const void* aPacked, const void* bPacked, float*
     c[i][1] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc + i * ld + 16);
   }
   for (size_t kp = 0; kp < kcPadded / 2; kp++, a += kMR, b += 2 * kNR) {
-    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b);
-    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + 32);
+    const __m512bh b0 = bitCast<__m512bh>(_mm512_loadu_si512(b));
+    const __m512bh b1 = bitCast<__m512bh>(_mm512_loadu_si512(b + 32));
     for (size_t i = 0; i < kMR; i++) {
-      const __m512bh ai = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[i]));
+      const __m512bh ai = bitCast<__m512bh>(_mm512_set1_epi32(static_cast<int>(a[i])));
       c[i][0] = _mm512_dpbf16_ps(c[i][0], ai, b0);
       c[i][1] = _mm512_dpbf16_ps(c[i][1], ai, b1);
     }
