@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createReferenceKernels } from '../../src/kernels/reference/index.js';
+import { withValidation } from '../../src/kernels/validate.js';
+import type { FloatArray, Kernels } from '../../src/kernels/types.js';
 import { resolvePrecision } from '../../src/numerics/recipe.js';
 import { PRESET_NAMES, resolveModelConfig, type ModelConfig } from '../../src/model/config.js';
 import { Model, type Batch, type CastInfo, type MonitorSink, type TensorName } from '../../src/model/model.js';
@@ -19,7 +21,7 @@ function makeBatch(c: ModelConfig, B: number, T: number, seed: number): Batch {
   return { inputs, targets, B, T };
 }
 
-function params64(m: Model): Params64 {
+function params64(m: Model<Float32Array> | Model<Float64Array>): Params64 {
   const P: Params64 = new Map();
   for (const s of m.params.specs) P.set(s.name, Float64Array.from(m.params.get(s.name)));
   return P;
@@ -75,6 +77,101 @@ for (const preset of PRESET_NAMES) {
     console.log(`# ${preset}: loss rel diff vs float64 ${(Math.abs(loss - loss64) / loss64).toExponential(2)}, worst directional-gradient rel error ${worst.toExponential(2)}`);
   });
 }
+
+/**
+ * Derivative of the float64 model's loss along `dir` over the tensor `view` (restored after):
+ * Richardson-extrapolated central differences, (4·D(h/2) − D(h))/3, error O(h⁴) + O(ε/h).
+ */
+function fdAlong(m: Model<Float64Array>, view: Float64Array, dir: Float64Array, h: number, batch: Batch): number {
+  const orig = Float64Array.from(view);
+  const at = (t: number) => {
+    for (let i = 0; i < view.length; i++) view[i] = orig[i] + t * dir[i];
+    return m.forwardLoss(batch);
+  };
+  const central = (step: number) => (at(step) - at(-step)) / (2 * step);
+  const estimate = (4 * central(h / 2) - central(h)) / 3;
+  view.set(orig);
+  return estimate;
+}
+
+/**
+ * Relative error, with an absolute floor: below |g| = 1e-4 it is the absolute error / 1e-4, since
+ * the FD's own float64 rounding noise is ~ε·|loss|/h ≈ 1e-11 (measured: 2e-12 at h = 1e-3).
+ */
+const FD_FLOOR = 1e-4;
+const relErr = (analytic: number, fd: number) => Math.abs(fd - analytic) / Math.max(Math.abs(fd), Math.abs(analytic), FD_FLOOR);
+
+for (const preset of PRESET_NAMES) {
+  test(`${preset}: float64 model — gradients of every tensor within 1e-6 of float64 finite differences; loss equals the oracle`, () => {
+    const c = resolveModelConfig({ preset, size: 'tiny' });
+    const m = new Model(c, withValidation(createReferenceKernels('float64')), resolvePrecision('fp32'), 3);
+    assert.ok(m.params.data instanceof Float64Array && m.grads.data instanceof Float64Array);
+    const perturb = new Rng(3, 99); // move constant-initialised tensors off their init so every gradient is generic
+    for (const s of m.params.specs) {
+      if (s.init.kind !== 'constant') continue;
+      const v = m.params.get(s.name);
+      for (let i = 0; i < v.length; i++) v[i] *= 1 + 0.2 * (perturb.uniform() - 0.5);
+    }
+    const B = 2;
+    const T = 5;
+    const batch = makeBatch(c, B, T, 11);
+    m.zeroGrads();
+    m.beginOptimizerStep();
+    const loss = m.forwardBackward(batch, 1);
+    // The independent oracle (no shared code) on the same float64 weights: agreement to float64 noise.
+    const loss64 = modelLoss64(c, params64(m), batch.inputs, batch.targets, B, T);
+    assert.ok(Math.abs(loss - loss64) / loss64 < 1e-12, `loss ${loss} vs oracle ${loss64}`);
+    assert.equal(m.forwardLoss(batch), loss, 'evaluation repeats the training forward exactly');
+    const rng = new Rng(5, 1);
+    let worst = 0;
+    for (const s of m.params.specs) {
+      const g = m.grads.get(s.name);
+      const view = m.params.get(s.name);
+      // h balances the Richardson truncation (O(h⁴)) against rounding noise (O(ε/h)). It also has to
+      // stay small because xIELU's derivative dips by αn on (ε, 0] (ε = −1e-6, DESIGN §4): a step
+      // that carries a pre-activation across that dip measures its average slope, not the derivative.
+      // This batch has no such crossing at h = 3e-4 (batches 21 and 37 each have one, in one element).
+      const h = 3e-4;
+      // (a) a random unit direction over the whole tensor (h is then the step length)
+      const dir = new Float64Array(view.length).map(() => rng.normal());
+      const norm = Math.hypot(...dir);
+      for (let i = 0; i < dir.length; i++) dir[i] /= norm;
+      let analytic = 0;
+      for (let i = 0; i < view.length; i++) analytic += g[i] * dir[i];
+      const fd = fdAlong(m, view, dir, h, batch);
+      let err = relErr(analytic, fd);
+      assert.ok(err <= 1e-6, `${s.name} along a random direction: analytic ${analytic} vs FD ${fd} (rel ${err})`);
+      worst = Math.max(worst, err);
+      // (b) two single elements
+      for (let k = 0; k < 2; k++) {
+        const i = rng.nextU32() % view.length;
+        const unit = new Float64Array(view.length);
+        unit[i] = 1;
+        const fdi = fdAlong(m, view, unit, h, batch);
+        err = relErr(g[i], fdi);
+        assert.ok(err <= 1e-6, `${s.name}[${i}]: analytic ${g[i]} vs FD ${fdi} (rel ${err})`);
+        worst = Math.max(worst, err);
+      }
+    }
+    console.log(`# ${preset} float64: loss vs oracle ${(Math.abs(loss - loss64) / loss64).toExponential(2)}, worst gradient rel error ${worst.toExponential(2)} (floor ${FD_FLOOR})`);
+  });
+}
+
+test('float64 mode: same weights as the float32 model, losses agree to float32 precision; FP8 recipes are refused', () => {
+  const c = resolveModelConfig({ preset: 'fog-xielu', size: 'tiny' });
+  const m32 = new Model(c, kernels, resolvePrecision('fp32'), 4);
+  const m64 = new Model(c, createReferenceKernels('float64'), resolvePrecision('fp32'), 4);
+  assert.deepEqual(Array.from(m64.params.data), Array.from(m32.params.data), 'init is rounded to float32 in both modes');
+  const batch = makeBatch(c, 2, 6, 12);
+  const l32 = m32.forwardLoss(batch);
+  const l64 = m64.forwardLoss(batch);
+  assert.notEqual(l32, l64, 'float32 arithmetic rounds; float64 does not');
+  assert.ok(Math.abs(l32 - l64) / l64 < 1e-5, `float32 ${l32} vs float64 ${l64}`);
+  assert.throws(() => new Model(c, createReferenceKernels('float64'), resolvePrecision('fp8-delayed'), 4), /float64 kernels verify gradients of the fp32 recipe only/);
+  const k64: Kernels<FloatArray> = withValidation(createReferenceKernels('float64'));
+  assert.throws(() => k64.sumSquares(new Float32Array(3)), /sumSquares: x must be a Float64Array/);
+  assert.throws(() => k64.gemm(1, 1, 1, { dtype: 'f32', data: new Float32Array(1), trans: false }, { dtype: 'f32', data: new Float64Array(1), trans: false }, new Float64Array(1)), /a\.data must be a Float64Array/);
+});
 
 test('config: unknown field, unknown preset and out-of-range values are errors naming the field and what is allowed', () => {
   assert.throws(() => resolveModelConfig({ preset: 'llama3', size: 'tiny', dmodel: 4 } as never), /unknown field "dmodel".*allowed fields/);
