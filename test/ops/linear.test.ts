@@ -7,6 +7,7 @@ import { ScalingState } from '../../src/numerics/scaling.js';
 import { OpContext } from '../../src/ops/context.js';
 import { LinearOp, WeightCastCache } from '../../src/ops/linear.js';
 import { Rng } from '../../src/model/rng.js';
+import { assertGradients, dot, float64Context, gradCheck, randn, type GradCase } from './gradcheck.js';
 
 const M = 5;
 const N = 3;
@@ -101,4 +102,52 @@ test('recomputeOutput: y recomputed from the saved Q(x) is bit-identical to forw
     assert.deepEqual(y, first, recipe);
     assert.equal(casts, castsInForward, `${recipe}: recompute made a cast`);
   }
+});
+
+// ---- float64 finite-difference gradient checks (fp32 recipe) ------------------------------------
+
+function linearGradCase() {
+  const ctx = float64Context();
+  const rng = new Rng(21, 1);
+  const w = randn(rng, N * K); // (N, K)
+  const x = randn(rng, M * K); // (M, K)
+  const wy = randn(rng, M * N); // loss weights (M, N)
+  const dw = ctx.alloc(N * K);
+  const dx = ctx.alloc(M * K);
+  const y = ctx.alloc(M * N);
+  const dy = ctx.alloc(M * N);
+  const op = new LinearOp(ctx, { layer: 0, key: 'l', gemm: 'l', M, N, K, precision: 'fp32' }, w, dw, new WeightCastCache(), x, y, dy, dx);
+  const c: GradCase = {
+    tensors: [{ name: 'x', value: x, grad: dx }, { name: 'W', value: w, grad: dw }],
+    loss: () => {
+      op.forward();
+      return dot(y, wy);
+    },
+    gradient: () => {
+      ctx.tape.recording = true;
+      op.forward();
+      ctx.tape.recording = false;
+      dy.set(wy);
+      dx.fill(NaN); // dgrad overwrites
+      dw.fill(0); // wgrad accumulates
+      ctx.tape.backward();
+    },
+  };
+  return { c, dw };
+}
+
+test('linear (fp32 recipe, float64): dx and dW match finite differences of L = Σ y ⊙ w', () => {
+  assertGradients('linear', linearGradCase().c);
+});
+
+test('the gradient check fails a deliberately wrong gradient: dW scaled by 1 + 1e-5', () => {
+  const { c, dw } = linearGradCase();
+  const right = c.gradient;
+  c.gradient = () => {
+    right();
+    for (let i = 0; i < dw.length; i++) dw[i] *= 1 + 1e-5;
+  };
+  const result = gradCheck(c);
+  assert.ok(result.worst.error > 5e-6 && result.worst.tensor === 'W', `worst ${JSON.stringify(result.worst)}`);
+  assert.throws(() => assertGradients('linear with dW × (1 + 1e-5), must fail', c), /off by more than 1e-6/);
 });

@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import { Rng } from '../../src/model/rng.js';
+import { ForkOp, LayerScaleOp, SplitOp, residualAdd } from '../../src/ops/elementwise.js';
+import { assertGradients, dot, float64Context, randn } from './gradcheck.js';
+
+const R = 3;
+const C = 5;
+
+test('LayerScale (float64): dx and dg match finite differences', () => {
+  const ctx = float64Context();
+  const rng = new Rng(71, 1);
+  const x = randn(rng, R * C); // (R, C)
+  const g = randn(rng, C); // (C)
+  const dg = ctx.alloc(C);
+  const y = ctx.alloc(R * C);
+  const dy = ctx.alloc(R * C);
+  const dx = ctx.alloc(R * C);
+  const wy = randn(rng, R * C);
+  const op = new LayerScaleOp(ctx, 'ls', R, C, g, dg, x, y, dy, dx);
+  assertGradients('layerscale', {
+    tensors: [{ name: 'x', value: x, grad: dx }, { name: 'g', value: g, grad: dg }],
+    loss: () => {
+      op.forward();
+      return dot(y, wy);
+    },
+    gradient: () => {
+      ctx.tape.recording = true;
+      op.forward();
+      ctx.tape.recording = false;
+      dy.set(wy);
+      dx.fill(NaN); // overwritten
+      dg.fill(0); // accumulated
+      ctx.tape.backward();
+    },
+  });
+});
+
+test('residual block h ← h + LayerScale(h) with ForkOp and in-place residualAdd (float64): dh and dg match finite differences', () => {
+  const ctx = float64Context();
+  const rng = new Rng(71, 2);
+  const hSource = randn(rng, R * C);
+  const g = randn(rng, C);
+  const dg = ctx.alloc(C);
+  const h = ctx.alloc(R * C); // the residual stream, updated in place
+  const branch = ctx.alloc(R * C);
+  const dres = ctx.alloc(R * C); // residual gradient: the branch's last op reads it as its dy
+  const dbranch = ctx.alloc(R * C); // gradient at the branch input, added back by the fork
+  const wh = randn(rng, R * C);
+  const fork = new ForkOp(ctx, 'fork', dres, dbranch);
+  const scale = new LayerScaleOp(ctx, 'ls', R, C, g, dg, h, branch, dres, dbranch);
+  const forward = () => {
+    h.set(hSource);
+    fork.forward();
+    scale.forward();
+    residualAdd(h, branch);
+  };
+  assertGradients('fork + layerscale + residual add', {
+    tensors: [{ name: 'h', value: hSource, grad: dres }, { name: 'g', value: g, grad: dg }],
+    loss: () => {
+      forward();
+      return dot(h, wh);
+    },
+    gradient: () => {
+      ctx.tape.recording = true;
+      forward();
+      ctx.tape.recording = false;
+      dres.set(wh);
+      dbranch.fill(NaN);
+      dg.fill(0);
+      ctx.tape.backward();
+    },
+  });
+});
+
+test('split of the fused QKV projection (float64): dqkv matches finite differences', () => {
+  const ctx = float64Context();
+  const widths = [4, 2, 3];
+  const W = 9;
+  const rng = new Rng(71, 3);
+  const x = randn(rng, R * W); // (R, Wq + Wk + Wv)
+  const dx = ctx.alloc(R * W);
+  const parts = widths.map((w) => ctx.alloc(R * w));
+  const dparts = widths.map((w) => ctx.alloc(R * w));
+  const wparts = widths.map((w) => randn(rng, R * w));
+  const op = new SplitOp(ctx, 'split', R, widths, x, parts, dx, dparts);
+  assertGradients('split', {
+    tensors: [{ name: 'qkv', value: x, grad: dx }],
+    loss: () => {
+      op.forward();
+      return parts.reduce((s, p, i) => s + dot(p, wparts[i]), 0);
+    },
+    gradient: () => {
+      ctx.tape.recording = true;
+      op.forward();
+      ctx.tape.recording = false;
+      dparts.forEach((d, i) => d.set(wparts[i]));
+      dx.fill(NaN); // overwritten
+      ctx.tape.backward();
+    },
+  }, { elements: R * W });
+});
