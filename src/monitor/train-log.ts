@@ -10,10 +10,10 @@ export class TrainLog {
     this.fd = openSync(path, 'a');
   }
 
-  /** Appends `[ISO time] message` (one line per line of the message). */
-  line(message: string): void {
+  /** Appends `[ISO time] message` (one line per line of the message); `at` defaults to now. */
+  line(message: string, at: Date = new Date()): void {
     if (this.fd === null) return;
-    const stamp = new Date().toISOString();
+    const stamp = at.toISOString();
     writeSync(this.fd, message.split('\n').map((l) => `[${stamp}] ${l}`).join('\n') + '\n');
   }
 

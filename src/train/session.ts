@@ -167,11 +167,14 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     if (existsSync(join(runDir, 'metrics.jsonl'))) throw new Error(`run directory ${runDir} already holds a run; use --resume ${runDir} or another --run-dir`);
   }
   const runName = config.runName ?? runDir.split(/[\\/]/).pop() ?? 'run';
-  mkdirSync(runDir, { recursive: true });
-  const log = new TrainLog(join(runDir, 'train.log'));
   const progress = opts.progress ? opts.progress(config.progress) : silentProgress;
+  // A fresh run's directory is created only once setup has succeeded, so a bad config or data
+  // error found late leaves nothing behind; lines said before that are kept with their times.
+  const early: { message: string; at: Date }[] = [];
+  let log: TrainLog | null = null;
   const say = (s: string): void => {
-    log.line(s);
+    if (log) log.line(s);
+    else early.push({ message: s, at: new Date() });
     progress.message(s);
   };
 
@@ -232,6 +235,9 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     optimizer.roundMaster(model.params.data);
   }
 
+  mkdirSync(runDir, { recursive: true });
+  log = new TrainLog(join(runDir, 'train.log'));
+  for (const e of early) log.line(e.message, e.at);
   writeFileSync(join(runDir, 'config.json'), JSON.stringify({ train: config, model: modelConfig, precision: recipe, kernels: { name: kernels.name, isa: kernels.isa, threads: kernels.threads } }, null, 2) + '\n');
   const metrics = new MetricsWriter(join(runDir, 'metrics.jsonl'));
   const parameters = model.params.size;

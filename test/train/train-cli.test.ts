@@ -68,3 +68,15 @@ test('fog8 train: a 20-step tiny run lowers the loss and writes a schema-valid m
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('fog8 train: a config error found during setup (BPE vocabulary too small for the corpus) leaves no run directory behind', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fog8-train-'));
+  try {
+    const runDir = join(dir, 'run');
+    const code = await main(['train', '--size', 'tiny', '--data', 'brown', '--vocab-size', '100', '--kernels', 'reference', '--run-dir', runDir, '--progress', 'none']);
+    assert.notEqual(code, 0);
+    assert.ok(!existsSync(runDir), 'the run directory must not exist after a failed setup');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
