@@ -27,7 +27,9 @@ Isa fromEnvironment() {
 Isa bestSupportedIsa() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512bf16"))
+  // Every feature the avx512bf16 code is compiled for (GEMM: F, BW, VL, BF16; fused: F, BW, DQ, VL).
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16"))
     return Isa::avx512bf16;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
     return avx512Emulated() ? Isa::avx512bf16 : Isa::avx2;  // the emulated AVX-512 code needs only AVX2
