@@ -5,7 +5,7 @@ import { Rng } from '../../src/model/rng.js';
 import { ActivationOp, RowScaleOp, XIELU_ALPHA_INIT, XIELU_BETA, type ActivationKind } from '../../src/ops/activations.js';
 import { LinearOp, WeightCastCache } from '../../src/ops/linear.js';
 import type { OpContext } from '../../src/ops/context.js';
-import { assertGradients, dot, float64Context, randn, randnAwayFromZero, type CheckedTensor, type GradCase } from './gradcheck.js';
+import { assertGradients, dot, float64Context, randn, randnAwayFromZero, type CheckedTensor, type GradCase } from '../util/gradcheck.js';
 
 const R = 3;
 const F = 4;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import type { AttentionShape } from '../../src/kernels/types.js';
 import { Rng } from '../../src/model/rng.js';
 import { AttentionOp } from '../../src/ops/attention.js';
-import { assertGradients, dot, float64Context, randn } from './gradcheck.js';
+import { assertGradients, dot, float64Context, randn } from '../util/gradcheck.js';
 
 const shapes: AttentionShape[] = [
   { B: 2, T: 5, Hq: 4, Hkv: 2, D: 4, softmaxScale: 0.37 }, // GQA, 2 query heads per KV head

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import { Rng } from '../../src/model/rng.js';
 import { ForkOp, LayerScaleOp, SplitOp, residualAdd } from '../../src/ops/elementwise.js';
-import { assertGradients, dot, float64Context, randn } from './gradcheck.js';
+import { assertGradients, dot, float64Context, randn } from '../util/gradcheck.js';
 
 const R = 3;
 const C = 5;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/model/rng.js';
 import { EmbeddingOp } from '../../src/ops/embedding.js';
-import { assertGradients, dot, float64Context, randn } from './gradcheck.js';
+import { assertGradients, dot, float64Context, randn } from '../util/gradcheck.js';
 
 test('embedding with input scale (float64): dE matches finite differences of L = Σ h ⊙ w, repeated tokens summed, unused rows 0', () => {
   const ctx = float64Context();

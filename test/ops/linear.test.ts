@@ -7,7 +7,7 @@ import { ScalingState } from '../../src/numerics/scaling.js';
 import { OpContext } from '../../src/ops/context.js';
 import { LinearOp, WeightCastCache } from '../../src/ops/linear.js';
 import { Rng } from '../../src/model/rng.js';
-import { assertGradients, dot, float64Context, gradCheck, randn, type GradCase } from './gradcheck.js';
+import { assertGradients, dot, float64Context, gradCheck, randn, type GradCase } from '../util/gradcheck.js';
 
 const M = 5;
 const N = 3;

@@ -8,7 +8,7 @@ import type { CastInfo } from '../../src/ops/monitor.js';
 import { LinearOp, WeightCastCache } from '../../src/ops/linear.js';
 import { LmHeadLossOp } from '../../src/ops/lm-head-loss.js';
 import { Rng } from '../../src/model/rng.js';
-import { assertGradients, float64Context, randn } from './gradcheck.js';
+import { assertGradients, float64Context, randn } from '../util/gradcheck.js';
 
 const R = 7;
 const C = 5;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import { Rng } from '../../src/model/rng.js';
 import { RmsNormOp, TanhOp } from '../../src/ops/norm.js';
-import { assertGradients, dot, float64Context, randn, type CheckedTensor } from './gradcheck.js';
+import { assertGradients, dot, float64Context, randn, type CheckedTensor } from '../util/gradcheck.js';
 
 const R = 4; // e.g. B·T·H rows of a per-head QK norm
 const C = 6;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import { Rng } from '../../src/model/rng.js';
 import { RopeOp } from '../../src/ops/rope.js';
-import { assertGradients, dot, float64Context, randn } from './gradcheck.js';
+import { assertGradients, dot, float64Context, randn } from '../util/gradcheck.js';
 
 for (const theta of [100, 500000]) {
   test(`RoPE in place, θ = ${theta} (float64): dx (the inverse rotation of dy) matches finite differences`, () => {
