@@ -28,6 +28,8 @@ export interface CastStats {
   amax: number;
   /** Count of non-zero, non-NaN inputs whose code decodes to ±0 (underflow). */
   underflow: number;
+  /** Count of inputs that are not ±0 (NaN included): the denominator of the underflow fraction. */
+  nonzero: number;
   /** Count of non-NaN inputs with |x·scale| > format max, i.e. that were saturated to ±max. */
   overflow: number;
 }

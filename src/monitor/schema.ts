@@ -70,6 +70,7 @@ export const castStat = z.object({
   format: z.enum(['e4m3', 'e5m2']),
   amax: z.number().nullable(),
   scale: z.number(),
+  /** % of the non-zero inputs whose FP8 value is 0 (DESIGN §6). */
   underflowPct: z.number(),
   overflowPct: z.number(),
 });

@@ -57,6 +57,8 @@ interface CastAccumulator {
   scale: number;
   underflow: number;
   overflow: number;
+  /** inputs that were not ±0: the underflow fraction's denominator */
+  nonzero: number;
   count: number;
 }
 
@@ -128,7 +130,7 @@ export class StepMonitor {
     const key = `${info.layer}/${info.gemm}/${info.role}`;
     let acc = this.casts.get(key);
     if (!acc) {
-      acc = { layer: info.layer, gemm: info.gemm, role: info.role, format: info.format, amax: 0, scale: info.scale, underflow: 0, overflow: 0, count: 0 };
+      acc = { layer: info.layer, gemm: info.gemm, role: info.role, format: info.format, amax: 0, scale: info.scale, underflow: 0, overflow: 0, nonzero: 0, count: 0 };
       this.casts.set(key, acc);
     }
     const a = info.stats.amax;
@@ -136,6 +138,7 @@ export class StepMonitor {
     acc.scale = info.scale;
     acc.underflow += info.stats.underflow;
     acc.overflow += info.stats.overflow;
+    acc.nonzero += info.stats.nonzero;
     acc.count += info.count;
     const bad = (kind: BadCast['kind']): BadCast => ({ kind, layer: info.layer, gemm: info.gemm, role: info.role, format: info.format, amax: a, scale: info.scale, overflow: info.stats.overflow, count: info.count });
     // A non-finite input, or a non-finite scale (x·NaN and 0·inf are NaN), makes non-finite codes.
@@ -183,7 +186,8 @@ export class StepMonitor {
       format: c.format,
       amax: Number.isFinite(c.amax) ? c.amax : null,
       scale: Number.isFinite(c.scale) ? c.scale : 3.4028234663852886e38,
-      underflowPct: c.count > 0 ? (100 * c.underflow) / c.count : 0,
+      // DESIGN §6: the fraction of non-zero inputs that became 0 (exact zeros cannot underflow).
+      underflowPct: c.nonzero > 0 ? (100 * c.underflow) / c.nonzero : 0,
       overflowPct: c.count > 0 ? (100 * c.overflow) / c.count : 0,
     }));
   }

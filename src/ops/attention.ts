@@ -111,7 +111,7 @@ export class AttentionOp implements TapeNode {
       const r = this.ctx.recipe;
       const qkvScale = ops.qkv.scaleFor([this.q, this.k, this.v]);
       const fmt = ops.qkv.format;
-      const total: CastStats = { amax: 0, underflow: 0, overflow: 0 };
+      const total: CastStats = { amax: 0, underflow: 0, overflow: 0, nonzero: 0 };
       mergeStats(total, kn.quantize(this.q, fmt, qkvScale, this.qCodes as Uint8Array));
       mergeStats(total, kn.quantize(this.k, fmt, qkvScale, this.kCodes as Uint8Array));
       mergeStats(total, kn.quantize(this.v, fmt, qkvScale, this.vCodes as Uint8Array));

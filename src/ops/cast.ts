@@ -16,6 +16,7 @@ export function mergeStats(into: CastStats, s: CastStats): void {
   into.amax = Number.isNaN(into.amax) || Number.isNaN(s.amax) ? NaN : Math.max(into.amax, s.amax);
   into.underflow += s.underflow;
   into.overflow += s.overflow;
+  into.nonzero += s.nonzero;
 }
 
 /** FP8 casts are defined on float32 values; OpContext refuses FP8 recipes on float64 kernels, so this only guards. */
@@ -87,7 +88,7 @@ export class Fp8Operand {
     const fmt = fp8Format(this.format);
     const scales = blockScales(float32(x, 'castBlock'), rows, cols, blockRows, blockCols, fmt, this.ctx.recipe.margin);
     const { tileCols } = blockGrid(rows, cols, blockRows, blockCols);
-    const total: CastStats = { amax: 0, underflow: 0, overflow: 0 };
+    const total: CastStats = { amax: 0, underflow: 0, overflow: 0, nonzero: 0 };
     for (let r = 0; r < rows; r++) {
       const tileRow = Math.floor(r / blockRows);
       for (let c0 = 0; c0 < cols; c0 += blockCols) {

@@ -213,7 +213,7 @@ export class LinearOp implements TapeNode {
   /** dx = Q(dy)·Q(W); dW += Q(dy)ᵀ·Q(x). */
   backward(): void {
     const { M, N } = this.spec;
-    const total: CastStats = { amax: 0, underflow: 0, overflow: 0 };
+    const total: CastStats = { amax: 0, underflow: 0, overflow: 0, nonzero: 0 };
     if (!this.dy) throw new TypeError(`LinearOp(${this.spec.key}): built without dy; use backwardRows`);
     const scale = this.backwardRows(0, M, this.dy, this.dx, total);
     this.recordGradCast(total, scale, M * N);

@@ -79,7 +79,7 @@ export class LmHeadLossOp implements TapeNode {
     const train = gradScale !== null;
     this.dloss.fill(nValid === 0 || !train ? 0 : gradScale / nValid);
     head.castInput();
-    const total: CastStats = { amax: 0, underflow: 0, overflow: 0 };
+    const total: CastStats = { amax: 0, underflow: 0, overflow: 0, nonzero: 0 };
     let gradCastScale = 1;
     const C = this.dx.length / R;
     for (let r0 = 0; r0 < R; r0 += this.chunkRows) {

@@ -174,9 +174,12 @@ class StatsBounds {
   amaxHi = 0;
   underflow: Interval = [0, 0];
   overflow: Interval = [0, 0];
+  nonzero: Interval = [0, 0];
   add(value: Interval, fmt: FloatFormat, scale: number): void {
     const [lo, hi] = value;
     const containsZero = lo <= 0 && hi >= 0;
+    if (!containsZero) this.nonzero[0]++;
+    if (lo !== 0 || hi !== 0) this.nonzero[1]++;
     this.amaxLo = Math.max(this.amaxLo, containsZero ? 0 : Math.min(Math.abs(lo), Math.abs(hi)));
     this.amaxHi = Math.max(this.amaxHi, mag(value));
     const [qlo, qhi] = fq(value, fmt, scale);
@@ -190,6 +193,8 @@ class StatsBounds {
     assert.ok(stats.amax >= this.amaxLo * (1 - 1e-6) && stats.amax <= this.amaxHi * (1 + 1e-6), `${what}.amax ${stats.amax} in [${this.amaxLo}, ${this.amaxHi}]`);
     assert.ok(stats.underflow >= this.underflow[0] && stats.underflow <= this.underflow[1], `${what}.underflow ${stats.underflow} in [${this.underflow}]`);
     assert.ok(stats.overflow >= this.overflow[0] && stats.overflow <= this.overflow[1], `${what}.overflow ${stats.overflow} in [${this.overflow}]`);
+    assert.ok(stats.nonzero >= this.nonzero[0] && stats.nonzero <= this.nonzero[1], `${what}.nonzero ${stats.nonzero} in [${this.nonzero}]`);
+    assert.ok(stats.underflow <= stats.nonzero, `${what}: underflow counts only non-zero inputs`);
   }
 }
 

@@ -30,11 +30,13 @@ function expectedCast(x: Float32Array, fmt: FloatFormat, scale: number): { codes
   let amax = 0;
   let underflow = 0;
   let overflow = 0;
+  let nonzero = 0;
   let sawNaN = false;
   const s = Math.fround(scale);
   for (let i = 0; i < x.length; i++) {
     const scaled = Math.fround(x[i] * s);
     codes[i] = encodeFp8Scalar(scaled, fmt);
+    if (x[i] !== 0) nonzero++; // NaN included
     if (Number.isNaN(x[i])) {
       sawNaN = true;
       continue;
@@ -43,7 +45,7 @@ function expectedCast(x: Float32Array, fmt: FloatFormat, scale: number): { codes
     if (x[i] !== 0 && decodeFp8Scalar(codes[i], fmt) === 0) underflow++;
     if (Math.abs(scaled) > fmt.maxFinite) overflow++;
   }
-  return { codes, stats: { amax: sawNaN ? NaN : amax, underflow, overflow } };
+  return { codes, stats: { amax: sawNaN ? NaN : amax, underflow, overflow, nonzero } };
 }
 
 test('quantize: codes bit-exact with the numerics codec, stats counted', async (t) => {
@@ -75,12 +77,17 @@ test('quantize: hand-counted stats (E4M3, scale 1)', async (t) => {
       const x = Float32Array.from([0, 1e-4, 500, -1000, 448, 0.25, -2e-3]);
       const codes = new Uint8Array(x.length);
       const stats = k.quantize(x, 'e4m3', 1, codes);
-      assert.deepEqual(stats, { amax: 1000, underflow: 1, overflow: 2 });
+      assert.deepEqual(stats, { amax: 1000, underflow: 1, overflow: 2, nonzero: 6 }); // the one exact 0 is not an input that could underflow
       assert.deepEqual([...codes], [0x00, 0x00, 0x7e, 0xfe, 0x7e, 0x28, 0x81]);
       const withNaN = Float32Array.from([1, NaN, 2]);
       const nanStats = k.quantize(withNaN, 'e5m2', 1, new Uint8Array(3));
       assert.ok(Number.isNaN(nanStats.amax), 'NaN input → NaN amax');
       assert.equal(nanStats.underflow + nanStats.overflow, 0);
+      assert.equal(nanStats.nonzero, 3, 'NaN counts as non-zero');
+      // Vector body + scalar tail on every path: 37 elements, every 3rd one ±0.
+      const mixed = Float32Array.from({ length: 37 }, (_, i) => (i % 3 === 0 ? (i % 2 ? -0 : 0) : 1 + i));
+      assert.equal(k.quantize(mixed, 'e4m3', 1, new Uint8Array(37)).nonzero, 24);
+      assert.equal(k.quantizeDequantize(mixed, 'e4m3', 1, new Float32Array(37)).nonzero, 24);
     });
   }
 });

@@ -103,7 +103,7 @@ test('native attention: every ISA path matches the reference (fp32) and stays fi
     assert.ok(f.o.every(Number.isFinite) && f.dq.every(Number.isFinite), `${isa} FP8 outputs finite`);
     const elements = SHAPE.B * SHAPE.Hq * (SHAPE.T * (SHAPE.T + 1)) / 2;
     for (const stats of [f.forward.p, f.backward.dp, f.backward.ds]) {
-      assert.ok(stats !== undefined && stats.underflow + stats.overflow <= elements, `${isa} FP8 stats ${JSON.stringify(stats)}`);
+      assert.ok(stats !== undefined && stats.underflow + stats.overflow <= elements && stats.nonzero <= elements && stats.nonzero > 0, `${isa} FP8 stats ${JSON.stringify(stats)}`);
     }
   }
 });

@@ -26,11 +26,11 @@ test('tensor statistics: per-sequence mean, rms, kurtosis averaged over sequence
 test('cast statistics aggregate per (layer, gemm, role); the first non-finite operand is reported before saturation', () => {
   const m = new StepMonitor(kernels);
   m.beginStep(false);
-  m.cast({ layer: 0, gemm: 'attn.qkv', role: 'input', format: 'e4m3', scale: 2, stats: { amax: 3, underflow: 1, overflow: 0 }, count: 100 });
-  m.cast({ layer: 0, gemm: 'attn.qkv', role: 'input', format: 'e4m3', scale: 4, stats: { amax: 5, underflow: 3, overflow: 2 }, count: 100 });
-  m.cast({ layer: 1, gemm: 'mlp.fc2', role: 'grad_output', format: 'e5m2', scale: 1, stats: { amax: Infinity, underflow: 0, overflow: 1 }, count: 10 });
+  m.cast({ layer: 0, gemm: 'attn.qkv', role: 'input', format: 'e4m3', scale: 2, stats: { amax: 3, underflow: 1, overflow: 0, nonzero: 50 }, count: 100 });
+  m.cast({ layer: 0, gemm: 'attn.qkv', role: 'input', format: 'e4m3', scale: 4, stats: { amax: 5, underflow: 3, overflow: 2, nonzero: 50 }, count: 100 });
+  m.cast({ layer: 1, gemm: 'mlp.fc2', role: 'grad_output', format: 'e5m2', scale: 1, stats: { amax: Infinity, underflow: 0, overflow: 1, nonzero: 5 }, count: 10 });
   const c = m.castStats();
-  assert.deepEqual(c[0], { layer: 0, gemm: 'attn.qkv', role: 'input', format: 'e4m3', amax: 5, scale: 4, underflowPct: 2, overflowPct: 1 });
+  assert.deepEqual(c[0], { layer: 0, gemm: 'attn.qkv', role: 'input', format: 'e4m3', amax: 5, scale: 4, underflowPct: 4, overflowPct: 1 }); // underflow over the 100 non-zero inputs, overflow over all 200
   assert.equal(c[1].amax, null);
   const bad = m.firstBadCast();
   assert.equal(bad?.kind, 'non-finite');
@@ -44,14 +44,14 @@ test('cast statistics aggregate per (layer, gemm, role); the first non-finite op
 test('first bad cast: a non-finite scale counts as non-finite; the forward view skips backward operands', () => {
   const m = new StepMonitor(kernels, (role) => role === 'grad_output');
   m.beginStep(false);
-  m.cast({ layer: 0, gemm: 'attn.qkv', role: 'input', format: 'e4m3', scale: 2, stats: { amax: 300, underflow: 0, overflow: 4 }, count: 8 });
-  m.cast({ layer: 1, gemm: 'mlp.fc2', role: 'grad_output', format: 'e5m2', scale: NaN, stats: { amax: 0.5, underflow: 0, overflow: 0 }, count: 8 });
-  m.cast({ layer: 1, gemm: 'mlp.fc1', role: 'weight', format: 'e4m3', scale: 1, stats: { amax: NaN, underflow: 0, overflow: 0 }, count: 8 });
+  m.cast({ layer: 0, gemm: 'attn.qkv', role: 'input', format: 'e4m3', scale: 2, stats: { amax: 300, underflow: 0, overflow: 4, nonzero: 4 }, count: 8 });
+  m.cast({ layer: 1, gemm: 'mlp.fc2', role: 'grad_output', format: 'e5m2', scale: NaN, stats: { amax: 0.5, underflow: 0, overflow: 0, nonzero: 4 }, count: 8 });
+  m.cast({ layer: 1, gemm: 'mlp.fc1', role: 'weight', format: 'e4m3', scale: 1, stats: { amax: NaN, underflow: 0, overflow: 0, nonzero: 4 }, count: 8 });
   assert.deepEqual([m.firstBadCast()?.kind, m.firstBadCast()?.gemm, m.firstBadCast()?.role], ['non-finite', 'mlp.fc2', 'grad_output']);
   assert.deepEqual([m.firstBadCast('forward')?.kind, m.firstBadCast('forward')?.gemm], ['non-finite', 'mlp.fc1']);
   m.beginStep(false);
-  m.cast({ layer: 0, gemm: 'attn.qkv', role: 'input', format: 'e4m3', scale: 2, stats: { amax: 300, underflow: 0, overflow: 4 }, count: 8 });
-  m.cast({ layer: 1, gemm: 'mlp.fc2', role: 'grad_output', format: 'e5m2', scale: 1, stats: { amax: Infinity, underflow: 0, overflow: 1 }, count: 8 });
+  m.cast({ layer: 0, gemm: 'attn.qkv', role: 'input', format: 'e4m3', scale: 2, stats: { amax: 300, underflow: 0, overflow: 4, nonzero: 4 }, count: 8 });
+  m.cast({ layer: 1, gemm: 'mlp.fc2', role: 'grad_output', format: 'e5m2', scale: 1, stats: { amax: Infinity, underflow: 0, overflow: 1, nonzero: 4 }, count: 8 });
   assert.deepEqual([m.firstBadCast('forward')?.kind, m.firstBadCast('forward')?.gemm, m.firstBadCast('forward')?.overflow], ['saturated', 'attn.qkv', 4]);
   m.beginStep(false);
   assert.equal(m.firstBadCast(), null);

@@ -35,6 +35,7 @@ struct ChunkStats {
   bool anyNan = false;
   uint64_t underflow = 0;
   uint64_t overflow = 0;
+  uint64_t nonzero = 0;  // inputs that are not ±0 (NaN included)
 };
 
 /** codes[i] = FP8(x[i]·scale); out (if non-null) = decode(code)·invScale using table. */

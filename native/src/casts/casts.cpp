@@ -57,9 +57,10 @@ CastResult runQuantize(const float* x, size_t n, const Fp8Format& f, float scale
     total.anyNan = total.anyNan || s.anyNan;
     total.underflow += s.underflow;
     total.overflow += s.overflow;
+    total.nonzero += s.nonzero;
   }
   return CastResult{total.anyNan ? NAN : static_cast<double>(total.amax), static_cast<double>(total.underflow),
-                    static_cast<double>(total.overflow)};
+                    static_cast<double>(total.overflow), static_cast<double>(total.nonzero)};
 }
 
 }  // namespace

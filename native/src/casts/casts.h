@@ -12,6 +12,7 @@ struct CastResult {
   double amax;
   double underflow;
   double overflow;
+  double nonzero;
 };
 
 /** codes (n) = FP8(x·scale), product in float32. */

@@ -105,8 +105,9 @@ inline void flushCount(__m256i counts, uint64_t& total) {
   total += static_cast<uint64_t>(-sum);
 }
 
-/** Folds the vector stats of one chunk into st. */
-inline void mergeStats(__m256i amaxBits, uint64_t underflow, uint64_t overflow, fog8::ChunkStats& st) {
+/** Folds the vector stats of one chunk (its first `elements` inputs, `zeroInputs` of them ±0) into st. */
+inline void mergeStats(__m256i amaxBits, uint64_t underflow, uint64_t overflow, size_t elements, uint64_t zeroInputs,
+                       fog8::ChunkStats& st) {
   alignas(32) uint32_t am[8];
   _mm256_store_si256(reinterpret_cast<__m256i*>(am), amaxBits);
   for (int l = 0; l < 8; l++) {
@@ -120,6 +121,7 @@ inline void mergeStats(__m256i amaxBits, uint64_t underflow, uint64_t overflow, 
   }
   st.underflow += underflow;
   st.overflow += overflow;
+  st.nonzero += elements - zeroInputs;
 }
 
 constexpr size_t kBlock = size_t{1} << 24;  // elements per flush: lane counts stay below 2^22
@@ -159,7 +161,7 @@ void quantizeCodes(const float* x, size_t n, const fog8::EncodeParams& p, float 
     flushCount(s.zeroInputs, zeroInputs);
     flushCount(s.overflow, overflow);
   }
-  mergeStats(amaxBits, zeroCodes - zeroInputs, overflow, st);
+  mergeStats(amaxBits, zeroCodes - zeroInputs, overflow, i, zeroInputs, st);
   for (; i < n; i++) codes[i] = encodeWithStats(p, x[i], scale, st);
 }
 
@@ -184,7 +186,7 @@ void quantizeValues(const float* x, size_t n, const fog8::EncodeParams& p, float
     flushCount(s.zeroInputs, zeroInputs);
     flushCount(s.overflow, overflow);
   }
-  mergeStats(amaxBits, zeroValues - zeroInputs, overflow, st);
+  mergeStats(amaxBits, zeroValues - zeroInputs, overflow, i, zeroInputs, st);
   for (; i < n; i++) out[i] = table[encodeWithStats(p, x[i], scale, st)] * invScale;
 }
 

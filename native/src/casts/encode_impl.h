@@ -31,6 +31,7 @@ inline uint8_t encodeWithStats(const fog8::EncodeParams& p, float x, float scale
   const float v = x * scale;
   const uint8_t code = encodeOne(p, v);
   const uint32_t ax = bitsOf(x) & 0x7FFFFFFFu;
+  if (ax != 0) st.nonzero++;
   if (ax > 0x7F800000u) {
     st.anyNan = true;
   } else {

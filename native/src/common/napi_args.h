@@ -93,13 +93,14 @@ inline void requireArgs(const Napi::CallbackInfo& info, size_t n, const char* fn
     throwType(info.Env(), std::string(fn) + ": expected " + std::to_string(n) + " arguments, got " + std::to_string(info.Length()));
 }
 
-/** {amax, underflow, overflow} of a cast (casts' CastResult or fused's CastCounts) as a JS object of numbers. */
+/** {amax, underflow, overflow, nonzero} of a cast (casts' CastResult or fused's CastCounts) as a JS object of numbers. */
 template <typename Stats>
 Napi::Object castStatsObject(Napi::Env env, const Stats& c) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("amax", static_cast<double>(c.amax));
   o.Set("underflow", static_cast<double>(c.underflow));
   o.Set("overflow", static_cast<double>(c.overflow));
+  o.Set("nonzero", static_cast<double>(c.nonzero));
   return o;
 }
 

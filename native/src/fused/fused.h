@@ -13,6 +13,8 @@ struct CastCounts {
   float amax = 0.0f;
   uint64_t underflow = 0;
   uint64_t overflow = 0;
+  /** inputs that are not ±0 (NaN included): the denominator of the underflow fraction. */
+  uint64_t nonzero = 0;
 };
 
 struct AttentionShape {

@@ -14,6 +14,7 @@ import { roundToBf16Into } from '../../numerics/bf16.js';
  * - amax: max |x| of the unscaled input; NaN as soon as any input is NaN; may be Infinity.
  * - underflow: inputs with x ≠ 0 and not NaN whose code decodes to ±0 (including x·scale
  *   underflowing float32 itself).
+ * - nonzero: inputs that are not ±0 (NaN included) — the denominator of the underflow fraction.
  * - overflow: inputs, not NaN, with |fround(x·scale)| > format max (±Infinity included), i.e. the
  *   ones the saturating cast clamps to ±max. A value in (max, max + ½ulp] counts although plain
  *   RNE would also give max: the count is "above max", as the contract states.
@@ -66,10 +67,11 @@ export function fakeQuantizeScalar(input: number, fmt: FloatFormat, scale32: num
 }
 
 export function emptyStats(): CastStats {
-  return { amax: 0, underflow: 0, overflow: 0 };
+  return { amax: 0, underflow: 0, overflow: 0, nonzero: 0 };
 }
 
 function countElement(stats: CastStats, value: number, scale32: number, decoded: number, fmt: FloatFormat): void {
+  if (value !== 0) stats.nonzero++; // NaN too
   if (Number.isNaN(value)) {
     stats.amax = NaN;
     return;
