@@ -5,7 +5,7 @@ import { Rng } from '../../src/model/rng.js';
 import { ActivationOp, RowScaleOp, XIELU_ALPHA_INIT, XIELU_BETA, type ActivationKind } from '../../src/ops/activations.js';
 import { LinearOp, WeightCastCache } from '../../src/ops/linear.js';
 import type { OpContext } from '../../src/ops/context.js';
-import { assertGradients, dot, float64Context, randn, randnAwayFromZero, type CheckedTensor, type GradCase } from '../util/gradcheck.js';
+import { assertGradients, float64Context, probeCase, randn, randnAwayFromZero, type CheckedTensor, type GradCase } from '../util/gradcheck.js';
 
 const R = 3;
 const F = 4;
@@ -32,31 +32,33 @@ function activation(ctx: OpContext, kind: ActivationKind, hSource: FloatArray, x
   return { op, h, dh, a, da };
 }
 
-function runTape(ctx: OpContext, forward: () => void, seedGradients: () => void): void {
-  ctx.tape.recording = true;
-  forward();
-  ctx.tape.recording = false;
-  seedGradients();
-  ctx.tape.backward();
+/**
+ * probeCase of one activation, L = Σ a ⊙ wa, checking h and then `parameters`; before backward h is
+ * NaN-filled (backward must refill it itself), dh too (overwritten), then `resetParameterGradients` runs.
+ */
+function activationCase(
+  ctx: OpContext, act: ReturnType<typeof activation>, hSource: FloatArray, wa: FloatArray,
+  parameters: CheckedTensor[] = [], resetParameterGradients = (): void => {},
+): GradCase {
+  return probeCase(ctx, [{ name: 'h', value: hSource, grad: act.dh }, ...parameters], {
+    forward: () => {
+      act.h.set(hSource);
+      act.op.forward();
+    },
+    output: act.a,
+    dOutput: act.da,
+    probe: wa,
+    resetGradients: () => {
+      act.h.fill(NaN);
+      act.dh.fill(NaN);
+      resetParameterGradients();
+    },
+  });
 }
 
 function elementwiseCase(kind: ActivationKind, hSource: FloatArray, seed: number): GradCase {
   const ctx = float64Context();
-  const { op, h, dh, a, da } = activation(ctx, kind, hSource);
-  const wa = randn(new Rng(seed, 9), R * F);
-  return {
-    tensors: [{ name: 'h', value: hSource, grad: dh }],
-    loss: () => {
-      h.set(hSource);
-      op.forward();
-      return dot(a, wa);
-    },
-    gradient: () => runTape(ctx, () => { h.set(hSource); op.forward(); }, () => {
-      h.fill(NaN); // backward must refill h itself
-      da.set(wa);
-      dh.fill(NaN); // overwritten
-    }),
-  };
+  return activationCase(ctx, activation(ctx, kind, hSource), hSource, randn(new Rng(seed, 9), R * F));
 }
 
 test('SwiGLU (float64): dh = [dgate | dup] matches finite differences', () => {
@@ -81,15 +83,17 @@ test('Smooth-SwiGLU alone (float64): dh matches finite differences with s held a
   const rng = new Rng(93, 1);
   const hSource = randn(rng, R * 2 * F, 1.5);
   const wa = randn(rng, R * F);
-  const { op, h, dh, a, da } = activation(ctx, 'smooth-swiglu', hSource);
+  const act = activation(ctx, 'smooth-swiglu', hSource);
+  const { op, h, a } = act;
   h.set(hSource);
   op.forward();
   const s0 = Float64Array.from(op.s);
   for (let r = 0; r < R; r++) {
     assert.equal(s0[r], Math.max(...Array.from(hSource.subarray(2 * F * r, 2 * F * r + F), Math.abs)), `s[${r}] = max |gate|`);
   }
+  // the op's gradient (none through s) is the probe loss's; the finite differences hold s at s₀
   assertGradients('smooth-swiglu (s frozen)', {
-    tensors: [{ name: 'h', value: hSource, grad: dh }],
+    ...activationCase(ctx, act, hSource, wa),
     loss: () => {
       h.set(hSource);
       op.forward();
@@ -97,11 +101,6 @@ test('Smooth-SwiGLU alone (float64): dh matches finite differences with s held a
       for (let r = 0; r < R; r++) for (let j = 0; j < F; j++) sum += wa[r * F + j] * a[r * F + j] * (op.s[r] / s0[r]);
       return sum;
     },
-    gradient: () => runTape(ctx, () => { h.set(hSource); op.forward(); }, () => {
-      h.fill(NaN);
-      da.set(wa);
-      dh.fill(NaN);
-    }),
   });
 });
 
@@ -119,24 +118,21 @@ test('Smooth-SwiGLU block: act → fc2 (fp32) → RowScale by s, in place (float
   const dpre = ctx.alloc(R * C); // gradient at fc2's output
   const fc2 = new LinearOp(ctx, { layer: 0, key: 'fc2', gemm: 'mlp.fc2', M: R, N: C, K: F, precision: 'fp32' }, w2, dw2, new WeightCastCache(), act.a, out, dpre, act.da);
   const rescale = new RowScaleOp(ctx, 'rescale', R, C, act.op.s, out, out, dout, dpre);
-  const forward = () => {
-    act.h.set(hSource);
-    act.op.forward();
-    fc2.forward();
-    rescale.forward();
-  };
-  assertGradients('smooth-swiglu + fc2 + row scale', {
-    tensors: [{ name: 'h', value: hSource, grad: act.dh }, { name: 'W2', value: w2, grad: dw2 }],
-    loss: () => {
-      forward();
-      return dot(out, wout);
+  assertGradients('smooth-swiglu + fc2 + row scale', probeCase(ctx, [{ name: 'h', value: hSource, grad: act.dh }, { name: 'W2', value: w2, grad: dw2 }], {
+    forward: () => {
+      act.h.set(hSource);
+      act.op.forward();
+      fc2.forward();
+      rescale.forward();
     },
-    gradient: () => runTape(ctx, forward, () => {
+    output: out,
+    dOutput: dout,
+    probe: wout,
+    resetGradients: () => {
       act.h.fill(NaN);
-      dout.set(wout);
       dw2.fill(0);
-    }),
-  });
+    },
+  }));
 });
 
 test('RowScale alone (float64): dx matches finite differences (s is a constant input)', () => {
@@ -150,17 +146,13 @@ test('RowScale alone (float64): dx matches finite differences (s is a constant i
   const dy = ctx.alloc(R * C);
   const dx = ctx.alloc(R * C);
   const op = new RowScaleOp(ctx, 'rescale', R, C, s, x, y, dy, dx);
-  assertGradients('row scale', {
-    tensors: [{ name: 'x', value: x, grad: dx }],
-    loss: () => {
-      op.forward();
-      return dot(y, wy);
-    },
-    gradient: () => runTape(ctx, () => op.forward(), () => {
-      dy.set(wy);
-      dx.fill(NaN);
-    }),
-  });
+  assertGradients('row scale', probeCase(ctx, [{ name: 'x', value: x, grad: dx }], {
+    forward: () => op.forward(),
+    output: y,
+    dOutput: dy,
+    probe: wy,
+    resetGradients: () => dx.fill(NaN),
+  }));
 });
 
 test('xIELU with softplus-parametrised α_p, α_n (float64): dh, ∂L/∂a_p and ∂L/∂a_n match finite differences', () => {
@@ -173,27 +165,12 @@ test('xIELU with softplus-parametrised α_p, α_n (float64): dh, ∂L/∂a_p and
   const an = Float64Array.of(inverseSoftplus(XIELU_ALPHA_INIT - XIELU_BETA) - 0.4);
   const dap = ctx.alloc(1);
   const dan = ctx.alloc(1);
-  const { op, h, dh, a, da } = activation(ctx, 'xielu', hSource, { ap, an, dap, dan });
+  const act = activation(ctx, 'xielu', hSource, { ap, an, dap, dan });
   const wa = randn(rng, R * F);
-  const tensors: CheckedTensor[] = [
-    { name: 'h', value: hSource, grad: dh },
-    { name: 'a_p', value: ap, grad: dap },
-    { name: 'a_n', value: an, grad: dan },
-  ];
+  const parameters: CheckedTensor[] = [{ name: 'a_p', value: ap, grad: dap }, { name: 'a_n', value: an, grad: dan }];
   assert.ok(hSource.some((v) => v > 0) && hSource.some((v) => v < -1), 'both branches exercised');
-  assertGradients('xielu', {
-    tensors,
-    loss: () => {
-      h.set(hSource);
-      op.forward();
-      return dot(a, wa);
-    },
-    gradient: () => runTape(ctx, () => { h.set(hSource); op.forward(); }, () => {
-      h.fill(NaN);
-      da.set(wa);
-      dh.fill(NaN); // overwritten
-      dap.fill(0); // accumulated
-      dan.fill(0);
-    }),
-  });
+  assertGradients('xielu', activationCase(ctx, act, hSource, wa, parameters, () => {
+    dap.fill(0); // accumulated
+    dan.fill(0);
+  }));
 });

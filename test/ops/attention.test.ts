@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import type { AttentionShape } from '../../src/kernels/types.js';
 import { Rng } from '../../src/model/rng.js';
 import { AttentionOp } from '../../src/ops/attention.js';
-import { assertGradients, dot, float64Context, randn } from '../util/gradcheck.js';
+import { assertGradients, float64Context, probeCase, randn } from '../util/gradcheck.js';
 
 const shapes: AttentionShape[] = [
   { B: 2, T: 5, Hq: 4, Hkv: 2, D: 4, softmaxScale: 0.37 }, // GQA, 2 query heads per KV head
@@ -26,20 +26,14 @@ for (const shape of shapes) {
     const dk = ctx.alloc(nkv);
     const dv = ctx.alloc(nkv);
     const op = new AttentionOp(ctx, 0, 'attn', shape, q, k, v, o, dO, dq, dk, dv);
-    assertGradients(`attention Hq=${Hq} Hkv=${Hkv} scale=${softmaxScale}`, {
-      tensors: [{ name: 'q', value: q, grad: dq }, { name: 'k', value: k, grad: dk }, { name: 'v', value: v, grad: dv }],
-      loss: () => {
-        op.forward();
-        return dot(o, wo);
-      },
-      gradient: () => {
-        ctx.tape.recording = true;
-        op.forward();
-        ctx.tape.recording = false;
-        dO.set(wo);
+    assertGradients(`attention Hq=${Hq} Hkv=${Hkv} scale=${softmaxScale}`, probeCase(ctx, [{ name: 'q', value: q, grad: dq }, { name: 'k', value: k, grad: dk }, { name: 'v', value: v, grad: dv }], {
+      forward: () => op.forward(),
+      output: o,
+      dOutput: dO,
+      probe: wo,
+      resetGradients: () => {
         for (const g of [dq, dk, dv]) g.fill(NaN); // overwritten
-        ctx.tape.backward();
       },
-    });
+    }));
   });
 }

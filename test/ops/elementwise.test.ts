@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import { Rng } from '../../src/model/rng.js';
 import { ForkOp, LayerScaleOp, SplitOp, residualAdd } from '../../src/ops/elementwise.js';
-import { assertGradients, dot, float64Context, randn } from '../util/gradcheck.js';
+import { assertGradients, dot, float64Context, probeCase, randn } from '../util/gradcheck.js';
 
 const R = 3;
 const C = 5;
@@ -17,22 +17,16 @@ test('LayerScale (float64): dx and dg match finite differences', () => {
   const dx = ctx.alloc(R * C);
   const wy = randn(rng, R * C);
   const op = new LayerScaleOp(ctx, 'ls', R, C, g, dg, x, y, dy, dx);
-  assertGradients('layerscale', {
-    tensors: [{ name: 'x', value: x, grad: dx }, { name: 'g', value: g, grad: dg }],
-    loss: () => {
-      op.forward();
-      return dot(y, wy);
-    },
-    gradient: () => {
-      ctx.tape.recording = true;
-      op.forward();
-      ctx.tape.recording = false;
-      dy.set(wy);
+  assertGradients('layerscale', probeCase(ctx, [{ name: 'x', value: x, grad: dx }, { name: 'g', value: g, grad: dg }], {
+    forward: () => op.forward(),
+    output: y,
+    dOutput: dy,
+    probe: wy,
+    resetGradients: () => {
       dx.fill(NaN); // overwritten
       dg.fill(0); // accumulated
-      ctx.tape.backward();
     },
-  });
+  }));
 });
 
 test('residual block h ← h + LayerScale(h) with ForkOp and in-place residualAdd (float64): dh and dg match finite differences', () => {
@@ -48,28 +42,21 @@ test('residual block h ← h + LayerScale(h) with ForkOp and in-place residualAd
   const wh = randn(rng, R * C);
   const fork = new ForkOp(ctx, 'fork', dres, dbranch);
   const scale = new LayerScaleOp(ctx, 'ls', R, C, g, dg, h, branch, dres, dbranch);
-  const forward = () => {
-    h.set(hSource);
-    fork.forward();
-    scale.forward();
-    residualAdd(h, branch);
-  };
-  assertGradients('fork + layerscale + residual add', {
-    tensors: [{ name: 'h', value: hSource, grad: dres }, { name: 'g', value: g, grad: dg }],
-    loss: () => {
-      forward();
-      return dot(h, wh);
+  assertGradients('fork + layerscale + residual add', probeCase(ctx, [{ name: 'h', value: hSource, grad: dres }, { name: 'g', value: g, grad: dg }], {
+    forward: () => {
+      h.set(hSource);
+      fork.forward();
+      scale.forward();
+      residualAdd(h, branch);
     },
-    gradient: () => {
-      ctx.tape.recording = true;
-      forward();
-      ctx.tape.recording = false;
-      dres.set(wh);
+    output: h,
+    dOutput: dres,
+    probe: wh,
+    resetGradients: () => {
       dbranch.fill(NaN);
       dg.fill(0);
-      ctx.tape.backward();
     },
-  });
+  }));
 });
 
 test('split of the fused QKV projection (float64): dqkv matches finite differences', () => {

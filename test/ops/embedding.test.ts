@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/model/rng.js';
 import { EmbeddingOp } from '../../src/ops/embedding.js';
-import { assertGradients, dot, float64Context, randn } from '../util/gradcheck.js';
+import { assertGradients, float64Context, probeCase, randn } from '../util/gradcheck.js';
 
 test('embedding with input scale (float64): dE matches finite differences of L = Σ h ⊙ w, repeated tokens summed, unused rows 0', () => {
   const ctx = float64Context();
@@ -18,20 +18,12 @@ test('embedding with input scale (float64): dE matches finite differences of L =
   const wh = randn(rng, R * C); // loss weights (R, C)
   const tokens = Int32Array.from([3, 0, 3, 5, 1, 3, 0]); // row 2 unused; 3 and 0 repeat
   const op = new EmbeddingOp(ctx, R, C, V, scale, table, dtable, h, dh);
-  const result = assertGradients('embedding', {
-    tensors: [{ name: 'E', value: table, grad: dtable }],
-    loss: () => {
-      op.forward(tokens);
-      return dot(h, wh);
-    },
-    gradient: () => {
-      ctx.tape.recording = true;
-      op.forward(tokens);
-      ctx.tape.recording = false;
-      dh.set(wh);
-      dtable.fill(0); // accumulated
-      ctx.tape.backward();
-    },
-  }, { elements: V * C });
+  const result = assertGradients('embedding', probeCase(ctx, [{ name: 'E', value: table, grad: dtable }], {
+    forward: () => op.forward(tokens),
+    output: h,
+    dOutput: dh,
+    probe: wh,
+    resetGradients: () => dtable.fill(0), // accumulated
+  }), { elements: V * C });
   for (let c = 0; c < C; c++) assert.equal(result.rows.find((r) => r.what === `element ${2 * C + c}`)?.analytic, 0);
 });

@@ -7,7 +7,7 @@ import { ScalingState } from '../../src/numerics/scaling.js';
 import { OpContext } from '../../src/ops/context.js';
 import { LinearOp, WeightCastCache } from '../../src/ops/linear.js';
 import { Rng } from '../../src/model/rng.js';
-import { assertGradients, dot, float64Context, gradCheck, randn, type GradCase } from '../util/gradcheck.js';
+import { assertGradients, float64Context, gradCheck, probeCase, randn } from '../util/gradcheck.js';
 
 const M = 5;
 const N = 3;
@@ -117,22 +117,16 @@ function linearGradCase() {
   const y = ctx.alloc(M * N);
   const dy = ctx.alloc(M * N);
   const op = new LinearOp(ctx, { layer: 0, key: 'l', gemm: 'l', M, N, K, precision: 'fp32' }, w, dw, new WeightCastCache(), x, y, dy, dx);
-  const c: GradCase = {
-    tensors: [{ name: 'x', value: x, grad: dx }, { name: 'W', value: w, grad: dw }],
-    loss: () => {
-      op.forward();
-      return dot(y, wy);
-    },
-    gradient: () => {
-      ctx.tape.recording = true;
-      op.forward();
-      ctx.tape.recording = false;
-      dy.set(wy);
+  const c = probeCase(ctx, [{ name: 'x', value: x, grad: dx }, { name: 'W', value: w, grad: dw }], {
+    forward: () => op.forward(),
+    output: y,
+    dOutput: dy,
+    probe: wy,
+    resetGradients: () => {
       dx.fill(NaN); // dgrad overwrites
       dw.fill(0); // wgrad accumulates
-      ctx.tape.backward();
     },
-  };
+  });
   return { c, dw };
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import { Rng } from '../../src/model/rng.js';
 import { RmsNormOp, TanhOp } from '../../src/ops/norm.js';
-import { assertGradients, dot, float64Context, randn, type CheckedTensor } from '../util/gradcheck.js';
+import { assertGradients, float64Context, probeCase, randn, type CheckedTensor } from '../util/gradcheck.js';
 
 const R = 4; // e.g. B·T·H rows of a per-head QK norm
 const C = 6;
@@ -21,22 +21,16 @@ function rmsNormCase(withGain: boolean) {
   const op = new RmsNormOp(ctx, 'norm', R, C, EPS, gain, dgain, x, y, dy, dx);
   const tensors: CheckedTensor[] = [{ name: 'x', value: x, grad: dx }];
   if (gain && dgain) tensors.push({ name: 'gain', value: gain, grad: dgain });
-  return {
-    tensors,
-    loss: () => {
-      op.forward();
-      return dot(y, wy);
-    },
-    gradient: () => {
-      ctx.tape.recording = true;
-      op.forward();
-      ctx.tape.recording = false;
-      dy.set(wy);
+  return probeCase(ctx, tensors, {
+    forward: () => op.forward(),
+    output: y,
+    dOutput: dy,
+    probe: wy,
+    resetGradients: () => {
       dx.fill(NaN); // overwritten
       dgain?.fill(0); // accumulated
-      ctx.tape.backward();
     },
-  };
+  });
 }
 
 // A smaller step: the small row (rms ≈ 0.01) has derivatives scaling like 1/rms^k, and the
@@ -60,21 +54,14 @@ test('DyT tanh(α·x) in place (y aliases x, dx aliases dy) (float64): dx and d�
   const grad = ctx.alloc(n); // dy, then dx
   const wy = randn(rng, n);
   const op = new TanhOp(ctx, 'dyt', alpha, dalpha, buf, buf, grad, grad);
-  assertGradients('dyt tanh', {
-    tensors: [{ name: 'x', value: xSource, grad }, { name: 'alpha', value: alpha, grad: dalpha }],
-    loss: () => {
+  assertGradients('dyt tanh', probeCase(ctx, [{ name: 'x', value: xSource, grad }, { name: 'alpha', value: alpha, grad: dalpha }], {
+    forward: () => {
       buf.set(xSource);
       op.forward();
-      return dot(buf, wy);
     },
-    gradient: () => {
-      buf.set(xSource);
-      ctx.tape.recording = true;
-      op.forward();
-      ctx.tape.recording = false;
-      grad.set(wy);
-      dalpha.fill(0); // accumulated
-      ctx.tape.backward();
-    },
-  });
+    output: buf,
+    dOutput: grad,
+    probe: wy,
+    resetGradients: () => dalpha.fill(0), // accumulated
+  }));
 });

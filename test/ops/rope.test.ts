@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import { Rng } from '../../src/model/rng.js';
 import { RopeOp } from '../../src/ops/rope.js';
-import { assertGradients, dot, float64Context, randn } from '../util/gradcheck.js';
+import { assertGradients, float64Context, probeCase, randn } from '../util/gradcheck.js';
 
 for (const theta of [100, 500000]) {
   test(`RoPE in place, θ = ${theta} (float64): dx (the inverse rotation of dy) matches finite differences`, () => {
@@ -14,21 +14,14 @@ for (const theta of [100, 500000]) {
     const grad = ctx.alloc(n); // dy, then dx in place
     const wy = randn(rng, n);
     const op = new RopeOp(ctx, 'rope', B, T, H, D, theta, buf, grad);
-    assertGradients(`rope θ=${theta}`, {
-      tensors: [{ name: 'x', value: xSource, grad }],
-      loss: () => {
+    assertGradients(`rope θ=${theta}`, probeCase(ctx, [{ name: 'x', value: xSource, grad }], {
+      forward: () => {
         buf.set(xSource);
         op.forward();
-        return dot(buf, wy);
       },
-      gradient: () => {
-        buf.set(xSource);
-        ctx.tape.recording = true;
-        op.forward();
-        ctx.tape.recording = false;
-        grad.set(wy);
-        ctx.tape.backward();
-      },
-    });
+      output: buf,
+      dOutput: grad,
+      probe: wy,
+    }));
   });
 }

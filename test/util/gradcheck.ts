@@ -67,6 +67,40 @@ export interface GradCase {
   gradient(): void;
 }
 
+/** What probeCase needs: the op(s) under test, their output, its gradient buffer and the probe weights. */
+export interface ProbeSpec {
+  /** The op(s) forward from the current tensor values (refilling any input buffer they overwrite). */
+  forward(): void;
+  output: FloatArray;
+  /** The gradient buffer backward reads for `output`; seeded with `probe`. */
+  dOutput: FloatArray;
+  probe: FloatArray;
+  /** Called after seeding, before backward: NaN-fill overwritten grads, zero-fill accumulated ones. */
+  resetGradients?(): void;
+}
+
+/**
+ * The usual case, L = Σ output ⊙ probe: loss() runs forward; gradient() runs it with the tape
+ * recording, seeds dOutput ← probe, calls resetGradients and runs the tape's backward.
+ */
+export function probeCase(ctx: OpContext, tensors: CheckedTensor[], spec: ProbeSpec): GradCase {
+  return {
+    tensors,
+    loss: () => {
+      spec.forward();
+      return dot(spec.output, spec.probe);
+    },
+    gradient: () => {
+      ctx.tape.recording = true;
+      spec.forward();
+      ctx.tape.recording = false;
+      spec.dOutput.set(spec.probe);
+      spec.resetGradients?.();
+      ctx.tape.backward();
+    },
+  };
+}
+
 export interface GradCheckOptions {
   /** Seed of the directions and of the element choice. */
   seed?: number;
