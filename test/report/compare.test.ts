@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COMPLETION_MARKER, compareJobs, formatCompareTable, pctDifference, runCompare, type CompareJob } from '../../src/report/compare.js';
 import { writeSyntheticRun } from './fixtures.js';
+import { hasResumableCheckpoint, trainInProcess } from '../../src/cli/commands/compare.js';
+import { referenceKernelLoader, type KernelLoader } from '../../src/train/session.js';
+import { writeCountingDataset } from '../train/helpers.js';
 
 /** A fake trainer: writes a synthetic run whose final val loss depends on preset and precision. */
 function fakeTrainer(calls: CompareJob[], failOn?: string) {
@@ -100,4 +103,50 @@ test('compare checks the shared train flags before training anything', async () 
   assert.throws(() => checkSharedTrainFlags(['--run-dir', 'x']), /--run-dir is set by compare itself/);
   assert.throws(() => checkSharedTrainFlags(['--resume', 'x']), /--resume is not a compare option/);
   assert.throws(() => checkSharedTrainFlags(['--learning-rat', '1']), /unknown option/);
+});
+
+test('the real trainer interrupted by SIGINT mid-run: rerunning the compare resumes that run bit-identically', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fog8-compare-real-'));
+  try {
+    const prefix = writeCountingDataset(dir);
+    const shared = ['--size', 'tiny', '--data', prefix, '--vocab-size', '64', '--kernels', 'reference', '--batch', '2', '--seq', '16', '--val-fraction', '0.1',
+      '--eval-interval', '0', '--eval-batches', '1', '--checkpoint-interval', '0', '--progress', 'none'];
+    const matrix = { presets: ['llama3'], precisions: ['bf16', 'fp8-delayed'], hasCheckpoint: hasResumableCheckpoint, log: () => {} };
+    const stepLosses = (runDir: string): number[] => readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n')
+      .map((l) => JSON.parse(l) as { type: string; loss?: number }).filter((r) => r.type === 'step').map((r) => r.loss as number);
+
+    const straight = join(dir, 'straight');
+    await runCompare({ ...matrix, outDir: straight, runTraining: trainInProcess({ steps: 8, shared, loadKernels: referenceKernelLoader }) });
+
+    // The second cell's kernels raise SIGINT inside its 10th AdamW call, i.e. within some optimizer
+    // update after the first and before the last (asserted below); the trainer stops at that step's end.
+    let loads = 0;
+    const interrupting: KernelLoader = async (kind, threads) => {
+      const k = await referenceKernelLoader(kind, threads);
+      if (++loads !== 2) return k;
+      let calls = 0;
+      return { ...k, adamw: (...a: Parameters<typeof k.adamw>) => {
+        if (++calls === 10) process.emit('SIGINT');
+        k.adamw(...a);
+      } };
+    };
+    const interrupted = join(dir, 'interrupted');
+    await assert.rejects(
+      runCompare({ ...matrix, outDir: interrupted, runTraining: trainInProcess({ steps: 8, shared, loadKernels: interrupting, handleSignals: true }) }),
+      /llama3-fp8-delayed was interrupted at step \d+; rerun the same compare command to resume it/,
+    );
+    const stoppedAt = stepLosses(join(interrupted, 'llama3-fp8-delayed')).length;
+    assert.ok(stoppedAt >= 1 && stoppedAt < 8, `stopped at step ${stoppedAt}`);
+    assert.equal(process.listenerCount('SIGINT'), 0, 'the trainer removed its signal handler');
+
+    const rerun = await runCompare({ ...matrix, outDir: interrupted, runTraining: trainInProcess({ steps: 8, shared, loadKernels: referenceKernelLoader }) });
+    assert.deepEqual(rerun.outcomes.map((o) => o.outcome), ['already-finished', 'resumed']);
+    for (const cell of ['llama3-bf16', 'llama3-fp8-delayed']) {
+      assert.deepEqual(stepLosses(join(interrupted, cell)), stepLosses(join(straight, cell)), `${cell}: losses step by step, exactly`);
+    }
+    assert.ok(readFileSync(join(interrupted, 'llama3-fp8-delayed', 'checkpoints', 'step-8', 'model.safetensors'))
+      .equals(readFileSync(join(straight, 'llama3-fp8-delayed', 'checkpoints', 'step-8', 'model.safetensors'))), 'final weights identical');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
