@@ -11,15 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { loadNativeAddon, loadNativeKernels, type NativeCoreAddon, type PeakKind } from '../src/kernels/native.js';
 import { createReferenceKernels } from '../src/kernels/reference/index.js';
 import type { Kernels, GemmOperand, OperandDtype, AttentionShape } from '../src/kernels/types.js';
+import { refuseEmulatedAddon } from './emulation-guard.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const reference = createReferenceKernels();
+refuseEmulatedAddon('kernels');
 const addon: NativeCoreAddon = loadNativeAddon();
-if (addon.avx512Emulated()) {
-  // An emulated build (FOG8_NATIVE_ADDON → scripts/test-avx512-emulated.mjs) is for correctness only.
-  console.error('kernels bench: REFUSED: this addon runs AVX-512 emulated by SIMDe (fog8_avx512_emulated=1); its speed means nothing. Unset FOG8_NATIVE_ADDON to benchmark the real build.');
-  process.exit(1);
-}
 let nativeKernels: Kernels | null = null;
 try {
   nativeKernels = loadNativeKernels();

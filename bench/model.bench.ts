@@ -14,6 +14,7 @@ import type { Kernels } from '../src/kernels/types.js';
 import { resolvePrecision } from '../src/numerics/recipe.js';
 import { resolveModelConfig } from '../src/model/config.js';
 import { Model, type Batch } from '../src/model/model.js';
+import { refuseEmulatedAddon } from './emulation-guard.js';
 
 async function kernelsForBench(): Promise<Kernels> {
   try {
@@ -54,6 +55,7 @@ function batchFor(vocab: number, B: number, T: number, seed: number): Batch {
 }
 
 async function main(): Promise<void> {
+  refuseEmulatedAddon('model');
   const kernels = await kernelsForBench();
   const native = kernels.name === 'native';
   const rows: Row[] = [];

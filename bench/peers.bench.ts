@@ -30,6 +30,7 @@ import { resolvePrecision } from '../src/numerics/recipe.js';
 import { AdamW, DEFAULT_ADAMW, FP32_OPTIMIZER_PRECISION } from '../src/optim/adamw.js';
 import { loadKernelBackend } from '../src/train/kernel-backend.js';
 import { optimizedTensors } from '../src/train/session.js';
+import { refuseEmulatedAddon } from './emulation-guard.js';
 
 const THREADS = 2;
 const TOKENS_PER_STEP = 4096;
@@ -155,6 +156,7 @@ class Fog8Trainer {
 }
 
 async function main(): Promise<void> {
+  refuseEmulatedAddon('peers');
   const t0 = performance.now();
   const reps = envInt('FOG8_PEER_REPS', 3, 1);
   const shapes: Shape[] = process.env.FOG8_BENCH_M === '1' ? ['S', 'M'] : ['S'];

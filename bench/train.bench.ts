@@ -25,6 +25,7 @@ import { clipFactor, globalGradNorm } from '../src/optim/clip.js';
 import { loadKernelBackend } from '../src/train/kernel-backend.js';
 import type { TrainProgress } from '../src/train/progress.js';
 import { prepareTraining, recipeOf } from '../src/train/session.js';
+import { refuseEmulatedAddon } from './emulation-guard.js';
 
 interface Row {
   size: string;
@@ -61,6 +62,7 @@ function requestedSizes(native: boolean): string[] {
 }
 
 async function main(): Promise<void> {
+  refuseEmulatedAddon('train');
   const kernels = await loadKernelBackend('auto', null);
   const native = kernels.name === 'native';
   const rows: Row[] = [];
