@@ -5,6 +5,22 @@
 
 #include "peak.h"
 
+namespace {
+
+/** Sums the 12 chains into a volatile, so that none of their work can be optimised away. */
+void keepChainsAlive(const __m512 (&c)[12]) {
+  __m512 s = c[0];
+  for (int j = 1; j < 12; j++) s = _mm512_add_ps(s, c[j]);
+  float lanes[16];  // summed by hand: SIMDe 0.7.4 has no _mm512_reduce_add_ps
+  _mm512_storeu_ps(lanes, s);
+  float total = 0.0f;
+  for (float x : lanes) total += x;
+  volatile float sink = total;
+  (void)sink;
+}
+
+}  // namespace
+
 double fog8::peakFma512(uint64_t iterations) {
   __m512 c[12];
   for (int j = 0; j < 12; j++) c[j] = _mm512_set1_ps(static_cast<float>(j));
@@ -14,14 +30,7 @@ double fog8::peakFma512(uint64_t iterations) {
     for (int j = 0; j < 12; j++) c[j] = _mm512_fmadd_ps(a, c[j], b);
     FOG8_OPAQUE_VECTORS(c);
   }
-  __m512 s = c[0];
-  for (int j = 1; j < 12; j++) s = _mm512_add_ps(s, c[j]);
-  float lanes[16];  // summed by hand: SIMDe 0.7.4 has no _mm512_reduce_add_ps
-  _mm512_storeu_ps(lanes, s);
-  float total = 0.0f;
-  for (float x : lanes) total += x;
-  volatile float sink = total;
-  (void)sink;
+  keepChainsAlive(c);
   return static_cast<double>(iterations) * 12.0 * 32.0;
 }
 
@@ -34,14 +43,7 @@ double fog8::peakDpbf16x512(uint64_t iterations) {
     for (int j = 0; j < 12; j++) c[j] = _mm512_dpbf16_ps(c[j], a, b);
     FOG8_OPAQUE_VECTORS(c);
   }
-  __m512 s = c[0];
-  for (int j = 1; j < 12; j++) s = _mm512_add_ps(s, c[j]);
-  float lanes[16];  // summed by hand: SIMDe 0.7.4 has no _mm512_reduce_add_ps
-  _mm512_storeu_ps(lanes, s);
-  float total = 0.0f;
-  for (float x : lanes) total += x;
-  volatile float sink = total;
-  (void)sink;
+  keepChainsAlive(c);
   return static_cast<double>(iterations) * 12.0 * 64.0;
 }
 
