@@ -43,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     const e = err as { code?: string; exitCode?: number; message?: string };
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
     if (typeof e.exitCode === 'number' && e.code?.startsWith('commander.')) return e.exitCode;
+    if (e.code === 'fog8.reported') return 1; // already reported (by another MPI rank)
     console.error(`fog8: ${e.message ?? String(err)}`);
     return 1;
   }

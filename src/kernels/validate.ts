@@ -27,7 +27,10 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
       return k.alloc(n);
     },
     isa: k.isa,
-    threads: k.threads,
+    // A getter: the native pool can be resized after loading (--threads), and the count must follow.
+    get threads() {
+      return k.threads;
+    },
 
     quantize(x, format, scale, codes) {
       castArgs('quantize', ['x', x, Floats], format, ['scale', scale], ['codes', codes, Uint8Array]);

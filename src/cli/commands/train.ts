@@ -1,26 +1,57 @@
 /** `fog8 train`: train a model (defaults: the main job), or `--resume RUN_DIR` one bit-identically. */
 import type { Command } from 'commander';
+import { availableParallelism } from 'node:os';
 import { parseTrainFlags, readConfigFile, resolveTrainConfig, trainConfigHelp } from '../config.js';
 import { terminalProgress } from '../progress.js';
 import type { TrainConfigKey } from '../../train/config.js';
-import { runTraining } from '../../train/session.js';
+import { prepareTraining, type PreparedRun, type RunOutcome } from '../../train/session.js';
 import { loadKernelBackend } from '../../train/kernel-backend.js';
+import { detectLaunch, RankMismatchError, worldCommunicator } from '../../train/distributed.js';
 
 export function registerTrainCommand(program: Command): void {
   program
     .command('train')
-    .description('train a model (no arguments: fog-xielu/small in fp8-delayed with FP8 attention on the embedded Brown corpus, ~5 min on 2 cores)')
+    .description('train a model (no arguments: fog-xielu/small in fp8-delayed with FP8 attention on the embedded Brown corpus, ~5 min on 2 cores); under mpirun -np N: N data-parallel ranks')
     .allowUnknownOption(true)
     .allowExcessArguments(true)
     .helpOption('-h, --help', 'show the config keys')
-    .addHelpText('after', '\n' + trainConfigHelp())
+    .addHelpText('after', '\n' + trainConfigHelp() + '\n\nData parallel: mpirun -np N [--hostfile FILE] npx fog8 train … (see docs/train.md)')
     .action(async (_opts: unknown, cmd: Command) => {
       const args = cmd.args;
       const { config, extras } = resolveTrainConfig(args);
       const explicit = new Set<TrainConfigKey>(Object.keys(parseTrainFlags(args).values) as TrainConfigKey[]);
       if (extras.configFile) for (const k of Object.keys(readConfigFile(extras.configFile))) explicit.add(k as TrainConfigKey);
-      const outcome = await runTraining({ config, explicit, resume: extras.resume, loadKernels: loadKernelBackend, progress: terminalProgress(), handleSignals: true });
-      // A thrown error makes main() print it and return a non-zero exit code.
-      if (outcome.status === 'diverged') throw new Error(`training diverged at step ${outcome.steps}: ${outcome.diagnosis ?? 'non-finite steps'} (run directory ${outcome.runDir})`);
+      // Under mpirun: MPI_COMM_WORLD (an error naming the package when the addon lacks MPI).
+      const comm = worldCommunicator();
+      // Ranks sharing a machine share its cores: default threads = cores / ranks on this machine.
+      const localRanks = comm.size > 1 ? (detectLaunch()?.localSize ?? 1) : 1;
+      const loadKernels = (kind: typeof config.kernels, threads: number | null) =>
+        loadKernelBackend(kind, threads ?? (localRanks > 1 ? Math.max(1, Math.floor(availableParallelism() / localRanks)) : null));
+      let prepared: PreparedRun | null = null;
+      let outcome: RunOutcome;
+      try {
+        prepared = await prepareTraining({ config, explicit, resume: extras.resume, stopAfterStep: extras.stopAfter, loadKernels, progress: terminalProgress(), handleSignals: true, comm });
+        outcome = await prepared.run();
+        comm.finalize();
+      } catch (e) {
+        if (comm.size === 1) throw e;
+        if (e instanceof RankMismatchError) {
+          // Every rank found the same mismatch: rank 0 reports it, the others end quietly.
+          comm.finalize();
+          if (comm.rank === 0) throw e;
+          throw Object.assign(new Error(e.message), { code: 'fog8.reported' });
+        }
+        // One rank failed: say which and where, then end every rank (they would wait forever).
+        const where = prepared ? `at step ${prepared.trainer.currentStep + 1}` : 'during setup';
+        console.error(`fog8 train: rank ${comm.rank} of ${comm.size} (host ${comm.host}) failed ${where}: ${(e as Error).message}`);
+        console.error(`fog8 train: ending all ranks; resume from the newest checkpoint with: mpirun -np ${comm.size} npx fog8 train --resume ${prepared?.runDir ?? 'RUN_DIR'}`);
+        comm.abort(1);
+        throw e;
+      }
+      // A thrown error makes main() print it and return a non-zero exit code (rank 0 speaks for all).
+      if (outcome.status === 'diverged') {
+        const e = new Error(`training diverged at step ${outcome.steps}: ${outcome.diagnosis ?? 'non-finite steps'} (run directory ${outcome.runDir})`);
+        throw comm.rank === 0 ? e : Object.assign(e, { code: 'fog8.reported' });
+      }
     });
 }
