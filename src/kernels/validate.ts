@@ -121,7 +121,7 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
       const s = attentionShape(m, shape);
       attentionArrays(m, Floats, s, { q, k: kk, v, o, do_, dq, dk, dv });
       array(m, 'lse', lse, Floats, s.B * s.Hq * s.T, `B·Hq·T = ${s.B}·${s.Hq}·${s.T}`);
-      if (fp8 !== null) fp8Scales(m, fp8, ['p', 'dp', 'ds']);
+      if (fp8 !== null) fp8Scales(m, fp8, ['p', 'ds']);
       return k.attentionBackward(q, kk, v, o, lse, do_, dq, dk, dv, shape, fp8);
     },
 

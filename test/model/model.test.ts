@@ -194,12 +194,12 @@ test('FP8 accounting: one cast per (layer, GEMM, role) per step, E4M3 forward / 
   const expected: string[] = [];
   for (let l = 0; l < m.config.nLayers; l++) {
     for (const g of ['attn.qkv', 'attn.out', 'mlp.fc1', 'mlp.fc2']) for (const r of ['input', 'weight', 'grad_output']) expected.push(`${l}|${g}|${r}`);
-    for (const r of ['qkv', 'p', 'o', 'do', 'dp', 'ds']) expected.push(`${l}|attn.dpa|${r}`);
+    for (const r of ['qkv', 'p', 'o', 'do', 'ds', 'dqkv']) expected.push(`${l}|attn.dpa|${r}`); // DESIGN §3 FP8DPA slots
   }
   assert.deepEqual([...count.keys()].sort(), expected.sort()); // LM head stays wide by default
   for (const [k, n] of count) assert.equal(n, 1, k);
   for (const c of casts) {
-    const backward = ['grad_output', 'do', 'dp', 'ds'].includes(c.role);
+    const backward = ['grad_output', 'do', 'ds', 'dqkv'].includes(c.role);
     assert.equal(c.format, backward ? 'e5m2' : 'e4m3', `${c.gemm} ${c.role}`);
   }
   // second micro-batch of the same step: no weight casts
@@ -307,19 +307,19 @@ test('fog-xielu at tiny with its own softmax scale 16/head_dim = 2: near one-hot
   }
 });
 
-test('fp8-current: attention dP/dS scales follow the previous backward (not stuck at 1), so dS does not flush to zero', () => {
+test('fp8-current: the attention dS scale follows the previous backward (not stuck at 1), so dS does not flush to zero', () => {
   const c = resolveModelConfig({ preset: 'fog-xielu', size: 'tiny' });
   const m = new Model(c, kernels, resolvePrecision('fp8-current'), 7);
   const batch = makeBatch(c, 2, 8, 4);
   const casts: CastInfo[] = [];
   const sink: MonitorSink = { tensor: () => {}, cast: (i) => casts.push(i), maxLogit: () => {} };
   m.forwardBackward(batch, 1, sink);
-  const first = new Map(casts.filter((x) => x.gemm === 'attn.dpa' && (x.role === 'dp' || x.role === 'ds')).map((x) => [`${x.layer}.${x.role}`, x]));
+  const first = new Map(casts.filter((x) => x.gemm === 'attn.dpa' && x.role === 'ds').map((x) => [`${x.layer}.${x.role}`, x]));
   m.scaling.updateForward();
   m.scaling.updateBackward();
   casts.length = 0;
   m.forwardBackward(batch, 1, sink);
-  for (const x of casts.filter((y) => y.gemm === 'attn.dpa' && (y.role === 'dp' || y.role === 'ds'))) {
+  for (const x of casts.filter((y) => y.gemm === 'attn.dpa' && y.role === 'ds')) {
     const prev = first.get(`${x.layer}.${x.role}`) as CastInfo;
     // same batch and weights: the previous amax is this one, so the scale is the exact current scale
     assert.equal(x.scale, currentScale(prev.stats.amax, E5M2, 0), `${x.layer}.${x.role}`);
