@@ -241,10 +241,10 @@ test('delayed scaling: amaxes recorded but scales unchanged until the trainer up
 const SQNR_CASES: { preset: string; overrides: object; recipe: string; whole: number; worstMatrix: number }[] = [
   { preset: 'llama3', overrides: {}, recipe: 'fp8-delayed', whole: 26, worstMatrix: 13 },
   { preset: 'llama3', overrides: {}, recipe: 'fp8-current', whole: 26, worstMatrix: 13 },
-  { preset: 'llama3', overrides: {}, recipe: 'bf16', whole: 46, worstMatrix: 40 },
+  { preset: 'llama3', overrides: {}, recipe: 'bf16', whole: 43, worstMatrix: 38 }, // BF16 GEMMs and BF16 wide tensors
   { preset: 'fog-xielu', overrides: { softmaxScale: 0.5 }, recipe: 'fp8-delayed', whole: 15, worstMatrix: 8 },
   { preset: 'fog-xielu', overrides: { softmaxScale: 0.5 }, recipe: 'fp8-current', whole: 15, worstMatrix: 8 },
-  { preset: 'fog-xielu', overrides: { softmaxScale: 0.5 }, recipe: 'bf16', whole: 41, worstMatrix: 36 },
+  { preset: 'fog-xielu', overrides: { softmaxScale: 0.5 }, recipe: 'bf16', whole: 39, worstMatrix: 34 }, // BF16 GEMMs and BF16 wide tensors
 ];
 
 function sqnrDb(ref: Float32Array, x: Float32Array): number {
