@@ -3,7 +3,8 @@
  * (config.json, metrics.jsonl, train.log, checkpoints/), and — for `--resume` — restores every
  * piece of state after verifying all of it first (a mismatched checkpoint changes nothing).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSafely } from '../util/safe-file.js';
 import { join, resolve } from 'node:path';
 import type { Kernels } from '../kernels/types.js';
 import { createReferenceKernels } from '../kernels/reference/index.js';
@@ -93,7 +94,7 @@ export async function openTrainingData(config: TrainConfig, T: number, modelVoca
     vocabSize,
     train,
     validation,
-    tokenizerJson: tokenizerPath ? readFileSync(tokenizerPath) : null,
+    tokenizerJson: tokenizerPath ? readFileSafely(tokenizerPath, { what: 'tokenizer file', maxBytes: 512 << 20 }) : null,
     description: `${config.data === 'brown' ? 'Brown corpus' : prefix} (${train.sampleCount} training sequences of ${T} tokens)`,
   };
 }

@@ -171,7 +171,11 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, what = 
     writeFileSync(tmp, data);
     renameSync(tmp, path);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // not ours to remove (e.g. a directory of that name): leave it
+    }
     const code = (e as NodeJS.ErrnoException).code;
     throw new UnsafeFileError(`${what} ${path}: cannot be written (${code ?? (e as Error).message})`);
   }

@@ -80,3 +80,32 @@ test('fog8 train: a config error found during setup (BPE vocabulary too small fo
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('fog8 train --kernels native --threads 1: runs, and config.json, the run record and the MFU peak use 1 thread', async (t) => {
+  const { nativeAvailability } = await import('../../src/kernels/index.js');
+  if (!nativeAvailability().available) return t.skip('native addon not built');
+  const { loadNativeAddon } = await import('../../src/kernels/native.js');
+  const addon = loadNativeAddon();
+  const savedThreads = addon.threads();
+  const dir = mkdtempSync(join(tmpdir(), 'fog8-threads-'));
+  try {
+    const prefix = writeCountingDataset(dir);
+    const runDir = join(dir, 'run');
+    const code = await main([
+      'train', '--size', 'tiny', '--data', prefix, '--vocab-size', '64', '--kernels', 'native', '--threads', '1', '--steps', '2', '--batch', '2', '--seq', '16',
+      '--eval-batches', '1', '--run-dir', runDir, '--progress', 'none', '--val-fraction', '0.1',
+    ]);
+    assert.equal(code, 0);
+    const config = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { train: { threads: number }; kernels: { name: string; threads: number } };
+    assert.equal(config.train.threads, 1);
+    assert.deepEqual([config.kernels.name, config.kernels.threads], ['native', 1]);
+    const records = readMetrics(runDir);
+    const run = records[0];
+    assert.ok(run.type === 'run' && run.kernels.endsWith('/1t'), run.type === 'run' ? run.kernels : '');
+    const steps = records.filter((r): r is StepRecord => r.type === 'step');
+    assert.ok(steps.every((s) => Number.isFinite(s.mfu) && s.mfu > 0));
+  } finally {
+    addon.setThreads(savedThreads);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
