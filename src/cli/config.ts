@@ -83,6 +83,8 @@ export function parseTrainFlags(args: readonly string[]): { values: Partial<Reco
     if (name === 'config' || name === 'resume') {
       if (value === undefined) value = args[++i];
       if (value === undefined || value.startsWith('--')) throw new ConfigError(`--${name} needs a value`);
+      // An unset shell variable (--resume "$RUN") must not silently start a fresh default run.
+      if (value.trim() === '') throw new ConfigError(`--${name} needs a value, got an empty string${name === 'resume' ? ' (an unset shell variable?); give the run directory to resume' : ''}`);
       extras[name === 'config' ? 'configFile' : 'resume'] = value;
       continue;
     }

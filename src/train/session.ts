@@ -68,6 +68,7 @@ export async function openTrainingData(config: TrainConfig, T: number, modelVoca
   let tokenizerPath: string | null;
   let vocabSize: number;
   if (config.data === 'brown') {
+    if (config.tokenizer !== null) throw new ConfigError(`tokenizer (${JSON.stringify(config.tokenizer)}) applies only to --data PREFIX; the embedded corpus uses its own BPE of --vocab-size tokens`);
     const bpeVocab = config.vocabSize ?? modelVocab;
     if (bpeVocab < MIN_BROWN_VOCAB) {
       throw new ConfigError(
@@ -83,6 +84,10 @@ export async function openTrainingData(config: TrainConfig, T: number, modelVoca
     prefix = config.data;
     tokenizerPath = config.tokenizer;
     vocabSize = tokenizerPath ? loadTokenizer(tokenizerPath).vocabSize : (config.vocabSize ?? modelVocab);
+    // With a tokenizer its vocabulary is the model's; a different --vocab-size would be recorded but not used.
+    if (tokenizerPath && config.vocabSize !== null && config.vocabSize !== vocabSize) {
+      throw new ConfigError(`vocabSize (${config.vocabSize}) conflicts with tokenizer ${tokenizerPath}, which has ${vocabSize} tokens; omit --vocab-size or give ${vocabSize}`);
+    }
   }
   const dataset = IndexedDataset.open(prefix, { vocabSize });
   const B = config.batch / config.microBatches;
@@ -148,7 +153,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   let config = opts.config;
   let checkpoint: Checkpoint | null = null;
   let runDir: string;
-  if (opts.resume) {
+  if (opts.resume === '') throw new ConfigError('--resume needs a run or checkpoint directory, got an empty string');
+  if (opts.resume != null) {
     const dir = resolveCheckpointDir(opts.resume);
     checkpoint = readCheckpoint(dir, true);
     const saved = checkpoint.trainerState?.config as Record<string, unknown>;

@@ -109,3 +109,26 @@ test('fog8 train --kernels native --threads 1: runs, and config.json, the run re
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('fog8 train: --vocab-size that conflicts with --tokenizer, --tokenizer with the embedded corpus and --lr 1e308 are config errors; no run directory is left', async (t) => {
+  const { trainTokenizer } = await import('../../src/data/tokenizer.js');
+  const dir = mkdtempSync(join(tmpdir(), 'fog8-vocab-'));
+  const errors: string[] = [];
+  t.mock.method(console, 'error', (...args: unknown[]) => errors.push(args.join(' ')));
+  try {
+    const prefix = writeCountingDataset(dir);
+    const tok = join(dir, 'tokenizer.json');
+    trainTokenizer(['the cat sat on the mat', 'the dog sat on the log'], { vocabSize: 260, minPairFrequency: 1 }).save(tok);
+    const runDir = join(dir, 'run');
+    const common = ['--size', 'tiny', '--kernels', 'reference', '--steps', '1', '--run-dir', runDir, '--progress', 'none'];
+    assert.equal(await main(['train', ...common, '--data', prefix, '--tokenizer', tok, '--vocab-size', '64']), 1);
+    assert.match(errors.pop() ?? '', /vocabSize \(64\) conflicts with tokenizer .*tokenizer\.json, which has \d+ tokens/);
+    assert.equal(await main(['train', ...common, '--tokenizer', tok, '--vocab-size', '512']), 1);
+    assert.match(errors.pop() ?? '', /tokenizer \(".*"\) applies only to --data PREFIX/);
+    assert.equal(await main(['train', ...common, '--data', prefix, '--vocab-size', '64', '--lr', '1e308']), 1);
+    assert.match(errors.pop() ?? '', /invalid training config: lr \(1e\+308\)/);
+    assert.ok(!existsSync(runDir));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
