@@ -67,7 +67,7 @@ try {
   };
   const two = (i: number): Run => {
     const runDir = join(dir, `ranks-${i}`);
-    const r = spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '--bind-to', 'core', '-np', '2', ...fog8, ...flags(runDir, 1)], { encoding: 'utf8' });
+    const r = spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '--bind-to', 'none', '-np', '2', ...fog8, ...flags(runDir, 1)], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`2 ranks failed: ${r.stdout}\n${r.stderr}`);
     return { ...measure(runDir), weights: readFileSync(join(runDir, 'checkpoints', `step-${steps}`, 'model.safetensors')) };
   };

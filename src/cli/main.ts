@@ -11,6 +11,7 @@ import { registerReportCommand } from './commands/report.js';
 import { registerDataCommand } from './commands/data.js';
 import { registerTokenizerCommand } from './commands/tokenizer.js';
 import { registerModelCommand } from './commands/model.js';
+import { registerExportCommand } from './commands/export.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerDataCommand(program);
   registerTokenizerCommand(program);
   registerModelCommand(program);
+  registerExportCommand(program);
   registerTrainCommand(program);
   registerEvalCommand(program);
   registerGenerateCommand(program);
