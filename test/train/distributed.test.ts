@@ -45,17 +45,37 @@ function inProcessConfig(prefix: string, runDir: string, extra: Partial<TrainCon
   });
 }
 
+/** mpirun jobs still running; a failed test ends them (SIGTERM: mpirun then ends its ranks). */
+const live = new Set<ReturnType<typeof spawn>>();
+function endLiveJobs(): void {
+  for (const c of live) c.kill('SIGTERM');
+}
+
 function mpirun(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string; child: ReturnType<typeof spawn> }> {
   const child = spawn('mpirun', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  live.add(child);
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  return new Promise((r) => child.on('exit', (code) => r({ code, out, child })));
+  return new Promise((r) =>
+    child.on('exit', (code) => {
+      live.delete(child);
+      r({ code, out, child });
+    }),
+  );
 }
 
 function steps(runDir: string): { step: number; loss: number; gradNorm: number }[] {
   if (!existsSync(join(runDir, 'metrics.jsonl'))) return [];
-  return readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'step');
+  // The run may be writing: skip an empty file or a partial last line.
+  const records = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.endsWith('}'));
+  return records.flatMap((l) => {
+    try {
+      return [JSON.parse(l)];
+    } catch {
+      return [];
+    }
+  }).filter((r) => r.type === 'step');
 }
 
 function checkpointOf(runDir: string, step: number): { weights: Buffer; optimizer: Buffer; scaling: unknown; data: unknown } {
@@ -111,6 +131,7 @@ test('2 ranks = 1 process with 2 micro-batches, bit for bit: fp8-delayed with FP
     const scaling = checkpointOf(dp, 5).scaling as { slots: { key: string; scale: number }[] };
     assert.ok(scaling.slots.some((s) => s.key.includes('attn') && s.scale !== 1), 'FP8 attention scales moved'); // the test exercises real scale updates
   } finally {
+    endLiveJobs();
     rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -143,6 +164,7 @@ test('2 ranks in bf16, SIGINT to one rank: both stop at the same step with a che
     await runTraining({ config: inProcessConfig(prefix, single, { precision: 'bf16', steps: 100000, checkpointInterval: 0 }), loadKernels: loadKernelBackend, stopAfterStep: target });
     assertSameRun(dp, single, target);
   } finally {
+    endLiveJobs();
     rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -169,6 +191,7 @@ test('a killed rank ends the job naming the rank and the step; the run resumes f
     assert.match(resumed.out, new RegExp(`resumed from step ${newest}`));
     assert.ok(existsSync(join(dp, 'checkpoints', `step-${newest + 1}`, 'manifest.json')));
   } finally {
+    endLiveJobs();
     rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -189,6 +212,7 @@ test('ranks with a different config or data are refused at start, naming the fie
     assert.notEqual(data.code, 0);
     assert.match(data.out, /ranks differ: data is "[^"]*counting" on rank 0 but "[^"]*other-[^"]*counting" on rank 1/);
   } finally {
+    endLiveJobs();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -29,18 +29,20 @@ export function registerTrainCommand(program: Command): void {
         loadKernelBackend(kind, threads ?? (localRanks > 1 ? Math.max(1, Math.floor(availableParallelism() / localRanks)) : null));
       let prepared: PreparedRun | null = null;
       let outcome: RunOutcome;
+      // With several ranks, an outcome every rank shares is reported by rank 0 alone, before
+      // MPI_Finalize: a rank that exits non-zero makes mpirun end the others, maybe mid-message.
+      const reportOnce = (message: string): Error => {
+        if (comm.rank === 0) console.error(`fog8: ${message}`);
+        comm.finalize();
+        return Object.assign(new Error(message), { code: 'fog8.reported' });
+      };
       try {
         prepared = await prepareTraining({ config, explicit, resume: extras.resume, stopAfterStep: extras.stopAfter, loadKernels, progress: terminalProgress(), handleSignals: true, comm });
         outcome = await prepared.run();
-        comm.finalize();
       } catch (e) {
         if (comm.size === 1) throw e;
-        if (e instanceof RankMismatchError) {
-          // Every rank found the same mismatch: rank 0 reports it, the others end quietly.
-          comm.finalize();
-          if (comm.rank === 0) throw e;
-          throw Object.assign(new Error(e.message), { code: 'fog8.reported' });
-        }
+        // Every rank found the same mismatch.
+        if (e instanceof RankMismatchError) throw reportOnce(e.message);
         // One rank failed: say which and where, then end every rank (they would wait forever).
         const where = prepared ? `at step ${prepared.trainer.currentStep + 1}` : 'during setup';
         console.error(`fog8 train: rank ${comm.rank} of ${comm.size} (host ${comm.host}) failed ${where}: ${(e as Error).message}`);
@@ -48,10 +50,13 @@ export function registerTrainCommand(program: Command): void {
         comm.abort(1);
         throw e;
       }
-      // A thrown error makes main() print it and return a non-zero exit code (rank 0 speaks for all).
-      if (outcome.status === 'diverged') {
-        const e = new Error(`training diverged at step ${outcome.steps}: ${outcome.diagnosis ?? 'non-finite steps'} (run directory ${outcome.runDir})`);
-        throw comm.rank === 0 ? e : Object.assign(e, { code: 'fog8.reported' });
+      const diverged = outcome.status === 'diverged' ? `training diverged at step ${outcome.steps}: ${outcome.diagnosis ?? 'non-finite steps'} (run directory ${outcome.runDir})` : null;
+      // A thrown error makes main() print it and return a non-zero exit code.
+      if (comm.size === 1) {
+        if (diverged) throw new Error(diverged);
+        return;
       }
+      if (diverged) throw reportOnce(diverged);
+      comm.finalize();
     });
 }
