@@ -221,11 +221,7 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     // Apply.
     model.params.data.set(weights);
     optimizer.restore(optState);
-    for (const s of scaling.slots()) {
-      const live = model.scaling.slot(s.key, s.role);
-      live.scale = s.scale;
-      live.amaxHistory.set(s.amaxHistory);
-    }
+    model.scaling.load(scaling);
     data.train.restore(loaderState);
     if (st.divergence) forecaster.restore(st.divergence);
     startStep = st.step;
