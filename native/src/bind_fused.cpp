@@ -108,10 +108,13 @@ Napi::Value Rope(const Napi::CallbackInfo& info, bool forward) {
                            "·" + std::to_string(D);
   auto src = sizedArray<float>(env, info[0], fn + ": " + in, n, text);
   auto dst = sizedArray<float>(env, info[1], fn + ": " + out, n, text);
-  const double theta = numberArg(env, info[6], fn + ": theta");
-  if (!std::isfinite(theta) || !(theta > 0)) throwRange(env, fn + ": theta must be finite and > 0, got " + num(theta));
-  if (forward) fused::ropeForward(src.data, dst.data, B, T, H, D, theta);
-  else fused::ropeBackward(src.data, dst.data, B, T, H, D, theta);
+  // The D/2 float64 frequencies come from the TS side (ropeFrequencies: theta and Llama-3.1 scaling).
+  auto freq = sizedArray<double>(env, info[6], fn + ": frequencies", D / 2, "D/2");
+  for (size_t i = 0; i < D / 2; i++) {
+    if (!std::isfinite(freq.data[i]) || !(freq.data[i] > 0)) throwRange(env, fn + ": frequencies must be finite and > 0, got " + num(freq.data[i]));
+  }
+  if (forward) fused::ropeForward(src.data, dst.data, B, T, H, D, freq.data);
+  else fused::ropeBackward(src.data, dst.data, B, T, H, D, freq.data);
   return env.Undefined();
 }
 Napi::Value RopeForward(const Napi::CallbackInfo& info) { return Rope(info, true); }

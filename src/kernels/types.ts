@@ -22,6 +22,18 @@ export type Fp8FormatName = 'e4m3' | 'e5m2';
 /** Element type of a GEMM operand. FP8 operands are codes, BF16 operands are the upper 16 bits. */
 export type OperandDtype = 'f32' | 'bf16' | 'e4m3' | 'e5m2';
 
+/**
+ * Llama-3.1 RoPE frequency scaling (HF `rope_scaling` `rope_type: "llama3"`): frequencies whose
+ * wavelength 2π/f exceeds originalContext/lowFreqFactor are divided by factor, those shorter than
+ * originalContext/highFreqFactor are kept, those between are interpolated.
+ */
+export interface RopeScaling {
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalContext: number;
+}
+
 /** Result of a quantize pass (one read of the input). */
 export interface CastStats {
   /** max |x| of the *unscaled* input; NaN if any input is NaN; may be Infinity. */
@@ -151,11 +163,12 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   rmsnormBackward(dy: Buf, x: Buf, gain: Buf | null, rstd: Buf, dx: Buf, dgain: Buf | null, R: number, C: number): void;
   /**
    * Rotary embedding on x (B, T, H, D), position = t, rotate-half pairs (i, i + D/2),
-   * angle = t · theta^(−2i/D), i < D/2. y may alias x.
+   * angle = t · f_i with f_i = theta^(−2i/D), i < D/2, rescaled by `scaling` when given
+   * (Llama-3.1, see ropeFrequencies). y may alias x.
    */
-  ropeForward(x: Buf, y: Buf, B: number, T: number, H: number, D: number, theta: number): void;
+  ropeForward(x: Buf, y: Buf, B: number, T: number, H: number, D: number, theta: number, scaling?: RopeScaling | null): void;
   /** The transpose (inverse rotation) of ropeForward: dx from dy. dx may alias dy. */
-  ropeBackward(dy: Buf, dx: Buf, B: number, T: number, H: number, D: number, theta: number): void;
+  ropeBackward(dy: Buf, dx: Buf, B: number, T: number, H: number, D: number, theta: number, scaling?: RopeScaling | null): void;
 
   // ---- loss --------------------------------------------------------------------------------
   /**

@@ -80,3 +80,17 @@ test('validation: wrong lengths, dims, formats and dtypes throw a TypeError nami
     });
   }
 });
+
+test('withValidation reports the live isa and thread count of the backend it wraps (not a copy taken at wrap time)', async () => {
+  const { withValidation } = await import('../../src/kernels/validate.js');
+  const { createReferenceKernels } = await import('../../src/kernels/reference/index.js');
+  const inner = createReferenceKernels();
+  let threads = 4;
+  let isa = 'avx2';
+  const live = Object.create(inner, { threads: { get: () => threads }, isa: { get: () => isa } }) as typeof inner;
+  const wrapped = withValidation(live);
+  assert.deepEqual([wrapped.isa, wrapped.threads], ['avx2', 4]);
+  threads = 1;
+  isa = 'scalar';
+  assert.deepEqual([wrapped.isa, wrapped.threads], ['scalar', 1]);
+});

@@ -43,8 +43,9 @@ void rmsnormForward(const float* x, const float* gain, float* y, float* rstd, in
 void rmsnormBackward(const float* dy, const float* x, const float* gain, const float* rstd, float* dx, float* dgain,
                      int64_t R, int64_t C);
 /** x, y: (B, T, H, D), D even; y may alias x. */
-void ropeForward(const float* x, float* y, int64_t B, int64_t T, int64_t H, int64_t D, double theta);
-void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, int64_t D, double theta);
+// frequency: D/2 rotation frequencies (float64), angle = t·frequency[i].
+void ropeForward(const float* x, float* y, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency);
+void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency);
 
 // ---- loss ---------------------------------------------------------------------------------------
 /** logits (R, V); targets (R) in {-1} ∪ [0, V); losses, lse (R). */
