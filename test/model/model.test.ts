@@ -258,7 +258,7 @@ function sqnrDb(ref: Float32Array, x: Float32Array): number {
 }
 
 /** Loss, whole-gradient SQNR and worst per-matrix SQNR of `recipe` vs fp32 after two warm passes. */
-function compareWithFp32(c: ModelConfig, recipe: string, batch: Batch) {
+function compareWithFp32(c: ModelConfig, recipe: string | Parameters<typeof resolvePrecision>[0], batch: Batch) {
   const ref = new Model(c, kernels, resolvePrecision('fp32'), 7);
   const lossRef = ref.forwardBackward(batch, 1);
   const m = new Model(c, kernels, resolvePrecision(recipe), 7);
@@ -293,17 +293,20 @@ test('FP8 and BF16 vs fp32 on the same weights (scales warmed): loss within 1 %,
 });
 
 test('fog-xielu at tiny with its own softmax scale 16/head_dim = 2: near one-hot attention costs ~12 dB, and sharpening is the cause', () => {
-  // Same weights and batch; only the softmax scale differs. At scale 2 the cancellation in
-  // dS = P ⊙ (dP − D) for near one-hot P turns E5M2's relative error in dP into a large error in dS.
+  // Same weights and batch; only the softmax scale differs. Wide tensors stay float32 here so that
+  // only the GEMM/attention casts differ from the fp32 reference. At scale 2, P is near one-hot:
+  // its E4M3 cast and the cancellation in dS = P ⊙ (dP − D) (formed in float32, then cast E5M2)
+  // lose more of the gradient than at scale 0.5.
   const sharp = resolveModelConfig({ preset: 'fog-xielu', size: 'tiny' });
   const soft = resolveModelConfig({ preset: 'fog-xielu', size: 'tiny', softmaxScale: 0.5 });
   const batch = makeBatch(sharp, 2, 8, 4);
-  for (const recipe of ['bf16', 'fp8-delayed']) {
+  for (const base of ['bf16', 'fp8-delayed']) {
+    const recipe = { base, activations: 'fp32' } as const;
     const a = compareWithFp32(sharp, recipe, batch);
     const b = compareWithFp32(soft, recipe, batch);
-    console.log(`# fog-xielu ${recipe}: whole SQNR ${a.whole.toFixed(1)} dB at scale 2 vs ${b.whole.toFixed(1)} dB at scale 0.5`);
-    assert.ok(b.whole - a.whole >= 6, `${recipe}: scale 0.5 should gain ≥ 6 dB over scale 2, got ${a.whole.toFixed(1)} → ${b.whole.toFixed(1)}`);
-    assert.ok(a.whole >= (recipe === 'bf16' ? 28 : 3), `${recipe} at scale 2: whole SQNR ${a.whole.toFixed(1)} dB`);
+    console.log(`# fog-xielu ${base} (fp32-wide): whole SQNR ${a.whole.toFixed(1)} dB at scale 2 vs ${b.whole.toFixed(1)} dB at scale 0.5`);
+    assert.ok(b.whole - a.whole >= 9, `${base}: scale 0.5 should gain ≥ 9 dB over scale 2, got ${a.whole.toFixed(1)} → ${b.whole.toFixed(1)}`);
+    assert.ok(a.whole >= (base === 'bf16' ? 28 : 3), `${base} at scale 2: whole SQNR ${a.whole.toFixed(1)} dB`);
   }
 });
 
