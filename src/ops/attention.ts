@@ -128,7 +128,7 @@ export class AttentionOp implements TapeNode {
       const [qh, kh, vh] = this.dequantizeQkv(fmt);
       const pScale = ops.p.fusedScale(P_BOUND);
       this.pScale = pScale;
-      stats = kn.attentionForward(qh, kh, vh, this.o, this.lse, this.shape, { p: pScale, ds: 1 }, { maxLogit: wantsTensorStats(this.ctx.monitor) });
+      stats = kn.attentionForward(qh, kh, vh, this.o, this.lse, this.shape, { p: pScale, ds: 1 /* backward only */ }, { maxLogit: wantsTensorStats(this.ctx.monitor) });
       if (stats.p) ops.p.recordFused(stats.p, pScale, this.causalCount(), P_BOUND);
       // O is cast E4M3 and handed on dequantized: the out-projection reads exactly the saved Ô.
       this.oInv = ops.o.quantize(this.o, this.oCodes as Uint8Array);
@@ -158,6 +158,7 @@ export class AttentionOp implements TapeNode {
       const [qh, kh, vh] = this.dequantizeQkv(fmt);
       const oh = s.floats(this.o.length, 4);
       const doh = s.floats(this.dO.length, 5);
+      // The E4M3 O from the saved codes (this.o may have been rounded further downstream), E5M2 dO.
       kn.dequantize(this.oCodes as Uint8Array, ops.o.format, this.oInv, oh);
       ops.do.fakeQuantize(this.dO, doh);
       const scales: AttentionFp8Scales = { p: this.pScale, ds: ops.ds.fusedScale(null) }; // dS has no known bound
