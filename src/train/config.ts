@@ -14,11 +14,12 @@ const nonNegInt = z.number().int().nonnegative();
 const wide = z.enum(['fp32', 'fp16', 'bf16']);
 const moment = z.enum(['fp32', 'fp16', 'bf16', 'fp8']);
 /**
- * Largest accepted peak learning rate: an AdamW step moves each weight by about lr, so beyond
- * this the first steps overflow the float32 weights (e.g. 1e308 → Infinity) instead of
- * training or diverging through the skip-and-diagnose path.
+ * Largest accepted peak learning rate. An AdamW step moves each weight by about lr: far above any
+ * useful rate, yet small enough that a run that blows up does so through non-finite losses and the
+ * skip-and-diagnose path, not through Infinity in the schedule, the weights of the first step or
+ * the metrics writer (as lr 1e308 did).
  */
-export const MAX_LR = 10;
+export const MAX_LR = 1e6;
 /** A run name is one path segment: letters, digits, '.', '_', '-' (not '.' or '..'), so runs/<name> stays in runs/. */
 const RUN_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/;
 
