@@ -8,7 +8,7 @@
  */
 import type { FloatArray } from '../kernels/types.js';
 import { isGatedMlp, type ModelConfig } from './config.js';
-import { EMBED_NAME, FINAL_NORM_NAME, LM_HEAD_NAME, layerParamNames, type ParameterStore } from './params.js';
+import { EMBED_NAME, FINAL_NORM_NAME, layerParamNames, lmHeadParamName, type ParameterStore } from './params.js';
 import type { GemmPrecision } from '../numerics/recipe.js';
 import type { OpContext } from '../ops/context.js';
 import { LinearOp, type WeightCastCache } from '../ops/linear.js';
@@ -187,8 +187,8 @@ export class ModelGraph {
         split: new SplitOp(ctx, `${pre}.attn.split`, R, [Wq, Wkv, Wkv], this.qkvOut, [this.q, this.k, this.v], dqkv, [dq, dk, dv]),
         qNorm: qkNormOp('q', this.q, this.qn, dqn, dq, c.nHeads),
         kNorm: qkNormOp('k', this.k, this.kn, dkn, dk, c.nKvHeads),
-        qRope: new RopeOp(ctx, `${pre}.attn.q_rope`, B, T, c.nHeads, D, c.ropeTheta, this.qn, dqn),
-        kRope: new RopeOp(ctx, `${pre}.attn.k_rope`, B, T, c.nKvHeads, D, c.ropeTheta, this.kn, dkn),
+        qRope: new RopeOp(ctx, `${pre}.attn.q_rope`, B, T, c.nHeads, D, c.ropeTheta, c.ropeScaling, this.qn, dqn),
+        kRope: new RopeOp(ctx, `${pre}.attn.k_rope`, B, T, c.nKvHeads, D, c.ropeTheta, c.ropeScaling, this.kn, dkn),
         attention: new AttentionOp(
           ctx, i, `${pre}.attn.dpa`, { B, T, Hq: c.nHeads, Hkv: c.nKvHeads, D, softmaxScale: c.softmaxScale },
           this.qn, this.kn, this.v, this.o, dO, dqn, dkn, dv,
@@ -211,7 +211,8 @@ export class ModelGraph {
     // The fused head never holds (R, V) logits: the linear has no y/dy buffers, only chunks.
     this.lmHead = new LinearOp(
       ctx, { layer: -1, key: 'lm_head', gemm: 'lm_head', M: R, N: V, K: d, precision: headPrecision, transientInput: true },
-      P(LM_HEAD_NAME), G(LM_HEAD_NAME), weightCache('lm_head'), this.xf, null, null, dxf,
+      // Tied: the head's wgrad accumulates into the embedding's gradient, like the embedding's scatter-add.
+      P(lmHeadParamName(c)), G(lmHeadParamName(c)), weightCache('lm_head'), this.xf, null, null, dxf,
     );
     const bf16 = ctx.recipe.activations === 'bf16';
     this.loss = new LmHeadLossOp(ctx, this.lmHead, R, V, dxf, undefined, bf16);

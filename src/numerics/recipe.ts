@@ -11,8 +11,8 @@ export type ActivationPrecision = 'bf16' | 'fp32';
 export type ScalingMode = 'delayed' | 'current' | 'block';
 export type AmaxAlgorithm = 'max' | 'most_recent';
 export type Fp8Name = 'e4m3' | 'e5m2';
-/** Operand roles: a linear's input/weight/grad_output and FP8 attention's qkv, p, o, do, dp, ds. */
-export type ScalingRole = 'input' | 'weight' | 'grad_output' | 'qkv' | 'p' | 'o' | 'do' | 'dp' | 'ds';
+/** Operand roles: a linear's input/weight/grad_output and FP8 attention's qkv, p, o, do, ds, dqkv. */
+export type ScalingRole = 'input' | 'weight' | 'grad_output' | 'qkv' | 'p' | 'o' | 'do' | 'ds' | 'dqkv';
 
 export interface PrecisionRecipe {
   readonly name: string;
@@ -28,7 +28,7 @@ export interface PrecisionRecipe {
   readonly margin: number;
   /** Format of forward operands (input, weight, qkv, p, o). */
   readonly forwardFormat: Fp8Name;
-  /** Format of backward operands (grad_output, do, dp, ds). */
+  /** Format of backward operands (grad_output, do, ds, dqkv). */
   readonly backwardFormat: Fp8Name;
   /** Block scaling: activations and gradients get one scale per 1×blockSizeActivation tile. */
   readonly blockSizeActivation: number;
@@ -58,14 +58,14 @@ const ROLE_DIRECTION: Readonly<Record<ScalingRole, 'forward' | 'backward'>> = Ob
   o: 'forward',
   grad_output: 'backward',
   do: 'backward',
-  dp: 'backward',
   ds: 'backward',
+  dqkv: 'backward',
 });
 
 /** Every scaling role, forward roles first. */
 export const SCALING_ROLES: readonly ScalingRole[] = Object.freeze(Object.keys(ROLE_DIRECTION) as ScalingRole[]);
 
-/** True for the roles quantized in the backward pass (grad_output, do, dp, ds). */
+/** True for the roles quantized in the backward pass (grad_output, do, ds, dqkv). */
 export function isBackwardRole(role: ScalingRole): boolean {
   if (!Object.hasOwn(ROLE_DIRECTION, role)) {
     throw new RangeError(`isBackwardRole: role must be one of ${SCALING_ROLES.join(', ')}, got ${JSON.stringify(role)}`);

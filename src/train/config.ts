@@ -13,6 +13,14 @@ const positiveInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
 const wide = z.enum(['fp32', 'fp16', 'bf16']);
 const moment = z.enum(['fp32', 'fp16', 'bf16', 'fp8']);
+/**
+ * Largest accepted peak learning rate: an AdamW step moves each weight by about lr, so beyond
+ * this the first steps overflow the float32 weights (e.g. 1e308 → Infinity) instead of
+ * training or diverging through the skip-and-diagnose path.
+ */
+export const MAX_LR = 10;
+/** A run name is one path segment: letters, digits, '.', '_', '-' (not '.' or '..'), so runs/<name> stays in runs/. */
+const RUN_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/;
 
 /** zod schema of the resolved training config (every field present). */
 export const trainConfigSchema = z
@@ -24,16 +32,16 @@ export const trainConfigSchema = z
     activations: z.enum(['bf16', 'fp32']).nullable(),
     steps: positiveInt,
     tokens: z.number().positive().nullable(),
-    lr: z.number().nonnegative(),
-    minLr: z.number().nonnegative(),
+    lr: z.number().nonnegative().max(MAX_LR, `must be at most ${MAX_LR} (an AdamW step moves each weight by about lr)`),
+    minLr: z.number().nonnegative().max(MAX_LR, `must be at most ${MAX_LR}`),
     warmup: nonNegInt,
     schedule: z.enum(['wsd', 'cosine', 'constant']),
     cooldownFraction: z.number().min(0).max(1),
     batch: positiveInt,
     seq: positiveInt.nullable(),
     microBatches: positiveInt,
-    runDir: z.string().nullable(),
-    runName: z.string().nullable(),
+    runDir: z.string().min(1, 'must not be empty (omit it for runs/<run-name>)').nullable(),
+    runName: z.string().regex(RUN_NAME, "must be one path segment of letters, digits, '.', '_' or '-' (not '.' or '..'); use --run-dir for a path").nullable(),
     seed: z.number().int(),
     data: z.string(),
     tokenizer: z.string().nullable(),
@@ -53,7 +61,7 @@ export const trainConfigSchema = z
     beta1: z.number().min(0).lt(1),
     beta2: z.number().min(0).lt(1),
     eps: z.number().positive(),
-    weightDecay: z.number().nonnegative(),
+    weightDecay: z.number().nonnegative().max(1, 'must be at most 1 (decoupled decay removes lr·weightDecay of each weight per step)'),
     gradClip: z.number().positive(),
     maxBadSteps: positiveInt,
     peakFlops: z.number().positive().nullable(),

@@ -5,7 +5,7 @@
  */
 import type { Kernels } from '../kernels/types.js';
 import { Model } from '../model/model.js';
-import { fromHfConfig } from '../model/config.js';
+import { fromHfConfig } from '../model/hf-config.js';
 import { ScalingState } from '../numerics/scaling.js';
 import { LEGACY_ACTIVATIONS } from '../numerics/recipe.js';
 import { Rng } from '../model/rng.js';

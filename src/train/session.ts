@@ -3,7 +3,8 @@
  * (config.json, metrics.jsonl, train.log, checkpoints/), and — for `--resume` — restores every
  * piece of state after verifying all of it first (a mismatched checkpoint changes nothing).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSafely } from '../util/safe-file.js';
 import { join, resolve } from 'node:path';
 import type { Kernels } from '../kernels/types.js';
 import { createReferenceKernels } from '../kernels/reference/index.js';
@@ -72,6 +73,7 @@ export async function openTrainingData(config: TrainConfig, T: number, modelVoca
   let tokenizerPath: string | null;
   let vocabSize: number;
   if (config.data === 'brown') {
+    if (config.tokenizer !== null) throw new ConfigError(`tokenizer (${JSON.stringify(config.tokenizer)}) applies only to --data PREFIX; the embedded corpus uses its own BPE of --vocab-size tokens`);
     const bpeVocab = config.vocabSize ?? modelVocab;
     if (bpeVocab < MIN_BROWN_VOCAB) {
       throw new ConfigError(
@@ -87,6 +89,10 @@ export async function openTrainingData(config: TrainConfig, T: number, modelVoca
     prefix = config.data;
     tokenizerPath = config.tokenizer;
     vocabSize = tokenizerPath ? loadTokenizer(tokenizerPath).vocabSize : (config.vocabSize ?? modelVocab);
+    // With a tokenizer its vocabulary is the model's; a different --vocab-size would be recorded but not used.
+    if (tokenizerPath && config.vocabSize !== null && config.vocabSize !== vocabSize) {
+      throw new ConfigError(`vocabSize (${config.vocabSize}) conflicts with tokenizer ${tokenizerPath}, which has ${vocabSize} tokens; omit --vocab-size or give ${vocabSize}`);
+    }
   }
   const dataset = IndexedDataset.open(prefix, { vocabSize });
   const B = config.batch / config.microBatches;
@@ -98,7 +104,7 @@ export async function openTrainingData(config: TrainConfig, T: number, modelVoca
     vocabSize,
     train,
     validation,
-    tokenizerJson: tokenizerPath ? readFileSync(tokenizerPath) : null,
+    tokenizerJson: tokenizerPath ? readFileSafely(tokenizerPath, { what: 'tokenizer file', maxBytes: 512 << 20 }) : null,
     description: `${config.data === 'brown' ? 'Brown corpus' : prefix} (${train.sampleCount} training sequences of ${T} tokens)`,
   };
 }
@@ -152,7 +158,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   let config = opts.config;
   let checkpoint: Checkpoint | null = null;
   let runDir: string;
-  if (opts.resume) {
+  if (opts.resume === '') throw new ConfigError('--resume needs a run or checkpoint directory, got an empty string');
+  if (opts.resume != null) {
     const dir = resolveCheckpointDir(opts.resume);
     checkpoint = readCheckpoint(dir, true);
     const saved = checkpoint.trainerState?.config as Record<string, unknown>;

@@ -76,7 +76,7 @@ test('HYBRID formats per role: forward roles E4M3, backward roles E5M2', () => {
   const r = PRECISION_PRESETS['fp8-delayed'];
   const expected: Record<ScalingRole, 'e4m3' | 'e5m2'> = {
     input: 'e4m3', weight: 'e4m3', qkv: 'e4m3', p: 'e4m3', o: 'e4m3',
-    grad_output: 'e5m2', do: 'e5m2', dp: 'e5m2', ds: 'e5m2',
+    grad_output: 'e5m2', do: 'e5m2', ds: 'e5m2', dqkv: 'e5m2',
   };
   assert.deepEqual([...SCALING_ROLES].sort(), Object.keys(expected).sort());
   for (const role of SCALING_ROLES) {
