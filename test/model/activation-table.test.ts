@@ -69,7 +69,7 @@ function checkingKernels(k: Kernels, recipe: PrecisionRecipe, params: () => Floa
       return k.attentionForward(q, kk, v, o, lse, shape, fp8, opts);
     },
     attentionBackward: (q, kk, v, o, lse, dO, dq, dk, dv, shape, fp8) => {
-      if (!fp8Attention) check('attentionBackward dO', dO);
+      if (!fp8Attention) for (const [n, x] of [['q', q], ['k', kk], ['v', v], ['o', o], ['dO', dO]] as const) check(`attentionBackward ${n}`, x);
       return k.attentionBackward(q, kk, v, o, lse, dO, dq, dk, dv, shape, fp8);
     },
     gemm: (M, N, K, a, b, c, alpha, beta) => {
@@ -100,7 +100,7 @@ test('activation table: names unique per pass, dtype = recipe.activations, round
     }
     const t = buildActivationTable(c, 'bf16');
     assert.deepEqual(t.filter((s) => s.rounding === 'exact').map((s) => s.name), ['split.q', 'split.k', 'split.v', 'd.split.in']);
-    assert.deepEqual(t.filter((s) => s.rounding === 'op').map((s) => s.name), ['lm_head.logits', 'd.lm_head.logits']);
+    assert.deepEqual(t.filter((s) => s.rounding === 'op').map((s) => s.name), ['attention.out', 'lm_head.logits', 'd.lm_head.logits']);
     // the knobs decide which ops exist, hence which entries
     assert.equal(t.some((s) => s.name === 'input_norm.out'), c.preNorm, preset);
     assert.equal(t.some((s) => s.name === 'q_norm.out'), c.qkNorm !== 'none', preset);
