@@ -30,7 +30,7 @@ export function loadModelForInference(path: string, kernels: Kernels, precision?
   const ckpt = readCheckpoint(resolveCheckpointDir(path));
   const config = fromHfConfig(ckpt.hfConfig);
   const trainConfig = (ckpt.trainerState?.config ?? null) as Partial<TrainConfig> | null;
-  const recipe = recipeOf({ precision: precision ?? trainConfig?.precision ?? 'fp32', fp8Attention: trainConfig?.fp8Attention ?? true });
+  const recipe = recipeOf({ precision: precision ?? trainConfig?.precision ?? 'fp32', fp8Attention: trainConfig?.fp8Attention ?? true, fp8LmHead: trainConfig?.fp8LmHead ?? false });
   const model = new Model(config, kernels, recipe, 0);
   const weights = modelWeightsFrom(ckpt, model.params);
   model.params.data.set(weights);
