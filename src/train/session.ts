@@ -205,7 +205,7 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   // The plan comes before any allocation: a size this machine cannot hold is refused here, not by the OS.
   const microB = config.batch / config.microBatches;
   const plan = planTrainingMemory(modelConfig, recipe, microB, T, { m1: config.m1Precision, m2: config.m2Precision });
-  say(`  model: ${(flopsPerToken(modelConfig) / 1e9).toFixed(3)} GFLOP per token (matmul, fwd+bwd); memory plan for micro-batch ${microB}×${T}: ${describeMemoryPlan(plan)}`);
+  say(`  model: vocabulary ${modelConfig.vocabSize}, ${(flopsPerToken(modelConfig) / 1e9).toFixed(3)} GFLOP per token (matmul, fwd+bwd); memory plan for micro-batch ${microB}×${T}: ${describeMemoryPlan(plan)}`);
   const ram = opts.memoryLimit ?? totalmem();
   if (plan.total > ram) {
     throw new ConfigError(
