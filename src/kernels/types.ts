@@ -65,9 +65,7 @@ export interface GemmOperand<Buf extends FloatArray = Float32Array> {
 export interface AttentionFp8Scales {
   /** scale for P (softmax output), cast E4M3. */
   p: number;
-  /** scale for dP (= dO·Vᵀ), cast E5M2. Backward only. */
-  dp: number;
-  /** scale for dS (= P ⊙ (dP − rowsum(dO ⊙ O))), cast E5M2. Backward only. */
+  /** scale for dS (= P ⊙ (dP − rowsum(dO ⊙ O))), cast E5M2. Backward only; dP itself is never cast. */
   ds: number;
 }
 
@@ -99,7 +97,7 @@ export interface AttentionForwardStats {
 }
 
 export interface AttentionBackwardStats {
-  dp?: CastStats;
+  /** stats of the dS cast (only when fp8 scales were given). */
   ds?: CastStats;
 }
 
@@ -193,9 +191,10 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   attentionForward(q: Buf, k: Buf, v: Buf, o: Buf, lse: Buf, shape: AttentionShape, fp8: AttentionFp8Scales | null, options?: AttentionForwardOptions): AttentionForwardStats;
   /**
    * Backward of attentionForward. do_ (B, T, Hq, D) (already fake-quantized E5M2 by the caller in
-   * FP8 mode). Writes dq (B, T, Hq, D), dk, dv (B, T, Hkv, D) (overwritten).
-   * Dᵢ = rowsum(dO ⊙ O); P recomputed from lse; with fp8: dP̂ = fq_E5M2(dO·vᵀ, scales.dp),
-   * dS = P ⊙ (dP̂ − D) (P in float32), dŜ = fq_E5M2(dS, scales.ds), dq = scale·dŜ·k,
+   * FP8 mode, as o is the caller's dequantized E4M3 O). Writes dq (B, T, Hq, D), dk, dv
+   * (B, T, Hkv, D) (overwritten, float32: the caller casts them).
+   * Dᵢ = rowsum(dO ⊙ O); P recomputed from lse; dP = dO·vᵀ (float32 accumulation, never cast);
+   * dS = P ⊙ (dP − D) (P in float32); with fp8: dŜ = fq_E5M2(dS, scales.ds), dq = scale·dŜ·k,
    * dk = scale·dŜᵀ·q, dv = P̂ᵀ·dO with P̂ = fq_E4M3(P, scales.p) as in forward.
    */
   attentionBackward(q: Buf, k: Buf, v: Buf, o: Buf, lse: Buf, do_: Buf, dq: Buf, dk: Buf, dv: Buf, shape: AttentionShape, fp8: AttentionFp8Scales | null): AttentionBackwardStats;

@@ -26,8 +26,13 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
       if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`alloc: n must be a non-negative integer, got ${describe(n)}`);
       return k.alloc(n);
     },
-    isa: k.isa,
-    threads: k.threads,
+    // Live getters: the native backend's ISA and thread count change after wrapping (setIsa, setThreads).
+    get isa() {
+      return k.isa;
+    },
+    get threads() {
+      return k.threads;
+    },
 
     quantize(x, format, scale, codes) {
       castArgs('quantize', ['x', x, Floats], format, ['scale', scale], ['codes', codes, Uint8Array]);
@@ -121,7 +126,7 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
       const s = attentionShape(m, shape);
       attentionArrays(m, Floats, s, { q, k: kk, v, o, do_, dq, dk, dv });
       array(m, 'lse', lse, Floats, s.B * s.Hq * s.T, `B·Hq·T = ${s.B}·${s.Hq}·${s.T}`);
-      if (fp8 !== null) fp8Scales(m, fp8, ['p', 'dp', 'ds']);
+      if (fp8 !== null) fp8Scales(m, fp8, ['p', 'ds']);
       return k.attentionBackward(q, kk, v, o, lse, do_, dq, dk, dv, shape, fp8);
     },
 
