@@ -112,6 +112,10 @@ test('fog8 eval --json: one object with the checkpoint, step, precision, scaling
   const wide = JSON.parse((await cli(['eval', runDir, '--json', '--kernels', 'reference', '--batches', '2', '--precision', 'fp32'])).out) as Record<string, unknown>;
   assert.equal(wide.precision, 'fp32');
   assert.equal(wide.scalingStateLoaded, false);
+  // More sequences than the validation split holds: refused, not silently repeated.
+  const tooMany = await cli(['eval', runDir, '--kernels', 'reference', '--batch', '1000', '--batches', '1']);
+  assert.equal(tooMany.code, 1);
+  assert.match(tooMany.err, /--batch 1000 × --batches 1 = 1000 sequences, but the validation split holds only \d+/);
   const text = await cli(['eval', runDir, '--kernels', 'reference', '--batches', '2']);
   assert.equal(text.out, `${ev.checkpoint} (step ${STEPS}, fp8-delayed): val loss ${(ev.valLoss as number).toFixed(4)}, perplexity ${(ev.valPerplexity as number).toFixed(2)} over ${ev.tokens} tokens\n`);
 });
