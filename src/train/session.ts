@@ -10,7 +10,7 @@ import type { Kernels } from '../kernels/types.js';
 import { createReferenceKernels } from '../kernels/reference/index.js';
 import { Model } from '../model/model.js';
 import { resolveModelConfig, type ModelConfig } from '../model/config.js';
-import { resolvePrecision, type PrecisionRecipe } from '../numerics/recipe.js';
+import { LEGACY_ACTIVATIONS, resolvePrecision, type PrecisionRecipe } from '../numerics/recipe.js';
 import { ScalingState } from '../numerics/scaling.js';
 import { AdamW, type OptimizedTensor } from '../optim/adamw.js';
 import { validateSchedule } from '../optim/schedule.js';
@@ -42,12 +42,17 @@ export function optimizedTensors(model: Model): OptimizedTensor[] {
   }));
 }
 
-/** The precision recipe of a config (fp8Attention applied to FP8 recipes). */
-export function recipeOf(config: Pick<TrainConfig, 'precision' | 'fp8Attention'>): PrecisionRecipe {
+/**
+ * The precision recipe of a config: fp8Attention applied to FP8 recipes, `activations` (null or
+ * absent: the recipe's own) to any.
+ */
+export function recipeOf(config: Pick<TrainConfig, 'precision' | 'fp8Attention'> & { activations?: TrainConfig['activations'] }): PrecisionRecipe {
   const base = resolvePrecision(config.precision);
+  const overrides: { -readonly [K in keyof PrecisionRecipe]?: PrecisionRecipe[K] } = {};
   // Block scaling has no FP8 attention (the recipe refuses it); the startup line says "FP8 attention off".
-  if (base.gemm !== 'fp8' || base.scaling === 'block' || base.fp8Attention === config.fp8Attention) return base;
-  return resolvePrecision({ base: config.precision, fp8Attention: config.fp8Attention });
+  if (base.gemm === 'fp8' && base.scaling !== 'block' && base.fp8Attention !== config.fp8Attention) overrides.fp8Attention = config.fp8Attention;
+  if (config.activations != null && config.activations !== base.activations) overrides.activations = config.activations;
+  return Object.keys(overrides).length === 0 ? base : resolvePrecision({ base: config.precision, ...overrides });
 }
 
 /** The training data: loaders, tokenizer bytes (for checkpoints) and the vocabulary size. */
@@ -147,7 +152,8 @@ export interface PreparedRun {
  * checked (only RESUME_OVERRIDABLE keys may change). `source` names where `saved` came from.
  */
 function resumeConfig(saved: Record<string, unknown>, opts: RunOptions, source: string): TrainConfig {
-  const merged: Record<string, unknown> = { ...DEFAULT_TRAIN_CONFIG, ...saved };
+  // A run saved before `activations` existed ran with float32 wide tensors: it resumes so.
+  const merged: Record<string, unknown> = { ...DEFAULT_TRAIN_CONFIG, activations: LEGACY_ACTIVATIONS, ...saved };
   for (const k of opts.explicit ?? []) {
     if (!RESUME_OVERRIDABLE.includes(k)) {
       if (JSON.stringify(opts.config[k]) !== JSON.stringify(saved[k])) {
@@ -267,7 +273,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   const modelConfig: ModelConfig = resolveModelConfig({ preset: config.preset, size: config.size, vocabSize: data.vocabSize, seqLen: T });
   const recipe = recipeOf(config);
   const steps = config.tokens !== null ? Math.ceil(config.tokens / (config.batch * T)) : config.steps;
-  config = validateTrainConfig({ ...config, steps });
+  // saved with the run as resolved: the wide-tensor dtype the run actually used, never null
+  config = validateTrainConfig({ ...config, steps, activations: recipe.activations });
   validateSchedule({ kind: config.schedule, peakLr: config.lr, minLr: config.minLr, warmupSteps: config.warmup, totalSteps: config.steps, cooldownFraction: config.cooldownFraction });
   const model = new Model(modelConfig, kernels, recipe, config.seed);
   const optimizer = new AdamW(optimizedTensors(model), kernels, { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay }, {

@@ -63,9 +63,9 @@ test('validation: wrong lengths, dims, formats and dtypes throw a TypeError nami
       const kv1 = new Float32Array(2);
       throwsNaming(() => k.attentionForward(q, kv, kv1, q, new Float32Array(6), ok, null), TypeError, 'k', '4', '2');
       throwsNaming(() => k.attentionForward(q, kv1, kv1, q, new Float32Array(5), ok, null), TypeError, 'lse', '5', '6');
-      throwsNaming(() => k.attentionForward(q, kv1, kv1, q, new Float32Array(6), ok, { p: 0, dp: 1, ds: 1 }), RangeError, 'fp8.p');
+      throwsNaming(() => k.attentionForward(q, kv1, kv1, q, new Float32Array(6), ok, { p: 0, ds: 1 }), RangeError, 'fp8.p');
       throwsNaming(() => k.attentionBackward(q, kv1, kv1, q, new Float32Array(6), q, q, kv1, new Float32Array(3), ok, null), TypeError, 'dv', '3');
-      throwsNaming(() => k.attentionBackward(q, kv1, kv1, q, new Float32Array(6), q, q, kv1, kv1, ok, { p: 1, dp: 1, ds: -2 }), RangeError, 'fp8.ds');
+      throwsNaming(() => k.attentionBackward(q, kv1, kv1, q, new Float32Array(6), q, q, kv1, kv1, ok, { p: 1, ds: -2 }), RangeError, 'fp8.ds');
 
       throwsNaming(() => k.swigluForward(new Float32Array(12), new Float32Array(5), 2, 3), TypeError, 'a', '5', '6');
       throwsNaming(() => k.smoothSwigluBackward(new Float32Array(12), new Float32Array(1), x, new Float32Array(12), 2, 3), TypeError, 's', '1');
