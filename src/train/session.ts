@@ -245,7 +245,9 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     if (existsSync(join(runDir, 'metrics.jsonl'))) {
       const stopped = runWithoutCheckpoint(runDir);
       if (!stopped) throw new Error(`run directory ${runDir} already holds a run; use --resume ${runDir} or another --run-dir`);
-      const changed = TRAIN_CONFIG_KEYS.filter((k) => !RESUME_OVERRIDABLE.includes(k) && !(k === 'steps' && config.tokens !== null) && JSON.stringify(config[k]) !== JSON.stringify(stopped.config[k]));
+      // Compare as config.json records it: activations resolved from the recipe, steps from tokens.
+      const asSaved: TrainConfig = { ...config, activations: recipeOf(config).activations };
+      const changed = TRAIN_CONFIG_KEYS.filter((k) => !RESUME_OVERRIDABLE.includes(k) && !(k === 'steps' && config.tokens !== null) && JSON.stringify(asSaved[k]) !== JSON.stringify(stopped.config[k]));
       if (changed.length > 0) {
         throw new Error(`run directory ${runDir} holds a run stopped before its first checkpoint with a different config (${changed.join(', ')}); use another --run-dir, or --resume ${runDir} to start that run over`);
       }
