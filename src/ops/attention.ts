@@ -20,6 +20,9 @@
  * their tensor first: P uses its known bound (amax 1), dS the previous backward's amax (the very
  * first backward casts with scale 1, as delayed does).
  * Otherwise forward saves float32 copies of q, k, v, o (BF16-rounded q, k, v and dO under 'bf16').
+ * With BF16 wide tensors (recipe activations 'bf16', activation table entry 'attention.out',
+ * rounding 'op') the op rounds O to BF16 itself, before saving it, so the backward's
+ * rowsum(dO ⊙ O) reads the O handed on; q, k, v and dO then arrive BF16 and are not rounded again.
  */
 import type { AttentionFp8Scales, AttentionShape, CastStats, FloatArray, Fp8FormatName } from '../kernels/types.js';
 import { Fp8Operand, mergeStats } from './cast.js';
@@ -133,8 +136,9 @@ export class AttentionOp implements TapeNode {
       // O is cast E4M3 and handed on dequantized: the out-projection reads exactly the saved Ô.
       this.oInv = ops.o.quantize(this.o, this.oCodes as Uint8Array);
       kn.dequantize(this.oCodes as Uint8Array, ops.o.format, this.oInv, this.o);
+      if (this.ctx.recipe.activations === 'bf16') kn.roundBf16(this.o, this.o); // handed on BF16, as TE converts it
     } else {
-      if (this.ctx.recipe.gemm === 'bf16') {
+      if (this.ctx.recipe.gemm === 'bf16' && this.ctx.recipe.activations !== 'bf16') {
         kn.roundBf16(this.q, this.q);
         kn.roundBf16(this.k, this.k);
         kn.roundBf16(this.v, this.v);
@@ -143,6 +147,7 @@ export class AttentionOp implements TapeNode {
       (this.kSaved as FloatArray).set(this.k);
       (this.vSaved as FloatArray).set(this.v);
       stats = kn.attentionForward(this.q, this.k, this.v, this.o, this.lse, this.shape, null, { maxLogit: wantsTensorStats(this.ctx.monitor) });
+      if (this.ctx.recipe.activations === 'bf16') kn.roundBf16(this.o, this.o);
       (this.oSaved as FloatArray).set(this.o);
     }
     if (wantsTensorStats(this.ctx.monitor)) this.ctx.monitor?.maxLogit(this.layer, stats.maxLogit);
@@ -171,7 +176,7 @@ export class AttentionOp implements TapeNode {
       ops.dqkv.record(total, dqkvScale, this.dq.length + this.dk.length + this.dv.length);
     } else {
       let dO = this.dO;
-      if (this.ctx.recipe.gemm === 'bf16') {
+      if (this.ctx.recipe.gemm === 'bf16' && this.ctx.recipe.activations !== 'bf16') {
         dO = s.floats(this.dO.length, 5);
         kn.roundBf16(this.dO, dO);
       }

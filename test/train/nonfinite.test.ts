@@ -107,7 +107,7 @@ test('a non-finite gradient (NaN grad_output scale) skips one step bit-exactly, 
   }
 });
 
-test('fog8 train: a diverging run (lr 1e6, the largest allowed) stops after --max-bad-steps with a diagnosis and a non-zero exit code', async () => {
+test('fog8 train: a diverging run (lr 1e6) stops after --max-bad-steps with a diagnosis and a non-zero exit code', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fog8-diverge-'));
   const errors: string[] = [];
   const logError = console.error;
