@@ -42,11 +42,7 @@ export function loadModelForInference(path: string, kernels: Kernels, precision?
   if (ckpt.trainerState && recipe.gemm === 'fp8') {
     try {
       const saved = ScalingState.fromJSON(recipe, ckpt.trainerState.scaling);
-      for (const s of saved.slots()) {
-        const live = model.scaling.slot(s.key, s.role);
-        live.scale = s.scale;
-        live.amaxHistory.set(s.amaxHistory);
-      }
+      model.scaling.load(saved);
       scalingLoaded = true;
     } catch {
       scalingLoaded = false;

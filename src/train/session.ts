@@ -3,7 +3,7 @@
  * (config.json, metrics.jsonl, train.log, checkpoints/), and — for `--resume` — restores every
  * piece of state after verifying all of it first (a mismatched checkpoint changes nothing).
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { readFileSafely } from '../util/safe-file.js';
 import { join, resolve } from 'node:path';
@@ -23,10 +23,10 @@ import { DivergenceForecaster } from '../monitor/divergence.js';
 import { MetricsWriter } from '../monitor/metrics-writer.js';
 import { TrainLog } from '../monitor/train-log.js';
 import { METRICS_SCHEMA_VERSION } from '../monitor/schema.js';
-import { ConfigError, DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig, type TrainConfigKey } from './config.js';
+import { ConfigError, DEFAULT_TRAIN_CONFIG, TRAIN_CONFIG_KEYS, validateTrainConfig, type TrainConfig, type TrainConfigKey } from './config.js';
 import { silentProgress, type TrainProgressFactory } from './progress.js';
 import { modelWeightsFrom, optimizerStateFrom, readCheckpoint, type Checkpoint } from './checkpoint.js';
-import { resolveCheckpointDir, runDirOfCheckpoint } from './checkpoint-files.js';
+import { listCheckpointSteps, MANIFEST_FILE, resolveCheckpointDir, runDirOfCheckpoint } from './checkpoint-files.js';
 import { Trainer, type TrainResult } from './trainer.js';
 import { describeMemoryPlan, formatBytes, planTrainingMemory } from './memory.js';
 
@@ -136,6 +136,8 @@ export interface RunOptions {
 
 export interface RunOutcome extends TrainResult {
   runDir: string;
+  /** The signal that interrupted the run (handleSignals), or null. */
+  signal: NodeJS.Signals | null;
 }
 
 function timestampName(): string {
@@ -153,6 +155,69 @@ export interface PreparedRun {
   run(): Promise<RunOutcome>;
 }
 
+/**
+ * The resolved config of a resumed run: the saved one, with the keys the user gave explicitly
+ * checked (only RESUME_OVERRIDABLE keys may change). `source` names where `saved` came from.
+ */
+function resumeConfig(saved: Record<string, unknown>, opts: RunOptions, source: string): TrainConfig {
+  // A run saved before `activations` existed ran with float32 wide tensors: it resumes so.
+  const merged: Record<string, unknown> = { ...DEFAULT_TRAIN_CONFIG, activations: LEGACY_ACTIVATIONS, ...saved };
+  for (const k of opts.explicit ?? []) {
+    if (!RESUME_OVERRIDABLE.includes(k)) {
+      if (JSON.stringify(opts.config[k]) !== JSON.stringify(saved[k])) {
+        throw new Error(`--resume: ${k} cannot change on resume (${source} has ${JSON.stringify(saved[k])}, got ${JSON.stringify(opts.config[k])}); only ${RESUME_OVERRIDABLE.join(', ')} may`);
+      }
+    } else merged[k] = opts.config[k];
+  }
+  return validateTrainConfig(merged);
+}
+
+/**
+ * When `dir` is a run directory (config.json and metrics.jsonl) without any complete checkpoint
+ * (killed before its first one), its saved training config; otherwise null.
+ */
+export function runWithoutCheckpoint(dir: string): { config: Record<string, unknown> } | null {
+  if (!existsSync(join(dir, 'metrics.jsonl')) || existsSync(join(dir, MANIFEST_FILE))) return null;
+  if (listCheckpointSteps(join(dir, 'checkpoints')).length > 0 || listCheckpointSteps(dir).length > 0) return null;
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) throw new Error(`run directory ${dir}: no checkpoint and no config.json to start it over from; use another --run-dir`);
+  const json = JSON.parse(readFileSafely(configPath, { what: 'run config', maxBytes: 16 << 20 }).toString('utf8')) as { train?: unknown };
+  if (json.train === null || typeof json.train !== 'object') throw new Error(`${configPath}: no "train" config to start the run over from`);
+  return { config: json.train as Record<string, unknown> };
+}
+
+const LOCK_FILE = 'train.pid';
+
+/** Records this process as the one training in `runDir` (removed when the run ends; a kill -9 leaves it stale, which is detected). */
+function writeRunLock(runDir: string): void {
+  writeFileSync(join(runDir, LOCK_FILE), `${process.pid}\n`);
+}
+
+function removeRunLock(runDir: string): void {
+  try {
+    if (readFileSync(join(runDir, LOCK_FILE), 'utf8').trim() === String(process.pid)) unlinkSync(join(runDir, LOCK_FILE));
+  } catch {
+    // already gone
+  }
+}
+
+/** Refuses to start over a run that another live process is still training (its train.pid names a running process). */
+function checkNotRunning(runDir: string): void {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(runDir, LOCK_FILE), 'utf8').trim());
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return; // stale: that process is gone
+  }
+  throw new Error(`run directory ${runDir} is being trained by process ${pid} (${join(runDir, LOCK_FILE)}); stop it first`);
+}
+
 /** Sets up and runs one training run (fresh or resumed) to completion, interruption or divergence. */
 export async function runTraining(opts: RunOptions): Promise<RunOutcome> {
   return (await prepareTraining(opts)).run();
@@ -167,26 +232,37 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   let checkpoint: Checkpoint | null = null;
   let runDir: string;
   if (opts.resume === '') throw new ConfigError('--resume needs a run or checkpoint directory, got an empty string');
+  // A run killed before its first checkpoint has only config.json, metrics.jsonl and train.log:
+  // both `--resume DIR` and the original command start it over from step 0 in the same directory.
+  let restartedFrom: string | null = null;
   if (opts.resume != null) {
-    const dir = resolveCheckpointDir(opts.resume);
-    checkpoint = readCheckpoint(dir, true);
-    const saved = checkpoint.trainerState?.config as Record<string, unknown>;
-    // A run saved before `activations` existed ran with float32 wide tensors: it resumes so.
-    const merged: Record<string, unknown> = { ...DEFAULT_TRAIN_CONFIG, activations: LEGACY_ACTIVATIONS, ...saved };
-    for (const k of opts.explicit ?? []) {
-      if (!RESUME_OVERRIDABLE.includes(k)) {
-        if (JSON.stringify(opts.config[k]) !== JSON.stringify(saved[k])) {
-          throw new Error(`--resume: ${k} cannot change on resume (checkpoint has ${JSON.stringify(saved[k])}, got ${JSON.stringify(opts.config[k])}); only ${RESUME_OVERRIDABLE.join(', ')} may`);
-        }
-      } else merged[k] = opts.config[k];
+    const stopped = runWithoutCheckpoint(opts.resume);
+    if (stopped) {
+      config = resumeConfig(stopped.config, opts, 'the run\'s config.json');
+      runDir = resolve(opts.resume);
+      restartedFrom = runDir;
+    } else {
+      const dir = resolveCheckpointDir(opts.resume);
+      checkpoint = readCheckpoint(dir, true);
+      config = resumeConfig(checkpoint.trainerState?.config as Record<string, unknown>, opts, 'checkpoint');
+      runDir = runDirOfCheckpoint(dir);
     }
-    config = validateTrainConfig(merged);
-    runDir = runDirOfCheckpoint(dir);
   } else {
     const runName = config.runName ?? timestampName();
     runDir = resolve(config.runDir ?? join('runs', runName));
-    if (existsSync(join(runDir, 'metrics.jsonl'))) throw new Error(`run directory ${runDir} already holds a run; use --resume ${runDir} or another --run-dir`);
+    if (existsSync(join(runDir, 'metrics.jsonl'))) {
+      const stopped = runWithoutCheckpoint(runDir);
+      if (!stopped) throw new Error(`run directory ${runDir} already holds a run; use --resume ${runDir} or another --run-dir`);
+      // Compare as config.json records it: activations resolved from the recipe, steps from tokens.
+      const asSaved: TrainConfig = { ...config, activations: recipeOf(config).activations };
+      const changed = TRAIN_CONFIG_KEYS.filter((k) => !RESUME_OVERRIDABLE.includes(k) && !(k === 'steps' && config.tokens !== null) && JSON.stringify(asSaved[k]) !== JSON.stringify(stopped.config[k]));
+      if (changed.length > 0) {
+        throw new Error(`run directory ${runDir} holds a run stopped before its first checkpoint with a different config (${changed.join(', ')}); use another --run-dir, or --resume ${runDir} to start that run over`);
+      }
+      restartedFrom = runDir;
+    }
   }
+  if (restartedFrom !== null) checkNotRunning(restartedFrom);
   const runName = config.runName ?? runDir.split(/[\\/]/).pop() ?? 'run';
   const progress = opts.progress ? opts.progress(config.progress) : silentProgress;
   // A fresh run's directory is created only once setup has succeeded, so a bad config or data
@@ -259,11 +335,7 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     // Apply.
     model.params.data.set(weights);
     optimizer.restore(optState);
-    for (const s of scaling.slots()) {
-      const live = model.scaling.slot(s.key, s.role);
-      live.scale = s.scale;
-      live.amaxHistory.set(s.amaxHistory);
-    }
+    model.scaling.load(scaling);
     data.train.restore(loaderState);
     if (st.divergence) forecaster.restore(st.divergence);
     startStep = st.step;
@@ -276,8 +348,11 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   mkdirSync(runDir, { recursive: true });
   log = new TrainLog(join(runDir, 'train.log'));
   for (const e of early) log.line(e.message, e.at);
+  if (restartedFrom !== null) say(`run directory ${runDir} holds a run stopped before its first checkpoint: starting it over from step 0 (its records stay in metrics.jsonl; later ones replace them)`);
+  writeRunLock(runDir);
   writeFileSync(join(runDir, 'config.json'), JSON.stringify({ train: config, model: modelConfig, precision: recipe, kernels: { name: kernels.name, isa: kernels.isa, threads: kernels.threads } }, null, 2) + '\n');
   const metrics = new MetricsWriter(join(runDir, 'metrics.jsonl'));
+  if (metrics.truncatedBytes > 0) log.line(`metrics.jsonl: removed a half-written last line (${metrics.truncatedBytes} bytes) left by an interrupted run`);
   const parameters = model.params.size;
   metrics.write({
     type: 'run', step: startStep, tokens: startTokens, time: Date.now() / 1000, schemaVersion: METRICS_SCHEMA_VERSION, runName, preset: config.preset, size: config.size,
@@ -291,7 +366,11 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     metrics, log, progress, startStep, startTokens, startElapsedSeconds: startElapsed, forecaster, stopAfterStep: opts.stopAfterStep ?? null,
   });
   const run = async (): Promise<RunOutcome> => {
-    const onSignal = (sig: NodeJS.Signals): void => trainer.requestStop(sig);
+    let signal: NodeJS.Signals | null = null;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      signal = sig;
+      trainer.requestStop(sig);
+    };
     if (opts.handleSignals) {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
@@ -304,7 +383,7 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
       say(`results: ${runDir} (metrics.jsonl, train.log, config.json${result.checkpoint ? `, ${result.checkpoint}` : ''})`);
       if (result.status === 'interrupted') say(`resume with: npx fog8 train --resume ${runDir}`);
       metrics.write({ type: 'event', step: result.steps, tokens: result.tokens, time: Date.now() / 1000, level: result.status === 'diverged' ? 'error' : 'info', message: `run ${result.status}` });
-      return { ...result, runDir };
+      return { ...result, runDir, signal: result.status === 'interrupted' ? signal : null };
     } finally {
       if (opts.handleSignals) {
         process.off('SIGINT', onSignal);
@@ -312,6 +391,7 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
       }
       metrics.close();
       log.close();
+      removeRunLock(runDir);
     }
   };
   return { config, runDir, model, optimizer, trainer, run };
