@@ -307,7 +307,11 @@ export function fromHfConfig(json: unknown): ModelConfig {
       throw new HfConfigError('fog8', 'must be an object with a config object');
     }
     const { preset, size, ...rest } = fog8.config;
-    return resolveModelConfig({ preset: String(preset), size: String(size), ...(rest as Partial<ModelConfig>) });
+    // Blocks written before these knobs existed: untied (as tie_word_embeddings said) and plain RoPE.
+    const legacy: Partial<ModelConfig> = {};
+    if (!('tieEmbeddings' in rest)) legacy.tieEmbeddings = j.tie_word_embeddings === true;
+    if (!('ropeScaling' in rest)) legacy.ropeScaling = null;
+    return resolveModelConfig({ preset: String(preset), size: String(size), ...legacy, ...(rest as Partial<ModelConfig>) });
   }
   if (j.model_type === 'llama') return fromLlama(j);
   if (j.model_type === 'fog') return fromFog(j);

@@ -32,11 +32,14 @@ export function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** fs.writeSync/readSync take at most 2³¹ − 1 bytes per call; a 390m optimizer state is 2.4 GB. */
+const MAX_IO_BYTES = 1 << 30;
+
 function writeFileSynced(path: string, data: Uint8Array): void {
   const fd = openSync(path, 'w');
   try {
     let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    while (off < data.length) off += writeSync(fd, data, off, Math.min(MAX_IO_BYTES, data.length - off));
     fsyncSync(fd);
   } catch (e) {
     // Name the file: a bare "ENOSPC: no space left on device, write" does not say what was being written.

@@ -4,11 +4,12 @@
  * piece of state after verifying all of it first (a mismatched checkpoint changes nothing).
  */
 import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { readFileSafely } from '../util/safe-file.js';
 import { join, resolve } from 'node:path';
 import type { Kernels } from '../kernels/types.js';
 import { createReferenceKernels } from '../kernels/reference/index.js';
-import { Model } from '../model/model.js';
+import { Model, flopsPerToken } from '../model/model.js';
 import { resolveModelConfig, type ModelConfig } from '../model/config.js';
 import { LEGACY_ACTIVATIONS, resolvePrecision, type PrecisionRecipe } from '../numerics/recipe.js';
 import { ScalingState } from '../numerics/scaling.js';
@@ -27,6 +28,7 @@ import { silentProgress, type TrainProgressFactory } from './progress.js';
 import { modelWeightsFrom, optimizerStateFrom, readCheckpoint, type Checkpoint } from './checkpoint.js';
 import { listCheckpointSteps, MANIFEST_FILE, resolveCheckpointDir, runDirOfCheckpoint } from './checkpoint-files.js';
 import { Trainer, type TrainResult } from './trainer.js';
+import { describeMemoryPlan, formatBytes, planTrainingMemory } from './memory.js';
 
 /** Chooses the kernel backend ('auto' = native when it loads, else reference). */
 export type KernelLoader = (kind: TrainConfig['kernels'], threads: number | null) => Promise<Kernels>;
@@ -43,14 +45,18 @@ export function optimizedTensors(model: Model): OptimizedTensor[] {
 }
 
 /**
- * The precision recipe of a config: fp8Attention applied to FP8 recipes, `activations` (null or
- * absent: the recipe's own) to any.
+ * The precision recipe of a config: fp8Attention and fp8LmHead applied to FP8 recipes (like the
+ * authors' --fp8-dpa and --fp8-lmhead, they only mean something with FP8 GEMMs), `activations`
+ * (null or absent: the recipe's own) to any.
  */
-export function recipeOf(config: Pick<TrainConfig, 'precision' | 'fp8Attention'> & { activations?: TrainConfig['activations'] }): PrecisionRecipe {
+export function recipeOf(
+  config: Pick<TrainConfig, 'precision' | 'fp8Attention'> & { activations?: TrainConfig['activations']; fp8LmHead?: TrainConfig['fp8LmHead'] },
+): PrecisionRecipe {
   const base = resolvePrecision(config.precision);
   const overrides: { -readonly [K in keyof PrecisionRecipe]?: PrecisionRecipe[K] } = {};
   // Block scaling has no FP8 attention (the recipe refuses it); the startup line says "FP8 attention off".
   if (base.gemm === 'fp8' && base.scaling !== 'block' && base.fp8Attention !== config.fp8Attention) overrides.fp8Attention = config.fp8Attention;
+  if (base.gemm === 'fp8' && config.fp8LmHead !== undefined && config.fp8LmHead !== base.fp8LmHead) overrides.fp8LmHead = config.fp8LmHead;
   if (config.activations != null && config.activations !== base.activations) overrides.activations = config.activations;
   return Object.keys(overrides).length === 0 ? base : resolvePrecision({ base: config.precision, ...overrides });
 }
@@ -124,6 +130,8 @@ export interface RunOptions {
   progress?: TrainProgressFactory;
   /** Install SIGINT/SIGTERM handlers that checkpoint and stop cleanly (CLI: true). */
   handleSignals?: boolean;
+  /** Bytes the memory plan may use before the run is refused (default: this machine's RAM, os.totalmem()). */
+  memoryLimit?: number;
 }
 
 export interface RunOutcome extends TrainResult {
@@ -274,10 +282,26 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   const data = await openTrainingData(config, T, sizeVocab, say);
   const modelConfig: ModelConfig = resolveModelConfig({ preset: config.preset, size: config.size, vocabSize: data.vocabSize, seqLen: T });
   const recipe = recipeOf(config);
+  if (recipe.fp8LmHead && modelConfig.tieEmbeddings) {
+    // Megatron turns --lm-head-in-fp8 off for tied embeddings (arguments.py); fog8 refuses instead of silently ignoring it.
+    throw new ConfigError(`fp8LmHead: true is not available with tied embeddings (size '${config.size}' ties the LM head to the embedding, which stays wide); use fp8LmHead false`);
+  }
   const steps = config.tokens !== null ? Math.ceil(config.tokens / (config.batch * T)) : config.steps;
   // saved with the run as resolved: the wide-tensor dtype the run actually used, never null
   config = validateTrainConfig({ ...config, steps, activations: recipe.activations });
   validateSchedule({ kind: config.schedule, peakLr: config.lr, minLr: config.minLr, warmupSteps: config.warmup, totalSteps: config.steps, cooldownFraction: config.cooldownFraction });
+  // The plan comes before any allocation: a size this machine cannot hold is refused here, not by the OS.
+  const microB = config.batch / config.microBatches;
+  const plan = planTrainingMemory(modelConfig, recipe, microB, T, { m1: config.m1Precision, m2: config.m2Precision });
+  say(`  model: vocabulary ${modelConfig.vocabSize}, ${(flopsPerToken(modelConfig) / 1e9).toFixed(3)} GFLOP per token (matmul, fwd+bwd); memory plan for micro-batch ${microB}×${T}: ${describeMemoryPlan(plan)}`);
+  const ram = opts.memoryLimit ?? totalmem();
+  if (plan.total > ram) {
+    throw new ConfigError(
+      `memory plan ≈${formatBytes(plan.total)} exceeds ${opts.memoryLimit === undefined ? "this machine's" : 'the limit of'} ${formatBytes(ram)} of RAM (${config.preset}/${config.size}, micro-batch ${microB}×${T}): ` +
+        `parameters, gradients and optimizer state alone take ${formatBytes(plan.parameters + plan.gradients + plan.optimizer)}; ` +
+        'use more --micro-batches (smaller micro-batch), a shorter --seq, fp16/fp8 --m1-precision/--m2-precision, or a smaller --size',
+    );
+  }
   const model = new Model(modelConfig, kernels, recipe, config.seed);
   const optimizer = new AdamW(optimizedTensors(model), kernels, { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay }, {
     master: config.masterPrecision,
@@ -311,11 +335,7 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     // Apply.
     model.params.data.set(weights);
     optimizer.restore(optState);
-    for (const s of scaling.slots()) {
-      const live = model.scaling.slot(s.key, s.role);
-      live.scale = s.scale;
-      live.amaxHistory.set(s.amaxHistory);
-    }
+    model.scaling.load(scaling);
     data.train.restore(loaderState);
     if (st.divergence) forecaster.restore(st.divergence);
     startStep = st.step;
@@ -338,7 +358,7 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     type: 'run', step: startStep, tokens: startTokens, time: Date.now() / 1000, schemaVersion: METRICS_SCHEMA_VERSION, runName, preset: config.preset, size: config.size,
     precision: recipe.name, parameters, flopsPerToken: model.flopsPerToken(), resumed: checkpoint !== null, kernels: `${kernels.name}/${kernels.isa}/${kernels.threads}t`,
   });
-  say(`fog8 train: ${config.preset}/${config.size} (${(parameters / 1e6).toFixed(2)} M parameters) in ${recipe.name}${recipe.gemm === 'fp8' ? `, FP8 attention ${recipe.fp8Attention ? 'on' : 'off'}` : ''}`);
+  say(`fog8 train: ${config.preset}/${config.size} (${(parameters / 1e6).toFixed(2)} M parameters) in ${recipe.name}${recipe.gemm === 'fp8' ? `, FP8 attention ${recipe.fp8Attention ? 'on' : 'off'}, FP8 LM head ${recipe.fp8LmHead ? 'on' : 'off'}` : ''}`);
   say(`  data: ${data.description}; ${config.steps} steps of ${config.batch}×${T} tokens; kernels ${kernels.name} (${kernels.isa}, ${kernels.threads} threads)`);
   say(`  run directory: ${runDir}${checkpoint ? ` (resumed from step ${startStep}: ${checkpoint.dir})` : ''}`);
   const trainer = new Trainer({

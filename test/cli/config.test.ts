@@ -69,3 +69,19 @@ test('absurd or unsafe values are config errors naming the field: --lr 1e308, --
   assert.throws(() => resolveTrainConfig(['--resume=']), /--resume needs a value, got an empty string/);
   assert.throws(() => resolveTrainConfig(['--config', '']), /--config needs a value/);
 });
+
+test('--activations: bf16, fp32 or null (the recipe\'s own, the default); in a config file too; anything else names the key and the allowed values', () => {
+  assert.equal(resolveTrainConfig([]).config.activations, null);
+  assert.equal(resolveTrainConfig(['--activations', 'fp32']).config.activations, 'fp32');
+  assert.equal(resolveTrainConfig(['--activations=bf16', '--precision', 'fp32']).config.activations, 'bf16');
+  assert.equal(resolveTrainConfig(['--activations', 'null']).config.activations, null);
+  const dir = mkdtempSync(join(tmpdir(), 'fog8-act-'));
+  try {
+    const yaml = join(dir, 'c.yaml');
+    writeFileSync(yaml, 'precision: bf16\nactivations: fp32\n');
+    assert.equal(resolveTrainConfig(['--config', yaml]).config.activations, 'fp32');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.throws(() => resolveTrainConfig(['--activations', 'fp16']), (e: Error) => /activations \("fp16"\)/.test(e.message) && /"bf16"\|"fp32"/.test(e.message));
+});
