@@ -4,9 +4,14 @@
  * then every case; prints per-case medians of the rounds and the spread.
  * Usage: node --import tsx bench/gemm-quick.ts [rounds]; CLOCK=cpu divides by the process CPU
  * time per thread (robust on a machine shared with other work), VARIANTS=a,b,... times each
- * GEMM variant in turn, CASES=substr,... picks cases.
+ * GEMM variant in turn, CASES=substr,... picks cases, BASELINE=<path of another build's
+ * fog8_native.node> times that addon too, interleaved (before/after in one run), OUT=<file>
+ * writes the figures as JSON.
  */
-import { loadNativeAddon } from '../src/kernels/native.js';
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { createRequire } from 'node:module';
+import { loadNativeAddon, type NativeCoreAddon } from '../src/kernels/native.js';
 import type { GemmOperand, OperandDtype } from '../src/kernels/types.js';
 
 const addon = loadNativeAddon();
@@ -37,7 +42,14 @@ const prepared = chosen.map(([name, M, N, K, da, db, ta, tb]) => ({
   name, M, N, K, a: operand(da, M * K, ta), b: operand(db, K * N, tb), c: new Float32Array(M * N),
 }));
 const clock = process.env.CLOCK === 'cpu' ? 'cpu' : 'wall';
-const variants = (process.env.VARIANTS ?? addon.gemmVariant()).split(',');
+interface Runner { label: string; lib: NativeCoreAddon; variant?: string }
+const runners: Runner[] = (process.env.VARIANTS ?? addon.gemmVariant()).split(',').map((v) => ({ label: v, lib: addon, variant: v }));
+if (process.env.BASELINE) {
+  const base = createRequire(import.meta.url)(process.env.BASELINE) as NativeCoreAddon;
+  base.setThreads(threads);
+  runners.unshift({ label: 'baseline', lib: base });
+}
+const variants = runners.map((r) => r.label);
 /** Milliseconds of fn: wall, or process CPU time per thread. */
 function time(fn: () => void): number {
   if (clock === 'wall') { const t0 = performance.now(); fn(); return performance.now() - t0; }
@@ -49,13 +61,14 @@ const rates: number[][] = prepared.flatMap(() => variants.map(() => [] as number
 for (let r = 0; r < rounds; r++) {
   peaks.push(addon.peakGflops('bf16dot512', Math.min(2, threads), 0.2, clock));
   prepared.forEach((p, i) => {
-    variants.forEach((v, vi) => {
-      addon.setGemmVariant(v);
+    runners.forEach((run, vi) => {
+      const lib = run.lib;
+      if (run.variant !== undefined) lib.setGemmVariant(run.variant);
       const flops = 2 * p.M * p.N * p.K;
-      addon.gemm(p.M, p.N, p.K, p.a, p.b, p.c);
+      lib.gemm(p.M, p.N, p.K, p.a, p.b, p.c);
       let best = Infinity;
       const reps = flops > 1e11 ? 2 : 5;
-      for (let j = 0; j < reps; j++) best = Math.min(best, time(() => addon.gemm(p.M, p.N, p.K, p.a, p.b, p.c)));
+      for (let j = 0; j < reps; j++) best = Math.min(best, time(() => lib.gemm(p.M, p.N, p.K, p.a, p.b, p.c)));
       rates[i * variants.length + vi].push(flops / best / 1e6);
     });
   });
@@ -70,3 +83,19 @@ prepared.forEach((p, i) => {
     console.log(`${p.name.padEnd(24)} ${v.padEnd(26)} ${med(rr).toFixed(0).padStart(5)} GFLOP/s  ${(100 * med(ratios)).toFixed(0)}% of peak (per-round ${ratios.map((x) => (100 * x).toFixed(0)).join('/')})`);
   });
 });
+
+if (process.env.OUT) {
+  const rows = prepared.flatMap((p, i) => runners.map((run, vi) => {
+    const rr = rates[i * runners.length + vi];
+    return {
+      gemm: p.name, M: p.M, N: p.N, K: p.K, addon: run.variant === undefined ? `baseline ${process.env.BASELINE}` : 'this build', variant: run.variant ?? null,
+      gflopsMedian: med(rr), gflopsRounds: rr, ofPeakMedian: med(rr.map((x, r) => x / peaks[r])),
+    };
+  }));
+  writeFileSync(process.env.OUT, `${JSON.stringify({
+    date: new Date().toISOString(), cpu: cpus()[0]?.model, isa: addon.isa(), threads, clock, rounds, loadAvg1mStart: loadavg()[0],
+    note: 'rounds interleaved: each round samples the bf16dot512 peak loop, then every GEMM with every addon/variant (best of 2-5 calls); % of peak is per round, median over rounds',
+    peakGflopsRounds: peaks, rows,
+  }, null, 2)}\n`);
+  console.log(`wrote ${process.env.OUT}`);
+}

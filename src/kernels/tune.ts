@@ -20,8 +20,9 @@ export interface WisdomEntry {
   threads: number;
   mode: TuneMode;
   date: string;
-  /** Every candidate timed, best first. */
-  timings: { variant: string; gflops: number }[];
+  /** Every candidate timed, best first within each stage (rates compare only within a stage:
+   *  the stages run at different times). */
+  timings: { variant: string; gflops: number; stage: 1 | 2 }[];
 }
 
 export type TuneMode = 'quick' | 'full';
@@ -215,7 +216,7 @@ export function tuneGemm(addon: NativeCoreAddon, mode: TuneMode, log: (line: str
   log(`tiles: ${stage1.map((t) => `${t.variant.split('-')[0]} ${t.gflops.toFixed(0)}`).join(', ')} GFLOP/s → ${winnerTile}`);
   const stage2 = timeCandidates(addon, blockingCandidates(winnerTile, mode), probs, rounds);
   log(`blockings of ${winnerTile}: ${stage2.slice(0, 5).map((t) => `${t.variant} ${t.gflops.toFixed(0)}`).join(', ')}${stage2.length > 5 ? ', …' : ''}`);
-  const timings = [...stage1, ...stage2].sort((x, y) => y.gflops - x.gflops);
+  const timings = [...stage1.map((t) => ({ ...t, stage: 1 as const })), ...stage2.map((t) => ({ ...t, stage: 2 as const }))];
   const winner = stage2[0];
   addon.setGemmVariant(winner.variant);
   return { entry: { ...base, variant: winner.variant, gflops: winner.gflops, timings }, seconds: (performance.now() - started) / 1000 };

@@ -193,8 +193,9 @@ void gemmPairs(size_t M, size_t N, size_t K, const PackSource& srcA, const PackS
 const GemmKernelSet* kernelsFor(Dtype a, Dtype b) {
   switch (activeIsa()) {
     case Isa::avx512bf16:
-      // A float32 operand must not be rounded to BF16: use the float32 FMA path then.
-      return (a == Dtype::f32 || b == Dtype::f32) ? gemmKernelsAvx512F32() : gemmKernelsAvx512Bf16();
+      // Only GEMMs with a float32 operand get here (it must not be rounded to BF16): BF16 / FP8
+      // pairs take gemmPairs.
+      return gemmKernelsAvx512F32();
     case Isa::avx2: return gemmKernelsAvx2();
     default: return gemmKernelsScalar();
   }

@@ -95,7 +95,5 @@ const GemmKernelSet* gemmKernelsScalar();
 const GemmKernelSet* gemmKernelsAvx2();
 /** AVX-512F float32 path, used for GEMMs with a float32 operand. */
 const GemmKernelSet* gemmKernelsAvx512F32();
-/** AVX-512 BF16 path (vdpbf16ps on BF16 pairs), for BF16 / FP8 operands. */
-const GemmKernelSet* gemmKernelsAvx512Bf16();
 
 }  // namespace fog8
