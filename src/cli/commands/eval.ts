@@ -19,7 +19,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--kernels <kind>', 'auto, native or reference', 'auto')
     .option('--json', 'print one JSON object')
     .action(async (path: string, o: { precision?: string; data?: string; tokenizer?: string; batches?: number; batch?: number; kernels: 'auto' | 'native' | 'reference'; json?: boolean }) => {
-      const kernels = await loadKernelBackend(o.kernels, null);
+      const kernels = await loadKernelBackend(o.kernels, null, 'cache');
       const loaded = loadModelForInference(path, kernels, o.precision);
       const saved = loaded.trainConfig ?? {};
       const config = validateTrainConfig({
