@@ -7,6 +7,7 @@ import type { TrainConfigKey } from '../../train/config.js';
 import { prepareTraining, type PreparedRun, type RunOutcome } from '../../train/session.js';
 import { loadKernelBackend } from '../../train/kernel-backend.js';
 import { detectLaunch, RankMismatchError, worldCommunicator } from '../../train/distributed.js';
+import { ExitCode, signalExitCode } from '../exit.js';
 
 export function registerTrainCommand(program: Command): void {
   program
@@ -52,11 +53,13 @@ export function registerTrainCommand(program: Command): void {
       }
       const diverged = outcome.status === 'diverged' ? `training diverged at step ${outcome.steps}: ${outcome.diagnosis ?? 'non-finite steps'} (run directory ${outcome.runDir})` : null;
       // A thrown error makes main() print it and return a non-zero exit code.
-      if (comm.size === 1) {
-        if (diverged) throw new Error(diverged);
-        return;
+      if (diverged) {
+        if (comm.size === 1) throw new Error(diverged);
+        throw reportOnce(diverged);
       }
-      if (diverged) throw reportOnce(diverged);
       comm.finalize();
+      // Interrupted by a signal: checkpointed and said how to resume; exit as shells expect (SIGINT → 130).
+      // With several ranks only the rank that got the signal does (mpirun then returns its code).
+      if (outcome.status === 'interrupted' && outcome.signal !== null) throw new ExitCode(signalExitCode(outcome.signal));
     });
 }
