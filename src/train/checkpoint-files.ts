@@ -43,6 +43,10 @@ function writeFileSynced(path: string, data: Uint8Array): void {
     let off = 0;
     while (off < data.length) off += writeSync(fd, data, off, Math.min(MAX_IO_BYTES, data.length - off));
     fsyncSync(fd);
+  } catch (e) {
+    // Name the file: a bare "ENOSPC: no space left on device, write" does not say what was being written.
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`checkpoint file ${path}: cannot be written (${code ?? (e as Error).message})`, { cause: e });
   } finally {
     closeSync(fd);
   }
