@@ -317,7 +317,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     }
   }
   // Two processes appending to one run would interleave its files: a live trainer's run is not touched.
-  if (restartedFrom !== null || checkpoint !== null) checkNotRunning(runDir);
+  // The lock is rank 0's (process ids are per machine): rank 0 checks it; a refusal there ends every rank.
+  if (writer && (restartedFrom !== null || checkpoint !== null)) checkNotRunning(runDir);
   const runName = config.runName ?? runDir.split(/[\\/]/).pop() ?? 'run';
   const progress = opts.progress && writer ? opts.progress(config.progress) : silentProgress;
   // A fresh run's directory is created only once setup has succeeded, so a bad config or data
