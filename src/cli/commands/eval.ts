@@ -4,7 +4,7 @@ import { loadKernelBackend } from '../../train/kernel-backend.js';
 import { loadModelForInference } from '../../train/inference.js';
 import { openTrainingData } from '../../train/session.js';
 import { DEFAULT_TRAIN_CONFIG, validateTrainConfig } from '../../train/config.js';
-import { checkForwardMemory, forwardBytesPerSequence, planEvalBatches } from '../../train/eval-limits.js';
+import { checkEvalMemory, planEvalBatches } from '../../train/eval-limits.js';
 
 export function registerEvalCommand(program: Command): void {
   program
@@ -39,7 +39,7 @@ export function registerEvalCommand(program: Command): void {
       // No silent repetition of validation samples, and no forward pass larger than memory.
       const { batches, note } = planEvalBatches({ sampleCount: loader.sampleCount, batch: config.batch, batches: requested, explicit: o.batch !== undefined || o.batches !== undefined });
       if (note !== null) console.error(note);
-      checkForwardMemory(config.batch, T, forwardBytesPerSequence(loaded.model, T));
+      checkEvalMemory(loaded.model.config, loaded.model.recipe, config.batch, T);
       let sum = 0;
       for (let i = 0; i < batches; i++) sum += loaded.model.forwardLoss(loader.next());
       const valLoss = sum / batches;
