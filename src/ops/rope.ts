@@ -23,6 +23,49 @@ export class RopeOp implements TapeNode {
     this.ctx.tape.record(this);
   }
 
+  /** (seqLen, D/2) float64 cos and sin of forwardAt, built on first use. */
+  private table: { cos: Float64Array; sin: Float64Array; rows: number } | null = null;
+
+  /**
+   * Incremental decoding (B = 1): rotates the T rows of x as positions pos..pos+T−1, in place.
+   * The same formula as the kernels' ropeForward (angle t·theta^(−2i/D), cos and sin in float64,
+   * x1·cos − x2·sin in float64 rounded once to float32), from a table of maxLen positions, so a
+   * token costs its own rows only. Not recorded (evaluation only).
+   */
+  forwardAt(pos: number, maxLen: number): void {
+    const { H, D, T, x } = this;
+    if (this.B !== 1) throw new RangeError(`RopeOp(${this.label}).forwardAt: B must be 1, got ${this.B}`);
+    if (pos + T > maxLen) throw new RangeError(`RopeOp(${this.label}).forwardAt: positions up to ${pos + T} exceed ${maxLen}`);
+    const half = D / 2;
+    if (!this.table || this.table.rows < maxLen) {
+      const cos = new Float64Array(maxLen * half);
+      const sin = new Float64Array(maxLen * half);
+      for (let t = 0; t < maxLen; t++) {
+        for (let i = 0; i < half; i++) {
+          const angle = t * Math.pow(this.theta, (-2 * i) / D);
+          cos[t * half + i] = Math.cos(angle);
+          sin[t * half + i] = Math.sin(angle);
+        }
+      }
+      this.table = { cos, sin, rows: maxLen };
+    }
+    const { cos, sin } = this.table;
+    for (let r = 0; r < T; r++) {
+      const row = (pos + r) * half;
+      for (let h = 0; h < H; h++) {
+        const base = (r * H + h) * D;
+        for (let i = 0; i < half; i++) {
+          const c = cos[row + i];
+          const s = sin[row + i];
+          const x1 = x[base + i];
+          const x2 = x[base + i + half];
+          x[base + i] = x1 * c - x2 * s;
+          x[base + i + half] = x1 * s + x2 * c;
+        }
+      }
+    }
+  }
+
   backward(): void {
     this.ctx.kernels.ropeBackward(this.dx, this.dx, this.B, this.T, this.H, this.D, this.theta);
   }

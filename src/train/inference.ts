@@ -52,60 +52,125 @@ export function loadModelForInference(path: string, kernels: Kernels, precision?
 }
 
 export interface SampleOptions {
+  /** 0: greedy (argmax). */
   temperature: number;
+  /** Sample among the k most likely tokens (0: all). */
   topK: number;
+  /** Nucleus sampling: the smallest set of most likely tokens whose probability reaches topP (1: all). */
+  topP?: number;
   maxTokens: number;
   seed: number;
   /** stop when this id is sampled (not included). */
   stopId?: number;
+  /** Called with each new token as soon as it is chosen (streaming). */
+  onToken?: (id: number) => void;
 }
 
-/**
- * Autoregressive sampling. Each step runs the model on a fixed-length window (the last seqLen
- * tokens, padded on the right: causal attention keeps padding from touching earlier positions)
- * and samples from softmax(logits/temperature) restricted to the top-k (temperature 0: argmax).
- */
-export function sample(model: Model, prompt: readonly number[], o: SampleOptions): number[] {
+function checkSampleOptions(prompt: readonly number[], o: SampleOptions): void {
   if (prompt.length === 0) throw new RangeError('sample: the prompt must encode to at least one token');
   if (!(o.temperature >= 0)) throw new RangeError(`sample: temperature must be ≥ 0, got ${o.temperature}`);
   if (!Number.isInteger(o.topK) || o.topK < 0) throw new RangeError(`sample: top-k must be an integer ≥ 0 (0 = all), got ${o.topK}`);
+  const topP = o.topP ?? 1;
+  if (!(topP > 0 && topP <= 1)) throw new RangeError(`sample: top-p must be in (0, 1], got ${o.topP}`);
+}
+
+/**
+ * Picks the next token from one row of logits: argmax at temperature 0; otherwise softmax(logits/T)
+ * restricted to the top-k, then to the top-p nucleus (the order of Hugging Face's samplers), and
+ * one uniform draw from `rng`.
+ */
+function pickToken(row: ArrayLike<number>, V: number, o: SampleOptions, rng: Rng): number {
+  if (o.temperature === 0) {
+    let next = 0;
+    for (let v = 1; v < V; v++) if (row[v] > row[next]) next = v;
+    return next;
+  }
+  const k = o.topK === 0 ? V : Math.min(o.topK, V);
+  const sorted = Array.from({ length: V }, (_, v) => v).sort((a, b) => row[b] - row[a]).slice(0, k);
+  const max = row[sorted[0]];
+  const probs = sorted.map((v) => Math.exp((row[v] - max) / o.temperature));
+  let sum = probs.reduce((a, b) => a + b, 0);
+  const topP = o.topP ?? 1;
+  let keep = sorted.length;
+  if (topP < 1) {
+    let cumulative = 0;
+    for (let i = 0; i < sorted.length; i++) {
+      cumulative += probs[i] / sum;
+      if (cumulative >= topP) {
+        keep = i + 1;
+        break;
+      }
+    }
+    sum = probs.slice(0, keep).reduce((a, b) => a + b, 0);
+  }
+  let u = rng.uniform() * sum;
+  for (let i = 0; i < keep; i++) {
+    u -= probs[i];
+    if (u <= 0) return sorted[i];
+  }
+  return sorted[keep - 1];
+}
+
+/**
+ * Autoregressive sampling with a KV cache: the prompt (its last seqLen tokens) runs once, then
+ * each new token costs one position (Model.logitsCached). At temperature 0 the tokens equal
+ * sampleFullWindow's while prompt + output fit in seqLen. When the cache is full it restarts from
+ * the last ⌈seqLen/2⌉ tokens (a full-window sampler slides by one token instead, so beyond seqLen
+ * the two see different contexts).
+ */
+export function sample(model: Model, prompt: readonly number[], o: SampleOptions): number[] {
+  checkSampleOptions(prompt, o);
+  const T = model.config.seqLen;
+  const V = model.config.vocabSize;
+  const rng = new Rng(o.seed, 0x5a3);
+  const tokens = [...prompt];
+  const out: number[] = [];
+  const cache = model.newKvCache();
+  const one = new Int32Array(1);
+  let logits = model.logitsCached(Int32Array.from(tokens.slice(-T)), cache);
+  let row = logits.subarray(logits.length - V);
+  for (let n = 0; n < o.maxTokens; n++) {
+    const next = pickToken(row, V, o, rng);
+    if (o.stopId !== undefined && next === o.stopId) break;
+    tokens.push(next);
+    out.push(next);
+    o.onToken?.(next);
+    if (n === o.maxTokens - 1) break;
+    if (cache.length === T) {
+      cache.reset();
+      logits = model.logitsCached(Int32Array.from(tokens.slice(-Math.ceil(T / 2))), cache);
+    } else {
+      one[0] = next;
+      logits = model.logitsCached(one, cache);
+    }
+    row = logits.subarray(logits.length - V);
+  }
+  return out;
+}
+
+/**
+ * The slow twin of sample (the reference for its tests and benchmark): each step runs the model on
+ * a fixed-length window (the last seqLen tokens, padded on the right: causal attention keeps
+ * padding from touching earlier positions) and picks from the last real position's logits.
+ */
+export function sampleFullWindow(model: Model, prompt: readonly number[], o: SampleOptions): number[] {
+  checkSampleOptions(prompt, o);
   const T = model.config.seqLen;
   const V = model.config.vocabSize;
   const rng = new Rng(o.seed, 0x5a3);
   const tokens = [...prompt];
   const out: number[] = [];
   const window = new Int32Array(T);
-  const probs = new Float64Array(V);
-  const order = new Int32Array(V);
   for (let n = 0; n < o.maxTokens; n++) {
     const ctx = tokens.slice(-T);
     window.fill(0);
     window.set(ctx);
     const logits = model.logits(window, T);
-    const row = logits.subarray((ctx.length - 1) * V, ctx.length * V);
-    let next = 0;
-    if (o.temperature === 0) {
-      for (let v = 1; v < V; v++) if (row[v] > row[next]) next = v;
-    } else {
-      for (let v = 0; v < V; v++) order[v] = v;
-      const k = o.topK === 0 ? V : Math.min(o.topK, V);
-      const sorted = Array.from(order).sort((a, b) => row[b] - row[a]).slice(0, k);
-      const max = row[sorted[0]];
-      let sum = 0;
-      for (const v of sorted) sum += probs[v] = Math.exp((row[v] - max) / o.temperature);
-      let u = rng.uniform() * sum;
-      next = sorted[sorted.length - 1];
-      for (const v of sorted) {
-        u -= probs[v];
-        if (u <= 0) {
-          next = v;
-          break;
-        }
-      }
-    }
+    const next = pickToken(logits.subarray((ctx.length - 1) * V, ctx.length * V), V, o, rng);
     if (o.stopId !== undefined && next === o.stopId) break;
     tokens.push(next);
     out.push(next);
+    o.onToken?.(next);
   }
   return out;
 }

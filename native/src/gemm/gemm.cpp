@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -35,6 +36,21 @@ std::vector<AlignedBuffer> threadPackedA;
 std::vector<AlignedBuffer> threadAcc;
 
 size_t roundUp(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+// Packed B panels of frozen operands (GemmOperandView::frozen), for the newest id only: decoding
+// with a KV cache multiplies the same weights by one row per token, where packing B would cost
+// as much as the product itself. A new id drops the entries of the old one.
+struct FrozenPack {
+  const void* data;
+  Dtype dtype;
+  bool trans;
+  size_t N, K;
+  const GemmKernelSet* ks;
+  AlignedBuffer panels;
+  bool ready;  // panels hold the packed operand (false until packing finished)
+};
+uint64_t frozenId = 0;
+std::vector<std::unique_ptr<FrozenPack>> frozenPacks;
 
 const float* tableFor(Dtype d) {
   if (d == Dtype::e4m3) return fp8Table(kE4M3).value;
@@ -75,7 +91,10 @@ void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOper
   const size_t nPanels = (N + NR - 1) / NR;
 
   // Unit shape: enough units to keep every thread busy, rows first.
-  const size_t threads = (M * N * K < 48 * 48 * 48) ? 1 : numThreads();
+  // A single-row-panel GEMM of a small model (decoding one token) is a few hundred µs of packing:
+  // waking a second thread costs more than it saves, most of all on a loaded machine.
+  const bool smallRowPanel = M < MR && N * K < (size_t{1} << 22);
+  const size_t threads = (M * N * K < 48 * 48 * 48 || smallRowPanel) ? 1 : numThreads();
   size_t mBlocks = (M + kMCTarget - 1) / kMCTarget;
   if (mBlocks % threads != 0 && mBlocks > threads) mBlocks = roundUp(mBlocks, threads);
   const size_t MC = std::min(roundUp((M + mBlocks - 1) / mBlocks, MR), roundUp(M, MR));
@@ -86,13 +105,25 @@ void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOper
   nBlocks = (N + NCU - 1) / NCU;
   const size_t units = mBlocks * nBlocks;
 
-  char* bBase = static_cast<char*>(packedB.reserve(nPanels * Kp * NR * bytes));
+  const size_t packedBytes = nPanels * Kp * NR * bytes;
+  FrozenPack* frozen = nullptr;
+  bool packed = false;
+  if (b.frozen != 0) {
+    if (b.frozen != frozenId) frozenPacks.clear(), frozenId = b.frozen;
+    for (auto& f : frozenPacks)
+      if (f->data == b.data && f->dtype == b.dtype && f->trans == b.trans && f->N == N && f->K == K && f->ks == &ks) frozen = f.get(), packed = f->ready;
+    if (!frozen) {
+      frozenPacks.push_back(std::make_unique<FrozenPack>(FrozenPack{b.data, b.dtype, b.trans, N, K, &ks, AlignedBuffer(), false}));
+      frozen = frozenPacks.back().get();
+    }
+  }
+  char* bBase = static_cast<char*>(frozen ? frozen->panels.reserve(packedBytes) : packedB.reserve(packedBytes));
   if (threadPackedA.size() < threads) {
     threadPackedA.resize(threads);
     threadAcc.resize(threads);
   }
 
-  parallelFor(nPanels, [&](size_t p0, size_t p1) {
+  const auto packPanels = [&](size_t p0, size_t p1) {
     for (size_t p = p0; p < p1; p++) {
       const size_t j0 = p * NR, cols = std::min(NR, N - j0);
       for (size_t kb = 0; kb < kBlocks; kb++) {
@@ -100,7 +131,15 @@ void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOper
         ks.pack(srcB, j0, cols, NR, k0, kc, bBase + (p * Kp + k0) * NR * bytes);
       }
     }
-  }, 4);
+  };
+  if (packed) {
+    // reused from an earlier call with the same frozen id
+  } else if (threads == 1) {
+    packPanels(0, nPanels);
+  } else {
+    parallelFor(nPanels, packPanels, 4);
+  }
+  if (frozen) frozen->ready = true;
 
   std::atomic<size_t> nextUnit{0};
   parallelRun(std::min(threads, units), [&](size_t t, size_t) {
@@ -118,8 +157,12 @@ void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOper
         }
         for (size_t cp = 0; cp < colPanels; cp++) {
           const char* bPanel = bBase + ((j0 / NR + cp) * Kp + k0) * NR * bytes;
-          for (size_t rp = 0; rp < rowPanels; rp++)
-            ks.micro(kcp, aBuf + rp * kcp * MR * bytes, bPanel, acc + rp * MR * NCU + cp * NR, NCU, kb == 0);
+          for (size_t rp = 0; rp < rowPanels; rp++) {
+            float* tile = acc + rp * MR * NCU + cp * NR;
+            // A panel with one real row (M = 1: decoding) computes that row alone, same arithmetic.
+            if (ks.microRow != nullptr && rows - rp * MR == 1) ks.microRow(kcp, aBuf + rp * kcp * MR * bytes, bPanel, tile, kb == 0);
+            else ks.micro(kcp, aBuf + rp * kcp * MR * bytes, bPanel, tile, NCU, kb == 0);
+          }
         }
       }
       for (size_t i = 0; i < rows; i++) {

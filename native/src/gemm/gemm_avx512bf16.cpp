@@ -57,8 +57,37 @@ void microBf16(size_t kcPadded, const void* aPacked, const void* bPacked, float*
   }
 }
 
-const fog8::GemmKernelSet kF32{"avx512bf16", kMR, kNR, 1, sizeof(float), packFloat, microF32};
-const fog8::GemmKernelSet kBf16{"avx512bf16", kMR, kNR, 2, sizeof(uint16_t), packPairs, microBf16};
+// Row 0 of microF32 / microBf16: the same instruction chain per output element.
+void microRowF32(size_t kc, const void* aPacked, const void* bPacked, float* acc, bool first) {
+  const float* a = static_cast<const float*>(aPacked);
+  const float* b = static_cast<const float*>(bPacked);
+  __m512 c0 = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc);
+  __m512 c1 = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc + 16);
+  for (size_t k = 0; k < kc; k++, a += kMR, b += kNR) {
+    const __m512 ai = _mm512_set1_ps(a[0]);
+    c0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(b), c0);
+    c1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(b + 16), c1);
+  }
+  _mm512_storeu_ps(acc, c0);
+  _mm512_storeu_ps(acc + 16, c1);
+}
+
+void microRowBf16(size_t kcPadded, const void* aPacked, const void* bPacked, float* acc, bool first) {
+  const uint32_t* a = static_cast<const uint32_t*>(aPacked);
+  const uint16_t* b = static_cast<const uint16_t*>(bPacked);
+  __m512 c0 = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc);
+  __m512 c1 = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc + 16);
+  for (size_t kp = 0; kp < kcPadded / 2; kp++, a += kMR, b += 2 * kNR) {
+    const __m512bh ai = bitCast<__m512bh>(_mm512_set1_epi32(static_cast<int>(a[0])));
+    c0 = _mm512_dpbf16_ps(c0, ai, bitCast<__m512bh>(_mm512_loadu_si512(b)));
+    c1 = _mm512_dpbf16_ps(c1, ai, bitCast<__m512bh>(_mm512_loadu_si512(b + 32)));
+  }
+  _mm512_storeu_ps(acc, c0);
+  _mm512_storeu_ps(acc + 16, c1);
+}
+
+const fog8::GemmKernelSet kF32{"avx512bf16", kMR, kNR, 1, sizeof(float), packFloat, microF32, microRowF32};
+const fog8::GemmKernelSet kBf16{"avx512bf16", kMR, kNR, 2, sizeof(uint16_t), packPairs, microBf16, microRowBf16};
 
 }  // namespace
 
