@@ -160,6 +160,18 @@ export class Model<Buf extends FloatArray = Float32Array> {
     }
   }
 
+  /** (B·T, V) logits of B sequences of T tokens (evaluation); the view is reused by the next call of that shape. */
+  logitsBatch(tokens: Int32Array, B: number, T: number): Buf {
+    if (tokens.length !== B * T) throw new TypeError(`Model.logitsBatch: tokens has length ${tokens.length}, expected B·T = ${B * T}`);
+    const g = this.graph(B, T);
+    this.ctx.training = false;
+    try {
+      return g.forwardLogits(tokens) as Buf;
+    } finally {
+      this.ctx.training = true;
+    }
+  }
+
   /** An empty KV cache for this model and recipe (seqLen positions per layer), for logitsCached. */
   newKvCache(): KvCache {
     const c = this.config;

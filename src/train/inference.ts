@@ -3,6 +3,7 @@
  * config.json, the weights from model.safetensors (verified against the manifest first), the
  * FP8 scaling state from trainer_state.json when the precision recipe is compatible.
  */
+import { join } from 'node:path';
 import type { Kernels } from '../kernels/types.js';
 import { Model } from '../model/model.js';
 import { fromHfConfig } from '../model/config.js';
@@ -26,7 +27,7 @@ export interface LoadedModel {
  * Builds a model from a checkpoint (directory, checkpoints/ folder or run directory). The
  * precision defaults to the one it was trained in.
  */
-export function loadModelForInference(path: string, kernels: Kernels, precision?: string): LoadedModel {
+export function loadModelForInference(path: string, kernels: Kernels, precision?: string, options: { freshScales?: boolean } = {}): LoadedModel {
   const ckpt = readCheckpoint(resolveCheckpointDir(path));
   const config = fromHfConfig(ckpt.hfConfig);
   const trainConfig = (ckpt.trainerState?.config ?? null) as Partial<TrainConfig> | null;
@@ -35,17 +36,28 @@ export function loadModelForInference(path: string, kernels: Kernels, precision?
   const weights = modelWeightsFrom(ckpt, model.params);
   model.params.data.set(weights);
   let scalingLoaded = false;
-  if (ckpt.trainerState && recipe.gemm === 'fp8') {
-    try {
-      const saved = ScalingState.fromJSON(recipe, ckpt.trainerState.scaling);
-      for (const s of saved.slots()) {
-        const live = model.scaling.slot(s.key, s.role);
-        live.scale = s.scale;
-        live.amaxHistory.set(s.amaxHistory);
+  // Delayed scaling evaluates with the scales training reached; without them every FP8 cast
+  // would run at scale 1 (overflowing or underflowing), so a missing or unfitting state is an
+  // error unless the user asks for fresh scales.
+  if (recipe.gemm === 'fp8' && recipe.scaling === 'delayed') {
+    const where = join(ckpt.dir, 'trainer_state.json');
+    let problem: string | null = null;
+    if (!ckpt.trainerState) problem = `${where} is missing (a weights-only checkpoint)`;
+    else {
+      try {
+        const saved = ScalingState.fromJSON(recipe, ckpt.trainerState.scaling);
+        for (const s of saved.slots()) {
+          const live = model.scaling.slot(s.key, s.role);
+          live.scale = s.scale;
+          live.amaxHistory.set(s.amaxHistory);
+        }
+        scalingLoaded = true;
+      } catch (e) {
+        problem = `${where}: the FP8 scaling state does not fit ${recipe.name} (${(e as Error).message})`;
       }
-      scalingLoaded = true;
-    } catch {
-      scalingLoaded = false;
+    }
+    if (problem !== null && !options.freshScales) {
+      throw new Error(`${problem}; evaluating ${recipe.name} needs it. Pass --fresh-scales to evaluate with fresh scales (1), or --precision bf16/fp32`);
     }
   }
   return { checkpoint: ckpt, model, trainConfig, scalingLoaded };
