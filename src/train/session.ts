@@ -60,6 +60,8 @@ export interface TrainingData {
 
 /** Smallest byte-level BPE vocabulary: the 256 byte tokens and the end-of-document token. */
 const MIN_BROWN_VOCAB = 257;
+/** What a size whose default vocabulary is below MIN_BROWN_VOCAB (tiny: 64) gets on the embedded corpus. */
+export const SMALL_SIZE_BROWN_VOCAB = 512;
 
 /** Opens the configured data: 'brown' (prepared and cached on first use) or a dataset prefix. */
 export async function openTrainingData(config: TrainConfig, T: number, modelVocab: number, log: (s: string) => void): Promise<TrainingData> {
@@ -67,7 +69,12 @@ export async function openTrainingData(config: TrainConfig, T: number, modelVoca
   let tokenizerPath: string | null;
   let vocabSize: number;
   if (config.data === 'brown') {
-    const bpeVocab = config.vocabSize ?? modelVocab;
+    let bpeVocab = config.vocabSize ?? modelVocab;
+    if (config.vocabSize === null && bpeVocab < MIN_BROWN_VOCAB) {
+      // The size's default vocabulary cannot hold a byte-level BPE: pick one that can and say so.
+      bpeVocab = SMALL_SIZE_BROWN_VOCAB;
+      log(`vocabulary: size '${config.size}' defaults to ${modelVocab} tokens, fewer than the ${MIN_BROWN_VOCAB} a byte-level BPE of the embedded corpus needs; using ${bpeVocab} (set --vocab-size to choose)`);
+    }
     if (bpeVocab < MIN_BROWN_VOCAB) {
       throw new ConfigError(
         `vocabSize: the embedded corpus needs a byte-level BPE of at least ${MIN_BROWN_VOCAB} tokens (256 bytes + <|endoftext|>), ` +
