@@ -23,11 +23,13 @@ export {
   SCALING_ROLES,
   resolvePrecision,
   assertPrecisionRecipe,
+  LEGACY_ACTIVATIONS,
   formatForRole,
   isBackwardRole,
   type PrecisionRecipe,
   type PrecisionPresetName,
   type GemmPrecision,
+  type ActivationPrecision,
   type ScalingMode,
   type ScalingRole,
   type AmaxAlgorithm,
@@ -43,3 +45,4 @@ export {
   type ScalingSnapshot,
 } from './scaling.js';
 export { blockGrid, blockScales, blockQuantize, blockFakeQuantize } from './block.js';
+export { scalingPolicy, type ScalingPolicy, type TileKind, type Tiling } from './policy.js';

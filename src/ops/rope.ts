@@ -1,6 +1,7 @@
-/** RoPE on q or k (B, T, H, D), in place; backward applies the inverse rotation in place. Saves nothing. */
-import type { FloatArray } from '../kernels/types.js';
+/** RoPE on q or k (B, T, H, D), in place (theta plus optional Llama-3.1 scaling); backward applies the inverse rotation in place. Saves nothing. */
+import type { FloatArray, RopeScaling } from '../kernels/types.js';
 import type { OpContext } from './context.js';
+import { ropeFrequencies } from '../kernels/reference/rope.js';
 import type { TapeNode } from './tape.js';
 
 export class RopeOp implements TapeNode {
@@ -8,7 +9,7 @@ export class RopeOp implements TapeNode {
 
   constructor(
     private readonly ctx: OpContext, label: string, private readonly B: number, private readonly T: number, private readonly H: number,
-    private readonly D: number, private readonly theta: number, private readonly x: FloatArray, private readonly dx: FloatArray,
+    private readonly D: number, private readonly theta: number, private readonly scaling: RopeScaling | null, private readonly x: FloatArray, private readonly dx: FloatArray,
   ) {
     this.label = label;
     if (x.length !== B * T * H * D || dx.length !== B * T * H * D) throw new TypeError(`RopeOp(${label}): x and dx must have length B·T·H·D`);
@@ -19,7 +20,7 @@ export class RopeOp implements TapeNode {
   }
 
   forward(): void {
-    this.ctx.kernels.ropeForward(this.x, this.x, this.B, this.T, this.H, this.D, this.theta);
+    this.ctx.kernels.ropeForward(this.x, this.x, this.B, this.T, this.H, this.D, this.theta, this.scaling);
     this.ctx.tape.record(this);
   }
 
@@ -28,7 +29,7 @@ export class RopeOp implements TapeNode {
 
   /**
    * Incremental decoding (B = 1): rotates the T rows of x as positions pos..pos+T−1, in place.
-   * The same formula as the kernels' ropeForward (angle t·theta^(−2i/D), cos and sin in float64,
+   * The same formula as the kernels' ropeForward (angle t·f_i with ropeFrequencies, cos and sin in float64,
    * x1·cos − x2·sin in float64 rounded once to float32), from a table of maxLen positions, so a
    * token costs its own rows only. Not recorded (evaluation only).
    */
@@ -40,9 +41,10 @@ export class RopeOp implements TapeNode {
     if (!this.table || this.table.rows < maxLen) {
       const cos = new Float64Array(maxLen * half);
       const sin = new Float64Array(maxLen * half);
+      const freq = ropeFrequencies(D, this.theta, this.scaling);
       for (let t = 0; t < maxLen; t++) {
         for (let i = 0; i < half; i++) {
-          const angle = t * Math.pow(this.theta, (-2 * i) / D);
+          const angle = t * freq[i];
           cos[t * half + i] = Math.cos(angle);
           sin[t * half + i] = Math.sin(angle);
         }
@@ -67,6 +69,6 @@ export class RopeOp implements TapeNode {
   }
 
   backward(): void {
-    this.ctx.kernels.ropeBackward(this.dx, this.dx, this.B, this.T, this.H, this.D, this.theta);
+    this.ctx.kernels.ropeBackward(this.dx, this.dx, this.B, this.T, this.H, this.D, this.theta, this.scaling);
   }
 }

@@ -195,6 +195,12 @@ const maxOf = (field: 'underflowPct' | 'overflowPct') => (casts: CastStat[]): nu
   return v.length === 0 ? null : Math.max(...v);
 };
 
+/** Largest amax over layers (null entries — NaN or infinite amaxes — are left out). */
+function maxAmax(casts: CastStat[]): number | null {
+  const v = casts.map((c) => c.amax).filter((x): x is number => x !== null && Number.isFinite(x) && x > 0);
+  return v.length === 0 ? null : Math.max(...v);
+}
+
 /** Geometric mean of the scales over layers (scales span orders of magnitude). */
 function geometricMeanScale(casts: CastStat[]): number | null {
   const v = casts.map((c) => c.scale).filter((x) => Number.isFinite(x) && x > 0);
@@ -224,6 +230,7 @@ function fp8Sections(runs: RunData[]): SectionSpec[] {
     section('fp8-underflow', 'FP8 underflow per operand', 'Per GEMM operand, the largest over layers of the percentage of non-zero inputs that became 0 in the FP8 cast.', 'underflow (%)', false, maxOf('underflowPct')),
     section('fp8-overflow', 'FP8 overflow per operand', 'Per GEMM operand, the largest over layers of the percentage of inputs saturated at ±max of the FP8 format.', 'overflow (%)', false, maxOf('overflowPct')),
     section('fp8-scale', 'FP8 scale per operand', 'Per GEMM operand, the geometric mean over layers of the scale applied before the cast (log scale).', 'scale (log scale)', true, geometricMeanScale),
+    section('fp8-amax', 'FP8 amax per operand', 'Per GEMM operand, the largest over layers of max |x| of the unscaled input of the cast (log scale).', 'amax (log scale)', true, maxAmax),
   ];
 }
 

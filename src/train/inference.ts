@@ -6,8 +6,9 @@
 import { join } from 'node:path';
 import type { Kernels } from '../kernels/types.js';
 import { Model } from '../model/model.js';
-import { fromHfConfig } from '../model/config.js';
+import { fromHfConfig } from '../model/hf-config.js';
 import { ScalingState } from '../numerics/scaling.js';
+import { LEGACY_ACTIVATIONS } from '../numerics/recipe.js';
 import { Rng } from '../model/rng.js';
 import type { TrainConfig } from './config.js';
 import { modelWeightsFrom, readCheckpoint, type Checkpoint } from './checkpoint.js';
@@ -31,7 +32,10 @@ export function loadModelForInference(path: string, kernels: Kernels, precision?
   const ckpt = readCheckpoint(resolveCheckpointDir(path));
   const config = fromHfConfig(ckpt.hfConfig);
   const trainConfig = (ckpt.trainerState?.config ?? null) as Partial<TrainConfig> | null;
-  const recipe = recipeOf({ precision: precision ?? trainConfig?.precision ?? 'fp32', fp8Attention: trainConfig?.fp8Attention ?? true });
+  // A precision given here is taken as named (its own activations); otherwise the run's recipe,
+  // with float32 wide tensors for a run saved before `activations` existed.
+  const activations = precision !== undefined || !trainConfig ? null : (trainConfig.activations ?? LEGACY_ACTIVATIONS);
+  const recipe = recipeOf({ precision: precision ?? trainConfig?.precision ?? 'fp32', fp8Attention: trainConfig?.fp8Attention ?? true, fp8LmHead: trainConfig?.fp8LmHead ?? false, activations });
   const model = new Model(config, kernels, recipe, 0);
   const weights = modelWeightsFrom(ckpt, model.params);
   model.params.data.set(weights);
@@ -46,11 +50,7 @@ export function loadModelForInference(path: string, kernels: Kernels, precision?
     else {
       try {
         const saved = ScalingState.fromJSON(recipe, ckpt.trainerState.scaling);
-        for (const s of saved.slots()) {
-          const live = model.scaling.slot(s.key, s.role);
-          live.scale = s.scale;
-          live.amaxHistory.set(s.amaxHistory);
-        }
+        model.scaling.load(saved);
         scalingLoaded = true;
       } catch (e) {
         problem = `${where}: the FP8 scaling state does not fit ${recipe.name} (${(e as Error).message})`;

@@ -242,7 +242,7 @@ test('attention FP8DPA: forward and backward inside the interval oracle, cast st
   const s: AttentionShape = { B: 1, T: 40, Hq: 4, Hkv: 2, D: 8, softmaxScale: 0.5 };
   const x = inputs(s, 43);
   const exact = attention64(s, x.q, x.k, x.v);
-  for (const scales of [{ p: 1, dp: 1e4, ds: 1 }, { p: 600, dp: 2e-5, ds: 1e6 }]) {
+  for (const scales of [{ p: 1, ds: 1 }, { p: 600, ds: 1e6 }]) {
     for (const k of await backends()) {
       await t.test(`${k.name} scales ${JSON.stringify(scales)}`, () => {
         const r = run(k, s, x, scales);
@@ -271,7 +271,6 @@ test('attention FP8DPA: forward and backward inside the interval oracle, cast st
         const dq = new IntervalSum(r.dq.length, s.T);
         const dk = new IntervalSum(r.dk.length, s.T * (s.Hq / s.Hkv));
         const dv = new IntervalSum(r.dv.length, s.T * (s.Hq / s.Hkv));
-        const dpStats = new StatsBounds();
         const dsStats = new StatsBounds();
         for (let h = 0; h < s.Hq; h++) {
           for (let i = 0; i < s.T; i++) {
@@ -287,10 +286,9 @@ test('attention FP8DPA: forward and backward inside the interval oracle, cast st
               let dpAbs = 0;
               for (let d = 0; d < s.D; d++) dpAbs += Math.abs(x.dO[qi + d] * x.v[kj + d]);
               const dpValue = dot(x.dO, qi, x.v, kj, s.D);
+              // dP is not cast (DESIGN §3): only its float32 accumulation error enters.
               const dp = widen([dpValue, dpValue], (s.D + 3) * U * dpAbs);
-              dpStats.add(dp, E5M2, scales.dp);
-              const dpHat = fq(dp, E5M2, scales.dp);
-              const diff: Interval = [dpHat[0] - Di[1], dpHat[1] - Di[0]];
+              const diff: Interval = [dp[0] - Di[1], dp[1] - Di[0]];
               const dS = widen(product(p, widen(diff, U * mag(diff))), 2 * U * mag(product(p, diff)));
               dsStats.add(dS, E5M2, scales.ds);
               const dSHat = fq(dS, E5M2, scales.ds);
@@ -306,11 +304,11 @@ test('attention FP8DPA: forward and backward inside the interval oracle, cast st
         dq.check(r.dq, 'dq');
         dk.check(r.dk, 'dk');
         dv.check(r.dv, 'dv');
-        dpStats.check(r.backward.dp, 'dp');
+        assert.deepEqual(Object.keys(r.backward), ['ds'], 'the backward reports the dS cast only (dP is not cast)');
         dsStats.check(r.backward.ds, 'ds');
         if (k.name === 'reference') {
           // The chosen scales make the counts non-trivial (deterministic inputs, reference backend).
-          const counts = [r.forward.p, r.backward.dp, r.backward.ds].map((c) => [c?.underflow ?? 0, c?.overflow ?? 0]);
+          const counts = [r.forward.p, r.backward.ds].map((c) => [c?.underflow ?? 0, c?.overflow ?? 0]);
           assert.ok(counts.flat().filter((n) => n > 0).length >= 2, `cast counts exercised: ${JSON.stringify(counts)}`);
         }
       });
@@ -322,7 +320,7 @@ test('attention: options.maxLogit false skips the max logit (NaN) and leaves o, 
   const s: AttentionShape = { B: 1, T: 70, Hq: 2, Hkv: 1, D: 8, softmaxScale: 0.35 };
   const x = inputs(s, 44);
   for (const k of await backends()) {
-    for (const fp8 of [null, { p: 448, dp: 1, ds: 1 }]) {
+    for (const fp8 of [null, { p: 448, ds: 1 }]) {
       await t.test(`${k.name} ${fp8 === null ? 'fp32' : 'FP8DPA'}`, () => {
         const run1 = (options?: { maxLogit?: boolean }) => {
           const o = new Float32Array(x.q.length);
@@ -345,5 +343,41 @@ test('attention: options.maxLogit false skips the max logit (NaN) and leaves o, 
         assert.throws(() => k.attentionForward(x.q, x.k, x.v, o, lse, s, fp8, { maxLogit: 1 }), (e: unknown) => e instanceof TypeError && /options\.maxLogit/.test(e.message));
       });
     }
+  }
+});
+
+test('attention FP8DPA: native matches the reference (several 64-key tiles, GQA, partial last tile)', async (t) => {
+  const all = await backends();
+  const reference = all.find((k) => k.name === 'reference') as Kernels;
+  const s: AttentionShape = { B: 2, T: 150, Hq: 4, Hkv: 2, D: 40, softmaxScale: 0.16 };
+  const x = inputs(s, 45);
+  const scales: AttentionFp8Scales = { p: 448, ds: 2 ** 17 };
+  const expected = run(reference, s, x, scales);
+  const sqnr = (a: Float32Array, e: Float32Array): number => {
+    let signal = 0;
+    let noise = 0;
+    for (let i = 0; i < e.length; i++) {
+      signal += e[i] ** 2;
+      noise += (a[i] - e[i]) ** 2;
+    }
+    return noise === 0 ? Infinity : 10 * Math.log10(signal / noise);
+  };
+  for (const k of all.filter((b) => b.name !== 'reference')) {
+    await t.test(k.name, () => {
+      const r = run(k, s, x, scales);
+      // Float32 summation order differs (tiles vs rows), which may tip a rare FP8 rounding of P or dS.
+      for (const name of ['o', 'dq', 'dk', 'dv'] as const) {
+        const db = sqnr(r[name], expected[name]);
+        assert.ok(db >= 60, `${name}: ${db.toFixed(1)} dB native vs reference`);
+      }
+      assertClose(r.lse, expected.lse, 1e-6, 1e-6, 'lse');
+      for (const [name, a, e] of [['p', r.forward.p, expected.forward.p], ['ds', r.backward.ds, expected.backward.ds]] as const) {
+        assert.ok(a !== undefined && e !== undefined, name);
+        assert.ok(Math.abs(a.amax - e.amax) <= 1e-5 * e.amax, `${name} amax ${a.amax} vs ${e.amax}`);
+        for (const field of ['underflow', 'overflow', 'nonzero'] as const) {
+          assert.ok(Math.abs(a[field] - e[field]) <= 1e-3 * e.nonzero + 2, `${name}.${field} ${a[field]} vs ${e[field]}`);
+        }
+      }
+    });
   }
 });

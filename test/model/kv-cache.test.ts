@@ -8,14 +8,18 @@ import { backends } from '../kernels/backends.js';
 
 // seqLen 40 > the attention's key tile of 32, so the online softmax crosses a tile boundary.
 const config = resolveModelConfig({ preset: 'fog-xielu', size: 'tiny', seqLen: 40, vocabSize: 96 });
-const llama = resolveModelConfig({ preset: 'llama3', size: 'tiny', seqLen: 40, vocabSize: 96 });
+// Llama with GQA, tied embeddings and Llama-3.1 RoPE scaling (a short original context so it bites at 40 positions).
+const llama = resolveModelConfig({
+  preset: 'llama3', size: 'tiny', seqLen: 40, vocabSize: 96, tieEmbeddings: true,
+  ropeScaling: { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 16 },
+});
 const RECIPES = ['fp32', 'bf16', 'fp8-delayed'] as const;
 
 /** A model whose FP8 scales are not all 1 (as after training), so the cached casts are really exercised. */
 function model(kernels: Awaited<ReturnType<typeof backends>>[number], recipe: string, c = config): Model {
   const m = new Model(c, kernels, resolvePrecision(recipe), 11);
   let i = 0;
-  for (const s of m.scaling.slots()) s.scale = [0.5, 4, 64, 1][i++ % 4];
+  for (const s of m.scaling.slots()) s.setScale([0.5, 4, 64, 1][i++ % 4]);
   return m;
 }
 

@@ -18,6 +18,7 @@ import { scoreDocuments } from '../../eval/perplexity.js';
 import { evaluateTask, loadTaskFile, type Task, type TaskResult } from '../../eval/tasks.js';
 import { BROWN_CLOZE, brownClozeTask } from '../../eval/brown-cloze.js';
 import { appendEvalRecord, formatTaskResult } from '../../eval/results.js';
+import { checkForwardMemory, forwardBytesPerSequence } from '../../train/eval-limits.js';
 
 interface EvalOptions {
   precision?: string;
@@ -53,7 +54,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--precision <name>', 'precision recipe to evaluate in (default: the one it was trained in)')
     .option('--tokenizer <path>', 'tokenizer.json (default: the checkpoint\'s)')
     .option('--batches <n>', 'stop after n batches of windows (a quick estimate; no bits per byte)', (v) => Number(v))
-    .option('--batch <n>', 'windows per forward pass', (v) => Number(v))
+    .option('--batch <n>', 'windows per forward pass (refused when one forward pass would not fit in memory)', (v) => Number(v))
     .option('--kernels <kind>', 'auto, native or reference', 'auto')
     .option('--fresh-scales', 'evaluate FP8 with fresh scales (1) when the checkpoint has no usable FP8 scaling state')
     .option('--no-record', 'do not append the results to RUN_DIR/evals.jsonl')
@@ -73,6 +74,9 @@ export function registerEvalCommand(program: Command): void {
           ? new Tokenizer(JSON.parse(loaded.checkpoint.tokenizerJson) as TokenizerJson, { source: `${loaded.checkpoint.dir}/tokenizer.json` })
           : null;
       const batch = o.batch ?? saved.batch ?? 8;
+      // No forward pass larger than memory (the task path also holds (batch·T, V) logits).
+      const T = model.config.seqLen;
+      checkForwardMemory(batch, T, forwardBytesPerSequence(model, T) + (o.tasks ? 4 * T * model.config.vocabSize : 0));
       const step = loaded.checkpoint.trainerState?.step ?? null;
       const base = { checkpoint: loaded.checkpoint.dir, step, precision: model.recipe.name, scalingStateLoaded: loaded.scalingLoaded };
       const runDir = loaded.checkpoint.trainerState ? runDirOfCheckpoint(loaded.checkpoint.dir) : null;
