@@ -14,9 +14,11 @@ import type { TrainConfig } from './config.js';
 import { modelWeightsFrom, readCheckpoint, type Checkpoint } from './checkpoint.js';
 import { resolveCheckpointDir } from './checkpoint-files.js';
 import { recipeOf } from './session.js';
+import { hfWeightsFor, isHfModelDir, readHfModel } from './hf-import.js';
 
 export interface LoadedModel {
-  checkpoint: Checkpoint;
+  /** The fog8 checkpoint, or for a Hugging Face directory its path and tokenizer (no trainer state). */
+  checkpoint: Pick<Checkpoint, 'dir' | 'trainerState' | 'tokenizerJson'>;
   model: Model;
   /** training config saved with the checkpoint (null for weights-only checkpoints). */
   trainConfig: Partial<TrainConfig> | null;
@@ -29,6 +31,17 @@ export interface LoadedModel {
  * precision defaults to the one it was trained in.
  */
 export function loadModelForInference(path: string, kernels: Kernels, precision?: string, options: { freshScales?: boolean } = {}): LoadedModel {
+  if (isHfModelDir(path)) {
+    // A Hugging Face model directory: weights only, no training state (FP8 needs --fresh-scales).
+    const hf = readHfModel(path);
+    const recipe = recipeOf({ precision: precision ?? 'fp32', fp8Attention: true, fp8LmHead: false, activations: null });
+    if (recipe.gemm === 'fp8' && recipe.scaling === 'delayed' && !options.freshScales) {
+      throw new Error(`${path}: a Hugging Face model has no FP8 scaling state; evaluating ${recipe.name} needs --fresh-scales (or --precision bf16/fp32)`);
+    }
+    const model = new Model(hf.config, kernels, recipe, 0);
+    model.params.data.set(hfWeightsFor(hf, model.params));
+    return { checkpoint: { dir: hf.dir, trainerState: null, tokenizerJson: hf.tokenizerJson }, model, trainConfig: null, scalingLoaded: false };
+  }
   const ckpt = readCheckpoint(resolveCheckpointDir(path));
   const config = fromHfConfig(ckpt.hfConfig);
   const trainConfig = (ckpt.trainerState?.config ?? null) as Partial<TrainConfig> | null;

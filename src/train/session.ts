@@ -28,6 +28,9 @@ import { silentProgress, type TrainProgressFactory } from './progress.js';
 import { modelWeightsFrom, optimizerStateFrom, readCheckpoint, type Checkpoint } from './checkpoint.js';
 import { listCheckpointSteps, MANIFEST_FILE, resolveCheckpointDir, runDirOfCheckpoint } from './checkpoint-files.js';
 import { Trainer, type TrainResult } from './trainer.js';
+import { hfWeightsFor, isHfModelDir, readHfModel } from './hf-import.js';
+import { fromHfConfig } from '../model/hf-config.js';
+import type { ParamTable } from './checkpoint.js';
 import { describeMemoryPlan, formatBytes, planTrainingMemory } from './memory.js';
 
 /** Chooses the kernel backend ('auto' = native when it loads, else reference). */
@@ -286,8 +289,16 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   const sizeSeq = resolveModelConfig({ preset: config.preset, size: config.size }).seqLen;
   const T = config.seq ?? sizeSeq;
   const sizeVocab = resolveModelConfig({ preset: config.preset, size: config.size }).vocabSize;
-  const data = await openTrainingData(config, T, sizeVocab, say);
-  const modelConfig: ModelConfig = resolveModelConfig({ preset: config.preset, size: config.size, vocabSize: data.vocabSize, seqLen: T });
+  // --init-from: the architecture and weights of another model (fresh runs; a resume has its own).
+  const init = !checkpoint && config.initFrom !== null ? readInitWeights(config.initFrom) : null;
+  const initT = config.seq ?? init?.config.seqLen ?? T;
+  const data = await openTrainingData(config, init ? initT : T, init?.config.vocabSize ?? sizeVocab, say);
+  if (init && data.vocabSize !== init.config.vocabSize) {
+    throw new ConfigError(`initFrom: ${config.initFrom} has a vocabulary of ${init.config.vocabSize} tokens but the data's tokenizer has ${data.vocabSize}; prepare the data with the model's tokenizer (--tokenizer)`);
+  }
+  const modelConfig: ModelConfig = init
+    ? { ...init.config, seqLen: initT }
+    : resolveModelConfig({ preset: config.preset, size: config.size, vocabSize: data.vocabSize, seqLen: T });
   const recipe = recipeOf(config);
   if (recipe.fp8LmHead && modelConfig.tieEmbeddings) {
     // Megatron turns --lm-head-in-fp8 off for tied embeddings (arguments.py); fog8 refuses instead of silently ignoring it.
@@ -349,6 +360,10 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     startTokens = st.tokens;
     startElapsed = st.elapsedSeconds;
   } else {
+    if (init) {
+      model.params.data.set(init.weights(model.params));
+      say(`  init: weights from ${init.dir} (${init.config.preset} shape, ${(model.params.size / 1e6).toFixed(2)} M parameters)`);
+    }
     optimizer.roundMaster(model.params.data);
   }
 
@@ -402,6 +417,16 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     }
   };
   return { config, runDir, model, optimizer, trainer, run };
+}
+
+/** Architecture and weights of --init-from: a Hugging Face model directory or a fog8 checkpoint. */
+function readInitWeights(path: string): { dir: string; config: ModelConfig; weights: (params: ParamTable) => Float32Array } {
+  if (isHfModelDir(path)) {
+    const hf = readHfModel(path);
+    return { dir: hf.dir, config: hf.config, weights: (p) => hfWeightsFor(hf, p) };
+  }
+  const ckpt = readCheckpoint(resolveCheckpointDir(path));
+  return { dir: ckpt.dir, config: fromHfConfig(ckpt.hfConfig), weights: (p) => modelWeightsFrom(ckpt, p) };
 }
 
 /** Kernel loader with only the reference backend (tests; `auto` falls back to it). */
