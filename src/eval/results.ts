@@ -42,9 +42,13 @@ export function appendEvalRecord(runDir: string, record: EvalRecord): void {
 /** The newest task record per task name of a run directory (empty without evals.jsonl; bad lines are skipped). */
 export function latestTaskResults(runDir: string): Record<string, TaskRecord> {
   const path = join(runDir, EVALS_FILE);
+  return existsSync(path) ? latestTaskResultsIn(readFileSync(path, 'utf8')) : {};
+}
+
+/** The newest task record per task name in the text of an evals.jsonl. */
+export function latestTaskResultsIn(text: string): Record<string, TaskRecord> {
   const out: Record<string, TaskRecord> = {};
-  if (!existsSync(path)) return out;
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
+  for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     try {
       const r = JSON.parse(line) as EvalRecord;

@@ -9,6 +9,9 @@ import { createReferenceKernels } from '../../src/kernels/reference/index.js';
 import { writeIndexedDataset } from '../../src/data/prepare.js';
 import { loadTokenizer, trainTokenizer } from '../../src/data/tokenizer.js';
 import { loadModelForInference } from '../../src/train/inference.js';
+import { loadRun } from '../../src/report/load.js';
+import { summarizeRun } from '../../src/report/summary.js';
+import { compareRows, formatCompareTable } from '../../src/report/compare.js';
 
 // One tiny FP8 run on a small text corpus with its own BPE tokenizer, shared by the tests below.
 let dir = '';
@@ -140,6 +143,12 @@ test('fog8 eval on a one-document file (not the training data: split all), and a
   assert.equal(last.type, 'task');
   assert.equal(last.task, 'task');
   assert.equal(last.items, 2);
+  // The report's summary and compare's table carry the newest task result.
+  const summary = summarizeRun(loadRun(runDir), '#000');
+  assert.deepEqual(summary.tasks.map((x) => [x.task, x.items, x.step, x.acc]), [['task', 2, STEPS, last.acc]]);
+  const table = formatCompareTable(compareRows([{ job: { preset: 'fog-xielu', precision: 'fp8-delayed', name: 'run', runDir }, summary }]));
+  assert.match(table.split('\n')[0], /diverged +task$/);
+  assert.match(table.split('\n')[2], new RegExp(`${(last.accNorm as number).toPrecision(3).replace('.', '\\.')}$`));
   const bad = await cli(['eval', runDir, '--tasks', 'no-such-task', '--kernels', 'reference']);
   assert.equal(bad.code, 1);
   assert.match(bad.err, /'no-such-task' is neither a built-in task \(brown-cloze\) nor a JSONL task file/);
