@@ -65,6 +65,7 @@ export function formatTaskResult(r: TaskResult): string {
   const pm = (v: number, se: number | undefined) => `${v.toFixed(4)}${se !== undefined && Number.isFinite(se) ? ` ± ${se.toFixed(4)}` : ''}`;
   const parts = [`acc ${pm(r.acc, r.accStderr)}`];
   if (r.accNorm !== undefined) parts.push(`acc_norm ${pm(r.accNorm, r.accNormStderr)}`);
+  if (r.accMutualInfo !== undefined) parts.push(`acc_mutual_info ${pm(r.accMutualInfo, r.accMutualInfoStderr)}`);
   if (r.perplexity !== undefined) parts.push(`perplexity ${r.perplexity.toFixed(2)}`);
   return `${r.task}: ${parts.join(', ')} (${r.items} items)`;
 }

@@ -46,6 +46,9 @@ export interface TaskResult {
   /** Multiple choice only. */
   accNorm?: number;
   accNormStderr?: number;
+  /** Multiple choice only: argmax of ll(choice | context) − ll(choice | end-of-document), the harness's acc_mutual_info. */
+  accMutualInfo?: number;
+  accMutualInfoStderr?: number;
   /** Cloze only. */
   perplexity?: number;
 }
@@ -178,19 +181,24 @@ export function evaluateTask(model: Model, tokenizer: Tokenizer, task: Task, o: 
     const items = o.limit != null ? task.items.slice(0, o.limit) : task.items;
     const requests = items.flatMap((it) => it.choices.map((c) => encodePair(tokenizer, it.context, it.delimiter + c)));
     const lls = logLikelihoods(model, requests, o.batch);
+    // Unconditional log-likelihoods (the harness's "unconditional context": the end-of-document token).
+    const unconditional = logLikelihoods(model, items.flatMap((it) => it.choices.map((c) => encodePair(tokenizer, '', it.delimiter.trimStart() + c))), o.batch);
     const acc: number[] = [];
     const accNorm: number[] = [];
+    const accMi: number[] = [];
     let at = 0;
     for (const it of items) {
-      const scores = it.choices.map((c, j) => ({ ll: lls[at + j].ll, norm: lls[at + j].ll / utf8.encode(c).length }));
+      const scores = it.choices.map((c, j) => ({ ll: lls[at + j].ll, norm: lls[at + j].ll / utf8.encode(c).length, mi: lls[at + j].ll - unconditional[at + j].ll }));
       at += it.choices.length;
-      const argmax = (key: 'll' | 'norm'): number => scores.reduce((best, s, j) => (s[key] > scores[best][key] ? j : best), 0);
+      const argmax = (key: 'll' | 'norm' | 'mi'): number => scores.reduce((best, s, j) => (s[key] > scores[best][key] ? j : best), 0);
       acc.push(argmax('ll') === it.gold ? 1 : 0);
       accNorm.push(argmax('norm') === it.gold ? 1 : 0);
+      accMi.push(argmax('mi') === it.gold ? 1 : 0);
     }
     const [a, as] = meanStderr(acc);
     const [an, ans] = meanStderr(accNorm);
-    return { task: task.name, kind: task.kind, items: items.length, acc: a, accStderr: as, accNorm: an, accNormStderr: ans };
+    const [am, ams] = meanStderr(accMi);
+    return { task: task.name, kind: task.kind, items: items.length, acc: a, accStderr: as, accNorm: an, accNormStderr: ans, accMutualInfo: am, accMutualInfoStderr: ams };
   }
   const items = o.limit != null ? task.items.slice(0, o.limit) : task.items;
   const lls = logLikelihoods(model, items.map((it) => encodePair(tokenizer, it.context, it.delimiter + it.continuation)), o.batch);

@@ -138,7 +138,7 @@ test('fog8 eval on a one-document file (not the training data: split all), and a
   writeFileSync(task, [{ context: 'The jury', choices: ['said', 'was'], gold: 0 }, { context: 'The city', choices: ['court', 'of'], gold: 0 }].map((x) => JSON.stringify(x)).join('\n'));
   const t = await cli(['eval', runDir, '--tasks', task, '--kernels', 'reference']);
   assert.equal(t.code, 0, t.err);
-  assert.match(t.out, /\(step 4, fp8-delayed\): task: acc \d\.\d{4} ± \d\.\d{4}, acc_norm \d\.\d{4} ± \d\.\d{4} \(2 items\)\n$/);
+  assert.match(t.out, /\(step 4, fp8-delayed\): task: acc \d\.\d{4} ± \d\.\d{4}, acc_norm \d\.\d{4} ± \d\.\d{4}, acc_mutual_info \d\.\d{4} ± \d\.\d{4} \(2 items\)\n$/);
   const last = JSON.parse(readFileSync(join(runDir, 'evals.jsonl'), 'utf8').trim().split('\n').pop() as string) as Record<string, unknown>;
   assert.equal(last.type, 'task');
   assert.equal(last.task, 'task');

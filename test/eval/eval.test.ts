@@ -138,6 +138,11 @@ test('tasks: log-likelihoods equal an oracle from full logits; acc / acc_norm / 
   assert.equal(res.acc, (expectAcc[0] + expectAcc[1]) / 2);
   assert.equal(res.accNorm, (expectNorm[0] + expectNorm[1]) / 2);
   assert.equal(res.items, 2);
+  // acc_mutual_info: argmax of ll(choice | context) − ll(choice | end-of-document).
+  const eod = [tokenizer.endOfDocumentId];
+  const uncond = logLikelihoods(model, task.items.flatMap((it) => it.choices.map((ch) => ({ context: eod, continuation: tokenizer.encode(ch) }))), 2);
+  const expectMi = [0, 1].map((i) => (lls[2 * i].ll - uncond[2 * i].ll > lls[2 * i + 1].ll - uncond[2 * i + 1].ll ? 1 : 0));
+  assert.equal(res.accMutualInfo, (expectMi[0] + expectMi[1]) / 2);
 });
 
 test('brown-cloze: deterministic, 4 choices with the true next sentence at gold, from held-out documents only', () => {
