@@ -8,7 +8,7 @@
  * since the TypeScript reference GEMM is far too slow for 4096-token steps. The recipes of a size run
  * interleaved (one step each per round) and each step's process CPU time is reported beside its wall
  * time: on the shared 2-core machine wall time swings with other processes' load, CPU time much less.
- * Writes bench/results/model.json.
+ * Writes bench/results/model.json. `BENCH_MODEL_SIZES=s npm run bench model` runs size s only.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createReferenceKernels } from '../src/kernels/reference/index.js';
@@ -63,7 +63,9 @@ async function main(): Promise<void> {
   const kernels = await kernelsForBench();
   const native = kernels.name === 'native';
   const rows: Row[] = [];
-  for (const size of ['s', 'm'] as const) {
+  // BENCH_MODEL_SIZES=s runs one size (the shared machine makes size m take many minutes)
+  const sizes = (process.env.BENCH_MODEL_SIZES ?? 's,m').split(',').filter((x) => x !== '');
+  for (const size of sizes) {
     const c = resolveModelConfig({ preset: 'llama3', size });
     const T = native ? c.seqLen : 32;
     const B = native ? TOKENS_PER_STEP / c.seqLen : 1;
@@ -132,7 +134,7 @@ async function main(): Promise<void> {
     );
   }
   // BF16 wide tensors vs float32 wide tensors, same GEMM recipe, same run (interleaved rounds)
-  const wide = FP32_WIDE.map((twin) => {
+  const wide = (sizes.includes('s') ? FP32_WIDE : []).map((twin) => {
     const base = twin.name.slice(0, twin.name.indexOf('('));
     const a = table.find((r) => r.size === 's' && r.recipe === base) as Row;
     const b = table.find((r) => r.size === 's' && r.recipe === twin.name) as Row;

@@ -12,6 +12,7 @@ import { registerReportCommand } from './commands/report.js';
 import { registerDataCommand } from './commands/data.js';
 import { registerTokenizerCommand } from './commands/tokenizer.js';
 import { registerModelCommand } from './commands/model.js';
+import { registerTuneCommand } from './commands/tune.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerTokenizerCommand(program);
   registerModelCommand(program);
   registerTrainCommand(program);
+  registerTuneCommand(program);
   registerEvalCommand(program);
   registerGenerateCommand(program);
   registerInspectCommand(program);

@@ -14,7 +14,7 @@
  * mapped field by field, and a field fog8 cannot represent is refused by name.
  */
 import {
-  PRESETS, SIZE_NAMES, isGatedMlp, resolveModelConfig, validateRopeScaling,
+  PRESETS, SIZE_NAMES, resolveModelConfig, validateRopeScaling,
   type InputUpscale, type MlpKind, type ModelConfig, type PresetName, type QkNorm, type RopeScaling, type SizeName,
 } from './config.js';
 
@@ -283,11 +283,10 @@ function fromFog(j: Json): ModelConfig {
     inputUpscaleRule: rule,
     inputUpscale: rule === 'inv-init-std' ? 1 / shape.initStd : upscale,
     softmaxScale: softmax ?? 1 / Math.sqrt(shape.headDim),
-    logitBound: softmax === null ? null : knobs.logitBound !== null && softmax * shape.headDim === knobs.logitBound ? knobs.logitBound : null,
+    // The preset's logit bound (16 for FOG) is kept when softmax_scale·head_dim equals it, so the config reads as that preset's own.
+    logitBound: softmax !== null && knobs.logitBound !== null && softmax * shape.headDim === knobs.logitBound ? knobs.logitBound : null,
     ropeScaling: null,
   };
-  // A non-gated MLP's width is given directly: the widening factor only matters when it is not.
-  if (!isGatedMlp(mlp)) fields.nonGatedWidthFactor = knobs.nonGatedWidthFactor;
   return resolveMapped(preset, fields);
 }
 

@@ -1,47 +1,31 @@
 /**
- * Bounds on what `fog8 eval` may be asked for: the memory of one forward pass of B sequences
- * (measured, not guessed: one pass of a single sequence, scaled by B) against this machine's
- * memory, and the number of validation sequences against the size of the split, so samples are
- * never silently repeated.
+ * Bounds on what `fog8 eval` may be asked for: the memory of a forward pass over B sequences
+ * against this machine's memory — with the same plan and the same limit as training
+ * (src/train/memory.ts; eval holds no optimizer state) — and the number of validation sequences
+ * against the size of the split, so samples are never silently repeated.
  */
 import { totalmem } from 'node:os';
-import type { Model } from '../model/model.js';
-
-/** Fraction of the machine's (or the cgroup's) memory one evaluation may plan to use. */
-const MEMORY_FRACTION = 0.8;
-
-function size(bytes: number): string {
-  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
-  return bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 2 ** 10).toFixed(1)} KiB`;
-}
-
-/** Bytes this process may still allocate: a fraction of the machine's or cgroup's memory, less what it holds. */
-export function memoryBudgetBytes(): number {
-  const limit = Math.min(totalmem(), process.constrainedMemory() || Infinity);
-  return Math.max(0, MEMORY_FRACTION * limit - process.memoryUsage().rss);
-}
+import type { ModelConfig } from '../model/config.js';
+import type { PrecisionRecipe } from '../numerics/recipe.js';
+import { formatBytes, planTrainingMemory } from './memory.js';
 
 /**
- * Measured buffer bytes of one forward pass per sequence of length T: the array-buffer growth of
- * a pass over one sequence (its graph, scratch and logits; an over-estimate, as it includes
- * one-time allocations). Costs one forward pass at B = 1.
+ * Throws a RangeError giving the memory needed when evaluating batches of B sequences of T tokens
+ * would exceed `limit` bytes (default: this machine's RAM, as for training): parameters,
+ * gradient arena, weight casts and the graph's buffers for B × T (allocated by the first pass).
  */
-export function forwardBytesPerSequence(model: Model, T: number): number {
-  const before = process.memoryUsage().arrayBuffers;
-  model.forwardLoss({ B: 1, T, inputs: new Int32Array(T), targets: new Int32Array(T) });
-  return Math.max(1, process.memoryUsage().arrayBuffers - before);
-}
-
-/** Throws a RangeError giving the memory needed when B sequences of T tokens would not fit in `budget` bytes. */
-export function checkForwardMemory(B: number, T: number, bytesPerSequence: number, budget = memoryBudgetBytes()): void {
-  const need = B * bytesPerSequence;
-  if (need > budget) {
-    const fits = Math.max(0, Math.floor(budget / bytesPerSequence));
-    throw new RangeError(
-      `--batch ${B}: one forward pass of ${B} sequences × ${T} tokens needs about ${size(need)} (${size(bytesPerSequence)} per sequence, measured), ` +
-        `but only ${size(budget)} is available (${MEMORY_FRACTION * 100}% of this machine's memory, less what fog8 holds); use --batch ${fits >= 1 ? `≤ ${fits}` : '1 on a larger machine'}`,
-    );
-  }
+export function checkEvalMemory(c: ModelConfig, recipe: PrecisionRecipe, B: number, T: number, limit = totalmem()): void {
+  const plan = planTrainingMemory(c, recipe, B, T, { m1: 'fp32', m2: 'fp32' });
+  const fixed = plan.parameters + plan.gradients + plan.weightCasts;
+  const need = fixed + plan.activations;
+  if (need <= limit) return;
+  const perSequence = planTrainingMemory(c, recipe, 1, T, { m1: 'fp32', m2: 'fp32' }).activations;
+  const fits = Math.floor((limit - fixed) / perSequence);
+  throw new RangeError(
+    `--batch ${B}: evaluating ${B} sequences × ${T} tokens at once needs about ${formatBytes(need)} (activations ≈${formatBytes(plan.activations)}, ` +
+      `about ${formatBytes(perSequence)} per sequence; weights and casts ${formatBytes(fixed)}), more than the ${formatBytes(limit)} of RAM; ` +
+      (fits >= 1 ? `use --batch ≤ ${fits}` : 'the model does not fit even one sequence here'),
+  );
 }
 
 /**

@@ -211,7 +211,7 @@ function removeRunLock(runDir: string): void {
   }
 }
 
-/** Refuses to start over a run that another live process is still training (its train.pid names a running process). */
+/** Refuses to resume or start over a run that another live process is still training (its train.pid names a running process). */
 function checkNotRunning(runDir: string): void {
   let pid: number;
   try {
@@ -272,7 +272,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
       restartedFrom = runDir;
     }
   }
-  if (restartedFrom !== null) checkNotRunning(restartedFrom);
+  // Two processes appending to one run would interleave its files: a live trainer's run is not touched.
+  if (restartedFrom !== null || checkpoint !== null) checkNotRunning(runDir);
   const runName = config.runName ?? runDir.split(/[\\/]/).pop() ?? 'run';
   const progress = opts.progress ? opts.progress(config.progress) : silentProgress;
   // A fresh run's directory is created only once setup has succeeded, so a bad config or data

@@ -1,22 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createReferenceKernels } from '../../src/kernels/reference/index.js';
-import { Model } from '../../src/model/model.js';
 import { resolveModelConfig } from '../../src/model/config.js';
 import { resolvePrecision } from '../../src/numerics/recipe.js';
-import { checkForwardMemory, forwardBytesPerSequence, memoryBudgetBytes, planEvalBatches } from '../../src/train/eval-limits.js';
+import { checkEvalMemory, planEvalBatches } from '../../src/train/eval-limits.js';
+import { planTrainingMemory } from '../../src/train/memory.js';
 
-test('eval memory bound: measured bytes per sequence cover the graph buffers; a batch beyond the budget is refused with the memory it needs', () => {
-  const config = resolveModelConfig({ preset: 'fog-xielu', size: 'tiny', vocabSize: 512 });
-  const model = new Model(config, createReferenceKernels(), resolvePrecision('fp8-delayed'), 1);
+test('eval memory bound: a --batch whose forward pass would not fit is refused with the memory it needs and the batch that fits (the training plan, no optimizer)', () => {
+  const config = resolveModelConfig({ preset: 'fog-xielu', size: 'small', vocabSize: 512 });
+  const recipe = resolvePrecision('fp8-delayed');
   const T = config.seqLen;
-  const perSequence = forwardBytesPerSequence(model, T);
-  // At least what the graph saves for one sequence (an independent count from the ops).
-  assert.ok(perSequence >= model.activationBytes(1, T), `${perSequence} ≥ ${model.activationBytes(1, T)}`);
-  checkForwardMemory(8, T, perSequence, 8 * perSequence);
-  assert.throws(() => checkForwardMemory(100_000, T, 1.5 * 2 ** 20, 4 * 2 ** 30), (e: Error) =>
-    e instanceof RangeError && /--batch 100000: .* needs about 146\.48 GiB \(1\.5 MiB per sequence, measured\), but only 4\.00 GiB is available.*use --batch ≤ 2730/.test(e.message));
-  assert.ok(memoryBudgetBytes() > 0);
+  const plan = (B: number) => planTrainingMemory(config, recipe, B, T, { m1: 'fp32', m2: 'fp32' });
+  const fixed = plan(1).parameters + plan(1).gradients + plan(1).weightCasts;
+  const limit = fixed + 10.5 * plan(1).activations;
+  checkEvalMemory(config, recipe, 8, T, limit);
+  assert.throws(() => checkEvalMemory(config, recipe, 100_000, T, limit), (e: Error) =>
+    e instanceof RangeError && /^--batch 100000: evaluating 100000 sequences × 256 tokens at once needs about [\d.]+ GiB \(activations ≈[\d.]+ GiB, about [\d.]+ MiB per sequence; weights and casts [\d.]+ MiB\), more than the [\d.]+ (MiB|GiB) of RAM; use --batch ≤ (9|10)$/.test(e.message));
+  // The default limit is this machine's RAM: the probe's --batch 100000 on the small model is refused.
+  assert.throws(() => checkEvalMemory(config, recipe, 100_000, T), /needs about .* of RAM/);
 });
 
 test('eval batches never repeat validation samples: an explicit request beyond the split is refused, a default one is reduced with a note', () => {

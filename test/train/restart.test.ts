@@ -61,6 +61,10 @@ test('a run killed before its first checkpoint: the same command starts it over,
       writeFileSync(join(c, 'train.pid'), `${sleeper.pid}\n`);
       assert.equal(await main(['train', '--resume', c, '--progress', 'none']), 1);
       assert.match(errors.pop() ?? '', new RegExp(`is being trained by process ${sleeper.pid}`));
+      // Nor a run with checkpoints (run a is complete, with step-3).
+      writeFileSync(join(a, 'train.pid'), `${sleeper.pid}\n`);
+      assert.equal(await main(['train', '--resume', a, '--progress', 'none']), 1);
+      assert.match(errors.pop() ?? '', new RegExp(`${a.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is being trained by process ${sleeper.pid}`));
     } finally {
       sleeper.kill();
     }

@@ -18,7 +18,7 @@ import { scoreDocuments } from '../../eval/perplexity.js';
 import { evaluateTask, loadTaskFile, type Task, type TaskResult } from '../../eval/tasks.js';
 import { BROWN_CLOZE, brownClozeTask } from '../../eval/brown-cloze.js';
 import { appendEvalRecord, formatTaskResult } from '../../eval/results.js';
-import { checkForwardMemory, forwardBytesPerSequence } from '../../train/eval-limits.js';
+import { checkEvalMemory } from '../../train/eval-limits.js';
 
 interface EvalOptions {
   precision?: string;
@@ -64,7 +64,7 @@ export function registerEvalCommand(program: Command): void {
         if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new RangeError(`${name} must be an integer ≥ 1, got ${v}`);
       }
       if (o.split !== undefined && !EVAL_SPLITS.includes(o.split as EvalSplit)) throw new RangeError(`--split must be one of ${EVAL_SPLITS.join(', ')}, got '${o.split}'`);
-      const kernels = await loadKernelBackend(o.kernels, null);
+      const kernels = await loadKernelBackend(o.kernels, null, 'cache');
       const loaded = loadModelForInference(path, kernels, o.precision, { freshScales: o.freshScales === true });
       const saved = loaded.trainConfig ?? {};
       const model = loaded.model;
@@ -74,9 +74,8 @@ export function registerEvalCommand(program: Command): void {
           ? new Tokenizer(JSON.parse(loaded.checkpoint.tokenizerJson) as TokenizerJson, { source: `${loaded.checkpoint.dir}/tokenizer.json` })
           : null;
       const batch = o.batch ?? saved.batch ?? 8;
-      // No forward pass larger than memory (the task path also holds (batch·T, V) logits).
-      const T = model.config.seqLen;
-      checkForwardMemory(batch, T, forwardBytesPerSequence(model, T) + (o.tasks ? 4 * T * model.config.vocabSize : 0));
+      // No forward pass larger than memory.
+      checkEvalMemory(model.config, model.recipe, batch, model.config.seqLen);
       const step = loaded.checkpoint.trainerState?.step ?? null;
       const base = { checkpoint: loaded.checkpoint.dir, step, precision: model.recipe.name, scalingStateLoaded: loaded.scalingLoaded };
       const runDir = loaded.checkpoint.trainerState ? runDirOfCheckpoint(loaded.checkpoint.dir) : null;

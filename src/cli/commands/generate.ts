@@ -23,7 +23,7 @@ export function registerGenerateCommand(program: Command): void {
     .option('--fresh-scales', 'run FP8 with fresh scales (1) when the checkpoint has no usable FP8 scaling state')
     .action(async (path: string, o: { prompt: string; temperature: number; topK: number; topP: number; maxTokens: number; seed: number; precision?: string; kernels: 'auto' | 'native' | 'reference'; fullWindow?: boolean; stats?: boolean; freshScales?: boolean }) => {
       if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new RangeError(`--max-tokens must be an integer ≥ 1, got ${o.maxTokens}`);
-      const kernels = await loadKernelBackend(o.kernels, null);
+      const kernels = await loadKernelBackend(o.kernels, null, 'cache');
       const loaded = loadModelForInference(path, kernels, o.precision, { freshScales: o.freshScales === true });
       if (loaded.checkpoint.tokenizerJson === null) throw new Error(`${loaded.checkpoint.dir}: no tokenizer.json in the checkpoint (train with --tokenizer to include one)`);
       const tokenizer = new Tokenizer(JSON.parse(loaded.checkpoint.tokenizerJson) as TokenizerJson, { source: `${loaded.checkpoint.dir}/tokenizer.json` });
