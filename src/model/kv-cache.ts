@@ -153,6 +153,7 @@ export function attendCached(
   const stats = emptyStats();
   const acc = new Float64Array(D);
   const tileScores = new Float64Array(KEY_TILE);
+  const rowScores = new Float64Array(pos + n); // FP8 pass 2 reuses pass 1's logits (the same values the reference recomputes)
   const logit = (qOffset: number, kOffset: number): number => {
     let a = 0;
     for (let d = 0; d < D; d++) a = round(a + q[qOffset + d] * k[kOffset + d]);
@@ -173,6 +174,7 @@ export function attendCached(
         for (let j = j0; j < jEnd; j++) {
           const s = logit(qOffset, kvOffset(j));
           tileScores[j - j0] = s;
+          rowScores[j] = s;
           if (s > tileMax) tileMax = s;
         }
         const mNew = Math.max(m, tileMax);
@@ -197,7 +199,7 @@ export function attendCached(
       const rowLse = round(m + Math.log(l));
       acc.fill(0);
       for (let j = 0; j <= i; j++) {
-        const p = round(Math.exp(logit(qOffset, kvOffset(j)) - rowLse));
+        const p = round(Math.exp(rowScores[j] - rowLse));
         const pHat = fakeQuantizeScalar(p, E4M3, pS, pInv, stats);
         const vOffset = kvOffset(j);
         for (let d = 0; d < D; d++) acc[d] += pHat * v[vOffset + d];
