@@ -33,15 +33,16 @@ export function checkEvalMemory(c: ModelConfig, recipe: PrecisionRecipe, B: numb
  * repeating any. An explicit request that does not fit is an error; a default one is reduced (the
  * returned note says so).
  */
-export function planEvalBatches(o: { sampleCount: number; batch: number; batches: number; explicit: boolean }): { batches: number; note: string | null } {
+export function planEvalBatches(o: { sampleCount: number; batch: number; batches: number; explicit: boolean; flags?: { batch: string; batches: string } }): { batches: number; note: string | null } {
   const wanted = o.batch * o.batches;
   if (wanted <= o.sampleCount) return { batches: o.batches, note: null };
   const fit = Math.floor(o.sampleCount / o.batch);
+  const flags = o.flags ?? { batch: '--batch', batches: '--batches' };
   if (o.explicit || fit < 1) {
     throw new RangeError(
-      `--batch ${o.batch} × --batches ${o.batches} = ${wanted} sequences, but the validation split holds only ${o.sampleCount}; ` +
-        `ask for at most ${o.sampleCount} (e.g. --batch ${Math.min(o.batch, o.sampleCount)} --batches ${Math.max(1, Math.floor(o.sampleCount / Math.min(o.batch, o.sampleCount)))}) so no sequence is counted twice`,
+      `${flags.batch} ${o.batch} × ${flags.batches} ${o.batches} = ${wanted} sequences, but the validation split holds only ${o.sampleCount}; ` +
+        `ask for at most ${o.sampleCount} (e.g. ${flags.batch} ${Math.min(o.batch, o.sampleCount)} ${flags.batches} ${Math.max(1, Math.floor(o.sampleCount / Math.min(o.batch, o.sampleCount)))}) so no sequence is counted twice`,
     );
   }
-  return { batches: fit, note: `eval: the validation split holds ${o.sampleCount} sequences; evaluating ${fit} batch(es) of ${o.batch} instead of ${o.batches} so none is repeated` };
+  return { batches: fit, note: `eval: the validation split holds ${o.sampleCount} sequences; evaluating ${fit} batch(es) of ${o.batch} instead of ${o.batches} (${flags.batches}) so none is repeated` };
 }

@@ -39,6 +39,7 @@ import type { TrainConfig } from './config.js';
 import type { TrainProgress } from './progress.js';
 import { buildCheckpointFiles, type TrainerStateJson } from './checkpoint.js';
 import { pruneCheckpoints, writeCheckpointFiles } from './checkpoint-files.js';
+import { planEvalBatches } from './eval-limits.js';
 import { join } from 'node:path';
 
 /** What the trainer needs of a batch loader (src/data BatchLoader satisfies it). */
@@ -47,6 +48,9 @@ export interface TrainLoader {
   state(): unknown;
   /** Moves past the next batch without reading it (data-parallel ranks skip the others' micro-batches). */
   skip?(): void;
+  /** Sequences in the split and per batch (BatchLoader has both): eval never wraps around the validation split. */
+  readonly sampleCount?: number;
+  readonly B?: number;
 }
 
 /** Declared peak per kernel thread: the BF16 dot-product ceiling of reference/PEERS.md (867 GFLOP/s on 2 threads). */
@@ -145,13 +149,32 @@ export class Trainer {
     this.interrupted = reason;
   }
 
-  /** Mean validation loss over config.evalBatches batches from the start of the validation split. */
+  /**
+   * Mean validation loss over config.evalBatches batches from the start of the validation split,
+   * or over the whole batches the split holds when it holds fewer (noted once in train.log), so
+   * no validation sequence is counted twice — as `fog8 eval` does for a default --batches.
+   */
   evaluate(): number | null {
     if (!this.p.validation) return null;
     const loader = this.p.validation();
+    const batches = this.evalBatchCount(loader);
     let sum = 0;
-    for (let i = 0; i < this.p.config.evalBatches; i++) sum += this.p.model.forwardLoss(loader.next());
-    return sum / this.p.config.evalBatches;
+    for (let i = 0; i < batches; i++) sum += this.p.model.forwardLoss(loader.next());
+    return sum / batches;
+  }
+
+  private evalBatches: number | null = null;
+
+  private evalBatchCount(loader: TrainLoader): number {
+    if (this.evalBatches !== null) return this.evalBatches;
+    let batches = this.p.config.evalBatches;
+    if (loader.sampleCount !== undefined && loader.B !== undefined) {
+      const plan = planEvalBatches({ sampleCount: loader.sampleCount, batch: loader.B, batches, explicit: false, flags: { batch: '--batch', batches: '--eval-batches' } });
+      if (plan.note !== null) this.p.log.line(`NOTE ${plan.note}`);
+      batches = plan.batches;
+    }
+    this.evalBatches = batches;
+    return batches;
   }
 
   private base(): { step: number; tokens: number; time: number } {
