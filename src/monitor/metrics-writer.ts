@@ -5,7 +5,8 @@
  * cutting off a half-written last line that a killed run left behind (it cannot be completed, and
  * appending to it would glue the next record onto it, losing both).
  */
-import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, readSync, writeSync } from 'node:fs';
+import { openAppendSafely, writeError } from '../util/safe-file.js';
 import { metricsRecord, type MetricsRecord } from './schema.js';
 
 export class MetricsWriter {
@@ -16,7 +17,7 @@ export class MetricsWriter {
 
   constructor(path: string) {
     this.path = path;
-    this.fd = openSync(path, 'a+');
+    this.fd = openAppendSafely(path, 'metrics file', { read: true });
     try {
       this.truncatedBytes = dropUnterminatedTail(this.fd);
     } catch (e) {
@@ -32,7 +33,11 @@ export class MetricsWriter {
     if (!parsed.success) {
       throw new TypeError(`MetricsWriter: ${record.type} record violates the metrics schema: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
-    writeSync(this.fd, JSON.stringify(record) + '\n');
+    try {
+      writeSync(this.fd, JSON.stringify(record) + '\n');
+    } catch (e) {
+      throw writeError('metrics file', this.path, e);
+    }
   }
 
   close(): void {

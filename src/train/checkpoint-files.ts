@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { checkFileSafely, readFileSafely } from '../util/safe-file.js';
+import { checkFileSafely, readFileSafely, writeError } from '../util/safe-file.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const CHECKPOINT_FORMAT = 'fog8-checkpoint';
@@ -44,9 +44,7 @@ function writeFileSynced(path: string, data: Uint8Array): void {
     while (off < data.length) off += writeSync(fd, data, off, Math.min(MAX_IO_BYTES, data.length - off));
     fsyncSync(fd);
   } catch (e) {
-    // Name the file: a bare "ENOSPC: no space left on device, write" does not say what was being written.
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`checkpoint file ${path}: cannot be written (${code ?? (e as Error).message})`, { cause: e });
+    throw writeError('checkpoint file', path, e);
   } finally {
     closeSync(fd);
   }

@@ -181,3 +181,41 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, what = 
     throw new UnsafeFileError(`${what} ${path}: cannot be written (${code ?? (e as Error).message})`);
   }
 }
+
+/**
+ * An error for a failed write naming the file (a bare "ENOSPC: no space left on device, write"
+ * does not say what was being written); keeps the system error's code and the error as cause.
+ */
+export function writeError(what: string, path: string, e: unknown): Error {
+  const code = (e as NodeJS.ErrnoException).code;
+  return Object.assign(new Error(`${what} ${path}: cannot be written (${code ?? (e as Error).message})`, { cause: e }), code === undefined ? {} : { code });
+}
+
+/**
+ * Opens a run's own append-only file (metrics.jsonl, train.log), creating it if missing; `read`
+ * opens it for reading too. Anything but a regular file (a FIFO, a directory, a device) is
+ * refused naming the file: the open is non-blocking, so a FIFO cannot hang it waiting for a reader.
+ */
+export function openAppendSafely(path: string, what: string, o: { read?: boolean } = {}): number {
+  let fd: number;
+  try {
+    fd = openSync(path, (o.read ? constants.O_RDWR : constants.O_WRONLY) | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK, 0o666);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    let st: Stats | null = null;
+    try {
+      st = statSync(path);
+    } catch {
+      st = null;
+    }
+    // ENXIO: a FIFO with no reader; EISDIR: a directory.
+    if (st !== null && !st.isFile()) throw new UnsafeFileError(`${what} ${path}: ${kindOf(st)}, not a regular file`);
+    throw new UnsafeFileError(`${what} ${path}: cannot be opened (${code ?? (e as Error).message})`);
+  }
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw new UnsafeFileError(`${what} ${path}: ${kindOf(st)}, not a regular file`);
+  }
+  return fd;
+}

@@ -1,25 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs, { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { writeCountingDataset } from './helpers.js';
-
-/** Makes every fs.writeSync fail with ENOSPC while `full()` is true (an injected disk full; works on any machine). */
-function injectDiskFull(full: () => boolean): () => void {
-  const original = fs.writeSync;
-  fs.writeSync = ((...args: Parameters<typeof fs.writeSync>) => {
-    if (full()) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
-    return (original as (...a: unknown[]) => number)(...args);
-  }) as typeof fs.writeSync;
-  syncBuiltinESMExports();
-  return () => {
-    fs.writeSync = original;
-    syncBuiltinESMExports();
-  };
-}
+import { injectDiskFull } from '../util/disk-full.js';
 
 test('disk full during a checkpoint: the run stops with an error naming ENOSPC, leaves no half checkpoint, and --resume (space freed) finishes bit-identically', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fog8-diskfull-'));
