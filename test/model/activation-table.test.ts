@@ -9,6 +9,7 @@ import { buildActivationTable } from '../../src/model/activation-table.js';
 import type { ActivationProbe } from '../../src/ops/boundary.js';
 import { Rng } from '../../src/model/rng.js';
 import { backends } from '../kernels/backends.js';
+import { sqnrDb } from '../util/sqnr.js';
 
 function makeBatch(c: ModelConfig, B: number, T: number, seed: number): Batch {
   const rng = new Rng(seed, 7);
@@ -173,16 +174,6 @@ test('fp32 recipe: the same probe sees float32 tensors (nothing rounded), so the
     assert.ok(nonBf16 > 0.9 * tensors, `${preset}: ${nonBf16}/${tensors} tensors hold non-BF16 values`);
   }
 });
-
-function sqnrDb(ref: Float32Array, x: Float32Array): number {
-  let s = 0;
-  let n = 0;
-  for (let i = 0; i < ref.length; i++) {
-    s += ref[i] ** 2;
-    n += (ref[i] - x[i]) ** 2;
-  }
-  return 10 * Math.log10(s / n);
-}
 
 /** Loss and gradients of one step (FP8: after two warm passes, scales as in training), same seed and batch. */
 function stepOf(c: ModelConfig, k: Kernels, recipe: PrecisionRecipe, batch: Batch): { loss: number; m: Model } {

@@ -11,6 +11,7 @@ import { modelLoss64, type Params64 } from './reference64.js';
 import { Rng } from '../../src/model/rng.js';
 import { currentScale } from '../../src/numerics/scaling.js';
 import { E5M2 } from '../../src/numerics/formats.js';
+import { sqnrDb } from '../util/sqnr.js';
 
 const kernels = createReferenceKernels();
 
@@ -246,16 +247,6 @@ const SQNR_CASES: { preset: string; overrides: object; recipe: string; whole: nu
   { preset: 'fog-xielu', overrides: { softmaxScale: 0.5 }, recipe: 'fp8-current', whole: 15, worstMatrix: 8 },
   { preset: 'fog-xielu', overrides: { softmaxScale: 0.5 }, recipe: 'bf16', whole: 39, worstMatrix: 34 }, // BF16 GEMMs and BF16 wide tensors
 ];
-
-function sqnrDb(ref: Float32Array, x: Float32Array): number {
-  let s = 0;
-  let n = 0;
-  for (let i = 0; i < ref.length; i++) {
-    s += ref[i] ** 2;
-    n += (ref[i] - x[i]) ** 2;
-  }
-  return 10 * Math.log10(s / n);
-}
 
 /** Loss, whole-gradient SQNR and worst per-matrix SQNR of `recipe` vs fp32 after two warm passes. */
 function compareWithFp32(c: ModelConfig, recipe: string | Parameters<typeof resolvePrecision>[0], batch: Batch) {

@@ -8,20 +8,12 @@ import { MetricsWriter } from '../../src/monitor/metrics-writer.js';
 import { TrainLog } from '../../src/monitor/train-log.js';
 import type { MetricsRecord } from '../../src/monitor/schema.js';
 import { injectDiskFull } from '../util/disk-full.js';
+import { withDir } from '../util/temp-dir.js';
 
 const event: MetricsRecord = { type: 'event', step: 1, tokens: 10, time: 1, level: 'info', message: 'm' };
 
-function withDir(f: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'fog8-runfiles-'));
-  try {
-    f(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 test('a full disk while appending to metrics.jsonl or train.log gives an error naming the file and ENOSPC', () => {
-  withDir((dir) => {
+  withDir('fog8-runfiles-', (dir) => {
     const metrics = new MetricsWriter(join(dir, 'metrics.jsonl'));
     const log = new TrainLog(join(dir, 'train.log'));
     let full = true;
@@ -44,12 +36,12 @@ test('a full disk while appending to metrics.jsonl or train.log gives an error n
 });
 
 test('a FIFO or a directory as metrics.jsonl or train.log is refused at once (no blocking open) with an error naming the file', () => {
-  withDir((dir) => {
+  withDir('fog8-runfiles-', (dir) => {
     for (const name of ['metrics.jsonl', 'train.log']) execFileSync('mkfifo', [join(dir, name)]);
     assert.throws(() => new MetricsWriter(join(dir, 'metrics.jsonl')), /metrics file .*metrics\.jsonl: a FIFO, not a regular file/);
     assert.throws(() => new TrainLog(join(dir, 'train.log')), /train log .*train\.log: a FIFO, not a regular file/);
   });
-  withDir((dir) => {
+  withDir('fog8-runfiles-', (dir) => {
     execFileSync('mkdir', [join(dir, 'train.log')]);
     assert.throws(() => new TrainLog(join(dir, 'train.log')), /train log .*train\.log: a directory, not a regular file/);
   });

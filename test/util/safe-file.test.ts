@@ -5,18 +5,10 @@ import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, sy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkOutputPath, readFileSafely, writeFileAtomic } from '../../src/util/safe-file.js';
-
-function withDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'fog8-safe-'));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { withDir } from './temp-dir.js';
 
 test('readFileSafely reads a regular file and refuses FIFOs, devices, directories, oversized and wrong-sized files without reading', () => {
-  withDir((dir) => {
+  withDir('fog8-safe-', (dir) => {
     writeFileSync(join(dir, 'a.json'), '{"x":1}');
     assert.equal(readFileSafely(join(dir, 'a.json'), { what: 'file', maxBytes: 100 }).toString(), '{"x":1}');
     execFileSync('mkfifo', [join(dir, 'fifo')]);
@@ -34,7 +26,7 @@ test('readFileSafely reads a regular file and refuses FIFOs, devices, directorie
 });
 
 test('with a root: symlinks whose target leaves the root and hard links are refused; links inside the root are fine', () => {
-  withDir((dir) => {
+  withDir('fog8-safe-', (dir) => {
     const root = join(dir, 'root');
     mkdirSync(root);
     writeFileSync(join(dir, 'secret'), 'TOP SECRET');
@@ -53,7 +45,7 @@ test('with a root: symlinks whose target leaves the root and hard links are refu
 });
 
 test('writeFileAtomic: a directory target is a clear error and leaves no temporary file', () => {
-  withDir((dir) => {
+  withDir('fog8-safe-', (dir) => {
     writeFileAtomic(join(dir, 'out.json'), 'x');
     assert.equal(readFileSync(join(dir, 'out.json'), 'utf8'), 'x');
     mkdirSync(join(dir, 'outdir'));
@@ -63,7 +55,7 @@ test('writeFileAtomic: a directory target is a clear error and leaves no tempora
 });
 
 test('checkOutputPath refuses an output that is one of the inputs, also through a symlink or a relative path', () => {
-  withDir((dir) => {
+  withDir('fog8-safe-', (dir) => {
     writeFileSync(join(dir, 'corpus.txt'), 'text');
     symlinkSync(join(dir, 'corpus.txt'), join(dir, 'alias.txt'));
     assert.throws(() => checkOutputPath(join(dir, 'corpus.txt'), '--output', [join(dir, 'corpus.txt')]), /is also an input/);
