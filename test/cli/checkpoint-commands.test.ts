@@ -94,7 +94,7 @@ test('fog8 generate: prints the prompt and its continuation; deterministic with 
   // Bad arguments are refused with the value.
   const bad = await cli(['generate', runDir, '--prompt', 'x', '--max-tokens', '0', '--kernels', 'reference']);
   assert.equal(bad.code, 1);
-  assert.match(bad.err, /--max-tokens must be an integer ≥ 1, got 0/);
+  assert.match(bad.err, /--max-tokens must be an integer ≥ 1, got "0"/);
 });
 
 test('fog8 eval --json: the training data\'s held-out split by default; loss, perplexity, bits per byte, tokens; text line; evals.jsonl', async () => {

@@ -20,6 +20,7 @@ import { runTraining, type KernelLoader } from '../../train/session.js';
 import type { TrainConfigKey } from '../../train/config.js';
 import { parseTrainFlags, resolveTrainConfig, toKebab } from '../config.js';
 import { terminalProgress, type ProgressStream } from '../progress.js';
+import { numberFlag } from '../flags.js';
 
 /** Keys compare sets itself for every run. */
 const COMPARE_OWNED: readonly TrainConfigKey[] = ['preset', 'precision', 'runDir', 'runName', 'steps'];
@@ -89,11 +90,7 @@ export function registerCompareCommand(program: Command): void {
     .description('train a preset × precision matrix into sibling run directories (resumable), then write the report and print a summary; other flags go to every fog8 train run')
     .requiredOption('--presets <list>', 'comma-separated presets, e.g. llama3,fog-xielu', list)
     .requiredOption('--precisions <list>', 'comma-separated precisions, e.g. bf16,fp8-delayed', list)
-    .option('--steps <n>', 'optimizer steps of every run', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n <= 0) throw new RangeError(`--steps must be a positive integer, got ${JSON.stringify(v)}`);
-      return n;
-    })
+    .option('--steps <n>', 'optimizer steps of every run', numberFlag('--steps', { integer: true, min: 1 }))
     .option('--out <dir>', 'parent directory of the run directories', 'runs/compare')
     .option('-o, --output <file>', 'report file (default OUT/report.html)')
     .option('--tasks <list>', "downstream tasks to evaluate every finished run on (e.g. brown-cloze; a table column each, acc_norm)", list)

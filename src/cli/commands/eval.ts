@@ -19,6 +19,7 @@ import { evaluateTask, loadTaskFile, type Task, type TaskResult } from '../../ev
 import { BROWN_CLOZE, brownClozeTask } from '../../eval/brown-cloze.js';
 import { appendEvalRecord, formatTaskResult } from '../../eval/results.js';
 import { checkEvalMemory } from '../../train/eval-limits.js';
+import { numberFlag } from '../flags.js';
 
 interface EvalOptions {
   precision?: string;
@@ -42,6 +43,8 @@ export function resolveTask(spec: string): Task {
   throw new Error(`--tasks: '${spec}' is neither a built-in task (${BROWN_CLOZE}) nor a JSONL task file`);
 }
 
+const ATLEAST1 = { integer: true, min: 1 };
+
 export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
@@ -50,19 +53,16 @@ export function registerEvalCommand(program: Command): void {
     .option('--data <data>', "'brown', a dataset prefix, a .jsonl ({\"text\": …} per line) or .txt file (default: the training data)")
     .option('--split <split>', "'all' or 'val' (the held-out documents of training's split); default: 'val' for the training data, 'all' otherwise")
     .option('--tasks <list>', `comma-separated downstream tasks: '${BROWN_CLOZE}' or JSONL task files (then no loss on --data unless --data is given)`)
-    .option('--limit <n>', 'score only the first n items of each task', (v) => Number(v))
+    .option('--limit <n>', 'score only the first n items of each task', numberFlag('--limit', ATLEAST1))
     .option('--precision <name>', 'precision recipe to evaluate in (default: the one it was trained in)')
     .option('--tokenizer <path>', 'tokenizer.json (default: the checkpoint\'s)')
-    .option('--batches <n>', 'stop after n batches of windows (a quick estimate; no bits per byte)', (v) => Number(v))
-    .option('--batch <n>', 'windows per forward pass (refused when one forward pass would not fit in memory)', (v) => Number(v))
+    .option('--batches <n>', 'stop after n batches of windows (a quick estimate; no bits per byte)', numberFlag('--batches', ATLEAST1))
+    .option('--batch <n>', 'windows per forward pass (refused when one forward pass would not fit in memory)', numberFlag('--batch', ATLEAST1))
     .option('--kernels <kind>', 'auto, native or reference', 'auto')
     .option('--fresh-scales', 'evaluate FP8 with fresh scales (1) when the checkpoint has no usable FP8 scaling state')
     .option('--no-record', 'do not append the results to RUN_DIR/evals.jsonl')
     .option('--json', 'print one JSON object')
     .action(async (path: string, o: EvalOptions) => {
-      for (const [name, v] of [['--limit', o.limit], ['--batches', o.batches], ['--batch', o.batch]] as const) {
-        if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new RangeError(`${name} must be an integer ≥ 1, got ${v}`);
-      }
       if (o.split !== undefined && !EVAL_SPLITS.includes(o.split as EvalSplit)) throw new RangeError(`--split must be one of ${EVAL_SPLITS.join(', ')}, got '${o.split}'`);
       const kernels = await loadKernelBackend(o.kernels, null, 'cache');
       const loaded = loadModelForInference(path, kernels, o.precision, { freshScales: o.freshScales === true });
