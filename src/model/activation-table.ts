@@ -13,7 +13,7 @@
  * gradients accumulate in float32 (Megatron's main_grad).
  */
 import type { ActivationPrecision } from '../numerics/recipe.js';
-import { isGatedMlp, type ModelConfig } from './config.js';
+import { blockWidths, type ModelConfig } from './config.js';
 
 /**
  * How an entry becomes BF16 when the recipe says so:
@@ -58,11 +58,7 @@ export const FLOAT32_PLACES: readonly string[] = Object.freeze([
 /** The activation table of a config under `activations` (entries of absent ops are omitted). */
 export function buildActivationTable(c: ModelConfig, activations: ActivationPrecision): ActivationSpec[] {
   const specs: ActivationSpec[] = [];
-  const d = c.dModel;
-  const Wq = c.nHeads * c.headDim;
-  const Wkv = c.nKvHeads * c.headDim;
-  const F = c.ffnDim;
-  const F1 = isGatedMlp(c.mlp) ? 2 * F : F;
+  const { d, Wq, Wkv, F, F1 } = blockWidths(c);
   const branchPost = c.postNorm || c.layerScale;
   const add = (pass: ActivationSpec['pass'], name: string, producer: Producer, cols: number, perLayer = true, rounding: Rounding = 'round') =>
     specs.push({ name, pass, producer, perLayer, cols, dtype: activations, rounding });

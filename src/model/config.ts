@@ -165,6 +165,15 @@ export function isGatedMlp(mlp: MlpKind): boolean {
   return mlp === 'swiglu' || mlp === 'smooth-swiglu';
 }
 
+/**
+ * Row widths of a block's tensors: d (model), Wq (query heads × headDim), Wkv (one of K or V),
+ * F (MLP hidden) and F1 (the first MLP projection's output: [gate | up] for gated MLPs).
+ */
+export function blockWidths(c: ModelConfig): { d: number; Wq: number; Wkv: number; F: number; F1: number } {
+  const F = c.ffnDim;
+  return { d: c.dModel, Wq: c.nHeads * c.headDim, Wkv: c.nKvHeads * c.headDim, F, F1: isGatedMlp(c.mlp) ? 2 * F : F };
+}
+
 const FIELD_KINDS: Record<keyof ModelConfig, 'int' | 'positive' | 'number' | 'boolean' | 'special'> = {
   preset: 'special',
   size: 'special',

@@ -11,7 +11,7 @@ import { OpContext } from '../ops/context.js';
 import { WeightCastCache } from '../ops/linear.js';
 import type { MonitorSink } from '../ops/monitor.js';
 import type { ActivationProbe } from '../ops/boundary.js';
-import { isGatedMlp, type ModelConfig } from './config.js';
+import { blockWidths, isGatedMlp, type ModelConfig } from './config.js';
 import { ModelGraph } from './graph.js';
 import { ParameterStore, buildParamSpecs } from './params.js';
 import { KvCache } from './kv-cache.js';
@@ -30,9 +30,7 @@ export interface Batch {
 
 /** Matmul FLOPs per token, forward + backward (DESIGN §8 accounting, see flopsPerToken). */
 export function flopsPerToken(c: ModelConfig): number {
-  const d = c.dModel;
-  const Wq = c.nHeads * c.headDim;
-  const Wkv = c.nKvHeads * c.headDim;
+  const { d, Wq, Wkv } = blockWidths(c);
   const mlpMatrices = isGatedMlp(c.mlp) ? 3 : 2;
   const perLayer = d * (Wq + 2 * Wkv) + Wq * d + mlpMatrices * d * c.ffnDim;
   const matmulParams = c.nLayers * perLayer + c.vocabSize * d;

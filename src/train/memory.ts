@@ -5,7 +5,7 @@
  * activations are an estimate from the graph's buffer list and what each op saves for backward
  * (test/train/memory.test.ts holds it to the measured allocation).
  */
-import { isGatedMlp, type ModelConfig } from '../model/config.js';
+import { blockWidths, type ModelConfig } from '../model/config.js';
 import { buildParamSpecs, shapeSize } from '../model/params.js';
 import type { PrecisionRecipe } from '../numerics/recipe.js';
 import type { OptimizerPrecision } from '../optim/adamw.js';
@@ -58,11 +58,7 @@ export function planTrainingMemory(c: ModelConfig, recipe: PrecisionRecipe, B: n
   const weightCasts = recipe.gemm === 'fp32' ? 0 : copies * ((matrixElements - headElements) * ob + headElements * (headWide ? 2 : ob));
 
   const R = B * T;
-  const d = c.dModel;
-  const Wq = c.nHeads * c.headDim;
-  const Wkv = c.nKvHeads * c.headDim;
-  const F = c.ffnDim;
-  const F1 = isGatedMlp(c.mlp) ? 2 * F : F;
+  const { d, Wq, Wkv, F, F1 } = blockWidths(c);
   const qk = c.qkNorm !== 'none';
   const branchPost = c.postNorm || c.layerScale;
   // graph.ts: forward buffers shared by all layers, then their gradients (float32 per row).

@@ -53,6 +53,14 @@ function kindOf(st: Stats): string {
   return 'not a regular file';
 }
 
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
+}
+
 /** Checks one stat result against the options; throws UnsafeFileError naming the file. */
 function checkStats(path: string, st: Stats, o: SafeReadOptions): void {
   if (!st.isFile()) throw new UnsafeFileError(`${o.what} ${path}: ${kindOf(st)}, not a regular file`);
@@ -134,12 +142,7 @@ export function readFileSafely(path: string, o: SafeReadOptions): Buffer {
  * (writing it would destroy an input). `what` names the flag, e.g. '--output'.
  */
 export function checkOutputPath(path: string, what: string, inputs: readonly string[] = []): void {
-  let st: Stats | null = null;
-  try {
-    st = statSync(path);
-  } catch {
-    st = null;
-  }
+  const st = statOrNull(path);
   if (st?.isDirectory()) throw new UnsafeFileError(`${what} ${path}: is a directory; give a file path (e.g. ${join(path, 'out')})`);
   const target = realTarget(path);
   for (const input of inputs) {
@@ -202,12 +205,7 @@ export function openAppendSafely(path: string, what: string, o: { read?: boolean
     fd = openSync(path, (o.read ? constants.O_RDWR : constants.O_WRONLY) | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK, 0o666);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    let st: Stats | null = null;
-    try {
-      st = statSync(path);
-    } catch {
-      st = null;
-    }
+    const st = statOrNull(path);
     // ENXIO: a FIFO with no reader; EISDIR: a directory.
     if (st !== null && !st.isFile()) throw new UnsafeFileError(`${what} ${path}: ${kindOf(st)}, not a regular file`);
     throw new UnsafeFileError(`${what} ${path}: cannot be opened (${code ?? (e as Error).message})`);
