@@ -59,6 +59,11 @@ export class OpContext {
   training = true;
   /** Incremented by Model.beginOptimizerStep: cached weight casts older than this are stale. */
   weightEpoch = 0;
+  /**
+   * Set (a negative id, never a weightEpoch) while a KV-cache decode runs: the weights are frozen
+   * for the cache's lifetime, so evaluation casts are cached under this id instead of redone.
+   */
+  frozenWeightsEpoch: number | null = null;
 
   /** A zeroed float buffer of the kernels' type (Float32Array, or Float64Array in float64 mode). */
   alloc(n: number): FloatArray {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { resolveModelConfig } from '../../src/model/config.js';
 import { countParameters } from '../../src/model/params.js';
@@ -8,12 +9,15 @@ import { resolvePrecision } from '../../src/numerics/recipe.js';
 import { planTrainingMemory } from '../../src/train/memory.js';
 
 const probe = fileURLToPath(new URL('./memory-probe.ts', import.meta.url));
+const run = promisify(execFile);
 
-test('memory plan: parameters, gradients and optimizer exact; activations + weight casts within 0.9–1.4× of the measured allocation', () => {
-  for (const kase of [['fog-xielu', 's', 'fp8-delayed', 4, 128], ['llama3', 's', 'bf16', 2, 256]]) {
-    // A fresh process per case: ArrayBuffer accounting is only clean without earlier garbage.
-    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', probe], { env: { ...process.env, FOG8_MEMORY_CASE: JSON.stringify(kase) }, encoding: 'utf8' });
-    const { measured, plan } = JSON.parse(out.trim().split('\n').pop() as string);
+test('memory plan: parameters, gradients and optimizer exact; activations + weight casts within 0.9–1.4× of the measured allocation', async () => {
+  const cases = [['fog-xielu', 's', 'fp8-delayed', 4, 128], ['llama3', 's', 'bf16', 2, 256]];
+  // A fresh process per case (ArrayBuffer accounting is only clean without earlier garbage), both at once.
+  const outputs = await Promise.all(cases.map((kase) =>
+    run(process.execPath, ['--expose-gc', '--import', 'tsx', probe], { env: { ...process.env, FOG8_MEMORY_CASE: JSON.stringify(kase) }, encoding: 'utf8' })));
+  for (const [i, kase] of cases.entries()) {
+    const { measured, plan } = JSON.parse(outputs[i].stdout.trim().split('\n').pop() as string);
     assert.ok(Math.abs(measured.arenas - (plan.parameters + plan.gradients)) < 1e5, `${kase}: arenas ${measured.arenas} vs ${plan.parameters + plan.gradients}`);
     assert.ok(Math.abs(measured.optimizer - plan.optimizer) < 1e5, `${kase}: optimizer ${measured.optimizer} vs ${plan.optimizer}`);
     const ratio = (plan.activations + plan.weightCasts) / measured.step;
