@@ -6,6 +6,8 @@ import { registerEvalCommand } from './commands/eval.js';
 import { registerGenerateCommand } from './commands/generate.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerCompareCommand } from './commands/compare.js';
+import { registerSweepCommand } from './commands/sweep.js';
+import { registerForecastEvalCommand } from './commands/forecast-eval.js';
 import { registerDashCommand } from './commands/dash.js';
 import { registerReportCommand } from './commands/report.js';
 import { registerDataCommand } from './commands/data.js';
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   registerReportCommand(program);
   registerDashCommand(program);
   registerCompareCommand(program);
+  registerSweepCommand(program);
+  registerForecastEvalCommand(program);
   registerDataCommand(program);
   registerTokenizerCommand(program);
   registerModelCommand(program);
