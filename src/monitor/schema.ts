@@ -73,6 +73,10 @@ export const castStat = z.object({
   /** % of the non-zero inputs whose FP8 value is 0 (DESIGN §6). */
   underflowPct: z.number(),
   overflowPct: z.number(),
+  /** ‖x − dequant(quant(x))‖ / ‖x‖ over the finite inputs (absent: the kernel did not measure it). */
+  relErr: z.number().optional(),
+  /** % of Σ|x| (finite inputs) in values that underflowed to 0. */
+  massLostPct: z.number().optional(),
 });
 export const fp8Record = z.object({ type: z.literal('fp8'), ...base, casts: z.array(castStat) });
 

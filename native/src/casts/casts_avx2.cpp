@@ -54,10 +54,10 @@ inline void addStats(StatsVec& st, __m256i ax, __m256 a, __m256 maxFinite) {
  * saturate through the clamp before rounding.
  */
 template <int Shift>
-inline __m256i encodeMagnitude8(const EncodeVec& k, __m256 xv, __m256& v, StatsVec& st) {
+inline __m256i encodeMagnitude8(const EncodeVec& k, __m256 xv, __m256& v, __m256& clamped, StatsVec& st) {
   v = _mm256_mul_ps(xv, k.scale);
   const __m256 a = _mm256_and_ps(v, _mm256_castsi256_ps(k.absMask));
-  const __m256 clamped = _mm256_min_ps(k.maxFinite, a);  // a NaN passes through (second operand)
+  clamped = _mm256_min_ps(k.maxFinite, a);  // a NaN passes through (second operand)
   const __m256i cb = _mm256_castps_si256(clamped);
   const __m256i lsb = _mm256_srli_epi32(_mm256_slli_epi32(cb, 31 - Shift), 31);
   const __m256i normal = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(cb, k.roundBias), lsb), Shift);
@@ -66,6 +66,51 @@ inline __m256i encodeMagnitude8(const EncodeVec& k, __m256 xv, __m256& v, StatsV
   const __m256i code = _mm256_min_epu32(_mm256_blendv_epi8(normal, sub, isSub), k.nanCode);
   addStats(st, _mm256_and_si256(_mm256_castps_si256(xv), k.absMask), a, k.maxFinite);
   return code;
+}
+
+/** Error sums in float64 lanes (4 per register): Σx², Σ(x − x̂)², Σ|x|, Σ|x| underflowed; finite x only. */
+struct ErrVec {
+  __m256d sumSq = _mm256_setzero_pd();
+  __m256d errSq = _mm256_setzero_pd();
+  __m256d absSum = _mm256_setzero_pd();
+  __m256d lostAbs = _mm256_setzero_pd();
+};
+
+/** |v| rounded to the FP8 grid (the value its code decodes to, unsigned) from the clamped |v|. */
+inline __m256 roundedMagnitude8(const EncodeVec& k, __m256 clamped) {
+  const __m256i exponent = _mm256_and_si256(_mm256_castps_si256(clamped), _mm256_set1_epi32(0x7F800000));
+  const __m256 magic = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_max_epu32(exponent, k.minNormalBits), k.subnormalShift));
+  return _mm256_sub_ps(_mm256_add_ps(clamped, magic), magic);
+}
+
+/** Adds 8 lanes: x, x̂ = decode·invScale, `rounded` the unsigned FP8 value (0 ⇔ the code is ±0). */
+inline void addError8(const EncodeVec& k, __m256 xv, __m256 xhat, __m256 rounded, ErrVec& e) {
+  const __m256i ax = _mm256_and_si256(_mm256_castps_si256(xv), k.absMask);
+  const __m256 finite = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(0x7F800000), ax));
+  const __m256 xf = _mm256_and_ps(xv, finite);
+  const __m256 qf = _mm256_and_ps(xhat, finite);
+  const __m256 af = _mm256_and_ps(_mm256_castsi256_ps(ax), finite);
+  const __m256 lost = _mm256_and_ps(af, _mm256_cmp_ps(rounded, _mm256_setzero_ps(), _CMP_EQ_OQ));
+  const __m256d x0 = _mm256_cvtps_pd(_mm256_castps256_ps128(xf)), x1 = _mm256_cvtps_pd(_mm256_extractf128_ps(xf, 1));
+  const __m256d d0 = _mm256_sub_pd(x0, _mm256_cvtps_pd(_mm256_castps256_ps128(qf)));
+  const __m256d d1 = _mm256_sub_pd(x1, _mm256_cvtps_pd(_mm256_extractf128_ps(qf, 1)));
+  e.sumSq = _mm256_fmadd_pd(x0, x0, _mm256_fmadd_pd(x1, x1, e.sumSq));
+  e.errSq = _mm256_fmadd_pd(d0, d0, _mm256_fmadd_pd(d1, d1, e.errSq));
+  e.absSum = _mm256_add_pd(e.absSum, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(af)), _mm256_cvtps_pd(_mm256_extractf128_ps(af, 1))));
+  e.lostAbs = _mm256_add_pd(e.lostAbs, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(lost)), _mm256_cvtps_pd(_mm256_extractf128_ps(lost, 1))));
+}
+
+inline double sumLanes(__m256d v) {
+  alignas(32) double l[4];
+  _mm256_store_pd(l, v);
+  return (l[0] + l[1]) + (l[2] + l[3]);
+}
+
+inline void mergeError(const ErrVec& e, fog8::ChunkStats& st) {
+  st.sumSq += sumLanes(e.sumSq);
+  st.errSq += sumLanes(e.errSq);
+  st.absSum += sumLanes(e.absSum);
+  st.lostAbs += sumLanes(e.lostAbs);
 }
 
 /** Total of 32 byte counters (each ≤ 255). */
@@ -81,17 +126,16 @@ inline uint64_t sumBytes(__m256i counts) {
  * add/subtract of 2^(e + 23 − M) (e the exponent of |v|, at least that of the smallest normal)
  * rounds |v| to M mantissa bits, ties to even — the same value the code decodes to.
  */
-inline __m256 fakeQuantize8(const EncodeVec& k, __m256 xv, __m256 invScale, StatsVec& st) {
+inline __m256 fakeQuantize8(const EncodeVec& k, __m256 xv, __m256 invScale, StatsVec& st, ErrVec& err) {
   const __m256 v = _mm256_mul_ps(xv, k.scale);
   const __m256 a = _mm256_and_ps(v, _mm256_castsi256_ps(k.absMask));
   const __m256 clamped = _mm256_min_ps(k.maxFinite, a);
-  const __m256i exponent = _mm256_and_si256(_mm256_castps_si256(clamped), _mm256_set1_epi32(0x7F800000));
-  const __m256 magic = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_max_epu32(exponent, k.minNormalBits), k.subnormalShift));
-  const __m256 rounded = _mm256_sub_ps(_mm256_add_ps(clamped, magic), magic);
+  const __m256 rounded = roundedMagnitude8(k, clamped);
   addStats(st, _mm256_and_si256(_mm256_castps_si256(xv), k.absMask), a, k.maxFinite);
   st.zeroValues = _mm256_add_epi32(st.zeroValues, _mm256_cmpeq_epi32(_mm256_castps_si256(rounded), _mm256_setzero_si256()));
   const __m256 sign = _mm256_andnot_ps(_mm256_castsi256_ps(k.absMask), v);
   const __m256 out = _mm256_mul_ps(_mm256_or_ps(rounded, sign), invScale);
+  addError8(k, xv, out, rounded, err);
   // NaN decodes to the one quiet NaN (as JavaScript stores it), whatever its sign or payload.
   return _mm256_blendv_ps(out, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000)), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
 }
@@ -128,8 +172,16 @@ constexpr size_t kBlock = size_t{1} << 24;  // elements per flush: lane counts s
 
 template <int Shift>
 void quantizeCodes(const float* x, size_t n, const fog8::EncodeParams& p, float scale, uint8_t* codes,
-                   fog8::ChunkStats& st) {
+                   const float* table, float invScale, fog8::ChunkStats& st) {
   const EncodeVec k(p, scale);
+  const __m256 vInv = _mm256_set1_ps(invScale);
+  ErrVec err;
+  // x̂ of 8 lanes from the clamped |x·scale| (the value the code decodes to), for the error sums.
+  const auto error8 = [&](__m256 xv, __m256 v, __m256 clamped) {
+    const __m256 rounded = roundedMagnitude8(k, clamped);
+    const __m256 sign = _mm256_andnot_ps(_mm256_castsi256_ps(k.absMask), v);
+    addError8(k, xv, _mm256_mul_ps(_mm256_or_ps(rounded, sign), vInv), rounded, err);
+  };
   const __m256i byteOrder = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   const __m256i signBit = _mm256_set1_epi8(static_cast<char>(0x80));
   constexpr size_t kSteps = 255;  // 32-element steps per flush of the byte counters
@@ -141,11 +193,17 @@ void quantizeCodes(const float* x, size_t n, const fog8::EncodeParams& p, float 
     StatsVec s;
     __m256i zeros = _mm256_setzero_si256();
     for (size_t step = 0; step < steps; step++, i += 32) {
-      __m256 v0, v1, v2, v3;
-      const __m256i c0 = encodeMagnitude8<Shift>(k, _mm256_loadu_ps(x + i), v0, s);
-      const __m256i c1 = encodeMagnitude8<Shift>(k, _mm256_loadu_ps(x + i + 8), v1, s);
-      const __m256i c2 = encodeMagnitude8<Shift>(k, _mm256_loadu_ps(x + i + 16), v2, s);
-      const __m256i c3 = encodeMagnitude8<Shift>(k, _mm256_loadu_ps(x + i + 24), v3, s);
+      __m256 v0, v1, v2, v3, m0, m1, m2, m3;
+      const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+      const __m256 x2 = _mm256_loadu_ps(x + i + 16), x3 = _mm256_loadu_ps(x + i + 24);
+      const __m256i c0 = encodeMagnitude8<Shift>(k, x0, v0, m0, s);
+      const __m256i c1 = encodeMagnitude8<Shift>(k, x1, v1, m1, s);
+      const __m256i c2 = encodeMagnitude8<Shift>(k, x2, v2, m2, s);
+      const __m256i c3 = encodeMagnitude8<Shift>(k, x3, v3, m3, s);
+      error8(x0, v0, m0);
+      error8(x1, v1, m1);
+      error8(x2, v2, m2);
+      error8(x3, v3, m3);
       // 4 × 8 int32 → 32 bytes. Codes ≤ 0x7F pack unsigned; the float bits pack signed, which keeps
       // each sign in the top bit. Both come out in the same 128-bit-interleaved order (4-byte groups
       // 0 2 4 6 1 3 5 7), undone by one permute.
@@ -162,7 +220,11 @@ void quantizeCodes(const float* x, size_t n, const fog8::EncodeParams& p, float 
     flushCount(s.overflow, overflow);
   }
   mergeStats(amaxBits, zeroCodes - zeroInputs, overflow, i, zeroInputs, st);
-  for (; i < n; i++) codes[i] = encodeWithStats(p, x[i], scale, st);
+  mergeError(err, st);
+  for (; i < n; i++) {
+    codes[i] = encodeWithStats(p, x[i], scale, st);
+    addError(st, x[i], table[codes[i]] * invScale, codes[i]);
+  }
 }
 
 void quantizeValues(const float* x, size_t n, const fog8::EncodeParams& p, float scale, float* out,
@@ -171,6 +233,7 @@ void quantizeValues(const float* x, size_t n, const fog8::EncodeParams& p, float
   const __m256 vInv = _mm256_set1_ps(invScale);
   __m256i amaxBits = _mm256_setzero_si256();
   uint64_t zeroValues = 0, zeroInputs = 0, overflow = 0;
+  ErrVec err;
   size_t i = 0;
   while (i + 16 <= n) {
     const size_t blockEnd = i + kBlock < n ? i + kBlock : n;
@@ -178,8 +241,8 @@ void quantizeValues(const float* x, size_t n, const fog8::EncodeParams& p, float
     for (; i + 16 <= blockEnd; i += 16) {
       // Both loads before the stores: out may alias x.
       const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-      _mm256_storeu_ps(out + i, fakeQuantize8(k, x0, vInv, s));
-      _mm256_storeu_ps(out + i + 8, fakeQuantize8(k, x1, vInv, s));
+      _mm256_storeu_ps(out + i, fakeQuantize8(k, x0, vInv, s, err));
+      _mm256_storeu_ps(out + i + 8, fakeQuantize8(k, x1, vInv, s, err));
     }
     amaxBits = _mm256_max_epu32(amaxBits, s.amaxBits);
     flushCount(s.zeroValues, zeroValues);
@@ -187,7 +250,13 @@ void quantizeValues(const float* x, size_t n, const fog8::EncodeParams& p, float
     flushCount(s.overflow, overflow);
   }
   mergeStats(amaxBits, zeroValues - zeroInputs, overflow, i, zeroInputs, st);
-  for (; i < n; i++) out[i] = table[encodeWithStats(p, x[i], scale, st)] * invScale;
+  mergeError(err, st);
+  for (; i < n; i++) {
+    const float xi = x[i];
+    const uint8_t code = encodeWithStats(p, xi, scale, st);
+    out[i] = table[code] * invScale;
+    addError(st, xi, out[i], code);
+  }
 }
 
 /**
@@ -234,8 +303,8 @@ void fog8::quantizeChunkAvx2(const float* x, size_t n, const EncodeParams& p, fl
   if (codes != nullptr && out != nullptr) {
     quantizeChunkScalar(x, n, p, scale, codes, out, table, invScale, st);
   } else if (codes != nullptr) {
-    if (p.shift == 20) quantizeCodes<20>(x, n, p, scale, codes, st);
-    else quantizeCodes<21>(x, n, p, scale, codes, st);
+    if (p.shift == 20) quantizeCodes<20>(x, n, p, scale, codes, table, invScale, st);
+    else quantizeCodes<21>(x, n, p, scale, codes, table, invScale, st);
   } else if (out != nullptr) {
     quantizeValues(x, n, p, scale, out, table, invScale, st);
   } else {
