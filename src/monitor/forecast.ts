@@ -80,6 +80,20 @@ export class FeatureTracker {
     this.window = window;
   }
 
+  /** Serialisable state (checkpoints), without a pending FP8 record (an interval closes within its step). */
+  toJSON(): { window: number; readings: (Omit<IntervalReading, 'kurtosis'> & { kurtosis: Record<string, number> })[]; gradNorms: number[] } {
+    return { window: this.window, readings: this.readings.map((r) => ({ ...r, kurtosis: Object.fromEntries(r.kurtosis) })), gradNorms: [...this.gradNorms] };
+  }
+
+  restore(s: unknown): void {
+    const v = s as ReturnType<FeatureTracker['toJSON']> | null;
+    if (!v || v.window !== this.window || !Array.isArray(v.readings) || !Array.isArray(v.gradNorms)) throw new TypeError(`FeatureTracker.restore: expected { window: ${this.window}, readings, gradNorms }`);
+    this.readings.length = 0;
+    for (const r of v.readings) this.readings.push({ ...r, kurtosis: new Map(Object.entries(r.kurtosis)) as Map<TensorName, number> });
+    this.gradNorms = [...v.gradNorms];
+    this.pendingFp8 = null;
+  }
+
   /** A step's gradient norm (null: non-finite, ignored). */
   step(gradNorm: number | null): void {
     if (gradNorm !== null && Number.isFinite(gradNorm)) this.gradNorms.push(gradNorm);
@@ -107,6 +121,7 @@ export class FeatureTracker {
     };
     this.gradNorms = [];
     this.readings.push(reading);
+    if (this.readings.length > 2 * this.window + 1) this.readings.shift(); // features look back 2·window at most
     const W = this.window;
     const now = reading;
     const then = this.readings[Math.max(0, this.readings.length - 1 - W)];

@@ -88,7 +88,20 @@ export const eventRecord = z.object({
   message: z.string(),
 });
 
-export const metricsRecord = z.discriminatedUnion('type', [runRecord, stepRecord, evalRecord, tensorsRecord, fp8Record, eventRecord]);
+/**
+ * A rollback (`--on-alarm rollback`): at `alarmStep` an alarm fired; the run went back to the
+ * checkpoint of `step` and continues with the GEMMs of `overrides` in BF16 (`added`: new this time).
+ */
+export const rollbackRecord = z.object({
+  type: z.literal('rollback'),
+  ...base,
+  alarmStep: z.number().int().nonnegative(),
+  reason: z.string(),
+  added: z.array(z.string()),
+  overrides: z.array(z.string()),
+});
+
+export const metricsRecord = z.discriminatedUnion('type', [runRecord, stepRecord, evalRecord, tensorsRecord, fp8Record, eventRecord, rollbackRecord]);
 
 export type RunRecord = z.infer<typeof runRecord>;
 export type StepRecord = z.infer<typeof stepRecord>;
@@ -98,4 +111,5 @@ export type TensorsRecord = z.infer<typeof tensorsRecord>;
 export type CastStat = z.infer<typeof castStat>;
 export type Fp8Record = z.infer<typeof fp8Record>;
 export type EventRecord = z.infer<typeof eventRecord>;
+export type RollbackRecord = z.infer<typeof rollbackRecord>;
 export type MetricsRecord = z.infer<typeof metricsRecord>;

@@ -91,6 +91,25 @@ export class SpikeDetector {
     return this.current !== null;
   }
 
+  /** Serialisable state (checkpoints: a resumed or rolled-back run detects identically). */
+  toJSON(): { m: number; k: number; runMin: number | null; runMinStep: number; current: SpikeEpisode | null; episodes: SpikeEpisode[] } {
+    return { m: this.m, k: this.k, runMin: Number.isFinite(this.runMin) ? this.runMin : null, runMinStep: this.runMinStep, current: this.current ? { ...this.current, peakRise: Number.isFinite(this.current.peakRise) ? this.current.peakRise : -1 } : null, episodes: this.episodes.map((e) => ({ ...e, peakRise: Number.isFinite(e.peakRise) ? e.peakRise : -1 })) };
+  }
+
+  restore(s: unknown): void {
+    const v = s as ReturnType<SpikeDetector['toJSON']> | null;
+    if (!v || typeof v.m !== 'number' || typeof v.k !== 'number' || !Array.isArray(v.episodes)) throw new TypeError('SpikeDetector.restore: expected { m, k, runMin, runMinStep, current, episodes }');
+    const fix = (e: SpikeEpisode): SpikeEpisode => ({ ...e, peakRise: e.peakRise < 0 ? Infinity : e.peakRise });
+    this.m = v.m;
+    this.k = v.k;
+    this.runMin = v.runMin ?? Infinity;
+    this.runMinStep = v.runMinStep;
+    this.episodes.length = 0;
+    for (const e of v.episodes) this.episodes.push(fix(e));
+    // The open episode is the same object as the last one in the list.
+    this.current = v.current ? this.episodes[this.episodes.length - 1] : null;
+  }
+
   push(p: LossPoint): SpikeEpisode | null {
     const { beta, threshold, minSteps } = this.options;
     let rise: number;

@@ -55,7 +55,8 @@ export class AttentionOp implements TapeNode {
       if (a.length !== n) throw new TypeError(`AttentionOp(${key}): ${name} has length ${a.length}, expected ${n}`);
     }
     const r = ctx.recipe;
-    this.fp8 = r.gemm === 'fp8' && r.fp8Attention; // the recipe refuses fp8Attention with block scaling
+    // The recipe refuses fp8Attention with block scaling; a per-GEMM override keeps this one in BF16.
+    this.fp8 = r.gemm === 'fp8' && r.fp8Attention && !ctx.isOverridden(key);
     this.lse = ctx.alloc(B * Hq * T);
     const gemm = 'attn.dpa';
     this.ops = this.fp8
@@ -124,7 +125,7 @@ export class AttentionOp implements TapeNode {
       if (stats.p) ops.p.record(stats.p, pScale, this.causalCount());
       this.oInv = ops.o.quantize(this.o, this.oCodes as Uint8Array);
     } else {
-      if (this.ctx.recipe.gemm === 'bf16') {
+      if (this.ctx.recipe.gemm === 'bf16' || this.ctx.isOverridden(this.label)) {
         kn.roundBf16(this.q, this.q);
         kn.roundBf16(this.k, this.k);
         kn.roundBf16(this.v, this.v);
@@ -162,7 +163,7 @@ export class AttentionOp implements TapeNode {
       }
     } else {
       let dO = this.dO;
-      if (this.ctx.recipe.gemm === 'bf16') {
+      if (this.ctx.recipe.gemm === 'bf16' || this.ctx.isOverridden(this.label)) {
         dO = s.floats(this.dO.length, 5);
         kn.roundBf16(this.dO, dO);
       }

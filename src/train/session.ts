@@ -3,7 +3,7 @@
  * (config.json, metrics.jsonl, train.log, checkpoints/), and — for `--resume` — restores every
  * piece of state after verifying all of it first (a mismatched checkpoint changes nothing).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Kernels } from '../kernels/types.js';
 import { createReferenceKernels } from '../kernels/reference/index.js';
@@ -24,8 +24,19 @@ import { METRICS_SCHEMA_VERSION } from '../monitor/schema.js';
 import { ConfigError, DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig, type TrainConfigKey } from './config.js';
 import { silentProgress, type TrainProgressFactory } from './progress.js';
 import { modelWeightsFrom, optimizerStateFrom, readCheckpoint, type Checkpoint } from './checkpoint.js';
-import { resolveCheckpointDir, runDirOfCheckpoint } from './checkpoint-files.js';
-import { Trainer, type TrainResult } from './trainer.js';
+import { checkpointDirName, listCheckpointSteps, resolveCheckpointDir, runDirOfCheckpoint } from './checkpoint-files.js';
+import { Trainer, type RollbackInfo, type TrainResult } from './trainer.js';
+import { validateForecastModel, type ForecastModel } from '../monitor/forecast.js';
+
+/** Reads a fitted forecaster (fog8 forecast-eval --save); errors name the file. */
+function readForecastModel(path: string): ForecastModel {
+  if (!existsSync(path)) throw new ConfigError(`forecasterModel: ${path} not found (write one with fog8 forecast-eval RUN… --save FILE)`);
+  try {
+    return validateForecastModel(JSON.parse(readFileSync(path, 'utf8')));
+  } catch (e) {
+    throw new ConfigError(`forecasterModel: ${path}: ${(e as Error).message}`);
+  }
+}
 
 /** Chooses the kernel backend ('auto' = native when it loads, else reference). */
 export type KernelLoader = (kind: TrainConfig['kernels'], threads: number | null) => Promise<Kernels>;
@@ -113,10 +124,16 @@ export interface RunOptions {
   progress?: TrainProgressFactory;
   /** Install SIGINT/SIGTERM handlers that checkpoint and stop cleanly (CLI: true). */
   handleSignals?: boolean;
+  /** Internal (runTraining's rollback): resume with this override set and rollback history. */
+  rollback?: { history: RollbackInfo[]; gemmOverrides: string[] };
 }
 
 export interface RunOutcome extends TrainResult {
   runDir: string;
+  /** rollbacks of the run so far (`--on-alarm rollback`). */
+  rollbacks: RollbackInfo[];
+  /** GEMMs in BF16 by override at the end. */
+  gemmOverrides: string[];
 }
 
 function timestampName(): string {
@@ -136,7 +153,24 @@ export interface PreparedRun {
 
 /** Sets up and runs one training run (fresh or resumed) to completion, interruption or divergence. */
 export async function runTraining(opts: RunOptions): Promise<RunOutcome> {
-  return (await prepareTraining(opts)).run();
+  let outcome = await (await prepareTraining(opts)).run();
+  // --on-alarm rollback: the trainer stopped on an alarm; go back to the newest good checkpoint
+  // with the implicated GEMMs in BF16 and continue (the trainer bounds the count: maxRollbacks).
+  while (outcome.status === 'alarm' && outcome.alarm) {
+    const a = outcome.alarm;
+    const parent = join(outcome.runDir, 'checkpoints');
+    const steps = listCheckpointSteps(parent);
+    if (steps.length === 0) throw new Error(`rollback at step ${a.step}: no checkpoint in ${parent} to go back to`);
+    const good = steps.filter((s) => s <= a.goodStep);
+    const target = good.length > 0 ? Math.max(...good) : Math.min(...steps);
+    // Checkpoints after the target belong to the abandoned branch: never roll back into them.
+    for (const s of steps) if (s > target) rmSync(join(parent, checkpointDirName(s)), { recursive: true, force: true });
+    const rollback: RollbackInfo = { alarmStep: a.step, reason: a.reason, checkpointStep: target, added: a.implicated };
+    const history = [...outcome.rollbacks, rollback];
+    const overrides = [...new Set([...outcome.gemmOverrides, ...a.implicated])];
+    outcome = await (await prepareTraining({ ...opts, resume: join(parent, checkpointDirName(target)), explicit: new Set(), rollback: { history, gemmOverrides: overrides } })).run();
+  }
+  return outcome;
 }
 
 /**
@@ -159,6 +193,7 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
         }
       } else merged[k] = opts.config[k];
     }
+    if (opts.rollback) merged.gemmOverrides = opts.rollback.gemmOverrides;
     config = validateTrainConfig(merged);
     runDir = runDirOfCheckpoint(dir);
   } else {
@@ -188,7 +223,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   const steps = config.tokens !== null ? Math.ceil(config.tokens / (config.batch * T)) : config.steps;
   config = validateTrainConfig({ ...config, steps });
   validateSchedule({ kind: config.schedule, peakLr: config.lr, minLr: config.minLr, warmupSteps: config.warmup, totalSteps: config.steps, cooldownFraction: config.cooldownFraction });
-  const model = new Model(modelConfig, kernels, recipe, config.seed);
+  const model = new Model(modelConfig, kernels, recipe, config.seed, { gemmOverrides: config.gemmOverrides });
+  const forecastModel = config.forecasterModel === null ? null : readForecastModel(config.forecasterModel);
   const optimizer = new AdamW(optimizedTensors(model), kernels, { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay }, {
     master: config.masterPrecision,
     m1: config.m1Precision,
@@ -196,6 +232,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     grads: config.gradPrecision,
   });
   const forecaster = new DivergenceForecaster();
+  let restoredAlarmState: { spike?: unknown; features?: unknown } | null = null;
+  let rollbacks: RollbackInfo[] = [];
   let startStep = 0;
   let startTokens = 0;
   let startElapsed = 0;
@@ -228,6 +266,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     }
     data.train.restore(loaderState);
     if (st.divergence) forecaster.restore(st.divergence);
+    restoredAlarmState = { spike: st.spike, features: st.features };
+    rollbacks = opts.rollback ? opts.rollback.history : Array.isArray(st.rollbacks) ? (st.rollbacks as RollbackInfo[]) : [];
     startStep = st.step;
     startTokens = st.tokens;
     startElapsed = st.elapsedSeconds;
@@ -245,12 +285,18 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     type: 'run', step: startStep, tokens: startTokens, time: Date.now() / 1000, schemaVersion: METRICS_SCHEMA_VERSION, runName, preset: config.preset, size: config.size,
     precision: recipe.name, parameters, flopsPerToken: model.flopsPerToken(), resumed: checkpoint !== null, kernels: `${kernels.name}/${kernels.isa}/${kernels.threads}t`,
   });
+  if (opts.rollback) {
+    const r = opts.rollback.history[opts.rollback.history.length - 1];
+    metrics.write({ type: 'rollback', step: startStep, tokens: startTokens, time: Date.now() / 1000, alarmStep: r.alarmStep, reason: r.reason, added: r.added, overrides: config.gemmOverrides });
+    say(`rollback ${opts.rollback.history.length}: alarm at step ${r.alarmStep} (${r.reason}); back to the checkpoint of step ${r.checkpointStep}; BF16 from now on: ${config.gemmOverrides.join(', ')}`);
+  }
   say(`fog8 train: ${config.preset}/${config.size} (${(parameters / 1e6).toFixed(2)} M parameters) in ${recipe.name}${recipe.gemm === 'fp8' ? `, FP8 attention ${recipe.fp8Attention ? 'on' : 'off'}` : ''}`);
   say(`  data: ${data.description}; ${config.steps} steps of ${config.batch}×${T} tokens; kernels ${kernels.name} (${kernels.isa}, ${kernels.threads} threads)`);
   say(`  run directory: ${runDir}${checkpoint ? ` (resumed from step ${startStep}: ${checkpoint.dir})` : ''}`);
   const trainer = new Trainer({
     config, runName, runDir, model, kernels, optimizer, train: data.train, validation: data.validation, tokenizerJson: data.tokenizerJson,
     metrics, log, progress, startStep, startTokens, startElapsedSeconds: startElapsed, forecaster, stopAfterStep: opts.stopAfterStep ?? null,
+    rollbacks, forecastModel, restoredAlarmState,
   });
   const run = async (): Promise<RunOutcome> => {
     const onSignal = (sig: NodeJS.Signals): void => trainer.requestStop(sig);
@@ -265,8 +311,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
       if (result.diagnosis) say(result.diagnosis);
       say(`results: ${runDir} (metrics.jsonl, train.log, config.json${result.checkpoint ? `, ${result.checkpoint}` : ''})`);
       if (result.status === 'interrupted') say(`resume with: npx fog8 train --resume ${runDir}`);
-      metrics.write({ type: 'event', step: result.steps, tokens: result.tokens, time: Date.now() / 1000, level: result.status === 'diverged' ? 'error' : 'info', message: `run ${result.status}` });
-      return { ...result, runDir };
+      metrics.write({ type: 'event', step: result.steps, tokens: result.tokens, time: Date.now() / 1000, level: result.status === 'diverged' ? 'error' : result.status === 'alarm' ? 'warn' : 'info', message: `run ${result.status}` });
+      return { ...result, runDir, rollbacks, gemmOverrides: [...config.gemmOverrides] };
     } finally {
       if (opts.handleSignals) {
         process.off('SIGINT', onSignal);
