@@ -8,6 +8,7 @@ import { referenceKernelLoader, runTraining, type KernelLoader, type RunOutcome 
 import { loadKernelBackend } from '../../src/train/kernel-backend.js';
 import { implicatedGemm } from '../../src/train/trainer.js';
 import { loadRun } from '../../src/report/load.js';
+import { summarizeRun } from '../../src/report/summary.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { writeCountingDataset } from './helpers.js';
 import { nativeUnavailableReason, backends } from '../kernels/backends.js';
@@ -49,6 +50,10 @@ async function rollbackCase(kind: 'reference' | 'native', loader: KernelLoader):
     assert.equal(records.rollbacks.length, a.rollbacks.length);
     assert.deepEqual(records.rollbacks[0].added, first.added);
     assert.equal(records.rollbacks[0].step, first.checkpointStep);
+    // The report marks it: one line per rollback in the run's summary row.
+    const marked = summarizeRun(loadRun(a.runDir), '#000').rollbacks;
+    assert.equal(marked.length, a.rollbacks.length);
+    assert.match(marked[0], new RegExp(`alarm at step ${first.alarmStep} → back to step ${first.checkpointStep}, BF16: ${first.added[0].replace(/\./g, '\\.')}`));
     const final = readCheckpoint(join(a.runDir, 'checkpoints', 'step-30'), true);
     assert.deepEqual(final.trainerState!.config.gemmOverrides, a.gemmOverrides);
     assert.ok(a.gemmOverrides.includes(first.added[0]));
