@@ -8,6 +8,7 @@ import { registerInspectCommand } from './commands/inspect.js';
 import { registerCompareCommand } from './commands/compare.js';
 import { registerSweepCommand } from './commands/sweep.js';
 import { registerForecastEvalCommand } from './commands/forecast-eval.js';
+import { registerStudyCommand } from './commands/study.js';
 import { registerDashCommand } from './commands/dash.js';
 import { registerReportCommand } from './commands/report.js';
 import { registerDataCommand } from './commands/data.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerCompareCommand(program);
   registerSweepCommand(program);
   registerForecastEvalCommand(program);
+  registerStudyCommand(program);
   registerDataCommand(program);
   registerTokenizerCommand(program);
   registerModelCommand(program);
