@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadNativeAddon, loadNativeKernels, type NativeCoreAddon, type PeakKind } from '../src/kernels/native.js';
 import { createReferenceKernels } from '../src/kernels/reference/index.js';
-import type { Kernels, GemmOperand, OperandDtype, AttentionShape } from '../src/kernels/types.js';
+import type { Kernels, GemmOperand, OperandDtype, AttentionShape, AttentionFp8Scales } from '../src/kernels/types.js';
 import { refuseEmulatedAddon } from './emulation-guard.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -159,7 +159,7 @@ function attentionRate(k: Kernels, T: number, D: number, maxLogit = false): numb
   const dq = new Float32Array(q.length);
   const dk = new Float32Array(kv.length);
   const dv = new Float32Array(kv.length);
-  const fp8 = { p: 448, dp: 1024, ds: 1024 };
+  const fp8: AttentionFp8Scales = { p: 448, ds: 1024 }; // dP is not cast (DESIGN §3)
   const seconds = bestSeconds(() => {
     k.attentionForward(q, kv, kv, o, lse, shape, fp8, { maxLogit });
     k.attentionBackward(q, kv, kv, o, lse, dO, dq, dk, dv, shape, fp8);

@@ -108,10 +108,13 @@ Napi::Value Rope(const Napi::CallbackInfo& info, bool forward) {
                            "·" + std::to_string(D);
   auto src = sizedArray<float>(env, info[0], fn + ": " + in, n, text);
   auto dst = sizedArray<float>(env, info[1], fn + ": " + out, n, text);
-  const double theta = numberArg(env, info[6], fn + ": theta");
-  if (!std::isfinite(theta) || !(theta > 0)) throwRange(env, fn + ": theta must be finite and > 0, got " + num(theta));
-  if (forward) fused::ropeForward(src.data, dst.data, B, T, H, D, theta);
-  else fused::ropeBackward(src.data, dst.data, B, T, H, D, theta);
+  // The D/2 float64 frequencies come from the TS side (ropeFrequencies: theta and Llama-3.1 scaling).
+  auto freq = sizedArray<double>(env, info[6], fn + ": frequencies", D / 2, "D/2");
+  for (size_t i = 0; i < D / 2; i++) {
+    if (!std::isfinite(freq.data[i]) || !(freq.data[i] > 0)) throwRange(env, fn + ": frequencies must be finite and > 0, got " + num(freq.data[i]));
+  }
+  if (forward) fused::ropeForward(src.data, dst.data, B, T, H, D, freq.data);
+  else fused::ropeBackward(src.data, dst.data, B, T, H, D, freq.data);
   return env.Undefined();
 }
 Napi::Value RopeForward(const Napi::CallbackInfo& info) { return Rope(info, true); }
@@ -177,13 +180,13 @@ fused::AttentionShape shapeArg(Napi::Env env, const Napi::Value& v, const std::s
   return s;
 }
 
-bool fp8Arg(Napi::Env env, const Napi::Value& v, const std::string& fn, fused::AttentionFp8Scales& out) {
+/** fp8 scales (or null): p always, ds only for the backward (the forward never reads it). */
+bool fp8Arg(Napi::Env env, const Napi::Value& v, const std::string& fn, bool backward, fused::AttentionFp8Scales& out) {
   if (v.IsNull() || v.IsUndefined()) return false;
   const std::string what = fn + ": fp8";
   Napi::Object o = objectArg(env, v, what + " (or null)");
   out.p = positiveScale(env, o, "p", what);
-  out.dp = positiveScale(env, o, "dp", what);
-  out.ds = positiveScale(env, o, "ds", what);
+  out.ds = backward ? positiveScale(env, o, "ds", what) : 1.0f;
   return true;
 }
 
@@ -235,7 +238,7 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   requireArgs(info, 7, fn.c_str());
   const fused::AttentionShape s = shapeArg(env, info[5], fn);
   fused::AttentionFp8Scales scales{};
-  const bool fp8 = fp8Arg(env, info[6], fn, scales);
+  const bool fp8 = fp8Arg(env, info[6], fn, false, scales);
   const bool wantMaxLogit = wantMaxLogitArg(env, info[7], fn);
   const AttentionSizes z = attentionSizes(env, s, fn);
   const AttentionArrays a = attentionArrays(env, info, z, fn);
@@ -244,7 +247,7 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
                                                  fp8 ? &scales : nullptr, fp8 ? &pStats : nullptr, wantMaxLogit);
   Napi::Object result = Napi::Object::New(env);
   result.Set("maxLogit", static_cast<double>(maxLogit));
-  if (fp8) result.Set("p", castStatsObject(env, pStats));
+  if (fp8) result.Set("p", castErrorStatsObject(env, pStats));
   return result;
 }
 
@@ -254,21 +257,18 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   requireArgs(info, 11, fn.c_str());
   const fused::AttentionShape s = shapeArg(env, info[9], fn);
   fused::AttentionFp8Scales scales{};
-  const bool fp8 = fp8Arg(env, info[10], fn, scales);
+  const bool fp8 = fp8Arg(env, info[10], fn, true, scales);
   const AttentionSizes z = attentionSizes(env, s, fn);
   const AttentionArrays a = attentionArrays(env, info, z, fn);
   auto dO = sizedArray<float>(env, info[5], fn + ": do_", z.nq, z.q);
   auto dq = sizedArray<float>(env, info[6], fn + ": dq", z.nq, z.q);
   auto dk = sizedArray<float>(env, info[7], fn + ": dk", z.nkv, z.kv);
   auto dv = sizedArray<float>(env, info[8], fn + ": dv", z.nkv, z.kv);
-  fused::CastCounts dpStats, dsStats;
+  fused::CastCounts dsStats;
   fused::attentionBackward(a.q.data, a.k.data, a.v.data, a.o.data, a.lse.data, dO.data, dq.data, dk.data, dv.data,
-                           s, fp8 ? &scales : nullptr, fp8 ? &dpStats : nullptr, fp8 ? &dsStats : nullptr);
+                           s, fp8 ? &scales : nullptr, fp8 ? &dsStats : nullptr);
   Napi::Object result = Napi::Object::New(env);
-  if (fp8) {
-    result.Set("dp", castStatsObject(env, dpStats));
-    result.Set("ds", castStatsObject(env, dsStats));
-  }
+  if (fp8) result.Set("ds", castErrorStatsObject(env, dsStats));
   return result;
 }
 

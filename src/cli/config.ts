@@ -4,7 +4,8 @@
  * (kebab-case is accepted too) and kebab-case as flags; an unknown key is an error that lists
  * the valid ones. The schema, defaults and validation live in src/train/config.ts.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readFileSafely } from '../util/safe-file.js';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import {
@@ -83,6 +84,8 @@ export function parseTrainFlags(args: readonly string[]): { values: Partial<Reco
     if (name === 'config' || name === 'resume') {
       if (value === undefined) value = args[++i];
       if (value === undefined || value.startsWith('--')) throw new ConfigError(`--${name} needs a value`);
+      // An unset shell variable (--resume "$RUN") must not silently start a fresh default run.
+      if (value.trim() === '') throw new ConfigError(`--${name} needs a value, got an empty string${name === 'resume' ? ' (an unset shell variable?); give the run directory to resume' : ''}`);
       extras[name === 'config' ? 'configFile' : 'resume'] = value;
       continue;
     }
@@ -113,7 +116,12 @@ export function parseTrainFlags(args: readonly string[]): { values: Partial<Reco
 /** Reads a JSON or YAML config file into canonical keys; unknown keys throw listing the valid ones. */
 export function readConfigFile(path: string): Partial<Record<TrainConfigKey, unknown>> {
   if (!existsSync(path)) throw new ConfigError(`config file ${path}: not found`);
-  const text = readFileSync(path, 'utf8');
+  let text: string;
+  try {
+    text = readFileSafely(path, { what: 'config file', maxBytes: 1 << 20 }).toString('utf8');
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
   let raw: unknown;
   try {
     raw = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);

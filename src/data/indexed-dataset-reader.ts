@@ -4,7 +4,11 @@
  * token ranges are read on demand with positioned reads (`fs.readSync`) from an open descriptor.
  * Token ids are checked against the vocabulary on every read when `vocabSize` is given.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, readSync } from 'node:fs';
+import { openFileSafely, readFileSafely } from '../util/safe-file.js';
+
+/** Largest index file read (a Buffer's limit; an index of ~350 M sequences). */
+const MAX_INDEX_BYTES = 2 ** 32 - 1;
 import { endianness } from 'node:os';
 import { INDEX_HEADER_BYTES, INDEX_MAGIC, INDEX_VERSION, dataPath, dtypeFromCode, indexFileBytes, indexPath, type TokenDtype } from './indexed-dataset-format.js';
 
@@ -52,7 +56,8 @@ export class IndexedDataset {
     if (vocabSize !== undefined && (!Number.isInteger(vocabSize) || vocabSize < 1)) throw new RangeError(`vocabSize must be a positive integer, got ${vocabSize}`);
     if (!existsSync(idxFile)) throw new Error(`index file ${idxFile} does not exist (expected PREFIX.idx next to PREFIX.bin)`);
     if (!existsSync(binFile)) throw new Error(`data file ${binFile} does not exist (expected PREFIX.bin next to PREFIX.idx)`);
-    const idx = readFileSync(idxFile);
+    // Type and size checked before reading: a FIFO or device given as PREFIX.idx is refused, not read.
+    const idx = readFileSafely(idxFile, { what: 'index file', maxBytes: MAX_INDEX_BYTES });
     const bad = (what: string): Error => new Error(`${idxFile}: ${what}`);
     if (idx.length < INDEX_HEADER_BYTES) throw bad(`only ${idx.length} bytes, shorter than the ${INDEX_HEADER_BYTES}-byte header; not a Megatron index`);
     for (let i = 0; i < INDEX_MAGIC.length; i++) {
@@ -98,8 +103,7 @@ export class IndexedDataset {
     }
     if (docs[D1 - 1] !== S) throw bad(`last document index is ${docs[D1 - 1]}, expected the sequence count ${S}`);
 
-    const fd = openSync(binFile, 'r');
-    const binBytes = fstatSync(fd).size;
+    const { fd, size: binBytes } = openFileSafely(binFile, { what: 'data file', maxBytes: Number.MAX_SAFE_INTEGER });
     const expectedBin = total * dtype.bytes;
     if (binBytes !== expectedBin) {
       closeSync(fd);

@@ -4,7 +4,11 @@
  * or `jsonKey`). Every document is written as one sequence followed by the end-of-document token;
  * empty documents are skipped. The dtype is uint16 when the vocabulary fits, else int32.
  */
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
+import { checkFileSafely, readFileSafely } from '../util/safe-file.js';
+
+/** Largest .txt document read whole (V8's string limit is about 512 MiB). */
+const MAX_TEXT_FILE_BYTES = 256 << 20;
 import { extname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { dtypeForVocabSize } from './indexed-dataset-format.js';
@@ -31,10 +35,12 @@ export interface PrepareSummary extends IndexedDatasetSummary {
 /** Yields the documents of text/JSONL files in the order given (see the module comment for formats). */
 export async function* readDocuments(files: readonly string[], jsonKey = 'text'): AsyncGenerator<{ file: string; text: string }> {
   for (const file of files) {
-    if (!existsSync(file) || !statSync(file).isFile()) throw new Error(`input file ${file} does not exist`);
+    if (!existsSync(file)) throw new Error(`input file ${file} does not exist`);
+    // A FIFO or device is refused before it is opened; JSONL is streamed, so its size only has to be known.
+    checkFileSafely(file, { what: 'input file', maxBytes: Number.MAX_SAFE_INTEGER });
     const ext = extname(file).toLowerCase();
     if (TEXT_EXTENSIONS.includes(ext)) {
-      yield { file, text: readFileSync(file, 'utf8') };
+      yield { file, text: readFileSafely(file, { what: 'input file', maxBytes: MAX_TEXT_FILE_BYTES }).toString('utf8') };
     } else if (JSONL_EXTENSIONS.includes(ext)) {
       const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
       let lineNumber = 0;

@@ -4,14 +4,18 @@
  * file is a plain byte-level BPE (as `fog8 tokenizer train` writes) because it is several times
  * faster on corpus-sized text and gives identical ids.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { readFileSafely, writeFileAtomic } from '../util/safe-file.js';
 import { Tokenizer as LibraryTokenizer } from '@huggingface/tokenizers';
 import { CHAR_TO_BYTE, assertWellFormedText } from './byte-level.js';
 import { ByteLevelBpeEncoder } from './bpe-encoder.js';
 import { trainByteLevelBpe, type BpeTrainingOptions } from './bpe-trainer.js';
 import { trainedBpeToTokenizerJson, type TokenizerJson } from './tokenizer-json.js';
 
+
+/** Largest tokenizer.json read (a 1 M-token vocabulary with its merges is well under this). */
+const MAX_TOKENIZER_BYTES = 512 << 20;
 /** The end-of-document token fog8 trains, and the names looked for in other tokenizers. */
 export const END_OF_TEXT = '<|endoftext|>';
 const END_OF_DOCUMENT_CANDIDATES = [END_OF_TEXT, '<|end_of_text|>', '</s>', '<eos>', '<|im_end|>'];
@@ -148,9 +152,7 @@ export class Tokenizer {
   /** Writes the tokenizer.json (pretty JSON, via a temporary file renamed into place). */
   save(path: string): void {
     mkdirSync(dirname(path), { recursive: true });
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify(this.json, null, 2) + '\n');
-    renameSync(tmp, path);
+    writeFileAtomic(path, JSON.stringify(this.json, null, 2) + '\n', 'tokenizer output');
   }
 
   private flushBytes(bytes: number[]): string {
@@ -168,16 +170,18 @@ export class Tokenizer {
 export function loadTokenizer(path: string, options: Omit<TokenizerOptions, 'source' | 'config'> = {}): Tokenizer {
   if (!existsSync(path)) throw new Error(`tokenizer file ${path} does not exist`);
   let json: TokenizerJson;
+  const text = readFileSafely(path, { what: 'tokenizer file', maxBytes: MAX_TOKENIZER_BYTES }).toString('utf8');
   try {
-    json = JSON.parse(readFileSync(path, 'utf8')) as TokenizerJson;
+    json = JSON.parse(text) as TokenizerJson;
   } catch (err) {
     throw new TypeError(`${path}: not valid JSON: ${(err as Error).message}`);
   }
   const configPath = join(dirname(path), 'tokenizer_config.json');
   let config: Record<string, unknown> | undefined;
   if (existsSync(configPath)) {
+    const configText = readFileSafely(configPath, { what: 'tokenizer config', maxBytes: MAX_TOKENIZER_BYTES }).toString('utf8');
     try {
-      config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+      config = JSON.parse(configText) as Record<string, unknown>;
     } catch (err) {
       throw new TypeError(`${configPath}: not valid JSON: ${(err as Error).message}`);
     }

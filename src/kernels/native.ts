@@ -11,7 +11,8 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { packageRoot } from '../util/package-root.js';
-import type { Kernels } from './types.js';
+import type { Kernels, RopeScaling } from './types.js';
+import { ropeFrequencies } from './reference/rope.js';
 
 /** Casts and GEMM (bind_casts_gemm.cpp), under the Kernels method names. */
 const CORE_METHODS = ['quantize', 'dequantize', 'quantizeDequantize', 'roundBf16', 'packBf16', 'gemm'] as const satisfies readonly (keyof Kernels)[];
@@ -55,8 +56,11 @@ export type NativeCoreAddon = Pick<Kernels, CoreMethodName> & {
   peakGflops(kind: PeakKind, threads: number, seconds: number): number;
 };
 
+/** The addon's RoPE: the last argument is the D/2 float64 frequency table (ropeFrequencies), not theta. */
+type NativeRope = (src: Float32Array, dst: Float32Array, B: number, T: number, H: number, D: number, frequencies: Float64Array) => void;
+
 /** Everything the addon exports: NativeCoreAddon plus the fused kernels. */
-export type NativeAddon = NativeCoreAddon & Pick<Kernels, FusedMethodName>;
+export type NativeAddon = NativeCoreAddon & Pick<Kernels, Exclude<FusedMethodName, 'ropeForward' | 'ropeBackward'>> & { ropeForward: NativeRope; ropeBackward: NativeRope };
 
 const CONTROL_FUNCTIONS = ['isa', 'bestIsa', 'avx512Emulated', 'setIsa', 'threads', 'setThreads', 'peakGflops'] as const;
 const CORE_FUNCTIONS: readonly string[] = [...CORE_METHODS, ...CONTROL_FUNCTIONS];
@@ -113,6 +117,14 @@ export function loadNativeAddon(): NativeCoreAddon {
   return module;
 }
 
+/** ropeFrequencies of the last (D, theta, scaling), reused: RoPE runs twice per layer per pass. */
+let lastFrequencies: { key: string; table: Float64Array } | null = null;
+function frequencies(D: number, theta: number, scaling: RopeScaling | null): Float64Array {
+  const key = JSON.stringify([D, theta, scaling]);
+  if (lastFrequencies?.key !== key) lastFrequencies = { key, table: ropeFrequencies(D, theta, scaling) };
+  return lastFrequencies.table;
+}
+
 /** The native `Kernels` backend (not validated: wrap it with `withValidation`, as `loadKernels` does). */
 export function loadNativeKernels(): Kernels {
   const addon = loadNativeAddon();
@@ -137,8 +149,9 @@ export function loadNativeKernels(): Kernels {
     gemm: (M, N, K, a, b, c, alpha, beta) => addon.gemm(M, N, K, a, b, c, alpha, beta),
     rmsnormForward: (x, gain, y, rstd, R, C, eps) => addon.rmsnormForward(x, gain, y, rstd, R, C, eps),
     rmsnormBackward: (dy, x, gain, rstd, dx, dgain, R, C) => addon.rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C),
-    ropeForward: (x, y, B, T, H, D, theta) => addon.ropeForward(x, y, B, T, H, D, theta),
-    ropeBackward: (dy, dx, B, T, H, D, theta) => addon.ropeBackward(dy, dx, B, T, H, D, theta),
+    // The addon takes the float64 frequency table (one formula, ropeFrequencies, for both backends).
+    ropeForward: (x, y, B, T, H, D, theta, scaling) => addon.ropeForward(x, y, B, T, H, D, frequencies(D, theta, scaling ?? null)),
+    ropeBackward: (dy, dx, B, T, H, D, theta, scaling) => addon.ropeBackward(dy, dx, B, T, H, D, frequencies(D, theta, scaling ?? null)),
     crossEntropyForward: (logits, targets, losses, lse, R, V) => addon.crossEntropyForward(logits, targets, losses, lse, R, V),
     crossEntropyBackward: (logits, targets, lse, dloss, dlogits, R, V) =>
       addon.crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V),

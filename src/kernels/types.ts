@@ -22,6 +22,18 @@ export type Fp8FormatName = 'e4m3' | 'e5m2';
 /** Element type of a GEMM operand. FP8 operands are codes, BF16 operands are the upper 16 bits. */
 export type OperandDtype = 'f32' | 'bf16' | 'e4m3' | 'e5m2';
 
+/**
+ * Llama-3.1 RoPE frequency scaling (HF `rope_scaling` `rope_type: "llama3"`): frequencies whose
+ * wavelength 2π/f exceeds originalContext/lowFreqFactor are divided by factor, those shorter than
+ * originalContext/highFreqFactor are kept, those between are interpolated.
+ */
+export interface RopeScaling {
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalContext: number;
+}
+
 /** Result of a quantize pass (one read of the input). */
 export interface CastStats {
   /** max |x| of the *unscaled* input; NaN if any input is NaN; may be Infinity. */
@@ -64,9 +76,7 @@ export interface GemmOperand<Buf extends FloatArray = Float32Array> {
 export interface AttentionFp8Scales {
   /** scale for P (softmax output), cast E4M3. */
   p: number;
-  /** scale for dP (= dO·Vᵀ), cast E5M2. Backward only. */
-  dp: number;
-  /** scale for dS (= P ⊙ (dP − rowsum(dO ⊙ O))), cast E5M2. Backward only. */
+  /** scale for dS (= P ⊙ (dP − rowsum(dO ⊙ O))), cast E5M2. Backward only; dP itself is never cast. */
   ds: number;
 }
 
@@ -98,7 +108,7 @@ export interface AttentionForwardStats {
 }
 
 export interface AttentionBackwardStats {
-  dp?: CastStats;
+  /** stats of the dS cast (only when fp8 scales were given). */
   ds?: CastStats;
 }
 
@@ -164,11 +174,12 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   rmsnormBackward(dy: Buf, x: Buf, gain: Buf | null, rstd: Buf, dx: Buf, dgain: Buf | null, R: number, C: number): void;
   /**
    * Rotary embedding on x (B, T, H, D), position = t, rotate-half pairs (i, i + D/2),
-   * angle = t · theta^(−2i/D), i < D/2. y may alias x.
+   * angle = t · f_i with f_i = theta^(−2i/D), i < D/2, rescaled by `scaling` when given
+   * (Llama-3.1, see ropeFrequencies). y may alias x.
    */
-  ropeForward(x: Buf, y: Buf, B: number, T: number, H: number, D: number, theta: number): void;
+  ropeForward(x: Buf, y: Buf, B: number, T: number, H: number, D: number, theta: number, scaling?: RopeScaling | null): void;
   /** The transpose (inverse rotation) of ropeForward: dx from dy. dx may alias dy. */
-  ropeBackward(dy: Buf, dx: Buf, B: number, T: number, H: number, D: number, theta: number): void;
+  ropeBackward(dy: Buf, dx: Buf, B: number, T: number, H: number, D: number, theta: number, scaling?: RopeScaling | null): void;
 
   // ---- loss --------------------------------------------------------------------------------
   /**
@@ -191,9 +202,10 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   attentionForward(q: Buf, k: Buf, v: Buf, o: Buf, lse: Buf, shape: AttentionShape, fp8: AttentionFp8Scales | null, options?: AttentionForwardOptions): AttentionForwardStats;
   /**
    * Backward of attentionForward. do_ (B, T, Hq, D) (already fake-quantized E5M2 by the caller in
-   * FP8 mode). Writes dq (B, T, Hq, D), dk, dv (B, T, Hkv, D) (overwritten).
-   * Dᵢ = rowsum(dO ⊙ O); P recomputed from lse; with fp8: dP̂ = fq_E5M2(dO·vᵀ, scales.dp),
-   * dS = P ⊙ (dP̂ − D) (P in float32), dŜ = fq_E5M2(dS, scales.ds), dq = scale·dŜ·k,
+   * FP8 mode, as o is the caller's dequantized E4M3 O). Writes dq (B, T, Hq, D), dk, dv
+   * (B, T, Hkv, D) (overwritten, float32: the caller casts them).
+   * Dᵢ = rowsum(dO ⊙ O); P recomputed from lse; dP = dO·vᵀ (float32 accumulation, never cast);
+   * dS = P ⊙ (dP − D) (P in float32); with fp8: dŜ = fq_E5M2(dS, scales.ds), dq = scale·dŜ·k,
    * dk = scale·dŜᵀ·q, dv = P̂ᵀ·dO with P̂ = fq_E4M3(P, scales.p) as in forward.
    */
   attentionBackward(q: Buf, k: Buf, v: Buf, o: Buf, lse: Buf, do_: Buf, dq: Buf, dk: Buf, dv: Buf, shape: AttentionShape, fp8: AttentionFp8Scales | null): AttentionBackwardStats;

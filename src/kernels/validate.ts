@@ -1,6 +1,6 @@
 import type {
   AdamWParams, AttentionFp8Scales, AttentionForwardOptions, AttentionShape, FloatArray, Fp8FormatName, GemmOperand, KernelPrecision, Kernels,
-  OperandDtype, XieluParams,
+  OperandDtype, RopeScaling, XieluParams,
 } from './types.js';
 
 /**
@@ -26,8 +26,13 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
       if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`alloc: n must be a non-negative integer, got ${describe(n)}`);
       return k.alloc(n);
     },
-    isa: k.isa,
-    threads: k.threads,
+    // Live getters: the native backend's ISA and thread count change after wrapping (setIsa, setThreads).
+    get isa() {
+      return k.isa;
+    },
+    get threads() {
+      return k.threads;
+    },
 
     quantize(x, format, scale, codes) {
       castArgs('quantize', ['x', x, Floats], format, ['scale', scale], ['codes', codes, Uint8Array]);
@@ -82,13 +87,13 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
       array(m, 'rstd', rstd, Floats, R, 'R');
       k.rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C);
     },
-    ropeForward(x, y, B, T, H, D, theta) {
-      rope('ropeForward', Floats, ['x', x], ['y', y], B, T, H, D, theta);
-      k.ropeForward(x, y, B, T, H, D, theta);
+    ropeForward(x, y, B, T, H, D, theta, scaling = null) {
+      rope('ropeForward', Floats, ['x', x], ['y', y], B, T, H, D, theta, scaling);
+      k.ropeForward(x, y, B, T, H, D, theta, scaling);
     },
-    ropeBackward(dy, dx, B, T, H, D, theta) {
-      rope('ropeBackward', Floats, ['dy', dy], ['dx', dx], B, T, H, D, theta);
-      k.ropeBackward(dy, dx, B, T, H, D, theta);
+    ropeBackward(dy, dx, B, T, H, D, theta, scaling = null) {
+      rope('ropeBackward', Floats, ['dy', dy], ['dx', dx], B, T, H, D, theta, scaling);
+      k.ropeBackward(dy, dx, B, T, H, D, theta, scaling);
     },
 
     crossEntropyForward(logits, targets, losses, lse, R, V) {
@@ -121,7 +126,7 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
       const s = attentionShape(m, shape);
       attentionArrays(m, Floats, s, { q, k: kk, v, o, do_, dq, dk, dv });
       array(m, 'lse', lse, Floats, s.B * s.Hq * s.T, `B·Hq·T = ${s.B}·${s.Hq}·${s.T}`);
-      if (fp8 !== null) fp8Scales(m, fp8, ['p', 'dp', 'ds']);
+      if (fp8 !== null) fp8Scales(m, fp8, ['p', 'ds']);
       return k.attentionBackward(q, kk, v, o, lse, do_, dq, dk, dv, shape, fp8);
     },
 
@@ -275,7 +280,7 @@ function castArgs(
   array(method, output[0], output[1], output[2], n, `${input[0]}.length`);
 }
 
-function rope(method: string, Floats: FloatArrayConstructor, input: [string, unknown], output: [string, unknown], B: number, T: number, H: number, D: number, theta: number): void {
+function rope(method: string, Floats: FloatArrayConstructor, input: [string, unknown], output: [string, unknown], B: number, T: number, H: number, D: number, theta: number, scaling: RopeScaling | null): void {
   dims(method, { B, T, H, D });
   if (D % 2 !== 0) throw new TypeError(`${method}: D must be even (pairs (i, i + D/2)), got ${D}`);
   const n = B * T * H * D;
@@ -284,6 +289,16 @@ function rope(method: string, Floats: FloatArrayConstructor, input: [string, unk
   array(method, output[0], output[1], Floats, n, expression);
   finite(method, 'theta', theta);
   if (theta <= 0) throw new RangeError(`${method}: theta must be > 0, got ${theta}`);
+  if (scaling !== null) {
+    for (const key of ['factor', 'lowFreqFactor', 'highFreqFactor', 'originalContext'] as const) {
+      const v = scaling[key];
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new RangeError(`${method}: scaling.${key} must be finite and > 0, got ${v}`);
+    }
+    if (scaling.factor < 1) throw new RangeError(`${method}: scaling.factor must be ≥ 1, got ${scaling.factor}`);
+    if (!(scaling.highFreqFactor > scaling.lowFreqFactor)) {
+      throw new RangeError(`${method}: scaling.highFreqFactor (${scaling.highFreqFactor}) must be > scaling.lowFreqFactor (${scaling.lowFreqFactor})`);
+    }
+  }
 }
 
 function crossEntropyShapes(method: string, Floats: FloatArrayConstructor, logits: unknown, targets: unknown, R: number, V: number): void {

@@ -3,6 +3,9 @@
  * sizes (shapes). The block reads knobs only; nothing downstream branches on a preset's name.
  * DESIGN §4 is the contract for what each knob means.
  */
+import type { RopeScaling } from '../kernels/types.js';
+
+export type { RopeScaling };
 
 export type PresetName = 'llama3' | 'llama3-smooth-swiglu' | 'op' | 'fog-xielu' | 'fog-gelu' | 'fog-tanh';
 export type SizeName = 'tiny' | 'small' | 's' | 'm' | '390m' | '1.5b' | '8b';
@@ -23,8 +26,11 @@ export interface ArchitectureKnobs {
   /** Per-head QK regulariser applied to q and k before RoPE. */
   qkNorm: QkNorm;
   mlp: MlpKind;
-  /** Embedding output multiplier (1/σ_init = 50 for OP and FOG, 1 for Llama). */
-  inputUpscale: number;
+  /**
+   * Embedding output multiplier: 'inv-init-std' → 1/initStd (the authors' `--input-upscale`, 50 at
+   * σ_init 0.02, so changing initStd changes it), or a fixed number (1 for Llama).
+   */
+  inputUpscale: InputUpscale;
   /** Trainable per-channel LayerScale on each branch output, init 1/√L (OP). */
   layerScale: boolean;
   /** RMSNorm (trainable gain) before the LM head. */
@@ -37,6 +43,17 @@ export interface ArchitectureKnobs {
   postNormGainInit: 'one' | 'inv-sqrt-layers';
 }
 
+export type InputUpscale = 'inv-init-std' | number;
+
+/**
+ * Llama-3.1 RoPE frequency scaling (HF `rope_scaling` with `rope_type: "llama3"`, Megatron
+ * `--use-rope-scaling`): wavelengths above originalContext/lowFreqFactor are divided by factor,
+ * those below originalContext/highFreqFactor kept, those between interpolated smoothly.
+ */
+
+/** The authors' constants (Megatron `_apply_scaling` defaults; DESIGN §4). */
+export const LLAMA31_ROPE_SCALING: Readonly<RopeScaling> = Object.freeze({ factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 8192 });
+
 /** The shape of a size. ffnDim here is the SwiGLU width F; non-gated MLPs use F·nonGatedWidthFactor. */
 export interface SizeShape {
   vocabSize: number;
@@ -46,9 +63,13 @@ export interface SizeShape {
   nKvHeads: number;
   swigluDim: number;
   seqLen: number;
+  /** LM head shares the embedding matrix (the authors' 390m; Megatron without --untie-embeddings-and-output-weights). */
+  tieEmbeddings: boolean;
+  /** Llama-3.1 RoPE scaling, or null for plain RoPE. */
+  ropeScaling: RopeScaling | null;
 }
 
-export interface ModelConfig extends ArchitectureKnobs {
+export interface ModelConfig extends Omit<ArchitectureKnobs, 'inputUpscale'> {
   preset: PresetName;
   size: SizeName;
   vocabSize: number;
@@ -68,12 +89,20 @@ export interface ModelConfig extends ArchitectureKnobs {
   normEps: number;
   /** σ of the N(0, σ²) init of every matrix (residual output projections use σ/√(2L)). */
   initStd: number;
+  /** The embedding multiplier actually applied (inputUpscaleRule resolved against initStd). */
+  inputUpscale: number;
+  /** What the preset (or an override) asked for: 'inv-init-std' or a fixed number. */
+  inputUpscaleRule: InputUpscale;
+  /** LM head weight = embedding matrix (one tensor, one gradient). */
+  tieEmbeddings: boolean;
+  /** Llama-3.1 RoPE frequency scaling, or null. */
+  ropeScaling: RopeScaling | null;
 }
 
 const FOG_BASE: Omit<ArchitectureKnobs, 'qkNorm' | 'mlp'> = {
   preNorm: false,
   postNorm: true,
-  inputUpscale: 50,
+  inputUpscale: 'inv-init-std',
   layerScale: false,
   finalNorm: false,
   nonGatedWidthFactor: 1.5,
@@ -101,7 +130,7 @@ export const PRESETS: Readonly<Record<PresetName, Readonly<ArchitectureKnobs>>> 
     postNorm: false,
     qkNorm: 'rmsnorm-gain',
     mlp: 'swiglu',
-    inputUpscale: 50,
+    inputUpscale: 'inv-init-std',
     layerScale: true,
     finalNorm: false,
     nonGatedWidthFactor: 1.5,
@@ -113,18 +142,22 @@ export const PRESETS: Readonly<Record<PresetName, Readonly<ArchitectureKnobs>>> 
   'fog-tanh': Object.freeze({ ...FOG_BASE, qkNorm: 'tanh', mlp: 'xielu' }),
 } satisfies Record<PresetName, ArchitectureKnobs>);
 
+const SMALL = { tieEmbeddings: false, ropeScaling: null } as const;
+const PAPER = { vocabSize: 131072, seqLen: 4096, ropeScaling: LLAMA31_ROPE_SCALING } as const;
+
 /**
- * Sizes. `390m`, `1.5b`, `8b` are Llama-3-style shapes (vocab 128256, context 4096) chosen to hit
- * the named parameter counts; they could not be verified against the paper's own table.
+ * Sizes. `390m`, `1.5b`, `8b` are the authors' shapes (scripts/submit.sh; DESIGN §4): head_dim
+ * 128, vocabulary 131072 (Mistral-Nemo tokenizer), sequence 4096, Llama-3.1 RoPE scaling, 390m
+ * tied. The small sizes are fog8's own (untied, plain RoPE).
  */
 export const SIZES: Readonly<Record<SizeName, Readonly<SizeShape>>> = Object.freeze({
-  tiny: Object.freeze({ vocabSize: 64, dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, swigluDim: 64, seqLen: 16 }),
-  small: Object.freeze({ vocabSize: 4096, dModel: 256, nLayers: 4, nHeads: 4, nKvHeads: 2, swigluDim: 768, seqLen: 256 }),
-  s: Object.freeze({ vocabSize: 4096, dModel: 256, nLayers: 4, nHeads: 4, nKvHeads: 4, swigluDim: 768, seqLen: 256 }),
-  m: Object.freeze({ vocabSize: 8192, dModel: 512, nLayers: 8, nHeads: 8, nKvHeads: 8, swigluDim: 1536, seqLen: 512 }),
-  '390m': Object.freeze({ vocabSize: 128256, dModel: 1024, nLayers: 8, nHeads: 16, nKvHeads: 8, swigluDim: 4096, seqLen: 4096 }),
-  '1.5b': Object.freeze({ vocabSize: 128256, dModel: 2048, nLayers: 16, nHeads: 32, nKvHeads: 8, swigluDim: 8192, seqLen: 4096 }),
-  '8b': Object.freeze({ vocabSize: 128256, dModel: 4096, nLayers: 32, nHeads: 32, nKvHeads: 8, swigluDim: 14336, seqLen: 4096 }),
+  tiny: Object.freeze({ vocabSize: 64, dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, swigluDim: 64, seqLen: 16, ...SMALL }),
+  small: Object.freeze({ vocabSize: 4096, dModel: 256, nLayers: 4, nHeads: 4, nKvHeads: 2, swigluDim: 768, seqLen: 256, ...SMALL }),
+  s: Object.freeze({ vocabSize: 4096, dModel: 256, nLayers: 4, nHeads: 4, nKvHeads: 4, swigluDim: 768, seqLen: 256, ...SMALL }),
+  m: Object.freeze({ vocabSize: 8192, dModel: 512, nLayers: 8, nHeads: 8, nKvHeads: 8, swigluDim: 1536, seqLen: 512, ...SMALL }),
+  '390m': Object.freeze({ ...PAPER, dModel: 1024, nLayers: 16, nHeads: 8, nKvHeads: 4, swigluDim: 4096, tieEmbeddings: true }),
+  '1.5b': Object.freeze({ ...PAPER, dModel: 2048, nLayers: 16, nHeads: 16, nKvHeads: 8, swigluDim: 8192, tieEmbeddings: false }),
+  '8b': Object.freeze({ ...PAPER, dModel: 4096, nLayers: 32, nHeads: 32, nKvHeads: 8, swigluDim: 14336, tieEmbeddings: false }),
 } satisfies Record<SizeName, SizeShape>);
 
 /** True for MLPs with a [gate | up] first projection. */
@@ -151,13 +184,48 @@ const FIELD_KINDS: Record<keyof ModelConfig, 'int' | 'positive' | 'number' | 'bo
   postNorm: 'boolean',
   qkNorm: 'special',
   mlp: 'special',
-  inputUpscale: 'positive',
+  inputUpscale: 'special',
+  inputUpscaleRule: 'special',
+  tieEmbeddings: 'boolean',
+  ropeScaling: 'special',
   layerScale: 'boolean',
   finalNorm: 'boolean',
   nonGatedWidthFactor: 'positive',
   logitBound: 'special',
   postNormGainInit: 'special',
 };
+
+const ROPE_SCALING_FIELDS: readonly (keyof RopeScaling)[] = ['factor', 'lowFreqFactor', 'highFreqFactor', 'originalContext'];
+
+/** Validates a RopeScaling object (or null); errors name the field. */
+export function validateRopeScaling(value: unknown, where = 'model config: ropeScaling'): RopeScaling | null {
+  if (value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new RangeError(`${where} = ${JSON.stringify(value)} must be null or an object with ${ROPE_SCALING_FIELDS.join(', ')}`);
+  }
+  const v = value as Record<string, unknown>;
+  for (const k of Object.keys(v)) {
+    if (!(ROPE_SCALING_FIELDS as readonly string[]).includes(k)) throw new RangeError(`${where}: unknown field "${k}"; allowed fields: ${ROPE_SCALING_FIELDS.join(', ')}`);
+  }
+  for (const k of ROPE_SCALING_FIELDS) {
+    const x = v[k];
+    if (typeof x !== 'number' || !Number.isFinite(x) || x <= 0) throw new RangeError(`${where}.${k} = ${JSON.stringify(x)} must be a finite number > 0`);
+  }
+  const r = v as unknown as RopeScaling;
+  if (!(r.factor >= 1)) throw new RangeError(`${where}.factor = ${r.factor} must be ≥ 1`);
+  if (!(r.highFreqFactor > r.lowFreqFactor)) {
+    throw new RangeError(`${where}.highFreqFactor = ${r.highFreqFactor} must be > lowFreqFactor = ${r.lowFreqFactor} (the interpolation band divides by their difference)`);
+  }
+  return Object.freeze({ factor: r.factor, lowFreqFactor: r.lowFreqFactor, highFreqFactor: r.highFreqFactor, originalContext: r.originalContext });
+}
+
+function validateInputUpscale(field: string, v: unknown): InputUpscale {
+  if (v === 'inv-init-std') return v;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new RangeError(`model config: ${field} = ${JSON.stringify(v)} must be 'inv-init-std' (1/initStd) or a finite number > 0`);
+  }
+  return v;
+}
 
 function oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
@@ -220,6 +288,17 @@ export function resolveModelConfig(input: { preset: string; size: string } & Par
   if (nHeads % nKvHeads !== 0) {
     throw new RangeError(`model config: nKvHeads = ${nKvHeads} must divide nHeads = ${nHeads}`);
   }
+  // inputUpscale overrides may be the rule itself or a number; inputUpscaleRule is what a saved config carries.
+  const upscaleRule = validateInputUpscale(
+    o.inputUpscaleRule !== undefined ? 'inputUpscaleRule' : 'inputUpscale',
+    o.inputUpscaleRule ?? o.inputUpscale ?? knobs.inputUpscale,
+  );
+  const initStd = pick('initStd', 0.02);
+  const inputUpscale = upscaleRule === 'inv-init-std' ? 1 / initStd : upscaleRule;
+  if (o.inputUpscaleRule !== undefined && o.inputUpscale !== undefined && o.inputUpscale !== inputUpscale) {
+    throw new RangeError(`model config: inputUpscale = ${JSON.stringify(o.inputUpscale)} contradicts inputUpscaleRule = ${JSON.stringify(upscaleRule)} (→ ${inputUpscale} at initStd ${initStd})`);
+  }
+  const ropeScaling = o.ropeScaling === undefined ? shape.ropeScaling : validateRopeScaling(o.ropeScaling);
   const ffnDefault = isGatedMlp(mlp) ? shape.swigluDim : Math.round(shape.swigluDim * nonGatedWidthFactor);
   const softmaxDefault = logitBound === null ? 1 / Math.sqrt(headDim) : logitBound / headDim;
   const config: ModelConfig = {
@@ -236,12 +315,15 @@ export function resolveModelConfig(input: { preset: string; size: string } & Par
     ropeTheta: pick('ropeTheta', 500000),
     softmaxScale: pick('softmaxScale', softmaxDefault),
     normEps: pick('normEps', 1e-5),
-    initStd: pick('initStd', 0.02),
+    initStd,
     preNorm: pick('preNorm', knobs.preNorm),
     postNorm: pick('postNorm', knobs.postNorm),
     qkNorm,
     mlp,
-    inputUpscale: pick('inputUpscale', knobs.inputUpscale),
+    inputUpscale,
+    inputUpscaleRule: upscaleRule,
+    tieEmbeddings: pick('tieEmbeddings', shape.tieEmbeddings),
+    ropeScaling,
     layerScale: pick('layerScale', knobs.layerScale),
     finalNorm: pick('finalNorm', knobs.finalNorm),
     nonGatedWidthFactor,
@@ -249,104 +331,4 @@ export function resolveModelConfig(input: { preset: string; size: string } & Par
     postNormGainInit,
   };
   return Object.freeze(config);
-}
-
-const HF_ACT: Record<MlpKind, string> = { swiglu: 'silu', 'smooth-swiglu': 'smooth_silu', gelu: 'gelu', xielu: 'xielu' };
-
-/**
- * Hugging Face config.json fields: LlamaConfig fields for pre-norm presets (architectures
- * LlamaForCausalLM), the authors' FOGConfig fields otherwise (DESIGN §7). A `fog8` block carries
- * the exact preset/size/knobs so fromHfConfig round-trips losslessly.
- */
-export function toHfConfig(c: ModelConfig): Record<string, unknown> {
-  const common = {
-    vocab_size: c.vocabSize,
-    hidden_size: c.dModel,
-    intermediate_size: c.ffnDim,
-    num_hidden_layers: c.nLayers,
-    num_attention_heads: c.nHeads,
-    num_key_value_heads: c.nKvHeads,
-    head_dim: c.headDim,
-    max_position_embeddings: c.seqLen,
-    rope_theta: c.ropeTheta,
-    rms_norm_eps: c.normEps,
-    initializer_range: c.initStd,
-    hidden_act: HF_ACT[c.mlp],
-    attention_bias: false,
-    mlp_bias: false,
-    tie_word_embeddings: false,
-    torch_dtype: 'float32',
-  };
-  const fog8 = { preset: c.preset, size: c.size, config: { ...c } };
-  if (c.preNorm && !c.postNorm && c.qkNorm === 'none' && !c.layerScale && c.inputUpscale === 1 && c.finalNorm) {
-    return { architectures: ['LlamaForCausalLM'], model_type: 'llama', ...common, fog8 };
-  }
-  return {
-    architectures: ['FOGForCausalLM'],
-    model_type: 'fog',
-    ...common,
-    pre_norm: c.preNorm,
-    post_norm: c.postNorm,
-    qk_norm: c.qkNorm !== 'none',
-    qk_type: c.qkNorm === 'tanh' ? 'tanh' : 'rmsnorm',
-    freeze_qk: c.qkNorm === 'rmsnorm',
-    softmax_scale: c.softmaxScale,
-    input_upscale: c.inputUpscale,
-    layerscale: c.layerScale,
-    final_layernorm: c.finalNorm,
-    gated_mlp: isGatedMlp(c.mlp),
-    fog8,
-  };
-}
-
-function num(json: Record<string, unknown>, key: string): number {
-  const v = json[key];
-  if (typeof v !== 'number') throw new RangeError(`HF config: field "${key}" must be a number, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-/**
- * Inverse of toHfConfig. Uses the `fog8` block when present (exact); otherwise maps the LlamaConfig /
- * FOGConfig fields onto the closest preset with size 'tiny' as a label and explicit shape overrides.
- */
-export function fromHfConfig(json: unknown): ModelConfig {
-  if (json === null || typeof json !== 'object') throw new TypeError('HF config: expected a JSON object');
-  const j = json as Record<string, unknown>;
-  const fog8 = j.fog8 as { preset?: string; size?: string; config?: Record<string, unknown> } | undefined;
-  if (fog8 && typeof fog8 === 'object' && fog8.config) {
-    const cfg = fog8.config;
-    const { preset, size, ...rest } = cfg;
-    return resolveModelConfig({ preset: String(preset), size: String(size), ...(rest as Partial<ModelConfig>) });
-  }
-  const act = String(j.hidden_act ?? 'silu');
-  const mlp: MlpKind = act === 'xielu' ? 'xielu' : act === 'gelu' ? 'gelu' : act === 'smooth_silu' ? 'smooth-swiglu' : 'swiglu';
-  const shape = {
-    vocabSize: num(j, 'vocab_size'),
-    dModel: num(j, 'hidden_size'),
-    ffnDim: num(j, 'intermediate_size'),
-    nLayers: num(j, 'num_hidden_layers'),
-    nHeads: num(j, 'num_attention_heads'),
-    nKvHeads: typeof j.num_key_value_heads === 'number' ? j.num_key_value_heads : num(j, 'num_attention_heads'),
-    seqLen: typeof j.max_position_embeddings === 'number' ? j.max_position_embeddings : 2048,
-    ropeTheta: typeof j.rope_theta === 'number' ? j.rope_theta : 500000,
-    normEps: typeof j.rms_norm_eps === 'number' ? j.rms_norm_eps : 1e-5,
-  };
-  if (j.model_type !== 'fog') {
-    return resolveModelConfig({ preset: mlp === 'smooth-swiglu' ? 'llama3-smooth-swiglu' : 'llama3', size: 'tiny', ...shape });
-  }
-  const qkNorm: QkNorm = j.qk_norm !== true ? 'none' : j.qk_type === 'tanh' ? 'tanh' : j.freeze_qk === true ? 'rmsnorm' : 'rmsnorm-gain';
-  const preset: PresetName = j.layerscale === true ? 'op' : qkNorm === 'tanh' ? 'fog-tanh' : mlp === 'gelu' ? 'fog-gelu' : 'fog-xielu';
-  return resolveModelConfig({
-    preset,
-    size: 'tiny',
-    ...shape,
-    mlp,
-    qkNorm,
-    preNorm: j.pre_norm === true,
-    postNorm: j.post_norm === true,
-    layerScale: j.layerscale === true,
-    finalNorm: j.final_layernorm === true,
-    inputUpscale: typeof j.input_upscale === 'number' ? j.input_upscale : 1,
-    softmaxScale: num(j, 'softmax_scale'),
-  });
 }

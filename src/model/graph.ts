@@ -2,11 +2,13 @@
  * The block wiring for one (B, T) shape: every op of the model, built once with its buffers and
  * reused every step (no allocation in the hot loop). The block reads the config's knobs only.
  * Forward activations and backward gradients live in buffers shared by all layers; what backward
- * needs is saved by each op on purpose (see each op's savedBytes()).
+ * needs is saved by each op on purpose (see each op's savedBytes()). Every tensor handed from one op
+ * to the next is an entry of the activation table (activation-table.ts), bound here to its buffer;
+ * a Boundary per producer op rounds the entries the recipe makes BF16 (recipe.activations).
  */
 import type { FloatArray } from '../kernels/types.js';
 import { isGatedMlp, type ModelConfig } from './config.js';
-import { EMBED_NAME, FINAL_NORM_NAME, LM_HEAD_NAME, layerParamNames, type ParameterStore } from './params.js';
+import { EMBED_NAME, FINAL_NORM_NAME, layerParamNames, lmHeadParamName, type ParameterStore } from './params.js';
 import type { GemmPrecision } from '../numerics/recipe.js';
 import type { OpContext } from '../ops/context.js';
 import { LinearOp, type WeightCastCache } from '../ops/linear.js';
@@ -17,6 +19,8 @@ import { ActivationOp, RowScaleOp } from '../ops/activations.js';
 import { ForkOp, LayerScaleOp, SplitOp, residualAdd } from '../ops/elementwise.js';
 import { EmbeddingOp } from '../ops/embedding.js';
 import { LmHeadLossOp } from '../ops/lm-head-loss.js';
+import { Boundary, type BoundTensor } from '../ops/boundary.js';
+import { buildActivationTable, type Producer } from './activation-table.js';
 
 interface SavesForBackward {
   savedBytes(): number;
@@ -69,6 +73,10 @@ export class ModelGraph {
   /** (R, V) logits for forwardLogits (generation), allocated on first use; training never holds them. */
   private fullLogits: FloatArray | null = null;
   private readonly layers: LayerOps[] = [];
+  /** Per layer, the Boundary of each producer op of the activation table. */
+  private readonly bounds: Partial<Record<Producer, Boundary>>[] = [];
+  /** Boundaries of the ops outside the blocks (embedding, final norm, LM head). */
+  private readonly top: Partial<Record<Producer, Boundary>> = {};
   private readonly embedding: EmbeddingOp;
   private readonly finalNorm: RmsNormOp | null;
   private readonly lmHead: LinearOp;
@@ -166,7 +174,11 @@ export class ModelGraph {
       const act = new ActivationOp(
         ctx, `${pre}.mlp.act`, c.mlp, R, F, this.h, this.a, da, dh,
         c.mlp === 'xielu' ? { ap: P(n.alphaP), an: P(n.alphaN), dap: G(n.alphaP), dan: G(n.alphaN) } : null,
-        () => fc1.recomputeOutput(), // h is recomputed in backward, not saved
+        () => {
+          // h is recomputed in backward, not saved; rounded again exactly as forward handed it on
+          fc1.recomputeOutput();
+          this.bounds[i].fc1?.roundForward();
+        },
       );
       this.layers.push({
         fork1: new ForkOp(ctx, `${pre}.attn.fork`, dres, dbranch),
@@ -175,8 +187,8 @@ export class ModelGraph {
         split: new SplitOp(ctx, `${pre}.attn.split`, R, [Wq, Wkv, Wkv], this.qkvOut, [this.q, this.k, this.v], dqkv, [dq, dk, dv]),
         qNorm: qkNormOp('q', this.q, this.qn, dqn, dq, c.nHeads),
         kNorm: qkNormOp('k', this.k, this.kn, dkn, dk, c.nKvHeads),
-        qRope: new RopeOp(ctx, `${pre}.attn.q_rope`, B, T, c.nHeads, D, c.ropeTheta, this.qn, dqn),
-        kRope: new RopeOp(ctx, `${pre}.attn.k_rope`, B, T, c.nKvHeads, D, c.ropeTheta, this.kn, dkn),
+        qRope: new RopeOp(ctx, `${pre}.attn.q_rope`, B, T, c.nHeads, D, c.ropeTheta, c.ropeScaling, this.qn, dqn),
+        kRope: new RopeOp(ctx, `${pre}.attn.k_rope`, B, T, c.nKvHeads, D, c.ropeTheta, c.ropeScaling, this.kn, dkn),
         attention: new AttentionOp(
           ctx, i, `${pre}.attn.dpa`, { B, T, Hq: c.nHeads, Hkv: c.nKvHeads, D, softmaxScale: c.softmaxScale },
           this.qn, this.kn, this.v, this.o, dO, dqn, dkn, dv,
@@ -199,9 +211,83 @@ export class ModelGraph {
     // The fused head never holds (R, V) logits: the linear has no y/dy buffers, only chunks.
     this.lmHead = new LinearOp(
       ctx, { layer: -1, key: 'lm_head', gemm: 'lm_head', M: R, N: V, K: d, precision: ctx.precisionOf('lm_head', headPrecision), transientInput: true },
-      P(LM_HEAD_NAME), G(LM_HEAD_NAME), weightCache('lm_head'), this.xf, null, null, dxf,
+      // Tied: the head's wgrad accumulates into the embedding's gradient, like the embedding's scatter-add.
+      P(lmHeadParamName(c)), G(lmHeadParamName(c)), weightCache('lm_head'), this.xf, null, null, dxf,
     );
-    this.loss = new LmHeadLossOp(ctx, this.lmHead, R, V, dxf);
+    const bf16 = ctx.recipe.activations === 'bf16';
+    this.loss = new LmHeadLossOp(ctx, this.lmHead, R, V, dxf, undefined, bf16);
+
+    // The activation table bound to the buffers above: the one place that decides each tensor's dtype.
+    const buffers: Record<string, FloatArray | null> = {
+      'embedding.out': this.res,
+      'input_norm.out': this.xa,
+      'qkv.out': this.qkvOut,
+      'split.q': this.q,
+      'split.k': this.k,
+      'split.v': this.v,
+      'q_norm.out': this.qn,
+      'k_norm.out': this.kn,
+      'q_rope.out': this.qn,
+      'k_rope.out': this.kn,
+      'attention.out': this.o,
+      'attn_out.out': this.ao,
+      'attn_post.out': this.bo,
+      'attn_residual.out': this.res,
+      'post_attn_norm.out': this.xa,
+      'fc1.out': this.h,
+      'act.out': this.a,
+      'fc2.out': this.mo,
+      'rescale.out': this.mo,
+      'mlp_post.out': this.bm,
+      'mlp_residual.out': this.res,
+      'final_norm.out': this.xf,
+      'd.lm_head.in': dxf,
+      'd.final_norm.in': dres,
+      'd.mlp_post.in': dmo,
+      'd.rescale.in': dmoPre,
+      'd.fc2.in': da,
+      'd.act.in': dh,
+      'd.fc1.in': dxPre,
+      'd.post_attn_norm.in': dbranch,
+      'd.mlp_fork.out': dres,
+      'd.attn_post.in': dao,
+      'd.attn_out.in': dO,
+      'd.attention.q': dqn,
+      'd.attention.k': dkn,
+      'd.attention.v': dv,
+      'd.q_rope.in': dqn,
+      'd.k_rope.in': dkn,
+      'd.q_norm.in': dq,
+      'd.k_norm.in': dk,
+      'd.split.in': dqkv,
+      'd.qkv.in': dxPre,
+      'd.input_norm.in': dbranch,
+      'd.attn_fork.out': dres,
+    };
+    const byProducer = new Map<Producer, { perLayer: boolean; fwd: BoundTensor[]; bwd: BoundTensor[] }>();
+    for (const spec of buildActivationTable(c, ctx.recipe.activations)) {
+      if (spec.rounding === 'op') continue; // the op rounds and reports it itself (LM head chunks)
+      const buffer = buffers[spec.name];
+      if (!buffer || buffer.length !== R * spec.cols) {
+        throw new Error(`ModelGraph: activation table entry ${spec.name} has no buffer of R·${spec.cols} elements (got ${buffer?.length ?? 'none'})`);
+      }
+      let e = byProducer.get(spec.producer);
+      if (!e) byProducer.set(spec.producer, (e = { perLayer: spec.perLayer, fwd: [], bwd: [] }));
+      (spec.pass === 'forward' ? e.fwd : e.bwd).push({ name: spec.name, buffer, round: spec.dtype === 'bf16' && spec.rounding === 'round' });
+    }
+    for (let i = 0; i < c.nLayers; i++) this.bounds.push({});
+    for (const [producer, e] of byProducer) {
+      if (!e.perLayer) this.top[producer] = new Boundary(ctx, producer, -1, e.fwd, e.bwd);
+      else for (let i = 0; i < c.nLayers; i++) this.bounds[i][producer] = new Boundary(ctx, `layers.${i}.${producer}`, i, e.fwd, e.bwd);
+    }
+  }
+
+  /** Runs one op's forward between its boundaries (see Boundary): rounding and probe points of the table. */
+  private run(b: Boundary | undefined, op: { forward(): void } | null): void {
+    if (!op) return;
+    b?.armBackward();
+    op.forward();
+    b?.afterForward();
   }
 
   /** Bytes kept alive from forward to backward (every op's saved buffers) for one step. */
@@ -219,39 +305,45 @@ export class ModelGraph {
 
   /** Runs the forward pass up to the LM head's input (recorded on the tape when it is recording). */
   private forwardBody(inputs: Int32Array): void {
+    const e = this.top.embedding;
+    e?.armBackward();
     this.embedding.forward(inputs);
+    e?.afterForward();
     for (let i = 0; i < this.layers.length; i++) {
       const L = this.layers[i];
+      const b = this.bounds[i];
       this.tap(i, 'qkv_input', this.res);
-      L.fork1.forward();
-      L.inputNorm?.forward();
-      L.qkv.forward();
+      this.run(b.attn_fork, L.fork1);
+      this.run(b.input_norm, L.inputNorm);
+      this.run(b.qkv, L.qkv);
       this.tap(i, 'qkv', this.qkvOut);
-      L.split.forward();
-      L.qNorm?.forward();
-      L.kNorm?.forward();
+      this.run(b.split, L.split);
+      this.run(b.q_norm, L.qNorm);
+      this.run(b.k_norm, L.kNorm);
       this.tap(i, 'q', this.qn);
       this.tap(i, 'k', this.kn);
-      L.qRope.forward();
-      L.kRope.forward();
-      L.attention.forward();
-      L.out.forward();
-      L.attnPost?.forward();
+      this.run(b.q_rope, L.qRope);
+      this.run(b.k_rope, L.kRope);
+      this.run(b.attention, L.attention);
+      this.run(b.attn_out, L.out);
+      this.run(b.attn_post, L.attnPost);
       residualAdd(this.res, this.bo);
-      L.fork2.forward();
-      L.postAttnNorm?.forward();
-      L.fc1.forward();
+      b.attn_residual?.afterForward();
+      this.run(b.mlp_fork, L.fork2);
+      this.run(b.post_attn_norm, L.postAttnNorm);
+      this.run(b.fc1, L.fc1);
       this.tap(i, 'mlp_intermediate', this.h);
-      L.act.forward();
+      this.run(b.act, L.act);
       this.tap(i, 'mlp_post_act', this.a);
-      L.fc2.forward();
-      L.rowScale?.forward();
+      this.run(b.fc2, L.fc2);
+      this.run(b.rescale, L.rowScale);
       this.tap(i, 'mlp_out', this.mo);
-      L.mlpPost?.forward();
+      this.run(b.mlp_post, L.mlpPost);
       residualAdd(this.res, this.bm);
+      b.mlp_residual?.afterForward();
       this.tap(i, 'activation', this.res);
     }
-    this.finalNorm?.forward();
+    this.run(this.top.final_norm, this.finalNorm);
   }
 
   /** (R, V) logits (evaluation only: the view is reused by the next call; allocated on first use). */
@@ -272,6 +364,7 @@ export class ModelGraph {
       throw new Error(`ModelGraph.forwardLoss: gradScale must be given exactly when the tape records (recording: ${this.ctx.tape.recording})`);
     }
     this.forwardBody(inputs);
+    this.top.lm_head?.armBackward(); // its backward rounds the head's input gradient, written during forward
     return this.loss.forward(targets, gradScale);
   }
 

@@ -10,11 +10,13 @@ import { ScalingState } from '../numerics/scaling.js';
 import { OpContext } from '../ops/context.js';
 import { WeightCastCache } from '../ops/linear.js';
 import type { MonitorSink } from '../ops/monitor.js';
+import type { ActivationProbe } from '../ops/boundary.js';
 import { isGatedMlp, type ModelConfig } from './config.js';
 import { ModelGraph } from './graph.js';
 import { ParameterStore, buildParamSpecs } from './params.js';
 
 export type { MonitorSink, CastInfo, TensorName } from '../ops/monitor.js';
+export type { ActivationProbe } from '../ops/boundary.js';
 
 export interface Batch {
   /** (B, T) token ids. */
@@ -75,6 +77,14 @@ export class Model<Buf extends FloatArray = Float32Array> {
   /** Matmul FLOPs per token, forward + backward: 6·(matmul params incl. LM head) + 12·L·Hq·D·seqLen. */
   flopsPerToken(): number {
     return flopsPerToken(this.config);
+  }
+
+  /**
+   * Shows every tensor of the activation table to `probe` as it is handed on (after any BF16
+   * rounding), in later passes until set to null. For tests; costs nothing when null.
+   */
+  setActivationProbe(probe: ActivationProbe | null): void {
+    this.ctx.probe = probe;
   }
 
   zeroGrads(): void {

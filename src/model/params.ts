@@ -98,8 +98,43 @@ export function buildParamSpecs(c: ModelConfig): ParamSpec[] {
     if (c.postNorm) vector(n.mlpPostNorm, d, postGain);
   }
   if (c.finalNorm) vector(FINAL_NORM_NAME, d, 1);
-  matrix(LM_HEAD_NAME, c.vocabSize, d);
+  // Tied: the LM head reads the embedding matrix, so there is no lm_head tensor (as HF tie_word_embeddings).
+  if (!c.tieEmbeddings) matrix(LM_HEAD_NAME, c.vocabSize, d);
   return specs;
+}
+
+/** The tensor the LM head multiplies by: lm_head.weight, or the embedding matrix when tied. */
+export function lmHeadParamName(c: Pick<ModelConfig, 'tieEmbeddings'>): string {
+  return c.tieEmbeddings ? EMBED_NAME : LM_HEAD_NAME;
+}
+
+/** Parameter counts by kind (DESIGN §4's "matrix params" = every 2-D tensor, embedding and head included). */
+export interface ParameterGroups {
+  total: number;
+  /** 2-D tensors: embedding, every projection, the LM head when untied. */
+  matrix: number;
+  /** 1-D tensors: gains, LayerScale, xIELU and DyT scalars. */
+  vector: number;
+  embedding: number;
+  /** 0 when tied (the head reuses the embedding). */
+  lmHead: number;
+  /** Everything in the transformer blocks (and the final norm). */
+  blocks: number;
+}
+
+/** Parameter counts by kind, without allocating anything. */
+export function parameterGroups(c: ModelConfig): ParameterGroups {
+  const g: ParameterGroups = { total: 0, matrix: 0, vector: 0, embedding: 0, lmHead: 0, blocks: 0 };
+  for (const s of buildParamSpecs(c)) {
+    const n = shapeSize(s.shape);
+    g.total += n;
+    if (s.shape.length === 2) g.matrix += n;
+    else g.vector += n;
+    if (s.name === EMBED_NAME) g.embedding += n;
+    else if (s.name === LM_HEAD_NAME) g.lmHead += n;
+    else g.blocks += n;
+  }
+  return g;
 }
 
 /** Number of elements of a shape. */

@@ -66,7 +66,7 @@ export const tensorsRecord = z.object({
 export const castStat = z.object({
   layer: z.number().int(), // −1 for operands outside the blocks (LM head)
   gemm: z.string(), // e.g. 'attn.qkv', 'attn.out', 'mlp.fc1', 'mlp.fc2', 'attn.dpa', 'lm_head'
-  role: z.string(), // 'input' | 'weight' | 'grad_output' | 'qkv' | 'p' | 'o' | 'do' | 'dp' | 'ds'
+  role: z.string(), // 'input' | 'weight' | 'grad_output' | 'qkv' | 'p' | 'o' | 'do' | 'ds' | 'dqkv'
   format: z.enum(['e4m3', 'e5m2']),
   amax: z.number().nullable(),
   scale: z.number(),

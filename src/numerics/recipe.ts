@@ -6,11 +6,13 @@
  */
 
 export type GemmPrecision = 'fp8' | 'bf16' | 'fp32';
+/** Storage of the tensors handed from one op to the next (DESIGN §3 "What stays wide"). */
+export type ActivationPrecision = 'bf16' | 'fp32';
 export type ScalingMode = 'delayed' | 'current' | 'block';
 export type AmaxAlgorithm = 'max' | 'most_recent';
 export type Fp8Name = 'e4m3' | 'e5m2';
-/** Operand roles: a linear's input/weight/grad_output and FP8 attention's qkv, p, o, do, dp, ds. */
-export type ScalingRole = 'input' | 'weight' | 'grad_output' | 'qkv' | 'p' | 'o' | 'do' | 'dp' | 'ds';
+/** Operand roles: a linear's input/weight/grad_output and FP8 attention's qkv, p, o, do, ds, dqkv. */
+export type ScalingRole = 'input' | 'weight' | 'grad_output' | 'qkv' | 'p' | 'o' | 'do' | 'ds' | 'dqkv';
 
 export interface PrecisionRecipe {
   readonly name: string;
@@ -26,7 +28,7 @@ export interface PrecisionRecipe {
   readonly margin: number;
   /** Format of forward operands (input, weight, qkv, p, o). */
   readonly forwardFormat: Fp8Name;
-  /** Format of backward operands (grad_output, do, dp, ds). */
+  /** Format of backward operands (grad_output, do, ds, dqkv). */
   readonly backwardFormat: Fp8Name;
   /** Block scaling: activations and gradients get one scale per 1×blockSizeActivation tile. */
   readonly blockSizeActivation: number;
@@ -36,6 +38,14 @@ export interface PrecisionRecipe {
   readonly fp8Attention: boolean;
   /** Run the LM head in FP8. Requires gemm 'fp8'. */
   readonly fp8LmHead: boolean;
+  /**
+   * The "wide" tensors handed between ops (GEMM, norm, activation, RoPE and attention outputs, the
+   * residual stream, and their gradients): 'bf16' rounds each to BF16 (RNE) where it is handed on,
+   * as Megatron `--bf16` stores them; 'fp32' keeps them float32. Arithmetic inside ops, reductions
+   * and parameter-gradient accumulation are float32 either way; src/model/activation-table.ts
+   * says which tensor is which.
+   */
+  readonly activations: ActivationPrecision;
 }
 
 export type PrecisionPresetName = 'fp32' | 'bf16' | 'fp8-delayed' | 'fp8-current' | 'fp8-block';
@@ -48,14 +58,14 @@ const ROLE_DIRECTION: Readonly<Record<ScalingRole, 'forward' | 'backward'>> = Ob
   o: 'forward',
   grad_output: 'backward',
   do: 'backward',
-  dp: 'backward',
   ds: 'backward',
+  dqkv: 'backward',
 });
 
 /** Every scaling role, forward roles first. */
 export const SCALING_ROLES: readonly ScalingRole[] = Object.freeze(Object.keys(ROLE_DIRECTION) as ScalingRole[]);
 
-/** True for the roles quantized in the backward pass (grad_output, do, dp, ds). */
+/** True for the roles quantized in the backward pass (grad_output, do, ds, dqkv). */
 export function isBackwardRole(role: ScalingRole): boolean {
   if (!Object.hasOwn(ROLE_DIRECTION, role)) {
     throw new RangeError(`isBackwardRole: role must be one of ${SCALING_ROLES.join(', ')}, got ${JSON.stringify(role)}`);
@@ -84,6 +94,7 @@ const FIELD_CHECKS: Readonly<Record<RecipeKey, { allowed: string; ok: (v: unknow
   blockSizeWeight: { allowed: 'a positive integer', ok: (v) => Number.isInteger(v) && (v as number) >= 1 },
   fp8Attention: { allowed: 'true or false', ok: (v) => typeof v === 'boolean' },
   fp8LmHead: { allowed: 'true or false', ok: (v) => typeof v === 'boolean' },
+  activations: oneOf(['bf16', 'fp32']),
 };
 
 function oneOf(values: readonly string[]): { allowed: string; ok: (v: unknown) => boolean } {
@@ -129,15 +140,17 @@ const FP8_DEFAULTS = {
   blockSizeActivation: 128,
   blockSizeWeight: 128,
   fp8LmHead: false,
+  activations: 'bf16',
 } as const;
 
 /**
  * Named recipes. fp8-delayed is the paper's recipe with Transformer Engine defaults (H = 1024,
  * `max`, margin 0, HYBRID formats, FP8 attention on, LM head wide). fp8-block keeps attention
- * wide because attention casts carry one scale per tensor.
+ * wide because attention casts carry one scale per tensor. Every recipe but fp32 hands BF16
+ * tensors between ops (Megatron `--bf16`, the paper's setting); fp32 is the float32 reference.
  */
 export const PRECISION_PRESETS: Readonly<Record<PrecisionPresetName, PrecisionRecipe>> = Object.freeze({
-  fp32: validateRecipe({ ...FP8_DEFAULTS, name: 'fp32', gemm: 'fp32', scaling: 'delayed', fp8Attention: false }, 'PRECISION_PRESETS.fp32'),
+  fp32: validateRecipe({ ...FP8_DEFAULTS, name: 'fp32', gemm: 'fp32', scaling: 'delayed', fp8Attention: false, activations: 'fp32' }, 'PRECISION_PRESETS.fp32'),
   bf16: validateRecipe({ ...FP8_DEFAULTS, name: 'bf16', gemm: 'bf16', scaling: 'delayed', fp8Attention: false }, 'PRECISION_PRESETS.bf16'),
   'fp8-delayed': validateRecipe(
     { ...FP8_DEFAULTS, name: 'fp8-delayed', gemm: 'fp8', scaling: 'delayed', fp8Attention: true },
@@ -187,11 +200,21 @@ export function resolvePrecision(nameOrOverrides: string | (Partial<PrecisionRec
   return validateRecipe({ ...base, ...overrides, name }, 'resolvePrecision');
 }
 
-/** Validates an object claiming to be a PrecisionRecipe (e.g. read from a checkpoint). */
+/**
+ * What a recipe saved before the `activations` field existed ran with: float32 tensors between ops.
+ * Reading such a recipe as 'fp32' reproduces its numerics (and a resumed run continues bit-identically).
+ */
+export const LEGACY_ACTIVATIONS: ActivationPrecision = 'fp32';
+
+/**
+ * Validates an object claiming to be a PrecisionRecipe (e.g. read from a checkpoint). A missing
+ * `activations` field (a recipe saved before it existed) reads as LEGACY_ACTIVATIONS.
+ */
 export function assertPrecisionRecipe(value: unknown, where = 'recipe'): PrecisionRecipe {
   if (typeof value !== 'object' || value === null) {
     throw new TypeError(`${where}: expected a PrecisionRecipe object, got ${JSON.stringify(value)}`);
   }
   if (Object.isFrozen(value) && Object.values(PRECISION_PRESETS).includes(value as PrecisionRecipe)) return value as PrecisionRecipe;
-  return validateRecipe(value as Record<string, unknown>, where);
+  const candidate = value as Record<string, unknown>;
+  return validateRecipe(Object.hasOwn(candidate, 'activations') ? candidate : { ...candidate, activations: LEGACY_ACTIVATIONS }, where);
 }

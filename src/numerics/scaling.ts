@@ -159,7 +159,7 @@ export class ScalingState {
     for (const s of this.byKey.values()) if (!isBackwardRole(s.role)) s.update(this.recipe);
   }
 
-  /** End-of-backward-pass update of every backward-role slot (grad_output, do, dp, ds). */
+  /** End-of-backward-pass update of every backward-role slot (grad_output, do, ds, dqkv). */
   updateBackward(): void {
     for (const s of this.byKey.values()) if (isBackwardRole(s.role)) s.update(this.recipe);
   }
@@ -246,6 +246,10 @@ export class ScalingState {
       const at = `${where}: slots[${index}]`;
       if (!isRecord(raw)) throw new TypeError(`${at} must be an object`);
       if (typeof raw.key !== 'string' || raw.key.length === 0) throw new TypeError(`${at}.key must be a non-empty string`);
+      if (raw.role === 'dp') {
+        // fog8 before FP8DPA as DESIGN §3 cast dP = dO·Vᵀ; that cast no longer exists.
+        throw new RangeError(`${at}.role 'dp' was retired (dP is no longer cast; the attention slots are qkv, p, o, do, ds, dqkv): this checkpoint was saved by an older fog8 and cannot resume under the new FP8 attention`);
+      }
       if (typeof raw.role !== 'string' || !SCALING_ROLES.includes(raw.role as ScalingRole)) {
         throw new RangeError(`${at}.role must be one of ${SCALING_ROLES.join(', ')}, got ${describe(raw.role)}`);
       }

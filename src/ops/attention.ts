@@ -2,15 +2,23 @@
  * Causal GQA attention (q (B, T, Hq, D), k, v (B, T, Hkv, D) → o (B, T, Hq, D)), forward and
  * backward side by side, through kernels.attentionForward/Backward.
  *
- * FP8DPA (recipe gemm 'fp8' with fp8Attention, DESIGN §3): Q, K and V are cast E4M3 with ONE
- * shared scale (slot role 'qkv', amax over all three); P is cast inside the kernel with the 'p'
- * slot's scale; O is cast E4M3 ('o' slot) and saved as codes; in backward dO is cast E5M2 ('do'),
- * and dP, dS are cast inside the kernel ('dp', 'ds'). Forward saves only the FP8 codes of Q, K, V
- * and O plus the float32 log-sum-exp; backward reads the FP8 O (as fused FP8 attention kernels do).
- * The P/dP/dS scales are fixed in forward and reused in backward. Under 'current' scaling the
- * in-kernel casts use P's known bound (amax 1) for P; dP and dS cannot be measured before the
- * fused kernel forms them, so their scales come from the previous backward's amaxes (the op sets
- * them after each training backward; the very first backward casts with scale 1, as delayed does).
+ * FP8DPA (recipe gemm 'fp8' with fp8Attention; DESIGN §3, Transformer Engine's fp8_dpa without
+ * fp8_mha). Six scaling slots:
+ *   qkv  E4M3  Q, K and V with ONE shared scale (amax over all three), before the kernel;
+ *   p    E4M3  P = softmax(S), inside the kernel (forward, and recomputed identically in backward);
+ *   o    E4M3  O = P̂·V̂, after the kernel: O is handed on DEQUANTIZED, so the out-projection casts
+ *              its input again with its own input scale, as TE does;
+ *   do   E5M2  dO, before the backward kernel;
+ *   ds   E5M2  dS = P ⊙ (dP − rowsum(dO ⊙ O)), inside the kernel (dP = dO·Vᵀ stays float32);
+ *   dqkv E5M2  dQ, dK, dV with ONE shared scale (amax over all three), after the kernel, handed
+ *              on dequantized to the QKV projection's backward (which casts again as grad_output).
+ * Forward saves the FP8 codes of Q, K, V and O plus the float32 log-sum-exp. The backward uses the
+ * E4M3 O (decoded from those codes) in rowsum(dO ⊙ O) — the O the out-projection saw — as TE's
+ * delayed-scaling path does (it hands cuDNN's backward the FP8 O with its descale).
+ * The P scale is fixed in forward and reused in backward (both must produce the same P̂); the dS
+ * scale is read when the backward runs. Under 'current' scaling the in-kernel casts cannot measure
+ * their tensor first: P uses its known bound (amax 1), dS the previous backward's amax (the very
+ * first backward casts with scale 1, as delayed does).
  * Otherwise forward saves float32 copies of q, k, v, o (BF16-rounded q, k, v and dO under 'bf16').
  */
 import type { AttentionFp8Scales, AttentionShape, CastStats, FloatArray, Fp8FormatName } from '../kernels/types.js';
@@ -33,13 +41,13 @@ export class AttentionOp implements TapeNode {
   private readonly oCodes: Uint8Array | null; // (B, T, Hq, D)
   private qkvInv = 1;
   private oInv = 1;
-  private scales: AttentionFp8Scales = { p: 1, dp: 1, ds: 1 };
+  private pScale = 1;
   // wide saves
   private readonly qSaved: FloatArray | null;
   private readonly kSaved: FloatArray | null;
   private readonly vSaved: FloatArray | null;
   private readonly oSaved: FloatArray | null;
-  private readonly ops: Record<'qkv' | 'p' | 'o' | 'do' | 'dp' | 'ds', Fp8Operand> | null;
+  private readonly ops: Record<'qkv' | 'p' | 'o' | 'do' | 'ds' | 'dqkv', Fp8Operand> | null;
 
   constructor(
     private readonly ctx: OpContext, private readonly layer: number, key: string, shape: AttentionShape,
@@ -65,8 +73,8 @@ export class AttentionOp implements TapeNode {
           p: new Fp8Operand(ctx, layer, key, gemm, 'p'),
           o: new Fp8Operand(ctx, layer, key, gemm, 'o'),
           do: new Fp8Operand(ctx, layer, key, gemm, 'do'),
-          dp: new Fp8Operand(ctx, layer, key, gemm, 'dp'),
           ds: new Fp8Operand(ctx, layer, key, gemm, 'ds'),
+          dqkv: new Fp8Operand(ctx, layer, key, gemm, 'dqkv'),
         }
       : null;
     this.qCodes = this.fp8 ? new Uint8Array(nq) : null;
@@ -120,10 +128,12 @@ export class AttentionOp implements TapeNode {
       this.qkvInv = 1 / Math.fround(qkvScale);
       const [qh, kh, vh] = this.dequantizeQkv(fmt);
       const pScale = r.scaling === 'current' ? currentScale(1, fp8Format(ops.p.format), r.margin) : ops.p.slot.scale;
-      this.scales = { p: pScale, dp: ops.dp.slot.scale, ds: ops.ds.slot.scale };
-      stats = kn.attentionForward(qh, kh, vh, this.o, this.lse, this.shape, this.scales, { maxLogit: wantsTensorStats(this.ctx.monitor) });
+      this.pScale = pScale;
+      stats = kn.attentionForward(qh, kh, vh, this.o, this.lse, this.shape, { p: pScale, ds: 1 }, { maxLogit: wantsTensorStats(this.ctx.monitor) });
       if (stats.p) ops.p.record(stats.p, pScale, this.causalCount());
+      // O is cast E4M3 and handed on dequantized: the out-projection reads exactly the saved Ô.
       this.oInv = ops.o.quantize(this.o, this.oCodes as Uint8Array);
+      kn.dequantize(this.oCodes as Uint8Array, ops.o.format, this.oInv, this.o);
     } else {
       if (this.ctx.recipe.gemm === 'bf16' || this.ctx.isOverridden(this.label)) {
         kn.roundBf16(this.q, this.q);
@@ -151,16 +161,19 @@ export class AttentionOp implements TapeNode {
       const doh = s.floats(this.dO.length, 5);
       kn.dequantize(this.oCodes as Uint8Array, ops.o.format, this.oInv, oh);
       ops.do.fakeQuantize(this.dO, doh);
-      const st = kn.attentionBackward(qh, kh, vh, oh, this.lse, doh, this.dq, this.dk, this.dv, this.shape, this.scales);
-      if (st.dp) ops.dp.record(st.dp, this.scales.dp, this.causalCount());
-      if (st.ds) ops.ds.record(st.ds, this.scales.ds, this.causalCount());
-      // Current scaling: ScalingState never updates these slots, so the op keeps them at
-      // "most recent" (without this they stay at 1 and most of dS underflows E5M2).
-      if (this.ctx.recipe.scaling === 'current' && this.ctx.training) {
-        const margin = this.ctx.recipe.margin;
-        if (st.dp) ops.dp.slot.scale = computeScale(st.dp.amax, fp8Format(ops.dp.format).maxFinite, margin, ops.dp.slot.scale);
-        if (st.ds) ops.ds.slot.scale = computeScale(st.ds.amax, fp8Format(ops.ds.format).maxFinite, margin, ops.ds.slot.scale);
+      const scales: AttentionFp8Scales = { p: this.pScale, ds: ops.ds.slot.scale };
+      const st = kn.attentionBackward(qh, kh, vh, oh, this.lse, doh, this.dq, this.dk, this.dv, this.shape, scales);
+      if (st.ds) ops.ds.record(st.ds, scales.ds, this.causalCount());
+      // Current scaling: ScalingState never updates this slot, so the op keeps it at "most
+      // recent" (without this it stays at 1 and most of dS underflows E5M2).
+      if (this.ctx.recipe.scaling === 'current' && this.ctx.training && st.ds) {
+        ops.ds.slot.scale = computeScale(st.ds.amax, fp8Format(ops.ds.format).maxFinite, this.ctx.recipe.margin, ops.ds.slot.scale);
       }
+      // dQ, dK, dV: one shared E5M2 scale, handed on dequantized (in place).
+      const dqkvScale = ops.dqkv.scaleFor([this.dq, this.dk, this.dv]);
+      const total: CastStats = { amax: 0, underflow: 0, overflow: 0, nonzero: 0 };
+      for (const g of [this.dq, this.dk, this.dv]) mergeStats(total, kn.quantizeDequantize(g, ops.dqkv.format, dqkvScale, g));
+      ops.dqkv.record(total, dqkvScale, this.dq.length + this.dk.length + this.dv.length);
     } else {
       let dO = this.dO;
       if (this.ctx.recipe.gemm === 'bf16' || this.ctx.isOverridden(this.label)) {

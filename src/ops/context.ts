@@ -6,6 +6,7 @@ import type { FloatArray, Kernels } from '../kernels/types.js';
 import type { GemmPrecision, PrecisionRecipe } from '../numerics/recipe.js';
 import type { ScalingState } from '../numerics/scaling.js';
 import type { MonitorSink } from './monitor.js';
+import type { ActivationProbe } from './boundary.js';
 import { Tape } from './tape.js';
 
 /** Growable scratch buffers shared by all ops of a model: they grow on first use, then are reused. */
@@ -52,6 +53,8 @@ export class OpContext {
   readonly scratch: Scratch;
   /** Set for the duration of one monitored forward/backward; null otherwise. */
   monitor: MonitorSink | null = null;
+  /** Sees every activation-table tensor as it is handed on (tests); null otherwise. */
+  probe: ActivationProbe | null = null;
   /** False during evaluation: casts record no amax and change no scale. */
   training = true;
   /** Incremented by Model.beginOptimizerStep: cached weight casts older than this are stale. */
@@ -79,9 +82,9 @@ export class OpContext {
 
   constructor(kernels: Kernels<FloatArray>, recipe: PrecisionRecipe, scaling: ScalingState, gemmOverrides: readonly string[] = []) {
     this.gemmOverrides = new Set(gemmOverrides);
-    if (kernels.precision === 'float64' && recipe.gemm !== 'fp32') {
+    if (kernels.precision === 'float64' && (recipe.gemm !== 'fp32' || recipe.activations !== 'fp32')) {
       throw new RangeError(
-        `OpContext: the float64 kernels verify gradients of the fp32 recipe only (FP8/BF16 recipes are defined on float32 values), got precision '${recipe.name}'`,
+        `OpContext: the float64 kernels verify gradients of the fp32 recipe only (FP8/BF16 GEMMs and BF16 activations are defined on float32 values), got precision '${recipe.name}'`,
       );
     }
     this.kernels = kernels;

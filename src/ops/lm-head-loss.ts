@@ -11,6 +11,11 @@
  * before the chunks; a delayed-scaling FP8 grad cast uses the slot's fixed scale and reports its
  * merged stats once. Under current or block scaling of an FP8 head the grad cast needs the whole
  * dlogits, so the head runs as one chunk.
+ *
+ * With `bf16Chunks` (activation table: logits and dlogits are BF16, rounding 'op') each logits
+ * chunk is rounded to BF16 after the head's fprop, as Megatron's BF16 output layer hands them to the
+ * float32 cross-entropy, and each dlogits chunk before the head's dgrad/wgrad, as autograd hands a
+ * BF16 tensor its gradient.
  */
 import type { CastStats, FloatArray } from '../kernels/types.js';
 import type { OpContext } from './context.js';
@@ -41,6 +46,8 @@ export class LmHeadLossOp implements TapeNode {
     private readonly dx: FloatArray,
     /** Cap on rows per chunk (default: chunks of at most 8 MiB of logits). */
     maxChunkRows = Math.floor(CHUNK_ELEMENTS / V),
+    /** Round logits and dlogits chunks to BF16 (recipe activations 'bf16'). */
+    private readonly bf16Chunks = false,
   ) {
     this.targets = new Int32Array(R);
     this.losses = ctx.alloc(R);
@@ -86,6 +93,7 @@ export class LmHeadLossOp implements TapeNode {
       const n = Math.min(this.chunkRows, R - r0);
       const logits = ctx.scratch.floats(n * V, LOGITS_SLOT); // (n, V)
       head.fpropRows(r0, n, logits);
+      this.handOn(logits, 'lm_head.logits', 'forward');
       const rows = r0 + n;
       const targetRows = this.targets.subarray(r0, rows);
       const lseRows = this.lse.subarray(r0, rows);
@@ -93,6 +101,7 @@ export class LmHeadLossOp implements TapeNode {
       if (!train) continue;
       const dlogits = ctx.scratch.floats(n * V, DLOGITS_SLOT); // (n, V)
       k.crossEntropyBackward(logits, targetRows, lseRows, this.dloss.subarray(r0, rows), dlogits, n, V);
+      this.handOn(dlogits, 'd.lm_head.logits', 'backward');
       gradCastScale = head.backwardRows(r0, n, dlogits, this.dx.subarray(r0 * C, rows * C), total);
     }
     if (train) {
@@ -109,6 +118,13 @@ export class LmHeadLossOp implements TapeNode {
     if (out.length !== this.R * this.V) throw new TypeError(`LmHeadLossOp.logits: out has length ${out.length}, expected R·V = ${this.R * this.V}`);
     this.head.castInput();
     this.head.fpropRows(0, this.R, out);
+    this.handOn(out, 'lm_head.logits', 'forward');
+  }
+
+  /** A logits or dlogits chunk as it is handed on: BF16-rounded under bf16Chunks, shown to the probe. */
+  private handOn(x: FloatArray, name: string, pass: 'forward' | 'backward'): void {
+    if (this.bf16Chunks) this.ctx.kernels.roundBf16(x, x);
+    this.ctx.probe?.tensor(name, -1, pass, x);
   }
 
   /** dx was written by the training forward; nothing is left to do. */

@@ -4,14 +4,18 @@
  * model as JSON), GET files/<path> (raw files under the root). Only GET and HEAD; everything
  * else is 405, and any path that is not a listed route or a file under the root is 404.
  */
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, extname, join } from 'node:path';
 import { buildReportModel } from './aggregate.js';
 import { dashboardHtml } from './html.js';
-import { MetricsFollower, runDataFrom } from './load.js';
+import { MetricsFollower, metricsFileProblem, runDataFrom, runFileOptions } from './load.js';
 import { isInside, resolveFileUnderRoot } from './safe-path.js';
+import { readFileSafely } from '../util/safe-file.js';
+
+/** Largest file /files/ serves. */
+const MAX_SERVED_BYTES = 256 << 20;
 
 export interface DashServerOptions {
   /** Directory holding run directories (or itself a run directory). */
@@ -38,10 +42,11 @@ export interface DiscoveredRun {
 
 /**
  * Run directories under `rootReal`: the root itself when it holds metrics.jsonl, else each
- * immediate subdirectory that does, skipping symlinks that lead outside the root. Sorted by name.
+ * immediate subdirectory that does, skipping symlinks that lead outside the root and runs whose
+ * metrics.jsonl is not a regular, singly-linked file inside the root (a FIFO would block). Sorted by name.
  */
 export function discoverRuns(rootReal: string): DiscoveredRun[] {
-  if (existsSync(join(rootReal, 'metrics.jsonl'))) return [{ name: basename(rootReal), dir: rootReal }];
+  if (existsSync(join(rootReal, 'metrics.jsonl'))) return metricsFileProblem(rootReal, rootReal) === null ? [{ name: basename(rootReal), dir: rootReal }] : [];
   const runs: DiscoveredRun[] = [];
   for (const name of readdirSync(rootReal).sort()) {
     let real: string;
@@ -51,7 +56,7 @@ export function discoverRuns(rootReal: string): DiscoveredRun[] {
     } catch {
       continue;
     }
-    if (existsSync(join(real, 'metrics.jsonl'))) runs.push({ name, dir: real });
+    if (existsSync(join(real, 'metrics.jsonl')) && metricsFileProblem(real, rootReal) === null) runs.push({ name, dir: real });
   }
   return runs;
 }
@@ -73,6 +78,9 @@ export async function startDashServer(options: DashServerOptions): Promise<DashS
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
     throw new RangeError(`dash: port must be an integer in [0, 65535], got ${options.port}`);
   }
+  if (options.pollMs !== undefined && (!Number.isInteger(options.pollMs) || options.pollMs < 100 || options.pollMs > 3_600_000)) {
+    throw new RangeError(`dash: pollMs must be an integer number of milliseconds in [100, 3600000], got ${options.pollMs}`);
+  }
   const rootReal = realpathSync(options.root);
   const host = options.host ?? '127.0.0.1';
   const page = dashboardHtml(`fog8 dashboard: ${basename(rootReal)}`, options.pollMs ?? 2000);
@@ -81,7 +89,7 @@ export async function startDashServer(options: DashServerOptions): Promise<DashS
   function follower(dir: string): MetricsFollower {
     let f = followers.get(dir);
     if (!f) {
-      f = new MetricsFollower(join(dir, 'metrics.jsonl'));
+      f = new MetricsFollower(join(dir, 'metrics.jsonl'), rootReal);
       followers.set(dir, f);
     }
     return f;
@@ -126,14 +134,20 @@ export async function startDashServer(options: DashServerOptions): Promise<DashS
         chosen = available.filter((r) => names.includes(r.name));
         if (chosen.length !== names.length) return notFound(req, res);
       }
-      const runs = chosen.map((r) => ({ ...runDataFrom(r.dir, follower(r.dir).poll()), name: r.name }));
+      const runs = chosen.map((r) => ({ ...runDataFrom(r.dir, follower(r.dir).poll(), rootReal), name: r.name }));
       send(req, res, 200, 'application/json; charset=utf-8', JSON.stringify(buildReportModel(runs, `fog8 dashboard: ${basename(rootReal)}`)));
       return;
     }
     if (path.startsWith('/files/')) {
       const file = resolveFileUnderRoot(rootReal, path.slice('/files/'.length));
       if (file === null) return notFound(req, res);
-      send(req, res, 200, CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', readFileSync(file));
+      let body: Buffer;
+      try {
+        body = readFileSafely(file, runFileOptions(rootReal, 'file', MAX_SERVED_BYTES));
+      } catch {
+        return notFound(req, res);
+      }
+      send(req, res, 200, CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', body);
       return;
     }
     notFound(req, res);

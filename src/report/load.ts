@@ -3,9 +3,15 @@
  * against src/monitor/schema.ts), RUN_DIR/config.json (the resolved config) and the tail of
  * RUN_DIR/train.log. Malformed or half-written lines are skipped and counted, never fatal,
  * because the dashboard reads files while the trainer is still appending to them.
+ *
+ * Every file is opened through src/util/safe-file.ts, confined to a root (the dashboard's runs
+ * root, or the run directory itself for `fog8 report`): a symlink whose target lies outside the
+ * root, a file with more than one hard link, a FIFO, device or directory is refused without
+ * blocking, and sizes are bounded before reading.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, lstatSync, realpathSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { checkFileSafely, openFileSafely, readAt, readFileSafely, type SafeReadOptions } from '../util/safe-file.js';
 import {
   metricsRecord,
   type EvalRecord,
@@ -48,6 +54,44 @@ export interface ParsedMetrics {
 }
 
 const MAX_SKIPPED_EXAMPLES = 5;
+/** Size bounds of the files a run directory holds (far above what a real run writes). */
+export const MAX_METRICS_BYTES = 1 << 30;
+const MAX_CONFIG_BYTES = 16 << 20;
+const LOG_TAIL_BYTES = 64 << 10;
+
+/** Read options for a file of a run directory confined to `root` (a real path). */
+export function runFileOptions(root: string, what: string, maxBytes: number): SafeReadOptions {
+  return { what, maxBytes, root, refuseHardLinks: true };
+}
+
+/** The real path of a directory (its resolved path when it cannot be resolved, e.g. missing). */
+export function realDir(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return resolve(dir);
+  }
+}
+
+/** True when `path` exists as a directory entry (a dangling symlink counts: it is refused later, not called missing). */
+function entryExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Null when RUN_DIR/metrics.jsonl may be read under `root`, else why not (checked without opening it). */
+export function metricsFileProblem(dir: string, root: string): string | null {
+  try {
+    checkFileSafely(join(dir, 'metrics.jsonl'), runFileOptions(root, 'metrics file', MAX_METRICS_BYTES));
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
 
 /** Parses one line; returns the record or a reason it was rejected. */
 export function parseMetricsLine(line: string): { record: MetricsRecord } | { reason: string } {
@@ -99,32 +143,32 @@ export function parseMetricsText(text: string): ParsedMetrics {
  */
 export class MetricsFollower {
   readonly path: string;
+  /** Real path of the directory the file must stay inside. */
+  readonly root: string;
   private offset = 0;
   private pending = Buffer.alloc(0);
   private lineNumber = 0;
   private parsed: ParsedMetrics = { records: [], malformedLines: 0, skippedExamples: [], partialTail: false };
 
-  constructor(path: string) {
+  /** `root` defaults to the real path of the file's directory. */
+  constructor(path: string, root?: string) {
     this.path = path;
+    this.root = root ?? realDir(resolve(path, '..'));
   }
 
-  /** Reads what was appended and returns everything parsed so far (the same object, grown). */
+  /**
+   * Reads what was appended and returns everything parsed so far (the same object, grown).
+   * Throws UnsafeFileError (without blocking) when the file is not a regular file inside the root.
+   */
   poll(): ParsedMetrics {
-    if (!existsSync(this.path)) return this.parsed;
-    const fd = openSync(this.path, 'r');
+    if (!entryExists(this.path)) return this.parsed;
+    const { fd, size } = openFileSafely(this.path, runFileOptions(this.root, 'metrics file', MAX_METRICS_BYTES));
     try {
-      const size = fstatSync(fd).size;
       if (size < this.offset) this.restart();
       if (size > this.offset) {
-        const chunk = Buffer.alloc(size - this.offset);
-        let read = 0;
-        while (read < chunk.length) {
-          const n = readSync(fd, chunk, read, chunk.length - read, this.offset + read);
-          if (n === 0) break;
-          read += n;
-        }
-        this.offset += read;
-        this.consume(Buffer.concat([this.pending, chunk.subarray(0, read)]));
+        const chunk = readAt(fd, size - this.offset, this.offset);
+        this.offset += chunk.length;
+        this.consume(Buffer.concat([this.pending, chunk]));
       }
     } finally {
       closeSync(fd);
@@ -211,12 +255,12 @@ export interface RunData {
 
 const LOG_TAIL_LINES = 30;
 
-/** Reads config.json; a missing or broken file is reported, not thrown. */
-export function readRunConfig(dir: string): { config: Record<string, unknown> | null; error: string | null } {
+/** Reads config.json (confined to `root`); a missing, refused or broken file is reported, not thrown. */
+export function readRunConfig(dir: string, root = realDir(dir)): { config: Record<string, unknown> | null; error: string | null } {
   const path = join(dir, 'config.json');
-  if (!existsSync(path)) return { config: null, error: 'config.json missing' };
+  if (!entryExists(path)) return { config: null, error: 'config.json missing' };
   try {
-    const json: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    const json: unknown = JSON.parse(readFileSafely(path, runFileOptions(root, 'config file', MAX_CONFIG_BYTES)).toString('utf8'));
     if (json === null || typeof json !== 'object' || Array.isArray(json)) return { config: null, error: 'config.json is not a JSON object' };
     return { config: json as Record<string, unknown>, error: null };
   } catch (err) {
@@ -224,17 +268,22 @@ export function readRunConfig(dir: string): { config: Record<string, unknown> | 
   }
 }
 
-/** The last `lines` lines of RUN_DIR/train.log. */
-export function readLogTail(dir: string, lines = LOG_TAIL_LINES): string[] {
+/** The last `lines` lines of RUN_DIR/train.log (its last 64 KiB at most; confined to `root`). A refused file gives one line saying why. */
+export function readLogTail(dir: string, lines = LOG_TAIL_LINES, root = realDir(dir)): string[] {
   const path = join(dir, 'train.log');
-  if (!existsSync(path)) return [];
-  const text = readFileSync(path, 'utf8');
+  if (!entryExists(path)) return [];
+  let text: string;
+  try {
+    text = readFileSafely(path, { ...runFileOptions(root, 'log file', LOG_TAIL_BYTES), tailBytes: LOG_TAIL_BYTES }).toString('utf8');
+  } catch (e) {
+    return [`(train.log not shown: ${(e as Error).message})`];
+  }
   return text.split('\n').filter((l) => l.trim() !== '').slice(-lines);
 }
 
-/** Assembles RunData from parsed metrics and the other files of the directory. */
-export function runDataFrom(dir: string, parsed: ParsedMetrics): RunData {
-  const { config, error } = readRunConfig(dir);
+/** Assembles RunData from parsed metrics and the other files of the directory (confined to `root`). */
+export function runDataFrom(dir: string, parsed: ParsedMetrics, root = realDir(dir)): RunData {
+  const { config, error } = readRunConfig(dir, root);
   return {
     name: basename(resolve(dir)),
     dir: resolve(dir),
@@ -244,15 +293,19 @@ export function runDataFrom(dir: string, parsed: ParsedMetrics): RunData {
     partialTail: parsed.partialTail,
     config,
     configError: error,
-    logTail: readLogTail(dir),
+    logTail: readLogTail(dir, LOG_TAIL_LINES, root),
   };
 }
 
-/** Loads one run directory. Throws only when RUN_DIR/metrics.jsonl does not exist. */
+/**
+ * Loads one run directory; its files must lie inside it (see the module comment). Throws only
+ * when RUN_DIR/metrics.jsonl does not exist or is refused.
+ */
 export function loadRun(dir: string): RunData {
   const path = join(dir, 'metrics.jsonl');
-  if (!existsSync(path)) throw new RangeError(`run directory ${dir}: no metrics.jsonl in it (expected a directory written by fog8 train)`);
-  return runDataFrom(dir, parseMetricsText(readFileSync(path, 'utf8')));
+  if (!entryExists(path)) throw new RangeError(`run directory ${dir}: no metrics.jsonl in it (expected a directory written by fog8 train)`);
+  const root = realDir(dir);
+  return runDataFrom(dir, parseMetricsText(readFileSafely(path, runFileOptions(root, 'metrics file', MAX_METRICS_BYTES)).toString('utf8')), root);
 }
 
 /** Makes display names unique by appending " (2)", " (3)" to repeats. */

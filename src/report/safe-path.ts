@@ -4,12 +4,10 @@
  * real path lies outside the root's real path.
  */
 import { realpathSync, statSync } from 'node:fs';
-import { isAbsolute, resolve, sep } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
+import { isInside } from '../util/safe-file.js';
 
-/** True when `path` is `root` or inside it (both already absolute and normalised). */
-export function isInside(root: string, path: string): boolean {
-  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
-}
+export { isInside };
 
 /**
  * Maps `encodedRelative` (the URL path after a route prefix, still percent-encoded) to the real

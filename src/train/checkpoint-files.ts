@@ -6,12 +6,15 @@
  * (present, size, hash) before returning any bytes; each error names the file.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { checkFileSafely, readFileSafely } from '../util/safe-file.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const CHECKPOINT_FORMAT = 'fog8-checkpoint';
 export const CHECKPOINT_FORMAT_VERSION = 1;
+/** A manifest lists a handful of files; anything larger is not one. */
+const MAX_MANIFEST_BYTES = 1 << 20;
 
 export interface ManifestEntry {
   bytes: number;
@@ -127,8 +130,9 @@ export function readCheckpointFiles(dir: string, required: readonly string[]): {
   const manifestPath = join(dir, MANIFEST_FILE);
   if (!existsSync(manifestPath)) throw new Error(`${manifestPath}: missing — not a complete checkpoint`);
   let manifest: Manifest;
+  const manifestBytes = readFileSafely(manifestPath, { what: 'checkpoint manifest', maxBytes: MAX_MANIFEST_BYTES });
   try {
-    manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
+    manifest = JSON.parse(manifestBytes.toString('utf8')) as Manifest;
   } catch (e) {
     throw new Error(`${manifestPath}: corrupt manifest (${(e as Error).message})`);
   }
@@ -136,12 +140,19 @@ export function readCheckpointFiles(dir: string, required: readonly string[]): {
     throw new Error(`${manifestPath}: not a ${CHECKPOINT_FORMAT} v${CHECKPOINT_FORMAT_VERSION} manifest`);
   }
   for (const r of required) if (!(r in manifest.files)) throw new Error(`${join(dir, r)}: required file not listed in ${MANIFEST_FILE}`);
-  const files = new Map<string, Buffer>();
-  for (const [name, entry] of Object.entries(manifest.files)) {
+  // Check every listed file's type and size before reading any: a FIFO or a link to /dev/zero is refused, never read.
+  const entries = Object.entries(manifest.files).map(([name, entry]) => {
     const p = join(dir, basename(name));
+    if (entry === null || typeof entry !== 'object' || !Number.isSafeInteger(entry.bytes) || entry.bytes < 0 || typeof entry.sha256 !== 'string') {
+      throw new Error(`${manifestPath}: entry ${JSON.stringify(name)} needs bytes (an integer ≥ 0) and sha256`);
+    }
     if (!existsSync(p)) throw new Error(`${p}: missing (listed in ${MANIFEST_FILE})`);
-    const data = readFileSync(p);
-    if (data.length !== entry.bytes) throw new Error(`${p}: ${data.length} bytes, the manifest says ${entry.bytes} (truncated or modified)`);
+    checkFileSafely(p, { what: 'checkpoint file', maxBytes: entry.bytes, expectedBytes: entry.bytes });
+    return { name, p, entry };
+  });
+  const files = new Map<string, Buffer>();
+  for (const { name, p, entry } of entries) {
+    const data = readFileSafely(p, { what: 'checkpoint file', maxBytes: entry.bytes, expectedBytes: entry.bytes });
     const h = sha256(data);
     if (h !== entry.sha256) throw new Error(`${p}: SHA-256 ${h} does not match the manifest's ${entry.sha256} (corrupt)`);
     files.set(name, data);

@@ -13,6 +13,15 @@ const positiveInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
 const wide = z.enum(['fp32', 'fp16', 'bf16']);
 const moment = z.enum(['fp32', 'fp16', 'bf16', 'fp8']);
+/**
+ * Largest accepted peak learning rate. An AdamW step moves each weight by about lr: far above any
+ * useful rate, yet small enough that a run that blows up does so through non-finite losses and the
+ * skip-and-diagnose path, not through Infinity in the schedule, the weights of the first step or
+ * the metrics writer (as lr 1e308 did).
+ */
+export const MAX_LR = 1e6;
+/** A run name is one path segment: letters, digits, '.', '_', '-' (not '.' or '..'), so runs/<name> stays in runs/. */
+const RUN_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/;
 
 /** zod schema of the resolved training config (every field present). */
 export const trainConfigSchema = z
@@ -21,18 +30,19 @@ export const trainConfigSchema = z
     size: z.string(),
     precision: z.string(),
     fp8Attention: z.boolean(),
+    activations: z.enum(['bf16', 'fp32']).nullable(),
     steps: positiveInt,
     tokens: z.number().positive().nullable(),
-    lr: z.number().nonnegative(),
-    minLr: z.number().nonnegative(),
+    lr: z.number().nonnegative().max(MAX_LR, `must be at most ${MAX_LR} (an AdamW step moves each weight by about lr)`),
+    minLr: z.number().nonnegative().max(MAX_LR, `must be at most ${MAX_LR}`),
     warmup: nonNegInt,
     schedule: z.enum(['wsd', 'cosine', 'constant']),
     cooldownFraction: z.number().min(0).max(1),
     batch: positiveInt,
     seq: positiveInt.nullable(),
     microBatches: positiveInt,
-    runDir: z.string().nullable(),
-    runName: z.string().nullable(),
+    runDir: z.string().min(1, 'must not be empty (omit it for runs/<run-name>)').nullable(),
+    runName: z.string().regex(RUN_NAME, "must be one path segment of letters, digits, '.', '_' or '-' (not '.' or '..'); use --run-dir for a path").nullable(),
     seed: z.number().int(),
     data: z.string(),
     tokenizer: z.string().nullable(),
@@ -52,7 +62,7 @@ export const trainConfigSchema = z
     beta1: z.number().min(0).lt(1),
     beta2: z.number().min(0).lt(1),
     eps: z.number().positive(),
-    weightDecay: z.number().nonnegative(),
+    weightDecay: z.number().nonnegative().max(1, 'must be at most 1 (decoupled decay removes lr·weightDecay of each weight per step)'),
     gradClip: z.number().positive(),
     maxBadSteps: positiveInt,
     peakFlops: z.number().positive().nullable(),
@@ -80,6 +90,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   size: 'small',
   precision: 'fp8-delayed',
   fp8Attention: true,
+  activations: null,
   steps: 400,
   tokens: null,
   lr: 3e-3,
@@ -132,6 +143,7 @@ export const TRAIN_CONFIG_HELP: Readonly<Record<TrainConfigKey, string>> = Objec
   size: 'model size (tiny, small, s, m, 390m, 1.5b, 8b)',
   precision: 'precision recipe (fp32, bf16, fp8-delayed, fp8-current, fp8-block)',
   fp8Attention: 'FP8 attention dot products when the recipe is FP8 (true/false)',
+  activations: 'tensors handed between ops: bf16 (Megatron --bf16) or fp32 (null: the recipe\'s own, bf16 except for fp32)',
   steps: 'optimizer steps',
   tokens: 'training tokens; when set, steps = ceil(tokens / (batch·seq))',
   lr: 'peak learning rate',

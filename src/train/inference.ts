@@ -5,8 +5,9 @@
  */
 import type { Kernels } from '../kernels/types.js';
 import { Model } from '../model/model.js';
-import { fromHfConfig } from '../model/config.js';
+import { fromHfConfig } from '../model/hf-config.js';
 import { ScalingState } from '../numerics/scaling.js';
+import { LEGACY_ACTIVATIONS } from '../numerics/recipe.js';
 import { Rng } from '../model/rng.js';
 import type { TrainConfig } from './config.js';
 import { modelWeightsFrom, readCheckpoint, type Checkpoint } from './checkpoint.js';
@@ -30,7 +31,10 @@ export function loadModelForInference(path: string, kernels: Kernels, precision?
   const ckpt = readCheckpoint(resolveCheckpointDir(path));
   const config = fromHfConfig(ckpt.hfConfig);
   const trainConfig = (ckpt.trainerState?.config ?? null) as Partial<TrainConfig> | null;
-  const recipe = recipeOf({ precision: precision ?? trainConfig?.precision ?? 'fp32', fp8Attention: trainConfig?.fp8Attention ?? true });
+  // A precision given here is taken as named (its own activations); otherwise the run's recipe,
+  // with float32 wide tensors for a run saved before `activations` existed.
+  const activations = precision !== undefined || !trainConfig ? null : (trainConfig.activations ?? LEGACY_ACTIVATIONS);
+  const recipe = recipeOf({ precision: precision ?? trainConfig?.precision ?? 'fp32', fp8Attention: trainConfig?.fp8Attention ?? true, activations });
   const model = new Model(config, kernels, recipe, 0);
   const weights = modelWeightsFrom(ckpt, model.params);
   model.params.data.set(weights);

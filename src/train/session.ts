@@ -3,13 +3,14 @@
  * (config.json, metrics.jsonl, train.log, checkpoints/), and — for `--resume` — restores every
  * piece of state after verifying all of it first (a mismatched checkpoint changes nothing).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSafely } from '../util/safe-file.js';
 import { join, resolve } from 'node:path';
 import type { Kernels } from '../kernels/types.js';
 import { createReferenceKernels } from '../kernels/reference/index.js';
 import { Model } from '../model/model.js';
 import { resolveModelConfig, type ModelConfig } from '../model/config.js';
-import { resolvePrecision, type PrecisionRecipe } from '../numerics/recipe.js';
+import { LEGACY_ACTIVATIONS, resolvePrecision, type PrecisionRecipe } from '../numerics/recipe.js';
 import { ScalingState } from '../numerics/scaling.js';
 import { AdamW, type OptimizedTensor } from '../optim/adamw.js';
 import { validateSchedule } from '../optim/schedule.js';
@@ -32,7 +33,7 @@ import { validateForecastModel, type ForecastModel } from '../monitor/forecast.j
 function readForecastModel(path: string): ForecastModel {
   if (!existsSync(path)) throw new ConfigError(`forecasterModel: ${path} not found (write one with fog8 forecast-eval RUN… --save FILE)`);
   try {
-    return validateForecastModel(JSON.parse(readFileSync(path, 'utf8')));
+    return validateForecastModel(JSON.parse(readFileSafely(path, { what: 'forecaster model', maxBytes: 1 << 20 }).toString('utf8')));
   } catch (e) {
     throw new ConfigError(`forecasterModel: ${path}: ${(e as Error).message}`);
   }
@@ -52,12 +53,17 @@ export function optimizedTensors(model: Model): OptimizedTensor[] {
   }));
 }
 
-/** The precision recipe of a config (fp8Attention applied to FP8 recipes). */
-export function recipeOf(config: Pick<TrainConfig, 'precision' | 'fp8Attention'>): PrecisionRecipe {
+/**
+ * The precision recipe of a config: fp8Attention applied to FP8 recipes, `activations` (null or
+ * absent: the recipe's own) to any.
+ */
+export function recipeOf(config: Pick<TrainConfig, 'precision' | 'fp8Attention'> & { activations?: TrainConfig['activations'] }): PrecisionRecipe {
   const base = resolvePrecision(config.precision);
+  const overrides: { -readonly [K in keyof PrecisionRecipe]?: PrecisionRecipe[K] } = {};
   // Block scaling has no FP8 attention (the recipe refuses it); the startup line says "FP8 attention off".
-  if (base.gemm !== 'fp8' || base.scaling === 'block' || base.fp8Attention === config.fp8Attention) return base;
-  return resolvePrecision({ base: config.precision, fp8Attention: config.fp8Attention });
+  if (base.gemm === 'fp8' && base.scaling !== 'block' && base.fp8Attention !== config.fp8Attention) overrides.fp8Attention = config.fp8Attention;
+  if (config.activations != null && config.activations !== base.activations) overrides.activations = config.activations;
+  return Object.keys(overrides).length === 0 ? base : resolvePrecision({ base: config.precision, ...overrides });
 }
 
 /** The training data: loaders, tokenizer bytes (for checkpoints) and the vocabulary size. */
@@ -78,6 +84,7 @@ export async function openTrainingData(config: TrainConfig, T: number, modelVoca
   let tokenizerPath: string | null;
   let vocabSize: number;
   if (config.data === 'brown') {
+    if (config.tokenizer !== null) throw new ConfigError(`tokenizer (${JSON.stringify(config.tokenizer)}) applies only to --data PREFIX; the embedded corpus uses its own BPE of --vocab-size tokens`);
     const bpeVocab = config.vocabSize ?? modelVocab;
     if (bpeVocab < MIN_BROWN_VOCAB) {
       throw new ConfigError(
@@ -93,6 +100,10 @@ export async function openTrainingData(config: TrainConfig, T: number, modelVoca
     prefix = config.data;
     tokenizerPath = config.tokenizer;
     vocabSize = tokenizerPath ? loadTokenizer(tokenizerPath).vocabSize : (config.vocabSize ?? modelVocab);
+    // With a tokenizer its vocabulary is the model's; a different --vocab-size would be recorded but not used.
+    if (tokenizerPath && config.vocabSize !== null && config.vocabSize !== vocabSize) {
+      throw new ConfigError(`vocabSize (${config.vocabSize}) conflicts with tokenizer ${tokenizerPath}, which has ${vocabSize} tokens; omit --vocab-size or give ${vocabSize}`);
+    }
   }
   const dataset = IndexedDataset.open(prefix, { vocabSize });
   const B = config.batch / config.microBatches;
@@ -104,7 +115,7 @@ export async function openTrainingData(config: TrainConfig, T: number, modelVoca
     vocabSize,
     train,
     validation,
-    tokenizerJson: tokenizerPath ? readFileSync(tokenizerPath) : null,
+    tokenizerJson: tokenizerPath ? readFileSafely(tokenizerPath, { what: 'tokenizer file', maxBytes: 512 << 20 }) : null,
     description: `${config.data === 'brown' ? 'Brown corpus' : prefix} (${train.sampleCount} training sequences of ${T} tokens)`,
   };
 }
@@ -181,11 +192,13 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   let config = opts.config;
   let checkpoint: Checkpoint | null = null;
   let runDir: string;
-  if (opts.resume) {
+  if (opts.resume === '') throw new ConfigError('--resume needs a run or checkpoint directory, got an empty string');
+  if (opts.resume != null) {
     const dir = resolveCheckpointDir(opts.resume);
     checkpoint = readCheckpoint(dir, true);
     const saved = checkpoint.trainerState?.config as Record<string, unknown>;
-    const merged: Record<string, unknown> = { ...DEFAULT_TRAIN_CONFIG, ...saved };
+    // A run saved before `activations` existed ran with float32 wide tensors: it resumes so.
+    const merged: Record<string, unknown> = { ...DEFAULT_TRAIN_CONFIG, activations: LEGACY_ACTIVATIONS, ...saved };
     for (const k of opts.explicit ?? []) {
       if (!RESUME_OVERRIDABLE.includes(k)) {
         if (JSON.stringify(opts.config[k]) !== JSON.stringify(saved[k])) {
@@ -221,7 +234,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   const modelConfig: ModelConfig = resolveModelConfig({ preset: config.preset, size: config.size, vocabSize: data.vocabSize, seqLen: T });
   const recipe = recipeOf(config);
   const steps = config.tokens !== null ? Math.ceil(config.tokens / (config.batch * T)) : config.steps;
-  config = validateTrainConfig({ ...config, steps });
+  // saved with the run as resolved: the wide-tensor dtype the run actually used, never null
+  config = validateTrainConfig({ ...config, steps, activations: recipe.activations });
   validateSchedule({ kind: config.schedule, peakLr: config.lr, minLr: config.minLr, warmupSteps: config.warmup, totalSteps: config.steps, cooldownFraction: config.cooldownFraction });
   const model = new Model(modelConfig, kernels, recipe, config.seed, { gemmOverrides: config.gemmOverrides });
   const forecastModel = config.forecasterModel === null ? null : readForecastModel(config.forecasterModel);

@@ -19,7 +19,7 @@
 import type { Kernels } from '../kernels/types.js';
 import { measuredPeakFlops } from '../kernels/index.js';
 import type { Model, Batch } from '../model/model.js';
-import { toHfConfig } from '../model/config.js';
+import { toHfConfig } from '../model/hf-config.js';
 import type { AdamW } from '../optim/adamw.js';
 import { clipFactor, globalGradNorm } from '../optim/clip.js';
 import { learningRate, type ScheduleConfig } from '../optim/schedule.js';

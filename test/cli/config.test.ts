@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveTrainConfig } from '../../src/cli/config.js';
-import { DEFAULT_TRAIN_CONFIG } from '../../src/train/config.js';
+import { ConfigError, DEFAULT_TRAIN_CONFIG } from '../../src/train/config.js';
 
 test('defaults < config file (YAML or JSON) < flags', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fog8-cfg-'));
@@ -52,4 +52,20 @@ test('config errors: unknown keys list the valid ones; bad values name the key a
   assert.throws(() => resolveTrainConfig(['--batch', '6', '--micro-batches', '4']), /batch \(6\) must be divisible by microBatches \(4\)/);
   assert.throws(() => resolveTrainConfig(['--steps']), /--steps needs a value/);
   assert.throws(() => resolveTrainConfig(['oops']), /unexpected argument "oops"/);
+});
+
+test('absurd or unsafe values are config errors naming the field: --lr 1e308, --run-name ../../x, --run-dir "", --resume ""', () => {
+  assert.throws(() => resolveTrainConfig(['--lr', '1e308']), (e: Error) => e instanceof ConfigError && /lr \(1e\+308\): .*at most 1000000/.test(e.message));
+  assert.throws(() => resolveTrainConfig(['--lr', 'Infinity']), /--lr must be a number, got "Infinity"/);
+  assert.throws(() => resolveTrainConfig(['--lr', 'NaN']), /--lr must be a number/);
+  assert.throws(() => resolveTrainConfig(['--weight-decay', '1e30']), /weightDecay \(1e\+30\): .*at most 1/);
+  assert.throws(() => resolveTrainConfig(['--steps', '1e308']), /steps \(1e\+308\)/);
+  for (const name of ['../../x', '..', '.', 'a/b', '/abs', '%2e%2e', 'a\\b', '']) {
+    assert.throws(() => resolveTrainConfig(['--run-name', name]), (e: Error) => e instanceof ConfigError && /runName .*one path segment|--run-name needs a value/.test(e.message), name);
+  }
+  assert.equal(resolveTrainConfig(['--run-name', 'fog8_s.v2-run']).config.runName, 'fog8_s.v2-run');
+  assert.throws(() => resolveTrainConfig(['--run-dir', '']), /runDir \(""\): must not be empty/);
+  assert.throws(() => resolveTrainConfig(['--resume', '']), (e: Error) => e instanceof ConfigError && /--resume needs a value, got an empty string/.test(e.message));
+  assert.throws(() => resolveTrainConfig(['--resume=']), /--resume needs a value, got an empty string/);
+  assert.throws(() => resolveTrainConfig(['--config', '']), /--config needs a value/);
 });

@@ -2,21 +2,38 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backends } from './backends.js';
 import { Rng, assertClose, finiteDifference, weightedSum } from './random.js';
+import { ropeFrequencies } from '../../src/kernels/reference/rope.js';
+import type { RopeScaling } from '../../src/kernels/types.js';
 
 const B = 2;
 const T = 6;
 const H = 3;
 const D = 8;
 
-/** Naive float64 RoPE, written from DESIGN §4: pairs (i, i + D/2), angle t·θ^(−2i/D). */
-function rope64(x: ArrayLike<number>, theta: number): Float64Array {
+/**
+ * Llama-3.1 frequency scaling written from the published formula (Meta's reference
+ * `apply_scaling`): for each f = θ^(−2i/D), wavelength λ = 2π/f; λ < C/high keeps f; λ > C/low
+ * gives f/factor; in between, smooth = (C/λ − low)/(high − low) and f' = (1 − smooth)·f/factor + smooth·f.
+ */
+function llama31Frequency(f: number, s: RopeScaling): number {
+  const wavelength = (2 * Math.PI) / f;
+  const C = s.originalContext;
+  if (wavelength < C / s.highFreqFactor) return f;
+  if (wavelength > C / s.lowFreqFactor) return f / s.factor;
+  const smooth = (C / wavelength - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+  return (1 - smooth) * (f / s.factor) + smooth * f;
+}
+
+/** Naive float64 RoPE, written from DESIGN §4: pairs (i, i + D/2), angle t·θ^(−2i/D) (Llama-3.1-scaled when given). */
+function rope64(x: ArrayLike<number>, theta: number, scaling: RopeScaling | null = null): Float64Array {
   const y = new Float64Array(B * T * H * D);
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
       for (let h = 0; h < H; h++) {
         const base = ((b * T + t) * H + h) * D;
         for (let i = 0; i < D / 2; i++) {
-          const angle = t / theta ** ((2 * i) / D);
+          const f = 1 / theta ** ((2 * i) / D);
+          const angle = t * (scaling ? llama31Frequency(f, scaling) : f);
           const [x1, x2] = [x[base + i], x[base + i + D / 2]];
           y[base + i] = x1 * Math.cos(angle) - x2 * Math.sin(angle);
           y[base + i + D / 2] = x1 * Math.sin(angle) + x2 * Math.cos(angle);
@@ -50,4 +67,50 @@ test('rope forward vs float64, backward vs finite differences, in place', async 
       }
     });
   }
+});
+
+// With D = 8, θ = 10⁴ the wavelengths are 6.3, 63, 628, 6283: C = 1000, low 1, high 4 puts two in
+// the kept band, one in the interpolated band and one in the divided band.
+const BANDS: RopeScaling = { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 1000 };
+
+test('rope with Llama-3.1 scaling: forward vs the float64 published formula, backward vs finite differences', async (t) => {
+  const f = ropeFrequencies(D, 10000, BANDS);
+  const plain = ropeFrequencies(D, 10000);
+  assert.equal(f[0], plain[0], 'high frequency kept');
+  assert.equal(f[3], plain[3] / 8, 'low frequency divided by factor');
+  assert.ok(f[2] < plain[2] && f[2] > plain[2] / 8, 'middle band interpolated');
+  for (const k of await backends()) {
+    await t.test(k.name, () => {
+      const rng = new Rng(31);
+      const x = rng.normals(B * T * H * D);
+      const y = new Float32Array(x.length);
+      k.ropeForward(x, y, B, T, H, D, 10000, BANDS);
+      assertClose(y, rope64(x, 10000, BANDS), 1e-6, 1e-6, 'y');
+      const unscaled = new Float32Array(x.length);
+      k.ropeForward(x, unscaled, B, T, H, D, 10000, null);
+      assert.notDeepEqual(y, unscaled, 'scaling changes the rotation');
+      const w = rng.normals(x.length);
+      const dx = new Float32Array(x.length);
+      k.ropeBackward(w, dx, B, T, H, D, 10000, BANDS);
+      assertClose(dx, finiteDifference((xx) => weightedSum(rope64(xx, 10000, BANDS), w), x, 1e-5), 1e-5, 1e-4, 'dx');
+      assert.throws(() => k.ropeForward(x, y, B, T, H, D, 10000, { ...BANDS, highFreqFactor: 1 }), /highFreqFactor/);
+    });
+  }
+});
+
+test('ropeFrequencies at the paper shape (head_dim 128, θ 500000, factor 8 / 1 / 4 / 8192) equal the published formula', () => {
+  const s: RopeScaling = { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 8192 };
+  const f = ropeFrequencies(128, 500000, s);
+  let kept = 0, divided = 0, mixed = 0;
+  for (let i = 0; i < 64; i++) {
+    const base = 1 / 500000 ** ((2 * i) / 128);
+    const want = llama31Frequency(base, s);
+    assert.ok(Math.abs(f[i] - want) <= 1e-15 * want, `f[${i}] = ${f[i]}, want ${want}`);
+    const ratio = f[i] / base;
+    if (Math.abs(ratio - 1) < 1e-12) kept++;
+    else if (Math.abs(ratio - 1 / 8) < 1e-12) divided++;
+    else mixed++;
+  }
+  // Wavelength 2π·500000^(i/64) passes 2048 after i = 28 and 8192 after i = 34.
+  assert.deepEqual([kept, mixed, divided], [29, 6, 29]);
 });

@@ -63,9 +63,9 @@ test('validation: wrong lengths, dims, formats and dtypes throw a TypeError nami
       const kv1 = new Float32Array(2);
       throwsNaming(() => k.attentionForward(q, kv, kv1, q, new Float32Array(6), ok, null), TypeError, 'k', '4', '2');
       throwsNaming(() => k.attentionForward(q, kv1, kv1, q, new Float32Array(5), ok, null), TypeError, 'lse', '5', '6');
-      throwsNaming(() => k.attentionForward(q, kv1, kv1, q, new Float32Array(6), ok, { p: 0, dp: 1, ds: 1 }), RangeError, 'fp8.p');
+      throwsNaming(() => k.attentionForward(q, kv1, kv1, q, new Float32Array(6), ok, { p: 0, ds: 1 }), RangeError, 'fp8.p');
       throwsNaming(() => k.attentionBackward(q, kv1, kv1, q, new Float32Array(6), q, q, kv1, new Float32Array(3), ok, null), TypeError, 'dv', '3');
-      throwsNaming(() => k.attentionBackward(q, kv1, kv1, q, new Float32Array(6), q, q, kv1, kv1, ok, { p: 1, dp: 1, ds: -2 }), RangeError, 'fp8.ds');
+      throwsNaming(() => k.attentionBackward(q, kv1, kv1, q, new Float32Array(6), q, q, kv1, kv1, ok, { p: 1, ds: -2 }), RangeError, 'fp8.ds');
 
       throwsNaming(() => k.swigluForward(new Float32Array(12), new Float32Array(5), 2, 3), TypeError, 'a', '5', '6');
       throwsNaming(() => k.smoothSwigluBackward(new Float32Array(12), new Float32Array(1), x, new Float32Array(12), 2, 3), TypeError, 's', '1');
@@ -79,4 +79,18 @@ test('validation: wrong lengths, dims, formats and dtypes throw a TypeError nami
       throwsNaming(() => Reflect.apply(k.sumSquares, k, [new Float64Array(2)]), TypeError, 'sumSquares', 'x', 'Float32Array');
     });
   }
+});
+
+test('withValidation reports the live isa and thread count of the backend it wraps (not a copy taken at wrap time)', async () => {
+  const { withValidation } = await import('../../src/kernels/validate.js');
+  const { createReferenceKernels } = await import('../../src/kernels/reference/index.js');
+  const inner = createReferenceKernels();
+  let threads = 4;
+  let isa = 'avx2';
+  const live = Object.create(inner, { threads: { get: () => threads }, isa: { get: () => isa } }) as typeof inner;
+  const wrapped = withValidation(live);
+  assert.deepEqual([wrapped.isa, wrapped.threads], ['avx2', 4]);
+  threads = 1;
+  isa = 'scalar';
+  assert.deepEqual([wrapped.isa, wrapped.threads], ['scalar', 1]);
 });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PRESET_NAMES, fromHfConfig, resolveModelConfig, toHfConfig } from '../../src/model/config.js';
-import { ParameterStore, buildParamSpecs, countParameters } from '../../src/model/params.js';
+import { PRESET_NAMES, resolveModelConfig } from '../../src/model/config.js';
+import { fromHfConfig, toHfConfig } from '../../src/model/hf-config.js';
+import { ParameterStore, buildParamSpecs, countParameters, lmHeadParamName, parameterGroups } from '../../src/model/params.js';
 
 test('HF config round-trips for every preset; FOG presets emit FOGConfig fields, llama3 LlamaConfig', () => {
   for (const preset of PRESET_NAMES) {
@@ -60,4 +61,66 @@ test('parameter counts are derived without allocation; non-gated MLPs keep the S
   ss = 0;
   for (const v of o) ss += v * v;
   assert.ok(Math.abs(Math.sqrt(ss / o.length) - 0.02 / 2) < 0.002, 'o_proj std 0.02/√(2L)');
+});
+
+test('the authors\' sizes (DESIGN §4): shapes, vocabulary 131072, tie, RoPE scaling and matrix parameter counts', () => {
+  const table = [
+    ['390m', 16, 1024, 8, 4, 4096, true, 385_875_968],
+    ['1.5b', 16, 2048, 16, 8, 8192, false, 1_543_503_872],
+    ['8b', 32, 4096, 32, 8, 14336, false, 8_053_063_680],
+  ] as const;
+  for (const [size, L, d, heads, kv, F, tied, matrix] of table) {
+    for (const preset of PRESET_NAMES) {
+      const c = resolveModelConfig({ preset, size });
+      assert.deepEqual([c.nLayers, c.dModel, c.nHeads, c.nKvHeads, c.headDim, c.vocabSize, c.seqLen, c.tieEmbeddings], [L, d, heads, kv, 128, 131072, 4096, tied], `${preset}/${size}`);
+      assert.equal(c.ffnDim, c.mlp === 'swiglu' || c.mlp === 'smooth-swiglu' ? F : 1.5 * F, `${preset}/${size} ffnDim`);
+      assert.deepEqual(c.ropeScaling, { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 8192 }, `${preset}/${size} ropeScaling`);
+      // 1.5·F non-gated keeps every preset's matrix count equal to the table's
+      assert.equal(parameterGroups(c).matrix, matrix, `${preset}/${size} matrix parameters`);
+    }
+  }
+  for (const size of ['tiny', 'small', 's', 'm'] as const) {
+    const c = resolveModelConfig({ preset: 'llama3', size });
+    assert.equal(c.ropeScaling, null, size);
+    assert.equal(c.tieEmbeddings, false, size);
+  }
+});
+
+test('tieEmbeddings: no lm_head tensor; the head reads the embedding; counts drop by V·d', () => {
+  const untied = resolveModelConfig({ preset: 'fog-xielu', size: 'tiny' });
+  const tied = resolveModelConfig({ preset: 'fog-xielu', size: 'tiny', tieEmbeddings: true });
+  assert.ok(buildParamSpecs(untied).some((s) => s.name === 'lm_head.weight'));
+  assert.ok(!buildParamSpecs(tied).some((s) => s.name === 'lm_head.weight'));
+  assert.equal(lmHeadParamName(tied), 'model.embed_tokens.weight');
+  assert.equal(lmHeadParamName(untied), 'lm_head.weight');
+  assert.equal(countParameters(untied) - countParameters(tied), 64 * 32);
+  const g = parameterGroups(tied);
+  assert.equal(g.lmHead, 0);
+  assert.equal(g.total, g.matrix + g.vector);
+  assert.equal(g.total, g.embedding + g.blocks + g.lmHead);
+  assert.throws(() => resolveModelConfig({ preset: 'llama3', size: 'tiny', tieEmbeddings: 'yes' as unknown as boolean }), /tieEmbeddings/);
+});
+
+test('input upscale 1/σ_init follows initStd where the preset asks for it; a number or Llama stays fixed', () => {
+  assert.equal(resolveModelConfig({ preset: 'fog-xielu', size: 'tiny' }).inputUpscale, 50);
+  assert.equal(resolveModelConfig({ preset: 'fog-xielu', size: 'tiny', initStd: 0.01 }).inputUpscale, 100);
+  assert.equal(resolveModelConfig({ preset: 'op', size: 'tiny', initStd: 0.04 }).inputUpscale, 25);
+  assert.equal(resolveModelConfig({ preset: 'llama3', size: 'tiny', initStd: 0.01 }).inputUpscale, 1);
+  const fixed = resolveModelConfig({ preset: 'fog-xielu', size: 'tiny', initStd: 0.01, inputUpscale: 30 });
+  assert.equal(fixed.inputUpscale, 30);
+  assert.equal(fixed.inputUpscaleRule, 30);
+  const rule = resolveModelConfig({ preset: 'llama3', size: 'tiny', initStd: 0.025, inputUpscaleRule: 'inv-init-std' });
+  assert.equal(rule.inputUpscale, 40);
+  assert.throws(() => resolveModelConfig({ preset: 'fog-xielu', size: 'tiny', inputUpscale: -1 }), /inputUpscale.*inv-init-std/);
+  assert.throws(() => resolveModelConfig({ preset: 'fog-xielu', size: 'tiny', inputUpscaleRule: 'inv-init-std', inputUpscale: 7 }), /inputUpscale = 7 contradicts/);
+});
+
+test('ropeScaling is validated field by field', () => {
+  const ok = { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 8192 };
+  assert.equal(resolveModelConfig({ preset: 'llama3', size: '8b', ropeScaling: null }).ropeScaling, null);
+  assert.deepEqual(resolveModelConfig({ preset: 'llama3', size: 'tiny', ropeScaling: ok }).ropeScaling, ok);
+  assert.throws(() => resolveModelConfig({ preset: 'llama3', size: 'tiny', ropeScaling: { ...ok, factor: 0.5 } }), /ropeScaling\.factor/);
+  assert.throws(() => resolveModelConfig({ preset: 'llama3', size: 'tiny', ropeScaling: { ...ok, highFreqFactor: 1 } }), /ropeScaling\.highFreqFactor/);
+  assert.throws(() => resolveModelConfig({ preset: 'llama3', size: 'tiny', ropeScaling: { ...ok, originalContext: undefined } as never }), /ropeScaling\.originalContext/);
+  assert.throws(() => resolveModelConfig({ preset: 'llama3', size: 'tiny', ropeScaling: { ...ok, type: 'llama3' } as never }), /unknown field "type"/);
 });

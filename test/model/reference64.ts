@@ -63,8 +63,20 @@ export function linear64(x: Float64Array, M: number, K: number, W: Float64Array,
   return y;
 }
 
-/** RoPE on (B, T, H, D), rotate-half pairs (i, i + D/2), angle t·θ^(−2i/D). */
-export function rope64(x: Float64Array, B: number, T: number, H: number, D: number, theta: number): Float64Array {
+/**
+ * Llama-3.1 scaled frequency, from Meta's published `apply_scaling`: λ = 2π/f; λ < C/high → f;
+ * λ > C/low → f/factor; otherwise (1 − s)·f/factor + s·f with s = (C/λ − low)/(high − low).
+ */
+function scaledFrequency64(f: number, sc: NonNullable<ModelConfig['ropeScaling']>): number {
+  const lambda = (2 * Math.PI) / f;
+  if (lambda < sc.originalContext / sc.highFreqFactor) return f;
+  if (lambda > sc.originalContext / sc.lowFreqFactor) return f / sc.factor;
+  const smooth = (sc.originalContext / lambda - sc.lowFreqFactor) / (sc.highFreqFactor - sc.lowFreqFactor);
+  return (1 - smooth) * (f / sc.factor) + smooth * f;
+}
+
+/** RoPE on (B, T, H, D), rotate-half pairs (i, i + D/2), angle t·θ^(−2i/D) (Llama-3.1-scaled when given). */
+export function rope64(x: Float64Array, B: number, T: number, H: number, D: number, theta: number, scaling: ModelConfig['ropeScaling'] = null): Float64Array {
   const y = new Float64Array(x.length);
   const half = D / 2;
   for (let b = 0; b < B; b++)
@@ -72,7 +84,8 @@ export function rope64(x: Float64Array, B: number, T: number, H: number, D: numb
       for (let h = 0; h < H; h++) {
         const base = ((b * T + t) * H + h) * D;
         for (let i = 0; i < half; i++) {
-          const ang = t * Math.pow(theta, (-2 * i) / D);
+          const f = Math.pow(theta, (-2 * i) / D);
+          const ang = t * (scaling ? scaledFrequency64(f, scaling) : f);
           const c = Math.cos(ang);
           const s = Math.sin(ang);
           const x1 = x[base + i];
@@ -149,8 +162,8 @@ export function modelLoss64(c: ModelConfig, P: Params64, inputs: Int32Array, tar
       q = q.map((x) => Math.tanh(aq * x));
       k = k.map((x) => Math.tanh(ak * x));
     }
-    q = rope64(q, B, T, c.nHeads, D, c.ropeTheta);
-    k = rope64(k, B, T, c.nKvHeads, D, c.ropeTheta);
+    q = rope64(q, B, T, c.nHeads, D, c.ropeTheta, c.ropeScaling);
+    k = rope64(k, B, T, c.nKvHeads, D, c.ropeTheta, c.ropeScaling);
     const o = attention64(q, k, v, B, T, c.nHeads, c.nKvHeads, D, c.softmaxScale);
     let ao = linear64(o, R, Wq, get(p + 'self_attn.o_proj.weight'), d);
     if (c.postNorm) ao = rmsnorm64(ao, R, d, get(p + 'attention_layernorm.weight'), c.normEps);
@@ -197,7 +210,7 @@ export function modelLoss64(c: ModelConfig, P: Params64, inputs: Int32Array, tar
   }
   const xf = c.finalNorm ? rmsnorm64(h, R, d, get('model.norm.weight'), c.normEps) : h;
   const V = c.vocabSize;
-  const logits = linear64(xf, R, d, get('lm_head.weight'), V);
+  const logits = linear64(xf, R, d, c.tieEmbeddings ? E : get('lm_head.weight'), V);
   let sum = 0;
   let n = 0;
   for (let r = 0; r < R; r++) {

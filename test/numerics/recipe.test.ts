@@ -76,7 +76,7 @@ test('HYBRID formats per role: forward roles E4M3, backward roles E5M2', () => {
   const r = PRECISION_PRESETS['fp8-delayed'];
   const expected: Record<ScalingRole, 'e4m3' | 'e5m2'> = {
     input: 'e4m3', weight: 'e4m3', qkv: 'e4m3', p: 'e4m3', o: 'e4m3',
-    grad_output: 'e5m2', do: 'e5m2', dp: 'e5m2', ds: 'e5m2',
+    grad_output: 'e5m2', do: 'e5m2', ds: 'e5m2', dqkv: 'e5m2',
   };
   assert.deepEqual([...SCALING_ROLES].sort(), Object.keys(expected).sort());
   for (const role of SCALING_ROLES) {
@@ -86,4 +86,19 @@ test('HYBRID formats per role: forward roles E4M3, backward roles E5M2', () => {
   const allE4m3 = resolvePrecision({ backwardFormat: 'e4m3' });
   assert.equal(formatForRole(allE4m3, 'grad_output'), 'e4m3');
   assert.throws(() => isBackwardRole('bias' as ScalingRole), /role must be one of input, weight/);
+});
+
+test('activations: BF16 wide tensors in bf16 and every FP8 preset, float32 in fp32; validated; a recipe saved without the field reads as fp32', () => {
+  const expected = { fp32: 'fp32', bf16: 'bf16', 'fp8-delayed': 'bf16', 'fp8-current': 'bf16', 'fp8-block': 'bf16' } as const;
+  for (const [name, act] of Object.entries(expected)) assert.equal(PRECISION_PRESETS[name as keyof typeof expected].activations, act, name);
+  const r = resolvePrecision({ base: 'bf16', activations: 'fp32' });
+  assert.equal(r.name, 'bf16(activations=fp32)');
+  assert.equal(r.gemm, 'bf16');
+  assert.equal(resolvePrecision({ base: 'fp32', activations: 'bf16' }).name, 'fp32(activations=bf16)');
+  assert.throws(() => resolvePrecision({ base: 'bf16', activations: 'fp16' as 'bf16' }), /activations must be one of 'bf16', 'fp32', got "fp16"/);
+  // legacy: a recipe object without the field (written before it existed) ran with float32 tensors
+  const { activations: _, ...legacy } = PRECISION_PRESETS['fp8-delayed'];
+  assert.equal(assertPrecisionRecipe(legacy).activations, 'fp32');
+  assert.equal(assertPrecisionRecipe({ ...legacy, activations: 'bf16' }).activations, 'bf16');
+  assert.throws(() => assertPrecisionRecipe({ ...legacy, activations: null }), /activations must be one of/);
 });

@@ -10,6 +10,7 @@ import {
   ScalingState,
   ScalingSlot,
   PRECISION_PRESETS,
+  type ScalingRole,
 } from '../../src/numerics/index.js';
 
 const f = Math.fround;
@@ -127,9 +128,9 @@ test('delayed scaling: amax 0 changes nothing; NaN/Inf keep the scale; max recov
 
 test('delayed scaling: tiny amax gives FLT_MAX; H = 1 works; HYBRID max per role', () => {
   const state = new ScalingState(resolvePrecision({ amaxHistoryLen: 1 }));
-  const expectations: [string, 'input' | 'weight' | 'qkv' | 'p' | 'o' | 'grad_output' | 'do' | 'dp' | 'ds', number][] = [
+  const expectations: [string, ScalingRole, number][] = [
     ['a', 'input', 448], ['b', 'weight', 448], ['c', 'qkv', 448], ['d', 'p', 448], ['e', 'o', 448],
-    ['f', 'grad_output', 57344], ['g', 'do', 57344], ['h', 'dp', 57344], ['i', 'ds', 57344],
+    ['f', 'grad_output', 57344], ['g', 'do', 57344], ['h', 'ds', 57344], ['i', 'dqkv', 57344],
   ];
   for (const [key, role] of expectations) state.slot(key, role).recordAmax(1);
   state.updateForward();
@@ -195,6 +196,7 @@ test('ScalingState serialisation: round trip is bit-exact (NaN/Inf included) and
     [bad((d) => (d.slots[0].scale = 0.1)), /float32/],
     [bad((d) => (d.slots[0].scale = 'NaN')), /scale/],
     [bad((d) => (d.slots[0].role = 'bias')), /role must be one of/],
+    [bad((d) => (d.slots[0].role = 'dp')), /role 'dp' was retired/], // a checkpoint from before FP8DPA as DESIGN §3
     [bad((d) => d.slots[0].amaxHistory.pop()), /length 4/],
     [bad((d) => (d.slots[0].amaxHistory[1] = -1)), /amaxHistory\[1\]/],
     [bad((d) => (d.slots[0].amaxHistory[1] = null)), /amaxHistory\[1\]/],

@@ -13,7 +13,7 @@ for (const theta of [100, 500000]) {
     const buf = ctx.alloc(n); // x, rotated in place
     const grad = ctx.alloc(n); // dy, then dx in place
     const wy = randn(rng, n);
-    const op = new RopeOp(ctx, 'rope', B, T, H, D, theta, buf, grad);
+    const op = new RopeOp(ctx, 'rope', B, T, H, D, theta, null, buf, grad);
     assertGradients(`rope θ=${theta}`, probeCase(ctx, [{ name: 'x', value: xSource, grad }], {
       forward: () => {
         buf.set(xSource);

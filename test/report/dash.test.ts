@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,4 +120,81 @@ test('serves a run while a writer appends, skipping and counting malformed and h
   assert.equal(loss.kind === 'chart' ? loss.series.length : -1, 2);
   // Both runs by default.
   assert.equal((JSON.parse((await raw('GET', '/api/report')).body) as ReportModel).runs.length, 2);
+});
+
+/** GET on another server, with a deadline: a blocked server fails the test instead of hanging it. */
+function getWithin(port2: number, path: string, ms = 5000): Promise<{ status: number; body: string }> {
+  return new Promise((resolveReq, reject) => {
+    const req = request({ host: '127.0.0.1', port: port2, method: 'GET', path, timeout: ms }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolveReq({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`${path}: no answer within ${ms} ms (server blocked?)`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('files of a run that are symlinks or hard links to outside files, or FIFOs, are never served or read', async () => {
+  const b = mkdtempSync(join(tmpdir(), 'fog8-dash-links-'));
+  const root = join(b, 'root');
+  const secret = join(b, 'passwd');
+  writeFileSync(secret, 'root:x:0:0:TOP SECRET:/root:/bin/bash\n');
+  writeFileSync(join(b, 'secret.json'), '{"TOP SECRET": true}\n');
+  // Symlinked train.log and config.json (the probe's /etc/passwd leak), then hard links, then FIFOs.
+  writeSyntheticRun(join(root, 'sym'), { preset: 'fog-xielu', precision: 'bf16', kurtosis: 'flat', steps: 5, layers: 1, seed: 1 });
+  for (const f of ['config.json', 'train.log']) rmSync(join(root, 'sym', f), { force: true });
+  symlinkSync(secret, join(root, 'sym', 'train.log'));
+  symlinkSync(join(b, 'secret.json'), join(root, 'sym', 'config.json'));
+  writeSyntheticRun(join(root, 'hard'), { preset: 'fog-xielu', precision: 'bf16', kurtosis: 'flat', steps: 5, layers: 1, seed: 2 });
+  for (const f of ['config.json', 'train.log']) rmSync(join(root, 'hard', f), { force: true });
+  linkSync(secret, join(root, 'hard', 'train.log'));
+  linkSync(join(b, 'secret.json'), join(root, 'hard', 'config.json'));
+  mkdirSync(join(root, 'symmetrics'));
+  writeFileSync(join(b, 'outside.jsonl'), `${JSON.stringify(syntheticRecords({ preset: 'llama3', precision: 'bf16', kurtosis: 'flat', steps: 3, layers: 1, seed: 3 })[0])}\n`);
+  symlinkSync(join(b, 'outside.jsonl'), join(root, 'symmetrics', 'metrics.jsonl'));
+  mkdirSync(join(root, 'fifo'));
+  execFileSync('mkfifo', [join(root, 'fifo', 'metrics.jsonl')]);
+  writeSyntheticRun(join(root, 'fifofiles'), { preset: 'fog-xielu', precision: 'bf16', kurtosis: 'flat', steps: 5, layers: 1, seed: 5 });
+  for (const f of ['config.json', 'train.log']) rmSync(join(root, 'fifofiles', f), { force: true });
+  execFileSync('mkfifo', [join(root, 'fifofiles', 'config.json')]);
+  execFileSync('mkfifo', [join(root, 'fifofiles', 'train.log')]);
+  const server = await startDashServer({ root, port: 0 });
+  const p = Number(new URL(server.url).port);
+  try {
+    const runs = JSON.parse((await getWithin(p, '/api/runs')).body) as { name: string }[];
+    assert.deepEqual(runs.map((r) => r.name), ['fifofiles', 'hard', 'sym']); // the FIFO and the linked-out metrics are not runs
+    for (const name of ['sym', 'hard', 'fifofiles']) {
+      const res = await getWithin(p, `/api/report?runs=${name}`);
+      assert.equal(res.status, 200, name);
+      assert.doesNotMatch(res.body, /TOP SECRET/, name);
+      const model = JSON.parse(res.body) as ReportModel;
+      assert.equal(model.runs[0].steps, 5, name);
+    }
+    for (const path of ['/api/report?runs=fifo', '/api/report?runs=symmetrics', '/files/sym/train.log', '/files/hard/train.log', '/files/hard/config.json', '/files/fifo/metrics.jsonl', '/files/fifofiles/train.log']) {
+      const res = await getWithin(p, path);
+      assert.equal(res.status, 404, path);
+      assert.doesNotMatch(res.body, /TOP SECRET/, path);
+    }
+    // Still answering after all of that.
+    assert.equal((await getWithin(p, '/api/runs')).status, 200);
+  } finally {
+    await server.close();
+    rmSync(b, { recursive: true, force: true });
+  }
+});
+
+test('double-encoded traversal forms are 404 too', async () => {
+  for (const path of ['/files/%252e%252e/secret.txt', '/files/done%252f..%252f..%252fsecret.txt', '/files/%252fetc%252fpasswd', '/files/%2525252e%2525252e/secret.txt']) {
+    const res = await raw('GET', path);
+    assert.equal(res.status, 404, path);
+    assert.doesNotMatch(res.body, /TOP SECRET/);
+  }
+});
+
+test('startDashServer refuses a poll interval that is not an integer number of milliseconds', async () => {
+  await assert.rejects(startDashServer({ root: join(base, 'runs'), port: 0, pollMs: Number('abc') }), /pollMs must be an integer .* got NaN/);
+  await assert.rejects(startDashServer({ root: join(base, 'runs'), port: 0, pollMs: 0 }), /pollMs/);
 });

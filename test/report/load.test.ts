@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, linkSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { groupRecords, loadRun, MetricsFollower, parseMetricsText } from '../../src/report/load.js';
@@ -75,5 +76,31 @@ test('loadRun reads a synthetic run directory: records, malformed count, config 
     assert.throws(() => loadRun(join(dir, 'nope')), /no metrics\.jsonl/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('loadRun (fog8 report) keeps to the run directory: links to outside files and FIFOs are refused, never read', () => {
+  const base = mkdtempSync(join(tmpdir(), 'fog8-load-links-'));
+  try {
+    const dir = join(base, 'run');
+    writeSyntheticRun(dir, { preset: 'llama3', precision: 'bf16', kurtosis: 'flat', steps: 4, layers: 1, seed: 1 });
+    writeFileSync(join(base, 'secret'), 'TOP SECRET\n');
+    for (const f of ['train.log', 'config.json']) rmSync(join(dir, f));
+    symlinkSync(join(base, 'secret'), join(dir, 'train.log'));
+    execFileSync('mkfifo', [join(dir, 'config.json')]);
+    const run = loadRun(dir);
+    assert.equal(run.records.steps.length, 4);
+    assert.match(run.configError ?? '', /config\.json.*a FIFO, not a regular file/);
+    assert.equal(run.logTail.length, 1);
+    assert.match(run.logTail[0], /train\.log not shown: .*leads outside/);
+    assert.doesNotMatch(JSON.stringify(run), /TOP SECRET/);
+    rmSync(join(dir, 'train.log'));
+    linkSync(join(base, 'secret'), join(dir, 'train.log'));
+    assert.match(loadRun(dir).logTail[0], /2 hard links/);
+    rmSync(join(dir, 'metrics.jsonl'));
+    execFileSync('mkfifo', [join(dir, 'metrics.jsonl')]);
+    assert.throws(() => loadRun(dir), /metrics\.jsonl: a FIFO/);
+  } finally {
+    rmSync(base, { recursive: true, force: true });
   }
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createReferenceKernels } from '../../src/kernels/reference/index.js';
@@ -40,7 +41,7 @@ function writeOne(parent: string, step: number): { dir: string; t: ReturnType<ty
   const t = table();
   const opt = new AdamW(t.tensors, kernels, undefined, { master: 'fp32', m1: 'fp8', m2: 'fp8', grads: 'fp32' });
   opt.step(t.data, new Float32Array(t.data.length).fill(0.01).map((v, i) => v * (i - 5)), 1e-3);
-  const files = buildCheckpointFiles({ params: t, hfConfig: { model_type: 'fog' }, optimizer: opt, trainerState: trainerState(step) });
+  const files = buildCheckpointFiles({ params: t, hfConfig: { model_type: 'fog' }, optimizer: opt, trainerState: trainerState(step), tokenizerJson: Buffer.from('{}') });
   return { dir: writeCheckpointFiles(parent, step, files), t, opt };
 }
 
@@ -85,12 +86,32 @@ test('corrupt, truncated, deleted or mismatched checkpoint files are refused, na
       b[b.length - 3] ^= 0x10;
       writeFileSync(p, b);
     }, /model\.safetensors: SHA-256 .* does not match/);
-    check((d) => truncateSync(join(d, 'optimizer.safetensors'), 40), /optimizer\.safetensors: 40 bytes, the manifest says \d+/);
+    check((d) => truncateSync(join(d, 'optimizer.safetensors'), 40), /optimizer\.safetensors: 40 bytes, expected \d+ \(truncated or modified\)/);
     check((d) => unlinkSync(join(d, 'trainer_state.json')), /trainer_state\.json: missing/);
     check((d) => unlinkSync(join(d, 'manifest.json')), /manifest\.json: missing/);
     check((d) => writeFileSync(join(d, 'manifest.json'), '{"format":'), /manifest\.json: corrupt manifest/);
     // A model of another shape: the tensor shape mismatch names model.safetensors.
     check(() => {}, /model\.safetensors: tensor model\.embed_tokens\.weight is F32 \[3, 4\], expected F32 \[5, 4\]/, true, table(5));
+    // Type and size are checked before reading: a FIFO would block the reader forever, a link to
+    // /dev/zero would be read until memory runs out, a directory gives EISDIR.
+    check((d) => {
+      unlinkSync(join(d, 'tokenizer.json'));
+      execFileSync('mkfifo', [join(d, 'tokenizer.json')]);
+    }, /tokenizer\.json: a FIFO, not a regular file/);
+    check((d) => {
+      unlinkSync(join(d, 'model.safetensors'));
+      symlinkSync('/dev/zero', join(d, 'model.safetensors'));
+    }, /model\.safetensors: a character device, not a regular file/);
+    check((d) => {
+      unlinkSync(join(d, 'config.json'));
+      mkdirSync(join(d, 'config.json'));
+    }, /config\.json: a directory, not a regular file/);
+    // A manifest entry that is not a size and hash is refused, not trusted.
+    check((d) => {
+      const m = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as { files: Record<string, { bytes: number }> };
+      m.files['model.safetensors'].bytes = 1e300;
+      writeFileSync(join(d, 'manifest.json'), JSON.stringify(m));
+    }, /manifest\.json: entry "model\.safetensors" needs bytes/);
   } finally {
     rmSync(parent, { recursive: true, force: true });
   }

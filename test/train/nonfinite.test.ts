@@ -107,7 +107,7 @@ test('a non-finite gradient (NaN grad_output scale) skips one step bit-exactly, 
   }
 });
 
-test('fog8 train: a diverging run (lr 1e30) stops after --max-bad-steps with a diagnosis and a non-zero exit code', async () => {
+test('fog8 train: a diverging run (lr 1e6, the largest allowed) stops after --max-bad-steps with a diagnosis and a non-zero exit code', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fog8-diverge-'));
   const errors: string[] = [];
   const logError = console.error;
@@ -117,7 +117,7 @@ test('fog8 train: a diverging run (lr 1e30) stops after --max-bad-steps with a d
     const runDir = join(dir, 'run');
     const code = await main([
       'train', '--size', 'tiny', '--precision', 'fp8-delayed', '--data', prefix, '--vocab-size', '64', '--kernels', 'reference', '--steps', '12', '--batch', '4',
-      '--seq', '16', '--lr', '1e30', '--warmup', '0', '--eval-interval', '0', '--eval-batches', '1', '--checkpoint-interval', '0', '--run-dir', runDir,
+      '--seq', '16', '--lr', '1e6', '--warmup', '0', '--eval-interval', '0', '--eval-batches', '1', '--checkpoint-interval', '0', '--run-dir', runDir,
       '--progress', 'none', '--val-fraction', '0.1', '--max-bad-steps', '3',
     ]);
     assert.notEqual(code, 0);

@@ -80,3 +80,55 @@ test('fog8 train: a config error found during setup (BPE vocabulary too small fo
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('fog8 train --kernels native --threads 1: runs, and config.json, the run record and the MFU peak use 1 thread', async (t) => {
+  const { nativeAvailability } = await import('../../src/kernels/index.js');
+  if (!nativeAvailability().available) return t.skip('native addon not built');
+  const { loadNativeAddon } = await import('../../src/kernels/native.js');
+  const addon = loadNativeAddon();
+  const savedThreads = addon.threads();
+  const dir = mkdtempSync(join(tmpdir(), 'fog8-threads-'));
+  try {
+    const prefix = writeCountingDataset(dir);
+    const runDir = join(dir, 'run');
+    const code = await main([
+      'train', '--size', 'tiny', '--data', prefix, '--vocab-size', '64', '--kernels', 'native', '--threads', '1', '--steps', '2', '--batch', '2', '--seq', '16',
+      '--eval-batches', '1', '--run-dir', runDir, '--progress', 'none', '--val-fraction', '0.1',
+    ]);
+    assert.equal(code, 0);
+    const config = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { train: { threads: number }; kernels: { name: string; threads: number } };
+    assert.equal(config.train.threads, 1);
+    assert.deepEqual([config.kernels.name, config.kernels.threads], ['native', 1]);
+    const records = readMetrics(runDir);
+    const run = records[0];
+    assert.ok(run.type === 'run' && run.kernels.endsWith('/1t'), run.type === 'run' ? run.kernels : '');
+    const steps = records.filter((r): r is StepRecord => r.type === 'step');
+    assert.ok(steps.every((s) => Number.isFinite(s.mfu) && s.mfu > 0));
+  } finally {
+    addon.setThreads(savedThreads);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fog8 train: --vocab-size that conflicts with --tokenizer, --tokenizer with the embedded corpus and --lr 1e308 are config errors; no run directory is left', async (t) => {
+  const { trainTokenizer } = await import('../../src/data/tokenizer.js');
+  const dir = mkdtempSync(join(tmpdir(), 'fog8-vocab-'));
+  const errors: string[] = [];
+  t.mock.method(console, 'error', (...args: unknown[]) => errors.push(args.join(' ')));
+  try {
+    const prefix = writeCountingDataset(dir);
+    const tok = join(dir, 'tokenizer.json');
+    trainTokenizer(['the cat sat on the mat', 'the dog sat on the log'], { vocabSize: 260, minPairFrequency: 1 }).save(tok);
+    const runDir = join(dir, 'run');
+    const common = ['--size', 'tiny', '--kernels', 'reference', '--steps', '1', '--run-dir', runDir, '--progress', 'none'];
+    assert.equal(await main(['train', ...common, '--data', prefix, '--tokenizer', tok, '--vocab-size', '64']), 1);
+    assert.match(errors.pop() ?? '', /vocabSize \(64\) conflicts with tokenizer .*tokenizer\.json, which has \d+ tokens/);
+    assert.equal(await main(['train', ...common, '--tokenizer', tok, '--vocab-size', '512']), 1);
+    assert.match(errors.pop() ?? '', /tokenizer \(".*"\) applies only to --data PREFIX/);
+    assert.equal(await main(['train', ...common, '--data', prefix, '--vocab-size', '64', '--lr', '1e308']), 1);
+    assert.match(errors.pop() ?? '', /invalid training config: lr \(1e\+308\)/);
+    assert.ok(!existsSync(runDir));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

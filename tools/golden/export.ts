@@ -8,7 +8,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createReferenceKernels } from '../../src/kernels/reference/index.js';
 import { resolvePrecision } from '../../src/numerics/recipe.js';
-import { PRESET_NAMES, resolveModelConfig, toHfConfig } from '../../src/model/config.js';
+import { PRESET_NAMES, resolveModelConfig } from '../../src/model/config.js';
+import { toHfConfig } from '../../src/model/hf-config.js';
 import { Model } from '../../src/model/model.js';
 import { goldenBatch, GOLDEN_SEED } from './batch.js';
 

@@ -25,8 +25,8 @@ float attentionForward(const float* q, const float* k, const float* v, float* o,
 
 void attentionBackward(const float* q, const float* k, const float* v, const float* o, const float* lse,
                        const float* dO, float* dq, float* dk, float* dv, const AttentionShape& s,
-                       const AttentionFp8Scales* fp8, CastCounts* dpStats, CastCounts* dsStats) {
-  FOG8_DISPATCH(attentionBackwardIsa(q, k, v, o, lse, dO, dq, dk, dv, s, fp8, dpStats, dsStats))
+                       const AttentionFp8Scales* fp8, CastCounts* dsStats) {
+  FOG8_DISPATCH(attentionBackwardIsa(q, k, v, o, lse, dO, dq, dk, dv, s, fp8, dsStats))
 }
 
 }  // namespace fog8::fused

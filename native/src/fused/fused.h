@@ -15,6 +15,11 @@ struct CastCounts {
   uint64_t overflow = 0;
   /** inputs that are not ±0 (NaN included): the denominator of the underflow fraction. */
   uint64_t nonzero = 0;
+  /** over the finite inputs: Σx², Σ(x − x̂)², Σ|x|, Σ|x| of those whose FP8 value is 0 (float64). */
+  double sumSq = 0.0;
+  double errSq = 0.0;
+  double absSum = 0.0;
+  double lostAbs = 0.0;
 };
 
 struct AttentionShape {
@@ -22,9 +27,9 @@ struct AttentionShape {
   float softmaxScale;
 };
 
-/** Scales of the three FP8 casts inside attention (P: E4M3, dP and dS: E5M2). */
+/** Scales of the two FP8 casts inside attention (P: E4M3, dS: E5M2; dP is never cast). */
 struct AttentionFp8Scales {
-  float p, dp, ds;
+  float p, ds;
 };
 
 struct AdamWParams {
@@ -43,8 +48,9 @@ void rmsnormForward(const float* x, const float* gain, float* y, float* rstd, in
 void rmsnormBackward(const float* dy, const float* x, const float* gain, const float* rstd, float* dx, float* dgain,
                      int64_t R, int64_t C);
 /** x, y: (B, T, H, D), D even; y may alias x. */
-void ropeForward(const float* x, float* y, int64_t B, int64_t T, int64_t H, int64_t D, double theta);
-void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, int64_t D, double theta);
+// frequency: D/2 rotation frequencies (float64), angle = t·frequency[i].
+void ropeForward(const float* x, float* y, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency);
+void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency);
 
 // ---- loss ---------------------------------------------------------------------------------------
 /** logits (R, V); targets (R) in {-1} ∪ [0, V); losses, lse (R). */
@@ -60,10 +66,10 @@ void crossEntropyBackward(const float* logits, const int32_t* targets, const flo
  */
 float attentionForward(const float* q, const float* k, const float* v, float* o, float* lse, const AttentionShape& s,
                        const AttentionFp8Scales* fp8, CastCounts* pStats, bool wantMaxLogit);
-/** dq (B, T, Hq, D), dk, dv (B, T, Hkv, D) overwritten; dpStats, dsStats filled when fp8. */
+/** dq (B, T, Hq, D), dk, dv (B, T, Hkv, D) overwritten (float32, cast by the caller); dsStats filled when fp8. */
 void attentionBackward(const float* q, const float* k, const float* v, const float* o, const float* lse,
                        const float* dO, float* dq, float* dk, float* dv, const AttentionShape& s,
-                       const AttentionFp8Scales* fp8, CastCounts* dpStats, CastCounts* dsStats);
+                       const AttentionFp8Scales* fp8, CastCounts* dsStats);
 
 // ---- activations ----------------------------------------------------------------------------------
 /** h (R, 2F) = [gate | up]; a (R, F). */

@@ -1,5 +1,7 @@
-// Rotary position embedding, rotate-half pairs (i, i + D/2). cos/sin tables are computed in
-// float64 (angle t·theta^(−2i/D)) like the reference and cached for the last (T, D, theta).
+// Rotary position embedding, rotate-half pairs (i, i + D/2). The caller passes the D/2 float64
+// frequencies (theta and any Llama-3.1 scaling applied in TS); cos/sin tables of angle
+// t·frequency[i] are computed in float64 like the reference and cached for the last (T, D, frequencies).
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <mutex>
@@ -13,28 +15,27 @@ namespace {
 
 struct RopeTable {
   int64_t T = 0, D = 0;
-  double theta = 0.0;
-  std::vector<double> cos, sin;  // (T, D/2)
+  std::vector<double> frequency;  // (D/2)
+  std::vector<double> cos, sin;   // (T, D/2)
 };
 
-std::shared_ptr<const RopeTable> ropeTable(int64_t T, int64_t D, double theta) {
+std::shared_ptr<const RopeTable> ropeTable(int64_t T, int64_t D, const double* frequency) {
   static std::mutex mutex;
   static std::shared_ptr<const RopeTable> last;
+  const int64_t half = D / 2;
   {
     std::lock_guard<std::mutex> lock(mutex);
-    if (last && last->T >= T && last->D == D && last->theta == theta) return last;
+    if (last && last->T >= T && last->D == D && std::equal(frequency, frequency + half, last->frequency.begin())) return last;
   }
   auto table = std::make_shared<RopeTable>();
-  const int64_t half = D / 2;
   table->T = T;
   table->D = D;
-  table->theta = theta;
+  table->frequency.assign(frequency, frequency + half);
   table->cos.resize(static_cast<size_t>(T * half));
   table->sin.resize(static_cast<size_t>(T * half));
   for (int64_t i = 0; i < half; i++) {
-    const double frequency = std::pow(theta, static_cast<double>(-2 * i) / static_cast<double>(D));
     for (int64_t t = 0; t < T; t++) {
-      const double angle = static_cast<double>(t) * frequency;
+      const double angle = static_cast<double>(t) * frequency[i];
       table->cos[t * half + i] = std::cos(angle);
       table->sin[t * half + i] = std::sin(angle);
     }
@@ -44,9 +45,9 @@ std::shared_ptr<const RopeTable> ropeTable(int64_t T, int64_t D, double theta) {
   return table;
 }
 
-void rotate(const float* src, float* dst, int64_t B, int64_t T, int64_t H, int64_t D, double theta, double sign) {
+void rotate(const float* src, float* dst, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency, double sign) {
   if (D == 0) return;
-  const std::shared_ptr<const RopeTable> table = ropeTable(T, D, theta);
+  const std::shared_ptr<const RopeTable> table = ropeTable(T, D, frequency);
   const int64_t half = D / 2;
   parallelFor(static_cast<size_t>(B * T), [&](size_t begin, size_t end) {
     for (size_t bt = begin; bt < end; bt++) {
@@ -68,12 +69,12 @@ void rotate(const float* src, float* dst, int64_t B, int64_t T, int64_t H, int64
 
 }  // namespace
 
-void ropeForward(const float* x, float* y, int64_t B, int64_t T, int64_t H, int64_t D, double theta) {
-  rotate(x, y, B, T, H, D, theta, 1.0);
+void ropeForward(const float* x, float* y, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency) {
+  rotate(x, y, B, T, H, D, frequency, 1.0);
 }
 
-void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, int64_t D, double theta) {
-  rotate(dy, dx, B, T, H, D, theta, -1.0);
+void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency) {
+  rotate(dy, dx, B, T, H, D, frequency, -1.0);
 }
 
 }  // namespace fog8::fused

@@ -8,6 +8,12 @@ function parsePort(value: string): number {
   return n;
 }
 
+function parsePollMs(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 100 || n > 3_600_000) throw new RangeError(`--poll-ms must be an integer in [100, 3600000] (milliseconds), got ${JSON.stringify(value)}`);
+  return n;
+}
+
 export function registerDashCommand(program: Command): void {
   program
     .command('dash')
@@ -15,7 +21,7 @@ export function registerDashCommand(program: Command): void {
     .argument('[runsRoot]', 'directory of run directories (or one run directory)', 'runs')
     .option('--port <n>', 'TCP port (0: any free port)', parsePort, 8321)
     .option('--host <host>', 'interface to bind', '127.0.0.1')
-    .option('--poll-ms <ms>', 'page refresh interval in milliseconds', (v) => Number(v), 2000)
+    .option('--poll-ms <ms>', 'page refresh interval in milliseconds', parsePollMs, 2000)
     .action(async (runsRoot: string, opts: { port: number; host: string; pollMs: number }) => {
       const dash = await startDashServer({ root: runsRoot, port: opts.port, host: opts.host, pollMs: opts.pollMs });
       console.log(`dashboard: ${dash.url} (serving ${runsRoot}; Ctrl-C to stop)`);

@@ -1,6 +1,6 @@
 /** `fog8 inspect CHECKPOINT`: config, parameter count, step and FP8 scaling-state summary. */
 import type { Command } from 'commander';
-import { fromHfConfig } from '../../model/config.js';
+import { fromHfConfig } from '../../model/hf-config.js';
 import { countParameters } from '../../model/params.js';
 import { readCheckpoint } from '../../train/checkpoint.js';
 import { resolveCheckpointDir } from '../../train/checkpoint-files.js';

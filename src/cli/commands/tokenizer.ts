@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadBrownCorpus } from '../../data/brown-corpus.js';
 import { readDocuments } from '../../data/prepare.js';
 import { trainTokenizer } from '../../data/tokenizer.js';
+import { checkOutputPath } from '../../util/safe-file.js';
 
 interface TokenizerTrainFlags {
   input?: string[];
@@ -25,6 +26,8 @@ export function registerTokenizerCommand(program: Command): void {
     .action(async (flags: TokenizerTrainFlags) => {
       const vocabSize = parseInteger(flags.vocabSize, '--vocab-size');
       const minPairFrequency = parseInteger(flags.minPairFrequency, '--min-pair-frequency');
+      // Before training (minutes): an output that is a directory or one of the inputs is refused.
+      checkOutputPath(flags.output, '--output', flags.input ?? []);
       const started = performance.now();
       const texts: string[] = [];
       if (flags.input === undefined || flags.input.length === 0) {

@@ -34,18 +34,14 @@ function dot32(x: FloatArray, xOffset: number, y: FloatArray, yOffset: number, D
 }
 
 interface Fp8Casts {
-  pScale: number; pInv: number; dpScale: number; dpInv: number; dsScale: number; dsInv: number;
+  pScale: number; pInv: number; dsScale: number; dsInv: number;
 }
 
-function fp8Casts(fp8: AttentionFp8Scales): Fp8Casts {
+/** Float32 scales and inverses of the in-kernel casts; ds is only read by the backward. */
+function fp8Casts(fp8: AttentionFp8Scales, withDs: boolean): Fp8Casts {
   const pScale = Math.fround(fp8.p);
-  const dpScale = Math.fround(fp8.dp);
-  const dsScale = Math.fround(fp8.ds);
-  return {
-    pScale, pInv: Math.fround(1 / pScale),
-    dpScale, dpInv: Math.fround(1 / dpScale),
-    dsScale, dsInv: Math.fround(1 / dsScale),
-  };
+  const dsScale = withDs ? Math.fround(fp8.ds) : 1;
+  return { pScale, pInv: Math.fround(1 / pScale), dsScale, dsInv: Math.fround(1 / dsScale) };
 }
 
 /**
@@ -62,7 +58,7 @@ export function attentionForward(
   const round = roundingOf(o);
   const softmaxScale = round(shape.softmaxScale);
   const group = Hq / Hkv;
-  const casts = fp8 === null ? null : fp8Casts(fp8);
+  const casts = fp8 === null ? null : fp8Casts(fp8, false);
   const pStats = emptyStats();
   let maxLogit = -Infinity;
   const acc = new Float64Array(D); // running Σ p·v of one query row
@@ -132,9 +128,10 @@ export function attentionForward(
 
 /**
  * dq (B, T, Hq, D), dk, dv (B, T, Hkv, D) (overwritten) from do_ (B, T, Hq, D) and the forward's
- * o and lse. Dᵢ = fround(Σ_d dO⊙O), P = fround(exp(s − lse)), dP = dO·vᵀ (float32 accumulation),
- * dS = fround(P·fround(dP − Dᵢ)); FP8 mode: dP̂ = fq_E5M2(dP, dp) replaces dP, dŜ = fq_E5M2(dS, ds)
- * replaces dS, and P̂ = fq_E4M3(P, p) replaces P in dv. dq = scale·Σ dŜ·k, dk = scale·Σ dŜᵀ·q, dv = Σ P̂ᵀ·dO.
+ * o and lse. Dᵢ = fround(Σ_d dO⊙O), P = fround(exp(s − lse)), dP = dO·vᵀ (float32 accumulation,
+ * never cast: TE/cuDNN keep it wide), dS = fround(P·fround(dP − Dᵢ)); FP8 mode: dŜ = fq_E5M2(dS, ds)
+ * replaces dS and P̂ = fq_E4M3(P, p) replaces P in dv. dq = scale·Σ dŜ·k, dk = scale·Σ dŜᵀ·q,
+ * dv = Σ P̂ᵀ·dO. dq, dk, dv are returned unquantized; the caller casts them (DESIGN §3 dQKV).
  */
 export function attentionBackward(
   q: FloatArray, k: FloatArray, v: FloatArray, o: FloatArray, lse: FloatArray, do_: FloatArray,
@@ -144,8 +141,7 @@ export function attentionBackward(
   const round = roundingOf(o);
   const softmaxScale = round(shape.softmaxScale);
   const group = Hq / Hkv;
-  const casts = fp8 === null ? null : fp8Casts(fp8);
-  const dpStats = emptyStats();
+  const casts = fp8 === null ? null : fp8Casts(fp8, true);
   const dsStats = emptyStats();
   const pRecastStats: CastStats = emptyStats(); // P̂ was already counted by the forward
   const dqRow = new Float64Array(D); // (D)
@@ -168,8 +164,7 @@ export function attentionBackward(
             const kOffset = kvOffset(j);
             const s = round(softmaxScale * dot32(q, qOffset, k, kOffset, D, round));
             const p = round(Math.exp(s - rowLse));
-            let dp = dot32(do_, qOffset, v, kOffset, D, round);
-            if (casts !== null) dp = fakeQuantizeScalar(dp, E5M2, casts.dpScale, casts.dpInv, dpStats);
+            const dp = dot32(do_, qOffset, v, kOffset, D, round);
             let ds = round(p * round(dp - Di));
             let pForDv = p;
             if (casts !== null) {
@@ -195,5 +190,5 @@ export function attentionBackward(
       }
     }
   }
-  return casts === null ? {} : { dp: dpStats, ds: dsStats };
+  return casts === null ? {} : { ds: dsStats };
 }

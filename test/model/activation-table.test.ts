@@ -1,0 +1,174 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FloatArray, GemmOperand, Kernels } from '../../src/kernels/types.js';
+import { resolvePrecision, type PrecisionRecipe } from '../../src/numerics/recipe.js';
+import { PRESET_NAMES, resolveModelConfig, type ModelConfig } from '../../src/model/config.js';
+import { Model, type Batch } from '../../src/model/model.js';
+import { buildActivationTable } from '../../src/model/activation-table.js';
+import type { ActivationProbe } from '../../src/ops/boundary.js';
+import { Rng } from '../../src/model/rng.js';
+import { backends } from '../kernels/backends.js';
+
+function makeBatch(c: ModelConfig, B: number, T: number, seed: number): Batch {
+  const rng = new Rng(seed, 7);
+  const inputs = new Int32Array(B * T).map(() => rng.nextU32() % c.vocabSize);
+  const targets = new Int32Array(B * T).map(() => rng.nextU32() % c.vocabSize);
+  targets[1] = -1;
+  return { inputs, targets, B, T };
+}
+
+/** Number of elements of x that are not BF16 values (float32 bit patterns with a non-zero low half). */
+function nonBf16Count(x: FloatArray): number {
+  const f = Float32Array.from(x);
+  const bits = new Uint32Array(f.buffer);
+  let n = 0;
+  for (let i = 0; i < bits.length; i++) if ((bits[i] & 0xffff) !== 0 || Number.isNaN(f[i]) || f[i] !== x[i]) n++;
+  return n;
+}
+
+/** The recipes with BF16 wide tensors, each preset's own plus fp32 GEMMs with BF16 tensors. */
+const BF16_WIDE: PrecisionRecipe[] = [
+  resolvePrecision('bf16'),
+  resolvePrecision('fp8-delayed'),
+  resolvePrecision('fp8-current'),
+  resolvePrecision('fp8-block'),
+  resolvePrecision({ base: 'fp32', activations: 'bf16' }),
+];
+
+/**
+ * Wraps kernels so every activation a non-GEMM kernel reads (norm, RoPE, MLP activation,
+ * cross-entropy inputs; attention's inputs when attention is not FP8) and, under fp32 GEMMs, every
+ * GEMM operand outside the parameter arena is checked BF16 — independently of the graph's own
+ * bookkeeping. FP8 casts and fake-quantized operands are the recipe's own casts, not checked here.
+ */
+function checkingKernels(k: Kernels, recipe: PrecisionRecipe, params: () => Float32Array | null, bad: string[]): Kernels {
+  const check = (what: string, x: FloatArray) => {
+    const n = nonBf16Count(x);
+    if (n > 0) bad.push(`${what}: ${n}/${x.length} not BF16`);
+  };
+  const fp8Attention = recipe.gemm === 'fp8' && recipe.fp8Attention;
+  const w: Kernels = Object.create(k) as Kernels;
+  Object.assign(w, {
+    rmsnormForward: (x, g, y, r, R, C, e) => (check('rmsnormForward x', x), k.rmsnormForward(x, g, y, r, R, C, e)),
+    rmsnormBackward: (dy, x, g, r, dx, dg, R, C) => (check('rmsnormBackward dy', dy), check('rmsnormBackward x', x), k.rmsnormBackward(dy, x, g, r, dx, dg, R, C)),
+    ropeForward: (x, y, B, T, H, D, th) => (check('ropeForward x', x), k.ropeForward(x, y, B, T, H, D, th)),
+    ropeBackward: (dy, dx, B, T, H, D, th) => (check('ropeBackward dy', dy), k.ropeBackward(dy, dx, B, T, H, D, th)),
+    swigluForward: (h, a, R, F) => (check('swigluForward h', h), k.swigluForward(h, a, R, F)),
+    swigluBackward: (h, da, dh, R, F) => (check('swigluBackward h', h), check('swigluBackward da', da), k.swigluBackward(h, da, dh, R, F)),
+    smoothSwigluForward: (h, a, s, R, F) => (check('smoothSwigluForward h', h), k.smoothSwigluForward(h, a, s, R, F)),
+    smoothSwigluBackward: (h, s, da, dh, R, F) => (check('smoothSwigluBackward h', h), check('smoothSwigluBackward da', da), k.smoothSwigluBackward(h, s, da, dh, R, F)),
+    geluForward: (x, y) => (check('geluForward x', x), k.geluForward(x, y)),
+    geluBackward: (x, dy, dx) => (check('geluBackward x', x), check('geluBackward dy', dy), k.geluBackward(x, dy, dx)),
+    xieluForward: (x, y, p) => (check('xieluForward x', x), k.xieluForward(x, y, p)),
+    xieluBackward: (x, dy, dx, p) => (check('xieluBackward x', x), check('xieluBackward dy', dy), k.xieluBackward(x, dy, dx, p)),
+    crossEntropyForward: (l, t, ls, lse, R, V) => (check('crossEntropyForward logits', l), k.crossEntropyForward(l, t, ls, lse, R, V)),
+    crossEntropyBackward: (l, t, lse, dl, dlg, R, V) => (check('crossEntropyBackward logits', l), k.crossEntropyBackward(l, t, lse, dl, dlg, R, V)),
+    attentionForward: (q, kk, v, o, lse, shape, fp8, opts) => {
+      if (!fp8Attention) for (const [n, x] of [['q', q], ['k', kk], ['v', v]] as const) check(`attentionForward ${n}`, x);
+      return k.attentionForward(q, kk, v, o, lse, shape, fp8, opts);
+    },
+    attentionBackward: (q, kk, v, o, lse, dO, dq, dk, dv, shape, fp8) => {
+      if (!fp8Attention) check('attentionBackward dO', dO);
+      return k.attentionBackward(q, kk, v, o, lse, dO, dq, dk, dv, shape, fp8);
+    },
+    gemm: (M, N, K, a, b, c, alpha, beta) => {
+      if (recipe.gemm === 'fp32') {
+        for (const [n, op] of [['A', a], ['B', b]] as [string, GemmOperand][]) {
+          const arena = params();
+          if (op.dtype === 'f32' && !(arena && (op.data as Float32Array).buffer === arena.buffer)) check(`gemm ${n} (${M}×${N}×${K})`, op.data as FloatArray);
+        }
+      }
+      return k.gemm(M, N, K, a, b, c, alpha, beta);
+    },
+  } satisfies Partial<Kernels>);
+  return w;
+}
+
+test('activation table: names unique per pass, dtype = recipe.activations, rounding kinds; fp32 recipe keeps everything float32', () => {
+  assert.equal(resolvePrecision('fp32').activations, 'fp32');
+  for (const preset of PRESET_NAMES) {
+    const c = resolveModelConfig({ preset, size: 'tiny' });
+    for (const act of ['bf16', 'fp32'] as const) {
+      const t = buildActivationTable(c, act);
+      for (const pass of ['forward', 'backward']) {
+        const names = t.filter((s) => s.pass === pass).map((s) => s.name);
+        assert.equal(new Set(names).size, names.length, `${preset} ${pass}: duplicate names`);
+      }
+      assert.ok(t.every((s) => s.dtype === act));
+      assert.ok(t.every((s) => (s.pass === 'backward') === s.name.startsWith('d.')));
+    }
+    const t = buildActivationTable(c, 'bf16');
+    assert.deepEqual(t.filter((s) => s.rounding === 'exact').map((s) => s.name), ['split.q', 'split.k', 'split.v', 'd.split.in']);
+    assert.deepEqual(t.filter((s) => s.rounding === 'op').map((s) => s.name), ['lm_head.logits', 'd.lm_head.logits']);
+    // the knobs decide which ops exist, hence which entries
+    assert.equal(t.some((s) => s.name === 'input_norm.out'), c.preNorm, preset);
+    assert.equal(t.some((s) => s.name === 'q_norm.out'), c.qkNorm !== 'none', preset);
+    assert.equal(t.some((s) => s.name === 'attn_post.out'), c.postNorm || c.layerScale, preset);
+    assert.equal(t.some((s) => s.name === 'rescale.out'), c.mlp === 'smooth-swiglu', preset);
+    assert.equal(t.some((s) => s.name === 'final_norm.out'), c.finalNorm, preset);
+  }
+});
+
+test('BF16 wide tensors: in one training step every inter-op tensor of the table (forward and backward) is BF16, every kernel reads BF16 activations, parameter gradients stay float32 — each preset and recipe, both backends', async () => {
+  for (const base of await backends()) {
+    for (const preset of PRESET_NAMES) {
+      const c = resolveModelConfig({ preset, size: 'tiny' });
+      const batch = makeBatch(c, 2, 8, 5);
+      for (const recipe of BF16_WIDE) {
+        const what = `${base.name} ${preset} ${recipe.name}`;
+        const bad: string[] = [];
+        let arena: Float32Array | null = null;
+        const m = new Model(c, checkingKernels(base, recipe, () => arena, bad), recipe, 11);
+        arena = m.params.data;
+        const seen = new Map<string, number>(); // `${pass} ${name} ${layer}` → reports
+        const probe: ActivationProbe = {
+          tensor(name, layer, pass, x) {
+            const key = `${pass} ${name} ${layer}`;
+            seen.set(key, (seen.get(key) ?? 0) + 1);
+            const n = nonBf16Count(x);
+            if (n > 0) bad.push(`${key}: ${n}/${x.length} not BF16`);
+          },
+        };
+        // scales warmed once so the FP8 recipes cast as in training
+        m.forwardBackward(batch, 1);
+        m.scaling.updateForward();
+        m.scaling.updateBackward();
+        m.zeroGrads();
+        m.beginOptimizerStep();
+        m.setActivationProbe(probe);
+        bad.length = 0;
+        const loss = m.forwardBackward(batch, 1);
+        assert.ok(Number.isFinite(loss), what);
+        assert.deepEqual(bad, [], what);
+        // every entry of the table was handed on (and seen) in every layer
+        const expected = new Set<string>();
+        for (const s of buildActivationTable(c, 'bf16')) {
+          for (const layer of s.perLayer ? Array.from({ length: c.nLayers }, (_, i) => i) : [-1]) expected.add(`${s.pass} ${s.name} ${layer}`);
+        }
+        assert.deepEqual([...seen.keys()].sort(), [...expected].sort(), what);
+        // float32-only: parameter gradients accumulate in float32 (not rounded), most are not BF16 values
+        const nonBf16 = nonBf16Count(m.grads.data);
+        assert.ok(nonBf16 > 0.9 * m.grads.size, `${what}: only ${nonBf16}/${m.grads.size} parameter-gradient values are non-BF16`);
+      }
+    }
+  }
+});
+
+test('fp32 recipe: the same probe sees float32 tensors (nothing rounded), so the BF16 checks above can fail', async () => {
+  const [k] = await backends();
+  for (const preset of ['llama3', 'fog-xielu']) {
+    const c = resolveModelConfig({ preset, size: 'tiny' });
+    const m = new Model(c, k, resolvePrecision('fp32'), 11);
+    let tensors = 0;
+    let nonBf16 = 0;
+    m.setActivationProbe({
+      tensor(_n, _l, _p, x) {
+        tensors++;
+        if (nonBf16Count(x) > 0) nonBf16++;
+      },
+    });
+    m.forwardBackward(makeBatch(c, 2, 8, 5), 1);
+    assert.ok(tensors > 40, `${preset}: ${tensors} tensors seen`);
+    assert.ok(nonBf16 > 0.9 * tensors, `${preset}: ${nonBf16}/${tensors} tensors hold non-BF16 values`);
+  }
+});
