@@ -30,8 +30,9 @@ export const STABILITY_PROTOCOL: Readonly<StudyProtocol> = Object.freeze({
   precisions: ['bf16', 'fp8-delayed'],
   lrs: [3e-3, 1e-2, 2e-2],
   seeds: [1, 2, 3],
-  train: ['--size', 'small', '--seq', '64', '--batch', '8', '--steps', '240', '--warmup', '40', '--fp8-attention', 'true',
-    '--eval-interval', '60', '--eval-batches', '4', '--metrics-interval', '5', '--checkpoint-interval', '0', '--progress', 'none'],
+  // 90 runs of 120 steps × 512 tokens of `small` (5.2 M parameters): ≈ 40 s each at 2 threads, ≈ 60 min in all.
+  train: ['--size', 'small', '--seq', '64', '--batch', '8', '--steps', '120', '--warmup', '20', '--fp8-attention', 'true',
+    '--eval-interval', '40', '--eval-batches', '4', '--metrics-interval', '5', '--checkpoint-interval', '0', '--progress', 'none'],
 });
 
 export interface StudyFindings {
