@@ -212,7 +212,7 @@ export function studyHtml(o: { summary: SweepSummary; markdown: string; baseDir:
 }
 
 /** Writes OUT/study.md and OUT/study.html from a finished (or partial) sweep of the protocol. */
-export function writeStudy(o: { outDir: string; summary: SweepSummary; command: string; wallSeconds?: number | null; testSeeds?: number[] }): { markdownPath: string; htmlPath: string; markdown: string } {
+export function writeStudy(o: { outDir: string; summary: SweepSummary; command: string; wallSeconds?: number | null; testSeeds?: number[]; machine?: string }): { markdownPath: string; htmlPath: string; markdown: string } {
   const cache = new Map<string, RunData>();
   const load = (dir: string): RunData => {
     let r = cache.get(dir);
@@ -229,7 +229,7 @@ export function writeStudy(o: { outDir: string; summary: SweepSummary; command: 
   } catch (e) {
     forecastError = (e as Error).message;
   }
-  const markdown = studyMarkdown({ summary: o.summary, findings, forecast, forecastError, command: o.command, machine: machineLine(finished.map((r) => load(r.dir))), wallSeconds: o.wallSeconds ?? null });
+  const markdown = studyMarkdown({ summary: o.summary, findings, forecast, forecastError, command: o.command, machine: o.machine ?? machineLine(finished.map((r) => load(r.dir))), wallSeconds: o.wallSeconds ?? null });
   const markdownPath = join(o.outDir, 'study.md');
   writeFileSync(markdownPath, `${markdown}\n`);
   const htmlPath = join(o.outDir, 'study.html');

@@ -31,9 +31,11 @@ export function registerStudyCommand(program: Command): void {
     .option('--test-seeds <list>', 'seeds held out for the forecaster evaluation (default: the largest)', numList('test-seeds'))
     .option('--shard <k/n>', 'train only every n-th run starting at k (parallel processes); no study page', parseShard)
     .option('--summary-only', 'train nothing; summarise the finished runs')
+    .option('--machine <text>', 'the machine that trained the runs, for study.md (default: this one)')
+    .option('--wall-seconds <s>', 'wall time of the training, for study.md (with --summary-only)', Number)
     .allowUnknownOption()
     .allowExcessArguments()
-    .action(async (o: { out: string; presets?: string[]; precisions?: string[]; lrs?: number[]; seeds?: number[]; testSeeds?: number[]; shard?: [number, number]; summaryOnly?: boolean }, command: Command) => {
+    .action(async (o: { out: string; presets?: string[]; precisions?: string[]; lrs?: number[]; seeds?: number[]; testSeeds?: number[]; shard?: [number, number]; summaryOnly?: boolean; machine?: string; wallSeconds?: number }, command: Command) => {
       const shared = [...p.train, ...command.args];
       checkSweepTrainFlags(shared);
       const started = Date.now();
@@ -49,7 +51,7 @@ export function registerStudyCommand(program: Command): void {
         console.log(`study shard ${o.shard[0]}/${o.shard[1]} done; run without --shard (or with --summary-only) to write the study page`);
         return;
       }
-      const out = writeStudy({ outDir: o.out, summary: result.summary, command: command_, wallSeconds: o.summaryOnly ? null : (Date.now() - started) / 1000, testSeeds: o.testSeeds });
+      const out = writeStudy({ outDir: o.out, summary: result.summary, command: command_, wallSeconds: o.wallSeconds ?? (o.summaryOnly ? null : (Date.now() - started) / 1000), testSeeds: o.testSeeds, machine: o.machine });
       console.log(`${out.markdown}\n\nstudy: ${out.htmlPath}\nsummary: ${out.markdownPath}`);
     });
 }
