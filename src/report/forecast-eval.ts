@@ -57,6 +57,8 @@ export interface ForecastEvalResult {
   heldOut: ThresholdResult[];
   /** held-out evaluation of the built-in kurtosis rule (one row, threshold 0.5 on its 0/1 score). */
   rule: ThresholdResult;
+  /** baseline: an alarm that is always on (flags every spike; one false alarm per spike-free run). */
+  alwaysOn: ThresholdResult;
   /** spikes per held-out run. */
   testSpikes: { run: string; onsets: number[]; diverged: boolean }[];
 }
@@ -86,6 +88,7 @@ export function forecastEval(runs: readonly RunTelemetry[], o: ForecastEvalOptio
     model,
     heldOut: o.thresholds.map((t) => evaluateThreshold(scored, t, o.horizon)),
     rule: evaluateThreshold(ruleRuns, 0.5, o.horizon),
+    alwaysOn: evaluateThreshold(scored.map((r) => ({ ...r, samples: r.samples.map((s) => ({ ...s, p: 1 })) })), 0.5, o.horizon),
     testSpikes: test.map((r) => {
       const s = runSpikes(r, spike);
       return { run: r.name, onsets: s.episodes.map((e) => e.onset), diverged: s.diverged };
@@ -113,5 +116,6 @@ export function formatForecastEval(r: ForecastEvalResult): string {
     `${label.padEnd(9)}  ${`${t.flagged}/${t.spikes}${t.flaggedShare === null ? '' : ` (${(100 * t.flaggedShare).toFixed(0)}%)`}`.padStart(14)}  ${f(t.medianLead, 1).padStart(19)}  ${f(t.falseAlarmsPer1000, 2).padStart(8)} (${t.falseAlarms} in ${t.spikeFreeSteps} steps)`;
   for (const t of r.heldOut) lines.push(row(t.threshold.toFixed(2), t));
   lines.push(row('rule', r.rule) + '   ← built-in kurtosis rule (5 rising readings, 1.5×)');
+  lines.push(row('always', r.alwaysOn) + '   ← baseline: alarm always on (a forecaster must beat its false-alarm rate)');
   return lines.join('\n');
 }

@@ -59,3 +59,22 @@ test('fitLogistic separates a feature that predicts and ignores one that does no
   assert.ok(Math.min(...pos) > Math.max(...neg));
   assert.equal(m.std[2], 1); // a constant feature is left unscaled
 });
+
+test('forecastEval: fits on the non-held-out seeds only and reports the always-on baseline', async () => {
+  const { forecastEval } = await import('../../src/report/forecast-eval.js');
+  const mk = (name: string, seed: number, spikeAt: number | null) => {
+    const steps = Array.from({ length: 100 }, (_, i) => ({ type: 'step' as const, step: i + 1, tokens: 0, time: 0, loss: spikeAt !== null && i + 1 >= spikeAt ? 6 : 3, lr: 1, gradNorm: 1, tokensPerSec: 1, mfu: 0, skipped: false, stepTimeMs: 1 }));
+    // The max logit climbs 20 steps before the spike: a learnable precursor.
+    const tensors = Array.from({ length: 20 }, (_, i) => ({ type: 'tensors' as const, step: 5 * (i + 1), tokens: 0, time: 0, stats: [], maxAttentionLogit: [spikeAt !== null && 5 * (i + 1) >= spikeAt - 20 ? 50 + 5 * i : 5] }));
+    return { name, seed, steps, tensors, fp8: [], events: [] };
+  };
+  const runs = [mk('a1', 1, 60), mk('b1', 1, null), mk('a2', 2, 70), mk('b2', 2, null), mk('a3', 3, 65), mk('b3', 3, null)];
+  const r = forecastEval(runs, { horizon: 30, window: 2, thresholds: [0.5] });
+  assert.deepEqual(r.testSeeds, [3]);
+  assert.deepEqual(r.fitRuns, ['a1', 'b1', 'a2', 'b2']);
+  assert.deepEqual(r.testRuns, ['a3', 'b3']);
+  assert.equal(r.heldOut[0].spikes, 1);
+  assert.equal(r.heldOut[0].flagged, 1);
+  assert.equal(r.heldOut[0].falseAlarms, 0);
+  assert.deepEqual([r.alwaysOn.flagged, r.alwaysOn.falseAlarms, r.alwaysOn.spikeFreeSteps], [1, 1, 100]);
+});

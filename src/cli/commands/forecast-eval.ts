@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { forecastEval, formatForecastEval, loadTelemetry } from '../../report/forecast-eval.js';
+import { DEFAULT_SPIKE_OPTIONS } from '../../monitor/spikes.js';
 
 const numList = (name: string) => (v: string): number[] => v.split(',').filter((s) => s.trim() !== '').map((s) => {
   const n = Number(s);
@@ -24,10 +25,16 @@ export function registerForecastEvalCommand(program: Command): void {
     .option('--horizon <steps>', 'a sample is positive when a spike starts within this many steps', positiveInt('horizon'), 50)
     .option('--window <n>', 'metrics intervals the trend features span', positiveInt('window'), 3)
     .option('--thresholds <list>', 'alarm thresholds on the forecaster probability', numList('thresholds'), [0.3, 0.5, 0.7, 0.9])
+    .option('--spike-min-steps <n>', 'finite losses before a rise counts as a spike (e.g. past warmup); non-finite steps always count', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new RangeError(`--spike-min-steps must be an integer ≥ 0, got ${JSON.stringify(v)}`);
+      return n;
+    }, DEFAULT_SPIKE_OPTIONS.minSteps)
     .option('--save <file>', 'write the fitted model (JSON) for fog8 train --forecaster-model')
     .option('--json', 'print the full result as JSON')
-    .action((runs: string[], o: { testSeeds?: number[]; horizon: number; window: number; thresholds: number[]; save?: string; json?: boolean }) => {
-      const result = forecastEval(loadTelemetry(runs), { testSeeds: o.testSeeds, horizon: o.horizon, window: o.window, thresholds: o.thresholds });
+    .action((runs: string[], o: { testSeeds?: number[]; horizon: number; window: number; thresholds: number[]; spikeMinSteps: number; save?: string; json?: boolean }) => {
+      const spike = { ...DEFAULT_SPIKE_OPTIONS, minSteps: o.spikeMinSteps };
+      const result = forecastEval(loadTelemetry(runs), { testSeeds: o.testSeeds, horizon: o.horizon, window: o.window, thresholds: o.thresholds, spike });
       if (o.save) writeFileSync(o.save, `${JSON.stringify(result.model, null, 2)}\n`);
       console.log(o.json ? JSON.stringify(result, null, 2) : formatForecastEval(result));
     });
