@@ -61,7 +61,10 @@ function expectedCast(x: Float32Array, fmt: FloatFormat, scale: number): { codes
   return { codes, stats: { amax: sawNaN ? NaN : amax, underflow, overflow, nonzero, sumSq, errSq, absSum, lostAbs } };
 }
 
-/** Counts exactly; the float64 error sums to 1e-12 relative (summation order differs per backend). */
+/**
+ * Counts exactly; the error sums to 1e-5 relative: the reference sums in float64, the native AVX2
+ * loop in float32 lanes per 512-element sub-block (then float64), the scalar path in float64.
+ */
 function assertStats(actual: CastStats, expected: CastStats, what: string): void {
   const counts = (c: CastStats) => ({ amax: c.amax, underflow: c.underflow, overflow: c.overflow, nonzero: c.nonzero });
   assert.deepEqual(counts(actual), counts(expected), what);
@@ -69,7 +72,7 @@ function assertStats(actual: CastStats, expected: CastStats, what: string): void
     const a = actual[f];
     const e = expected[f];
     assert.equal(typeof a, 'number', `${what}: ${f} reported`);
-    assert.ok(Math.abs((a as number) - (e as number)) <= 1e-12 * Math.abs(e as number), `${what}: ${f} ${a} vs ${e}`);
+    assert.ok(Math.abs((a as number) - (e as number)) <= 1e-5 * Math.abs(e as number), `${what}: ${f} ${a} vs ${e}`);
   }
 }
 
@@ -189,7 +192,7 @@ test('roundBf16 and packBf16: RNE on the top 16 bits, NaN stays NaN', async (t) 
   }
 });
 
-test('cast error sums: native equals the reference on a threaded 300k-element cast (both paths)', async () => {
+test('cast error sums: native equals the reference to 1e-5 on a threaded 300k-element cast (both paths)', async () => {
   const ks = await backends();
   if (ks.length < 2) return; // native absent: the test above already checked the reference
   const [ref, nat] = ks;
@@ -202,8 +205,8 @@ test('cast error sums: native equals the reference on a threaded 300k-element ca
       const b = nat.quantize(x, format, scale, new Uint8Array(x.length));
       const c = nat.quantizeDequantize(x, format, scale, new Float32Array(x.length));
       for (const f of ['sumSq', 'errSq', 'absSum', 'lostAbs'] as const) {
-        assert.ok(Math.abs(b[f]! - a[f]!) <= 1e-12 * a[f]!, `${format} ${scale} ${f}: native codes ${b[f]} vs reference ${a[f]}`);
-        assert.ok(Math.abs(c[f]! - a[f]!) <= 1e-12 * a[f]!, `${format} ${scale} ${f}: native values ${c[f]} vs reference ${a[f]}`);
+        assert.ok(Math.abs(b[f]! - a[f]!) <= 1e-5 * a[f]!, `${format} ${scale} ${f}: native codes ${b[f]} vs reference ${a[f]}`);
+        assert.ok(Math.abs(c[f]! - a[f]!) <= 1e-5 * a[f]!, `${format} ${scale} ${f}: native values ${c[f]} vs reference ${a[f]}`);
       }
       assert.ok(a.lostAbs! > 0 && a.lostAbs! < a.absSum!);
     }

@@ -85,13 +85,13 @@ test('dequantize: all 256 codes of both formats equal the reference', { skip: sk
   }
 });
 
-/** Counts and amax exactly; the float64 error sums to 1e-12 relative (summation order differs). */
+/** Counts and amax exactly; the error sums to 1e-5 relative (the AVX2 loop sums sub-blocks in float32 lanes). */
 function assertSameStats(got: CastStats, want: CastStats, what: string): void {
   const { sumSq, errSq, absSum, lostAbs, ...counts } = got;
   const { sumSq: s2, errSq: e2, absSum: a2, lostAbs: l2, ...wantCounts } = want;
   assert.deepEqual(counts, wantCounts, what);
   [[sumSq, s2], [errSq, e2], [absSum, a2], [lostAbs, l2]].forEach(([g, w], i) => {
-    assert.ok(typeof g === 'number' && Math.abs(g - (w as number)) <= 1e-12 * Math.abs(w as number), `${what}: error sum ${i}: ${g} vs ${w}`);
+    assert.ok(typeof g === 'number' && Math.abs(g - (w as number)) <= 1e-5 * Math.abs(w as number), `${what}: error sum ${i}: ${g} vs ${w}`);
   });
 }
 

@@ -106,6 +106,53 @@ inline double sumLanes(__m256d v) {
   return (l[0] + l[1]) + (l[2] + l[3]);
 }
 
+/**
+ * The same sums in float32 lanes, for one sub-block of kErrBlock elements (at most 64 terms per
+ * lane), then added to the float64 ErrVec: about 2.5× cheaper than converting every element to
+ * float64, with a relative rounding of at most ~64·2⁻²⁴ per sub-block. A sub-block holding a
+ * |x| ≥ 2⁶⁰ (whose square could overflow float32), ±Inf or NaN takes the float64 path instead.
+ */
+struct ErrVec32 {
+  __m256 sumSq = _mm256_setzero_ps();
+  __m256 errSq = _mm256_setzero_ps();
+  __m256 absSum = _mm256_setzero_ps();
+  __m256 lostAbs = _mm256_setzero_ps();
+};
+
+constexpr size_t kErrBlock = 512;
+
+/** Only for sub-blocks where hasHuge is false: every |x| < 2⁶⁰, so no lane is NaN or infinite. */
+inline void addError8f(const EncodeVec& k, __m256 xv, __m256 xhat, __m256 rounded, ErrVec32& e) {
+  const __m256 d = _mm256_sub_ps(xv, xhat);
+  const __m256 af = _mm256_and_ps(xv, _mm256_castsi256_ps(k.absMask));
+  e.sumSq = _mm256_fmadd_ps(xv, xv, e.sumSq);
+  e.errSq = _mm256_fmadd_ps(d, d, e.errSq);
+  e.absSum = _mm256_add_ps(e.absSum, af);
+  e.lostAbs = _mm256_add_ps(e.lostAbs, _mm256_and_ps(af, _mm256_cmp_ps(rounded, _mm256_setzero_ps(), _CMP_EQ_OQ)));
+}
+
+inline __m256d widenSum(__m256 v) {
+  return _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+
+inline void flushError(const ErrVec32& f, ErrVec& e) {
+  e.sumSq = _mm256_add_pd(e.sumSq, widenSum(f.sumSq));
+  e.errSq = _mm256_add_pd(e.errSq, widenSum(f.errSq));
+  e.absSum = _mm256_add_pd(e.absSum, widenSum(f.absSum));
+  e.lostAbs = _mm256_add_pd(e.lostAbs, widenSum(f.lostAbs));
+}
+
+/** Whether x[0, n) (n a multiple of 8) holds an |x| ≥ 2⁶⁰, ±Inf or NaN (those take the float64 path). */
+inline bool hasHuge(const float* x, size_t n) {
+  const __m256i absMask = _mm256_set1_epi32(0x7FFFFFFF);
+  __m256i maxBits = _mm256_setzero_si256();
+  for (size_t i = 0; i < n; i += 8) {
+    maxBits = _mm256_max_epu32(maxBits, _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)), absMask));
+  }
+  const __m256i big = _mm256_cmpgt_epi32(maxBits, _mm256_set1_epi32(0x5D7FFFFF));  // above the largest float below 2⁶⁰
+  return !_mm256_testz_si256(big, big);
+}
+
 inline void mergeError(const ErrVec& e, fog8::ChunkStats& st) {
   st.sumSq += sumLanes(e.sumSq);
   st.errSq += sumLanes(e.errSq);
@@ -126,16 +173,15 @@ inline uint64_t sumBytes(__m256i counts) {
  * add/subtract of 2^(e + 23 − M) (e the exponent of |v|, at least that of the smallest normal)
  * rounds |v| to M mantissa bits, ties to even — the same value the code decodes to.
  */
-inline __m256 fakeQuantize8(const EncodeVec& k, __m256 xv, __m256 invScale, StatsVec& st, ErrVec& err) {
+inline __m256 fakeQuantize8(const EncodeVec& k, __m256 xv, __m256 invScale, StatsVec& st, __m256& rounded) {
   const __m256 v = _mm256_mul_ps(xv, k.scale);
   const __m256 a = _mm256_and_ps(v, _mm256_castsi256_ps(k.absMask));
   const __m256 clamped = _mm256_min_ps(k.maxFinite, a);
-  const __m256 rounded = roundedMagnitude8(k, clamped);
+  rounded = roundedMagnitude8(k, clamped);
   addStats(st, _mm256_and_si256(_mm256_castps_si256(xv), k.absMask), a, k.maxFinite);
   st.zeroValues = _mm256_add_epi32(st.zeroValues, _mm256_cmpeq_epi32(_mm256_castps_si256(rounded), _mm256_setzero_si256()));
   const __m256 sign = _mm256_andnot_ps(_mm256_castsi256_ps(k.absMask), v);
   const __m256 out = _mm256_mul_ps(_mm256_or_ps(rounded, sign), invScale);
-  addError8(k, xv, out, rounded, err);
   // NaN decodes to the one quiet NaN (as JavaScript stores it), whatever its sign or payload.
   return _mm256_blendv_ps(out, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000)), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
 }
@@ -177,10 +223,14 @@ void quantizeCodes(const float* x, size_t n, const fog8::EncodeParams& p, float 
   const __m256 vInv = _mm256_set1_ps(invScale);
   ErrVec err;
   // x̂ of 8 lanes from the clamped |x·scale| (the value the code decodes to), for the error sums.
+  ErrVec32 err32;
+  bool exact = false;  // this sub-block takes the float64 error path
   const auto error8 = [&](__m256 xv, __m256 v, __m256 clamped) {
     const __m256 rounded = roundedMagnitude8(k, clamped);
     const __m256 sign = _mm256_andnot_ps(_mm256_castsi256_ps(k.absMask), v);
-    addError8(k, xv, _mm256_mul_ps(_mm256_or_ps(rounded, sign), vInv), rounded, err);
+    const __m256 xhat = _mm256_mul_ps(_mm256_or_ps(rounded, sign), vInv);
+    if (exact) addError8(k, xv, xhat, rounded, err);
+    else addError8f(k, xv, xhat, rounded, err32);
   };
   const __m256i byteOrder = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   const __m256i signBit = _mm256_set1_epi8(static_cast<char>(0x80));
@@ -193,6 +243,12 @@ void quantizeCodes(const float* x, size_t n, const fog8::EncodeParams& p, float 
     StatsVec s;
     __m256i zeros = _mm256_setzero_si256();
     for (size_t step = 0; step < steps; step++, i += 32) {
+      if (step % (kErrBlock / 32) == 0) {  // a new error sub-block (≤ kErrBlock elements)
+        flushError(err32, err);
+        err32 = ErrVec32();
+        const size_t left = (steps - step) * 32;
+        exact = hasHuge(x + i, left < kErrBlock ? left : kErrBlock);
+      }
       __m256 v0, v1, v2, v3, m0, m1, m2, m3;
       const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
       const __m256 x2 = _mm256_loadu_ps(x + i + 16), x3 = _mm256_loadu_ps(x + i + 24);
@@ -219,6 +275,7 @@ void quantizeCodes(const float* x, size_t n, const fog8::EncodeParams& p, float 
     flushCount(s.zeroInputs, zeroInputs);
     flushCount(s.overflow, overflow);
   }
+  flushError(err32, err);
   mergeStats(amaxBits, zeroCodes - zeroInputs, overflow, i, zeroInputs, st);
   mergeError(err, st);
   for (; i < n; i++) {
@@ -238,11 +295,29 @@ void quantizeValues(const float* x, size_t n, const fog8::EncodeParams& p, float
   while (i + 16 <= n) {
     const size_t blockEnd = i + kBlock < n ? i + kBlock : n;
     StatsVec s;
-    for (; i + 16 <= blockEnd; i += 16) {
-      // Both loads before the stores: out may alias x.
-      const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-      _mm256_storeu_ps(out + i, fakeQuantize8(k, x0, vInv, s, err));
-      _mm256_storeu_ps(out + i + 8, fakeQuantize8(k, x1, vInv, s, err));
+    while (i + 16 <= blockEnd) {
+      // One error sub-block of ≤ kErrBlock elements, checked for huge values before it is overwritten.
+      const size_t subEnd = i + kErrBlock < blockEnd ? i + kErrBlock : blockEnd;
+      const size_t vecEnd = i + ((subEnd - i) / 16) * 16;
+      const bool exact = hasHuge(x + i, vecEnd - i);
+      ErrVec32 err32;
+      for (; i < vecEnd; i += 16) {
+        // Both loads before the stores: out may alias x.
+        const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+        __m256 r0, r1;
+        const __m256 q0 = fakeQuantize8(k, x0, vInv, s, r0);
+        const __m256 q1 = fakeQuantize8(k, x1, vInv, s, r1);
+        if (exact) {
+          addError8(k, x0, q0, r0, err);
+          addError8(k, x1, q1, r1, err);
+        } else {
+          addError8f(k, x0, q0, r0, err32);
+          addError8f(k, x1, q1, r1, err32);
+        }
+        _mm256_storeu_ps(out + i, q0);
+        _mm256_storeu_ps(out + i + 8, q1);
+      }
+      flushError(err32, err);
     }
     amaxBits = _mm256_max_epu32(amaxBits, s.amaxBits);
     flushCount(s.zeroValues, zeroValues);
