@@ -12,6 +12,7 @@ import { loadNativeAddon, loadNativeKernels, type NativeCoreAddon, type PeakKind
 import { createReferenceKernels } from '../src/kernels/reference/index.js';
 import type { Kernels, GemmOperand, OperandDtype, AttentionShape, AttentionFp8Scales } from '../src/kernels/types.js';
 import { refuseEmulatedAddon } from './emulation-guard.js';
+import { applyWisdom, cpuModel, tunePolicyFromEnv, wisdomPath } from '../src/kernels/tune.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const reference = createReferenceKernels();
@@ -25,6 +26,12 @@ try {
 }
 const threads = addon.threads();
 const isa = addon.isa();
+// The GEMM variant a training run would use: the wisdom file's (FOG8_TUNE=cache by default here:
+// a bench never tunes on its own; run `fog8 tune` first, or FOG8_TUNE=auto).
+const tunePolicy = process.env.FOG8_TUNE ? tunePolicyFromEnv() : 'cache';
+const chosen = applyWisdom(addon, tunePolicy, wisdomPath(), (l) => console.log(l));
+const gemmVariant = { variant: chosen.variant, source: chosen.source, wisdom: wisdomPath() };
+console.log(`GEMM variant ${chosen.variant} (${chosen.source === 'default' ? 'built-in default; `fog8 tune` picks one for this CPU' : `from ${chosen.source === 'wisdom' ? 'the wisdom file' : 'a quick tune'} ${wisdomPath()}`})`);
 
 /** Best (smallest) seconds per call over repeated calls for about `budget` seconds. */
 function bestSeconds(fn: () => void, budget = 0.6, minRuns = 3): number {
@@ -103,7 +110,7 @@ const cases: GemmCase[] = [];
 for (const [a, b] of [['f32', 'f32'], ['bf16', 'bf16'], ['e4m3', 'e4m3'], ['e5m2', 'e4m3']] as [OperandDtype, OperandDtype][]) {
   cases.push({ label: `1024³ ${a}×${b}`, M: 1024, N: 1024, K: 1024, a, b, ta: false, tb: false });
 }
-for (const [T, d, f] of [[4096, 256, 768], [4096, 512, 1536]]) {
+for (const [T, d, f] of [[4096, 256, 768], [4096, 512, 1536], [8192, 1024, 4096]]) {
   // y = x·Wᵀ: x (T, d) e4m3, W (f, d) e4m3, dy (T, f) e5m2
   cases.push({ label: `${T}×${d}×${f} fprop e4m3`, M: T, N: f, K: d, a: 'e4m3', b: 'e4m3', ta: false, tb: true });
   cases.push({ label: `${T}×${d}×${f} dgrad e5m2×e4m3`, M: T, N: d, K: f, a: 'e5m2', b: 'e4m3', ta: false, tb: false });
@@ -268,7 +275,7 @@ for (const r of rows) {
   if (r.peakKey !== undefined) r.ofPeak = r.native / (peaks[r.peakKey] ?? NaN);
 }
 const fmt = (v: number | undefined, digits = 1): string => (v === undefined || Number.isNaN(v) ? '—' : v.toFixed(digits));
-console.log(`isa ${isa}, ${threads} threads (best supported: ${addon.bestIsa()})`);
+console.log(`isa ${isa}, ${threads} threads (best supported: ${addon.bestIsa()}), GEMM variant ${gemmVariant.variant} (${gemmVariant.source})`);
 console.log('\nmeasured peak (GFLOP/s):');
 for (const [k, v] of Object.entries(peaks)) console.log(`  ${k.padEnd(16)} ${fmt(v)}`);
 console.log(`\n${'kernel'.padEnd(52)} ${'native'.padStart(9)} ${'unit'.padEnd(9)} ${'% peak'.padStart(7)}  ${'reference'.padStart(9)}  ratio`);
@@ -282,6 +289,6 @@ console.log('\nreference figures: see referenceNote in the JSON (smaller sizes, 
 mkdirSync(join(here, 'results'), { recursive: true });
 writeFileSync(
   join(here, 'results', 'kernels.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), isa, bestIsa: addon.bestIsa(), threads, peakGflops: peaks, rows }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), cpu: cpuModel(), isa, bestIsa: addon.bestIsa(), threads, gemmVariant, peakGflops: peaks, rows }, null, 2)}\n`,
 );
 console.log('wrote bench/results/kernels.json');

@@ -1,17 +1,19 @@
 /**
  * Model benchmark (issue 4 §7): fwd+bwd step time and tokens/s at sizes `s` and `m` for the fp32,
  * bf16 and fp8-delayed (FP8 attention on) recipes, and activation memory per step (bytes every op
- * keeps from forward to backward) per recipe, with ratios side by side. Uses the native kernels
+ * keeps from forward to backward) per recipe, with ratios side by side. At `s` it also runs bf16
+ * and fp8-delayed with float32 wide tensors (`activations: 'fp32'`) beside their BF16-wide presets
+ * (issue 10: BF16-wide step ≤ 1.10× the fp32-wide one). Uses the native kernels
  * when they load; with the reference backend it runs a reduced token count per step (labelled),
  * since the TypeScript reference GEMM is far too slow for 4096-token steps. The recipes of a size run
  * interleaved (one step each per round) and each step's process CPU time is reported beside its wall
  * time: on the shared 2-core machine wall time swings with other processes' load, CPU time much less.
- * Writes bench/results/model.json.
+ * Writes bench/results/model.json. `BENCH_MODEL_SIZES=s npm run bench model` runs size s only.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createReferenceKernels } from '../src/kernels/reference/index.js';
 import type { Kernels } from '../src/kernels/types.js';
-import { resolvePrecision } from '../src/numerics/recipe.js';
+import { resolvePrecision, type PrecisionRecipe } from '../src/numerics/recipe.js';
 import { resolveModelConfig } from '../src/model/config.js';
 import { Model, type Batch } from '../src/model/model.js';
 import { refuseEmulatedAddon } from './emulation-guard.js';
@@ -27,7 +29,9 @@ async function kernelsForBench(): Promise<Kernels> {
   return createReferenceKernels();
 }
 
-const RECIPES = ['fp32', 'bf16', 'fp8-delayed'] as const;
+const RECIPES: readonly PrecisionRecipe[] = ['fp32', 'bf16', 'fp8-delayed'].map((n) => resolvePrecision(n));
+/** The fp32-wide twins run at `s` only: the BF16-wide preset vs the same GEMMs with float32 tensors between ops. */
+const FP32_WIDE: readonly PrecisionRecipe[] = ['bf16', 'fp8-delayed'].map((base) => resolvePrecision({ base, activations: 'fp32' }));
 
 interface Row {
   size: string;
@@ -59,21 +63,24 @@ async function main(): Promise<void> {
   const kernels = await kernelsForBench();
   const native = kernels.name === 'native';
   const rows: Row[] = [];
-  for (const size of ['s', 'm'] as const) {
+  // BENCH_MODEL_SIZES=s runs one size (the shared machine makes size m take many minutes)
+  const sizes = (process.env.BENCH_MODEL_SIZES ?? 's,m').split(',').filter((x) => x !== '');
+  for (const size of sizes) {
     const c = resolveModelConfig({ preset: 'llama3', size });
     const T = native ? c.seqLen : 32;
     const B = native ? TOKENS_PER_STEP / c.seqLen : 1;
-    const steps = native ? 3 : 1; // timed rounds
+    const recipes = size === 's' ? [...RECIPES, ...FP32_WIDE] : RECIPES;
+    const steps = native ? (size === 's' ? 5 : 3) : 1; // timed rounds
     if (!native && size === 'm') {
       console.log('size m skipped with the reference backend (too slow); activation memory still reported');
     }
     // Recipes run interleaved, one step each per round, so a change in the machine's load (other
     // processes on the 2 shared cores) hits every recipe alike instead of whichever ran last.
-    const models = RECIPES.map((recipe) => new Model(c, kernels, resolvePrecision(recipe), 1));
+    const models = recipes.map((recipe) => new Model(c, kernels, recipe, 1));
     const timed = native || size === 's';
     const batch = batchFor(c.vocabSize, B, T, 1);
-    const wallMs: number[][] = RECIPES.map(() => []);
-    const cpuMs: number[][] = RECIPES.map(() => []);
+    const wallMs: number[][] = recipes.map(() => []);
+    const cpuMs: number[][] = recipes.map(() => []);
     if (timed) {
       for (const model of models) {
         model.beginOptimizerStep();
@@ -94,7 +101,7 @@ async function main(): Promise<void> {
       }
     }
     const median = (xs: number[]): number => (xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
-    for (const [i, recipe] of RECIPES.entries()) {
+    for (const [i, { name: recipe }] of recipes.entries()) {
       const model = models[i];
       // activation memory for the full 4096-token step: every saved buffer is linear in B at fixed T
       const memB1 = model.activationBytes(1, c.seqLen);
@@ -119,16 +126,28 @@ async function main(): Promise<void> {
     };
   });
   console.log(`kernels: ${kernels.name} (${kernels.isa}, ${kernels.threads} threads); preset llama3`);
-  console.log('size recipe       tokens/step   ms/step  min ms  cpu ms  cpu/wall   tokens/s  step/bf16  cpu/bf16  act MiB (4096 tok)  act/fp32');
+  console.log('size recipe                         tokens/step   ms/step  min ms  cpu ms  cpu/wall   tokens/s  step/bf16  cpu/bf16  act MiB (4096 tok)  act/fp32');
   for (const r of table) {
     const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '—');
     console.log(
-      `${String(r.size).padEnd(4)} ${String(r.recipe).padEnd(12)} ${String(r.tokensPerStep).padStart(11)} ${f(r.msPerStep, 0).padStart(9)} ${f(r.minMsPerStep, 0).padStart(7)} ${f(r.cpuMsPerStep, 0).padStart(7)} ${f(r.cpuPerWall, 2).padStart(9)} ${f(r.tokensPerSec, 0).padStart(10)} ${f(r.stepVsBf16, 2).padStart(10)} ${f(r.cpuVsBf16, 2).padStart(9)} ${f(r.activationMiB).padStart(19)} ${f(r.memVsFp32, 2).padStart(9)}`,
+      `${String(r.size).padEnd(4)} ${String(r.recipe).padEnd(30)} ${String(r.tokensPerStep).padStart(11)} ${f(r.msPerStep, 0).padStart(9)} ${f(r.minMsPerStep, 0).padStart(7)} ${f(r.cpuMsPerStep, 0).padStart(7)} ${f(r.cpuPerWall, 2).padStart(9)} ${f(r.tokensPerSec, 0).padStart(10)} ${f(r.stepVsBf16, 2).padStart(10)} ${f(r.cpuVsBf16, 2).padStart(9)} ${f(r.activationMiB).padStart(19)} ${f(r.memVsFp32, 2).padStart(9)}`,
     );
   }
-  console.log('targets: FP8 step ≤ 1.10× BF16; FP8 activation memory ≤ 0.5× fp32; tokens/s at s vs PyTorch bf16 9,737 (PEERS.md)');
+  // BF16 wide tensors vs float32 wide tensors, same GEMM recipe, same run (interleaved rounds)
+  const wide = (sizes.includes('s') ? FP32_WIDE : []).map((twin) => {
+    const base = twin.name.slice(0, twin.name.indexOf('('));
+    const a = table.find((r) => r.size === 's' && r.recipe === base) as Row;
+    const b = table.find((r) => r.size === 's' && r.recipe === twin.name) as Row;
+    return { size: 's', bf16Wide: base, fp32Wide: twin.name, stepRatio: a.msPerStep / b.msPerStep, minRatio: a.minMsPerStep / b.minMsPerStep, cpuRatio: a.cpuMsPerStep / b.cpuMsPerStep };
+  });
+  console.log('BF16-wide vs fp32-wide (size s, same GEMMs):');
+  for (const w of wide) {
+    const f = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');
+    console.log(`  ${w.bf16Wide.padEnd(12)} / ${w.fp32Wide.padEnd(30)} step ${f(w.stepRatio)}  min ${f(w.minRatio)}  cpu ${f(w.cpuRatio)}`);
+  }
+  console.log('targets: FP8 step ≤ 1.10× BF16; BF16-wide step ≤ 1.10× fp32-wide; FP8 activation memory ≤ 0.5× fp32; tokens/s at s vs PyTorch bf16 9,737 (PEERS.md)');
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/model.json', JSON.stringify({ kernels: { name: kernels.name, isa: kernels.isa, threads: kernels.threads }, rows: table }, null, 2));
+  writeFileSync('bench/results/model.json', JSON.stringify({ kernels: { name: kernels.name, isa: kernels.isa, threads: kernels.threads }, rows: table, wide }, null, 2));
 }
 
 await main();

@@ -3,8 +3,8 @@
  * PEERS.md shapes S (and M with FOG8_BENCH_M=1), measured side by side in one process run on this
  * machine, so the ratios do not depend on the machine the PEERS.md figures came from.
  *
- * fog8: native kernels, 2 threads, preset llama3, recipes fp32, bf16 and fp8-delayed (FP8
- * attention on); one step = beginOptimizerStep, zeroGrads, forwardBackward, scaling updates,
+ * fog8: native kernels, 2 threads, preset llama3 in recipes fp32, bf16 and fp8-delayed, and
+ * fog-xielu in fp8-delayed (FP8 attention on); one step = beginOptimizerStep, zeroGrads, forwardBackward, scaling updates,
  * AdamW (fp32 state). PyTorch: bench/peers/pytorch_step.py (same architecture, AdamW, 2 threads)
  * in float32 and in bf16 autocast, one python3 process per measurement. Repetitions are
  * interleaved (every configuration once per repetition, order rotated); the median is reported.
@@ -29,13 +29,20 @@ import { flopsPerToken, Model, type Batch } from '../src/model/model.js';
 import { resolvePrecision } from '../src/numerics/recipe.js';
 import { AdamW, DEFAULT_ADAMW, FP32_OPTIMIZER_PRECISION } from '../src/optim/adamw.js';
 import { loadKernelBackend } from '../src/train/kernel-backend.js';
+import { loadNativeAddon } from '../src/kernels/native.js';
 import { optimizedTensors } from '../src/train/session.js';
 import { refuseEmulatedAddon } from './emulation-guard.js';
 
 const THREADS = 2;
 const TOKENS_PER_STEP = 4096;
 const LR = 3e-4;
-const FOG8_RECIPES = ['fp32', 'bf16', 'fp8-delayed'] as const;
+/** fog8 configurations: llama3 in every recipe, and FOG's own architecture in FP8. */
+const FOG8_CONFIGS: { preset: 'llama3' | 'fog-xielu'; recipe: string; mode: string }[] = [
+  { preset: 'llama3', recipe: 'fp32', mode: 'fp32' },
+  { preset: 'llama3', recipe: 'bf16', mode: 'bf16' },
+  { preset: 'llama3', recipe: 'fp8-delayed', mode: 'fp8-delayed' },
+  { preset: 'fog-xielu', recipe: 'fp8-delayed', mode: 'fog-xielu fp8-delayed' },
+];
 const TORCH_MODES = ['fp32', 'bf16'] as const;
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'peers', 'pytorch_step.py');
 const DEBIAN_OPENBLAS_DIR = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
@@ -50,6 +57,8 @@ type Framework = 'fog8' | 'pytorch';
 
 interface Measurement {
   framework: Framework;
+  /** Model preset (PyTorch runs llama3). */
+  preset: string;
   shape: Shape;
   mode: string;
   /** tokens/s of each repetition that ran. */
@@ -166,6 +175,7 @@ async function main(): Promise<void> {
   const loadStart = loadavg()[0];
 
   const kernels = await loadKernelBackend('native', THREADS);
+  const gemmVariant = loadNativeAddon().gemmVariant();
   const torchFound = findTorch();
   const peer = 'peer' in torchFound ? torchFound.peer : null;
   if (!peer) console.log(`PyTorch rows skipped: torch is not importable (${(torchFound as { reason: string }).reason}); install Debian's python3-torch or set FOG8_PEER_PYTHON`);
@@ -176,18 +186,18 @@ async function main(): Promise<void> {
   const measurements: Measurement[] = [];
   let torchInfo: Omit<TorchResult, 'tokensPerSec' | 'stepMs'> | null = null;
   for (const shape of shapes) {
-    const config = resolveModelConfig({ preset: 'llama3', size: shape === 'S' ? 's' : 'm' });
-    const trainers = FOG8_RECIPES.map((recipe) => ({ recipe, trainer: new Fog8Trainer(config, kernels, recipe) }));
+    const size = shape === 'S' ? 's' : 'm';
+    const trainers = FOG8_CONFIGS.map((c) => ({ ...c, trainer: new Fog8Trainer(resolveModelConfig({ preset: c.preset, size }), kernels, c.recipe) }));
     for (const { trainer } of trainers) trainer.step(); // warm-up: builds the graph, touches every buffer
     type Job = { m: Measurement; run: (rep: number) => number | null };
     const skipped: Measurement[] = [];
-    const jobs: Job[] = trainers.map(({ recipe, trainer }) => {
-      const m: Measurement = { framework: 'fog8', shape, mode: recipe, repsTokensPerSec: [] };
+    const jobs: Job[] = trainers.map(({ preset, mode, trainer }) => {
+      const m: Measurement = { framework: 'fog8', preset, shape, mode, repsTokensPerSec: [] };
       return { m, run: () => TOKENS_PER_STEP / (trainer.step() / 1000) };
     });
     if (peer) {
       for (const mode of TORCH_MODES) {
-        const m: Measurement = { framework: 'pytorch', shape, mode: mode === 'bf16' ? 'bf16-autocast' : mode, repsTokensPerSec: [] };
+        const m: Measurement = { framework: 'pytorch', preset: 'llama3', shape, mode: mode === 'bf16' ? 'bf16-autocast' : mode, repsTokensPerSec: [] };
         const slow = mode === 'bf16' && !fastTorchBf16 && !slowBf16Anyway;
         if (slow && shape === 'M') {
           m.note = 'skipped: no AVX512_BF16 (one step would take ~15 min); FOG8_PEER_SLOW_BF16=1 to run';
@@ -226,10 +236,11 @@ async function main(): Promise<void> {
   }
 
   const rows = measurements.map((m) => {
-    const config = resolveModelConfig({ preset: 'llama3', size: m.shape === 'S' ? 's' : 'm' });
+    const config = resolveModelConfig({ preset: m.preset, size: m.shape === 'S' ? 's' : 'm' });
     const tokensPerSec = median(m.repsTokensPerSec);
     return {
       framework: m.framework,
+      preset: m.preset,
       shape: m.shape,
       mode: m.mode,
       tokensPerSec,
@@ -245,6 +256,7 @@ async function main(): Promise<void> {
     const torchBest = rows.filter((r) => r.framework === 'pytorch' && r.shape === shape && Number.isFinite(r.tokensPerSec)).sort((a, b) => b.tokensPerSec - a.tokensPerSec)[0];
     const pairs: [string, string, string][] = [
       ['fp8-delayed', 'bf16-autocast', 'headline (the issue-4 target)'],
+      ['fog-xielu fp8-delayed', 'bf16-autocast', 'FOG architecture in FP8 vs PyTorch llama3 bf16'],
       ['bf16', 'bf16-autocast', ''],
       ['fp32', 'fp32', 'like for like'],
       ...(torchBest ? ([['fp8-delayed', torchBest.mode, 'vs the fastest PyTorch mode on this machine']] as [string, string, string][]) : []),
@@ -262,7 +274,8 @@ async function main(): Promise<void> {
   const loadEnd = loadavg()[0];
   const info = torchInfo as Omit<TorchResult, 'tokensPerSec' | 'stepMs'> | null;
   console.log(`machine: ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} CPUs, AVX-512F ${flags.has('avx512f') ? 'yes' : 'no'}, AVX512_BF16 ${fastTorchBf16 ? 'yes' : 'no'}; load average ${loadStart.toFixed(2)} → ${loadEnd.toFixed(2)}`);
-  console.log(`fog8: ${kernels.name} kernels (${kernels.isa}, ${kernels.threads} threads), preset llama3, fp32 AdamW`);
+  console.log(`fog8: ${kernels.name} kernels (${kernels.isa}, ${kernels.threads} threads, GEMM variant ${gemmVariant}), presets llama3 and fog-xielu, fp32 AdamW`);
+  console.log(`ISA: fog8 ${kernels.isa}; PyTorch bf16 autocast ${fastTorchBf16 ? 'oneDNN AVX512_BF16 path' : 'NO fast bf16 path on this CPU (no AVX512_BF16)'}`);
   console.log(peer && info ? `pytorch: ${info.torch} via ${peer.python}, ${info.threads} threads, BLAS ${info.blas}, SDPA ${info.sdpa ? 'yes' : 'no (explicit attention)'}` : 'pytorch: not measured');
   if (info && !/openblas|mkl|blis/i.test(info.blas)) {
     console.log(`note: PyTorch float32 ran on ${info.blas}, not an optimised BLAS (PEERS.md's "stock Debian BLAS" row); Debian's libopenblas0-pthread (or FOG8_PEER_BLAS_DIR) gives the tuned figure`);
@@ -285,7 +298,8 @@ async function main(): Promise<void> {
     JSON.stringify(
       {
         machine: { cpu: cpus()[0]?.model ?? 'unknown', cpus: cpus().length, avx512f: flags.has('avx512f'), avx512bf16: fastTorchBf16, loadAverageStart: loadStart, loadAverageEnd: loadEnd },
-        fog8: { kernels: kernels.name, isa: kernels.isa, threads: kernels.threads, preset: 'llama3', optimizer: 'AdamW fp32 state' },
+        fog8: { kernels: kernels.name, isa: kernels.isa, threads: kernels.threads, gemmVariant, presets: ['llama3', 'fog-xielu'], optimizer: 'AdamW fp32 state' },
+        pytorchBf16FastPath: fastTorchBf16 ? 'oneDNN bf16 (CPU has AVX512_BF16)' : 'none: CPU lacks AVX512_BF16',
         pytorch: peer && info ? { python: peer.python, ...info } : null,
         repetitions: reps,
         tokensPerStep: TOKENS_PER_STEP,

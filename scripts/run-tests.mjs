@@ -16,5 +16,8 @@ if (files.length === 0) {
   console.error('run-tests: no test files matched');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// Training in tests uses the built-in GEMM variant (no quick tune, no wisdom file read or written)
+// unless FOG8_TUNE says otherwise; the variants are bit-identical, so this only saves time.
+const env = { ...process.env, FOG8_TUNE: process.env.FOG8_TUNE ?? 'off' };
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
 process.exit(r.status ?? 1);

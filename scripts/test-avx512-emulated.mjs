@@ -14,6 +14,8 @@
 // real path), lacks AVX2+FMA+F16C, the main addon is not built (native tests are skipped anyway),
 // or the SIMDe headers are missing — the last is an error (exit 1) when CI=true.
 // SIMDE_INCLUDE=<dir> names the directory holding simde/ (default: /usr/include, /usr/local/include).
+// FOG8_FORCE_AVX512_EMULATED=1 runs it on an AVX-512 BF16 CPU too (to check the emulated build
+// and SIMDe's coverage of the intrinsics there, e.g. before CI runs it on an AVX2 machine).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -69,7 +71,7 @@ function sourcesHash(gypDefines) {
 }
 
 const flags = cpuFlags();
-if (flags.has('avx512f') && flags.has('avx512bw') && flags.has('avx512_bf16')) {
+if (flags.has('avx512f') && flags.has('avx512bw') && flags.has('avx512_bf16') && process.env.FOG8_FORCE_AVX512_EMULATED !== '1') {
   skip('this CPU has AVX-512 BF16: the main test suite already runs the real avx512bf16 path');
 }
 if (process.arch !== 'x64' || !['avx2', 'fma', 'f16c'].every((f) => flags.has(f))) {

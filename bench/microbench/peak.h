@@ -13,7 +13,10 @@ double peakDpbf16x512(uint64_t iterations); // vdpbf16ps zmm: 64 flops
 double peakScalarFma(uint64_t iterations);  // portable float32 multiply-add loop (compiler's choice)
 
 /** GFLOP/s of `kind` ('fma256' | 'fma512' | 'bf16dot256' | 'bf16dot512' | 'scalar') on `threads`
- *  pool threads for about `seconds`; throws std::invalid_argument for an unsupported kind. */
-double measurePeakGflops(const char* kind, unsigned threads, double seconds);
+ *  pool threads for about `seconds`; throws std::invalid_argument for an unsupported kind.
+ *  cpuClock: divide by the process CPU time per thread instead of the wall time — on a machine
+ *  shared with other work this is the rate while the threads actually ran (compare it only with
+ *  other rates taken the same way). */
+double measurePeakGflops(const char* kind, unsigned threads, double seconds, bool cpuClock = false);
 
 }  // namespace fog8

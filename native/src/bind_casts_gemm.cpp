@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "../../bench/microbench/peak.h"
 #include "casts/casts.h"
@@ -126,6 +127,27 @@ Napi::Value GetBestIsa(const Napi::CallbackInfo& info) { return Napi::String::Ne
 
 Napi::Value GetAvx512Emulated(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), avx512Emulated()); }
 
+Napi::Value GetGemmTiles(const Napi::CallbackInfo& info) {
+  const std::vector<std::string> tiles = gemmTiles();
+  Napi::Array out = Napi::Array::New(info.Env(), tiles.size());
+  for (size_t i = 0; i < tiles.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::String::New(info.Env(), tiles[i]));
+  return out;
+}
+
+Napi::Value GetGemmVariant(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), gemmVariant()); }
+
+Napi::Value SetGemmVariant(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 1, "setGemmVariant");
+  const std::string name = stringArg(env, info[0], "setGemmVariant: variant");
+  try {
+    setGemmVariant(name);
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, std::string("setGemmVariant: ") + e.what());
+  }
+  return env.Undefined();
+}
+
 Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   requireArgs(info, 1, "setIsa");
@@ -163,7 +185,13 @@ Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
   if (threads < 1 || threads > numThreads()) throw Napi::RangeError::New(env, "peakGflops: threads must be in [1, " + std::to_string(numThreads()) + "]");
   if (!(seconds > 0 && seconds <= 10)) throw Napi::RangeError::New(env, "peakGflops: seconds must be in (0, 10]");
   try {
-    return Napi::Number::New(env, measurePeakGflops(kind.c_str(), static_cast<unsigned>(threads), seconds));
+    bool cpuClock = false;
+    if (info.Length() > 3 && !info[3].IsUndefined()) {
+      const std::string clock = stringArg(env, info[3], "peakGflops: clock");
+      if (clock != "wall" && clock != "cpu") throw Napi::RangeError::New(env, "peakGflops: clock must be 'wall' or 'cpu', got '" + clock + "'");
+      cpuClock = clock == "cpu";
+    }
+    return Napi::Number::New(env, measurePeakGflops(kind.c_str(), static_cast<unsigned>(threads), seconds, cpuClock));
   } catch (const std::invalid_argument& e) {
     throw Napi::RangeError::New(env, std::string("peakGflops: ") + e.what());
   }
@@ -182,6 +210,9 @@ void registerCastsAndGemm(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "bestIsa", GetBestIsa);
   exportFunction(env, exports, "avx512Emulated", GetAvx512Emulated);
   exportFunction(env, exports, "setIsa", SetIsa);
+  exportFunction(env, exports, "gemmTiles", GetGemmTiles);
+  exportFunction(env, exports, "gemmVariant", GetGemmVariant);
+  exportFunction(env, exports, "setGemmVariant", SetGemmVariant);
   exportFunction(env, exports, "threads", GetThreads);
   exportFunction(env, exports, "setThreads", SetThreads);
   exportFunction(env, exports, "peakGflops", PeakGflops);

@@ -1,6 +1,7 @@
 /** fog8 command-line entry. Commands are registered from their own modules. */
 import { Command } from 'commander';
 import { packageVersion } from '../util/package-root.js';
+import { ExitCode } from './exit.js';
 import { registerTrainCommand } from './commands/train.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerGenerateCommand } from './commands/generate.js';
@@ -14,6 +15,7 @@ import { registerReportCommand } from './commands/report.js';
 import { registerDataCommand } from './commands/data.js';
 import { registerTokenizerCommand } from './commands/tokenizer.js';
 import { registerModelCommand } from './commands/model.js';
+import { registerTuneCommand } from './commands/tune.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -32,6 +34,7 @@ export function buildProgram(): Command {
   registerTokenizerCommand(program);
   registerModelCommand(program);
   registerTrainCommand(program);
+  registerTuneCommand(program);
   registerEvalCommand(program);
   registerGenerateCommand(program);
   registerInspectCommand(program);
@@ -46,6 +49,10 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
+    if (err instanceof ExitCode) {
+      if (err.message !== '') console.error(`fog8: ${err.message}`);
+      return err.code;
+    }
     const e = err as { code?: string; exitCode?: number; message?: string };
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
     if (typeof e.exitCode === 'number' && e.code?.startsWith('commander.')) return e.exitCode;

@@ -52,8 +52,18 @@ export type NativeCoreAddon = Pick<Kernels, CoreMethodName> & {
   /** Pool threads (FOG8_THREADS, default hardware concurrency). */
   threads(): number;
   setThreads(n: number): void;
-  /** GFLOP/s of a peak loop on `threads` threads, measured for about `seconds`. */
-  peakGflops(kind: PeakKind, threads: number, seconds: number): number;
+  /**
+   * GFLOP/s of a peak loop on `threads` threads, measured for about `seconds`; clock 'cpu' divides
+   * by the process CPU time per thread (the rate while running, on a shared machine).
+   */
+  peakGflops(kind: PeakKind, threads: number, seconds: number, clock?: 'wall' | 'cpu'): number;
+  /** Register tiles of the BF16/FP8 GEMM path in use ("MRxNR"). */
+  gemmTiles(): string[];
+  /** The BF16/FP8 GEMM variant in use ("MRxNR-kcKC-mcMC-ncNC" on avx512bf16, else "MRxNR"). */
+  gemmVariant(): string;
+  /** Chooses the GEMM variant ("default" restores the built-in one); RangeError if invalid. All
+   *  variants give bit-identical results. */
+  setGemmVariant(variant: string): void;
 };
 
 /** The addon's RoPE: the last argument is the D/2 float64 frequency table (ropeFrequencies), not theta. */
@@ -62,7 +72,7 @@ type NativeRope = (src: Float32Array, dst: Float32Array, B: number, T: number, H
 /** Everything the addon exports: NativeCoreAddon plus the fused kernels. */
 export type NativeAddon = NativeCoreAddon & Pick<Kernels, Exclude<FusedMethodName, 'ropeForward' | 'ropeBackward'>> & { ropeForward: NativeRope; ropeBackward: NativeRope };
 
-const CONTROL_FUNCTIONS = ['isa', 'bestIsa', 'avx512Emulated', 'setIsa', 'threads', 'setThreads', 'peakGflops'] as const;
+const CONTROL_FUNCTIONS = ['isa', 'bestIsa', 'avx512Emulated', 'setIsa', 'threads', 'setThreads', 'peakGflops', 'gemmTiles', 'gemmVariant', 'setGemmVariant'] as const;
 const CORE_FUNCTIONS: readonly string[] = [...CORE_METHODS, ...CONTROL_FUNCTIONS];
 const ALL_FUNCTIONS: readonly string[] = [...CORE_FUNCTIONS, ...FUSED_METHODS];
 

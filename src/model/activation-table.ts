@@ -19,8 +19,8 @@ import { isGatedMlp, type ModelConfig } from './config.js';
  * How an entry becomes BF16 when the recipe says so:
  * - 'round': the graph rounds the buffer in place (kernels.roundBf16) right after its producer
  *   (forward entries) or right after the producer's backward (gradient entries);
- * - 'op': the producing op rounds as it writes (the fused LM head's logits and dlogits chunks,
- *   which never exist whole);
+ * - 'op': the producing op rounds as it writes: attention's O (which the op also saves for its
+ *   backward) and the fused LM head's logits and dlogits chunks (which never exist whole);
  * - 'exact': a copy of tensors that are BF16 already (the QKV split), so no work.
  */
 export type Rounding = 'round' | 'op' | 'exact';
@@ -82,7 +82,7 @@ export function buildActivationTable(c: ModelConfig, activations: ActivationPrec
   }
   fwd('q_rope.out', 'q_rope', Wq);
   fwd('k_rope.out', 'k_rope', Wkv);
-  fwd('attention.out', 'attention', Wq);
+  fwd('attention.out', 'attention', Wq, 'op'); // the op rounds O before saving it for its backward
   fwd('attn_out.out', 'attn_out', d);
   if (branchPost) fwd('attn_post.out', 'attn_post', d);
   fwd('attn_residual.out', 'attn_residual', d);

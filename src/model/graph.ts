@@ -266,7 +266,7 @@ export class ModelGraph {
     };
     const byProducer = new Map<Producer, { perLayer: boolean; fwd: BoundTensor[]; bwd: BoundTensor[] }>();
     for (const spec of buildActivationTable(c, ctx.recipe.activations)) {
-      if (spec.rounding === 'op') continue; // the op rounds and reports it itself (LM head chunks)
+      if (spec.rounding === 'op' && !(spec.name in buffers)) continue; // the op rounds and reports it itself (LM head chunks)
       const buffer = buffers[spec.name];
       if (!buffer || buffer.length !== R * spec.cols) {
         throw new Error(`ModelGraph: activation table entry ${spec.name} has no buffer of R·${spec.cols} elements (got ${buffer?.length ?? 'none'})`);

@@ -14,7 +14,7 @@
  * mapped field by field, and a field fog8 cannot represent is refused by name.
  */
 import {
-  PRESETS, SIZE_NAMES, isGatedMlp, resolveModelConfig, validateRopeScaling,
+  PRESETS, SIZE_NAMES, resolveModelConfig, validateRopeScaling,
   type InputUpscale, type MlpKind, type ModelConfig, type PresetName, type QkNorm, type RopeScaling, type SizeName,
 } from './config.js';
 
@@ -283,11 +283,10 @@ function fromFog(j: Json): ModelConfig {
     inputUpscaleRule: rule,
     inputUpscale: rule === 'inv-init-std' ? 1 / shape.initStd : upscale,
     softmaxScale: softmax ?? 1 / Math.sqrt(shape.headDim),
-    logitBound: softmax === null ? null : knobs.logitBound !== null && softmax * shape.headDim === knobs.logitBound ? knobs.logitBound : null,
+    // The preset's logit bound (16 for FOG) is kept when softmax_scale·head_dim equals it, so the config reads as that preset's own.
+    logitBound: softmax !== null && knobs.logitBound !== null && softmax * shape.headDim === knobs.logitBound ? knobs.logitBound : null,
     ropeScaling: null,
   };
-  // A non-gated MLP's width is given directly: the widening factor only matters when it is not.
-  if (!isGatedMlp(mlp)) fields.nonGatedWidthFactor = knobs.nonGatedWidthFactor;
   return resolveMapped(preset, fields);
 }
 
@@ -307,7 +306,11 @@ export function fromHfConfig(json: unknown): ModelConfig {
       throw new HfConfigError('fog8', 'must be an object with a config object');
     }
     const { preset, size, ...rest } = fog8.config;
-    return resolveModelConfig({ preset: String(preset), size: String(size), ...(rest as Partial<ModelConfig>) });
+    // Blocks written before these knobs existed: untied (as tie_word_embeddings said) and plain RoPE.
+    const legacy: Partial<ModelConfig> = {};
+    if (!('tieEmbeddings' in rest)) legacy.tieEmbeddings = j.tie_word_embeddings === true;
+    if (!('ropeScaling' in rest)) legacy.ropeScaling = null;
+    return resolveModelConfig({ preset: String(preset), size: String(size), ...legacy, ...(rest as Partial<ModelConfig>) });
   }
   if (j.model_type === 'llama') return fromLlama(j);
   if (j.model_type === 'fog') return fromFog(j);

@@ -82,7 +82,7 @@ export class StepMonitor {
   private sums = new Float64Array(3);
 
   /**
-   * `isBackwardRole` tells backward-pass operand roles (grad_output, dO, dP, dS) from forward
+   * `isBackwardRole` tells backward-pass operand roles (grad_output, dO, dS, dQKV) from forward
    * ones, so that a non-finite loss is traced to the forward pass that produced it.
    */
   constructor(kernels: Kernels, isBackwardRole: (role: string) => boolean = () => false) {

@@ -45,3 +45,4 @@ export {
   type ScalingSnapshot,
 } from './scaling.js';
 export { blockGrid, blockScales, blockQuantize, blockFakeQuantize } from './block.js';
+export { scalingPolicy, type ScalingPolicy, type TileKind, type Tiling } from './policy.js';

@@ -123,7 +123,7 @@ function validateRecipe(candidate: Record<string, unknown>, where: string): Prec
     }
   }
   if (candidate.fp8Attention === true && candidate.scaling === 'block') {
-    // The attention kernel casts P, dP and dS with one scale per tensor: no per-block scales there.
+    // The attention kernel casts P and dS with one scale per tensor: no per-block scales there.
     throw new RangeError(`${where}: fp8Attention true is not available with scaling 'block' (attention casts take one scale per tensor); use scaling 'delayed' or 'current', or fp8Attention false`);
   }
   const recipe = {} as Record<RecipeKey, unknown>;

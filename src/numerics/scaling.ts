@@ -7,11 +7,11 @@
  * step rounded to float32; amax* that is 0, negative, NaN or infinite keeps the previous scale,
  * and a quotient that overflows float32 becomes FLT_MAX.
  */
-import { fp8Format, type FloatFormat } from './formats.js';
+import type { FloatFormat } from './formats.js';
+import { scalingPolicy, type ScalingPolicy } from './policy.js';
 import {
   SCALING_ROLES,
   assertPrecisionRecipe,
-  formatForRole,
   isBackwardRole,
   type PrecisionRecipe,
   type ScalingRole,
@@ -40,10 +40,9 @@ export function currentScale(amax: number, format: FloatFormat, margin: number):
 export class ScalingSlot {
   readonly key: string;
   readonly role: ScalingRole;
-  /** float32 scale used by the next cast; starts at 1. */
-  scale: number;
   /** (H) amax window; slot 0 collects the amax of the pass in progress. */
   readonly amaxHistory: Float32Array;
+  #scale = 1;
 
   constructor(key: string, role: ScalingRole, amaxHistoryLen: number) {
     isBackwardRole(role); // validates the role
@@ -52,8 +51,21 @@ export class ScalingSlot {
     }
     this.key = key;
     this.role = role;
-    this.scale = 1;
     this.amaxHistory = new Float32Array(amaxHistoryLen);
+  }
+
+  /** float32 scale used by the next cast; starts at 1. */
+  get scale(): number {
+    return this.#scale;
+  }
+
+  /**
+   * The one way a scale changes: called by the scaling policies (policy.ts) and by state
+   * restore/load. Ops never set scales themselves.
+   */
+  setScale(scale: number): void {
+    if (typeof scale !== 'number') throw new TypeError(`ScalingSlot.setScale(${this.key}): scale must be a number, got ${typeof scale}`);
+    this.#scale = scale;
   }
 
   /** Records the amax of one cast of the *unscaled* tensor: slot 0 ← max(slot 0, amax), NaN sticks. */
@@ -65,32 +77,17 @@ export class ScalingSlot {
   }
 
   /**
-   * Applies the end-of-pass update for this slot's role. Delayed scaling: if the recorded amax is
-   * 0 nothing changes; otherwise amax* (max over the window including the new value — NaN if any
-   * entry is NaN — or the new value for `most_recent`) gives the new scale, and the window rolls
-   * (oldest drops, slot 0 cleared). Current and block scaling only clear the recorded amax.
+   * Applies the end-of-pass update of `recipe`'s scaling policy (policy.ts). Delayed scaling: if
+   * the recorded amax is 0 nothing changes; otherwise amax* (max over the window including the new
+   * value — NaN if any entry is NaN — or the new value for `most_recent`) gives the new scale, and
+   * the window rolls (oldest drops, slot 0 cleared). Current and block scaling only clear the
+   * recorded amax.
    */
   update(recipe: PrecisionRecipe): void {
-    const history = this.amaxHistory;
-    if (history.length !== recipe.amaxHistoryLen) {
-      throw new RangeError(`ScalingSlot.update(${this.key}): history length ${history.length} ≠ recipe amaxHistoryLen ${recipe.amaxHistoryLen}`);
+    if (this.amaxHistory.length !== recipe.amaxHistoryLen) {
+      throw new RangeError(`ScalingSlot.update(${this.key}): history length ${this.amaxHistory.length} ≠ recipe amaxHistoryLen ${recipe.amaxHistoryLen}`);
     }
-    const recorded = history[0];
-    if (recipe.scaling !== 'delayed') {
-      history[0] = 0;
-      return;
-    }
-    if (recorded === 0) return;
-    let amaxStar = recorded;
-    if (recipe.amaxAlgo === 'max') {
-      for (let i = 1; i < history.length; i++) amaxStar = Math.max(amaxStar, history[i]);
-    }
-    // Roll by one toward the front: index 1 (the oldest) drops, the new amax goes to the end.
-    history.copyWithin(0, 1);
-    history[history.length - 1] = recorded;
-    history[0] = 0;
-    const fmax = fp8Format(formatForRole(recipe, this.role)).maxFinite;
-    this.scale = computeScale(amaxStar, fmax, recipe.margin, this.scale);
+    scalingPolicy(recipe).endOfPass(this);
   }
 }
 
@@ -126,10 +123,13 @@ export type ScalingSnapshot = readonly Readonly<SnapshotEntry>[];
 /** The scaling state of a whole model: one ScalingSlot per (GEMM, role), in creation order. */
 export class ScalingState {
   readonly recipe: PrecisionRecipe;
+  /** The recipe's scaling policy: every scale decision of the ops goes through it. */
+  readonly policy: ScalingPolicy;
   private readonly byKey = new Map<string, ScalingSlot>();
 
   constructor(recipe: PrecisionRecipe) {
     this.recipe = assertPrecisionRecipe(recipe, 'ScalingState recipe');
+    this.policy = scalingPolicy(this.recipe);
   }
 
   /** The slot for `key` (created with scale 1 and a zero history on first use). */
@@ -156,12 +156,27 @@ export class ScalingState {
 
   /** End-of-forward-pass update of every forward-role slot (input, weight, qkv, p, o). */
   updateForward(): void {
-    for (const s of this.byKey.values()) if (!isBackwardRole(s.role)) s.update(this.recipe);
+    for (const s of this.byKey.values()) if (!isBackwardRole(s.role)) this.policy.endOfPass(s);
   }
 
   /** End-of-backward-pass update of every backward-role slot (grad_output, do, ds, dqkv). */
   updateBackward(): void {
-    for (const s of this.byKey.values()) if (isBackwardRole(s.role)) s.update(this.recipe);
+    for (const s of this.byKey.values()) if (isBackwardRole(s.role)) this.policy.endOfPass(s);
+  }
+
+  /**
+   * Takes over every slot of `saved` (e.g. ScalingState.fromJSON of a checkpoint): scale and
+   * history, creating slots as needed; slots absent from `saved` are left as they are.
+   */
+  load(saved: ScalingState): void {
+    for (const s of saved.slots()) {
+      const live = this.slot(s.key, s.role);
+      if (live.amaxHistory.length !== s.amaxHistory.length) {
+        throw new RangeError(`ScalingState.load: slot '${s.key}' has history length ${s.amaxHistory.length}, expected ${live.amaxHistory.length}`);
+      }
+      live.setScale(s.scale);
+      live.amaxHistory.set(s.amaxHistory);
+    }
   }
 
   /**
@@ -186,14 +201,14 @@ export class ScalingState {
   restore(snapshot: ScalingSnapshot): void {
     for (const { slot, scale, amaxHistory } of snapshot) {
       if (this.byKey.get(slot.key) !== slot) throw new RangeError(`ScalingState.restore: slot '${slot.key}' does not belong to this state`);
-      slot.scale = scale;
+      slot.setScale(scale);
       slot.amaxHistory.set(amaxHistory);
     }
     // Slots created after the snapshot (first use during the undone step) go back to their initial state.
     const known = new Set(snapshot.map((e) => e.slot));
     for (const s of this.byKey.values()) {
       if (!known.has(s)) {
-        s.scale = 1;
+        s.setScale(1);
         s.amaxHistory.fill(0);
       }
     }
@@ -263,7 +278,7 @@ export class ScalingState {
         throw new RangeError(`${at}.amaxHistory must be an array of length ${recipe.amaxHistoryLen}`);
       }
       const slot = state.slot(raw.key, raw.role as ScalingRole);
-      slot.scale = scale;
+      slot.setScale(scale);
       history.forEach((v: unknown, i: number) => {
         const value = v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v;
         const valid = typeof value === 'number' && (Number.isNaN(value) || (value >= 0 && Math.fround(value) === value));

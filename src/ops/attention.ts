@@ -20,14 +20,18 @@
  * their tensor first: P uses its known bound (amax 1), dS the previous backward's amax (the very
  * first backward casts with scale 1, as delayed does).
  * Otherwise forward saves float32 copies of q, k, v, o (BF16-rounded q, k, v and dO under 'bf16').
+ * With BF16 wide tensors (recipe activations 'bf16', activation table entry 'attention.out',
+ * rounding 'op') the op rounds O to BF16 itself, before saving it, so the backward's
+ * rowsum(dO ⊙ O) reads the O handed on; q, k, v and dO then arrive BF16 and are not rounded again.
  */
 import type { AttentionFp8Scales, AttentionShape, CastStats, FloatArray, Fp8FormatName } from '../kernels/types.js';
-import { fp8Format } from '../numerics/formats.js';
-import { computeScale, currentScale } from '../numerics/scaling.js';
 import { Fp8Operand, mergeStats } from './cast.js';
 import type { OpContext } from './context.js';
 import type { TapeNode } from './tape.js';
 import { wantsTensorStats } from './monitor.js';
+
+/** P = softmax(S) ≤ 1: the known amax bound of the in-kernel P cast. */
+const P_BOUND = 1;
 
 export class AttentionOp implements TapeNode {
   readonly label: string;
@@ -117,7 +121,6 @@ export class AttentionOp implements TapeNode {
     let stats;
     if (this.fp8) {
       const ops = this.ops as NonNullable<typeof this.ops>;
-      const r = this.ctx.recipe;
       const qkvScale = ops.qkv.scaleFor([this.q, this.k, this.v]);
       const fmt = ops.qkv.format;
       const total: CastStats = { amax: 0, underflow: 0, overflow: 0, nonzero: 0 };
@@ -127,15 +130,17 @@ export class AttentionOp implements TapeNode {
       ops.qkv.record(total, qkvScale, this.q.length + this.k.length + this.v.length);
       this.qkvInv = 1 / Math.fround(qkvScale);
       const [qh, kh, vh] = this.dequantizeQkv(fmt);
-      const pScale = r.scaling === 'current' ? currentScale(1, fp8Format(ops.p.format), r.margin) : ops.p.slot.scale;
+      const pScale = ops.p.fusedScale(P_BOUND);
       this.pScale = pScale;
-      stats = kn.attentionForward(qh, kh, vh, this.o, this.lse, this.shape, { p: pScale, ds: 1 }, { maxLogit: wantsTensorStats(this.ctx.monitor) });
-      if (stats.p) ops.p.record(stats.p, pScale, this.causalCount());
+      stats = kn.attentionForward(qh, kh, vh, this.o, this.lse, this.shape, { p: pScale, ds: 1 /* backward only */ }, { maxLogit: wantsTensorStats(this.ctx.monitor) });
+      if (stats.p) ops.p.recordFused(stats.p, pScale, this.causalCount(), P_BOUND);
       // O is cast E4M3 and handed on dequantized: the out-projection reads exactly the saved Ô.
       this.oInv = ops.o.quantize(this.o, this.oCodes as Uint8Array);
       kn.dequantize(this.oCodes as Uint8Array, ops.o.format, this.oInv, this.o);
+      if (this.ctx.recipe.activations === 'bf16') kn.roundBf16(this.o, this.o); // handed on BF16, as TE converts it
     } else {
-      if (this.ctx.recipe.gemm === 'bf16' || this.ctx.isOverridden(this.label)) {
+      // BF16 attention (recipe or per-GEMM override) rounds its inputs unless they arrive BF16 already.
+      if ((this.ctx.recipe.gemm === 'bf16' || this.ctx.isOverridden(this.label)) && this.ctx.recipe.activations !== 'bf16') {
         kn.roundBf16(this.q, this.q);
         kn.roundBf16(this.k, this.k);
         kn.roundBf16(this.v, this.v);
@@ -144,6 +149,7 @@ export class AttentionOp implements TapeNode {
       (this.kSaved as FloatArray).set(this.k);
       (this.vSaved as FloatArray).set(this.v);
       stats = kn.attentionForward(this.q, this.k, this.v, this.o, this.lse, this.shape, null, { maxLogit: wantsTensorStats(this.ctx.monitor) });
+      if (this.ctx.recipe.activations === 'bf16') kn.roundBf16(this.o, this.o);
       (this.oSaved as FloatArray).set(this.o);
     }
     if (wantsTensorStats(this.ctx.monitor)) this.ctx.monitor?.maxLogit(this.layer, stats.maxLogit);
@@ -159,16 +165,12 @@ export class AttentionOp implements TapeNode {
       const [qh, kh, vh] = this.dequantizeQkv(fmt);
       const oh = s.floats(this.o.length, 4);
       const doh = s.floats(this.dO.length, 5);
+      // The E4M3 O from the saved codes (this.o may have been rounded further downstream), E5M2 dO.
       kn.dequantize(this.oCodes as Uint8Array, ops.o.format, this.oInv, oh);
       ops.do.fakeQuantize(this.dO, doh);
-      const scales: AttentionFp8Scales = { p: this.pScale, ds: ops.ds.slot.scale };
+      const scales: AttentionFp8Scales = { p: this.pScale, ds: ops.ds.fusedScale(null) }; // dS has no known bound
       const st = kn.attentionBackward(qh, kh, vh, oh, this.lse, doh, this.dq, this.dk, this.dv, this.shape, scales);
-      if (st.ds) ops.ds.record(st.ds, scales.ds, this.causalCount());
-      // Current scaling: ScalingState never updates this slot, so the op keeps it at "most
-      // recent" (without this it stays at 1 and most of dS underflows E5M2).
-      if (this.ctx.recipe.scaling === 'current' && this.ctx.training && st.ds) {
-        ops.ds.slot.scale = computeScale(st.ds.amax, fp8Format(ops.ds.format).maxFinite, this.ctx.recipe.margin, ops.ds.slot.scale);
-      }
+      if (st.ds) ops.ds.recordFused(st.ds, scales.ds, this.causalCount(), null);
       // dQ, dK, dV: one shared E5M2 scale, handed on dequantized (in place).
       const dqkvScale = ops.dqkv.scaleFor([this.dq, this.dk, this.dv]);
       const total: CastStats = { amax: 0, underflow: 0, overflow: 0, nonzero: 0 };
@@ -176,7 +178,8 @@ export class AttentionOp implements TapeNode {
       ops.dqkv.record(total, dqkvScale, this.dq.length + this.dk.length + this.dv.length);
     } else {
       let dO = this.dO;
-      if (this.ctx.recipe.gemm === 'bf16' || this.ctx.isOverridden(this.label)) {
+      // BF16 attention (recipe or per-GEMM override) rounds its inputs unless they arrive BF16 already.
+      if ((this.ctx.recipe.gemm === 'bf16' || this.ctx.isOverridden(this.label)) && this.ctx.recipe.activations !== 'bf16') {
         dO = s.floats(this.dO.length, 5);
         kn.roundBf16(this.dO, dO);
       }

@@ -1,15 +1,14 @@
 /**
  * One scaled FP8 operand: its scaling slot, format (per role, from the recipe) and the single
- * point where its casts happen. Delayed scaling casts with the slot's scale and records the
- * amax; current scaling first derives the scale from the tensor's own amax; block scaling
- * fake-quantizes tile by tile (see castBlock). Every cast is reported to the monitor if one is set.
+ * point where its casts happen. Every scale decision — which scale a cast uses, what a fused
+ * kernel's amax does afterwards, block tiling — is the scaling policy's (src/numerics/policy.ts);
+ * this class only applies it. Every cast is reported to the monitor if one is set.
  */
 import type { CastStats, FloatArray } from '../kernels/types.js';
-import { amax } from '../numerics/amax.js';
-import { fp8Format } from '../numerics/formats.js';
 import { formatForRole, type ScalingRole } from '../numerics/recipe.js';
-import { blockScales, blockGrid } from '../numerics/block.js';
-import { currentScale, type ScalingSlot } from '../numerics/scaling.js';
+import { blockGrid } from '../numerics/block.js';
+import type { ScalingPolicy, TileKind } from '../numerics/policy.js';
+import type { ScalingSlot } from '../numerics/scaling.js';
 import type { OpContext } from './context.js';
 
 export function mergeStats(into: CastStats, s: CastStats): void {
@@ -37,6 +36,7 @@ export class Fp8Operand {
   readonly gemm: string;
   readonly role: ScalingRole;
   private readonly ctx: OpContext;
+  private readonly policy: ScalingPolicy;
 
   /** key: the GEMM's slot prefix, e.g. 'layers.0.attn.qkv'; gemm: its monitor name, e.g. 'attn.qkv'. */
   constructor(ctx: OpContext, layer: number, key: string, gemm: string, role: ScalingRole) {
@@ -46,19 +46,24 @@ export class Fp8Operand {
     this.role = role;
     this.slot = ctx.scaling.slot(`${key}.${role}`, role);
     this.format = formatForRole(ctx.recipe, role);
+    this.policy = ctx.scaling.policy;
   }
 
-  /**
-   * The scale for a cast of x: the slot's (delayed) or from x's own amax (current). In current
-   * mode during training the slot's scale is set to it so the monitor and checkpoints see it.
-   */
+  /** The scale for one whole-tensor cast of x (all parts share it), as the policy decides. */
   scaleFor(x: FloatArray | FloatArray[]): number {
-    if (this.ctx.recipe.scaling !== 'current') return this.slot.scale;
-    let a = 0;
-    for (const part of Array.isArray(x) ? x : [x]) a = Math.max(a, amax(float32(part, 'scaleFor')));
-    const s = currentScale(a, fp8Format(this.format), this.ctx.recipe.margin);
-    if (this.ctx.training) this.slot.scale = s;
-    return s;
+    const parts = (Array.isArray(x) ? x : [x]).map((part) => float32(part, 'scaleFor'));
+    return this.policy.castScale(this.slot, parts, this.ctx.training);
+  }
+
+  /** The scale for a cast inside a fused kernel; `bound`: a known bound of its amax, or null. */
+  fusedScale(bound: number | null): number {
+    return this.policy.fusedCastScale(this.slot, bound);
+  }
+
+  /** Records a fused kernel's cast made with fusedScale(bound) (amax, monitor) and hands its amax to the policy. */
+  recordFused(stats: CastStats, scale: number, count: number, bound: number | null): void {
+    this.record(stats, scale, count);
+    this.policy.afterFusedCast(this.slot, bound, stats.amax, this.ctx.training);
   }
 
   /** Records a cast's amax into the slot (training only) and reports it to the monitor. */
@@ -84,14 +89,20 @@ export class Fp8Operand {
     return scale;
   }
 
+  /** Whether this operand is cast tile by tile (castTiled) under the policy, for a cast of `kind`. */
+  tiled(kind: TileKind): boolean {
+    return this.policy.tiling(kind) !== null;
+  }
+
   /**
-   * Block scaling: out = x fake-quantized with one current scale per (blockRows × blockCols) tile
-   * of x (rows, cols). The slot records the whole tensor's amax; the reported scale is the
-   * smallest tile scale.
+   * Tiled (block) scaling: out = x fake-quantized with the policy's scale per tile of x (rows,
+   * cols). The slot records the whole tensor's amax; the reported scale is the smallest tile scale.
    */
-  castBlock(x: FloatArray, rows: number, cols: number, blockRows: number, blockCols: number, out: FloatArray): void {
-    const fmt = fp8Format(this.format);
-    const scales = blockScales(float32(x, 'castBlock'), rows, cols, blockRows, blockCols, fmt, this.ctx.recipe.margin);
+  castTiled(x: FloatArray, rows: number, cols: number, kind: TileKind, out: FloatArray): void {
+    const tiling = this.policy.tiling(kind);
+    if (tiling === null) throw new RangeError(`Fp8Operand.castTiled(${this.slot.key}): the '${this.policy.mode}' policy has no tiling`);
+    const { rows: blockRows, cols: blockCols } = tiling;
+    const scales = this.policy.tileScales(this.slot, float32(x, 'castTiled'), rows, cols, kind);
     const { tileCols } = blockGrid(rows, cols, blockRows, blockCols);
     const total: CastStats = { amax: 0, underflow: 0, overflow: 0, nonzero: 0 };
     for (let r = 0; r < rows; r++) {

@@ -91,14 +91,14 @@ export class LinearOp implements TapeNode {
     this.dy = dy;
     this.dx = dx;
     const fp8 = spec.precision === 'fp8';
-    const block = fp8 && ctx.recipe.scaling === 'block';
     this.inputOp = fp8 ? new Fp8Operand(ctx, spec.layer, spec.key, spec.gemm, 'input') : null;
     this.weightOp = fp8 ? new Fp8Operand(ctx, spec.layer, spec.key, spec.gemm, 'weight') : null;
     this.gradOp = fp8 ? new Fp8Operand(ctx, spec.layer, spec.key, spec.gemm, 'grad_output') : null;
+    const tiledInput = this.inputOp?.tiled('activation') ?? false;
     const own = !spec.transientInput;
-    this.savedCodes = own && fp8 && !block ? new Uint8Array(M * K) : null;
+    this.savedCodes = own && fp8 && !tiledInput ? new Uint8Array(M * K) : null;
     this.savedBits = own && spec.precision === 'bf16' ? new Uint16Array(M * K) : null;
-    this.savedF32 = own && (spec.precision === 'fp32' || block) ? ctx.alloc(M * K) : null;
+    this.savedF32 = own && (spec.precision === 'fp32' || tiledInput) ? ctx.alloc(M * K) : null;
   }
 
   /** Bytes this op keeps alive from forward to backward (0 with a transient input). */
@@ -116,8 +116,9 @@ export class LinearOp implements TapeNode {
     return this.savedF32 ?? this.ctx.scratch.floats(this.spec.M * this.spec.K, TRANSIENT_INPUT_SLOT);
   }
 
-  private blockScaling(): boolean {
-    return this.spec.precision === 'fp8' && this.ctx.recipe.scaling === 'block';
+  /** The FP8 input is cast tile by tile (block scaling, as the policy says): saved fake-quantized as float32. */
+  private tiledInput(): boolean {
+    return this.inputOp?.tiled('activation') ?? false;
   }
 
   /** Casts W once per optimizer step (and afresh, unrecorded, in evaluation). */
@@ -134,10 +135,9 @@ export class LinearOp implements TapeNode {
       return { dtype: 'bf16', data: c.bits, trans };
     }
     const op = this.weightOp as Fp8Operand;
-    if (this.blockScaling()) {
+    if (op.tiled('weight')) {
       if (!c.fakeQuant) c.fakeQuant = ctx.alloc(N * K);
-      const b = ctx.recipe.blockSizeWeight;
-      if (!fresh) op.castBlock(this.weight, N, K, b, b, c.fakeQuant);
+      if (!fresh) op.castTiled(this.weight, N, K, 'weight', c.fakeQuant);
       c.epoch = ctx.training ? ctx.weightEpoch : -1;
       return { dtype: 'f32', data: c.fakeQuant, trans };
     }
@@ -169,9 +169,9 @@ export class LinearOp implements TapeNode {
       k.packBf16(this.x, bits);
       return { dtype: 'bf16', data: bits, trans: false };
     }
-    if (this.blockScaling()) {
+    if (this.tiledInput()) {
       const fq = this.f32Store();
-      (this.inputOp as Fp8Operand).castBlock(this.x, M, K, 1, this.ctx.recipe.blockSizeActivation, fq);
+      (this.inputOp as Fp8Operand).castTiled(this.x, M, K, 'activation', fq);
       return { dtype: 'f32', data: fq, trans: false };
     }
     const op = this.inputOp as Fp8Operand;
@@ -185,7 +185,7 @@ export class LinearOp implements TapeNode {
     const { M, K, precision } = this.spec;
     const rows = <T extends FloatArray | Uint16Array | Uint8Array>(a: T): T => (r0 === 0 && n === M ? a : (a.subarray(r0 * K, (r0 + n) * K) as T));
     if (precision === 'bf16') return { dtype: 'bf16', data: rows(this.bitsStore()), trans: false };
-    if (precision === 'fp32' || this.blockScaling()) return { dtype: 'f32', data: rows(this.f32Store()), trans: false };
+    if (precision === 'fp32' || this.tiledInput()) return { dtype: 'f32', data: rows(this.f32Store()), trans: false };
     const op = this.inputOp as Fp8Operand;
     return { dtype: op.format, data: rows(this.codesStore()), trans: false, invScale: this.savedInvScale };
   }
@@ -220,11 +220,12 @@ export class LinearOp implements TapeNode {
   }
 
   /**
-   * Whether dy may be cast in row chunks with results identical to one whole-tensor cast: not under
-   * current scaling (its scale needs the whole tensor's amax) nor block scaling (it reports per call).
+   * Whether dy may be cast in row chunks with results identical to one whole-tensor cast: only when
+   * the policy fixes the scale before the cast (delayed); a current scale needs the whole tensor's
+   * amax, and a tiled cast reports per call.
    */
   gradCastChunkable(): boolean {
-    return this.spec.precision !== 'fp8' || this.ctx.recipe.scaling === 'delayed';
+    return this.spec.precision !== 'fp8' || this.ctx.scaling.policy.scaleFixedBeforeCast;
   }
 
   /**
@@ -244,9 +245,9 @@ export class LinearOp implements TapeNode {
       const bits = s.u16(n * N);
       k.packBf16(dy, bits);
       g = { dtype: 'bf16', data: bits, trans: false };
-    } else if (this.blockScaling()) {
+    } else if ((this.gradOp as Fp8Operand).tiled('activation')) {
       const fq = s.floats(n * N);
-      (this.gradOp as Fp8Operand).castBlock(dy, n, N, 1, this.ctx.recipe.blockSizeActivation, fq);
+      (this.gradOp as Fp8Operand).castTiled(dy, n, N, 'activation', fq);
       g = { dtype: 'f32', data: fq, trans: false };
     } else {
       const op = this.gradOp as Fp8Operand;
@@ -263,6 +264,7 @@ export class LinearOp implements TapeNode {
 
   /** Records the (merged) grad_output cast of one backward: amax into the slot, stats to the monitor. */
   recordGradCast(total: CastStats, scale: number, count: number): void {
-    if (this.spec.precision === 'fp8' && !this.blockScaling()) (this.gradOp as Fp8Operand).record(total, scale, count);
+    const op = this.gradOp;
+    if (op !== null && !op.tiled('activation')) op.record(total, scale, count); // a tiled cast recorded itself
   }
 }

@@ -195,6 +195,12 @@ const maxOf = (field: 'underflowPct' | 'overflowPct' | 'relErr' | 'massLostPct')
   return v.length === 0 ? null : Math.max(...v);
 };
 
+/** Largest amax over layers (null entries — NaN or infinite amaxes — are left out). */
+function maxAmax(casts: CastStat[]): number | null {
+  const v = casts.map((c) => c.amax).filter((x): x is number => x !== null && Number.isFinite(x) && x > 0);
+  return v.length === 0 ? null : Math.max(...v);
+}
+
 /** Geometric mean of the scales over layers (scales span orders of magnitude). */
 function geometricMeanScale(casts: CastStat[]): number | null {
   const v = casts.map((c) => c.scale).filter((x) => Number.isFinite(x) && x > 0);
@@ -226,6 +232,7 @@ function fp8Sections(runs: RunData[]): SectionSpec[] {
     section('fp8-relerr', 'FP8 relative error per operand', 'Per GEMM operand, the largest over layers of ‖x − dequant(quant(x))‖ / ‖x‖ over the finite inputs: the harm the cast did, not a count.', 'relative error', true, maxOf('relErr')),
     section('fp8-mass-lost', 'FP8 |x| mass lost to underflow per operand', 'Per GEMM operand, the largest over layers of the share of Σ|x| held by values that underflowed to 0. For softmax probabilities a high underflow count can carry almost no mass.', 'mass lost (%)', false, maxOf('massLostPct')),
     section('fp8-scale', 'FP8 scale per operand', 'Per GEMM operand, the geometric mean over layers of the scale applied before the cast (log scale).', 'scale (log scale)', true, geometricMeanScale),
+    section('fp8-amax', 'FP8 amax per operand', 'Per GEMM operand, the largest over layers of max |x| of the unscaled input of the cast (log scale).', 'amax (log scale)', true, maxAmax),
   ];
 }
 

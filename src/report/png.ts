@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { DEFAULT_CHROMIUM, launchChromium } from './browser.js';
 
 /** Sections written as figures (when present), by their data-section id. */
-export const FIGURE_SECTIONS = ['summary', 'loss', 'optimizer', 'throughput', 'tensor-activation', 'tensor-qkv_input', 'attention-logits', 'fp8-underflow', 'fp8-overflow', 'fp8-scale'];
+export const FIGURE_SECTIONS = ['summary', 'loss', 'optimizer', 'throughput', 'tensor-activation', 'tensor-qkv_input', 'attention-logits', 'fp8-underflow', 'fp8-overflow', 'fp8-scale', 'fp8-amax'];
 
 /**
  * Opens the report at `htmlPath`, waits until it has rendered and saves an element screenshot of

@@ -15,6 +15,8 @@ export const CHECKPOINT_FORMAT = 'fog8-checkpoint';
 export const CHECKPOINT_FORMAT_VERSION = 1;
 /** A manifest lists a handful of files; anything larger is not one. */
 const MAX_MANIFEST_BYTES = 1 << 20;
+/** fs.writeSync/readSync and Hash.update take at most 2³¹ − 1 bytes per call; a 390m optimizer state is 2.4 GB. */
+const MAX_IO_BYTES = 1 << 30;
 
 export interface ManifestEntry {
   bytes: number;
@@ -29,15 +31,22 @@ export interface Manifest {
 }
 
 export function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  const hash = createHash('sha256');
+  // Hash.update takes at most 2³¹ − 1 bytes per call ("data is too long").
+  for (let off = 0; off < data.length; off += MAX_IO_BYTES) hash.update(data.subarray(off, Math.min(data.length, off + MAX_IO_BYTES)));
+  return hash.digest('hex');
 }
 
 function writeFileSynced(path: string, data: Uint8Array): void {
   const fd = openSync(path, 'w');
   try {
     let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    while (off < data.length) off += writeSync(fd, data, off, Math.min(MAX_IO_BYTES, data.length - off));
     fsyncSync(fd);
+  } catch (e) {
+    // Name the file: a bare "ENOSPC: no space left on device, write" does not say what was being written.
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`checkpoint file ${path}: cannot be written (${code ?? (e as Error).message})`, { cause: e });
   } finally {
     closeSync(fd);
   }

@@ -143,20 +143,35 @@ export function readCheckpoint(dir: string, forResume = false): Checkpoint {
 }
 
 /**
+ * Checks that model.safetensors holds exactly the tensors of `specs` (the parameter table of the
+ * checkpoint's config), each F32 of its shape, without copying any weights. Throws naming
+ * model.safetensors and the first offending tensor. Eval, generate, resume and inspect all use it.
+ */
+export function checkModelTensors(ckpt: Pick<Checkpoint, 'dir' | 'model'>, specs: readonly { name: string; shape: readonly number[] }[]): void {
+  const file = join(ckpt.dir, MODEL_FILE);
+  const expected = new Set(specs.map((s) => s.name));
+  for (const name of ckpt.model.tensors.keys()) {
+    if (!expected.has(name)) throw new Error(`${file}: unexpected tensor ${name} (the model config has no such parameter)`);
+  }
+  for (const s of specs) {
+    const t = ckpt.model.tensors.get(s.name);
+    if (!t) throw new Error(`${file}: missing tensor ${s.name}`);
+    if (t.dtype !== 'F32' || t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
+      throw new Error(`${file}: tensor ${t.name} is ${t.dtype} [${t.shape.join(', ')}], expected F32 [${s.shape.join(', ')}]`);
+    }
+  }
+}
+
+/**
  * The weights of the checkpoint as one float32 arena laid out like `params` (not applied).
  * Throws naming model.safetensors if a tensor is missing, extra, or has the wrong dtype/shape.
  */
 export function modelWeightsFrom(ckpt: Checkpoint, params: ParamTable): Float32Array {
+  checkModelTensors(ckpt, params.specs);
   const file = join(ckpt.dir, MODEL_FILE);
   const arena = new Float32Array(params.data.length);
-  const expected = new Set(params.specs.map((s) => s.name));
-  for (const name of ckpt.model.tensors.keys()) {
-    if (!expected.has(name)) throw new Error(`${file}: unexpected tensor ${name} (the model config has no such parameter)`);
-  }
   for (const s of params.specs) {
-    const t = ckpt.model.tensors.get(s.name);
-    if (!t) throw new Error(`${file}: missing tensor ${s.name}`);
-    arena.set(tensorAsFloat32(t, s.shape, file), params.offsets.get(s.name) as number);
+    arena.set(tensorAsFloat32(ckpt.model.tensors.get(s.name) as SafetensorsTensor, s.shape, file), params.offsets.get(s.name) as number);
   }
   return arena;
 }

@@ -14,12 +14,12 @@ const nonNegInt = z.number().int().nonnegative();
 const wide = z.enum(['fp32', 'fp16', 'bf16']);
 const moment = z.enum(['fp32', 'fp16', 'bf16', 'fp8']);
 /**
- * Largest accepted peak learning rate. An AdamW step moves each weight by about lr: far above any
- * useful rate, yet small enough that a run that blows up does so through non-finite losses and the
- * skip-and-diagnose path, not through Infinity in the schedule, the weights of the first step or
- * the metrics writer (as lr 1e308 did).
+ * Largest accepted learning rate. An AdamW step moves a weight by at most a few times lr, so up to
+ * this the float32 weights stay finite and an absurd lr ends in the skip-and-diagnose path
+ * (non-finite loss, `--max-bad-steps`); beyond it (e.g. 1e308) the first update overflowed the
+ * weights to ±Infinity and the run died inside a kernel instead.
  */
-export const MAX_LR = 1e6;
+export const MAX_LR = 1e30;
 /** A run name is one path segment: letters, digits, '.', '_', '-' (not '.' or '..'), so runs/<name> stays in runs/. */
 const RUN_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/;
 
@@ -30,10 +30,11 @@ export const trainConfigSchema = z
     size: z.string(),
     precision: z.string(),
     fp8Attention: z.boolean(),
+    fp8LmHead: z.boolean(),
     activations: z.enum(['bf16', 'fp32']).nullable(),
     steps: positiveInt,
     tokens: z.number().positive().nullable(),
-    lr: z.number().nonnegative().max(MAX_LR, `must be at most ${MAX_LR} (an AdamW step moves each weight by about lr)`),
+    lr: z.number().nonnegative().max(MAX_LR, `must be at most ${MAX_LR} (a larger AdamW step overflows the float32 weights)`),
     minLr: z.number().nonnegative().max(MAX_LR, `must be at most ${MAX_LR}`),
     warmup: nonNegInt,
     schedule: z.enum(['wsd', 'cosine', 'constant']),
@@ -90,6 +91,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   size: 'small',
   precision: 'fp8-delayed',
   fp8Attention: true,
+  fp8LmHead: false,
   activations: null,
   steps: 400,
   tokens: null,
@@ -143,6 +145,7 @@ export const TRAIN_CONFIG_HELP: Readonly<Record<TrainConfigKey, string>> = Objec
   size: 'model size (tiny, small, s, m, 390m, 1.5b, 8b)',
   precision: 'precision recipe (fp32, bf16, fp8-delayed, fp8-current, fp8-block)',
   fp8Attention: 'FP8 attention dot products when the recipe is FP8 (true/false)',
+  fp8LmHead: 'LM head GEMMs in FP8 when the recipe is FP8 (the authors\' --fp8-lmhead; not with tied embeddings)',
   activations: 'tensors handed between ops: bf16 (Megatron --bf16) or fp32 (null: the recipe\'s own, bf16 except for fp32)',
   steps: 'optimizer steps',
   tokens: 'training tokens; when set, steps = ceil(tokens / (batch·seq))',

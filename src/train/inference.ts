@@ -34,7 +34,7 @@ export function loadModelForInference(path: string, kernels: Kernels, precision?
   // A precision given here is taken as named (its own activations); otherwise the run's recipe,
   // with float32 wide tensors for a run saved before `activations` existed.
   const activations = precision !== undefined || !trainConfig ? null : (trainConfig.activations ?? LEGACY_ACTIVATIONS);
-  const recipe = recipeOf({ precision: precision ?? trainConfig?.precision ?? 'fp32', fp8Attention: trainConfig?.fp8Attention ?? true, activations });
+  const recipe = recipeOf({ precision: precision ?? trainConfig?.precision ?? 'fp32', fp8Attention: trainConfig?.fp8Attention ?? true, fp8LmHead: trainConfig?.fp8LmHead ?? false, activations });
   const model = new Model(config, kernels, recipe, 0);
   const weights = modelWeightsFrom(ckpt, model.params);
   model.params.data.set(weights);
@@ -42,11 +42,7 @@ export function loadModelForInference(path: string, kernels: Kernels, precision?
   if (ckpt.trainerState && recipe.gemm === 'fp8') {
     try {
       const saved = ScalingState.fromJSON(recipe, ckpt.trainerState.scaling);
-      for (const s of saved.slots()) {
-        const live = model.scaling.slot(s.key, s.role);
-        live.scale = s.scale;
-        live.amaxHistory.set(s.amaxHistory);
-      }
+      model.scaling.load(saved);
       scalingLoaded = true;
     } catch {
       scalingLoaded = false;

@@ -3,12 +3,13 @@
  * (config.json, metrics.jsonl, train.log, checkpoints/), and — for `--resume` — restores every
  * piece of state after verifying all of it first (a mismatched checkpoint changes nothing).
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { readFileSafely } from '../util/safe-file.js';
 import { join, resolve } from 'node:path';
 import type { Kernels } from '../kernels/types.js';
 import { createReferenceKernels } from '../kernels/reference/index.js';
-import { Model } from '../model/model.js';
+import { Model, flopsPerToken } from '../model/model.js';
 import { resolveModelConfig, type ModelConfig } from '../model/config.js';
 import { LEGACY_ACTIVATIONS, resolvePrecision, type PrecisionRecipe } from '../numerics/recipe.js';
 import { ScalingState } from '../numerics/scaling.js';
@@ -22,11 +23,12 @@ import { DivergenceForecaster } from '../monitor/divergence.js';
 import { MetricsWriter } from '../monitor/metrics-writer.js';
 import { TrainLog } from '../monitor/train-log.js';
 import { METRICS_SCHEMA_VERSION } from '../monitor/schema.js';
-import { ConfigError, DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig, type TrainConfigKey } from './config.js';
+import { ConfigError, DEFAULT_TRAIN_CONFIG, TRAIN_CONFIG_KEYS, validateTrainConfig, type TrainConfig, type TrainConfigKey } from './config.js';
 import { silentProgress, type TrainProgressFactory } from './progress.js';
 import { modelWeightsFrom, optimizerStateFrom, readCheckpoint, type Checkpoint } from './checkpoint.js';
-import { checkpointDirName, listCheckpointSteps, resolveCheckpointDir, runDirOfCheckpoint } from './checkpoint-files.js';
+import { checkpointDirName, listCheckpointSteps, MANIFEST_FILE, resolveCheckpointDir, runDirOfCheckpoint } from './checkpoint-files.js';
 import { Trainer, type RollbackInfo, type TrainResult } from './trainer.js';
+import { describeMemoryPlan, formatBytes, planTrainingMemory } from './memory.js';
 import { validateForecastModel, type ForecastModel } from '../monitor/forecast.js';
 
 /** Reads a fitted forecaster (fog8 forecast-eval --save); errors name the file. */
@@ -54,14 +56,18 @@ export function optimizedTensors(model: Model): OptimizedTensor[] {
 }
 
 /**
- * The precision recipe of a config: fp8Attention applied to FP8 recipes, `activations` (null or
- * absent: the recipe's own) to any.
+ * The precision recipe of a config: fp8Attention and fp8LmHead applied to FP8 recipes (like the
+ * authors' --fp8-dpa and --fp8-lmhead, they only mean something with FP8 GEMMs), `activations`
+ * (null or absent: the recipe's own) to any.
  */
-export function recipeOf(config: Pick<TrainConfig, 'precision' | 'fp8Attention'> & { activations?: TrainConfig['activations'] }): PrecisionRecipe {
+export function recipeOf(
+  config: Pick<TrainConfig, 'precision' | 'fp8Attention'> & { activations?: TrainConfig['activations']; fp8LmHead?: TrainConfig['fp8LmHead'] },
+): PrecisionRecipe {
   const base = resolvePrecision(config.precision);
   const overrides: { -readonly [K in keyof PrecisionRecipe]?: PrecisionRecipe[K] } = {};
   // Block scaling has no FP8 attention (the recipe refuses it); the startup line says "FP8 attention off".
   if (base.gemm === 'fp8' && base.scaling !== 'block' && base.fp8Attention !== config.fp8Attention) overrides.fp8Attention = config.fp8Attention;
+  if (base.gemm === 'fp8' && config.fp8LmHead !== undefined && config.fp8LmHead !== base.fp8LmHead) overrides.fp8LmHead = config.fp8LmHead;
   if (config.activations != null && config.activations !== base.activations) overrides.activations = config.activations;
   return Object.keys(overrides).length === 0 ? base : resolvePrecision({ base: config.precision, ...overrides });
 }
@@ -137,6 +143,8 @@ export interface RunOptions {
   handleSignals?: boolean;
   /** Internal (runTraining's rollback): resume with this override set and rollback history. */
   rollback?: { history: RollbackInfo[]; gemmOverrides: string[] };
+  /** Bytes the memory plan may use before the run is refused (default: this machine's RAM, os.totalmem()). */
+  memoryLimit?: number;
 }
 
 export interface RunOutcome extends TrainResult {
@@ -145,6 +153,8 @@ export interface RunOutcome extends TrainResult {
   rollbacks: RollbackInfo[];
   /** GEMMs in BF16 by override at the end. */
   gemmOverrides: string[];
+  /** The signal that interrupted the run (handleSignals), or null. */
+  signal: NodeJS.Signals | null;
 }
 
 function timestampName(): string {
@@ -160,6 +170,69 @@ export interface PreparedRun {
   trainer: Trainer;
   /** Runs to completion, interruption or divergence, then closes the run's files. Call it once. */
   run(): Promise<RunOutcome>;
+}
+
+/**
+ * The resolved config of a resumed run: the saved one, with the keys the user gave explicitly
+ * checked (only RESUME_OVERRIDABLE keys may change). `source` names where `saved` came from.
+ */
+function resumeConfig(saved: Record<string, unknown>, opts: RunOptions, source: string): TrainConfig {
+  // A run saved before `activations` existed ran with float32 wide tensors: it resumes so.
+  const merged: Record<string, unknown> = { ...DEFAULT_TRAIN_CONFIG, activations: LEGACY_ACTIVATIONS, ...saved };
+  for (const k of opts.explicit ?? []) {
+    if (!RESUME_OVERRIDABLE.includes(k)) {
+      if (JSON.stringify(opts.config[k]) !== JSON.stringify(saved[k])) {
+        throw new Error(`--resume: ${k} cannot change on resume (${source} has ${JSON.stringify(saved[k])}, got ${JSON.stringify(opts.config[k])}); only ${RESUME_OVERRIDABLE.join(', ')} may`);
+      }
+    } else merged[k] = opts.config[k];
+  }
+  return validateTrainConfig(merged);
+}
+
+/**
+ * When `dir` is a run directory (config.json and metrics.jsonl) without any complete checkpoint
+ * (killed before its first one), its saved training config; otherwise null.
+ */
+export function runWithoutCheckpoint(dir: string): { config: Record<string, unknown> } | null {
+  if (!existsSync(join(dir, 'metrics.jsonl')) || existsSync(join(dir, MANIFEST_FILE))) return null;
+  if (listCheckpointSteps(join(dir, 'checkpoints')).length > 0 || listCheckpointSteps(dir).length > 0) return null;
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) throw new Error(`run directory ${dir}: no checkpoint and no config.json to start it over from; use another --run-dir`);
+  const json = JSON.parse(readFileSafely(configPath, { what: 'run config', maxBytes: 16 << 20 }).toString('utf8')) as { train?: unknown };
+  if (json.train === null || typeof json.train !== 'object') throw new Error(`${configPath}: no "train" config to start the run over from`);
+  return { config: json.train as Record<string, unknown> };
+}
+
+const LOCK_FILE = 'train.pid';
+
+/** Records this process as the one training in `runDir` (removed when the run ends; a kill -9 leaves it stale, which is detected). */
+function writeRunLock(runDir: string): void {
+  writeFileSync(join(runDir, LOCK_FILE), `${process.pid}\n`);
+}
+
+function removeRunLock(runDir: string): void {
+  try {
+    if (readFileSync(join(runDir, LOCK_FILE), 'utf8').trim() === String(process.pid)) unlinkSync(join(runDir, LOCK_FILE));
+  } catch {
+    // already gone
+  }
+}
+
+/** Refuses to resume or start over a run that another live process is still training (its train.pid names a running process). */
+function checkNotRunning(runDir: string): void {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(runDir, LOCK_FILE), 'utf8').trim());
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return; // stale: that process is gone
+  }
+  throw new Error(`run directory ${runDir} is being trained by process ${pid} (${join(runDir, LOCK_FILE)}); stop it first`);
 }
 
 /** Sets up and runs one training run (fresh or resumed) to completion, interruption or divergence. */
@@ -193,27 +266,40 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   let checkpoint: Checkpoint | null = null;
   let runDir: string;
   if (opts.resume === '') throw new ConfigError('--resume needs a run or checkpoint directory, got an empty string');
+  // A run killed before its first checkpoint has only config.json, metrics.jsonl and train.log:
+  // both `--resume DIR` and the original command start it over from step 0 in the same directory.
+  let restartedFrom: string | null = null;
   if (opts.resume != null) {
-    const dir = resolveCheckpointDir(opts.resume);
-    checkpoint = readCheckpoint(dir, true);
-    const saved = checkpoint.trainerState?.config as Record<string, unknown>;
-    // A run saved before `activations` existed ran with float32 wide tensors: it resumes so.
-    const merged: Record<string, unknown> = { ...DEFAULT_TRAIN_CONFIG, activations: LEGACY_ACTIVATIONS, ...saved };
-    for (const k of opts.explicit ?? []) {
-      if (!RESUME_OVERRIDABLE.includes(k)) {
-        if (JSON.stringify(opts.config[k]) !== JSON.stringify(saved[k])) {
-          throw new Error(`--resume: ${k} cannot change on resume (checkpoint has ${JSON.stringify(saved[k])}, got ${JSON.stringify(opts.config[k])}); only ${RESUME_OVERRIDABLE.join(', ')} may`);
-        }
-      } else merged[k] = opts.config[k];
+    const stopped = runWithoutCheckpoint(opts.resume);
+    if (stopped) {
+      config = resumeConfig(stopped.config, opts, 'the run\'s config.json');
+      runDir = resolve(opts.resume);
+      restartedFrom = runDir;
+    } else {
+      const dir = resolveCheckpointDir(opts.resume);
+      checkpoint = readCheckpoint(dir, true);
+      config = resumeConfig(checkpoint.trainerState?.config as Record<string, unknown>, opts, 'checkpoint');
+      runDir = runDirOfCheckpoint(dir);
     }
-    if (opts.rollback) merged.gemmOverrides = opts.rollback.gemmOverrides;
-    config = validateTrainConfig(merged);
-    runDir = runDirOfCheckpoint(dir);
+    // A rollback resumes with its own override set (the checkpoint's may be older).
+    if (opts.rollback) config = validateTrainConfig({ ...config, gemmOverrides: opts.rollback.gemmOverrides });
   } else {
     const runName = config.runName ?? timestampName();
     runDir = resolve(config.runDir ?? join('runs', runName));
-    if (existsSync(join(runDir, 'metrics.jsonl'))) throw new Error(`run directory ${runDir} already holds a run; use --resume ${runDir} or another --run-dir`);
+    if (existsSync(join(runDir, 'metrics.jsonl'))) {
+      const stopped = runWithoutCheckpoint(runDir);
+      if (!stopped) throw new Error(`run directory ${runDir} already holds a run; use --resume ${runDir} or another --run-dir`);
+      // Compare as config.json records it: activations resolved from the recipe, steps from tokens.
+      const asSaved: TrainConfig = { ...config, activations: recipeOf(config).activations };
+      const changed = TRAIN_CONFIG_KEYS.filter((k) => !RESUME_OVERRIDABLE.includes(k) && !(k === 'steps' && config.tokens !== null) && JSON.stringify(asSaved[k]) !== JSON.stringify(stopped.config[k]));
+      if (changed.length > 0) {
+        throw new Error(`run directory ${runDir} holds a run stopped before its first checkpoint with a different config (${changed.join(', ')}); use another --run-dir, or --resume ${runDir} to start that run over`);
+      }
+      restartedFrom = runDir;
+    }
   }
+  // Two processes appending to one run would interleave its files: a live trainer's run is not touched.
+  if (restartedFrom !== null || checkpoint !== null) checkNotRunning(runDir);
   const runName = config.runName ?? runDir.split(/[\\/]/).pop() ?? 'run';
   const progress = opts.progress ? opts.progress(config.progress) : silentProgress;
   // A fresh run's directory is created only once setup has succeeded, so a bad config or data
@@ -233,10 +319,26 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   const data = await openTrainingData(config, T, sizeVocab, say);
   const modelConfig: ModelConfig = resolveModelConfig({ preset: config.preset, size: config.size, vocabSize: data.vocabSize, seqLen: T });
   const recipe = recipeOf(config);
+  if (recipe.fp8LmHead && modelConfig.tieEmbeddings) {
+    // Megatron turns --lm-head-in-fp8 off for tied embeddings (arguments.py); fog8 refuses instead of silently ignoring it.
+    throw new ConfigError(`fp8LmHead: true is not available with tied embeddings (size '${config.size}' ties the LM head to the embedding, which stays wide); use fp8LmHead false`);
+  }
   const steps = config.tokens !== null ? Math.ceil(config.tokens / (config.batch * T)) : config.steps;
   // saved with the run as resolved: the wide-tensor dtype the run actually used, never null
   config = validateTrainConfig({ ...config, steps, activations: recipe.activations });
   validateSchedule({ kind: config.schedule, peakLr: config.lr, minLr: config.minLr, warmupSteps: config.warmup, totalSteps: config.steps, cooldownFraction: config.cooldownFraction });
+  // The plan comes before any allocation: a size this machine cannot hold is refused here, not by the OS.
+  const microB = config.batch / config.microBatches;
+  const plan = planTrainingMemory(modelConfig, recipe, microB, T, { m1: config.m1Precision, m2: config.m2Precision });
+  say(`  model: vocabulary ${modelConfig.vocabSize}, ${(flopsPerToken(modelConfig) / 1e9).toFixed(3)} GFLOP per token (matmul, fwd+bwd); memory plan for micro-batch ${microB}×${T}: ${describeMemoryPlan(plan)}`);
+  const ram = opts.memoryLimit ?? totalmem();
+  if (plan.total > ram) {
+    throw new ConfigError(
+      `memory plan ≈${formatBytes(plan.total)} exceeds ${opts.memoryLimit === undefined ? "this machine's" : 'the limit of'} ${formatBytes(ram)} of RAM (${config.preset}/${config.size}, micro-batch ${microB}×${T}): ` +
+        `parameters, gradients and optimizer state alone take ${formatBytes(plan.parameters + plan.gradients + plan.optimizer)}; ` +
+        'use more --micro-batches (smaller micro-batch), a shorter --seq, fp16/fp8 --m1-precision/--m2-precision, or a smaller --size',
+    );
+  }
   const model = new Model(modelConfig, kernels, recipe, config.seed, { gemmOverrides: config.gemmOverrides });
   const forecastModel = config.forecasterModel === null ? null : readForecastModel(config.forecasterModel);
   const optimizer = new AdamW(optimizedTensors(model), kernels, { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay }, {
@@ -273,11 +375,7 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     // Apply.
     model.params.data.set(weights);
     optimizer.restore(optState);
-    for (const s of scaling.slots()) {
-      const live = model.scaling.slot(s.key, s.role);
-      live.scale = s.scale;
-      live.amaxHistory.set(s.amaxHistory);
-    }
+    model.scaling.load(scaling);
     data.train.restore(loaderState);
     if (st.divergence) forecaster.restore(st.divergence);
     restoredAlarmState = { spike: st.spike, features: st.features };
@@ -292,8 +390,11 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   mkdirSync(runDir, { recursive: true });
   log = new TrainLog(join(runDir, 'train.log'));
   for (const e of early) log.line(e.message, e.at);
+  if (restartedFrom !== null) say(`run directory ${runDir} holds a run stopped before its first checkpoint: starting it over from step 0 (its records stay in metrics.jsonl; later ones replace them)`);
+  writeRunLock(runDir);
   writeFileSync(join(runDir, 'config.json'), JSON.stringify({ train: config, model: modelConfig, precision: recipe, kernels: { name: kernels.name, isa: kernels.isa, threads: kernels.threads } }, null, 2) + '\n');
   const metrics = new MetricsWriter(join(runDir, 'metrics.jsonl'));
+  if (metrics.truncatedBytes > 0) log.line(`metrics.jsonl: removed a half-written last line (${metrics.truncatedBytes} bytes) left by an interrupted run`);
   const parameters = model.params.size;
   metrics.write({
     type: 'run', step: startStep, tokens: startTokens, time: Date.now() / 1000, schemaVersion: METRICS_SCHEMA_VERSION, runName, preset: config.preset, size: config.size,
@@ -304,7 +405,7 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     metrics.write({ type: 'rollback', step: startStep, tokens: startTokens, time: Date.now() / 1000, alarmStep: r.alarmStep, reason: r.reason, added: r.added, overrides: config.gemmOverrides });
     say(`rollback ${opts.rollback.history.length}: alarm at step ${r.alarmStep} (${r.reason}); back to the checkpoint of step ${r.checkpointStep}; BF16 from now on: ${config.gemmOverrides.join(', ')}`);
   }
-  say(`fog8 train: ${config.preset}/${config.size} (${(parameters / 1e6).toFixed(2)} M parameters) in ${recipe.name}${recipe.gemm === 'fp8' ? `, FP8 attention ${recipe.fp8Attention ? 'on' : 'off'}` : ''}`);
+  say(`fog8 train: ${config.preset}/${config.size} (${(parameters / 1e6).toFixed(2)} M parameters) in ${recipe.name}${recipe.gemm === 'fp8' ? `, FP8 attention ${recipe.fp8Attention ? 'on' : 'off'}, FP8 LM head ${recipe.fp8LmHead ? 'on' : 'off'}` : ''}`);
   say(`  data: ${data.description}; ${config.steps} steps of ${config.batch}×${T} tokens; kernels ${kernels.name} (${kernels.isa}, ${kernels.threads} threads)`);
   say(`  run directory: ${runDir}${checkpoint ? ` (resumed from step ${startStep}: ${checkpoint.dir})` : ''}`);
   const trainer = new Trainer({
@@ -313,7 +414,11 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     rollbacks, forecastModel, restoredAlarmState,
   });
   const run = async (): Promise<RunOutcome> => {
-    const onSignal = (sig: NodeJS.Signals): void => trainer.requestStop(sig);
+    let signal: NodeJS.Signals | null = null;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      signal = sig;
+      trainer.requestStop(sig);
+    };
     if (opts.handleSignals) {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
@@ -326,7 +431,7 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
       say(`results: ${runDir} (metrics.jsonl, train.log, config.json${result.checkpoint ? `, ${result.checkpoint}` : ''})`);
       if (result.status === 'interrupted') say(`resume with: npx fog8 train --resume ${runDir}`);
       metrics.write({ type: 'event', step: result.steps, tokens: result.tokens, time: Date.now() / 1000, level: result.status === 'diverged' ? 'error' : result.status === 'alarm' ? 'warn' : 'info', message: `run ${result.status}` });
-      return { ...result, runDir, rollbacks, gemmOverrides: [...config.gemmOverrides] };
+      return { ...result, runDir, rollbacks, gemmOverrides: [...config.gemmOverrides], signal: result.status === 'interrupted' ? signal : null };
     } finally {
       if (opts.handleSignals) {
         process.off('SIGINT', onSignal);
@@ -334,6 +439,7 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
       }
       metrics.close();
       log.close();
+      removeRunLock(runDir);
     }
   };
   return { config, runDir, model, optimizer, trainer, run };

@@ -106,7 +106,8 @@ export function readAt(fd: number, length: number, position: number): Buffer {
   const out = Buffer.alloc(length);
   let got = 0;
   while (got < length) {
-    const n = readSync(fd, out, got, length - got, position + got);
+    // one call reads at most 2³¹ − 1 bytes (fs limit); checkpoints of the paper sizes are larger
+    const n = readSync(fd, out, got, Math.min(1 << 30, length - got), position + got);
     if (n === 0) break;
     got += n;
   }

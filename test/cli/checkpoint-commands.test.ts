@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
@@ -111,6 +112,10 @@ test('fog8 eval --json: one object with the checkpoint, step, precision, scaling
   const wide = JSON.parse((await cli(['eval', runDir, '--json', '--kernels', 'reference', '--batches', '2', '--precision', 'fp32'])).out) as Record<string, unknown>;
   assert.equal(wide.precision, 'fp32');
   assert.equal(wide.scalingStateLoaded, false);
+  // More sequences than the validation split holds: refused, not silently repeated.
+  const tooMany = await cli(['eval', runDir, '--kernels', 'reference', '--batch', '1000', '--batches', '1']);
+  assert.equal(tooMany.code, 1);
+  assert.match(tooMany.err, /--batch 1000 × --batches 1 = 1000 sequences, but the validation split holds only \d+/);
   const text = await cli(['eval', runDir, '--kernels', 'reference', '--batches', '2']);
   assert.equal(text.out, `${ev.checkpoint} (step ${STEPS}, fp8-delayed): val loss ${(ev.valLoss as number).toFixed(4)}, perplexity ${(ev.valPerplexity as number).toFixed(2)} over ${ev.tokens} tokens\n`);
 });
@@ -141,7 +146,7 @@ test('fog8 inspect: config, parameter count (= the safetensors tensors), step, F
   const t = await cli(['inspect', join(runDir, 'checkpoints', `step-${STEPS}`)]);
   assert.equal(t.code, 0);
   const lines = t.out.trimEnd().split('\n');
-  assert.match(lines[0], new RegExp(`^checkpoint ${ckpt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(files verified: `));
+  assert.match(lines[0], new RegExp(`^checkpoint ${ckpt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(files and tensor shapes verified: `));
   assert.match(lines[1], /^model +fog-xielu\/tiny: d 32, 2 layers, /);
   assert.equal(lines[2], `parameters ${parameters.toLocaleString('en-US')}`);
   assert.equal(lines[3], `step       ${STEPS} (${STEPS * BATCH * SEQ} tokens), precision fp8-delayed`);
@@ -151,4 +156,25 @@ test('fog8 inspect: config, parameter count (= the safetensors tensors), step, F
   const missing = await cli(['inspect', join(dir, 'nowhere')]);
   assert.equal(missing.code, 1);
   assert.ok(missing.err.includes(join(dir, 'nowhere')), missing.err);
+});
+
+test('fog8 inspect refuses a checkpoint whose tensor shapes do not fit its config.json, as eval does (hashes alone are not enough)', async () => {
+  const copy = join(dir, 'mismatched');
+  cpSync(join(runDir, 'checkpoints', `step-${STEPS}`), copy, { recursive: true });
+  // A consistent manifest over an inconsistent checkpoint: config.json claims a wider MLP.
+  const hf = JSON.parse(readFileSync(join(copy, 'config.json'), 'utf8')) as { intermediate_size: number; fog8: { config: { ffnDim: number } } };
+  hf.intermediate_size *= 2;
+  hf.fog8.config.ffnDim *= 2;
+  const bytes = Buffer.from(JSON.stringify(hf));
+  writeFileSync(join(copy, 'config.json'), bytes);
+  const manifest = JSON.parse(readFileSync(join(copy, 'manifest.json'), 'utf8')) as { files: Record<string, { bytes: number; sha256: string }> };
+  manifest.files['config.json'] = { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+  writeFileSync(join(copy, 'manifest.json'), JSON.stringify(manifest));
+  const shape = /model\.safetensors: tensor model\.layers\.0\.mlp\.\w+\.weight is F32 \[\d+, \d+\], expected F32 \[\d+, \d+\]/;
+  const inspected = await cli(['inspect', copy]);
+  assert.equal(inspected.code, 1, inspected.out + inspected.err);
+  assert.match(inspected.err, shape);
+  const evaluated = await cli(['eval', copy, '--kernels', 'reference', '--batches', '1']);
+  assert.equal(evaluated.code, 1);
+  assert.match(evaluated.err, shape);
 });

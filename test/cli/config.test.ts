@@ -55,7 +55,7 @@ test('config errors: unknown keys list the valid ones; bad values name the key a
 });
 
 test('absurd or unsafe values are config errors naming the field: --lr 1e308, --run-name ../../x, --run-dir "", --resume ""', () => {
-  assert.throws(() => resolveTrainConfig(['--lr', '1e308']), (e: Error) => e instanceof ConfigError && /lr \(1e\+308\): .*at most 1000000/.test(e.message));
+  assert.throws(() => resolveTrainConfig(['--lr', '1e308']), (e: Error) => e instanceof ConfigError && /lr \(1e\+308\): .*at most 1e\+30/.test(e.message));
   assert.throws(() => resolveTrainConfig(['--lr', 'Infinity']), /--lr must be a number, got "Infinity"/);
   assert.throws(() => resolveTrainConfig(['--lr', 'NaN']), /--lr must be a number/);
   assert.throws(() => resolveTrainConfig(['--weight-decay', '1e30']), /weightDecay \(1e\+30\): .*at most 1/);
@@ -68,4 +68,20 @@ test('absurd or unsafe values are config errors naming the field: --lr 1e308, --
   assert.throws(() => resolveTrainConfig(['--resume', '']), (e: Error) => e instanceof ConfigError && /--resume needs a value, got an empty string/.test(e.message));
   assert.throws(() => resolveTrainConfig(['--resume=']), /--resume needs a value, got an empty string/);
   assert.throws(() => resolveTrainConfig(['--config', '']), /--config needs a value/);
+});
+
+test('--activations: bf16, fp32 or null (the recipe\'s own, the default); in a config file too; anything else names the key and the allowed values', () => {
+  assert.equal(resolveTrainConfig([]).config.activations, null);
+  assert.equal(resolveTrainConfig(['--activations', 'fp32']).config.activations, 'fp32');
+  assert.equal(resolveTrainConfig(['--activations=bf16', '--precision', 'fp32']).config.activations, 'bf16');
+  assert.equal(resolveTrainConfig(['--activations', 'null']).config.activations, null);
+  const dir = mkdtempSync(join(tmpdir(), 'fog8-act-'));
+  try {
+    const yaml = join(dir, 'c.yaml');
+    writeFileSync(yaml, 'precision: bf16\nactivations: fp32\n');
+    assert.equal(resolveTrainConfig(['--config', yaml]).config.activations, 'fp32');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.throws(() => resolveTrainConfig(['--activations', 'fp16']), (e: Error) => /activations \("fp16"\)/.test(e.message) && /"bf16"\|"fp32"/.test(e.message));
 });

@@ -9,6 +9,7 @@ import { createReferenceKernels } from '../../src/kernels/reference/index.js';
 import { decodeFp8 } from '../../src/numerics/fp8.js';
 import type { Fp8FormatName, GemmOperand, OperandDtype } from '../../src/kernels/types.js';
 import { Rng } from './random.js';
+import { allCandidates } from '../../src/kernels/tune.js';
 
 let addon: NativeCoreAddon | null = null;
 let skipReason: string | false = false;
@@ -260,4 +261,67 @@ test('raw addon: wrong argument types and lengths throw TypeError, never crash',
   }
   assert.throws(() => n.setIsa('avx9' as NativeIsa), RangeError);
   assert.throws(() => n.setThreads(0), RangeError);
+});
+
+test('gemm: every tuning candidate (tile × blocking) equals the default variant bit for bit and the reference within the bound', { skip: skipReason }, () => {
+  const rng = new Rng(21);
+  const pairs: [OperandDtype, OperandDtype][] = [['bf16', 'bf16'], ['e4m3', 'e4m3'], ['e5m2', 'e4m3'], ['bf16', 'e5m2']];
+  // One k block with M/N edges; several k blocks (≤ 512 each), odd K, a partial last row panel.
+  const shapes: [number, number, number][] = [[37, 53, 61], [13, 40, 1031]];
+  // One thread: results do not depend on it (tested above), and ~5000 small GEMMs stay quick on a busy machine.
+  for (const isa of runnableIsas()) {
+    withThreads(1, () => withIsa(isa, () => {
+      const tiles = native().gemmTiles();
+      const candidates = isa === 'avx512bf16' ? allCandidates(tiles) : tiles;
+      assert.ok(candidates.length >= 1);
+      if (isa === 'avx512bf16') assert.ok(tiles.length >= 4, `avx512bf16 offers several tiles, got ${tiles.join(', ')}`);
+      for (const [M, N, K] of shapes) {
+        for (const [da, db] of pairs) {
+          for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+            const a = operand(rng, da, M * K, ta, da.startsWith('e') ? 0.5 : 1);
+            const b = operand(rng, db, K * N, tb, db.startsWith('e') ? 0.25 : 1);
+            const c0 = rng.normals(M * N);
+            const beta = ta ? 0.5 : 0;
+            const label = `${isa} ${M}x${N}x${K} ${da}${ta ? 'ᵀ' : ''}·${db}${tb ? 'ᵀ' : ''}`;
+            native().setGemmVariant('default');
+            const want = Float32Array.from(c0);
+            native().gemm(M, N, K, a, b, want, 1.5, beta);
+            assertWithinBound(M, N, K, a, b, want, c0, 1.5, beta, `${label} default`);
+            const ref = Float32Array.from(c0);
+            reference.gemm(M, N, K, a, b, ref, 1.5, beta);
+            assertWithinBound(M, N, K, a, b, ref, c0, 1.5, beta, `${label} reference`);
+            for (const v of candidates) {
+              native().setGemmVariant(v);
+              assert.equal(native().gemmVariant(), v);
+              const got = Float32Array.from(c0);
+              native().gemm(M, N, K, a, b, got, 1.5, beta);
+              if (Buffer.compare(new Uint8Array(got.buffer), new Uint8Array(want.buffer)) !== 0) assert.fail(`${label}: variant ${v} differs from the default`);
+            }
+            native().setGemmVariant('default');
+          }
+        }
+      }
+    }));
+  }
+});
+
+test('setGemmVariant: malformed names, unknown tiles and out-of-range blockings throw RangeError', { skip: skipReason }, () => {
+  const saved = native().gemmVariant();
+  try {
+    if (native().isa() === 'avx512bf16') {
+      const tile = native().gemmTiles()[0];
+      const [mr, nr] = tile.split('x').map(Number);
+      for (const bad of ['fast', '3x7-kc256-mc96-nc512', `${tile}-kc255-mc${mr * 4}-nc${nr * 4}`, `${tile}-kc256-mc${mr * 4 + 1}-nc${nr * 4}`, `${tile}-kc256-mc${mr * 4}-nc${nr * 4 + 1}`, `${tile}-kc256-mc${mr * 4}-nc${nr * 4}x`]) {
+        assert.throws(() => native().setGemmVariant(bad), RangeError, bad);
+      }
+      native().setGemmVariant(`${tile}-kc256-mc${mr * 4}-nc${nr * 4}`);
+      assert.equal(native().gemmVariant(), `${tile}-kc256-mc${mr * 4}-nc${nr * 4}`);
+    } else {
+      assert.throws(() => native().setGemmVariant('12x32-kc256-mc96-nc512'), RangeError);
+      assert.equal(native().gemmVariant(), native().gemmTiles()[0]);
+    }
+  } finally {
+    native().setGemmVariant(saved);
+  }
+  assert.equal(native().gemmVariant(), saved);
 });

@@ -128,3 +128,18 @@ test('fields fog8 cannot represent are refused by name', () => {
     assert.throws(() => fromHfConfig(json), (e: unknown) => e instanceof HfConfigError && e.field === field && e.message.includes(field), field);
   }
 });
+
+test('a fog8 block written before tieEmbeddings / ropeScaling / inputUpscaleRule existed reads as untied, plain RoPE, fixed upscale', () => {
+  const c = resolveModelConfig({ preset: 'fog-xielu', size: '390m' });
+  const hf = JSON.parse(JSON.stringify(toHfConfig(c)));
+  const old = hf.fog8.config;
+  delete old.tieEmbeddings;
+  delete old.ropeScaling;
+  delete old.inputUpscaleRule;
+  hf.tie_word_embeddings = false;
+  const read = fromHfConfig(hf);
+  assert.equal(read.tieEmbeddings, false);
+  assert.equal(read.ropeScaling, null);
+  assert.equal(read.inputUpscale, 50);
+  assert.equal(read.nLayers, c.nLayers);
+});

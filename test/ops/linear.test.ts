@@ -24,7 +24,7 @@ function setup(recipe: string, scale = 4) {
   const dy = r(M * N);
   const dx = new Float32Array(M * K);
   const op = new LinearOp(ctx, { layer: 0, key: 'l', gemm: 'l', M, N, K, precision: ctx.recipe.gemm }, w, dw, new WeightCastCache(), x, y, dy, dx);
-  for (const s of ctx.scaling.slots()) s.scale = scale;
+  for (const s of ctx.scaling.slots()) s.setScale(scale);
   return { ctx, op, w, dw, x, y, dy, dx };
 }
 

@@ -27,7 +27,7 @@ function setup(recipe: string | object, maxChunkRows: number) {
   const precision = r.gemm === 'fp8' && !r.fp8LmHead ? 'bf16' : r.gemm;
   const head = new LinearOp(ctx, { layer: -1, key: 'lm_head', gemm: 'lm_head', M: R, N: V, K: C, precision, transientInput: true }, w, dw, new WeightCastCache(), x, null, null, dx);
   const op = new LmHeadLossOp(ctx, head, R, V, dx, maxChunkRows);
-  for (const s of ctx.scaling.slots()) s.scale = 8;
+  for (const s of ctx.scaling.slots()) s.setScale(8);
   return { ctx, op, w, x, targets, dw, dx };
 }
 

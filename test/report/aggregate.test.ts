@@ -61,7 +61,7 @@ test('buildReportModel: every chart and heatmap of two fixture runs, with values
     const runs = [loadRun(llama), loadRun(fog)];
     const model = buildReportModel(runs);
     const ids = model.sections.map((s) => s.id);
-    assert.deepEqual(ids, ['loss', 'optimizer', 'throughput', ...FIXTURE_TENSORS.map((t) => `tensor-${t}`), 'attention-logits', 'fp8-underflow', 'fp8-overflow', 'fp8-relerr', 'fp8-mass-lost', 'fp8-scale']);
+    assert.deepEqual(ids, ['loss', 'optimizer', 'throughput', ...FIXTURE_TENSORS.map((t) => `tensor-${t}`), 'attention-logits', 'fp8-underflow', 'fp8-overflow', 'fp8-relerr', 'fp8-mass-lost', 'fp8-scale', 'fp8-amax']);
     const items = model.sections.flatMap((s) => s.items);
     const charts = items.filter((i): i is ChartSpec => i.kind === 'chart');
     const heatmaps = items.filter((i): i is HeatmapSpec => i.kind === 'heatmap');
@@ -90,6 +90,10 @@ test('buildReportModel: every chart and heatmap of two fixture runs, with values
     const lastFp8 = runs[0].records.fp8[runs[0].records.fp8.length - 1];
     const expected = Math.max(...lastFp8.casts.filter((c) => c.gemm === 'attn.dpa' && c.role === 'p').map((c) => c.underflowPct));
     assert.equal(pChart.series[0].values[pChart.x.indexOf(lastFp8.step)], expected);
+    // Amax chart = max over layers of the operand's amax.
+    const amaxChart = charts.find((c) => c.id === 'fp8-amax-attn-dpa-dqkv')!;
+    const expectedAmax = Math.max(...lastFp8.casts.filter((c) => c.gemm === 'attn.dpa' && c.role === 'dqkv').map((c) => c.amax as number));
+    assert.equal(amaxChart.series[0].values[amaxChart.x.indexOf(lastFp8.step)], expectedAmax);
     // Summary: the climbing run's kurtosis rises, the flat one's does not.
     const [l, f] = model.runs;
     assert.ok(l.peakActivationKurtosis! > 4 * f.peakActivationKurtosis!);

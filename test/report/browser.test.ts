@@ -98,7 +98,7 @@ test('report renders every chart and heatmap in headless Chromium, offline, with
   const t0 = Date.now();
   const figures = await renderPngFigures(html, join(OUTPUT, 'figures'));
   console.log(`png figures: ${Date.now() - t0} ms`);
-  assert.deepEqual(figures.map((f) => f.split('/').pop()), ['summary.png', 'loss.png', 'optimizer.png', 'throughput.png', 'tensor-activation.png', 'tensor-qkv_input.png', 'attention-logits.png', 'fp8-underflow.png', 'fp8-overflow.png', 'fp8-scale.png']);
+  assert.deepEqual(figures.map((f) => f.split('/').pop()), ['summary.png', 'loss.png', 'optimizer.png', 'throughput.png', 'tensor-activation.png', 'tensor-qkv_input.png', 'attention-logits.png', 'fp8-underflow.png', 'fp8-overflow.png', 'fp8-scale.png', 'fp8-amax.png']);
   for (const f of figures) assert.ok(statSync(f).size > 10_000, `${f} is too small to hold a figure`);
 });
 

@@ -198,3 +198,11 @@ test('startDashServer refuses a poll interval that is not an integer number of m
   await assert.rejects(startDashServer({ root: join(base, 'runs'), port: 0, pollMs: Number('abc') }), /pollMs must be an integer .* got NaN/);
   await assert.rejects(startDashServer({ root: join(base, 'runs'), port: 0, pollMs: 0 }), /pollMs/);
 });
+
+test('fog8 dash --poll-ms abc is refused before the server starts', async (t) => {
+  const { main } = await import('../../src/cli/main.js');
+  const errors: string[] = [];
+  t.mock.method(console, 'error', (...a: unknown[]) => errors.push(a.join(' ')));
+  assert.equal(await main(['dash', join(base, 'runs'), '--port', '0', '--poll-ms', 'abc']), 1);
+  assert.match(errors.join('\n'), /--poll-ms must be an integer in \[100, 3600000\] \(milliseconds\), got "abc"/);
+});

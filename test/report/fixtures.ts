@@ -16,8 +16,13 @@ export const FIXTURE_OPERANDS: { gemm: string; role: string; format: 'e4m3' | 'e
   { gemm: 'attn.qkv', role: 'input', format: 'e4m3' },
   { gemm: 'attn.qkv', role: 'weight', format: 'e4m3' },
   { gemm: 'attn.qkv', role: 'grad_output', format: 'e5m2' },
+  // FP8DPA's six slots (DESIGN §3)
+  { gemm: 'attn.dpa', role: 'qkv', format: 'e4m3' },
   { gemm: 'attn.dpa', role: 'p', format: 'e4m3' },
+  { gemm: 'attn.dpa', role: 'o', format: 'e4m3' },
+  { gemm: 'attn.dpa', role: 'do', format: 'e5m2' },
   { gemm: 'attn.dpa', role: 'ds', format: 'e5m2' },
+  { gemm: 'attn.dpa', role: 'dqkv', format: 'e5m2' },
   { gemm: 'mlp.fc2', role: 'input', format: 'e4m3' },
 ];
 

@@ -11,6 +11,14 @@ test('recipeOf: --fp8-attention applies to FP8 recipes; block scaling keeps atte
   assert.equal(recipeOf({ precision: 'bf16', fp8Attention: true }).fp8Attention, false);
 });
 
+test('recipeOf: --fp8-lm-head (the authors\' --fp8-lmhead) turns the head FP8 on FP8 recipes only', () => {
+  assert.equal(recipeOf({ precision: 'fp8-delayed', fp8Attention: true }).fp8LmHead, false);
+  assert.equal(recipeOf({ precision: 'fp8-delayed', fp8Attention: true, fp8LmHead: true }).fp8LmHead, true);
+  assert.equal(recipeOf({ precision: 'fp8-current', fp8Attention: false, fp8LmHead: true }).fp8LmHead, true);
+  assert.equal(recipeOf({ precision: 'fp8-block', fp8Attention: true, fp8LmHead: true }).fp8LmHead, true);
+  assert.equal(recipeOf({ precision: 'bf16', fp8Attention: true, fp8LmHead: true }).fp8LmHead, false);
+});
+
 test('recipeOf: activations null (the default) takes the recipe\'s own; bf16/fp32 override any recipe', () => {
   assert.equal(recipeOf({ precision: 'fp8-delayed', fp8Attention: true, activations: null }), resolvePrecision('fp8-delayed'));
   assert.equal(recipeOf({ precision: 'fp32', fp8Attention: true, activations: null }).activations, 'fp32');

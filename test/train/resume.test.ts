@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from '../../src/train/config.js';
 import { referenceKernelLoader, runTraining } from '../../src/train/session.js';
+import { loadModelForInference } from '../../src/train/inference.js';
+import { createReferenceKernels } from '../../src/kernels/reference/index.js';
 import { writeCountingDataset } from './helpers.js';
 
 function losses(runDir: string): number[] {
@@ -88,6 +90,10 @@ test('activations: saved resolved with the run; a checkpoint saved before the fi
     const manifest = JSON.parse(readFileSync(join(ck, 'manifest.json'), 'utf8')) as { files: Record<string, { bytes: number; sha256: string }> };
     manifest.files['trainer_state.json'] = { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
     writeFileSync(join(ck, 'manifest.json'), JSON.stringify(manifest));
+    // eval/generate load it with the recipe it ran with, or a --precision preset as named
+    const k = createReferenceKernels();
+    assert.equal(loadModelForInference(ck, k).model.recipe.name, 'bf16(activations=fp32)');
+    assert.equal(loadModelForInference(ck, k, 'bf16').model.recipe.name, 'bf16');
     const resumed = await runTraining({ config: DEFAULT_TRAIN_CONFIG, resume: join(dir, 'b'), loadKernels: referenceKernelLoader });
     assert.equal(resumed.status, 'completed');
     assert.deepEqual(losses(join(dir, 'b')), losses(join(dir, 'a')));
@@ -95,6 +101,7 @@ test('activations: saved resolved with the run; a checkpoint saved before the fi
     // the same run with BF16 wide tensors is a different run (the field is live)
     const narrow = await runTraining({ config: config(join(dir, 'c'), 'bf16'), loadKernels: referenceKernelLoader });
     assert.notDeepEqual(losses(join(dir, 'c')), losses(join(dir, 'a')));
+    assert.equal(loadModelForInference(join(dir, 'c'), createReferenceKernels()).model.recipe.name, 'bf16');
     assert.ok(Math.abs((narrow.finalValLoss as number) - (wide.finalValLoss as number)) < 0.05 * (wide.finalValLoss as number));
   } finally {
     rmSync(dir, { recursive: true, force: true });

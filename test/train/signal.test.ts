@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeCountingDataset } from './helpers.js';
 
-test('SIGINT during fog8 train writes a checkpoint and exits cleanly (code 0)', async () => {
+test('SIGINT during fog8 train writes a checkpoint and exits with 130 (128 + SIGINT), like shells report an interrupted command', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fog8-sigint-'));
   try {
     const prefix = writeCountingDataset(dir);
@@ -23,7 +23,7 @@ test('SIGINT during fog8 train writes a checkpoint and exits cleanly (code 0)', 
     while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').includes('"type":"step"')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-    assert.equal(code, 0, out);
+    assert.equal(code, 130, out);
     const steps = readFileSync(metrics, 'utf8').split('\n').filter((l) => l.includes('"type":"step"')).length;
     assert.ok(existsSync(join(runDir, 'checkpoints', `step-${steps}`, 'manifest.json')), out);
     assert.match(out, /resume with: npx fog8 train --resume/);

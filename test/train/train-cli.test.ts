@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { metricsRecord, type MetricsRecord, type StepRecord } from '../../src/monitor/schema.js';
 import { writeCountingDataset } from './helpers.js';
+import { buildReportModel } from '../../src/report/aggregate.js';
+import { loadRun } from '../../src/report/load.js';
 
 function readMetrics(runDir: string): MetricsRecord[] {
   return readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
@@ -39,7 +41,29 @@ test('fog8 train: a 20-step tiny run lowers the loss and writes a schema-valid m
     const tensors = records.filter((r) => r.type === 'tensors');
     assert.ok(tensors.length >= 4);
     const fp8 = records.filter((r) => r.type === 'fp8');
-    assert.ok(fp8.length >= 4 && fp8[0].type === 'fp8' && fp8[0].casts.some((c) => c.role === 'p'), 'FP8 attention casts reported');
+    assert.ok(fp8.length >= 4, 'FP8 records every metrics interval');
+    // Every FP8DPA slot of every layer (DESIGN §3: qkv, p, o E4M3; do, ds, dqkv E5M2; no dP), with
+    // amax, scale, underflow and overflow, in every record.
+    const slots: Record<string, 'e4m3' | 'e5m2'> = { qkv: 'e4m3', p: 'e4m3', o: 'e4m3', do: 'e5m2', ds: 'e5m2', dqkv: 'e5m2' };
+    for (const r of fp8) {
+      assert.ok(r.type === 'fp8');
+      const attn = r.casts.filter((c) => c.gemm === 'attn.dpa');
+      assert.deepEqual(attn.map((c) => `${c.layer}.${c.role}`).sort(), [0, 1].flatMap((l) => Object.keys(slots).map((role) => `${l}.${role}`)).sort(), `step ${r.step}`);
+      for (const c of attn) {
+        assert.equal(c.format, slots[c.role], c.role);
+        assert.ok(c.amax !== null && c.amax > 0 && c.scale > 0 && c.underflowPct >= 0 && c.underflowPct <= 100 && c.overflowPct >= 0, `${c.role}: ${JSON.stringify(c)}`);
+      }
+    }
+    // The report shows them: one chart per attention slot in each FP8 section.
+    const report = buildReportModel([loadRun(runDir)]);
+    for (const section of ['fp8-underflow', 'fp8-overflow', 'fp8-scale', 'fp8-amax']) {
+      const items = report.sections.find((x) => x.id === section)?.items ?? [];
+      for (const role of Object.keys(slots)) {
+        const chart = items.find((c) => c.id === `${section}-attn-dpa-${role}`);
+        assert.ok(chart !== undefined && chart.kind === 'chart', `${section} chart for attn.dpa · ${role}`);
+        assert.ok(chart.series[0].values.some((v) => v !== null && Number.isFinite(v)), `${section} ${role} has values`);
+      }
+    }
     assert.ok(existsSync(join(runDir, 'train.log')) && readFileSync(join(runDir, 'train.log'), 'utf8').includes('eval step 20'));
     assert.ok(existsSync(join(runDir, 'config.json')));
     assert.ok(existsSync(join(runDir, 'checkpoints', 'step-20', 'model.safetensors')));

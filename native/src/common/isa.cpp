@@ -45,6 +45,20 @@ bool avx512Emulated() {
 #endif
 }
 
+bool cpuHasVbmi() {
+#if FOG8_AVX512_EMULATED
+  return true;
+#elif defined(__x86_64__) || defined(__i386__)
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vbmi") != 0;
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
 Isa activeIsa() {
   int v = chosen.load(std::memory_order_acquire);
   if (v < 0) {

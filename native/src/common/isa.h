@@ -18,5 +18,8 @@ void setActiveIsa(Isa isa);
  *  fog8_avx512_emulated=1, for tests): then bestSupportedIsa() offers it on any AVX2+FMA+F16C
  *  CPU; its results are those of the AVX-512 code, its speed means nothing. */
 bool avx512Emulated();
+/** Whether the avx512bf16 path may use AVX512_VBMI byte permutes (the CPU has them, or the
+ *  emulated build, where SIMDe provides them). */
+bool cpuHasVbmi();
 
 }  // namespace fog8

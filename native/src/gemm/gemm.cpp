@@ -14,7 +14,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "../common/aligned_buffer.h"
@@ -42,11 +45,157 @@ const float* tableFor(Dtype d) {
   return nullptr;
 }
 
+/** FP8 → BF16 byte tables of the pair path's VBMI decode (PackSource::bf16Bytes). */
+struct Bf16ByteTable {
+  uint8_t bytes[512];
+  explicit Bf16ByteTable(const float* t) {
+    for (int c = 0; c < 256; c++) {
+      const uint32_t h = floatBits(t[c]) >> 16;  // exact: every FP8 value is a BF16 value
+      bytes[c] = static_cast<uint8_t>(h);
+      bytes[256 + c] = static_cast<uint8_t>(h >> 8);
+    }
+  }
+};
+
+const uint8_t* bf16BytesFor(Dtype d) {
+  static const Bf16ByteTable e4m3(fp8Table(kE4M3).value);
+  static const Bf16ByteTable e5m2(fp8Table(kE5M2).value);
+  if (d == Dtype::e4m3) return e4m3.bytes;
+  if (d == Dtype::e5m2) return e5m2.bytes;
+  return nullptr;
+}
+
+// ---- the BF16-pair path's variants (register tile and blocking; see gemmPairs) ---------------
+
+struct PairVariant {
+  size_t tile;  // index into PairGemmKernels::tiles
+  size_t KC;    // k per block (even)
+  size_t MC;    // rows per unit (a multiple of the tile's MR)
+  size_t NC;    // most columns per unit (a multiple of the tile's NR)
+};
+
+bool variantValid(const PairGemmKernels& pk, const PairVariant& v) {
+  if (v.tile >= pk.tileCount) return false;
+  const PairTile& t = pk.tiles[v.tile];
+  return v.KC >= 2 && v.KC <= 4096 && v.KC % 2 == 0 && v.MC >= t.MR && v.MC <= 1024 && v.MC % t.MR == 0 &&
+         v.NC >= t.NR && v.NC <= 8192 && v.NC % t.NR == 0;
+}
+
+std::string variantName(const PairGemmKernels& pk, const PairVariant& v) {
+  const PairTile& t = pk.tiles[v.tile];
+  return std::to_string(t.MR) + "x" + std::to_string(t.NR) + "-kc" + std::to_string(v.KC) + "-mc" + std::to_string(v.MC) +
+         "-nc" + std::to_string(v.NC);
+}
+
+/** The default before any tuning: 12×32 tile, k blocks of 384 (B panel 24 KiB in L1), 96 rows ×
+ *  512 columns per unit (A block 72 KiB and accumulator 192 KiB in L2). */
+PairVariant defaultPairVariant(const PairGemmKernels& pk) {
+  for (size_t i = 0; i < pk.tileCount; i++)
+    if (pk.tiles[i].MR == 12 && pk.tiles[i].NR == 32) return PairVariant{i, 384, 96, 512};
+  return PairVariant{0, 384, pk.tiles[0].MR * 8, pk.tiles[0].NR * 16};
+}
+
+std::mutex variantMutex;
+bool pairVariantSet = false;
+PairVariant pairVariant{0, 0, 0, 0};
+
+PairVariant currentPairVariant(const PairGemmKernels& pk) {
+  std::lock_guard<std::mutex> lock(variantMutex);
+  if (!pairVariantSet) {
+    pairVariant = defaultPairVariant(pk);
+    pairVariantSet = true;
+  }
+  return pairVariant;
+}
+
+/**
+ * BF16-pair GEMM (avx512bf16 path, BF16 / FP8 operands): B packed once into NR-wide panels of
+ * pairs; the output cut into units of MC rows × NCU columns taken by threads from a counter; per
+ * unit and k block, A's MC×KC block is packed (copied or decoded, no transpose for k-contiguous
+ * sources) and the micro-kernel runs over every (B panel, A row panel), keeping the tile in
+ * registers over the block; the last block writes C directly (scale, beta), earlier ones park
+ * the tile in the thread's accumulator. Each output element is one chain over k pairs in order,
+ * whatever the variant or thread count, so every variant gives the same bits.
+ */
+void gemmPairs(size_t M, size_t N, size_t K, const PackSource& srcA, const PackSource& srcB, float* c, float s, float beta,
+               const PairGemmKernels& pk, const PairVariant& v) {
+  const PairTile& tile = pk.tiles[v.tile];
+  const size_t MR = tile.MR, NR = tile.NR, KC = v.KC;
+  const size_t kBlocks = (K + KC - 1) / KC;
+  const size_t lastKc = K - (kBlocks - 1) * KC;
+  const size_t panelPairs = (kBlocks - 1) * (KC / 2) + (lastKc + 1) / 2;
+  const size_t nPanels = (N + NR - 1) / NR;
+
+  const size_t threads = (M * N * K < 48 * 48 * 48) ? 1 : numThreads();
+  size_t mBlocks = (M + v.MC - 1) / v.MC;
+  if (mBlocks % threads != 0 && mBlocks > threads) mBlocks = roundUp(mBlocks, threads);
+  const size_t MC = std::min(roundUp((M + mBlocks - 1) / mBlocks, MR), roundUp(M, MR));
+  mBlocks = (M + MC - 1) / MC;
+  size_t nBlocks = (N + v.NC - 1) / v.NC;
+  while (mBlocks * nBlocks < 2 * threads && nBlocks < nPanels) nBlocks++;
+  const size_t NCU = roundUp((N + nBlocks - 1) / nBlocks, NR);
+  nBlocks = (N + NCU - 1) / NCU;
+  const size_t units = mBlocks * nBlocks;
+
+  uint32_t* bBase = static_cast<uint32_t*>(packedB.reserve(nPanels * panelPairs * NR * sizeof(uint32_t)));
+  if (threadPackedA.size() < threads) {
+    threadPackedA.resize(threads);
+    threadAcc.resize(threads);
+  }
+  parallelFor(nPanels, [&](size_t p0, size_t p1) {
+    for (size_t p = p0; p < p1; p++) {
+      const size_t j0 = p * NR, cols = std::min(NR, N - j0);
+      for (size_t kb = 0; kb < kBlocks; kb++) {
+        const size_t k0 = kb * KC, kc = std::min(KC, K - k0);
+        pk.packB(srcB, j0, cols, NR, k0, kc, bBase + (p * panelPairs + kb * (KC / 2)) * NR);
+      }
+    }
+  }, 2);
+
+  std::atomic<size_t> nextUnit{0};
+  parallelRun(std::min(threads, units), [&](size_t t, size_t) {
+    uint32_t* aBuf = static_cast<uint32_t*>(threadPackedA[t].reserve(MC * (KC / 2) * sizeof(uint32_t)));
+    float* acc = kBlocks > 1 ? static_cast<float*>(threadAcc[t].reserve(MC * NCU * sizeof(float))) : nullptr;
+    for (size_t u = nextUnit.fetch_add(1); u < units; u = nextUnit.fetch_add(1)) {
+      const size_t i0 = (u / nBlocks) * MC, rows = std::min(MC, M - i0);
+      const size_t j0 = (u % nBlocks) * NCU, cols = std::min(NCU, N - j0);
+      const size_t rowPanels = (rows + MR - 1) / MR, colPanels = (cols + NR - 1) / NR;
+      for (size_t kb = 0; kb < kBlocks; kb++) {
+        const size_t k0 = kb * KC, kc = std::min(KC, K - k0);
+        size_t rs = 0, ks = 0;
+        pk.packA(srcA, i0, rows, rowPanels * MR, k0, kc, aBuf, &rs, &ks);
+        PairMicroArgs args{};
+        args.kpairs = (kc + 1) / 2;
+        args.aRowStride = rs;
+        args.aPairStride = ks;
+        args.ldacc = NCU;
+        args.ldc = N;
+        args.scale = s;
+        args.beta = beta;
+        args.first = kb == 0;
+        args.last = kb + 1 == kBlocks;
+        for (size_t cp = 0; cp < colPanels; cp++) {
+          args.b = bBase + ((j0 / NR + cp) * panelPairs + kb * (KC / 2)) * NR;
+          args.cols = std::min(NR, cols - cp * NR);
+          for (size_t rp = 0; rp < rowPanels; rp++) {
+            args.a = aBuf + rp * MR * rs;
+            args.acc = acc == nullptr ? nullptr : acc + rp * MR * NCU + cp * NR;
+            args.c = c + (i0 + rp * MR) * N + j0 + cp * NR;
+            args.rows = std::min(MR, rows - rp * MR);
+            tile.micro(args);
+          }
+        }
+      }
+    }
+  });
+}
+
 const GemmKernelSet* kernelsFor(Dtype a, Dtype b) {
   switch (activeIsa()) {
     case Isa::avx512bf16:
-      // A float32 operand must not be rounded to BF16: use the float32 FMA path then.
-      return (a == Dtype::f32 || b == Dtype::f32) ? gemmKernelsAvx512F32() : gemmKernelsAvx512Bf16();
+      // Only GEMMs with a float32 operand get here (it must not be rounded to BF16): BF16 / FP8
+      // pairs take gemmPairs.
+      return gemmKernelsAvx512F32();
     case Isa::avx2: return gemmKernelsAvx2();
     default: return gemmKernelsScalar();
   }
@@ -62,6 +211,13 @@ void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOper
     return;
   }
   std::lock_guard<std::mutex> lock(gemmMutex);
+  if (activeIsa() == Isa::avx512bf16 && a.dtype != Dtype::f32 && b.dtype != Dtype::f32) {
+    const PairGemmKernels& pk = *gemmPairKernelsAvx512();
+    PackSource pa{a.dtype, a.data, !a.trans, a.trans ? M : K, tableFor(a.dtype), bf16BytesFor(a.dtype), cpuHasVbmi()};
+    PackSource pb{b.dtype, b.data, b.trans, b.trans ? K : N, tableFor(b.dtype), bf16BytesFor(b.dtype), cpuHasVbmi()};
+    gemmPairs(M, N, K, pa, pb, c, s, beta, pk, currentPairVariant(pk));
+    return;
+  }
   const GemmKernelSet& ks = *kernelsFor(a.dtype, b.dtype);
   const size_t MR = ks.MR, NR = ks.NR, G = ks.kGroup, bytes = ks.packedBytes;
 
@@ -133,6 +289,54 @@ void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOper
       }
     }
   });
+}
+
+std::vector<std::string> gemmTiles() {
+  std::vector<std::string> out;
+  if (activeIsa() == Isa::avx512bf16) {
+    const PairGemmKernels& pk = *gemmPairKernelsAvx512();
+    for (size_t i = 0; i < pk.tileCount; i++) out.push_back(std::to_string(pk.tiles[i].MR) + "x" + std::to_string(pk.tiles[i].NR));
+  } else {
+    const GemmKernelSet& ks = *kernelsFor(Dtype::bf16, Dtype::bf16);
+    out.push_back(std::to_string(ks.MR) + "x" + std::to_string(ks.NR));
+  }
+  return out;
+}
+
+std::string gemmVariant() {
+  if (activeIsa() == Isa::avx512bf16) {
+    const PairGemmKernels& pk = *gemmPairKernelsAvx512();
+    return variantName(pk, currentPairVariant(pk));
+  }
+  return gemmTiles()[0];
+}
+
+void setGemmVariant(const std::string& name) {
+  if (activeIsa() != Isa::avx512bf16) {
+    if (name == "default" || name == gemmTiles()[0]) return;
+    throw std::invalid_argument("the " + std::string(isaName(activeIsa())) + " path has one GEMM kernel, '" + gemmTiles()[0] +
+                                "'; got '" + name + "'");
+  }
+  const PairGemmKernels& pk = *gemmPairKernelsAvx512();
+  PairVariant v = defaultPairVariant(pk);
+  if (name != "default") {
+    size_t mr = 0, nr = 0, kc = 0, mc = 0, nc = 0;
+    char tail = 0;
+    if (std::sscanf(name.c_str(), "%zux%zu-kc%zu-mc%zu-nc%zu%c", &mr, &nr, &kc, &mc, &nc, &tail) != 5)
+      throw std::invalid_argument("GEMM variant '" + name + "' is not of the form MRxNR-kcKC-mcMC-ncNC");
+    v.tile = pk.tileCount;
+    for (size_t i = 0; i < pk.tileCount; i++)
+      if (pk.tiles[i].MR == mr && pk.tiles[i].NR == nr) v.tile = i;
+    v.KC = kc;
+    v.MC = mc;
+    v.NC = nc;
+    if (!variantValid(pk, v))
+      throw std::invalid_argument("GEMM variant '" + name + "': the tile must be one of the path's tiles, kc even in [2, 4096], mc a multiple of MR in [MR, 1024], nc a multiple of NR in [NR, 8192]");
+  }
+  std::lock_guard<std::mutex> gemmLock(gemmMutex);  // not while a GEMM runs
+  std::lock_guard<std::mutex> lock(variantMutex);
+  pairVariant = v;
+  pairVariantSet = true;
 }
 
 }  // namespace fog8

@@ -1,6 +1,7 @@
-// AVX-512 GEMM paths. Float32 operands: 8 × 32 tile of FMAs. BF16 / FP8 operands: packed as BF16
-// pairs along k and multiplied with vdpbf16ps (exact BF16 products, float32 accumulation), 8 × 32
-// tile: each accumulator lane is one output column, each step consumes two k. With
+// AVX-512 GEMM paths. Float32 operands: 8 × 32 tile of FMAs (driver: gemm.cpp's gemm). BF16 / FP8
+// operands: packed as BF16 pairs along k (FP8 decoded while packing) and multiplied with vdpbf16ps
+// (exact BF16 products, float32 accumulation) in one of several register tiles (driver: gemm.cpp's
+// gemmPairs): each accumulator lane is one output column, each step consumes two k. With
 // FOG8_AVX512_EMULATED the same code runs on SIMDe (see common/isa_avx512_intrinsics.h).
 #include "../common/isa_avx512_intrinsics.h"
 #include "gemm_kernels.h"
@@ -34,33 +35,217 @@ void microF32(size_t kc, const void* aPacked, const void* bPacked, float* acc, s
   }
 }
 
-void microBf16(size_t kcPadded, const void* aPacked, const void* bPacked, float* acc, size_t ld, bool first) {
-  const uint32_t* a = static_cast<const uint32_t*>(aPacked);  // [k/2][MR] pairs
-  const uint16_t* b = static_cast<const uint16_t*>(bPacked);  // [k/2][NR][2]
-  __m512 c[kMR][2];
-  for (size_t i = 0; i < kMR; i++) {
-    c[i][0] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc + i * ld);
-    c[i][1] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc + i * ld + 16);
+// ---- BF16-pair path with whole-block packing (the driver is gemm.cpp's gemmPairs) -----------
+
+// VBMI (byte permutes) is not implied by AVX512_BF16 (Cooper Lake has BF16 without it): the FP8
+// decode uses it only where the CPU has it (PackSource::vbmi), else a table lookup per code.
+#if FOG8_AVX512_EMULATED
+#define FOG8_TARGET_VBMI
+#else
+#define FOG8_TARGET_VBMI __attribute__((target("avx512vbmi")))
+#endif
+
+/** n FP8 codes → BF16 bits with VBMI: per 32 codes, each code is widened to a 16-bit lane with
+ *  the code in both bytes; two-source byte permutes (7-bit index, 128-byte table) pick the low
+ *  (even bytes) or high (odd bytes) BF16 byte from the table half that bit 7 selects. Exact for
+ *  any 256-entry table, NaN codes included. bytes: 256 low bytes, then 256 high bytes. */
+FOG8_TARGET_VBMI void decodeFp8Vbmi(const uint8_t* x, size_t n, const uint8_t* bytes, uint16_t* dst) {
+  __m512i lo[4], hi[4];
+  for (int q = 0; q < 4; q++) {
+    lo[q] = _mm512_loadu_si512(bytes + 64 * q);
+    hi[q] = _mm512_loadu_si512(bytes + 256 + 64 * q);
   }
-  for (size_t kp = 0; kp < kcPadded / 2; kp++, a += kMR, b += 2 * kNR) {
-    const __m512bh b0 = bitCast<__m512bh>(_mm512_loadu_si512(b));
-    const __m512bh b1 = bitCast<__m512bh>(_mm512_loadu_si512(b + 32));
-    for (size_t i = 0; i < kMR; i++) {
-      const __m512bh ai = bitCast<__m512bh>(_mm512_set1_epi32(static_cast<int>(a[i])));
-      c[i][0] = _mm512_dpbf16_ps(c[i][0], ai, b0);
-      c[i][1] = _mm512_dpbf16_ps(c[i][1], ai, b1);
-    }
+  size_t j = 0;
+  for (; j + 32 <= n; j += 32) {
+    // zero-extended codes (sign-extend and mask: SIMDe 0.7.4 has no _mm512_cvtepu8_epi16)
+    const __m512i w = _mm512_and_si512(_mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + j))), _mm512_set1_epi16(0xFF));
+    const __m512i d = _mm512_or_si512(w, _mm512_slli_epi16(w, 8));
+    const __mmask64 upper = _mm512_movepi8_mask(d);
+    const __m512i l = _mm512_mask_blend_epi8(upper, _mm512_permutex2var_epi8(lo[0], d, lo[1]), _mm512_permutex2var_epi8(lo[2], d, lo[3]));
+    const __m512i h = _mm512_mask_blend_epi8(upper, _mm512_permutex2var_epi8(hi[0], d, hi[1]), _mm512_permutex2var_epi8(hi[2], d, hi[3]));
+    _mm512_storeu_si512(dst + j, _mm512_mask_blend_epi8(static_cast<__mmask64>(0xAAAAAAAAAAAAAAAAull), l, h));
   }
-  for (size_t i = 0; i < kMR; i++) {
-    _mm512_storeu_ps(acc + i * ld, c[i][0]);
-    _mm512_storeu_ps(acc + i * ld + 16, c[i][1]);
+  for (; j < n; j++) dst[j] = static_cast<uint16_t>(bytes[x[j]] | (bytes[256 + x[j]] << 8));
+}
+
+/** n BF16 values of a BF16 or FP8 source from element offset o. */
+void loadBf16Run(const fog8::PackSource& s, size_t o, size_t n, uint16_t* dst) {
+  if (s.dtype == fog8::Dtype::bf16) {
+    std::memcpy(dst, static_cast<const uint16_t*>(s.data) + o, n * sizeof(uint16_t));
+    return;
+  }
+  const uint8_t* x = static_cast<const uint8_t*>(s.data) + o;
+  if (s.vbmi) {
+    decodeFp8Vbmi(x, n, s.bf16Bytes, dst);
+    return;
+  }
+  const uint8_t* bytes = s.bf16Bytes;
+  for (size_t j = 0; j < n; j++) dst[j] = static_cast<uint16_t>(bytes[x[j]] | (bytes[256 + x[j]] << 8));
+}
+
+/** Pairs (x[j], y[j]) → uint32 with x in the low half, for 16 BF16 values each, stored at dst
+ *  (AVX2 unpacks within 128-bit lanes, then the lanes put back in order). */
+inline void storePairs(__m256i x, __m256i y, uint32_t* dst) {
+  const __m256i lo = _mm256_unpacklo_epi16(x, y);  // elements 0-3, 8-11
+  const __m256i hi = _mm256_unpackhi_epi16(x, y);  // elements 4-7, 12-15
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_permute2x128_si256(lo, hi, 0x20));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
+}
+
+/** dst[j] = pair(row0[j], row1[j]) for j < n, from two rows (k and k + 1) of a row-contiguous
+ *  source starting at element offsets o0 and o1 (row1 absent → zeros). */
+void interleaveRows(const fog8::PackSource& s, size_t o0, size_t o1, bool hasRow1, size_t n, uint32_t* dst) {
+  constexpr size_t kChunk = 256;
+  alignas(64) uint16_t x[kChunk], y[kChunk];
+  for (size_t j0 = 0; j0 < n; j0 += kChunk) {
+    const size_t m = n - j0 < kChunk ? n - j0 : kChunk;
+    loadBf16Run(s, o0 + j0, m, x);
+    if (hasRow1) loadBf16Run(s, o1 + j0, m, y);
+    else std::memset(y, 0, m * sizeof(uint16_t));
+    uint32_t* d = dst + j0;
+    size_t j = 0;
+    for (; j + 16 <= m; j += 16)
+      storePairs(_mm256_load_si256(reinterpret_cast<const __m256i*>(x + j)), _mm256_load_si256(reinterpret_cast<const __m256i*>(y + j)), d + j);
+    for (; j < m; j++) d[j] = x[j] | static_cast<uint32_t>(y[j]) << 16;
   }
 }
 
+/** One k-contiguous row: kc BF16 values from element offset o, zero padded to kcPadded. */
+void copyRow(const fog8::PackSource& s, size_t o, size_t kc, size_t kcPadded, uint16_t* dst) {
+  loadBf16Run(s, o, kc, dst);
+  for (size_t k = kc; k < kcPadded; k++) dst[k] = 0;
+}
+
+void packPairA(const fog8::PackSource& s, size_t r0, size_t rows, size_t rowsPadded, size_t k0, size_t kc, uint32_t* dst,
+               size_t* rowStride, size_t* pairStride) {
+  const size_t kp = (kc + 1) / 2;
+  if (s.rowMajor) {
+    // [row][pair]: a copy (BF16) or decode (FP8) of each row; no transpose.
+    const size_t stride = kp;
+    for (size_t r = 0; r < rows; r++) copyRow(s, (r0 + r) * s.ld + k0, kc, 2 * kp, reinterpret_cast<uint16_t*>(dst + r * stride));
+    if (rowsPadded > rows) std::memset(dst + rows * stride, 0, (rowsPadded - rows) * stride * sizeof(uint32_t));
+    *rowStride = stride;
+    *pairStride = 1;
+  } else {
+    // [pair][row]: rows k and k + 1 of the source interleaved.
+    for (size_t p = 0; p < kp; p++) {
+      const size_t k = k0 + 2 * p;
+      const bool has1 = 2 * p + 1 < kc;
+      uint32_t* d = dst + p * rowsPadded;
+      interleaveRows(s, k * s.ld + r0, (k + 1) * s.ld + r0, has1, rows, d);
+      for (size_t r = rows; r < rowsPadded; r++) d[r] = 0;
+    }
+    *rowStride = 1;
+    *pairStride = rowsPadded;
+  }
+}
+
+void packPairB(const fog8::PackSource& s, size_t j0, size_t cols, size_t NR, size_t k0, size_t kc, uint32_t* dst) {
+  const size_t kp = (kc + 1) / 2;
+  if (s.rowMajor) {
+    // Columns are k-contiguous: decode each into a row of pairs, then scatter into the panel
+    // (B is packed once per GEMM, so this transpose is a small share of the work).
+    alignas(64) uint32_t row[512];
+    for (size_t j = 0; j < cols; j++) {
+      for (size_t q0 = 0; q0 < kp; q0 += 512) {
+        const size_t q1 = kp < q0 + 512 ? kp : q0 + 512;
+        const size_t kk = (kc < 2 * q1 ? kc : 2 * q1) - 2 * q0;
+        copyRow(s, (j0 + j) * s.ld + k0 + 2 * q0, kk, 2 * (q1 - q0), reinterpret_cast<uint16_t*>(row));
+        for (size_t q = q0; q < q1; q++) dst[q * NR + j] = row[q - q0];
+      }
+    }
+    for (size_t q = 0; q < kp; q++)
+      for (size_t j = cols; j < NR; j++) dst[q * NR + j] = 0;
+  } else {
+    for (size_t p = 0; p < kp; p++) {
+      const size_t k = k0 + 2 * p;
+      uint32_t* d = dst + p * NR;
+      interleaveRows(s, k * s.ld + j0, (k + 1) * s.ld + j0, 2 * p + 1 < kc, cols, d);
+      for (size_t j = cols; j < NR; j++) d[j] = 0;
+    }
+  }
+}
+
+/** MR × (16·NV) register tile: MR·NV zmm accumulators (MR·NV + NV + 1 ≤ 32 registers). Each
+ *  step broadcasts one pair of every A row (embedded broadcast) against NV vectors of B pairs. */
+template <int MR, int NV>
+void microPairs(const fog8::PairMicroArgs& p) {
+  __m512 c[MR][NV];
+  if (p.first) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) c[i][v] = _mm512_setzero_ps();
+  } else {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) c[i][v] = _mm512_loadu_ps(p.acc + i * p.ldacc + 16 * v);
+  }
+  const uint32_t* a = p.a;
+  const uint32_t* b = p.b;
+  const size_t rs = p.aRowStride, ks = p.aPairStride;
+  for (size_t k = 0; k < p.kpairs; k++, a += ks, b += 16 * NV) {
+    __m512bh bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) bv[v] = bitCast<__m512bh>(_mm512_loadu_si512(b + 16 * v));
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      const __m512bh ai = bitCast<__m512bh>(_mm512_set1_epi32(static_cast<int>(a[i * rs])));
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) c[i][v] = _mm512_dpbf16_ps(c[i][v], ai, bv[v]);
+    }
+  }
+  if (!p.last) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) _mm512_storeu_ps(p.acc + i * p.ldacc + 16 * v, c[i][v]);
+    return;
+  }
+  // C = scale·t (+ beta·C): two roundings and a sum, as the portable driver (no FMA contraction).
+  const __m512 s = _mm512_set1_ps(p.scale), beta = _mm512_set1_ps(p.beta);
+  const bool withBeta = p.beta != 0.0f;
+  if (p.rows >= static_cast<size_t>(MR) && p.cols >= static_cast<size_t>(16 * NV)) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      float* cRow = p.c + i * p.ldc;
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) {
+        __m512 r = _mm512_mul_ps(s, c[i][v]);
+        if (withBeta) r = _mm512_add_ps(r, _mm512_mul_ps(beta, _mm512_loadu_ps(cRow + 16 * v)));
+        _mm512_storeu_ps(cRow + 16 * v, r);
+      }
+    }
+    return;
+  }
+  // Edge tile: through a stack copy (no masked moves: SIMDe 0.7.4 lacks them).
+  alignas(64) float t[MR][16 * NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) _mm512_store_ps(&t[i][16 * v], _mm512_mul_ps(s, c[i][v]));
+  const size_t rows = p.rows < static_cast<size_t>(MR) ? p.rows : MR;
+  const size_t cols = p.cols < static_cast<size_t>(16 * NV) ? p.cols : 16 * NV;
+  for (size_t i = 0; i < rows; i++) {
+    float* cRow = p.c + i * p.ldc;
+    if (withBeta) {
+      for (size_t j = 0; j < cols; j++) cRow[j] = t[i][j] + p.beta * cRow[j];  // -std=c++17: no FMA contraction
+    } else {
+      for (size_t j = 0; j < cols; j++) cRow[j] = t[i][j];
+    }
+  }
+}
+
+const fog8::PairTile kPairTiles[] = {
+    {8, 32, microPairs<8, 2>},  {12, 32, microPairs<12, 2>}, {14, 32, microPairs<14, 2>},
+    {8, 48, microPairs<8, 3>},  {6, 64, microPairs<6, 4>},   {4, 64, microPairs<4, 4>},
+};
+const fog8::PairGemmKernels kPairs{kPairTiles, sizeof kPairTiles / sizeof kPairTiles[0], packPairA, packPairB};
+
 const fog8::GemmKernelSet kF32{"avx512bf16", kMR, kNR, 1, sizeof(float), packFloat, microF32};
-const fog8::GemmKernelSet kBf16{"avx512bf16", kMR, kNR, 2, sizeof(uint16_t), packPairs, microBf16};
 
 }  // namespace
 
 const fog8::GemmKernelSet* fog8::gemmKernelsAvx512F32() { return &kF32; }
-const fog8::GemmKernelSet* fog8::gemmKernelsAvx512Bf16() { return &kBf16; }
+const fog8::PairGemmKernels* fog8::gemmPairKernelsAvx512() { return &kPairs; }

@@ -17,6 +17,11 @@ struct PackSource {
   size_t ld;
   /** FP8 decode table (256 float32 values) when dtype is e4m3 / e5m2. */
   const float* fp8Table;
+  /** FP8 → BF16 byte tables for the pair path (256 low bytes, then 256 high bytes of BF16(table[c])),
+   *  when dtype is e4m3 / e5m2; else nullptr. */
+  const uint8_t* bf16Bytes = nullptr;
+  /** Whether the CPU has AVX512_VBMI (byte permutes for the FP8 decode of the pair path). */
+  bool vbmi = false;
 };
 
 /**
@@ -36,13 +41,59 @@ struct GemmKernelSet {
   void (*micro)(size_t kcPadded, const void* a, const void* b, float* acc, size_t ldacc, bool first);
 };
 
+/** Arguments of one BF16-pair micro-kernel call: acc/C tile (MR × NR) over kpairs k pairs.
+ *  A pair (k, k+1) of row i is a[i·aRowStride + p·aPairStride] (uint32 = two BF16, low half k);
+ *  B is the panel [p][NR] of pairs. first: start from 0 (else from acc). last: write
+ *  C[i][j] = scale·t (+ beta·C[i][j] when beta ≠ 0) for i < rows, j < cols; else store t to acc. */
+struct PairMicroArgs {
+  size_t kpairs;
+  const uint32_t* a;
+  size_t aRowStride;
+  size_t aPairStride;
+  const uint32_t* b;
+  float* acc;
+  size_t ldacc;
+  float* c;
+  size_t ldc;
+  size_t rows;
+  size_t cols;
+  float scale;
+  float beta;
+  bool first;
+  bool last;
+};
+
+/** One register tile of the BF16-pair path. */
+struct PairTile {
+  size_t MR;
+  size_t NR;
+  void (*micro)(const PairMicroArgs& args);
+};
+
+/**
+ * The BF16-pair GEMM building blocks of the avx512bf16 path (BF16 / FP8 operands; FP8 decoded to
+ * BF16 while packing). Packing takes a whole block and picks the A layout from the source:
+ * k-contiguous rows are copied row by row ([row][pair], rowStride = padded pairs, pairStride 1),
+ * row-contiguous sources are interleaved two k at a time ([pair][row], rowStride 1, pairStride =
+ * rowsPadded). Padding rows and the odd k of an odd kc are zero.
+ */
+struct PairGemmKernels {
+  const PairTile* tiles;
+  size_t tileCount;
+  void (*packA)(const PackSource& src, size_t r0, size_t rows, size_t rowsPadded, size_t k0, size_t kc, uint32_t* dst,
+                size_t* rowStride, size_t* pairStride);
+  /** B panel [p][NR] of columns [j0, j0 + cols) (zero padded to NR). */
+  void (*packB)(const PackSource& src, size_t j0, size_t cols, size_t NR, size_t k0, size_t kc, uint32_t* dst);
+};
+
+/** AVX-512 BF16 pair path (vdpbf16ps), or its SIMDe emulation. */
+const PairGemmKernels* gemmPairKernelsAvx512();
+
 /** Portable float32 path (no ISA flags). */
 const GemmKernelSet* gemmKernelsScalar();
 /** AVX2 + FMA float32 path (6 × 16 micro-tile). */
 const GemmKernelSet* gemmKernelsAvx2();
 /** AVX-512F float32 path, used for GEMMs with a float32 operand. */
 const GemmKernelSet* gemmKernelsAvx512F32();
-/** AVX-512 BF16 path (vdpbf16ps on BF16 pairs), for BF16 / FP8 operands. */
-const GemmKernelSet* gemmKernelsAvx512Bf16();
 
 }  // namespace fog8

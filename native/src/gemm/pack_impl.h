@@ -1,6 +1,7 @@
-// Panel packing shared by every ISA translation unit (included inside an anonymous namespace so
-// each ISA gets its own copy compiled with its own flags). Operands are decoded while packing:
-// FP8 through the 256-entry table, BF16 by a shift; all are exact in float32 and BF16.
+// Float32 panel packing shared by every ISA translation unit (included inside an anonymous
+// namespace so each ISA gets its own copy compiled with its own flags). Operands are decoded while
+// packing: FP8 through the 256-entry table, BF16 by a shift; all are exact in float32. (The
+// avx512bf16 BF16-pair packing lives in gemm_avx512bf16.cpp.)
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -63,31 +64,6 @@ void packFloat(const fog8::PackSource& s, size_t r0, size_t rows, size_t P, size
       packFloatPanel([p, t](size_t i) { return t[p[i]]; }, s, r0, rows, P, k0, kc, dst);
       break;
     }
-  }
-}
-
-template <typename Load>
-inline void packPairPanel(Load load, const fog8::PackSource& s, size_t r0, size_t rows, size_t P, size_t k0, size_t kc, uint16_t* dst) {
-  const size_t kcPadded = (kc + 1) & ~static_cast<size_t>(1);
-  std::memset(dst, 0, kcPadded * P * sizeof(uint16_t));
-  for (size_t r = 0; r < rows; r++) {
-    for (size_t k = 0; k < kc; k++) {
-      const size_t idx = s.rowMajor ? (r0 + r) * s.ld + (k0 + k) : (k0 + k) * s.ld + (r0 + r);
-      dst[(k >> 1) * P * 2 + r * 2 + (k & 1)] = load(idx);
-    }
-  }
-}
-
-/** BF16-pair panel [k/2][P][2] of a BF16 or FP8 operand. */
-void packPairs(const fog8::PackSource& s, size_t r0, size_t rows, size_t P, size_t k0, size_t kc, void* out) {
-  uint16_t* dst = static_cast<uint16_t*>(out);
-  if (s.dtype == fog8::Dtype::bf16) {
-    const uint16_t* p = static_cast<const uint16_t*>(s.data);
-    packPairPanel([p](size_t i) { return p[i]; }, s, r0, rows, P, k0, kc, dst);
-  } else {
-    const uint8_t* p = static_cast<const uint8_t*>(s.data);
-    const float* t = s.fp8Table;
-    packPairPanel([p, t](size_t i) { return floatToBf16Exact(t[p[i]]); }, s, r0, rows, P, k0, kc, dst);
   }
 }
 

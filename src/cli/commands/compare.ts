@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { runCompare, type RunTraining } from '../../report/compare.js';
 import { listCheckpointSteps } from '../../train/checkpoint-files.js';
 import { loadKernelBackend } from '../../train/kernel-backend.js';
+import { ExitCode, signalExitCode } from '../exit.js';
 import { runTraining, type KernelLoader } from '../../train/session.js';
 import type { TrainConfigKey } from '../../train/config.js';
 import { parseTrainFlags, resolveTrainConfig, toKebab } from '../config.js';
@@ -48,7 +49,10 @@ export function trainInProcess(o: InProcessTrainerOptions): RunTraining {
     const { config } = resolveTrainConfig(args);
     const explicit = new Set(Object.keys(parseTrainFlags(args).values) as TrainConfigKey[]);
     const outcome = await runTraining({ config, explicit, resume: job.resume ? job.runDir : null, loadKernels: o.loadKernels ?? loadKernelBackend, progress: terminalProgress(o.stdout), handleSignals: o.handleSignals ?? false });
-    if (outcome.status === 'interrupted') throw new Error(`${job.name} was interrupted at step ${outcome.steps}; rerun the same compare command to resume it`);
+    if (outcome.status === 'interrupted') {
+      const message = `${job.name} was interrupted at step ${outcome.steps}; rerun the same compare command to resume it`;
+      throw outcome.signal !== null ? new ExitCode(signalExitCode(outcome.signal), message) : new Error(message);
+    }
   };
 }
 

@@ -4,6 +4,7 @@ import { loadKernelBackend } from '../../train/kernel-backend.js';
 import { loadModelForInference } from '../../train/inference.js';
 import { openTrainingData } from '../../train/session.js';
 import { DEFAULT_TRAIN_CONFIG, validateTrainConfig } from '../../train/config.js';
+import { checkEvalMemory, planEvalBatches } from '../../train/eval-limits.js';
 
 export function registerEvalCommand(program: Command): void {
   program
@@ -14,11 +15,11 @@ export function registerEvalCommand(program: Command): void {
     .option('--data <data>', "'brown' or a dataset prefix (default: the training data)")
     .option('--tokenizer <path>', 'tokenizer.json for --data PREFIX (vocabulary check)')
     .option('--batches <n>', 'validation batches', (v) => Number(v))
-    .option('--batch <n>', 'sequences per batch', (v) => Number(v))
+    .option('--batch <n>', 'sequences per batch (refused when one forward pass would not fit in memory)', (v) => Number(v))
     .option('--kernels <kind>', 'auto, native or reference', 'auto')
     .option('--json', 'print one JSON object')
     .action(async (path: string, o: { precision?: string; data?: string; tokenizer?: string; batches?: number; batch?: number; kernels: 'auto' | 'native' | 'reference'; json?: boolean }) => {
-      const kernels = await loadKernelBackend(o.kernels, null);
+      const kernels = await loadKernelBackend(o.kernels, null, 'cache');
       const loaded = loadModelForInference(path, kernels, o.precision);
       const saved = loaded.trainConfig ?? {};
       const config = validateTrainConfig({
@@ -32,9 +33,13 @@ export function registerEvalCommand(program: Command): void {
       });
       const T = loaded.model.config.seqLen;
       const data = await openTrainingData(config, T, loaded.model.config.vocabSize, () => {});
-      const batches = o.batches ?? config.evalBatches;
-      if (!Number.isInteger(batches) || batches < 1) throw new RangeError(`--batches must be an integer ≥ 1, got ${o.batches}`);
+      const requested = o.batches ?? config.evalBatches;
+      if (!Number.isInteger(requested) || requested < 1) throw new RangeError(`--batches must be an integer ≥ 1, got ${o.batches}`);
       const loader = data.validation();
+      // No silent repetition of validation samples, and no forward pass larger than memory.
+      const { batches, note } = planEvalBatches({ sampleCount: loader.sampleCount, batch: config.batch, batches: requested, explicit: o.batch !== undefined || o.batches !== undefined });
+      if (note !== null) console.error(note);
+      checkEvalMemory(loaded.model.config, loaded.model.recipe, config.batch, T);
       let sum = 0;
       for (let i = 0; i < batches; i++) sum += loaded.model.forwardLoss(loader.next());
       const valLoss = sum / batches;

@@ -19,7 +19,7 @@ export function registerGenerateCommand(program: Command): void {
     .option('--kernels <kind>', 'auto, native or reference', 'auto')
     .action(async (path: string, o: { prompt: string; temperature: number; topK: number; maxTokens: number; seed: number; precision?: string; kernels: 'auto' | 'native' | 'reference' }) => {
       if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new RangeError(`--max-tokens must be an integer ≥ 1, got ${o.maxTokens}`);
-      const kernels = await loadKernelBackend(o.kernels, null);
+      const kernels = await loadKernelBackend(o.kernels, null, 'cache');
       const loaded = loadModelForInference(path, kernels, o.precision);
       if (loaded.checkpoint.tokenizerJson === null) throw new Error(`${loaded.checkpoint.dir}: no tokenizer.json in the checkpoint (train with --tokenizer to include one)`);
       const tokenizer = new Tokenizer(JSON.parse(loaded.checkpoint.tokenizerJson) as TokenizerJson, { source: `${loaded.checkpoint.dir}/tokenizer.json` });

@@ -1,8 +1,8 @@
 /** `fog8 inspect CHECKPOINT`: config, parameter count, step and FP8 scaling-state summary. */
 import type { Command } from 'commander';
 import { fromHfConfig } from '../../model/hf-config.js';
-import { countParameters } from '../../model/params.js';
-import { readCheckpoint } from '../../train/checkpoint.js';
+import { buildParamSpecs, countParameters } from '../../model/params.js';
+import { checkModelTensors, readCheckpoint } from '../../train/checkpoint.js';
 import { resolveCheckpointDir } from '../../train/checkpoint-files.js';
 
 interface SlotJson {
@@ -16,6 +16,8 @@ interface SlotJson {
 export function inspectCheckpoint(path: string): Record<string, unknown> {
   const ck = readCheckpoint(resolveCheckpointDir(path));
   const config = fromHfConfig(ck.hfConfig);
+  // The same tensor-shape check eval and generate apply, so "verified" means they can load it.
+  checkModelTensors(ck, buildParamSpecs(config));
   const st = ck.trainerState;
   const slots = ((st?.scaling as { slots?: SlotJson[] } | undefined)?.slots ?? []).map((s) => {
     const finite = s.amaxHistory.filter((v): v is number => typeof v === 'number');
@@ -50,7 +52,7 @@ export function registerInspectCommand(program: Command): void {
       const m = info.model as ReturnType<typeof fromHfConfig>;
       const sc = info.scaling as { slots: number; minScale: number | null; maxScale: number | null; slotsWithNonFiniteAmax: number; perSlot: { key: string; role: string; scale: number; amaxMax: number | null }[] };
       const lines = [
-        `checkpoint ${info.checkpoint} (files verified: ${Object.keys(info.files as object).join(', ')})`,
+        `checkpoint ${info.checkpoint} (files and tensor shapes verified: ${Object.keys(info.files as object).join(', ')})`,
         `model      ${m.preset}/${m.size}: d ${m.dModel}, ${m.nLayers} layers, ${m.nHeads}/${m.nKvHeads} heads × ${m.headDim}, ffn ${m.ffnDim} (${m.mlp}), vocab ${m.vocabSize}, seq ${m.seqLen}, qk-norm ${m.qkNorm}`,
         `parameters ${(info.parameters as number).toLocaleString('en-US')}`,
         `step       ${info.step ?? '?'} (${info.tokens ?? '?'} tokens), precision ${info.precision ?? '?'}`,

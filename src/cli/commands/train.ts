@@ -5,6 +5,7 @@ import { terminalProgress } from '../progress.js';
 import type { TrainConfigKey } from '../../train/config.js';
 import { runTraining } from '../../train/session.js';
 import { loadKernelBackend } from '../../train/kernel-backend.js';
+import { ExitCode, signalExitCode } from '../exit.js';
 
 export function registerTrainCommand(program: Command): void {
   program
@@ -21,6 +22,8 @@ export function registerTrainCommand(program: Command): void {
       if (extras.configFile) for (const k of Object.keys(readConfigFile(extras.configFile))) explicit.add(k as TrainConfigKey);
       const outcome = await runTraining({ config, explicit, resume: extras.resume, loadKernels: loadKernelBackend, progress: terminalProgress(), handleSignals: true });
       // A thrown error makes main() print it and return a non-zero exit code.
+      // Interrupted by a signal: checkpointed and said how to resume; exit as shells expect (SIGINT → 130).
+      if (outcome.status === 'interrupted' && outcome.signal !== null) throw new ExitCode(signalExitCode(outcome.signal));
       if (outcome.status === 'diverged') throw new Error(`training diverged at step ${outcome.steps}: ${outcome.diagnosis ?? 'non-finite steps'} (run directory ${outcome.runDir})`);
     });
 }

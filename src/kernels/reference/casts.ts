@@ -65,7 +65,7 @@ export function quantizeDequantize(input: FloatArray, format: Fp8FormatName, sca
   return stats;
 }
 
-/** Fake-quantizes one float32 value (the attention kernels' P, dP, dS casts), updating `stats`. */
+/** Fake-quantizes one float32 value (the attention kernels' in-kernel P and dS casts), updating `stats`. */
 export function fakeQuantizeScalar(input: number, fmt: FloatFormat, scale32: number, inv32: number, stats: CastStats): number {
   const value = Math.fround(input);
   const decoded = fp8DecodeTable(fmt)[encodeFp8Scalar(value * scale32, fmt)];
