@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_TRAIN_CONFIG, validateTrainConfig } from '../../src/train/config.js';
@@ -86,4 +86,31 @@ test('implicatedGemm: first bad cast, else most overflow, else largest relative 
   assert.deepEqual(implicatedGemm(null, [c(0, 'attn.qkv', 'input', 0, 0.5), c(1, 'mlp.fc2', 'grad_output', 2, 0.01), c(0, 'mlp.fc1', 'input', 1)]), ['layers.1.mlp.fc2']);
   assert.deepEqual(implicatedGemm(null, [c(0, 'attn.qkv', 'input', 0, 0.05), c(-1, 'lm_head', 'input', 0, 0.2)]), ['lm_head']);
   assert.deepEqual(implicatedGemm(null, []), []);
+});
+
+test('--on-alarm rollback with --forecaster-model: a forecaster alarm rolls back too, at most --max-rollbacks times', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fog8-rollback-forecast-'));
+  try {
+    const prefix = writeCountingDataset(dir);
+    // A model that always alarms (p = σ(10)): every metrics interval is an alarm.
+    const model = { kind: 'logistic', features: ['logit_level', 'logit_trend', 'kurt_trend', 'unf_trend', 'unf_level', 'ovf_level', 'relerr_trend', 'gnorm_trend'], mean: Array(8).fill(0), std: Array(8).fill(1), weights: Array(8).fill(0), bias: 10, window: 3, horizon: 50, spike: { beta: 0.9, threshold: 0.1, minSteps: 10 } };
+    const modelPath = join(dir, 'forecaster.json');
+    writeFileSync(modelPath, JSON.stringify(model));
+    const config = validateTrainConfig({
+      ...DEFAULT_TRAIN_CONFIG, preset: 'llama3', size: 'tiny', precision: 'fp8-delayed', data: prefix, vocabSize: 64, kernels: 'reference',
+      batch: 2, seq: 16, steps: 8, lr: 1e-3, warmup: 2, valFraction: 0.1, evalInterval: 0, evalBatches: 1, metricsInterval: 2,
+      checkpointInterval: 4, progress: 'none', seed: 5, onAlarm: 'rollback', maxRollbacks: 2, forecasterModel: modelPath, runDir: join(dir, 'run'),
+    });
+    const o = await runTraining({ config, loadKernels: referenceKernelLoader });
+    assert.equal(o.status, 'completed');
+    assert.equal(o.steps, 8);
+    assert.equal(o.rollbacks.length, 2);
+    for (const r of o.rollbacks) assert.match(r.reason, /forecaster alarm at step \d+: spike probability 1\.000 ≥ 0\.5/);
+    assert.equal(new Set(o.gemmOverrides).size, o.gemmOverrides.length);
+    assert.ok(o.gemmOverrides.length >= 1);
+    assert.equal(loadRun(o.runDir).records.rollbacks.length, 2);
+    assert.throws(() => validateTrainConfig({ ...config, alarmThreshold: 1 }), /alarmThreshold/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
