@@ -13,6 +13,8 @@
  * FOG8_PEER_PYTHON (default: the first of python3, /usr/bin/python3 that imports torch);
  * FOG8_PEER_BLAS_DIR (a directory holding libblas.so.3, prepended to LD_LIBRARY_PATH for PyTorch,
  * e.g. OpenBLAS's; default: Debian's openblas-pthread directory when it exists);
+ * FOG8_PEER_TORCH_MODES (default "fp32,bf16": which PyTorch modes run, e.g. "bf16" for the
+ * headline comparison only);
  * FOG8_PEER_SLOW_BF16=1 runs PyTorch bf16 autocast at every repetition and shape even on CPUs
  * without AVX512_BF16, where PyTorch 1.13 has no fast bf16 GEMM (by default it then runs once,
  * at S only). PyTorch rows are skipped with a message when torch is not importable.
@@ -44,6 +46,7 @@ const FOG8_CONFIGS: { preset: 'llama3' | 'fog-xielu'; recipe: string; mode: stri
   { preset: 'fog-xielu', recipe: 'fp8-delayed', mode: 'fog-xielu fp8-delayed' },
 ];
 const TORCH_MODES = ['fp32', 'bf16'] as const;
+type TorchMode = (typeof TORCH_MODES)[number];
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'peers', 'pytorch_step.py');
 const DEBIAN_OPENBLAS_DIR = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
 // PEERS.md, 2-core Zen 5 with AVX-512 (another machine: context only, never used in a ratio).
@@ -168,6 +171,10 @@ async function main(): Promise<void> {
   refuseEmulatedAddon('peers');
   const t0 = performance.now();
   const reps = envInt('FOG8_PEER_REPS', 3, 1);
+  const torchModes = (process.env.FOG8_PEER_TORCH_MODES || TORCH_MODES.join(',')).split(',').map((m) => m.trim()) as TorchMode[];
+  for (const m of torchModes) {
+    if (!(TORCH_MODES as readonly string[]).includes(m)) throw new RangeError(`FOG8_PEER_TORCH_MODES: '${m}' is not one of ${TORCH_MODES.join(', ')}`);
+  }
   const shapes: Shape[] = process.env.FOG8_BENCH_M === '1' ? ['S', 'M'] : ['S'];
   const flags = cpuFlags();
   const fastTorchBf16 = flags.has('avx512_bf16');
@@ -196,7 +203,7 @@ async function main(): Promise<void> {
       return { m, run: () => TOKENS_PER_STEP / (trainer.step() / 1000) };
     });
     if (peer) {
-      for (const mode of TORCH_MODES) {
+      for (const mode of torchModes) {
         const m: Measurement = { framework: 'pytorch', preset: 'llama3', shape, mode: mode === 'bf16' ? 'bf16-autocast' : mode, repsTokensPerSec: [] };
         const slow = mode === 'bf16' && !fastTorchBf16 && !slowBf16Anyway;
         if (slow && shape === 'M') {

@@ -9,3 +9,4 @@ export * as data from './data/index.js';
 export * as optim from './optim/index.js';
 export * as monitor from './monitor/index.js';
 export * as train from './train/index.js';
+export * as evaluation from './eval/index.js';

@@ -89,7 +89,13 @@ GemmOperandView operandArg(Napi::Env env, const Napi::Value& v, const char* name
   Napi::Value inv = o.Get("invScale");
   const float invScale = inv.IsUndefined() ? 1.0f : static_cast<float>(numberArg(env, inv, what + ".invScale"));
   Napi::Value data = o.Get("data");
+  Napi::Value frozen = o.Get("frozen");
   GemmOperandView view{Dtype::f32, nullptr, trans, invScale};
+  if (!frozen.IsUndefined()) {
+    const double id = numberArg(env, frozen, what + ".frozen");
+    if (!(id >= 1 && id <= 9007199254740991.0 && id == static_cast<double>(static_cast<uint64_t>(id)))) throwType(env, what + ".frozen must be an integer >= 1");
+    view.frozen = static_cast<uint64_t>(id);
+  }
   size_t length = 0;
   if (dtype == "f32") {
     auto d = typedArrayArg<float>(env, data, what + ".data (dtype f32)");

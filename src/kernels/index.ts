@@ -2,7 +2,8 @@
  * The kernel loader: `loadKernels()` returns the backend every op uses, always wrapped in
  * `withValidation`. Default: the native addon when it is built and loads, else the TypeScript
  * reference with one warning on stderr saying why. `FOG8_KERNELS=native|reference` overrides the
- * default; asking for native (by argument or environment) when it is unavailable throws.
+ * default; asking for native (by argument or environment) when it is unavailable throws, and so
+ * does the default under FOG8_REQUIRE_NATIVE=1 (CI).
  */
 import { createReferenceKernels } from './reference/index.js';
 import { loadNativeAddon, loadNativeKernels, type NativeIsa, type PeakKind } from './native.js';
@@ -60,6 +61,8 @@ export function loadKernels(kind?: KernelsKind): Kernels {
   const attempt = tryNative();
   if ('kernels' in attempt) return withValidation(attempt.kernels);
   if (wanted === 'native') throw new Error(`loadKernels: the native kernels are unavailable: ${attempt.error}`);
+  // CI sets FOG8_REQUIRE_NATIVE=1 so that a missing addon fails instead of silently testing less.
+  if (process.env.FOG8_REQUIRE_NATIVE === '1') throw new Error(`loadKernels: FOG8_REQUIRE_NATIVE=1 but the native kernels are unavailable: ${attempt.error}`);
   if (!warned) {
     warned = true;
     process.stderr.write(`fog8: warning: using the slow TypeScript reference kernels because the native addon is unavailable: ${attempt.error}\n`);

@@ -70,6 +70,12 @@ export interface GemmOperand<Buf extends FloatArray = Float32Array> {
   data: Buf | Uint16Array | Uint8Array;
   trans: boolean;
   invScale?: number;
+  /**
+   * An id (integer ≥ 1) promising that `data` will not change while the id is in use (KV-cache
+   * decoding freezes the weights): a backend may then keep its packed copy of this B operand
+   * under the id instead of packing it again every call. Results are the same with or without.
+   */
+  frozen?: number;
 }
 
 /** Per-cast scales for the FP8 quantization points *inside* attention (DESIGN §3 FP8DPA). */

@@ -245,6 +245,9 @@ function operand(
   array(method, `${name}.data`, op.data, ctor, length, lengthExpression);
   if (typeof op.trans !== 'boolean') throw new TypeError(`${method}: ${name}.trans must be a boolean, got ${describe(op.trans)}`);
   if (op.invScale !== undefined) positiveFloat32(method, `${name}.invScale`, op.invScale);
+  if (op.frozen !== undefined && !(Number.isSafeInteger(op.frozen) && op.frozen >= 1)) {
+    throw new RangeError(`${method}: ${name}.frozen must be an integer ≥ 1 (an id of unchanging data), got ${describe(op.frozen)}`);
+  }
 }
 
 function finite(method: string, name: string, value: unknown): void {

@@ -21,6 +21,9 @@ import { EmbeddingOp } from '../ops/embedding.js';
 import { LmHeadLossOp } from '../ops/lm-head-loss.js';
 import { Boundary, type BoundTensor } from '../ops/boundary.js';
 import { buildActivationTable, type Producer } from './activation-table.js';
+import { Fp8Operand } from '../ops/cast.js';
+import { attendCached, type KvCache, type KvStorage } from './kv-cache.js';
+import { P_BOUND } from '../ops/attention.js';
 
 interface SavesForBackward {
   savedBytes(): number;
@@ -81,6 +84,8 @@ export class ModelGraph {
   private readonly finalNorm: RmsNormOp | null;
   private readonly lmHead: LinearOp;
   private readonly loss: LmHeadLossOp;
+  /** Buffers of the cached (incremental decoding) path, allocated on first use. */
+  private decode: { qCodes: Uint8Array; kCodes: Uint8Array; vCodes: Uint8Array; oCodes: Uint8Array; qh: Float32Array; ops: { qkv: Fp8Operand; p: Fp8Operand; o: Fp8Operand }[] } | null = null;
 
   constructor(
     ctx: OpContext, c: ModelConfig, params: ParameterStore<FloatArray>, grads: ParameterStore<FloatArray>, B: number, T: number,
@@ -304,7 +309,7 @@ export class ModelGraph {
   }
 
   /** Runs the forward pass up to the LM head's input (recorded on the tape when it is recording). */
-  private forwardBody(inputs: Int32Array): void {
+  private forwardBody(inputs: Int32Array, cache: KvCache | null = null): void {
     const e = this.top.embedding;
     e?.armBackward();
     this.embedding.forward(inputs);
@@ -322,9 +327,12 @@ export class ModelGraph {
       this.run(b.k_norm, L.kNorm);
       this.tap(i, 'q', this.qn);
       this.tap(i, 'k', this.kn);
-      this.run(b.q_rope, L.qRope);
-      this.run(b.k_rope, L.kRope);
-      this.run(b.attention, L.attention);
+      if (cache) this.attendWithCache(i, L, cache);
+      else {
+        this.run(b.q_rope, L.qRope);
+        this.run(b.k_rope, L.kRope);
+        this.run(b.attention, L.attention);
+      }
       this.run(b.attn_out, L.out);
       this.run(b.attn_post, L.attnPost);
       residualAdd(this.res, this.bo);
@@ -344,6 +352,101 @@ export class ModelGraph {
       this.tap(i, 'activation', this.res);
     }
     this.run(this.top.final_norm, this.finalNorm);
+  }
+
+  /** How a KV cache of this recipe stores K and V: FP8 codes when attention casts them, else the GEMM precision's width. */
+  kvStorage(): KvStorage {
+    const r = this.ctx.recipe;
+    if (r.gemm === 'fp8' && r.fp8Attention) return 'fp8';
+    return r.gemm === 'bf16' ? 'bf16' : 'fp32';
+  }
+
+  /**
+   * Attention of layer i for the T new rows at positions cache.length.. (B = 1): RoPE at those
+   * positions, K/V cast as AttentionOp casts them and appended to the cache, then attendCached
+   * over every cached position. Mirrors AttentionOp.forward in evaluation mode.
+   */
+  private attendWithCache(i: number, L: LayerOps, cache: KvCache): void {
+    const c = this.c;
+    const ctx = this.ctx;
+    const kn = ctx.kernels;
+    const n = this.T;
+    const pos = cache.length;
+    const D = c.headDim;
+    const storage = this.kvStorage();
+    if (!(this.qn instanceof Float32Array) || !(this.kn instanceof Float32Array) || !(this.v instanceof Float32Array) || !(this.o instanceof Float32Array)) {
+      throw new TypeError('ModelGraph: the KV cache runs on float32 kernels');
+    }
+    if (!this.decode) {
+      this.decode = {
+        qCodes: new Uint8Array(this.qn.length),
+        kCodes: new Uint8Array(this.kn.length),
+        vCodes: new Uint8Array(this.v.length),
+        oCodes: new Uint8Array(this.o.length),
+        qh: new Float32Array(this.qn.length),
+        ops: storage !== 'fp8' ? [] : this.layers.map((_, l) => {
+          const key = `layers.${l}.attn.dpa`;
+          return { qkv: new Fp8Operand(ctx, l, key, 'attn.dpa', 'qkv'), p: new Fp8Operand(ctx, l, key, 'attn.dpa', 'p'), o: new Fp8Operand(ctx, l, key, 'attn.dpa', 'o') };
+        }),
+      };
+    }
+    const dec = this.decode;
+    const b = this.bounds[i];
+    L.qRope.forwardAt(pos, cache.maxLen);
+    b.q_rope?.afterForward();
+    L.kRope.forwardAt(pos, cache.maxLen);
+    b.k_rope?.afterForward();
+    const layerCache = cache.layers[i];
+    const r = ctx.recipe;
+    let q = this.qn;
+    let pScale: number | null = null;
+    const ops = storage === 'fp8' ? dec.ops[i] : null;
+    if (ops) {
+      const scale = ops.qkv.scaleFor([this.qn, this.kn, this.v]);
+      kn.quantize(this.qn, ops.qkv.format, scale, dec.qCodes);
+      kn.quantize(this.kn, ops.qkv.format, scale, dec.kCodes);
+      kn.quantize(this.v, ops.qkv.format, scale, dec.vCodes);
+      const inv = 1 / Math.fround(scale);
+      kn.dequantize(dec.qCodes, ops.qkv.format, inv, dec.qh);
+      q = dec.qh;
+      layerCache.writeCodes(pos, dec.kCodes, dec.vCodes, inv);
+      pScale = ops.p.fusedScale(P_BOUND);
+    } else {
+      if (r.gemm === 'bf16' && r.activations !== 'bf16') {
+        kn.roundBf16(this.qn, this.qn);
+        kn.roundBf16(this.kn, this.kn);
+        kn.roundBf16(this.v, this.v);
+      }
+      layerCache.writeFloat(pos, this.kn, this.v);
+    }
+    const len = pos + n;
+    const width = c.nKvHeads * D;
+    const k = cache.kScratch.subarray(0, len * width);
+    const v = cache.vScratch.subarray(0, len * width);
+    layerCache.read(len, k, v);
+    attendCached(q, k, v, this.o, { n, pos, Hq: c.nHeads, Hkv: c.nKvHeads, D, softmaxScale: c.softmaxScale }, pScale);
+    if (ops) {
+      // O is cast E4M3 and handed on dequantized, as AttentionOp.forward does.
+      const oInv = ops.o.quantize(this.o, dec.oCodes);
+      kn.dequantize(dec.oCodes, ops.o.format, oInv, this.o);
+    }
+    if (r.activations === 'bf16') kn.roundBf16(this.o, this.o);
+    b.attention?.afterForward();
+  }
+
+  /**
+   * (T, V) logits of T new tokens (B = 1) at positions cache.length.. with every earlier position
+   * read from the cache; appends their K/V and advances cache.length by T. Evaluation only.
+   */
+  forwardCached(inputs: Int32Array, cache: KvCache): FloatArray {
+    if (this.B !== 1) throw new RangeError(`ModelGraph.forwardCached: B must be 1, got ${this.B}`);
+    if (this.ctx.tape.recording) throw new Error('ModelGraph.forwardCached is for evaluation');
+    if (cache.length + this.T > cache.maxLen) throw new RangeError(`ModelGraph.forwardCached: ${cache.length} cached + ${this.T} new positions exceed the cache's ${cache.maxLen}`);
+    this.forwardBody(inputs, cache);
+    cache.length += this.T;
+    if (!this.fullLogits) this.fullLogits = this.ctx.alloc(this.R * this.c.vocabSize);
+    this.loss.logits(this.fullLogits);
+    return this.fullLogits;
   }
 
   /** (R, V) logits (evaluation only: the view is reused by the next call; allocated on first use). */

@@ -14,6 +14,7 @@ import type { ActivationProbe } from '../ops/boundary.js';
 import { isGatedMlp, type ModelConfig } from './config.js';
 import { ModelGraph } from './graph.js';
 import { ParameterStore, buildParamSpecs } from './params.js';
+import { KvCache } from './kv-cache.js';
 
 export type { MonitorSink, CastInfo, TensorName } from '../ops/monitor.js';
 export type { ActivationProbe } from '../ops/boundary.js';
@@ -54,6 +55,8 @@ export class Model<Buf extends FloatArray = Float32Array> {
   private readonly ctx: OpContext;
   private readonly graphs = new Map<string, ModelGraph>();
   private readonly weightCaches = new Map<string, WeightCastCache>();
+  /** Last weight-cast id handed to a KV cache (−2, −3, …). */
+  private lastFrozenEpoch = -1;
 
   /** Allocates the parameter and gradient arenas and initialises parameters from `seed` (DESIGN §4). */
   constructor(config: ModelConfig, kernels: Kernels<Buf>, recipe: PrecisionRecipe, seed: number, options: { gemmOverrides?: readonly string[] } = {}) {
@@ -169,6 +172,43 @@ export class Model<Buf extends FloatArray = Float32Array> {
       return g.forwardLogits(tokens) as Buf; // the graph allocates with this.kernels.alloc
     } finally {
       this.ctx.training = true;
+    }
+  }
+
+  /** (B·T, V) logits of B sequences of T tokens (evaluation); the view is reused by the next call of that shape. */
+  logitsBatch(tokens: Int32Array, B: number, T: number): Buf {
+    if (tokens.length !== B * T) throw new TypeError(`Model.logitsBatch: tokens has length ${tokens.length}, expected B·T = ${B * T}`);
+    const g = this.graph(B, T);
+    this.ctx.training = false;
+    try {
+      return g.forwardLogits(tokens) as Buf;
+    } finally {
+      this.ctx.training = true;
+    }
+  }
+
+  /** An empty KV cache for this model and recipe (seqLen positions per layer), for logitsCached. */
+  newKvCache(): KvCache {
+    const c = this.config;
+    return new KvCache(this.graph(1, 1).kvStorage(), c.nLayers, c.seqLen, c.nKvHeads * c.headDim, --this.lastFrozenEpoch);
+  }
+
+  /**
+   * (n, V) logits of n new tokens appended to the cached positions (B = 1): each costs one
+   * position of every op. Advances cache.length by n. The view is reused by the next call of the
+   * same n. Equals logits() of the whole sequence (bit for bit on the reference backend). The
+   * weights are cast once per cache: they must not change while the cache is in use.
+   */
+  logitsCached(tokens: Int32Array, cache: KvCache): Buf {
+    const n = tokens.length;
+    const g = this.graph(1, n);
+    this.ctx.training = false;
+    this.ctx.frozenWeightsEpoch = cache.frozenWeightsEpoch;
+    try {
+      return g.forwardCached(tokens, cache) as Buf;
+    } finally {
+      this.ctx.training = true;
+      this.ctx.frozenWeightsEpoch = null;
     }
   }
 

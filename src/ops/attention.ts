@@ -31,7 +31,7 @@ import type { TapeNode } from './tape.js';
 import { wantsTensorStats } from './monitor.js';
 
 /** P = softmax(S) ≤ 1: the known amax bound of the in-kernel P cast. */
-const P_BOUND = 1;
+export const P_BOUND = 1;
 
 export class AttentionOp implements TapeNode {
   readonly label: string;

@@ -74,6 +74,11 @@ export class OpContext {
   isOverridden(key: string): boolean {
     return this.gemmOverrides.has(key);
   }
+  /**
+   * Set (a negative id, never a weightEpoch) while a KV-cache decode runs: the weights are frozen
+   * for the cache's lifetime, so evaluation casts are cached under this id instead of redone.
+   */
+  frozenWeightsEpoch: number | null = null;
 
   /** A zeroed float buffer of the kernels' type (Float32Array, or Float64Array in float64 mode). */
   alloc(n: number): FloatArray {

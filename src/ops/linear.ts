@@ -126,25 +126,30 @@ export class LinearOp implements TapeNode {
     const { N, K, precision } = this.spec;
     const c = this.cache;
     const ctx = this.ctx;
-    if (precision === 'fp32') return { dtype: 'f32', data: this.weight, trans };
-    const fresh = ctx.training && c.epoch === ctx.weightEpoch;
+    // Frozen weights (KV-cache decoding): the backend may keep its packed copy under this id.
+    const frozen = !ctx.training && ctx.frozenWeightsEpoch !== null ? { frozen: -ctx.frozenWeightsEpoch } : {};
+    if (precision === 'fp32') return { dtype: 'f32', data: this.weight, trans, ...frozen };
+    // Evaluation recasts (the optimizer may have changed W since the last training cast), except
+    // under a KV-cache decode, which freezes the weights for the cache's lifetime.
+    const epoch = ctx.training ? ctx.weightEpoch : (ctx.frozenWeightsEpoch ?? -1);
+    const fresh = epoch !== -1 && c.epoch === epoch;
     if (precision === 'bf16') {
       if (!c.bits) c.bits = new Uint16Array(N * K);
       if (!fresh) ctx.kernels.packBf16(this.weight, c.bits);
-      c.epoch = ctx.training ? ctx.weightEpoch : -1;
-      return { dtype: 'bf16', data: c.bits, trans };
+      c.epoch = epoch;
+      return { dtype: 'bf16', data: c.bits, trans, ...frozen };
     }
     const op = this.weightOp as Fp8Operand;
     if (op.tiled('weight')) {
       if (!c.fakeQuant) c.fakeQuant = ctx.alloc(N * K);
       if (!fresh) op.castTiled(this.weight, N, K, 'weight', c.fakeQuant);
-      c.epoch = ctx.training ? ctx.weightEpoch : -1;
-      return { dtype: 'f32', data: c.fakeQuant, trans };
+      c.epoch = epoch;
+      return { dtype: 'f32', data: c.fakeQuant, trans, ...frozen };
     }
     if (!c.codes) c.codes = new Uint8Array(N * K);
     if (!fresh) c.invScale = op.quantize(this.weight, c.codes);
-    c.epoch = ctx.training ? ctx.weightEpoch : -1;
-    return { dtype: op.format, data: c.codes, trans, invScale: c.invScale };
+    c.epoch = epoch;
+    return { dtype: op.format, data: c.codes, trans, invScale: c.invScale, ...frozen };
   }
 
   /** y = Q(x)·Q(W)ᵀ; saves Q(x). */

@@ -1,6 +1,7 @@
 /** RoPE on q or k (B, T, H, D), in place (theta plus optional Llama-3.1 scaling); backward applies the inverse rotation in place. Saves nothing. */
 import type { FloatArray, RopeScaling } from '../kernels/types.js';
 import type { OpContext } from './context.js';
+import { ropeFrequencies } from '../kernels/reference/rope.js';
 import type { TapeNode } from './tape.js';
 
 export class RopeOp implements TapeNode {
@@ -21,6 +22,50 @@ export class RopeOp implements TapeNode {
   forward(): void {
     this.ctx.kernels.ropeForward(this.x, this.x, this.B, this.T, this.H, this.D, this.theta, this.scaling);
     this.ctx.tape.record(this);
+  }
+
+  /** (seqLen, D/2) float64 cos and sin of forwardAt, built on first use. */
+  private table: { cos: Float64Array; sin: Float64Array; rows: number } | null = null;
+
+  /**
+   * Incremental decoding (B = 1): rotates the T rows of x as positions pos..pos+T−1, in place.
+   * The same formula as the kernels' ropeForward (angle t·f_i with ropeFrequencies, cos and sin in float64,
+   * x1·cos − x2·sin in float64 rounded once to float32), from a table of maxLen positions, so a
+   * token costs its own rows only. Not recorded (evaluation only).
+   */
+  forwardAt(pos: number, maxLen: number): void {
+    const { H, D, T, x } = this;
+    if (this.B !== 1) throw new RangeError(`RopeOp(${this.label}).forwardAt: B must be 1, got ${this.B}`);
+    if (pos + T > maxLen) throw new RangeError(`RopeOp(${this.label}).forwardAt: positions up to ${pos + T} exceed ${maxLen}`);
+    const half = D / 2;
+    if (!this.table || this.table.rows < maxLen) {
+      const cos = new Float64Array(maxLen * half);
+      const sin = new Float64Array(maxLen * half);
+      const freq = ropeFrequencies(D, this.theta, this.scaling);
+      for (let t = 0; t < maxLen; t++) {
+        for (let i = 0; i < half; i++) {
+          const angle = t * freq[i];
+          cos[t * half + i] = Math.cos(angle);
+          sin[t * half + i] = Math.sin(angle);
+        }
+      }
+      this.table = { cos, sin, rows: maxLen };
+    }
+    const { cos, sin } = this.table;
+    for (let r = 0; r < T; r++) {
+      const row = (pos + r) * half;
+      for (let h = 0; h < H; h++) {
+        const base = (r * H + h) * D;
+        for (let i = 0; i < half; i++) {
+          const c = cos[row + i];
+          const s = sin[row + i];
+          const x1 = x[base + i];
+          const x2 = x[base + i + half];
+          x[base + i] = x1 * c - x2 * s;
+          x[base + i + half] = x1 * s + x2 * c;
+        }
+      }
+    }
   }
 
   backward(): void {

@@ -38,6 +38,8 @@ export interface CompareOptions {
   hasCheckpoint: (runDir: string) => boolean;
   /** Report path (default OUT/report.html). */
   reportPath?: string;
+  /** Runs downstream tasks on a finished job's run directory (results land in its evals.jsonl); optional. */
+  evaluateTasks?: (runDir: string) => Promise<void>;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -110,7 +112,13 @@ function cell(v: number | null, digits = 4): string {
 
 /** The summary as an aligned plain-text table. */
 export function formatCompareTable(rows: readonly CompareRow[]): string {
-  const head = ['run', 'val loss', 'Δ vs bf16', 'kurt act peak', 'kurt act final', 'kurt qkv_in peak', 'kurt qkv_in final', 'FP8 ovf peak %', 'FP8 unf peak %', 'diverged'];
+  // One column per downstream task any run has results for (fog8 eval --tasks / compare --tasks): acc_norm, else acc.
+  const tasks = [...new Set(rows.flatMap((r) => (r.summary.tasks ?? []).map((t) => t.task)))].sort();
+  const taskCell = (r: CompareRow, task: string): string => {
+    const t = (r.summary.tasks ?? []).find((x) => x.task === task);
+    return t ? cell(t.accNorm ?? t.acc, 3) : '—';
+  };
+  const head = ['run', 'val loss', 'Δ vs bf16', 'kurt act peak', 'kurt act final', 'kurt qkv_in peak', 'kurt qkv_in final', 'FP8 ovf peak %', 'FP8 unf peak %', 'diverged', ...tasks];
   const body = rows.map((r) => [
     r.name,
     cell(r.finalValLoss),
@@ -122,6 +130,7 @@ export function formatCompareTable(rows: readonly CompareRow[]): string {
     cell(r.summary.peakOverflowPct, 3),
     cell(r.summary.peakUnderflowPct, 3),
     r.summary.diverged ? 'yes' : 'no',
+    ...tasks.map((t) => taskCell(r, t)),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
@@ -160,6 +169,7 @@ export async function runCompare(o: CompareOptions): Promise<CompareResult> {
     writeFileSync(join(job.runDir, COMPLETION_MARKER), `${JSON.stringify({ preset: job.preset, precision: job.precision, finishedAt: new Date().toISOString() }, null, 2)}\n`);
     outcomes.push({ job, outcome });
   }
+  if (o.evaluateTasks) for (const job of jobs) await o.evaluateTasks(job.runDir);
   const reportPath = resolve(o.reportPath ?? join(o.outDir, 'report.html'));
   writeReport(jobs.map((j) => j.runDir), reportPath, `fog8 compare: ${o.presets.join(', ')} × ${o.precisions.join(', ')}`);
   const rows = compareRows(jobs.map((job) => ({ job, summary: summarizeRun(loadRun(job.runDir), '') })));

@@ -9,6 +9,7 @@
  * root, a file with more than one hard link, a FIFO, device or directory is refused without
  * blocking, and sizes are bounded before reading.
  */
+import { EVALS_FILE, latestTaskResultsIn, type TaskRecord } from '../eval/results.js';
 import { closeSync, lstatSync, realpathSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { checkFileSafely, openFileSafely, readAt, readFileSafely, type SafeReadOptions } from '../util/safe-file.js';
@@ -251,9 +252,13 @@ export interface RunData {
   configError: string | null;
   /** Last lines of RUN_DIR/train.log (empty when absent). */
   logTail: string[];
+  /** Newest result per downstream task (RUN_DIR/evals.jsonl); absent for runs built without it. */
+  tasks?: Record<string, TaskRecord>;
 }
 
 const LOG_TAIL_LINES = 30;
+/** evals.jsonl larger than this is not read (a run appends one short line per evaluation). */
+const EVALS_MAX_BYTES = 16 * 1024 * 1024;
 
 /** Reads config.json (confined to `root`); a missing, refused or broken file is reported, not thrown. */
 export function readRunConfig(dir: string, root = realDir(dir)): { config: Record<string, unknown> | null; error: string | null } {
@@ -294,7 +299,19 @@ export function runDataFrom(dir: string, parsed: ParsedMetrics, root = realDir(d
     config,
     configError: error,
     logTail: readLogTail(dir, LOG_TAIL_LINES, root),
+    tasks: readTaskResults(dir, root),
   };
+}
+
+/** Newest downstream-task results of RUN_DIR/evals.jsonl (written by `fog8 eval --tasks`; confined to `root`); {} when absent or refused. */
+export function readTaskResults(dir: string, root = realDir(dir)): Record<string, TaskRecord> {
+  const path = join(dir, EVALS_FILE);
+  if (!entryExists(path)) return {};
+  try {
+    return latestTaskResultsIn(readFileSafely(path, runFileOptions(root, 'evals file', EVALS_MAX_BYTES)).toString('utf8'));
+  } catch {
+    return {};
+  }
 }
 
 /**

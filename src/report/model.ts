@@ -96,6 +96,8 @@ export interface RunSummary {
   configError: string | null;
   lastEvent: string | null;
   logTail: string[];
+  /** Newest downstream-task results (fog8 eval --tasks), one per task. */
+  tasks: { task: string; items: number; step: number | null; acc: number; accStderr: number; accNorm: number | null; accNormStderr: number | null }[];
 }
 
 export interface ReportModel {

@@ -69,5 +69,8 @@ export function summarizeRun(run: RunData, color: string): RunSummary {
     configError: run.configError,
     lastEvent: lastEvent ? `[${lastEvent.level}] step ${lastEvent.step}: ${lastEvent.message}` : null,
     logTail: run.logTail,
+    tasks: Object.values(run.tasks ?? {}).map((r) => ({
+      task: r.task, items: r.items, step: r.step, acc: r.acc, accStderr: r.accStderr, accNorm: r.accNorm ?? null, accNormStderr: r.accNormStderr ?? null,
+    })),
   };
 }

@@ -3,6 +3,6 @@ export { DEFAULT_TRAIN_CONFIG, TRAIN_CONFIG_KEYS, validateTrainConfig, ConfigErr
 export { runTraining, prepareTraining, type RunOptions, type RunOutcome, type PreparedRun } from './session.js';
 export { readCheckpoint } from './checkpoint.js';
 export { resolveCheckpointDir } from './checkpoint-files.js';
-export { loadModelForInference, sample, type LoadedModel, type SampleOptions } from './inference.js';
+export { loadModelForInference, sample, sampleFullWindow, type LoadedModel, type SampleOptions } from './inference.js';
 export { encodeSafetensors, decodeSafetensors, type SafetensorsTensor, type SafetensorsFile } from './safetensors.js';
 export type { TrainProgress, ProgressUpdate } from './progress.js';

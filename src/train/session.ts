@@ -28,6 +28,9 @@ import { silentProgress, type TrainProgressFactory } from './progress.js';
 import { modelWeightsFrom, optimizerStateFrom, readCheckpoint, type Checkpoint } from './checkpoint.js';
 import { checkpointDirName, listCheckpointSteps, MANIFEST_FILE, resolveCheckpointDir, runDirOfCheckpoint } from './checkpoint-files.js';
 import { Trainer, type RollbackInfo, type TrainResult } from './trainer.js';
+import { hfWeightsFor, isHfModelDir, readHfModel } from './hf-import.js';
+import { fromHfConfig } from '../model/hf-config.js';
+import type { ParamTable } from './checkpoint.js';
 import { describeMemoryPlan, formatBytes, planTrainingMemory } from './memory.js';
 import { validateForecastModel, type ForecastModel } from '../monitor/forecast.js';
 
@@ -83,6 +86,8 @@ export interface TrainingData {
 
 /** Smallest byte-level BPE vocabulary: the 256 byte tokens and the end-of-document token. */
 const MIN_BROWN_VOCAB = 257;
+/** What a size whose default vocabulary is below MIN_BROWN_VOCAB (tiny: 64) gets on the embedded corpus. */
+export const SMALL_SIZE_BROWN_VOCAB = 512;
 
 /** Opens the configured data: 'brown' (prepared and cached on first use) or a dataset prefix. */
 export async function openTrainingData(config: TrainConfig, T: number, modelVocab: number, log: (s: string) => void): Promise<TrainingData> {
@@ -91,7 +96,12 @@ export async function openTrainingData(config: TrainConfig, T: number, modelVoca
   let vocabSize: number;
   if (config.data === 'brown') {
     if (config.tokenizer !== null) throw new ConfigError(`tokenizer (${JSON.stringify(config.tokenizer)}) applies only to --data PREFIX; the embedded corpus uses its own BPE of --vocab-size tokens`);
-    const bpeVocab = config.vocabSize ?? modelVocab;
+    let bpeVocab = config.vocabSize ?? modelVocab;
+    if (config.vocabSize === null && bpeVocab < MIN_BROWN_VOCAB) {
+      // The size's default vocabulary cannot hold a byte-level BPE: pick one that can and say so.
+      bpeVocab = SMALL_SIZE_BROWN_VOCAB;
+      log(`vocabulary: size '${config.size}' defaults to ${modelVocab} tokens, fewer than the ${MIN_BROWN_VOCAB} a byte-level BPE of the embedded corpus needs; using ${bpeVocab} (set --vocab-size to choose)`);
+    }
     if (bpeVocab < MIN_BROWN_VOCAB) {
       throw new ConfigError(
         `vocabSize: the embedded corpus needs a byte-level BPE of at least ${MIN_BROWN_VOCAB} tokens (256 bytes + <|endoftext|>), ` +
@@ -316,8 +326,16 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   const sizeSeq = resolveModelConfig({ preset: config.preset, size: config.size }).seqLen;
   const T = config.seq ?? sizeSeq;
   const sizeVocab = resolveModelConfig({ preset: config.preset, size: config.size }).vocabSize;
-  const data = await openTrainingData(config, T, sizeVocab, say);
-  const modelConfig: ModelConfig = resolveModelConfig({ preset: config.preset, size: config.size, vocabSize: data.vocabSize, seqLen: T });
+  // --init-from: the architecture and weights of another model (fresh runs; a resume has its own).
+  const init = !checkpoint && config.initFrom !== null ? readInitWeights(config.initFrom) : null;
+  const initT = config.seq ?? init?.config.seqLen ?? T;
+  const data = await openTrainingData(config, init ? initT : T, init?.config.vocabSize ?? sizeVocab, say);
+  if (init && data.vocabSize !== init.config.vocabSize) {
+    throw new ConfigError(`initFrom: ${config.initFrom} has a vocabulary of ${init.config.vocabSize} tokens but the data's tokenizer has ${data.vocabSize}; prepare the data with the model's tokenizer (--tokenizer)`);
+  }
+  const modelConfig: ModelConfig = init
+    ? { ...init.config, seqLen: initT }
+    : resolveModelConfig({ preset: config.preset, size: config.size, vocabSize: data.vocabSize, seqLen: T });
   const recipe = recipeOf(config);
   if (recipe.fp8LmHead && modelConfig.tieEmbeddings) {
     // Megatron turns --lm-head-in-fp8 off for tied embeddings (arguments.py); fog8 refuses instead of silently ignoring it.
@@ -384,6 +402,10 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     startTokens = st.tokens;
     startElapsed = st.elapsedSeconds;
   } else {
+    if (init) {
+      model.params.data.set(init.weights(model.params));
+      say(`  init: weights from ${init.dir} (${init.config.preset} shape, ${(model.params.size / 1e6).toFixed(2)} M parameters)`);
+    }
     optimizer.roundMaster(model.params.data);
   }
 
@@ -443,6 +465,16 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     }
   };
   return { config, runDir, model, optimizer, trainer, run };
+}
+
+/** Architecture and weights of --init-from: a Hugging Face model directory or a fog8 checkpoint. */
+function readInitWeights(path: string): { dir: string; config: ModelConfig; weights: (params: ParamTable) => Float32Array } {
+  if (isHfModelDir(path)) {
+    const hf = readHfModel(path);
+    return { dir: hf.dir, config: hf.config, weights: (p) => hfWeightsFor(hf, p) };
+  }
+  const ckpt = readCheckpoint(resolveCheckpointDir(path));
+  return { dir: ckpt.dir, config: fromHfConfig(ckpt.hfConfig), weights: (p) => modelWeightsFrom(ckpt, p) };
 }
 
 /** Kernel loader with only the reference backend (tests; `auto` falls back to it). */

@@ -9,6 +9,9 @@ import { createReferenceKernels } from '../../src/kernels/reference/index.js';
 import { writeIndexedDataset } from '../../src/data/prepare.js';
 import { loadTokenizer, trainTokenizer } from '../../src/data/tokenizer.js';
 import { loadModelForInference } from '../../src/train/inference.js';
+import { loadRun } from '../../src/report/load.js';
+import { summarizeRun } from '../../src/report/summary.js';
+import { compareRows, formatCompareTable } from '../../src/report/compare.js';
 
 // One tiny FP8 run on a small text corpus with its own BPE tokenizer, shared by the tests below.
 let dir = '';
@@ -38,7 +41,8 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
   console.error = (...a: unknown[]) => void errors.push(a.join(' '));
   const write = process.stdout.write.bind(process.stdout);
   console.log = (...a: unknown[]) => void chunks.push(a.join(' ') + '\n');
-  process.stdout.write = ((s: string | Uint8Array) => (chunks.push(String(s)), true)) as typeof process.stdout.write;
+  // The test runner reports to its parent through stdout in binary (Buffer) frames: pass those on.
+  process.stdout.write = ((s: string | Uint8Array) => (typeof s === 'string' ? chunks.push(s) : write(s), true)) as typeof process.stdout.write;
   try {
     const code = await main(args);
     return { code, out: chunks.join(''), err: errors.join('\n') };
@@ -93,31 +97,77 @@ test('fog8 generate: prints the prompt and its continuation; deterministic with 
   assert.match(bad.err, /--max-tokens must be an integer ≥ 1, got 0/);
 });
 
-test('fog8 eval --json: one object with the checkpoint, step, precision, scaling state, token count, loss and perplexity', async () => {
-  const r = await cli(['eval', runDir, '--json', '--kernels', 'reference', '--batches', '2']);
-  assert.equal(r.code, 0);
+test('fog8 eval --json: the training data\'s held-out split by default; loss, perplexity, bits per byte, tokens; text line; evals.jsonl', async () => {
+  const r = await cli(['eval', runDir, '--json', '--kernels', 'reference']);
+  assert.equal(r.code, 0, r.err);
   const lines = r.out.trim().split('\n');
   assert.equal(lines.length, 1);
   const ev = JSON.parse(lines[0]) as Record<string, unknown>;
-  assert.deepEqual(Object.keys(ev).sort(), ['batches', 'checkpoint', 'precision', 'scalingStateLoaded', 'step', 'tokens', 'valLoss', 'valPerplexity']);
+  assert.deepEqual(Object.keys(ev).sort(), ['bitsPerByte', 'bytes', 'checkpoint', 'data', 'documents', 'loss', 'perplexity', 'precision', 'scalingStateLoaded', 'split', 'step', 'tokens', 'windows']);
   assert.equal(ev.checkpoint, join(runDir, 'checkpoints', `step-${STEPS}`));
   assert.equal(ev.step, STEPS);
   assert.equal(ev.precision, 'fp8-delayed');
   assert.equal(ev.scalingStateLoaded, true);
-  assert.equal(ev.batches, 2);
-  assert.equal(ev.tokens, 2 * BATCH * SEQ);
-  assert.ok(typeof ev.valLoss === 'number' && ev.valLoss > 0 && ev.valLoss < Math.log(300) + 1);
-  assert.equal(ev.valPerplexity, Math.exp(ev.valLoss as number));
+  assert.equal(ev.split, 'val');
+  assert.equal(ev.documents, 8); // round(0.1 · 80) held-out documents
+  assert.ok(typeof ev.loss === 'number' && ev.loss > 0 && ev.loss < Math.log(300) + 1);
+  assert.equal(ev.perplexity, Math.exp(ev.loss as number));
+  assert.ok(Math.abs((ev.bitsPerByte as number) - ((ev.loss as number) * (ev.tokens as number)) / Math.LN2 / (ev.bytes as number)) < 1e-9);
   // Another precision: no FP8 scaling state to load; the human-readable line carries the same numbers.
-  const wide = JSON.parse((await cli(['eval', runDir, '--json', '--kernels', 'reference', '--batches', '2', '--precision', 'fp32'])).out) as Record<string, unknown>;
+  const wide = JSON.parse((await cli(['eval', runDir, '--json', '--kernels', 'reference', '--precision', 'fp32', '--no-record'])).out) as Record<string, unknown>;
   assert.equal(wide.precision, 'fp32');
   assert.equal(wide.scalingStateLoaded, false);
-  // More sequences than the validation split holds: refused, not silently repeated.
-  const tooMany = await cli(['eval', runDir, '--kernels', 'reference', '--batch', '1000', '--batches', '1']);
-  assert.equal(tooMany.code, 1);
-  assert.match(tooMany.err, /--batch 1000 × --batches 1 = 1000 sequences, but the validation split holds only \d+/);
-  const text = await cli(['eval', runDir, '--kernels', 'reference', '--batches', '2']);
-  assert.equal(text.out, `${ev.checkpoint} (step ${STEPS}, fp8-delayed): val loss ${(ev.valLoss as number).toFixed(4)}, perplexity ${(ev.valPerplexity as number).toFixed(2)} over ${ev.tokens} tokens\n`);
+  const text = await cli(['eval', runDir, '--kernels', 'reference']);
+  assert.equal(text.out, `${ev.checkpoint} (step ${STEPS}, fp8-delayed): ${ev.data}/val (8 documents, ${ev.tokens} tokens): loss ${(ev.loss as number).toFixed(4)}, perplexity ${(ev.perplexity as number).toFixed(2)}, ${(ev.bitsPerByte as number).toFixed(4)} bits per byte\n`);
+  const records = readFileSync(join(runDir, 'evals.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(records.length, 2); // --no-record added none
+  assert.equal(records[0].type, 'data');
+  assert.equal(records[0].loss, ev.loss);
+});
+
+test('fog8 eval on a one-document file (not the training data: split all), and a downstream JSONL task', async () => {
+  const one = join(dir, 'one.jsonl');
+  writeFileSync(one, JSON.stringify({ text: 'The jury said the city court report was new.' }) + '\n');
+  const r = await cli(['eval', runDir, '--data', one, '--json', '--kernels', 'reference', '--no-record']);
+  assert.equal(r.code, 0, r.err);
+  const ev = JSON.parse(r.out) as Record<string, unknown>;
+  assert.equal(ev.split, 'all');
+  assert.equal(ev.documents, 1);
+  assert.equal(ev.tokens, loadTokenizer(tokenizerPath).encode('The jury said the city court report was new.').length + 1);
+  const task = join(dir, 'task.jsonl');
+  writeFileSync(task, [{ context: 'The jury', choices: ['said', 'was'], gold: 0 }, { context: 'The city', choices: ['court', 'of'], gold: 0 }].map((x) => JSON.stringify(x)).join('\n'));
+  const t = await cli(['eval', runDir, '--tasks', task, '--kernels', 'reference']);
+  assert.equal(t.code, 0, t.err);
+  assert.match(t.out, /\(step 4, fp8-delayed\): task: acc \d\.\d{4} ± \d\.\d{4}, acc_norm \d\.\d{4} ± \d\.\d{4}, acc_mutual_info \d\.\d{4} ± \d\.\d{4} \(2 items\)\n$/);
+  const last = JSON.parse(readFileSync(join(runDir, 'evals.jsonl'), 'utf8').trim().split('\n').pop() as string) as Record<string, unknown>;
+  assert.equal(last.type, 'task');
+  assert.equal(last.task, 'task');
+  assert.equal(last.items, 2);
+  // The report's summary and compare's table carry the newest task result.
+  const summary = summarizeRun(loadRun(runDir), '#000');
+  assert.deepEqual(summary.tasks.map((x) => [x.task, x.items, x.step, x.acc]), [['task', 2, STEPS, last.acc]]);
+  const table = formatCompareTable(compareRows([{ job: { preset: 'fog-xielu', precision: 'fp8-delayed', name: 'run', runDir }, summary }]));
+  assert.match(table.split('\n')[0], /diverged +task$/);
+  assert.match(table.split('\n')[2], new RegExp(`${(last.accNorm as number).toPrecision(3).replace('.', '\\.')}$`));
+  const bad = await cli(['eval', runDir, '--tasks', 'no-such-task', '--kernels', 'reference']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /'no-such-task' is neither a built-in task \(brown-cloze\) nor a JSONL task file/);
+});
+
+test('fog8 eval: a checkpoint without a usable FP8 scaling state is an error for FP8 evaluation unless --fresh-scales', async () => {
+  const ckpt = join(runDir, 'checkpoints', `step-${STEPS}`);
+  const copy = join(dir, 'weights-only');
+  cpSync(ckpt, copy, { recursive: true });
+  rmSync(join(copy, 'trainer_state.json'));
+  const manifest = JSON.parse(readFileSync(join(copy, 'manifest.json'), 'utf8')) as { files: Record<string, unknown> };
+  delete manifest.files['trainer_state.json'];
+  writeFileSync(join(copy, 'manifest.json'), JSON.stringify(manifest));
+  const e = await cli(['eval', copy, '--precision', 'fp8-delayed', '--kernels', 'reference', '--data', join(dir, 'one.jsonl')]);
+  assert.equal(e.code, 1);
+  assert.match(e.err, /trainer_state\.json is missing.*Pass --fresh-scales/);
+  const ok = await cli(['eval', copy, '--precision', 'fp8-delayed', '--fresh-scales', '--kernels', 'reference', '--data', join(dir, 'one.jsonl'), '--json']);
+  assert.equal(ok.code, 0, ok.err);
+  assert.equal((JSON.parse(ok.out) as { scalingStateLoaded: boolean }).scalingStateLoaded, false);
 });
 
 test('fog8 inspect: config, parameter count (= the safetensors tensors), step, FP8 scaling state (= trainer_state.json)', async () => {

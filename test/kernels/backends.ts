@@ -17,6 +17,8 @@ export function backends(): Promise<Kernels[]> {
   cached ??= (async () => {
     const list = [withValidation(createReferenceKernels())];
     const native = await tryLoadNative();
+    // CI (FOG8_REQUIRE_NATIVE=1): the native kernel tests must never vanish because the addon is missing.
+    if (native === null && process.env.FOG8_REQUIRE_NATIVE === '1') throw new Error(`FOG8_REQUIRE_NATIVE=1 but the native addon does not load: ${nativeUnavailableReason}`);
     if (native !== null) list.push(withValidation(native));
     return list;
   })();

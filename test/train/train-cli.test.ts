@@ -74,7 +74,7 @@ test('fog8 train: a 20-step tiny run lowers the loss and writes a schema-valid m
     const log = console.log;
     console.log = (s: string) => printed.push(s);
     try {
-      assert.equal(await main(['eval', runDir, '--json', '--kernels', 'reference', '--batches', '2']), 0);
+      assert.equal(await main(['eval', runDir, '--json', '--kernels', 'reference', '--no-record']), 0);
       assert.equal(await main(['inspect', runDir, '--json']), 0);
     } finally {
       console.log = log;
@@ -83,7 +83,10 @@ test('fog8 train: a 20-step tiny run lowers the loss and writes a schema-valid m
     const finalEval = evals[2].type === 'eval' ? evals[2].valLoss : NaN;
     assert.equal(ev.step, 20);
     assert.equal(ev.scalingStateLoaded, true);
-    assert.equal(ev.valLoss, finalEval); // same model, scales, data and batches as the trainer's eval
+    // Same model, scales and held-out documents as the trainer's eval; eval scores every held-out
+    // document on its own (the trainer packs them into its eval batches), so close, not equal.
+    assert.equal(ev.split, 'val');
+    assert.ok(Math.abs(ev.loss - finalEval) / finalEval < 0.1, `eval ${ev.loss} vs trainer ${finalEval}`);
     const info = JSON.parse(printed[1]);
     assert.equal(info.step, 20);
     assert.equal(info.parameters, (records[0].type === 'run' && records[0].parameters));

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -38,6 +39,39 @@ std::vector<AlignedBuffer> threadPackedA;
 std::vector<AlignedBuffer> threadAcc;
 
 size_t roundUp(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+// Packed B panels of frozen operands (GemmOperandView::frozen), for the newest id only: decoding
+// with a KV cache multiplies the same weights by one row per token, where packing B would cost
+// as much as the product itself. A new id drops the entries of the old one.
+struct FrozenPack {
+  const void* data;
+  Dtype dtype;
+  bool trans;
+  size_t N, K;
+  const void* layout;  // the kernel set / tile + blocking the panels were packed for
+  size_t layoutKey;
+  AlignedBuffer panels;
+  bool ready;  // panels hold the packed operand (false until packing finished)
+};
+uint64_t frozenId = 0;
+std::vector<std::unique_ptr<FrozenPack>> frozenPacks;
+
+/** The frozen-pack entry of b (created empty when new), or null when b is not frozen. */
+FrozenPack* frozenPackFor(const GemmOperandView& b, size_t N, size_t K, const void* layout, size_t layoutKey) {
+  if (b.frozen == 0) return nullptr;
+  if (b.frozen != frozenId) frozenPacks.clear(), frozenId = b.frozen;
+  for (auto& f : frozenPacks)
+    if (f->data == b.data && f->dtype == b.dtype && f->trans == b.trans && f->N == N && f->K == K && f->layout == layout && f->layoutKey == layoutKey) return f.get();
+  frozenPacks.push_back(std::make_unique<FrozenPack>(FrozenPack{b.data, b.dtype, b.trans, N, K, layout, layoutKey, AlignedBuffer(), false}));
+  return frozenPacks.back().get();
+}
+
+/** One thread for a GEMM of one row panel on a small model (decoding a token): waking a pool
+ *  thread costs more than the few hundred µs of work, most of all on a loaded machine. */
+size_t gemmThreads(size_t M, size_t N, size_t K, size_t MR) {
+  const bool smallRowPanel = M < MR && N * K < (size_t{1} << 22);
+  return (M * N * K < 48 * 48 * 48 || smallRowPanel) ? 1 : numThreads();
+}
 
 const float* tableFor(Dtype d) {
   if (d == Dtype::e4m3) return fp8Table(kE4M3).value;
@@ -118,7 +152,7 @@ PairVariant currentPairVariant(const PairGemmKernels& pk) {
  * whatever the variant or thread count, so every variant gives the same bits.
  */
 void gemmPairs(size_t M, size_t N, size_t K, const PackSource& srcA, const PackSource& srcB, float* c, float s, float beta,
-               const PairGemmKernels& pk, const PairVariant& v) {
+               const PairGemmKernels& pk, const PairVariant& v, const GemmOperandView& bView) {
   const PairTile& tile = pk.tiles[v.tile];
   const size_t MR = tile.MR, NR = tile.NR, KC = v.KC;
   const size_t kBlocks = (K + KC - 1) / KC;
@@ -126,7 +160,7 @@ void gemmPairs(size_t M, size_t N, size_t K, const PackSource& srcA, const PackS
   const size_t panelPairs = (kBlocks - 1) * (KC / 2) + (lastKc + 1) / 2;
   const size_t nPanels = (N + NR - 1) / NR;
 
-  const size_t threads = (M * N * K < 48 * 48 * 48) ? 1 : numThreads();
+  const size_t threads = gemmThreads(M, N, K, MR);
   size_t mBlocks = (M + v.MC - 1) / v.MC;
   if (mBlocks % threads != 0 && mBlocks > threads) mBlocks = roundUp(mBlocks, threads);
   const size_t MC = std::min(roundUp((M + mBlocks - 1) / mBlocks, MR), roundUp(M, MR));
@@ -137,12 +171,14 @@ void gemmPairs(size_t M, size_t N, size_t K, const PackSource& srcA, const PackS
   nBlocks = (N + NCU - 1) / NCU;
   const size_t units = mBlocks * nBlocks;
 
-  uint32_t* bBase = static_cast<uint32_t*>(packedB.reserve(nPanels * panelPairs * NR * sizeof(uint32_t)));
+  const size_t bBytes = nPanels * panelPairs * NR * sizeof(uint32_t);
+  FrozenPack* frozen = frozenPackFor(bView, N, K, &tile, KC);
+  uint32_t* bBase = static_cast<uint32_t*>(frozen ? frozen->panels.reserve(bBytes) : packedB.reserve(bBytes));
   if (threadPackedA.size() < threads) {
     threadPackedA.resize(threads);
     threadAcc.resize(threads);
   }
-  parallelFor(nPanels, [&](size_t p0, size_t p1) {
+  const auto packPanels = [&](size_t p0, size_t p1) {
     for (size_t p = p0; p < p1; p++) {
       const size_t j0 = p * NR, cols = std::min(NR, N - j0);
       for (size_t kb = 0; kb < kBlocks; kb++) {
@@ -150,7 +186,15 @@ void gemmPairs(size_t M, size_t N, size_t K, const PackSource& srcA, const PackS
         pk.packB(srcB, j0, cols, NR, k0, kc, bBase + (p * panelPairs + kb * (KC / 2)) * NR);
       }
     }
-  }, 2);
+  };
+  if (frozen && frozen->ready) {
+    // packed by an earlier call under the same frozen id
+  } else if (threads == 1) {
+    packPanels(0, nPanels);
+  } else {
+    parallelFor(nPanels, packPanels, 2);
+  }
+  if (frozen) frozen->ready = true;
 
   std::atomic<size_t> nextUnit{0};
   parallelRun(std::min(threads, units), [&](size_t t, size_t) {
@@ -182,7 +226,8 @@ void gemmPairs(size_t M, size_t N, size_t K, const PackSource& srcA, const PackS
             args.acc = acc == nullptr ? nullptr : acc + rp * MR * NCU + cp * NR;
             args.c = c + (i0 + rp * MR) * N + j0 + cp * NR;
             args.rows = std::min(MR, rows - rp * MR);
-            tile.micro(args);
+            if (args.rows == 1 && tile.micro1 != nullptr) tile.micro1(args);  // one real row: same bits, 1/MR of the work
+            else tile.micro(args);
           }
         }
       }
@@ -215,7 +260,7 @@ void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOper
     const PairGemmKernels& pk = *gemmPairKernelsAvx512();
     PackSource pa{a.dtype, a.data, !a.trans, a.trans ? M : K, tableFor(a.dtype), bf16BytesFor(a.dtype), cpuHasVbmi()};
     PackSource pb{b.dtype, b.data, b.trans, b.trans ? K : N, tableFor(b.dtype), bf16BytesFor(b.dtype), cpuHasVbmi()};
-    gemmPairs(M, N, K, pa, pb, c, s, beta, pk, currentPairVariant(pk));
+    gemmPairs(M, N, K, pa, pb, c, s, beta, pk, currentPairVariant(pk), b);
     return;
   }
   const GemmKernelSet& ks = *kernelsFor(a.dtype, b.dtype);
@@ -231,7 +276,7 @@ void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOper
   const size_t nPanels = (N + NR - 1) / NR;
 
   // Unit shape: enough units to keep every thread busy, rows first.
-  const size_t threads = (M * N * K < 48 * 48 * 48) ? 1 : numThreads();
+  const size_t threads = gemmThreads(M, N, K, MR);
   size_t mBlocks = (M + kMCTarget - 1) / kMCTarget;
   if (mBlocks % threads != 0 && mBlocks > threads) mBlocks = roundUp(mBlocks, threads);
   const size_t MC = std::min(roundUp((M + mBlocks - 1) / mBlocks, MR), roundUp(M, MR));
@@ -242,13 +287,15 @@ void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOper
   nBlocks = (N + NCU - 1) / NCU;
   const size_t units = mBlocks * nBlocks;
 
-  char* bBase = static_cast<char*>(packedB.reserve(nPanels * Kp * NR * bytes));
+  const size_t bBytes = nPanels * Kp * NR * bytes;
+  FrozenPack* frozen = frozenPackFor(b, N, K, &ks, 0);
+  char* bBase = static_cast<char*>(frozen ? frozen->panels.reserve(bBytes) : packedB.reserve(bBytes));
   if (threadPackedA.size() < threads) {
     threadPackedA.resize(threads);
     threadAcc.resize(threads);
   }
 
-  parallelFor(nPanels, [&](size_t p0, size_t p1) {
+  const auto packPanels = [&](size_t p0, size_t p1) {
     for (size_t p = p0; p < p1; p++) {
       const size_t j0 = p * NR, cols = std::min(NR, N - j0);
       for (size_t kb = 0; kb < kBlocks; kb++) {
@@ -256,7 +303,15 @@ void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOper
         ks.pack(srcB, j0, cols, NR, k0, kc, bBase + (p * Kp + k0) * NR * bytes);
       }
     }
-  }, 4);
+  };
+  if (frozen && frozen->ready) {
+    // packed by an earlier call under the same frozen id
+  } else if (threads == 1) {
+    packPanels(0, nPanels);
+  } else {
+    parallelFor(nPanels, packPanels, 4);
+  }
+  if (frozen) frozen->ready = true;
 
   std::atomic<size_t> nextUnit{0};
   parallelRun(std::min(threads, units), [&](size_t t, size_t) {
@@ -274,8 +329,12 @@ void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOper
         }
         for (size_t cp = 0; cp < colPanels; cp++) {
           const char* bPanel = bBase + ((j0 / NR + cp) * Kp + k0) * NR * bytes;
-          for (size_t rp = 0; rp < rowPanels; rp++)
-            ks.micro(kcp, aBuf + rp * kcp * MR * bytes, bPanel, acc + rp * MR * NCU + cp * NR, NCU, kb == 0);
+          for (size_t rp = 0; rp < rowPanels; rp++) {
+            float* tile = acc + rp * MR * NCU + cp * NR;
+            // A panel with one real row (M = 1: decoding) computes that row alone, same arithmetic.
+            if (ks.microRow != nullptr && rows - rp * MR == 1) ks.microRow(kcp, aBuf + rp * kcp * MR * bytes, bPanel, tile, kb == 0);
+            else ks.micro(kcp, aBuf + rp * kcp * MR * bytes, bPanel, tile, NCU, kb == 0);
+          }
         }
       }
       for (size_t i = 0; i < rows; i++) {

@@ -1,6 +1,7 @@
 // Blocked, packed GEMM with runtime ISA dispatch (see gemm.cpp for the blocking scheme).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,9 @@ struct GemmOperandView {
   const void* data;
   bool trans;
   float invScale;
+  /** ≥ 1: the data does not change while this id is in use, so B's packed panels may be reused
+   *  (KV-cache decoding); 0: pack every call. */
+  uint64_t frozen = 0;
 };
 
 /** C (M, N) = alpha·invScaleA·invScaleB·op(A)·op(B) + beta·C with float32 accumulation; beta = 0

@@ -43,7 +43,22 @@ void microAvx2(size_t kc, const void* aPacked, const void* bPacked, float* acc, 
   _mm256_storeu_ps(acc + 5 * ld, c50); _mm256_storeu_ps(acc + 5 * ld + 8, c51);
 }
 
-const fog8::GemmKernelSet kAvx2{"avx2", kMR, kNR, 1, sizeof(float), packFloat, microAvx2};
+// Row 0 of microAvx2: the same FMA chain per output element.
+void microRowAvx2(size_t kc, const void* aPacked, const void* bPacked, float* acc, bool first) {
+  const float* a = static_cast<const float*>(aPacked);
+  const float* b = static_cast<const float*>(bPacked);
+  __m256 c0 = first ? _mm256_setzero_ps() : _mm256_loadu_ps(acc);
+  __m256 c1 = first ? _mm256_setzero_ps() : _mm256_loadu_ps(acc + 8);
+  for (size_t k = 0; k < kc; k++, a += kMR, b += kNR) {
+    const __m256 ai = _mm256_broadcast_ss(a);
+    c0 = _mm256_fmadd_ps(ai, _mm256_load_ps(b), c0);
+    c1 = _mm256_fmadd_ps(ai, _mm256_load_ps(b + 8), c1);
+  }
+  _mm256_storeu_ps(acc, c0);
+  _mm256_storeu_ps(acc + 8, c1);
+}
+
+const fog8::GemmKernelSet kAvx2{"avx2", kMR, kNR, 1, sizeof(float), packFloat, microAvx2, microRowAvx2};
 
 }  // namespace
 

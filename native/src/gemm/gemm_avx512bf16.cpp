@@ -238,12 +238,27 @@ void microPairs(const fog8::PairMicroArgs& p) {
 }
 
 const fog8::PairTile kPairTiles[] = {
-    {8, 32, microPairs<8, 2>},  {12, 32, microPairs<12, 2>}, {14, 32, microPairs<14, 2>},
-    {8, 48, microPairs<8, 3>},  {6, 64, microPairs<6, 4>},   {4, 64, microPairs<4, 4>},
+    {8, 32, microPairs<8, 2>, microPairs<1, 2>},  {12, 32, microPairs<12, 2>, microPairs<1, 2>}, {14, 32, microPairs<14, 2>, microPairs<1, 2>},
+    {8, 48, microPairs<8, 3>, microPairs<1, 3>},  {6, 64, microPairs<6, 4>, microPairs<1, 4>},   {4, 64, microPairs<4, 4>, microPairs<1, 4>},
 };
 const fog8::PairGemmKernels kPairs{kPairTiles, sizeof kPairTiles / sizeof kPairTiles[0], packPairA, packPairB};
 
-const fog8::GemmKernelSet kF32{"avx512bf16", kMR, kNR, 1, sizeof(float), packFloat, microF32};
+// Row 0 of microF32: the same FMA chain per output element.
+void microRowF32(size_t kc, const void* aPacked, const void* bPacked, float* acc, bool first) {
+  const float* a = static_cast<const float*>(aPacked);
+  const float* b = static_cast<const float*>(bPacked);
+  __m512 c0 = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc);
+  __m512 c1 = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc + 16);
+  for (size_t k = 0; k < kc; k++, a += kMR, b += kNR) {
+    const __m512 ai = _mm512_set1_ps(a[0]);
+    c0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(b), c0);
+    c1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(b + 16), c1);
+  }
+  _mm512_storeu_ps(acc, c0);
+  _mm512_storeu_ps(acc + 16, c1);
+}
+
+const fog8::GemmKernelSet kF32{"avx512bf16", kMR, kNR, 1, sizeof(float), packFloat, microF32, microRowF32};
 
 }  // namespace
 

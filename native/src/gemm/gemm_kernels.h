@@ -39,6 +39,9 @@ struct GemmKernelSet {
   void (*pack)(const PackSource& src, size_t r0, size_t rows, size_t P, size_t k0, size_t kc, void* dst);
   /** acc (MR × NR, row stride ldacc) = (first ? 0 : acc) + Apanel · Bpanel over kcPadded steps. */
   void (*micro)(size_t kcPadded, const void* a, const void* b, float* acc, size_t ldacc, bool first);
+  /** The first row of micro's tile only (a row panel holding one real row, e.g. M = 1 in KV-cache
+   *  decoding): the same per-element arithmetic, so the same bits, for 1/MR of the work. Optional. */
+  void (*microRow)(size_t kcPadded, const void* a, const void* b, float* acc, bool first);
 };
 
 /** Arguments of one BF16-pair micro-kernel call: acc/C tile (MR × NR) over kpairs k pairs.
@@ -68,6 +71,9 @@ struct PairTile {
   size_t MR;
   size_t NR;
   void (*micro)(const PairMicroArgs& args);
+  /** The same tile for one row (a row panel with one real row, e.g. M = 1 in KV-cache decoding):
+   *  the same chain per output element, so the same bits, for 1/MR of the work. */
+  void (*micro1)(const PairMicroArgs& args);
 };
 
 /**

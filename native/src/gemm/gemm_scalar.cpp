@@ -20,7 +20,7 @@ void microScalar(size_t kc, const void* aPacked, const void* bPacked, float* acc
     for (size_t j = 0; j < kNR; j++) acc[i * ld + j] = c[i][j];
 }
 
-const fog8::GemmKernelSet kScalar{"scalar", kMR, kNR, 1, sizeof(float), packFloat, microScalar};
+const fog8::GemmKernelSet kScalar{"scalar", kMR, kNR, 1, sizeof(float), packFloat, microScalar, nullptr};
 
 }  // namespace
 

@@ -4,6 +4,12 @@
  * Extra flags go to every training run unchanged and are checked up front with the train config
  * parser, so a typo fails before hours of training.
  */
+import { Tokenizer } from '../../data/tokenizer.js';
+import type { TokenizerJson } from '../../data/tokenizer-json.js';
+import { loadModelForInference } from '../../train/inference.js';
+import { evaluateTask } from '../../eval/tasks.js';
+import { appendEvalRecord, formatTaskResult } from '../../eval/results.js';
+import { resolveTask } from './eval.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { runCompare, type RunTraining } from '../../report/compare.js';
@@ -65,6 +71,18 @@ function list(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
+/** Runs downstream tasks on a run's newest checkpoint and appends the results to its evals.jsonl (what fog8 eval --tasks records). */
+async function evaluateRunTasks(runDir: string, tasks: readonly string[], log: (line: string) => void): Promise<void> {
+  const loaded = loadModelForInference(runDir, await loadKernelBackend('auto', null));
+  if (loaded.checkpoint.tokenizerJson === null) throw new Error(`${runDir}: downstream tasks need the checkpoint's tokenizer.json`);
+  const tokenizer = new Tokenizer(JSON.parse(loaded.checkpoint.tokenizerJson) as TokenizerJson, { source: `${loaded.checkpoint.dir}/tokenizer.json` });
+  for (const spec of tasks) {
+    const r = evaluateTask(loaded.model, tokenizer, resolveTask(spec), { batch: loaded.trainConfig?.batch ?? 8 });
+    appendEvalRecord(runDir, { type: 'task', time: Date.now() / 1000, checkpoint: loaded.checkpoint.dir, step: loaded.checkpoint.trainerState?.step ?? null, precision: loaded.model.recipe.name, ...r });
+    log(`${runDir}: ${formatTaskResult(r)}`);
+  }
+}
+
 export function registerCompareCommand(program: Command): void {
   program
     .command('compare')
@@ -78,9 +96,10 @@ export function registerCompareCommand(program: Command): void {
     })
     .option('--out <dir>', 'parent directory of the run directories', 'runs/compare')
     .option('-o, --output <file>', 'report file (default OUT/report.html)')
+    .option('--tasks <list>', "downstream tasks to evaluate every finished run on (e.g. brown-cloze; a table column each, acc_norm)", list)
     .allowUnknownOption()
     .allowExcessArguments()
-    .action(async (opts: { presets: string[]; precisions: string[]; steps?: number; out: string; output?: string }, command: Command) => {
+    .action(async (opts: { presets: string[]; precisions: string[]; steps?: number; out: string; output?: string; tasks?: string[] }, command: Command) => {
       const shared = command.args;
       checkSharedTrainFlags(shared);
       const result = await runCompare({
@@ -91,6 +110,7 @@ export function registerCompareCommand(program: Command): void {
         runTraining: trainInProcess({ steps: opts.steps, shared, handleSignals: true }),
         hasCheckpoint: hasResumableCheckpoint,
         log: (line) => console.log(`compare ${line}`),
+        evaluateTasks: opts.tasks && opts.tasks.length > 0 ? (runDir) => evaluateRunTasks(runDir, opts.tasks as string[], (line) => console.log(`compare ${line}`)) : undefined,
       });
       console.log(`\n${result.table}\n\nreport: ${result.reportPath}`);
     });

@@ -1,8 +1,10 @@
 /**
- * Quick GEMM check against the BF16-dot peak, interleaved in one run (development aid for the
- * avx512bf16 path; the full report is `npm run bench kernels`). Each round samples the peak loop
- * then every case; prints per-case medians of the rounds and the spread.
- * Usage: node --import tsx bench/gemm-quick.ts [rounds]; CLOCK=cpu divides by the process CPU
+ * The BF16/FP8 GEMMs (1024³ and a linear's fprop / dgrad / wgrad at the issue's model shapes)
+ * against the BF16-dot peak loop, interleaved in one run: each round samples the peak loop, then
+ * every case; prints per-case medians over the rounds and every round's % of peak, and writes
+ * bench/results/gemm-avx512.json (OUT=<file> elsewhere).
+ * Usage: npm run bench gemm-avx512, or node --import tsx bench/gemm-avx512.bench.ts [rounds]
+ * (default 3); CLOCK=cpu divides by the process CPU
  * time per thread (robust on a machine shared with other work), VARIANTS=a,b,... times each
  * GEMM variant in turn, CASES=substr,... picks cases, BASELINE=<path of another build's
  * fog8_native.node> times that addon too, interleaved (before/after in one run), OUT=<file>
@@ -13,7 +15,9 @@ import { cpus, loadavg } from 'node:os';
 import { createRequire } from 'node:module';
 import { loadNativeAddon, type NativeCoreAddon } from '../src/kernels/native.js';
 import type { GemmOperand, OperandDtype } from '../src/kernels/types.js';
+import { refuseEmulatedAddon } from './emulation-guard.js';
 
+refuseEmulatedAddon('gemm-avx512');
 const addon = loadNativeAddon();
 const rounds = Number(process.argv[2] ?? 3);
 const threads = addon.threads();
@@ -84,7 +88,8 @@ prepared.forEach((p, i) => {
   });
 });
 
-if (process.env.OUT) {
+const outFile = process.env.OUT ?? 'bench/results/gemm-avx512.json';
+{
   const rows = prepared.flatMap((p, i) => runners.map((run, vi) => {
     const rr = rates[i * runners.length + vi];
     return {
@@ -92,10 +97,10 @@ if (process.env.OUT) {
       gflopsMedian: med(rr), gflopsRounds: rr, ofPeakMedian: med(rr.map((x, r) => x / peaks[r])),
     };
   }));
-  writeFileSync(process.env.OUT, `${JSON.stringify({
+  writeFileSync(outFile, `${JSON.stringify({
     date: new Date().toISOString(), cpu: cpus()[0]?.model, isa: addon.isa(), threads, clock, rounds, loadAvg1mStart: loadavg()[0],
     note: 'rounds interleaved: each round samples the bf16dot512 peak loop, then every GEMM with every addon/variant (best of 2-5 calls); % of peak is per round, median over rounds',
     peakGflopsRounds: peaks, rows,
   }, null, 2)}\n`);
-  console.log(`wrote ${process.env.OUT}`);
+  console.log(`wrote ${outFile}`);
 }
