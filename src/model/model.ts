@@ -77,6 +77,11 @@ export class Model<Buf extends FloatArray = Float32Array> {
     this.ctx = new OpContext(kernels, recipe, this.scaling, overrides);
   }
 
+  /** GEMMs that run in BF16 by per-GEMM override (rollback recovery). */
+  get gemmOverrides(): ReadonlySet<string> {
+    return this.ctx.gemmOverrides;
+  }
+
   /** Matmul FLOPs per token, forward + backward: 6·(matmul params incl. LM head) + 12·L·Hq·D·seqLen. */
   flopsPerToken(): number {
     return flopsPerToken(this.config);

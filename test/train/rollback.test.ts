@@ -7,6 +7,7 @@ import { DEFAULT_TRAIN_CONFIG, validateTrainConfig } from '../../src/train/confi
 import { referenceKernelLoader, runTraining, type KernelLoader, type RunOutcome } from '../../src/train/session.js';
 import { loadKernelBackend } from '../../src/train/kernel-backend.js';
 import { implicatedGemm } from '../../src/train/trainer.js';
+import { loadModelForInference } from '../../src/train/inference.js';
 import { loadRun } from '../../src/report/load.js';
 import { summarizeRun } from '../../src/report/summary.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
@@ -57,6 +58,10 @@ async function rollbackCase(kind: 'reference' | 'native', loader: KernelLoader):
     const final = readCheckpoint(join(a.runDir, 'checkpoints', 'step-30'), true);
     assert.deepEqual(final.trainerState!.config.gemmOverrides, a.gemmOverrides);
     assert.ok(a.gemmOverrides.includes(first.added[0]));
+    // Inference from the final checkpoint keeps the overridden GEMMs in BF16.
+    const kernels = await loader(kind, null);
+    const loaded = loadModelForInference(a.runDir, kernels);
+    assert.deepEqual([...loaded.model.gemmOverrides].sort(), [...a.gemmOverrides].sort());
     // The final loss curve has no non-finite step after the last rollback.
     const losses = stepLosses(a.runDir);
     assert.equal(losses.length, 30);
