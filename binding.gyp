@@ -4,10 +4,13 @@
 # fog8_avx512_emulated=1 (node-gyp rebuild -- -Dfog8_avx512_emulated=1 -Dfog8_simde_include=DIR;
 # scripts/test-avx512-emulated.mjs does it) builds the avx512bf16 path on SIMDe for AVX2 CPUs, so
 # that its code runs in the tests of a machine without AVX-512; its speed means nothing.
+# fog8_mpi is the data-parallel communicator (native/src/mpi/): linked to libmpi when
+# scripts/find-mpi.mjs finds Open MPI, else built without it (it then names the package to install).
 {
   "variables": {
     "fog8_avx512_emulated%": 0,
     "fog8_simde_include%": "/usr/include",
+    "fog8_mpi_found%": "<!(node scripts/find-mpi.mjs found)",
     "fog8_common_cflags": ["-O3", "-std=c++17", "-fPIC", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function", "-Wno-uninitialized", "-Wno-psabi"]
   },
   "targets": [
@@ -38,6 +41,23 @@
           "cflags_cc": ["<@(fog8_common_cflags)", "-mavx2", "-mfma", "-mf16c", "-DFOG8_AVX512_EMULATED=1", "-DFOG8_ISA_NAMESPACE=isa_avx512bf16"]
         }, {
           "cflags_cc": ["<@(fog8_common_cflags)", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512bf16", "-mavx2", "-mfma", "-mf16c", "-DFOG8_ISA_NAMESPACE=isa_avx512bf16"]
+        }]
+      ]
+    },
+    {
+      "target_name": "fog8_mpi",
+      "sources": ["native/src/mpi/mpi_addon.cpp"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags_cc": ["<@(fog8_common_cflags)", "-fexceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-O2", "-O0"],
+      "conditions": [
+        ["fog8_mpi_found==1", {
+          "defines": ["FOG8_HAVE_MPI=1"],
+          "cflags_cc": ["<!@(node scripts/find-mpi.mjs cflags)"],
+          "libraries": ["<!@(node scripts/find-mpi.mjs libs)", "-ldl"]
+        }, {
+          "defines": ["FOG8_HAVE_MPI=0"]
         }]
       ]
     },

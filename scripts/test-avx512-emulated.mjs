@@ -26,7 +26,7 @@ const buildDir = join(repoRoot, 'build', 'avx512-emulated');
 const addonPath = join(buildDir, 'build', 'Release', 'fog8_native.node');
 const hashFile = join(buildDir, 'sources.sha256');
 /** What the emulated addon is built from, relative to the repository root. */
-const SOURCES = ['binding.gyp', 'native', join('bench', 'microbench')];
+const SOURCES = ['binding.gyp', 'native', join('bench', 'microbench'), join('scripts', 'find-mpi.mjs')];
 const TEST_PATHS = ['test/kernels', 'test/model/backends'];
 const started = Date.now();
 

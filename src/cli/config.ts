@@ -62,6 +62,8 @@ function coerceFlag(key: TrainConfigKey, raw: string): unknown {
 export interface TrainCliExtras {
   configFile: string | null;
   resume: string | null;
+  /** Stop with a checkpoint once this many steps are complete (a job's share of a longer run). */
+  stopAfter: number | null;
 }
 
 /**
@@ -70,7 +72,7 @@ export interface TrainCliExtras {
  */
 export function parseTrainFlags(args: readonly string[]): { values: Partial<Record<TrainConfigKey, unknown>>; extras: TrainCliExtras } {
   const values: Partial<Record<TrainConfigKey, unknown>> = {};
-  const extras: TrainCliExtras = { configFile: null, resume: null };
+  const extras: TrainCliExtras = { configFile: null, resume: null, stopAfter: null };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (!a.startsWith('--')) throw new ConfigError(`unexpected argument ${JSON.stringify(a)}: options are --key value`);
@@ -87,6 +89,13 @@ export function parseTrainFlags(args: readonly string[]): { values: Partial<Reco
       // An unset shell variable (--resume "$RUN") must not silently start a fresh default run.
       if (value.trim() === '') throw new ConfigError(`--${name} needs a value, got an empty string${name === 'resume' ? ' (an unset shell variable?); give the run directory to resume' : ''}`);
       extras[name === 'config' ? 'configFile' : 'resume'] = value;
+      continue;
+    }
+    if (name === 'stop-after') {
+      if (value === undefined) value = args[++i];
+      const n = Number(value);
+      if (value === undefined || !Number.isInteger(n) || n < 1) throw new ConfigError(`--stop-after needs a positive integer step, got ${JSON.stringify(value)}`);
+      extras.stopAfter = n;
       continue;
     }
     const key = canonicalKey(name);
@@ -153,5 +162,5 @@ export function resolveTrainConfig(args: readonly string[], base: Readonly<Train
 /** Help text listing every key with its default. */
 export function trainConfigHelp(): string {
   const lines = TRAIN_CONFIG_KEYS.map((k) => `  --${toKebab(k).padEnd(22)} ${TRAIN_CONFIG_HELP[k]} [${JSON.stringify(DEFAULT_TRAIN_CONFIG[k])}]`);
-  return ['Config keys (defaults < --config file.json|yaml < --key value flags):', ...lines, '  --config FILE            JSON or YAML file of keys', '  --resume RUN_DIR         continue a run bit-identically from its newest checkpoint'].join('\n');
+  return ['Config keys (defaults < --config file.json|yaml < --key value flags):', ...lines, '  --config FILE            JSON or YAML file of keys', '  --resume RUN_DIR         continue a run bit-identically from its newest checkpoint', '  --stop-after N           stop with a checkpoint once N steps are complete (resume later)'].join('\n');
 }

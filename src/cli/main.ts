@@ -15,6 +15,7 @@ import { registerReportCommand } from './commands/report.js';
 import { registerDataCommand } from './commands/data.js';
 import { registerTokenizerCommand } from './commands/tokenizer.js';
 import { registerModelCommand } from './commands/model.js';
+import { registerExportCommand } from './commands/export.js';
 import { registerTuneCommand } from './commands/tune.js';
 
 export function buildProgram(): Command {
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerDataCommand(program);
   registerTokenizerCommand(program);
   registerModelCommand(program);
+  registerExportCommand(program);
   registerTrainCommand(program);
   registerTuneCommand(program);
   registerEvalCommand(program);
@@ -56,6 +58,7 @@ export async function main(argv: string[]): Promise<number> {
     const e = err as { code?: string; exitCode?: number; message?: string };
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
     if (typeof e.exitCode === 'number' && e.code?.startsWith('commander.')) return e.exitCode;
+    if (e.code === 'fog8.reported') return 1; // already reported (by another MPI rank)
     console.error(`fog8: ${e.message ?? String(err)}`);
     return 1;
   }

@@ -110,6 +110,21 @@ export class BatchLoader {
     return { inputs, targets, B, T };
   }
 
+  /**
+   * Moves past the next batch without reading it: the position afterwards is the one next()
+   * would leave. Data-parallel ranks skip the micro-batches of the other ranks.
+   */
+  skip(): void {
+    for (let b = 0; b < this.B; b++) {
+      if (this.position >= this.samples.sampleCount) {
+        this.epoch++;
+        this.position = 0;
+        this.order = null;
+      }
+      this.position++;
+    }
+  }
+
   state(): LoaderState {
     return { version: 1, split: this.split, shuffle: this.shuffle, seed: this.seed, B: this.B, T: this.T, sampleCount: this.samples.sampleCount, epoch: this.epoch, position: this.position };
   }

@@ -1,8 +1,8 @@
 /**
  * The model: parameters and gradients (one arena each, same layout), the FP8 scaling state, and
  * one op graph per (B, T) shape built on first use. The trainer drives it in an explicit order:
- * beginOptimizerStep() → forwardBackward() per micro-batch (followed by the scaling updates) →
- * optimizer update.
+ * beginOptimizerStep() → forwardBackward() per micro-batch (gradients summed by the trainer) →
+ * the scaling updates, once per step → optimizer update.
  */
 import type { FloatArray, Kernels } from '../kernels/types.js';
 import type { PrecisionRecipe } from '../numerics/recipe.js';

@@ -180,6 +180,25 @@ export class ScalingState {
   }
 
   /**
+   * The amaxes recorded since the last update (history slot 0 of every slot, in slot order), for
+   * data parallelism: ranks max-reduce them (DESIGN §3) and put the result back with
+   * setPendingAmaxes() before updateForward()/updateBackward().
+   */
+  pendingAmaxes(out?: Float32Array): Float32Array {
+    const slots = this.slots();
+    const values = out !== undefined && out.length === slots.length ? out : new Float32Array(slots.length);
+    slots.forEach((s, i) => (values[i] = s.amaxHistory[0]));
+    return values;
+  }
+
+  /** Replaces the pending amaxes (slot order, as pendingAmaxes returns them). */
+  setPendingAmaxes(values: Float32Array): void {
+    const slots = this.slots();
+    if (values.length !== slots.length) throw new RangeError(`ScalingState.setPendingAmaxes: ${values.length} values for ${slots.length} slots`);
+    slots.forEach((s, i) => (s.amaxHistory[0] = values[i]));
+  }
+
+  /**
    * In-memory copy of every slot's scale and history, for undoing a step: a skipped (non-finite)
    * training step must leave no trace, and a NaN amax left in a `max` window would otherwise
    * freeze that slot's scale for up to H passes.

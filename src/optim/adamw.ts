@@ -144,7 +144,7 @@ export class AdamW {
 
   /**
    * Emulates the gradient buffer's precision: rounds the accumulated float32 gradients in place
-   * to `precision.grads` with a per-tensor scale (the trainer calls this after each micro-batch).
+   * to `precision.grads` with a per-tensor scale (the trainer calls this once per step, on the summed gradients).
    */
   roundGrads(grads: Float32Array): void {
     this.checkArena('grads', grads);

@@ -3,7 +3,8 @@
  * (config.json, metrics.jsonl, train.log, checkpoints/), and — for `--resume` — restores every
  * piece of state after verifying all of it first (a mismatched checkpoint changes nothing).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { readFileSafely } from '../util/safe-file.js';
 import { join, resolve } from 'node:path';
@@ -28,6 +29,7 @@ import { silentProgress, type TrainProgressFactory } from './progress.js';
 import { modelWeightsFrom, optimizerStateFrom, readCheckpoint, type Checkpoint } from './checkpoint.js';
 import { checkpointDirName, listCheckpointSteps, MANIFEST_FILE, resolveCheckpointDir, runDirOfCheckpoint } from './checkpoint-files.js';
 import { Trainer, type RollbackInfo, type TrainResult } from './trainer.js';
+import { assertSameFingerprint, soloCommunicator, type Communicator } from './distributed.js';
 import { hfWeightsFor, isHfModelDir, readHfModel } from './hf-import.js';
 import { fromHfConfig } from '../model/hf-config.js';
 import type { ParamTable } from './checkpoint.js';
@@ -82,6 +84,27 @@ export interface TrainingData {
   validation: () => BatchLoader;
   tokenizerJson: Uint8Array | null;
   description: string;
+  /** What identifies the data bytes (compared across data-parallel ranks): sizes and SHA-256s. */
+  fingerprint: { tokens: number; documents: number; trainSequences: number; index: string; data: string; tokenizer: string | null };
+}
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** SHA-256 of a file's size, its first and its last MiB (cheap on large token files, still catches different data). */
+function fileFingerprint(path: string): string {
+  const size = statSync(path).size;
+  const hash = createHash('sha256').update(String(size));
+  const fd = openSync(path, 'r');
+  try {
+    const chunk = Buffer.alloc(Math.min(size, 1 << 20));
+    for (const at of size > chunk.length ? [0, size - chunk.length] : [0]) {
+      const n = readSync(fd, chunk, 0, chunk.length, at);
+      hash.update(chunk.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
 }
 
 /** Smallest byte-level BPE vocabulary: the 256 byte tokens and the end-of-document token. */
@@ -90,7 +113,7 @@ const MIN_BROWN_VOCAB = 257;
 export const SMALL_SIZE_BROWN_VOCAB = 512;
 
 /** Opens the configured data: 'brown' (prepared and cached on first use) or a dataset prefix. */
-export async function openTrainingData(config: TrainConfig, T: number, modelVocab: number, log: (s: string) => void): Promise<TrainingData> {
+export async function openTrainingData(config: TrainConfig, T: number, modelVocab: number, log: (s: string) => void, comm: Communicator = soloCommunicator): Promise<TrainingData> {
   let prefix: string;
   let tokenizerPath: string | null;
   let vocabSize: number;
@@ -108,7 +131,10 @@ export async function openTrainingData(config: TrainConfig, T: number, modelVoca
           `but ${config.vocabSize === null ? `size '${config.size}' defaults to ${modelVocab}` : `got ${bpeVocab}`}; pass --vocab-size N with N ≥ ${MIN_BROWN_VOCAB} (e.g. 512)`,
       );
     }
+    // One rank builds the cached corpus; the others wait for it and then only read the cache.
+    if (comm.rank !== 0) comm.allgather(new Uint8Array(0));
     const corpus = await prepareDefaultCorpus({ vocabSize: bpeVocab, log });
+    if (comm.rank === 0 && comm.size > 1) comm.allgather(new Uint8Array(0));
     prefix = corpus.datasetPrefix;
     tokenizerPath = corpus.tokenizerPath;
     vocabSize = corpus.vocabSize;
@@ -127,11 +153,20 @@ export async function openTrainingData(config: TrainConfig, T: number, modelVoca
   const train = new BatchLoader({ ...opts, split: 'train' });
   const validation = (): BatchLoader => new BatchLoader({ ...opts, split: 'validation' });
   validation(); // fail now, not at the first eval, if the split is empty
+  const tokenizerJson = tokenizerPath ? readFileSafely(tokenizerPath, { what: 'tokenizer file', maxBytes: 512 << 20 }) : null;
   return {
     vocabSize,
     train,
     validation,
-    tokenizerJson: tokenizerPath ? readFileSafely(tokenizerPath, { what: 'tokenizer file', maxBytes: 512 << 20 }) : null,
+    tokenizerJson,
+    fingerprint: {
+      tokens: dataset.tokenCount,
+      documents: dataset.documentCount,
+      trainSequences: train.sampleCount,
+      index: fileFingerprint(dataset.idxPath),
+      data: fileFingerprint(dataset.binPath),
+      tokenizer: tokenizerJson ? sha256(tokenizerJson) : null,
+    },
     description: `${config.data === 'brown' ? 'Brown corpus' : prefix} (${train.sampleCount} training sequences of ${T} tokens)`,
   };
 }
@@ -153,6 +188,12 @@ export interface RunOptions {
   handleSignals?: boolean;
   /** Internal (runTraining's rollback): resume with this override set and rollback history. */
   rollback?: { history: RollbackInfo[]; gemmOverrides: string[] };
+  /**
+   * Data-parallel ranks (default: this process alone). Every rank calls runTraining with the same
+   * config; rank 0 alone writes the run directory. With N ranks the config's microBatches must be
+   * a multiple of N; a fresh run that did not set it explicitly gets microBatches = N.
+   */
+  comm?: Communicator;
   /** Bytes the memory plan may use before the run is refused (default: this machine's RAM, os.totalmem()). */
   memoryLimit?: number;
 }
@@ -273,6 +314,8 @@ export async function runTraining(opts: RunOptions): Promise<RunOutcome> {
  */
 export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   let config = opts.config;
+  const comm = opts.comm ?? soloCommunicator;
+  const writer = comm.rank === 0; // only rank 0 writes the run directory
   let checkpoint: Checkpoint | null = null;
   let runDir: string;
   if (opts.resume === '') throw new ConfigError('--resume needs a run or checkpoint directory, got an empty string');
@@ -293,7 +336,18 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     }
     // A rollback resumes with its own override set (the checkpoint's may be older).
     if (opts.rollback) config = validateTrainConfig({ ...config, gemmOverrides: opts.rollback.gemmOverrides });
+    if (config.microBatches % comm.size !== 0) {
+      throw new ConfigError(`microBatches: the run has ${config.microBatches} micro-batches per step, which ${comm.size} ranks cannot share; resume it on a number of ranks that divides ${config.microBatches}`);
+    }
   } else {
+    if (comm.size > 1 && config.microBatches % comm.size !== 0) {
+      if (config.microBatches === 1 && !(opts.explicit?.has('microBatches') ?? false)) {
+        // One micro-batch per rank: the run equals one process running N micro-batches of batch/N.
+        config = validateTrainConfig({ ...config, microBatches: comm.size });
+      } else {
+        throw new ConfigError(`microBatches: ${config.microBatches} micro-batches per step cannot be split over ${comm.size} ranks; use a multiple of ${comm.size} (batch ${config.batch} must divide by it)`);
+      }
+    }
     const runName = config.runName ?? timestampName();
     runDir = resolve(config.runDir ?? join('runs', runName));
     if (existsSync(join(runDir, 'metrics.jsonl'))) {
@@ -309,9 +363,10 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     }
   }
   // Two processes appending to one run would interleave its files: a live trainer's run is not touched.
-  if (restartedFrom !== null || checkpoint !== null) checkNotRunning(runDir);
+  // The lock is rank 0's (process ids are per machine): rank 0 checks it; a refusal there ends every rank.
+  if (writer && (restartedFrom !== null || checkpoint !== null)) checkNotRunning(runDir);
   const runName = config.runName ?? runDir.split(/[\\/]/).pop() ?? 'run';
-  const progress = opts.progress ? opts.progress(config.progress) : silentProgress;
+  const progress = opts.progress && writer ? opts.progress(config.progress) : silentProgress;
   // A fresh run's directory is created only once setup has succeeded, so a bad config or data
   // error found late leaves nothing behind; lines said before that are kept with their times.
   const early: { message: string; at: Date }[] = [];
@@ -322,6 +377,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     progress.message(s);
   };
 
+  // A rollback is decided from rank 0's view of the step; ranks would have to agree on it first.
+  if (config.onAlarm === 'rollback' && comm.size > 1) throw new ConfigError(`onAlarm: 'rollback' is not supported with ${comm.size} data-parallel ranks yet; use 'warn'`);
   const kernels = await opts.loadKernels(config.kernels, config.threads);
   const sizeSeq = resolveModelConfig({ preset: config.preset, size: config.size }).seqLen;
   const T = config.seq ?? sizeSeq;
@@ -329,7 +386,7 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   // --init-from: the architecture and weights of another model (fresh runs; a resume has its own).
   const init = !checkpoint && config.initFrom !== null ? readInitWeights(config.initFrom) : null;
   const initT = config.seq ?? init?.config.seqLen ?? T;
-  const data = await openTrainingData(config, init ? initT : T, init?.config.vocabSize ?? sizeVocab, say);
+  const data = await openTrainingData(config, init ? initT : T, init?.config.vocabSize ?? sizeVocab, say, comm);
   if (init && data.vocabSize !== init.config.vocabSize) {
     throw new ConfigError(`initFrom: ${config.initFrom} has a vocabulary of ${init.config.vocabSize} tokens but the data's tokenizer has ${data.vocabSize}; prepare the data with the model's tokenizer (--tokenizer)`);
   }
@@ -368,6 +425,17 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   const forecaster = new DivergenceForecaster();
   let restoredAlarmState: { spike?: unknown; features?: unknown } | null = null;
   let rollbacks: RollbackInfo[] = [];
+  // Ranks that would compute different things are refused before any step (and before rank 0
+  // writes anything): resolved config, data bytes, kernels, model and resume point must agree.
+  const numbersOnly = new Set<string>(['threads', 'progress', 'runDir', 'runName', 'metricsInterval', 'evalInterval', 'checkpointInterval', 'keepCheckpoints']);
+  assertSameFingerprint(comm, {
+    ...Object.fromEntries(Object.entries(config).filter(([k]) => !numbersOnly.has(k))),
+    ...Object.fromEntries(Object.entries(data.fingerprint).map(([k, v]) => [`data.${k}`, v])),
+    'kernels.backend': `${kernels.name}/${kernels.isa}`,
+    parameters: model.params.size,
+    resumeStep: checkpoint?.trainerState?.step ?? 0,
+    resumeCheckpoint: checkpoint ? sha256(readFileSync(join(checkpoint.dir, 'manifest.json'))) : null,
+  });
   let startStep = 0;
   let startTokens = 0;
   let startElapsed = 0;
@@ -409,14 +477,22 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     optimizer.roundMaster(model.params.data);
   }
 
-  mkdirSync(runDir, { recursive: true });
-  log = new TrainLog(join(runDir, 'train.log'));
-  for (const e of early) log.line(e.message, e.at);
-  if (restartedFrom !== null) say(`run directory ${runDir} holds a run stopped before its first checkpoint: starting it over from step 0 (its records stay in metrics.jsonl; later ones replace them)`);
-  writeRunLock(runDir);
-  writeFileSync(join(runDir, 'config.json'), JSON.stringify({ train: config, model: modelConfig, precision: recipe, kernels: { name: kernels.name, isa: kernels.isa, threads: kernels.threads } }, null, 2) + '\n');
-  const metrics = new MetricsWriter(join(runDir, 'metrics.jsonl'));
-  if (metrics.truncatedBytes > 0) log.line(`metrics.jsonl: removed a half-written last line (${metrics.truncatedBytes} bytes) left by an interrupted run`);
+  let metrics: Pick<MetricsWriter, 'write' | 'close'>;
+  if (writer) {
+    mkdirSync(runDir, { recursive: true });
+    log = new TrainLog(join(runDir, 'train.log'));
+    for (const e of early) log.line(e.message, e.at);
+    if (restartedFrom !== null) say(`run directory ${runDir} holds a run stopped before its first checkpoint: starting it over from step 0 (its records stay in metrics.jsonl; later ones replace them)`);
+    writeRunLock(runDir);
+    const distributed = comm.size > 1 ? { distributed: { ranks: comm.size, microBatchesPerRank: config.microBatches / comm.size } } : {};
+    writeFileSync(join(runDir, 'config.json'), JSON.stringify({ train: config, model: modelConfig, precision: recipe, kernels: { name: kernels.name, isa: kernels.isa, threads: kernels.threads }, ...distributed }, null, 2) + '\n');
+    const writerOfRank0 = new MetricsWriter(join(runDir, 'metrics.jsonl'));
+    if (writerOfRank0.truncatedBytes > 0) log.line(`metrics.jsonl: removed a half-written last line (${writerOfRank0.truncatedBytes} bytes) left by an interrupted run`);
+    metrics = writerOfRank0;
+  } else {
+    metrics = { write: () => {}, close: () => {} };
+  }
+  const runLog: Pick<TrainLog, 'line' | 'close'> = log ?? { line: () => {}, close: () => {} };
   const parameters = model.params.size;
   metrics.write({
     type: 'run', step: startStep, tokens: startTokens, time: Date.now() / 1000, schemaVersion: METRICS_SCHEMA_VERSION, runName, preset: config.preset, size: config.size,
@@ -430,9 +506,10 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   say(`fog8 train: ${config.preset}/${config.size} (${(parameters / 1e6).toFixed(2)} M parameters) in ${recipe.name}${recipe.gemm === 'fp8' ? `, FP8 attention ${recipe.fp8Attention ? 'on' : 'off'}, FP8 LM head ${recipe.fp8LmHead ? 'on' : 'off'}` : ''}`);
   say(`  data: ${data.description}; ${config.steps} steps of ${config.batch}×${T} tokens; kernels ${kernels.name} (${kernels.isa}, ${kernels.threads} threads)`);
   say(`  run directory: ${runDir}${checkpoint ? ` (resumed from step ${startStep}: ${checkpoint.dir})` : ''}`);
+  if (comm.size > 1) say(`  data parallel: ${comm.size} MPI ranks × ${config.microBatches / comm.size} micro-batch(es) of ${config.batch / config.microBatches} sequences; gradients summed in rank order; rank 0 writes`);
   const trainer = new Trainer({
-    config, runName, runDir, model, kernels, optimizer, train: data.train, validation: data.validation, tokenizerJson: data.tokenizerJson,
-    metrics, log, progress, startStep, startTokens, startElapsedSeconds: startElapsed, forecaster, stopAfterStep: opts.stopAfterStep ?? null,
+    config, runName, runDir, model, kernels, optimizer, train: data.train, validation: writer ? data.validation : null, tokenizerJson: data.tokenizerJson,
+    metrics, log: runLog, progress, startStep, startTokens, startElapsedSeconds: startElapsed, forecaster, stopAfterStep: opts.stopAfterStep ?? null, comm,
     rollbacks, forecastModel, restoredAlarmState,
   });
   const run = async (): Promise<RunOutcome> => {
@@ -451,7 +528,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
       say(`${result.status} at step ${result.steps} in ${result.seconds.toFixed(1)} s; val loss ${fmt(result.initialValLoss)} → ${fmt(result.finalValLoss)}`);
       if (result.diagnosis) say(result.diagnosis);
       say(`results: ${runDir} (metrics.jsonl, train.log, config.json${result.checkpoint ? `, ${result.checkpoint}` : ''})`);
-      if (result.status === 'interrupted') say(`resume with: npx fog8 train --resume ${runDir}`);
+      if (result.status === 'interrupted') say(`resume with: ${comm.size > 1 ? `mpirun -np ${comm.size} ` : ''}npx fog8 train --resume ${runDir}`);
+      if (comm.size > 1 && result.stepSeconds > 0) say(`communication: ${((100 * result.commSeconds) / result.stepSeconds).toFixed(1)}% of step time on rank 0 (${result.commSeconds.toFixed(2)} s of ${result.stepSeconds.toFixed(2)} s)`);
       metrics.write({ type: 'event', step: result.steps, tokens: result.tokens, time: Date.now() / 1000, level: result.status === 'diverged' ? 'error' : result.status === 'alarm' ? 'warn' : 'info', message: `run ${result.status}` });
       return { ...result, runDir, rollbacks, gemmOverrides: [...config.gemmOverrides], signal: result.status === 'interrupted' ? signal : null };
     } finally {
@@ -460,8 +538,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
         process.off('SIGTERM', onSignal);
       }
       metrics.close();
-      log.close();
-      removeRunLock(runDir);
+      runLog.close();
+      if (writer) removeRunLock(runDir);
     }
   };
   return { config, runDir, model, optimizer, trainer, run };

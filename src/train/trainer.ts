@@ -3,10 +3,15 @@
  *   1. lr ← schedule(step)                              (0-based index of the step being taken)
  *   2. model.beginOptimizerStep(); zero gradients      (weights are cast to FP8 once per step)
  *   3. per micro-batch j of M: batch ← loader.next();
- *        forward + backward  (model.forwardBackward, grads += ∂loss_j/∂θ · 1/M, amaxes recorded)
- *        scaling.updateForward(); scaling.updateBackward()   (the one point scales change)
- *        round the gradient buffer to its precision
- *   4. loss = mean_j loss_j; global gradient norm; clip factor min(1, gradClip / (norm + 1e-6))
+ *        forward + backward into zeroed gradients: g_j = ∂loss_j/∂θ · 1/M (amaxes recorded);
+ *        grads ← 0 + g_0 + g_1 + … in float32, in micro-batch order (M = 1: grads = g_0)
+ *      With N data-parallel ranks, rank r runs micro-batches r·L … r·L+L−1 (L = M/N) and skips
+ *      the others' batches; the ranks then sum their gradients in rank order (Communicator.
+ *      sumOrdered) and max-reduce the recorded amaxes, so every rank holds what one process
+ *      running the M micro-batches holds (bit for bit when L = 1).
+ *      scaling.updateForward(); scaling.updateBackward()   (once per step: the one point scales change)
+ *      round the gradient buffer to its precision
+ *   4. loss = mean_j loss_j (summed in micro-batch order); global gradient norm; clip factor min(1, gradClip / (norm + 1e-6))
  *   5. if the loss or the norm is not finite: skip the update and undo the step's scaling-state
  *      updates (diagnose the first GEMM operand
  *      that saw a non-finite or saturated value; stop after maxBadSteps in a row)
@@ -32,6 +37,7 @@ import { FeatureTracker, score, type ForecastModel } from '../monitor/forecast.j
 import type { CastStat } from '../monitor/schema.js';
 import type { MetricsWriter } from '../monitor/metrics-writer.js';
 import type { TrainLog } from '../monitor/train-log.js';
+import { allgatherFloat64, soloCommunicator, type Communicator } from './distributed.js';
 import type { TrainConfig } from './config.js';
 import type { TrainProgress } from './progress.js';
 import { buildCheckpointFiles, type TrainerStateJson } from './checkpoint.js';
@@ -42,6 +48,8 @@ import { join } from 'node:path';
 export interface TrainLoader {
   next(): Batch;
   state(): unknown;
+  /** Moves past the next batch without reading it (data-parallel ranks skip the others' micro-batches). */
+  skip?(): void;
 }
 
 /** Declared peak per kernel thread: the BF16 dot-product ceiling of reference/PEERS.md (867 GFLOP/s on 2 threads). */
@@ -58,8 +66,8 @@ export interface TrainerParts {
   /** Builds a validation loader positioned at its start (null: no validation data). */
   validation: (() => TrainLoader) | null;
   tokenizerJson: Uint8Array | null;
-  metrics: MetricsWriter;
-  log: TrainLog;
+  metrics: Pick<MetricsWriter, 'write' | 'close'>;
+  log: Pick<TrainLog, 'line' | 'close'>;
   progress: TrainProgress;
   /** resume point (0 for a fresh run). */
   startStep: number;
@@ -74,6 +82,8 @@ export interface TrainerParts {
   forecastModel?: ForecastModel | null;
   /** detector / feature state restored from a checkpoint. */
   restoredAlarmState?: { spike?: unknown; features?: unknown } | null;
+  /** The data-parallel ranks (default: this process alone). Only rank 0 evaluates and writes checkpoints. */
+  comm?: Communicator;
 }
 
 /** One rollback: the alarm, the checkpoint step gone back to, the GEMMs switched to BF16. */
@@ -125,6 +135,10 @@ export interface TrainResult {
   checkpoint: string | null;
   seconds: number;
   diagnosis: string | null;
+  /** Seconds this rank spent in the gradient sum and the step exchange (0 on one process). */
+  commSeconds: number;
+  /** Seconds of the steps themselves (compute and communication; no eval or checkpoints). */
+  stepSeconds: number;
 }
 
 /**
@@ -154,6 +168,9 @@ export class Trainer {
   private readonly spikes = new SpikeDetector();
   private readonly features = new FeatureTracker();
   private forecastOn = false;
+  private readonly comm: Communicator;
+  private accumulated: Float32Array | null = null; // sum of the micro-batch gradients (L > 1)
+  private amaxes: Float32Array | undefined;
 
   constructor(parts: TrainerParts) {
     this.p = parts;
@@ -166,6 +183,10 @@ export class Trainer {
     const restored = parts.restoredAlarmState;
     if (restored?.spike) this.spikes.restore(restored.spike);
     if (restored?.features) this.features.restore(restored.features);
+    this.comm = parts.comm ?? soloCommunicator;
+    if (c.microBatches % this.comm.size !== 0) {
+      throw new RangeError(`Trainer: microBatches (${c.microBatches}) must be a multiple of the number of ranks (${this.comm.size})`);
+    }
   }
 
   /** The injected lr spike's factor at this step (fault injection; off after the first rollback). */
@@ -173,6 +194,11 @@ export class Trainer {
     const c = this.p.config;
     if (c.lrSpikeStep === null || (this.p.rollbacks?.length ?? 0) > 0) return 1;
     return step >= c.lrSpikeStep && step < c.lrSpikeStep + c.lrSpikeSteps ? c.lrSpikeFactor : 1;
+  }
+
+  /** Optimizer steps completed so far (the step in progress is this + 1). */
+  get currentStep(): number {
+    return this.step;
   }
 
   /** Requests a clean stop (checkpoint, then return) after the current step; used by signal handlers. */
@@ -244,7 +270,13 @@ export class Trainer {
   /** Runs until config.steps, an interrupt, stopAfterStep, or divergence. */
   async run(): Promise<TrainResult> {
     const { config, model, kernels, optimizer, metrics, progress } = this.p;
+    const comm = this.comm;
     const M = config.microBatches;
+    const N = comm.size;
+    const L = M / N; // micro-batches of this rank per step
+    const firstMicroBatch = comm.rank * L;
+    let commSeconds = 0;
+    let stepSeconds = 0;
     const started = performance.now();
     const sessionStartStep = this.step;
     let lastLoss: number | null = null;
@@ -264,22 +296,66 @@ export class Trainer {
 
     while (this.step < config.steps) {
       const t0 = performance.now();
+      comm.setStep(this.step + 1);
       const lr = learningRate(this.schedule, this.step) * this.lrFactor(this.step);
       const collect = (this.step + 1) % config.metricsInterval === 0 || this.step === 0;
       model.beginOptimizerStep();
       model.zeroGrads();
       this.monitor.beginStep(collect);
-      let lossSum = 0;
       let stepTokens = 0;
       scalingBefore = model.scaling.snapshot(scalingBefore);
+      const localLosses = new Float64Array(L);
+      const grads = model.grads.data;
+      if (L > 1) (this.accumulated ??= new Float32Array(grads.length)).fill(0);
       for (let j = 0; j < M; j++) {
+        if (j < firstMicroBatch || j >= firstMicroBatch + L) {
+          if (this.p.train.skip) this.p.train.skip();
+          else this.p.train.next();
+          continue;
+        }
+        if (L > 1) model.zeroGrads();
         const batch = this.p.train.next();
-        lossSum += model.forwardBackward(batch, 1 / M, this.monitor);
-        model.scaling.updateForward();
-        model.scaling.updateBackward();
-        optimizer.roundGrads(model.grads.data);
-        stepTokens += batch.B * batch.T;
+        localLosses[j - firstMicroBatch] = model.forwardBackward(batch, 1 / M, this.monitor);
+        if (L > 1) {
+          // Accumulate in float32, micro-batch order (each micro-batch's gradient on its own first).
+          const acc = this.accumulated as Float32Array;
+          for (let i = 0; i < acc.length; i++) acc[i] += grads[i];
+        }
+        stepTokens += batch.B * batch.T * N;
       }
+      if (L > 1) grads.set(this.accumulated as Float32Array);
+      let stopAgreed: string | null = null;
+      let lossSum = 0;
+      if (N > 1) {
+        // Signals that arrived during the compute are seen now and travel with this exchange.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        const c0 = performance.now();
+        comm.sumOrdered(grads);
+        this.amaxes = model.scaling.pendingAmaxes(this.amaxes);
+        const mine = new Float64Array(2 + L + this.amaxes.length);
+        mine[0] = this.interrupted !== null ? 1 : 0;
+        mine[1] = this.amaxes.length;
+        mine.set(localLosses, 2);
+        mine.set(this.amaxes, 2 + L);
+        const all = allgatherFloat64(comm, mine);
+        commSeconds += (performance.now() - c0) / 1000;
+        for (let r = 0; r < N; r++) {
+          if (all[r][0] !== 0 && stopAgreed === null) stopAgreed = r === comm.rank ? (this.interrupted as string) : `stop requested by rank ${r}`;
+          for (let i = 0; i < L; i++) lossSum += all[r][2 + i];
+        }
+        // Max over ranks; Math.max keeps a NaN (a NaN amax must reach every rank's window, as on one process).
+        for (let i = 0; i < this.amaxes.length; i++) {
+          let v = all[0][2 + L + i];
+          for (let r = 1; r < N; r++) v = Math.max(v, all[r][2 + L + i]);
+          this.amaxes[i] = v;
+        }
+        model.scaling.setPendingAmaxes(this.amaxes);
+      } else {
+        for (let i = 0; i < L; i++) lossSum += localLosses[i];
+      }
+      model.scaling.updateForward();
+      model.scaling.updateBackward();
+      optimizer.roundGrads(grads);
       const loss = lossSum / M;
       const gradNorm = globalGradNorm(kernels, model.grads.data);
       const bad = !Number.isFinite(loss) || !Number.isFinite(gradNorm);
@@ -296,6 +372,7 @@ export class Trainer {
       this.step++;
       this.tokens += stepTokens;
       const seconds = (performance.now() - t0) / 1000;
+      stepSeconds += seconds;
       const tokensPerSec = stepTokens / seconds;
       lastLoss = Number.isFinite(loss) ? loss : null;
       metrics.write({
@@ -370,18 +447,20 @@ export class Trainer {
       }
       // Let signal handlers run between steps (the step itself is synchronous).
       await new Promise<void>((resolve) => setImmediate(resolve));
-      const stopHere = this.interrupted !== null || (this.p.stopAfterStep != null && this.step >= this.p.stopAfterStep);
+      // With several ranks only the stop agreed in the step exchange counts, so all stop together.
+      const stopReason = N > 1 ? stopAgreed : this.interrupted;
+      const stopHere = stopReason !== null || (this.p.stopAfterStep != null && this.step >= this.p.stopAfterStep);
       if ((config.checkpointInterval > 0 && this.step % config.checkpointInterval === 0) || this.step === config.steps || stopHere) {
-        lastCheckpoint = this.checkpoint(elapsed());
+        if (comm.rank === 0) lastCheckpoint = this.checkpoint(elapsed());
       }
       if (stopHere) {
         status = 'interrupted';
-        this.event('info', `stopped at step ${this.step} (${this.interrupted ?? 'stop-after'}); checkpoint ${lastCheckpoint}`);
+        this.event('info', `stopped at step ${this.step} (${stopReason ?? 'stop-after'}); checkpoint ${lastCheckpoint}`);
         break;
       }
     }
     if (status === 'completed' && lastEvalStep !== this.step) finalValLoss = this.runEval();
     progress.finish();
-    return { steps: this.step, tokens: this.tokens, status, alarm, initialValLoss, finalValLoss, lastLoss, checkpoint: lastCheckpoint, seconds: (performance.now() - started) / 1000, diagnosis };
+    return { steps: this.step, tokens: this.tokens, status, alarm, initialValLoss, finalValLoss, lastLoss, checkpoint: lastCheckpoint, seconds: (performance.now() - started) / 1000, diagnosis, commSeconds, stepSeconds };
   }
 }
