@@ -269,6 +269,17 @@ function removeRunLock(runDir: string): void {
   }
 }
 
+/** True when Linux reports `pid` as a zombie (ended, not yet reaped); false where /proc is unavailable. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Format: "pid (comm) state …"; comm may itself contain ") ", so read after the last one.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
+}
+
 /** Refuses to resume or start over a run that another live process is still training (its train.pid names a running process). */
 function checkNotRunning(runDir: string): void {
   let pid: number;
@@ -283,6 +294,7 @@ function checkNotRunning(runDir: string): void {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ESRCH') return; // stale: that process is gone
   }
+  if (isZombie(pid)) return; // it ended but nobody reaped it (e.g. an MPI rank orphaned in a container without an init that reaps)
   throw new Error(`run directory ${runDir} is being trained by process ${pid} (${join(runDir, LOCK_FILE)}); stop it first`);
 }
 
