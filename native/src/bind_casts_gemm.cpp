@@ -47,12 +47,12 @@ CastArgs<In, Out> castArgs(const Napi::CallbackInfo& info, const std::string& fn
 
 Napi::Value Quantize(const Napi::CallbackInfo& info) {
   const auto a = castArgs<float, uint8_t>(info, "quantize", "x", "scale", "codes");
-  return castStatsObject(info.Env(), quantizeArray(a.in.data, a.in.length, a.format, a.scale, a.out.data));
+  return castErrorStatsObject(info.Env(), quantizeArray(a.in.data, a.in.length, a.format, a.scale, a.out.data));
 }
 
 Napi::Value QuantizeDequantize(const Napi::CallbackInfo& info) {
   const auto a = castArgs<float, float>(info, "quantizeDequantize", "x", "scale", "out");
-  return castStatsObject(info.Env(), quantizeDequantizeArray(a.in.data, a.in.length, a.format, a.scale, a.out.data));
+  return castErrorStatsObject(info.Env(), quantizeDequantizeArray(a.in.data, a.in.length, a.format, a.scale, a.out.data));
 }
 
 Napi::Value Dequantize(const Napi::CallbackInfo& info) {

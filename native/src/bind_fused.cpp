@@ -247,7 +247,7 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
                                                  fp8 ? &scales : nullptr, fp8 ? &pStats : nullptr, wantMaxLogit);
   Napi::Object result = Napi::Object::New(env);
   result.Set("maxLogit", static_cast<double>(maxLogit));
-  if (fp8) result.Set("p", castStatsObject(env, pStats));
+  if (fp8) result.Set("p", castErrorStatsObject(env, pStats));
   return result;
 }
 
@@ -268,7 +268,7 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   fused::attentionBackward(a.q.data, a.k.data, a.v.data, a.o.data, a.lse.data, dO.data, dq.data, dk.data, dv.data,
                            s, fp8 ? &scales : nullptr, fp8 ? &dsStats : nullptr);
   Napi::Object result = Napi::Object::New(env);
-  if (fp8) result.Set("ds", castStatsObject(env, dsStats));
+  if (fp8) result.Set("ds", castErrorStatsObject(env, dsStats));
   return result;
 }
 

@@ -43,6 +43,7 @@ function canonicalKey(name: string): TrainConfigKey | null {
 function coerceFlag(key: TrainConfigKey, raw: string): unknown {
   const def = DEFAULT_TRAIN_CONFIG[key];
   if (raw === 'null' && trainConfigSchema.shape[key].safeParse(null).success) return null;
+  if (Array.isArray(def)) return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const numeric = typeof def === 'number' || (def === null && trainConfigSchema.shape[key].safeParse(1).success && !trainConfigSchema.shape[key].safeParse('x').success);
   if (typeof def === 'boolean') {
     if (raw === 'true') return true;

@@ -44,6 +44,17 @@ export interface CastStats {
   nonzero: number;
   /** Count of non-NaN inputs with |x·scale| > format max, i.e. that were saturated to ±max. */
   overflow: number;
+  /**
+   * Harm done by the cast, over the finite inputs, in float64 (issue 11): Σx², Σ(x − x̂)² with
+   * x̂ = decode(code)·fround(1/scale) the dequantized value, Σ|x|, and Σ|x| over the inputs whose
+   * code is ±0 (underflow). Relative error = √(errSq/sumSq); mass lost = lostAbs/absSum.
+   * Reported by quantize/quantizeDequantize of both backends and the reference attention casts;
+   * absent where a kernel does not compute them.
+   */
+  sumSq?: number;
+  errSq?: number;
+  absSum?: number;
+  lostAbs?: number;
 }
 
 /**

@@ -146,7 +146,7 @@ export class ModelGraph {
     const blockPrecision: GemmPrecision = ctx.recipe.gemm;
     const lin = (layer: number, name: string, names: string[], N: number, K: number, x: FloatArray, y: FloatArray, dy: FloatArray, dx: FloatArray) => {
       const key = `layers.${layer}.${name}`;
-      return new LinearOp(ctx, { layer, key, gemm: name, M: R, N, K, precision: blockPrecision }, params.span(names), grads.span(names), weightCache(key), x, y, dy, dx);
+      return new LinearOp(ctx, { layer, key, gemm: name, M: R, N, K, precision: ctx.precisionOf(key, blockPrecision) }, params.span(names), grads.span(names), weightCache(key), x, y, dy, dx);
     };
 
     this.embedding = new EmbeddingOp(ctx, R, d, V, c.inputUpscale, P(EMBED_NAME), G(EMBED_NAME), this.res, dres);
@@ -215,7 +215,7 @@ export class ModelGraph {
     const headPrecision: GemmPrecision = ctx.recipe.gemm === 'fp8' && !ctx.recipe.fp8LmHead ? 'bf16' : ctx.recipe.gemm;
     // The fused head never holds (R, V) logits: the linear has no y/dy buffers, only chunks.
     this.lmHead = new LinearOp(
-      ctx, { layer: -1, key: 'lm_head', gemm: 'lm_head', M: R, N: V, K: d, precision: headPrecision, transientInput: true },
+      ctx, { layer: -1, key: 'lm_head', gemm: 'lm_head', M: R, N: V, K: d, precision: ctx.precisionOf('lm_head', headPrecision), transientInput: true },
       // Tied: the head's wgrad accumulates into the embedding's gradient, like the embedding's scatter-add.
       P(lmHeadParamName(c)), G(lmHeadParamName(c)), weightCache('lm_head'), this.xf, null, null, dxf,
     );

@@ -57,8 +57,13 @@ export class Model<Buf extends FloatArray = Float32Array> {
   private lastFrozenEpoch = -1;
 
   /** Allocates the parameter and gradient arenas and initialises parameters from `seed` (DESIGN §4). */
-  constructor(config: ModelConfig, kernels: Kernels<Buf>, recipe: PrecisionRecipe, seed: number) {
+  constructor(config: ModelConfig, kernels: Kernels<Buf>, recipe: PrecisionRecipe, seed: number, options: { gemmOverrides?: readonly string[] } = {}) {
     if (!Number.isInteger(seed)) throw new RangeError(`Model: seed must be an integer, got ${seed}`);
+    const overrides = options.gemmOverrides ?? [];
+    const valid = gemmKeys(config);
+    for (const k of overrides) {
+      if (!valid.includes(k)) throw new RangeError(`Model: gemmOverrides entry ${JSON.stringify(k)} is not a GEMM of this model; allowed: ${valid.join(', ')}`);
+    }
     this.config = config;
     this.recipe = recipe;
     this.kernels = kernels;
@@ -67,7 +72,12 @@ export class Model<Buf extends FloatArray = Float32Array> {
     this.grads = new ParameterStore(specs, (n) => kernels.alloc(n));
     this.params.initialize(seed);
     this.scaling = new ScalingState(recipe);
-    this.ctx = new OpContext(kernels, recipe, this.scaling);
+    this.ctx = new OpContext(kernels, recipe, this.scaling, overrides);
+  }
+
+  /** GEMMs that run in BF16 by per-GEMM override (rollback recovery). */
+  get gemmOverrides(): ReadonlySet<string> {
+    return this.ctx.gemmOverrides;
   }
 
   /** Matmul FLOPs per token, forward + backward: 6·(matmul params incl. LM head) + 12·L·Hq·D·seqLen. */
@@ -209,4 +219,12 @@ export class Model<Buf extends FloatArray = Float32Array> {
   activationBytes(B: number, T: number): number {
     return this.graph(B, T).savedBytes();
   }
+}
+
+/** Keys of every GEMM a per-GEMM precision override may name: per layer the four linears and the attention, then the LM head. */
+export function gemmKeys(config: Pick<ModelConfig, 'nLayers'>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < config.nLayers; i++) for (const g of ['attn.qkv', 'attn.dpa', 'attn.out', 'mlp.fc1', 'mlp.fc2']) out.push(`layers.${i}.${g}`);
+  out.push('lm_head');
+  return out;
 }

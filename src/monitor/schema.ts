@@ -73,6 +73,10 @@ export const castStat = z.object({
   /** % of the non-zero inputs whose FP8 value is 0 (DESIGN §6). */
   underflowPct: z.number(),
   overflowPct: z.number(),
+  /** ‖x − dequant(quant(x))‖ / ‖x‖ over the finite inputs (absent: the kernel did not measure it). */
+  relErr: z.number().optional(),
+  /** % of Σ|x| (finite inputs) in values that underflowed to 0. */
+  massLostPct: z.number().optional(),
 });
 export const fp8Record = z.object({ type: z.literal('fp8'), ...base, casts: z.array(castStat) });
 
@@ -84,7 +88,20 @@ export const eventRecord = z.object({
   message: z.string(),
 });
 
-export const metricsRecord = z.discriminatedUnion('type', [runRecord, stepRecord, evalRecord, tensorsRecord, fp8Record, eventRecord]);
+/**
+ * A rollback (`--on-alarm rollback`): at `alarmStep` an alarm fired; the run went back to the
+ * checkpoint of `step` and continues with the GEMMs of `overrides` in BF16 (`added`: new this time).
+ */
+export const rollbackRecord = z.object({
+  type: z.literal('rollback'),
+  ...base,
+  alarmStep: z.number().int().nonnegative(),
+  reason: z.string(),
+  added: z.array(z.string()),
+  overrides: z.array(z.string()),
+});
+
+export const metricsRecord = z.discriminatedUnion('type', [runRecord, stepRecord, evalRecord, tensorsRecord, fp8Record, eventRecord, rollbackRecord]);
 
 export type RunRecord = z.infer<typeof runRecord>;
 export type StepRecord = z.infer<typeof stepRecord>;
@@ -94,4 +111,5 @@ export type TensorsRecord = z.infer<typeof tensorsRecord>;
 export type CastStat = z.infer<typeof castStat>;
 export type Fp8Record = z.infer<typeof fp8Record>;
 export type EventRecord = z.infer<typeof eventRecord>;
+export type RollbackRecord = z.infer<typeof rollbackRecord>;
 export type MetricsRecord = z.infer<typeof metricsRecord>;

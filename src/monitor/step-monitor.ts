@@ -60,6 +60,11 @@ interface CastAccumulator {
   /** inputs that were not ±0: the underflow fraction's denominator */
   nonzero: number;
   count: number;
+  /** error sums (CastStats); NaN once a part lacked them. */
+  sumSq: number;
+  errSq: number;
+  absSum: number;
+  lostAbs: number;
 }
 
 export class StepMonitor {
@@ -130,7 +135,7 @@ export class StepMonitor {
     const key = `${info.layer}/${info.gemm}/${info.role}`;
     let acc = this.casts.get(key);
     if (!acc) {
-      acc = { layer: info.layer, gemm: info.gemm, role: info.role, format: info.format, amax: 0, scale: info.scale, underflow: 0, overflow: 0, nonzero: 0, count: 0 };
+      acc = { layer: info.layer, gemm: info.gemm, role: info.role, format: info.format, amax: 0, scale: info.scale, underflow: 0, overflow: 0, nonzero: 0, count: 0, sumSq: 0, errSq: 0, absSum: 0, lostAbs: 0 };
       this.casts.set(key, acc);
     }
     const a = info.stats.amax;
@@ -140,6 +145,10 @@ export class StepMonitor {
     acc.overflow += info.stats.overflow;
     acc.nonzero += info.stats.nonzero;
     acc.count += info.count;
+    acc.sumSq += info.stats.sumSq ?? NaN;
+    acc.errSq += info.stats.errSq ?? NaN;
+    acc.absSum += info.stats.absSum ?? NaN;
+    acc.lostAbs += info.stats.lostAbs ?? NaN;
     const bad = (kind: BadCast['kind']): BadCast => ({ kind, layer: info.layer, gemm: info.gemm, role: info.role, format: info.format, amax: a, scale: info.scale, overflow: info.stats.overflow, count: info.count });
     // A non-finite input, or a non-finite scale (x·NaN and 0·inf are NaN), makes non-finite codes.
     const nonFinite = !Number.isFinite(a) || !Number.isFinite(info.scale);
@@ -189,6 +198,7 @@ export class StepMonitor {
       // DESIGN §6: the fraction of non-zero inputs that became 0 (exact zeros cannot underflow).
       underflowPct: c.nonzero > 0 ? (100 * c.underflow) / c.nonzero : 0,
       overflowPct: c.count > 0 ? (100 * c.overflow) / c.count : 0,
+      ...errorFields(c),
     }));
   }
 
@@ -196,6 +206,16 @@ export class StepMonitor {
   maxLogits(): number[] {
     return this.logits.map((v) => (Number.isFinite(v) ? v : v < 0 ? 0 : 3.4028234663852886e38));
   }
+}
+
+/**
+ * relErr = ‖x − x̂‖/‖x‖ = √(Σ(x − x̂)² / Σx²) and massLostPct = 100·Σ|x|underflowed / Σ|x| over the
+ * finite inputs of the interval's casts; left out when a kernel did not compute the sums.
+ */
+function errorFields(c: { sumSq: number; errSq: number; absSum: number; lostAbs: number }): { relErr?: number; massLostPct?: number } {
+  const relErr = c.sumSq > 0 ? Math.sqrt(c.errSq / c.sumSq) : 0;
+  const massLostPct = c.absSum > 0 ? (100 * c.lostAbs) / c.absSum : 0;
+  return Number.isFinite(relErr) && Number.isFinite(massLostPct) && Number.isFinite(c.sumSq) ? { relErr, massLostPct } : {};
 }
 
 /** Layer-averaged kurtosis per named tensor. */

@@ -67,7 +67,8 @@ export class AttentionOp implements TapeNode {
       if (a.length !== n) throw new TypeError(`AttentionOp(${key}): ${name} has length ${a.length}, expected ${n}`);
     }
     const r = ctx.recipe;
-    this.fp8 = r.gemm === 'fp8' && r.fp8Attention; // the recipe refuses fp8Attention with block scaling
+    // The recipe refuses fp8Attention with block scaling; a per-GEMM override keeps this one in BF16.
+    this.fp8 = r.gemm === 'fp8' && r.fp8Attention && !ctx.isOverridden(key);
     this.lse = ctx.alloc(B * Hq * T);
     const gemm = 'attn.dpa';
     this.ops = this.fp8
@@ -138,7 +139,8 @@ export class AttentionOp implements TapeNode {
       kn.dequantize(this.oCodes as Uint8Array, ops.o.format, this.oInv, this.o);
       if (this.ctx.recipe.activations === 'bf16') kn.roundBf16(this.o, this.o); // handed on BF16, as TE converts it
     } else {
-      if (this.ctx.recipe.gemm === 'bf16' && this.ctx.recipe.activations !== 'bf16') {
+      // BF16 attention (recipe or per-GEMM override) rounds its inputs unless they arrive BF16 already.
+      if ((this.ctx.recipe.gemm === 'bf16' || this.ctx.isOverridden(this.label)) && this.ctx.recipe.activations !== 'bf16') {
         kn.roundBf16(this.q, this.q);
         kn.roundBf16(this.k, this.k);
         kn.roundBf16(this.v, this.v);
@@ -176,7 +178,8 @@ export class AttentionOp implements TapeNode {
       ops.dqkv.record(total, dqkvScale, this.dq.length + this.dk.length + this.dv.length);
     } else {
       let dO = this.dO;
-      if (this.ctx.recipe.gemm === 'bf16' && this.ctx.recipe.activations !== 'bf16') {
+      // BF16 attention (recipe or per-GEMM override) rounds its inputs unless they arrive BF16 already.
+      if ((this.ctx.recipe.gemm === 'bf16' || this.ctx.isOverridden(this.label)) && this.ctx.recipe.activations !== 'bf16') {
         dO = s.floats(this.dO.length, 5);
         kn.roundBf16(this.dO, dO);
       }

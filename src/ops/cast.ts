@@ -16,6 +16,11 @@ export function mergeStats(into: CastStats, s: CastStats): void {
   into.underflow += s.underflow;
   into.overflow += s.overflow;
   into.nonzero += s.nonzero;
+  // Error sums: a part without them (a kernel that does not compute them) makes the total NaN = unknown.
+  into.sumSq = (into.sumSq ?? 0) + (s.sumSq ?? NaN);
+  into.errSq = (into.errSq ?? 0) + (s.errSq ?? NaN);
+  into.absSum = (into.absSum ?? 0) + (s.absSum ?? NaN);
+  into.lostAbs = (into.lostAbs ?? 0) + (s.lostAbs ?? NaN);
 }
 
 /** FP8 casts are defined on float32 values; OpContext refuses FP8 recipes on float64 kernels, so this only guards. */

@@ -3,7 +3,7 @@
  * optional monitor, reusable scratch buffers, and the per-optimizer-step weight-cast epoch.
  */
 import type { FloatArray, Kernels } from '../kernels/types.js';
-import type { PrecisionRecipe } from '../numerics/recipe.js';
+import type { GemmPrecision, PrecisionRecipe } from '../numerics/recipe.js';
 import type { ScalingState } from '../numerics/scaling.js';
 import type { MonitorSink } from './monitor.js';
 import type { ActivationProbe } from './boundary.js';
@@ -60,6 +60,21 @@ export class OpContext {
   /** Incremented by Model.beginOptimizerStep: cached weight casts older than this are stale. */
   weightEpoch = 0;
   /**
+   * Per-GEMM precision override (issue 11, rollback recovery): GEMM keys ('layers.1.attn.dpa',
+   * 'layers.0.mlp.fc2', 'lm_head') that run in BF16 although the recipe says FP8. Ops read their
+   * precision through precisionOf / isOverridden when they are built.
+   */
+  readonly gemmOverrides: ReadonlySet<string>;
+
+  /** The precision a GEMM runs in: BF16 when it is overridden and the recipe would make it FP8. */
+  precisionOf(key: string, base: GemmPrecision): GemmPrecision {
+    return base === 'fp8' && this.gemmOverrides.has(key) ? 'bf16' : base;
+  }
+
+  isOverridden(key: string): boolean {
+    return this.gemmOverrides.has(key);
+  }
+  /**
    * Set (a negative id, never a weightEpoch) while a KV-cache decode runs: the weights are frozen
    * for the cache's lifetime, so evaluation casts are cached under this id instead of redone.
    */
@@ -70,7 +85,8 @@ export class OpContext {
     return this.kernels.alloc(n);
   }
 
-  constructor(kernels: Kernels<FloatArray>, recipe: PrecisionRecipe, scaling: ScalingState) {
+  constructor(kernels: Kernels<FloatArray>, recipe: PrecisionRecipe, scaling: ScalingState, gemmOverrides: readonly string[] = []) {
+    this.gemmOverrides = new Set(gemmOverrides);
     if (kernels.precision === 'float64' && (recipe.gemm !== 'fp32' || recipe.activations !== 'fp32')) {
       throw new RangeError(
         `OpContext: the float64 kernels verify gradients of the fp32 recipe only (FP8/BF16 GEMMs and BF16 activations are defined on float32 values), got precision '${recipe.name}'`,

@@ -190,8 +190,8 @@ function castSeries(records: readonly Fp8Record[], key: string, reduce: (casts: 
   });
 }
 
-const maxOf = (field: 'underflowPct' | 'overflowPct') => (casts: CastStat[]): number | null => {
-  const v = casts.map((c) => c[field]).filter((x) => Number.isFinite(x));
+const maxOf = (field: 'underflowPct' | 'overflowPct' | 'relErr' | 'massLostPct') => (casts: CastStat[]): number | null => {
+  const v = casts.map((c) => c[field]).filter((x): x is number => x !== undefined && Number.isFinite(x));
   return v.length === 0 ? null : Math.max(...v);
 };
 
@@ -229,6 +229,8 @@ function fp8Sections(runs: RunData[]): SectionSpec[] {
   return [
     section('fp8-underflow', 'FP8 underflow per operand', 'Per GEMM operand, the largest over layers of the percentage of non-zero inputs that became 0 in the FP8 cast.', 'underflow (%)', false, maxOf('underflowPct')),
     section('fp8-overflow', 'FP8 overflow per operand', 'Per GEMM operand, the largest over layers of the percentage of inputs saturated at ±max of the FP8 format.', 'overflow (%)', false, maxOf('overflowPct')),
+    section('fp8-relerr', 'FP8 relative error per operand', 'Per GEMM operand, the largest over layers of ‖x − dequant(quant(x))‖ / ‖x‖ over the finite inputs: the harm the cast did, not a count.', 'relative error', true, maxOf('relErr')),
+    section('fp8-mass-lost', 'FP8 |x| mass lost to underflow per operand', 'Per GEMM operand, the largest over layers of the share of Σ|x| held by values that underflowed to 0. For softmax probabilities a high underflow count can carry almost no mass.', 'mass lost (%)', false, maxOf('massLostPct')),
     section('fp8-scale', 'FP8 scale per operand', 'Per GEMM operand, the geometric mean over layers of the scale applied before the cast (log scale).', 'scale (log scale)', true, geometricMeanScale),
     section('fp8-amax', 'FP8 amax per operand', 'Per GEMM operand, the largest over layers of max |x| of the unscaled input of the cast (log scale).', 'amax (log scale)', true, maxAmax),
   ];

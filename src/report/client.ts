@@ -47,7 +47,7 @@ export function renderReport(root: HTMLElement, model: ReportModel, deps: Client
 
   function summaryTable(runs: RunSummary[]): HTMLElement {
     const head = ['run', 'preset', 'size', 'precision', 'steps', 'tokens', 'final train loss', 'final val loss', 'min val loss', 'mean tokens/s',
-      'kurtosis activation peak / final', 'kurtosis qkv_input peak / final', 'max attn logit peak', 'FP8 overflow peak (%)', 'FP8 underflow peak (%)', 'diverged', 'skipped lines', 'downstream tasks (acc / acc_norm ± s.e.)'];
+      'kurtosis activation peak / final', 'kurtosis qkv_input peak / final', 'max attn logit peak', 'FP8 overflow peak (%)', 'FP8 underflow peak (%)', 'FP8 rel. error peak', 'diverged', 'rollbacks', 'skipped lines', 'downstream tasks (acc / acc_norm ± s.e.)'];
     const table = el('table', { class: 'summary' }, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', {}, h)))));
     const body = el('tbody', {});
     for (const r of runs) {
@@ -61,8 +61,9 @@ export function renderReport(root: HTMLElement, model: ReportModel, deps: Client
         el('td', {}, `${num(r.peakActivationKurtosis, 3)} / ${num(r.finalActivationKurtosis, 3)}`),
         el('td', {}, `${num(r.peakQkvInputKurtosis, 3)} / ${num(r.finalQkvInputKurtosis, 3)}`),
         el('td', {}, num(r.peakMaxAttentionLogit, 3)),
-        el('td', {}, num(r.peakOverflowPct, 3)), el('td', {}, num(r.peakUnderflowPct, 3)),
+        el('td', {}, num(r.peakOverflowPct, 3)), el('td', {}, num(r.peakUnderflowPct, 3)), el('td', {}, num(r.peakRelErr, 3)),
         el('td', { class: r.diverged ? 'bad' : 'good', title: r.divergedReason }, r.diverged ? `yes (${r.divergedReason})` : 'no'),
+        el('td', { class: r.rollbacks.length > 0 ? 'warn' : '' }, r.rollbacks.length === 0 ? '—' : r.rollbacks.join('; ')),
         el('td', { class: r.malformedLines > 0 || r.partialTail ? 'warn' : '', 'data-malformed': String(r.malformedLines) }, skipped),
         el('td', { 'data-tasks': String(r.tasks.length) }, r.tasks.length === 0 ? '–' : r.tasks.map((t) =>
           `${t.task}: ${num(t.acc, 3)} / ${t.accNorm === null ? '–' : num(t.accNorm, 3)} ± ${num(t.accStderr, 2)} (${t.items} items, step ${t.step ?? '?'})`).join('; '))));

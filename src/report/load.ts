@@ -19,6 +19,7 @@ import {
   type EventRecord,
   type Fp8Record,
   type MetricsRecord,
+  type RollbackRecord,
   type RunRecord,
   type StepRecord,
   type TensorsRecord,
@@ -32,6 +33,8 @@ export interface RunRecords {
   tensors: TensorsRecord[];
   fp8: Fp8Record[];
   events: EventRecord[];
+  /** rollbacks of `--on-alarm rollback`, in file order. */
+  rollbacks: RollbackRecord[];
 }
 
 /** Why a line was skipped: 1-based line number and a short reason. */
@@ -205,7 +208,7 @@ export class MetricsFollower {
  * steps after its last checkpoint) keep only the last occurrence, so curves do not zig-zag.
  */
 export function groupRecords(records: readonly MetricsRecord[]): RunRecords {
-  const out: RunRecords = { runs: [], steps: [], evals: [], tensors: [], fp8: [], events: [] };
+  const out: RunRecords = { runs: [], steps: [], evals: [], tensors: [], fp8: [], events: [], rollbacks: [] };
   for (const r of records) {
     switch (r.type) {
       case 'run': out.runs.push(r); break;
@@ -214,6 +217,7 @@ export function groupRecords(records: readonly MetricsRecord[]): RunRecords {
       case 'tensors': out.tensors.push(r); break;
       case 'fp8': out.fp8.push(r); break;
       case 'event': out.events.push(r); break;
+      case 'rollback': out.rollbacks.push(r); break;
       default: {
         const unreachable: never = r;
         throw new TypeError(`unknown record ${JSON.stringify(unreachable)}`);

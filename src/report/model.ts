@@ -85,6 +85,10 @@ export interface RunSummary {
   peakMaxAttentionLogit: number | null;
   peakOverflowPct: number | null;
   peakUnderflowPct: number | null;
+  /** largest per-cast relative error ‖x − x̂‖/‖x‖ over the run (null: not measured). */
+  peakRelErr: number | null;
+  /** one line per rollback of --on-alarm rollback: alarm step, checkpoint step, GEMMs switched to BF16. */
+  rollbacks: string[];
   diverged: boolean;
   divergedReason: string;
   malformedLines: number;

@@ -25,9 +25,12 @@ export function layerCount(records: readonly TensorsRecord[]): number {
 }
 
 /** Largest finite value of a cast statistic over all operands of one record; null if none. */
-export function maxCastStat(record: Fp8Record, field: 'underflowPct' | 'overflowPct'): number | null {
+export function maxCastStat(record: Fp8Record, field: 'underflowPct' | 'overflowPct' | 'relErr' | 'massLostPct'): number | null {
   let best: number | null = null;
-  for (const c of record.casts) if (Number.isFinite(c[field]) && (best === null || c[field] > best)) best = c[field];
+  for (const c of record.casts) {
+    const v = c[field];
+    if (v !== undefined && Number.isFinite(v) && (best === null || v > best)) best = v;
+  }
   return best;
 }
 

@@ -60,6 +60,8 @@ export function summarizeRun(run: RunData, color: string): RunSummary {
     peakMaxAttentionLogit: finiteMax(tensors.flatMap((t) => t.maxAttentionLogit)),
     peakOverflowPct: finiteMax(fp8.map((r) => maxCastStat(r, 'overflowPct'))),
     peakUnderflowPct: finiteMax(fp8.map((r) => maxCastStat(r, 'underflowPct'))),
+    peakRelErr: finiteMax(fp8.map((r) => maxCastStat(r, 'relErr'))),
+    rollbacks: run.records.rollbacks.map((b) => `alarm at step ${b.alarmStep} → back to step ${b.step}, BF16: ${b.added.join(', ')} (${b.reason})`),
     diverged,
     divergedReason: reason,
     malformedLines: run.malformedLines,

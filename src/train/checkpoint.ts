@@ -51,6 +51,11 @@ export interface TrainerStateJson {
   config: Record<string, unknown>;
   optimizer: { stepCount: number; m1Dtype: string; m2Dtype: string; precision: Record<string, string> };
   divergence?: unknown;
+  /** loss-spike detector and forecaster feature state (alarms of --on-alarm). */
+  spike?: unknown;
+  features?: unknown;
+  /** rollbacks before this checkpoint (RollbackInfo[]). */
+  rollbacks?: unknown;
 }
 
 function shapeOf(n: number): number[] {

@@ -69,6 +69,14 @@ export const trainConfigSchema = z
     maxBadSteps: positiveInt,
     peakFlops: z.number().positive().nullable(),
     progress: z.enum(['auto', 'bar', 'lines', 'none']),
+    onAlarm: z.enum(['warn', 'rollback']),
+    gemmOverrides: z.array(z.string()),
+    maxRollbacks: nonNegInt,
+    forecasterModel: z.string().nullable(),
+    alarmThreshold: z.number().gt(0).lt(1),
+    lrSpikeStep: nonNegInt.nullable(),
+    lrSpikeSteps: positiveInt,
+    lrSpikeFactor: z.number().positive(),
   })
   .strict();
 
@@ -123,6 +131,14 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   maxBadSteps: 10,
   peakFlops: null,
   progress: 'auto',
+  onAlarm: 'warn',
+  gemmOverrides: [],
+  maxRollbacks: 3,
+  forecasterModel: null,
+  alarmThreshold: 0.5,
+  lrSpikeStep: null,
+  lrSpikeSteps: 1,
+  lrSpikeFactor: 100,
 });
 
 /** One line of help per key (also the order keys are listed in). */
@@ -170,6 +186,14 @@ export const TRAIN_CONFIG_HELP: Readonly<Record<TrainConfigKey, string>> = Objec
   maxBadSteps: 'consecutive non-finite steps before the run stops with a diagnosis',
   peakFlops: 'peak FLOP/s for MFU (null: measured by the native addon\'s peak loop for its instruction path; 433.5e9 per thread on the reference kernels)',
   progress: 'progress display (auto: bar on a TTY, lines otherwise; none)',
+  onAlarm: 'on a non-finite step, a loss spike or a forecaster alarm: warn, or rollback (to the newest good checkpoint, implicated FP8 GEMM switched to BF16, continue)',
+  gemmOverrides: "GEMMs run in BF16 although the recipe is FP8, comma-separated (layers.N.attn.qkv|attn.dpa|attn.out|mlp.fc1|mlp.fc2, lm_head); rollback adds to it",
+  maxRollbacks: 'rollbacks per run before alarms only warn',
+  forecasterModel: 'fitted spike forecaster (fog8 forecast-eval --save FILE) whose alarms also trigger --on-alarm (null: loss spikes and non-finite steps only)',
+  alarmThreshold: 'forecaster probability that raises an alarm',
+  lrSpikeStep: 'fault injection for testing recovery: multiply the lr by lrSpikeFactor from this step for lrSpikeSteps steps, until the first rollback (null: off)',
+  lrSpikeSteps: 'steps of the injected lr spike',
+  lrSpikeFactor: 'factor of the injected lr spike',
 });
 
 export const TRAIN_CONFIG_KEYS: readonly TrainConfigKey[] = Object.keys(DEFAULT_TRAIN_CONFIG) as TrainConfigKey[];

@@ -49,7 +49,9 @@ export function loadModelForInference(path: string, kernels: Kernels, precision?
   // with float32 wide tensors for a run saved before `activations` existed.
   const activations = precision !== undefined || !trainConfig ? null : (trainConfig.activations ?? LEGACY_ACTIVATIONS);
   const recipe = recipeOf({ precision: precision ?? trainConfig?.precision ?? 'fp32', fp8Attention: trainConfig?.fp8Attention ?? true, fp8LmHead: trainConfig?.fp8LmHead ?? false, activations });
-  const model = new Model(config, kernels, recipe, 0);
+  // GEMMs a rollback switched to BF16 stay BF16 when the run's own precision is evaluated.
+  const gemmOverrides = precision === undefined && Array.isArray(trainConfig?.gemmOverrides) ? trainConfig.gemmOverrides : [];
+  const model = new Model(config, kernels, recipe, 0, { gemmOverrides });
   const weights = modelWeightsFrom(ckpt, model.params);
   model.params.data.set(weights);
   let scalingLoaded = false;

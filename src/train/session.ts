@@ -4,7 +4,7 @@
  * piece of state after verifying all of it first (a mismatched checkpoint changes nothing).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { readFileSafely } from '../util/safe-file.js';
 import { join, resolve } from 'node:path';
@@ -27,13 +27,24 @@ import { METRICS_SCHEMA_VERSION } from '../monitor/schema.js';
 import { ConfigError, DEFAULT_TRAIN_CONFIG, TRAIN_CONFIG_KEYS, validateTrainConfig, type TrainConfig, type TrainConfigKey } from './config.js';
 import { silentProgress, type TrainProgressFactory } from './progress.js';
 import { modelWeightsFrom, optimizerStateFrom, readCheckpoint, type Checkpoint } from './checkpoint.js';
-import { listCheckpointSteps, MANIFEST_FILE, resolveCheckpointDir, runDirOfCheckpoint } from './checkpoint-files.js';
-import { Trainer, type TrainResult } from './trainer.js';
+import { checkpointDirName, listCheckpointSteps, MANIFEST_FILE, resolveCheckpointDir, runDirOfCheckpoint } from './checkpoint-files.js';
+import { Trainer, type RollbackInfo, type TrainResult } from './trainer.js';
 import { assertSameFingerprint, soloCommunicator, type Communicator } from './distributed.js';
 import { hfWeightsFor, isHfModelDir, readHfModel } from './hf-import.js';
 import { fromHfConfig } from '../model/hf-config.js';
 import type { ParamTable } from './checkpoint.js';
 import { describeMemoryPlan, formatBytes, planTrainingMemory } from './memory.js';
+import { validateForecastModel, type ForecastModel } from '../monitor/forecast.js';
+
+/** Reads a fitted forecaster (fog8 forecast-eval --save); errors name the file. */
+function readForecastModel(path: string): ForecastModel {
+  if (!existsSync(path)) throw new ConfigError(`forecasterModel: ${path} not found (write one with fog8 forecast-eval RUN… --save FILE)`);
+  try {
+    return validateForecastModel(JSON.parse(readFileSafely(path, { what: 'forecaster model', maxBytes: 1 << 20 }).toString('utf8')));
+  } catch (e) {
+    throw new ConfigError(`forecasterModel: ${path}: ${(e as Error).message}`);
+  }
+}
 
 /** Chooses the kernel backend ('auto' = native when it loads, else reference). */
 export type KernelLoader = (kind: TrainConfig['kernels'], threads: number | null) => Promise<Kernels>;
@@ -175,6 +186,8 @@ export interface RunOptions {
   progress?: TrainProgressFactory;
   /** Install SIGINT/SIGTERM handlers that checkpoint and stop cleanly (CLI: true). */
   handleSignals?: boolean;
+  /** Internal (runTraining's rollback): resume with this override set and rollback history. */
+  rollback?: { history: RollbackInfo[]; gemmOverrides: string[] };
   /**
    * Data-parallel ranks (default: this process alone). Every rank calls runTraining with the same
    * config; rank 0 alone writes the run directory. With N ranks the config's microBatches must be
@@ -187,6 +200,10 @@ export interface RunOptions {
 
 export interface RunOutcome extends TrainResult {
   runDir: string;
+  /** rollbacks of the run so far (`--on-alarm rollback`). */
+  rollbacks: RollbackInfo[];
+  /** GEMMs in BF16 by override at the end. */
+  gemmOverrides: string[];
   /** The signal that interrupted the run (handleSignals), or null. */
   signal: NodeJS.Signals | null;
 }
@@ -252,6 +269,17 @@ function removeRunLock(runDir: string): void {
   }
 }
 
+/** True when Linux reports `pid` as a zombie (ended, not yet reaped); false where /proc is unavailable. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Format: "pid (comm) state …"; comm may itself contain ") ", so read after the last one.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
+}
+
 /** Refuses to resume or start over a run that another live process is still training (its train.pid names a running process). */
 function checkNotRunning(runDir: string): void {
   let pid: number;
@@ -266,12 +294,30 @@ function checkNotRunning(runDir: string): void {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ESRCH') return; // stale: that process is gone
   }
+  if (isZombie(pid)) return; // it ended but nobody reaped it (e.g. an MPI rank orphaned in a container without an init that reaps)
   throw new Error(`run directory ${runDir} is being trained by process ${pid} (${join(runDir, LOCK_FILE)}); stop it first`);
 }
 
 /** Sets up and runs one training run (fresh or resumed) to completion, interruption or divergence. */
 export async function runTraining(opts: RunOptions): Promise<RunOutcome> {
-  return (await prepareTraining(opts)).run();
+  let outcome = await (await prepareTraining(opts)).run();
+  // --on-alarm rollback: the trainer stopped on an alarm; go back to the newest good checkpoint
+  // with the implicated GEMMs in BF16 and continue (the trainer bounds the count: maxRollbacks).
+  while (outcome.status === 'alarm' && outcome.alarm) {
+    const a = outcome.alarm;
+    const parent = join(outcome.runDir, 'checkpoints');
+    const steps = listCheckpointSteps(parent);
+    if (steps.length === 0) throw new Error(`rollback at step ${a.step}: no checkpoint in ${parent} to go back to`);
+    const good = steps.filter((s) => s <= a.goodStep);
+    const target = good.length > 0 ? Math.max(...good) : Math.min(...steps);
+    // Checkpoints after the target belong to the abandoned branch: never roll back into them.
+    for (const s of steps) if (s > target) rmSync(join(parent, checkpointDirName(s)), { recursive: true, force: true });
+    const rollback: RollbackInfo = { alarmStep: a.step, reason: a.reason, checkpointStep: target, added: a.implicated };
+    const history = [...outcome.rollbacks, rollback];
+    const overrides = [...new Set([...outcome.gemmOverrides, ...a.implicated])];
+    outcome = await (await prepareTraining({ ...opts, resume: join(parent, checkpointDirName(target)), explicit: new Set(), rollback: { history, gemmOverrides: overrides } })).run();
+  }
+  return outcome;
 }
 
 /**
@@ -300,6 +346,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
       config = resumeConfig(checkpoint.trainerState?.config as Record<string, unknown>, opts, 'checkpoint');
       runDir = runDirOfCheckpoint(dir);
     }
+    // A rollback resumes with its own override set (the checkpoint's may be older).
+    if (opts.rollback) config = validateTrainConfig({ ...config, gemmOverrides: opts.rollback.gemmOverrides });
     if (config.microBatches % comm.size !== 0) {
       throw new ConfigError(`microBatches: the run has ${config.microBatches} micro-batches per step, which ${comm.size} ranks cannot share; resume it on a number of ranks that divides ${config.microBatches}`);
     }
@@ -341,6 +389,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     progress.message(s);
   };
 
+  // A rollback is decided from rank 0's view of the step; ranks would have to agree on it first.
+  if (config.onAlarm === 'rollback' && comm.size > 1) throw new ConfigError(`onAlarm: 'rollback' is not supported with ${comm.size} data-parallel ranks yet; use 'warn'`);
   const kernels = await opts.loadKernels(config.kernels, config.threads);
   const sizeSeq = resolveModelConfig({ preset: config.preset, size: config.size }).seqLen;
   const T = config.seq ?? sizeSeq;
@@ -376,7 +426,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
         'use more --micro-batches (smaller micro-batch), a shorter --seq, fp16/fp8 --m1-precision/--m2-precision, or a smaller --size',
     );
   }
-  const model = new Model(modelConfig, kernels, recipe, config.seed);
+  const model = new Model(modelConfig, kernels, recipe, config.seed, { gemmOverrides: config.gemmOverrides });
+  const forecastModel = config.forecasterModel === null ? null : readForecastModel(config.forecasterModel);
   const optimizer = new AdamW(optimizedTensors(model), kernels, { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay }, {
     master: config.masterPrecision,
     m1: config.m1Precision,
@@ -384,6 +435,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     grads: config.gradPrecision,
   });
   const forecaster = new DivergenceForecaster();
+  let restoredAlarmState: { spike?: unknown; features?: unknown } | null = null;
+  let rollbacks: RollbackInfo[] = [];
   // Ranks that would compute different things are refused before any step (and before rank 0
   // writes anything): resolved config, data bytes, kernels, model and resume point must agree.
   const numbersOnly = new Set<string>(['threads', 'progress', 'runDir', 'runName', 'metricsInterval', 'evalInterval', 'checkpointInterval', 'keepCheckpoints']);
@@ -423,6 +476,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     model.scaling.load(scaling);
     data.train.restore(loaderState);
     if (st.divergence) forecaster.restore(st.divergence);
+    restoredAlarmState = { spike: st.spike, features: st.features };
+    rollbacks = opts.rollback ? opts.rollback.history : Array.isArray(st.rollbacks) ? (st.rollbacks as RollbackInfo[]) : [];
     startStep = st.step;
     startTokens = st.tokens;
     startElapsed = st.elapsedSeconds;
@@ -455,6 +510,11 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     type: 'run', step: startStep, tokens: startTokens, time: Date.now() / 1000, schemaVersion: METRICS_SCHEMA_VERSION, runName, preset: config.preset, size: config.size,
     precision: recipe.name, parameters, flopsPerToken: model.flopsPerToken(), resumed: checkpoint !== null, kernels: `${kernels.name}/${kernels.isa}/${kernels.threads}t`,
   });
+  if (opts.rollback) {
+    const r = opts.rollback.history[opts.rollback.history.length - 1];
+    metrics.write({ type: 'rollback', step: startStep, tokens: startTokens, time: Date.now() / 1000, alarmStep: r.alarmStep, reason: r.reason, added: r.added, overrides: config.gemmOverrides });
+    say(`rollback ${opts.rollback.history.length}: alarm at step ${r.alarmStep} (${r.reason}); back to the checkpoint of step ${r.checkpointStep}; BF16 from now on: ${config.gemmOverrides.join(', ')}`);
+  }
   say(`fog8 train: ${config.preset}/${config.size} (${(parameters / 1e6).toFixed(2)} M parameters) in ${recipe.name}${recipe.gemm === 'fp8' ? `, FP8 attention ${recipe.fp8Attention ? 'on' : 'off'}, FP8 LM head ${recipe.fp8LmHead ? 'on' : 'off'}` : ''}`);
   say(`  data: ${data.description}; ${config.steps} steps of ${config.batch}×${T} tokens; kernels ${kernels.name} (${kernels.isa}, ${kernels.threads} threads)`);
   say(`  run directory: ${runDir}${checkpoint ? ` (resumed from step ${startStep}: ${checkpoint.dir})` : ''}`);
@@ -462,6 +522,7 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   const trainer = new Trainer({
     config, runName, runDir, model, kernels, optimizer, train: data.train, validation: writer ? data.validation : null, tokenizerJson: data.tokenizerJson,
     metrics, log: runLog, progress, startStep, startTokens, startElapsedSeconds: startElapsed, forecaster, stopAfterStep: opts.stopAfterStep ?? null, comm,
+    rollbacks, forecastModel, restoredAlarmState,
   });
   const run = async (): Promise<RunOutcome> => {
     let signal: NodeJS.Signals | null = null;
@@ -481,8 +542,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
       say(`results: ${runDir} (metrics.jsonl, train.log, config.json${result.checkpoint ? `, ${result.checkpoint}` : ''})`);
       if (result.status === 'interrupted') say(`resume with: ${comm.size > 1 ? `mpirun -np ${comm.size} ` : ''}npx fog8 train --resume ${runDir}`);
       if (comm.size > 1 && result.stepSeconds > 0) say(`communication: ${((100 * result.commSeconds) / result.stepSeconds).toFixed(1)}% of step time on rank 0 (${result.commSeconds.toFixed(2)} s of ${result.stepSeconds.toFixed(2)} s)`);
-      metrics.write({ type: 'event', step: result.steps, tokens: result.tokens, time: Date.now() / 1000, level: result.status === 'diverged' ? 'error' : 'info', message: `run ${result.status}` });
-      return { ...result, runDir, signal: result.status === 'interrupted' ? signal : null };
+      metrics.write({ type: 'event', step: result.steps, tokens: result.tokens, time: Date.now() / 1000, level: result.status === 'diverged' ? 'error' : result.status === 'alarm' ? 'warn' : 'info', message: `run ${result.status}` });
+      return { ...result, runDir, rollbacks, gemmOverrides: [...config.gemmOverrides], signal: result.status === 'interrupted' ? signal : null };
     } finally {
       if (opts.handleSignals) {
         process.off('SIGINT', onSignal);

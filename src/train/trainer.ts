@@ -32,6 +32,9 @@ import { StepMonitor, type BadCast } from '../monitor/step-monitor.js';
 import { isBackwardRole, type ScalingRole } from '../numerics/recipe.js';
 import type { ScalingSnapshot } from '../numerics/scaling.js';
 import { DivergenceForecaster } from '../monitor/divergence.js';
+import { SpikeDetector } from '../monitor/spikes.js';
+import { FeatureTracker, score, type ForecastModel } from '../monitor/forecast.js';
+import type { CastStat } from '../monitor/schema.js';
 import type { MetricsWriter } from '../monitor/metrics-writer.js';
 import type { TrainLog } from '../monitor/train-log.js';
 import { allgatherFloat64, soloCommunicator, type Communicator } from './distributed.js';
@@ -77,14 +80,59 @@ export interface TrainerParts {
   forecaster: DivergenceForecaster;
   /** stop (with a checkpoint) once this many steps are complete, as if interrupted. */
   stopAfterStep?: number | null;
+  /** rollbacks so far (`--on-alarm rollback`), oldest first. */
+  rollbacks?: readonly RollbackInfo[];
+  /** fitted spike forecaster whose alarms trigger --on-alarm (null: none). */
+  forecastModel?: ForecastModel | null;
+  /** detector / feature state restored from a checkpoint. */
+  restoredAlarmState?: { spike?: unknown; features?: unknown } | null;
   /** The data-parallel ranks (default: this process alone). Only rank 0 evaluates and writes checkpoints. */
   comm?: Communicator;
+}
+
+/** One rollback: the alarm, the checkpoint step gone back to, the GEMMs switched to BF16. */
+export interface RollbackInfo {
+  alarmStep: number;
+  reason: string;
+  checkpointStep: number;
+  added: string[];
+}
+
+/** An alarm that stopped the run for a rollback (session.ts performs it). */
+export interface Alarm {
+  step: number;
+  reason: string;
+  /** newest step known good: the rollback goes to the newest checkpoint at or before it. */
+  goodStep: number;
+  /** GEMM keys to switch to BF16. */
+  implicated: string[];
+}
+
+/** The override key of the GEMM a cast belongs to (layers.N.<gemm>, or lm_head). */
+export function gemmKeyOfCast(c: Pick<CastStat, 'layer' | 'gemm'>): string {
+  return c.layer < 0 ? c.gemm : `layers.${c.layer}.${c.gemm}`;
+}
+
+/**
+ * Which FP8 GEMM to switch to BF16 after an alarm: the GEMM of the step's first non-finite or
+ * saturated cast, else the one with the most overflow, else the one whose cast did the most
+ * harm (largest relative error). Empty when the step had no FP8 cast (nothing to switch).
+ */
+export function implicatedGemm(first: BadCast | null, casts: readonly CastStat[]): string[] {
+  if (first) return [gemmKeyOfCast(first)];
+  let best: CastStat | null = null;
+  for (const c of casts) if (c.overflowPct > 0 && (best === null || c.overflowPct > best.overflowPct)) best = c;
+  if (!best) for (const c of casts) if ((c.relErr ?? -1) > (best?.relErr ?? -1)) best = c;
+  if (!best && casts.length > 0) best = casts[0];
+  return best ? [gemmKeyOfCast(best)] : [];
 }
 
 export interface TrainResult {
   steps: number;
   tokens: number;
-  status: 'completed' | 'interrupted' | 'diverged';
+  status: 'completed' | 'interrupted' | 'diverged' | 'alarm';
+  /** set when status is 'alarm': the run stopped for a rollback. */
+  alarm: Alarm | null;
   initialValLoss: number | null;
   finalValLoss: number | null;
   lastLoss: number | null;
@@ -121,6 +169,9 @@ export class Trainer {
   private consecutiveBad = 0;
   private interrupted: string | null = null;
   private readonly peakFlops: number;
+  private readonly spikes = new SpikeDetector();
+  private readonly features = new FeatureTracker();
+  private forecastOn = false;
   private readonly comm: Communicator;
   private accumulated: Float32Array | null = null; // sum of the micro-batch gradients (L > 1)
   private amaxes: Float32Array | undefined;
@@ -133,10 +184,20 @@ export class Trainer {
     this.step = parts.startStep;
     this.tokens = parts.startTokens;
     this.peakFlops = c.peakFlops ?? measuredPeakFlops(parts.kernels) ?? PEAK_FLOPS_PER_THREAD * parts.kernels.threads;
+    const restored = parts.restoredAlarmState;
+    if (restored?.spike) this.spikes.restore(restored.spike);
+    if (restored?.features) this.features.restore(restored.features);
     this.comm = parts.comm ?? soloCommunicator;
     if (c.microBatches % this.comm.size !== 0) {
       throw new RangeError(`Trainer: microBatches (${c.microBatches}) must be a multiple of the number of ranks (${this.comm.size})`);
     }
+  }
+
+  /** The injected lr spike's factor at this step (fault injection; off after the first rollback). */
+  private lrFactor(step: number): number {
+    const c = this.p.config;
+    if (c.lrSpikeStep === null || (this.p.rollbacks?.length ?? 0) > 0) return 1;
+    return step >= c.lrSpikeStep && step < c.lrSpikeStep + c.lrSpikeSteps ? c.lrSpikeFactor : 1;
   }
 
   /** Optimizer steps completed so far (the step in progress is this + 1). */
@@ -217,6 +278,9 @@ export class Trainer {
         precision: { ...optimizer.precision },
       },
       divergence: this.p.forecaster.toJSON(),
+      spike: this.spikes.toJSON(),
+      features: this.features.toJSON(),
+      rollbacks: [...(this.p.rollbacks ?? [])],
     };
     const files = buildCheckpointFiles({ params: model.params, hfConfig: toHfConfig(model.config), optimizer, trainerState: state, tokenizerJson: this.p.tokenizerJson ?? undefined });
     const parent = join(this.p.runDir, 'checkpoints');
@@ -248,11 +312,15 @@ export class Trainer {
     let lastEvalStep = this.step;
     const loopStarted = performance.now();
     let scalingBefore: ScalingSnapshot | undefined; // reused every step
+    let alarm: Alarm | null = null;
+    const rollbackArmed = (): boolean => config.onAlarm === 'rollback' && (this.p.rollbacks?.length ?? 0) < config.maxRollbacks;
+    // A rollback needs somewhere to go back to: a fresh run checkpoints its initial state.
+    if (config.onAlarm === 'rollback' && this.step === 0) lastCheckpoint = this.checkpoint(elapsed());
 
     while (this.step < config.steps) {
       const t0 = performance.now();
       comm.setStep(this.step + 1);
-      const lr = learningRate(this.schedule, this.step);
+      const lr = learningRate(this.schedule, this.step) * this.lrFactor(this.step);
       const collect = (this.step + 1) % config.metricsInterval === 0 || this.step === 0;
       model.beginOptimizerStep();
       model.zeroGrads();
@@ -341,7 +409,19 @@ export class Trainer {
         skipped: bad,
         stepTimeMs: seconds * 1000,
       });
-      if (bad) {
+      const spikeOnset = this.spikes.push({ step: this.step, loss: bad ? null : loss });
+      this.features.step(Number.isFinite(gradNorm) ? gradNorm : null);
+      let alarmReason: string | null = null;
+      if (bad) alarmReason = `non-finite ${!Number.isFinite(loss) ? 'loss' : 'gradient norm'} at step ${this.step}`;
+      else if (spikeOnset) alarmReason = `loss spike at step ${this.step}: smoothed loss ${this.spikes.smoothed()?.toFixed(4)} is ≥ ${this.spikes.options.threshold} nat above its minimum (step ${this.spikes.minimumStep()})`;
+      if (bad && rollbackArmed()) {
+        // Rolling back instead of skipping: the step's scaling state was restored above already.
+        const pass = Number.isFinite(loss) ? 'any' : 'forward';
+        const implicated = implicatedGemm(this.monitor.firstBadCast(pass), this.monitor.castStats());
+        // Nothing left in FP8 to switch: rolling back would repeat the same steps; skip as usual.
+        if (implicated.length > 0) alarm = { step: this.step, reason: alarmReason as string, goodStep: this.step - 1, implicated };
+      }
+      if (bad && alarm === null) {
         // A non-finite loss comes from the forward pass; its NaN then reaches every backward cast.
         const pass = Number.isFinite(loss) ? 'any' : 'forward';
         const culprit = describeBadCast(this.monitor.firstBadCast(pass), pass);
@@ -360,6 +440,28 @@ export class Trainer {
         const casts = this.monitor.castStats();
         if (casts.length > 0) metrics.write({ type: 'fp8', ...this.base(), casts });
         for (const w of this.p.forecaster.observe(this.step, stats)) this.event('warn', w.message);
+        if (casts.length > 0) this.features.fp8({ type: 'fp8', ...this.base(), casts });
+        const sample = this.features.interval({ type: 'tensors', ...this.base(), stats, maxAttentionLogit: this.monitor.maxLogits() });
+        const model = this.p.forecastModel;
+        if (model) {
+          const p = score(model, sample.x);
+          const on = p >= config.alarmThreshold;
+          if (on && !this.forecastOn && alarmReason === null) alarmReason = `forecaster alarm at step ${this.step}: spike probability ${p.toFixed(3)} ≥ ${config.alarmThreshold}`;
+          this.forecastOn = on;
+        }
+      }
+      if (alarm === null && alarmReason !== null) {
+        if (rollbackArmed()) {
+          const implicated = implicatedGemm(this.monitor.firstBadCast('any'), this.monitor.castStats());
+          const goodStep = spikeOnset ? this.spikes.minimumStep() : this.step - 1;
+          if (implicated.length > 0) alarm = { step: this.step, reason: alarmReason, goodStep, implicated };
+          else this.event('warn', `${alarmReason}; no FP8 GEMM left to switch to BF16, training continues`);
+        } else if (!bad) this.event('warn', alarmReason);
+      }
+      if (alarm !== null) {
+        status = 'alarm';
+        this.event('warn', `${alarm.reason}; rolling back (GEMM to BF16: ${alarm.implicated.join(', ')})`);
+        break;
       }
       progress.update({ step: this.step, totalSteps: config.steps, loss: lastLoss, tokensPerSec, elapsedSeconds: (performance.now() - loopStarted) / 1000, stepsThisSession: this.step - sessionStartStep });
       if ((config.evalInterval > 0 && this.step % config.evalInterval === 0) || this.step === config.steps) {
@@ -382,6 +484,6 @@ export class Trainer {
     }
     if (status === 'completed' && lastEvalStep !== this.step) finalValLoss = this.runEval();
     progress.finish();
-    return { steps: this.step, tokens: this.tokens, status, initialValLoss, finalValLoss, lastLoss, checkpoint: lastCheckpoint, seconds: (performance.now() - started) / 1000, diagnosis, commSeconds, stepSeconds };
+    return { steps: this.step, tokens: this.tokens, status, alarm, initialValLoss, finalValLoss, lastLoss, checkpoint: lastCheckpoint, seconds: (performance.now() - started) / 1000, diagnosis, commSeconds, stepSeconds };
   }
 }

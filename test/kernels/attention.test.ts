@@ -377,7 +377,46 @@ test('attention FP8DPA: native matches the reference (several 64-key tiles, GQA,
         for (const field of ['underflow', 'overflow', 'nonzero'] as const) {
           assert.ok(Math.abs(a[field] - e[field]) <= 1e-3 * e.nonzero + 2, `${name}.${field} ${a[field]} vs ${e[field]}`);
         }
+        // The error sums of the in-kernel casts: same pass, both backends; P differs by float32 exp
+        // and summation order only, which may tip a rare rounding, so errSq and lostAbs get 1 %.
+        for (const [field, tol] of [['sumSq', 1e-5], ['absSum', 1e-5], ['errSq', 1e-2], ['lostAbs', 1e-2]] as const) {
+          const av = a[field];
+          const ev = e[field];
+          assert.ok(typeof av === 'number' && typeof ev === 'number' && (ev > 0 || field === 'lostAbs'), `${name}.${field} reported (${av}, ${ev})`);
+          assert.ok(Math.abs(av - ev) <= tol * ev, `${name}.${field} ${av} vs ${ev}`);
+        }
       }
+    });
+  }
+});
+
+test('attention FP8DPA: the P cast\'s error sums equal an independent recomputation from the forward\'s P', async (t) => {
+  const s: AttentionShape = { B: 1, T: 20, Hq: 2, Hkv: 1, D: 8, softmaxScale: 2 }; // sharp: many P underflow
+  const x = inputs(s, 7);
+  const scales: AttentionFp8Scales = { p: 1, ds: 2 ** 15 }; // scale 1: P below 2^-10 underflows E4M3
+  for (const k of await backends()) {
+    await t.test(k.name, () => {
+      const r = run(k, s, x, scales);
+      // P in float64 from q, k and the kernel's own lse; fake-quantize with the scalar codec.
+      const E4M3 = fp8Format('e4m3');
+      const inv = Math.fround(1 / Math.fround(scales.p));
+      let sumSq = 0, errSq = 0, absSum = 0, lostAbs = 0;
+      for (let h = 0; h < s.Hq; h++) for (let i = 0; i < s.T; i++) for (let j = 0; j <= i; j++) {
+        let dot = 0;
+        for (let d = 0; d < s.D; d++) dot += x.q[(i * s.Hq + h) * s.D + d] * x.k[(j * s.Hkv + 0) * s.D + d];
+        const p = Math.fround(Math.exp(s.softmaxScale * dot - r.lse[h * s.T + i]));
+        const code = encodeFp8Scalar(Math.fround(p * Math.fround(scales.p)), E4M3);
+        const pHat = Math.fround(decodeFp8Scalar(code, E4M3) * inv);
+        sumSq += p * p;
+        errSq += (p - pHat) ** 2;
+        absSum += p;
+        if ((code & 0x7f) === 0) lostAbs += p;
+      }
+      const st = r.forward.p!;
+      assert.ok(Math.abs(st.sumSq! - sumSq) <= 1e-5 * sumSq, `sumSq ${st.sumSq} vs ${sumSq}`);
+      assert.ok(Math.abs(st.absSum! - absSum) <= 1e-5 * absSum, `absSum ${st.absSum} vs ${absSum}`);
+      assert.ok(Math.abs(st.errSq! - errSq) <= 2e-2 * errSq, `errSq ${st.errSq} vs ${errSq}`);
+      assert.ok(lostAbs > 0 && Math.abs(st.lostAbs! - lostAbs) <= 2e-2 * lostAbs, `lostAbs ${st.lostAbs} vs ${lostAbs}`);
     });
   }
 });

@@ -32,11 +32,24 @@ function expectedCast(x: Float32Array, fmt: FloatFormat, scale: number): { codes
   let overflow = 0;
   let nonzero = 0;
   let sawNaN = false;
+  // Error sums, independently: x̂ from the scalar decoder and the dequantize rule, float64 sums.
+  let sumSq = 0;
+  let errSq = 0;
+  let absSum = 0;
+  let lostAbs = 0;
   const s = Math.fround(scale);
+  const inv = Math.fround(1 / s);
   for (let i = 0; i < x.length; i++) {
     const scaled = Math.fround(x[i] * s);
     codes[i] = encodeFp8Scalar(scaled, fmt);
     if (x[i] !== 0) nonzero++; // NaN included
+    if (Number.isFinite(x[i])) {
+      const xhat = Math.fround(decodeFp8Scalar(codes[i], fmt) * inv);
+      sumSq += x[i] ** 2;
+      errSq += (x[i] - xhat) ** 2;
+      absSum += Math.abs(x[i]);
+      if ((codes[i] & 0x7f) === 0) lostAbs += Math.abs(x[i]);
+    }
     if (Number.isNaN(x[i])) {
       sawNaN = true;
       continue;
@@ -45,7 +58,22 @@ function expectedCast(x: Float32Array, fmt: FloatFormat, scale: number): { codes
     if (x[i] !== 0 && decodeFp8Scalar(codes[i], fmt) === 0) underflow++;
     if (Math.abs(scaled) > fmt.maxFinite) overflow++;
   }
-  return { codes, stats: { amax: sawNaN ? NaN : amax, underflow, overflow, nonzero } };
+  return { codes, stats: { amax: sawNaN ? NaN : amax, underflow, overflow, nonzero, sumSq, errSq, absSum, lostAbs } };
+}
+
+/**
+ * Counts exactly; the error sums to 1e-5 relative: the reference sums in float64, the native AVX2
+ * loop in float32 lanes per 512-element sub-block (then float64), the scalar path in float64.
+ */
+function assertStats(actual: CastStats, expected: CastStats, what: string): void {
+  const counts = (c: CastStats) => ({ amax: c.amax, underflow: c.underflow, overflow: c.overflow, nonzero: c.nonzero });
+  assert.deepEqual(counts(actual), counts(expected), what);
+  for (const f of ['sumSq', 'errSq', 'absSum', 'lostAbs'] as const) {
+    const a = actual[f];
+    const e = expected[f];
+    assert.equal(typeof a, 'number', `${what}: ${f} reported`);
+    assert.ok(Math.abs((a as number) - (e as number)) <= 1e-5 * Math.abs(e as number), `${what}: ${f} ${a} vs ${e}`);
+  }
 }
 
 test('quantize: codes bit-exact with the numerics codec, stats counted', async (t) => {
@@ -59,7 +87,7 @@ test('quantize: codes bit-exact with the numerics codec, stats counted', async (
           const codes = new Uint8Array(x.length);
           const stats = k.quantize(x, format, scale, codes);
           assert.deepEqual(codes, expected.codes, `${format} scale ${scale}`);
-          assert.deepEqual(stats, expected.stats, `${format} scale ${scale}`);
+          assertStats(stats, expected.stats, `${format} scale ${scale}`);
           assert.ok(stats.underflow > 0 && stats.overflow > 0, 'inputs exercise both counts');
           const finite = x.filter((v) => !Number.isNaN(v));
           const finiteStats = k.quantize(finite, format, scale, new Uint8Array(finite.length));
@@ -77,7 +105,15 @@ test('quantize: hand-counted stats (E4M3, scale 1)', async (t) => {
       const x = Float32Array.from([0, 1e-4, 500, -1000, 448, 0.25, -2e-3]);
       const codes = new Uint8Array(x.length);
       const stats = k.quantize(x, 'e4m3', 1, codes);
-      assert.deepEqual(stats, { amax: 1000, underflow: 1, overflow: 2, nonzero: 6 }); // the one exact 0 is not an input that could underflow
+      // the one exact 0 is not an input that could underflow; x̂ = [0, 0, 448, −448, 448, 0.25, −0.001953125]
+      const xhat = [0, 0, 448, -448, 448, 0.25, -0.001953125];
+      assertStats(stats, {
+        amax: 1000, underflow: 1, overflow: 2, nonzero: 6,
+        sumSq: [...x].reduce((a, v) => a + v * v, 0),
+        errSq: [...x].reduce((a, v, i) => a + (v - xhat[i]) ** 2, 0),
+        absSum: [...x].reduce((a, v) => a + Math.abs(v), 0),
+        lostAbs: x[1],
+      }, 'hand-counted');
       assert.deepEqual([...codes], [0x00, 0x00, 0x7e, 0xfe, 0x7e, 0x28, 0x81]);
       const withNaN = Float32Array.from([1, NaN, 2]);
       const nanStats = k.quantize(withNaN, 'e5m2', 1, new Uint8Array(3));
@@ -123,7 +159,7 @@ test('quantizeDequantize: equals dequantize(quantize) with invScale 1/scale, sam
           const out = new Float32Array(x.length);
           const stats = k.quantizeDequantize(x, format, scale, out);
           assert.deepEqual(out, viaCodes, `${format} scale ${scale}`);
-          assert.deepEqual(stats, quantStats);
+          assertStats(stats, quantStats, `quantizeDequantize vs quantize, ${format} scale ${scale}`);
           const inPlace = x.slice();
           k.quantizeDequantize(inPlace, format, scale, inPlace);
           assert.deepEqual(inPlace, viaCodes, 'out aliasing x');
@@ -153,5 +189,26 @@ test('roundBf16 and packBf16: RNE on the top 16 bits, NaN stays NaN', async (t) 
       for (let i = 0; i < x.length; i++) assert.equal(packed[i], outBits[i] >>> 16, `x = ${x[i]}`);
       assert.equal(packed[2], 0x3f80);
     });
+  }
+});
+
+test('cast error sums: native equals the reference to 1e-5 on a threaded 300k-element cast (both paths)', async () => {
+  const ks = await backends();
+  if (ks.length < 2) return; // native absent: the test above already checked the reference
+  const [ref, nat] = ks;
+  const rng = new Rng(5);
+  // Softmax-like magnitudes spanning 12 decades, so underflow mass is non-trivial.
+  const x = Float32Array.from({ length: 300_000 }, () => (rng.int(2) ? 1 : -1) * 10 ** rng.uniform(-12, 0));
+  for (const format of FORMATS) {
+    for (const scale of [1, 448]) {
+      const a = ref.quantize(x, format, scale, new Uint8Array(x.length));
+      const b = nat.quantize(x, format, scale, new Uint8Array(x.length));
+      const c = nat.quantizeDequantize(x, format, scale, new Float32Array(x.length));
+      for (const f of ['sumSq', 'errSq', 'absSum', 'lostAbs'] as const) {
+        assert.ok(Math.abs(b[f]! - a[f]!) <= 1e-5 * a[f]!, `${format} ${scale} ${f}: native codes ${b[f]} vs reference ${a[f]}`);
+        assert.ok(Math.abs(c[f]! - a[f]!) <= 1e-5 * a[f]!, `${format} ${scale} ${f}: native values ${c[f]} vs reference ${a[f]}`);
+      }
+      assert.ok(a.lostAbs! > 0 && a.lostAbs! < a.absSum!);
+    }
   }
 });

@@ -84,7 +84,13 @@ test('fused LM head: chunked rows give the unchunked loss and dx bit for bit, dW
     assert.equal(train(chunked, 1, castsChunked), train(whole, 1, castsWhole));
     assert.deepEqual(chunked.dx, whole.dx);
     for (let i = 0; i < whole.dw.length; i++) assert.ok(Math.abs(chunked.dw[i] - whole.dw[i]) <= 1e-6 * (1e-3 + Math.abs(whole.dw[i])), `${JSON.stringify(recipe)} dW[${i}]`);
-    assert.deepEqual(castsChunked, castsWhole);
+    // Counts and amax exactly; the float64 error sums differ only by the chunks' summation order.
+    const counts = (cs: CastInfo[]) => cs.map(({ stats: { sumSq, errSq, absSum, lostAbs, ...rest }, ...c }) => ({ ...c, stats: rest, sums: [sumSq, errSq, absSum, lostAbs] }));
+    assert.deepEqual(counts(castsChunked).map(({ sums, ...c }) => c), counts(castsWhole).map(({ sums, ...c }) => c));
+    counts(castsChunked).forEach((c, i) => c.sums.forEach((v, j) => {
+      const w = counts(castsWhole)[i].sums[j] as number;
+      assert.ok(Math.abs((v as number) - w) <= 1e-5 * Math.abs(w), `error sum ${j} of cast ${i}: ${v} vs ${w}`);
+    }));
     if (castsWhole.length) assert.deepEqual(castsWhole.map((c) => c.role).sort(), ['grad_output', 'input', 'weight']);
   }
   // current scaling needs the whole dlogits amax: the head runs as one chunk

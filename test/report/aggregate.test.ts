@@ -61,7 +61,7 @@ test('buildReportModel: every chart and heatmap of two fixture runs, with values
     const runs = [loadRun(llama), loadRun(fog)];
     const model = buildReportModel(runs);
     const ids = model.sections.map((s) => s.id);
-    assert.deepEqual(ids, ['loss', 'optimizer', 'throughput', ...FIXTURE_TENSORS.map((t) => `tensor-${t}`), 'attention-logits', 'fp8-underflow', 'fp8-overflow', 'fp8-scale', 'fp8-amax']);
+    assert.deepEqual(ids, ['loss', 'optimizer', 'throughput', ...FIXTURE_TENSORS.map((t) => `tensor-${t}`), 'attention-logits', 'fp8-underflow', 'fp8-overflow', 'fp8-relerr', 'fp8-mass-lost', 'fp8-scale', 'fp8-amax']);
     const items = model.sections.flatMap((s) => s.items);
     const charts = items.filter((i): i is ChartSpec => i.kind === 'chart');
     const heatmaps = items.filter((i): i is HeatmapSpec => i.kind === 'heatmap');

@@ -86,7 +86,7 @@ export function syntheticRecords(o: SyntheticRunOptions): MetricsRecord[] {
           const operands = layer < 0 ? [{ gemm: 'lm_head', role: 'input', format: 'e4m3' as const }] : FIXTURE_OPERANDS;
           for (const op of operands) {
             const attnProb = op.role === 'p' || op.role === 'ds';
-            casts.push({ layer, gemm: op.gemm, role: op.role, format: op.format, amax: 1 + 10 * rand(), scale: 2 ** (4 + layer + 3 * rand()), underflowPct: attnProb ? (climbing ? 15 * progress : 0.1 * rand()) : 0.01 * rand(), overflowPct: climbing ? 0.5 * progress * rand() : 0 });
+            casts.push({ layer, gemm: op.gemm, role: op.role, format: op.format, amax: 1 + 10 * rand(), scale: 2 ** (4 + layer + 3 * rand()), underflowPct: attnProb ? (climbing ? 15 * progress : 0.1 * rand()) : 0.01 * rand(), overflowPct: climbing ? 0.5 * progress * rand() : 0, relErr: 0.02 + 0.03 * rand(), massLostPct: attnProb ? 0.5 * rand() : 0 });
           }
         }
         out.push({ type: 'fp8', step, tokens, time, casts });

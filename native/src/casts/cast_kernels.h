@@ -36,6 +36,12 @@ struct ChunkStats {
   uint64_t underflow = 0;
   uint64_t overflow = 0;
   uint64_t nonzero = 0;  // inputs that are not ±0 (NaN included)
+  // Error the cast introduced, over the finite inputs (float64 sums): Σx², Σ(x − x̂)² with
+  // x̂ = decode(code)·invScale, Σ|x|, and Σ|x| over the inputs whose code is ±0 (underflow).
+  double sumSq = 0.0;
+  double errSq = 0.0;
+  double absSum = 0.0;
+  double lostAbs = 0.0;
 };
 
 /** codes[i] = FP8(x[i]·scale); out (if non-null) = decode(code)·invScale using table. */

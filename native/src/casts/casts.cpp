@@ -15,9 +15,12 @@ namespace fog8 {
 void quantizeChunkScalar(const float* x, size_t n, const EncodeParams& p, float scale, uint8_t* codes, float* out,
                          const float* table, float invScale, ChunkStats& st) {
   for (size_t i = 0; i < n; i++) {
-    const uint8_t code = encodeWithStats(p, x[i], scale, st);
+    const float xi = x[i];  // read before out[i] is written: out may alias x
+    const uint8_t code = encodeWithStats(p, xi, scale, st);
+    const float xhat = table[code] * invScale;
+    addError(st, xi, xhat, code);
     if (codes != nullptr) codes[i] = code;
-    if (out != nullptr) out[i] = table[code] * invScale;
+    if (out != nullptr) out[i] = xhat;
   }
 }
 
@@ -58,9 +61,14 @@ CastResult runQuantize(const float* x, size_t n, const Fp8Format& f, float scale
     total.underflow += s.underflow;
     total.overflow += s.overflow;
     total.nonzero += s.nonzero;
+    total.sumSq += s.sumSq;
+    total.errSq += s.errSq;
+    total.absSum += s.absSum;
+    total.lostAbs += s.lostAbs;
   }
   return CastResult{total.anyNan ? NAN : static_cast<double>(total.amax), static_cast<double>(total.underflow),
-                    static_cast<double>(total.overflow), static_cast<double>(total.nonzero)};
+                    static_cast<double>(total.overflow), static_cast<double>(total.nonzero),
+                    total.sumSq, total.errSq, total.absSum, total.lostAbs};
 }
 
 }  // namespace

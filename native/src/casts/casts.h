@@ -13,6 +13,11 @@ struct CastResult {
   double underflow;
   double overflow;
   double nonzero;
+  /** Over the finite inputs: Σx², Σ(x − x̂)², Σ|x|, Σ|x| of the underflowed ones (x̂ = decode(code)·(1/scale)). */
+  double sumSq;
+  double errSq;
+  double absSum;
+  double lostAbs;
 };
 
 /** codes (n) = FP8(x·scale), product in float32. */

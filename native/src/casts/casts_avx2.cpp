@@ -54,10 +54,10 @@ inline void addStats(StatsVec& st, __m256i ax, __m256 a, __m256 maxFinite) {
  * saturate through the clamp before rounding.
  */
 template <int Shift>
-inline __m256i encodeMagnitude8(const EncodeVec& k, __m256 xv, __m256& v, StatsVec& st) {
+inline __m256i encodeMagnitude8(const EncodeVec& k, __m256 xv, __m256& v, __m256& clamped, StatsVec& st) {
   v = _mm256_mul_ps(xv, k.scale);
   const __m256 a = _mm256_and_ps(v, _mm256_castsi256_ps(k.absMask));
-  const __m256 clamped = _mm256_min_ps(k.maxFinite, a);  // a NaN passes through (second operand)
+  clamped = _mm256_min_ps(k.maxFinite, a);  // a NaN passes through (second operand)
   const __m256i cb = _mm256_castps_si256(clamped);
   const __m256i lsb = _mm256_srli_epi32(_mm256_slli_epi32(cb, 31 - Shift), 31);
   const __m256i normal = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(cb, k.roundBias), lsb), Shift);
@@ -66,6 +66,98 @@ inline __m256i encodeMagnitude8(const EncodeVec& k, __m256 xv, __m256& v, StatsV
   const __m256i code = _mm256_min_epu32(_mm256_blendv_epi8(normal, sub, isSub), k.nanCode);
   addStats(st, _mm256_and_si256(_mm256_castps_si256(xv), k.absMask), a, k.maxFinite);
   return code;
+}
+
+/** Error sums in float64 lanes (4 per register): Σx², Σ(x − x̂)², Σ|x|, Σ|x| underflowed; finite x only. */
+struct ErrVec {
+  __m256d sumSq = _mm256_setzero_pd();
+  __m256d errSq = _mm256_setzero_pd();
+  __m256d absSum = _mm256_setzero_pd();
+  __m256d lostAbs = _mm256_setzero_pd();
+};
+
+/** |v| rounded to the FP8 grid (the value its code decodes to, unsigned) from the clamped |v|. */
+inline __m256 roundedMagnitude8(const EncodeVec& k, __m256 clamped) {
+  const __m256i exponent = _mm256_and_si256(_mm256_castps_si256(clamped), _mm256_set1_epi32(0x7F800000));
+  const __m256 magic = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_max_epu32(exponent, k.minNormalBits), k.subnormalShift));
+  return _mm256_sub_ps(_mm256_add_ps(clamped, magic), magic);
+}
+
+/** Adds 8 lanes: x, x̂ = decode·invScale, `rounded` the unsigned FP8 value (0 ⇔ the code is ±0). */
+inline void addError8(const EncodeVec& k, __m256 xv, __m256 xhat, __m256 rounded, ErrVec& e) {
+  const __m256i ax = _mm256_and_si256(_mm256_castps_si256(xv), k.absMask);
+  const __m256 finite = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(0x7F800000), ax));
+  const __m256 xf = _mm256_and_ps(xv, finite);
+  const __m256 qf = _mm256_and_ps(xhat, finite);
+  const __m256 af = _mm256_and_ps(_mm256_castsi256_ps(ax), finite);
+  const __m256 lost = _mm256_and_ps(af, _mm256_cmp_ps(rounded, _mm256_setzero_ps(), _CMP_EQ_OQ));
+  const __m256d x0 = _mm256_cvtps_pd(_mm256_castps256_ps128(xf)), x1 = _mm256_cvtps_pd(_mm256_extractf128_ps(xf, 1));
+  const __m256d d0 = _mm256_sub_pd(x0, _mm256_cvtps_pd(_mm256_castps256_ps128(qf)));
+  const __m256d d1 = _mm256_sub_pd(x1, _mm256_cvtps_pd(_mm256_extractf128_ps(qf, 1)));
+  e.sumSq = _mm256_fmadd_pd(x0, x0, _mm256_fmadd_pd(x1, x1, e.sumSq));
+  e.errSq = _mm256_fmadd_pd(d0, d0, _mm256_fmadd_pd(d1, d1, e.errSq));
+  e.absSum = _mm256_add_pd(e.absSum, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(af)), _mm256_cvtps_pd(_mm256_extractf128_ps(af, 1))));
+  e.lostAbs = _mm256_add_pd(e.lostAbs, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(lost)), _mm256_cvtps_pd(_mm256_extractf128_ps(lost, 1))));
+}
+
+inline double sumLanes(__m256d v) {
+  alignas(32) double l[4];
+  _mm256_store_pd(l, v);
+  return (l[0] + l[1]) + (l[2] + l[3]);
+}
+
+/**
+ * The same sums in float32 lanes, for one sub-block of kErrBlock elements (at most 64 terms per
+ * lane), then added to the float64 ErrVec: about 2.5× cheaper than converting every element to
+ * float64, with a relative rounding of at most ~64·2⁻²⁴ per sub-block. A sub-block holding a
+ * |x| ≥ 2⁶⁰ (whose square could overflow float32), ±Inf or NaN takes the float64 path instead.
+ */
+struct ErrVec32 {
+  __m256 sumSq = _mm256_setzero_ps();
+  __m256 errSq = _mm256_setzero_ps();
+  __m256 absSum = _mm256_setzero_ps();
+  __m256 lostAbs = _mm256_setzero_ps();
+};
+
+constexpr size_t kErrBlock = 512;
+
+/** Only for sub-blocks where hasHuge is false: every |x| < 2⁶⁰, so no lane is NaN or infinite. */
+inline void addError8f(const EncodeVec& k, __m256 xv, __m256 xhat, __m256 rounded, ErrVec32& e) {
+  const __m256 d = _mm256_sub_ps(xv, xhat);
+  const __m256 af = _mm256_and_ps(xv, _mm256_castsi256_ps(k.absMask));
+  e.sumSq = _mm256_fmadd_ps(xv, xv, e.sumSq);
+  e.errSq = _mm256_fmadd_ps(d, d, e.errSq);
+  e.absSum = _mm256_add_ps(e.absSum, af);
+  e.lostAbs = _mm256_add_ps(e.lostAbs, _mm256_and_ps(af, _mm256_cmp_ps(rounded, _mm256_setzero_ps(), _CMP_EQ_OQ)));
+}
+
+inline __m256d widenSum(__m256 v) {
+  return _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+
+inline void flushError(const ErrVec32& f, ErrVec& e) {
+  e.sumSq = _mm256_add_pd(e.sumSq, widenSum(f.sumSq));
+  e.errSq = _mm256_add_pd(e.errSq, widenSum(f.errSq));
+  e.absSum = _mm256_add_pd(e.absSum, widenSum(f.absSum));
+  e.lostAbs = _mm256_add_pd(e.lostAbs, widenSum(f.lostAbs));
+}
+
+/** Whether x[0, n) (n a multiple of 8) holds an |x| ≥ 2⁶⁰, ±Inf or NaN (those take the float64 path). */
+inline bool hasHuge(const float* x, size_t n) {
+  const __m256i absMask = _mm256_set1_epi32(0x7FFFFFFF);
+  __m256i maxBits = _mm256_setzero_si256();
+  for (size_t i = 0; i < n; i += 8) {
+    maxBits = _mm256_max_epu32(maxBits, _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)), absMask));
+  }
+  const __m256i big = _mm256_cmpgt_epi32(maxBits, _mm256_set1_epi32(0x5D7FFFFF));  // above the largest float below 2⁶⁰
+  return !_mm256_testz_si256(big, big);
+}
+
+inline void mergeError(const ErrVec& e, fog8::ChunkStats& st) {
+  st.sumSq += sumLanes(e.sumSq);
+  st.errSq += sumLanes(e.errSq);
+  st.absSum += sumLanes(e.absSum);
+  st.lostAbs += sumLanes(e.lostAbs);
 }
 
 /** Total of 32 byte counters (each ≤ 255). */
@@ -81,13 +173,11 @@ inline uint64_t sumBytes(__m256i counts) {
  * add/subtract of 2^(e + 23 − M) (e the exponent of |v|, at least that of the smallest normal)
  * rounds |v| to M mantissa bits, ties to even — the same value the code decodes to.
  */
-inline __m256 fakeQuantize8(const EncodeVec& k, __m256 xv, __m256 invScale, StatsVec& st) {
+inline __m256 fakeQuantize8(const EncodeVec& k, __m256 xv, __m256 invScale, StatsVec& st, __m256& rounded) {
   const __m256 v = _mm256_mul_ps(xv, k.scale);
   const __m256 a = _mm256_and_ps(v, _mm256_castsi256_ps(k.absMask));
   const __m256 clamped = _mm256_min_ps(k.maxFinite, a);
-  const __m256i exponent = _mm256_and_si256(_mm256_castps_si256(clamped), _mm256_set1_epi32(0x7F800000));
-  const __m256 magic = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_max_epu32(exponent, k.minNormalBits), k.subnormalShift));
-  const __m256 rounded = _mm256_sub_ps(_mm256_add_ps(clamped, magic), magic);
+  rounded = roundedMagnitude8(k, clamped);
   addStats(st, _mm256_and_si256(_mm256_castps_si256(xv), k.absMask), a, k.maxFinite);
   st.zeroValues = _mm256_add_epi32(st.zeroValues, _mm256_cmpeq_epi32(_mm256_castps_si256(rounded), _mm256_setzero_si256()));
   const __m256 sign = _mm256_andnot_ps(_mm256_castsi256_ps(k.absMask), v);
@@ -128,8 +218,20 @@ constexpr size_t kBlock = size_t{1} << 24;  // elements per flush: lane counts s
 
 template <int Shift>
 void quantizeCodes(const float* x, size_t n, const fog8::EncodeParams& p, float scale, uint8_t* codes,
-                   fog8::ChunkStats& st) {
+                   const float* table, float invScale, fog8::ChunkStats& st) {
   const EncodeVec k(p, scale);
+  const __m256 vInv = _mm256_set1_ps(invScale);
+  ErrVec err;
+  // x̂ of 8 lanes from the clamped |x·scale| (the value the code decodes to), for the error sums.
+  ErrVec32 err32;
+  bool exact = false;  // this sub-block takes the float64 error path
+  const auto error8 = [&](__m256 xv, __m256 v, __m256 clamped) {
+    const __m256 rounded = roundedMagnitude8(k, clamped);
+    const __m256 sign = _mm256_andnot_ps(_mm256_castsi256_ps(k.absMask), v);
+    const __m256 xhat = _mm256_mul_ps(_mm256_or_ps(rounded, sign), vInv);
+    if (exact) addError8(k, xv, xhat, rounded, err);
+    else addError8f(k, xv, xhat, rounded, err32);
+  };
   const __m256i byteOrder = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   const __m256i signBit = _mm256_set1_epi8(static_cast<char>(0x80));
   constexpr size_t kSteps = 255;  // 32-element steps per flush of the byte counters
@@ -141,11 +243,23 @@ void quantizeCodes(const float* x, size_t n, const fog8::EncodeParams& p, float 
     StatsVec s;
     __m256i zeros = _mm256_setzero_si256();
     for (size_t step = 0; step < steps; step++, i += 32) {
-      __m256 v0, v1, v2, v3;
-      const __m256i c0 = encodeMagnitude8<Shift>(k, _mm256_loadu_ps(x + i), v0, s);
-      const __m256i c1 = encodeMagnitude8<Shift>(k, _mm256_loadu_ps(x + i + 8), v1, s);
-      const __m256i c2 = encodeMagnitude8<Shift>(k, _mm256_loadu_ps(x + i + 16), v2, s);
-      const __m256i c3 = encodeMagnitude8<Shift>(k, _mm256_loadu_ps(x + i + 24), v3, s);
+      if (step % (kErrBlock / 32) == 0) {  // a new error sub-block (≤ kErrBlock elements)
+        flushError(err32, err);
+        err32 = ErrVec32();
+        const size_t left = (steps - step) * 32;
+        exact = hasHuge(x + i, left < kErrBlock ? left : kErrBlock);
+      }
+      __m256 v0, v1, v2, v3, m0, m1, m2, m3;
+      const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+      const __m256 x2 = _mm256_loadu_ps(x + i + 16), x3 = _mm256_loadu_ps(x + i + 24);
+      const __m256i c0 = encodeMagnitude8<Shift>(k, x0, v0, m0, s);
+      const __m256i c1 = encodeMagnitude8<Shift>(k, x1, v1, m1, s);
+      const __m256i c2 = encodeMagnitude8<Shift>(k, x2, v2, m2, s);
+      const __m256i c3 = encodeMagnitude8<Shift>(k, x3, v3, m3, s);
+      error8(x0, v0, m0);
+      error8(x1, v1, m1);
+      error8(x2, v2, m2);
+      error8(x3, v3, m3);
       // 4 × 8 int32 → 32 bytes. Codes ≤ 0x7F pack unsigned; the float bits pack signed, which keeps
       // each sign in the top bit. Both come out in the same 128-bit-interleaved order (4-byte groups
       // 0 2 4 6 1 3 5 7), undone by one permute.
@@ -161,8 +275,13 @@ void quantizeCodes(const float* x, size_t n, const fog8::EncodeParams& p, float 
     flushCount(s.zeroInputs, zeroInputs);
     flushCount(s.overflow, overflow);
   }
+  flushError(err32, err);
   mergeStats(amaxBits, zeroCodes - zeroInputs, overflow, i, zeroInputs, st);
-  for (; i < n; i++) codes[i] = encodeWithStats(p, x[i], scale, st);
+  mergeError(err, st);
+  for (; i < n; i++) {
+    codes[i] = encodeWithStats(p, x[i], scale, st);
+    addError(st, x[i], table[codes[i]] * invScale, codes[i]);
+  }
 }
 
 void quantizeValues(const float* x, size_t n, const fog8::EncodeParams& p, float scale, float* out,
@@ -171,15 +290,34 @@ void quantizeValues(const float* x, size_t n, const fog8::EncodeParams& p, float
   const __m256 vInv = _mm256_set1_ps(invScale);
   __m256i amaxBits = _mm256_setzero_si256();
   uint64_t zeroValues = 0, zeroInputs = 0, overflow = 0;
+  ErrVec err;
   size_t i = 0;
   while (i + 16 <= n) {
     const size_t blockEnd = i + kBlock < n ? i + kBlock : n;
     StatsVec s;
-    for (; i + 16 <= blockEnd; i += 16) {
-      // Both loads before the stores: out may alias x.
-      const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-      _mm256_storeu_ps(out + i, fakeQuantize8(k, x0, vInv, s));
-      _mm256_storeu_ps(out + i + 8, fakeQuantize8(k, x1, vInv, s));
+    while (i + 16 <= blockEnd) {
+      // One error sub-block of ≤ kErrBlock elements, checked for huge values before it is overwritten.
+      const size_t subEnd = i + kErrBlock < blockEnd ? i + kErrBlock : blockEnd;
+      const size_t vecEnd = i + ((subEnd - i) / 16) * 16;
+      const bool exact = hasHuge(x + i, vecEnd - i);
+      ErrVec32 err32;
+      for (; i < vecEnd; i += 16) {
+        // Both loads before the stores: out may alias x.
+        const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+        __m256 r0, r1;
+        const __m256 q0 = fakeQuantize8(k, x0, vInv, s, r0);
+        const __m256 q1 = fakeQuantize8(k, x1, vInv, s, r1);
+        if (exact) {
+          addError8(k, x0, q0, r0, err);
+          addError8(k, x1, q1, r1, err);
+        } else {
+          addError8f(k, x0, q0, r0, err32);
+          addError8f(k, x1, q1, r1, err32);
+        }
+        _mm256_storeu_ps(out + i, q0);
+        _mm256_storeu_ps(out + i + 8, q1);
+      }
+      flushError(err32, err);
     }
     amaxBits = _mm256_max_epu32(amaxBits, s.amaxBits);
     flushCount(s.zeroValues, zeroValues);
@@ -187,7 +325,13 @@ void quantizeValues(const float* x, size_t n, const fog8::EncodeParams& p, float
     flushCount(s.overflow, overflow);
   }
   mergeStats(amaxBits, zeroValues - zeroInputs, overflow, i, zeroInputs, st);
-  for (; i < n; i++) out[i] = table[encodeWithStats(p, x[i], scale, st)] * invScale;
+  mergeError(err, st);
+  for (; i < n; i++) {
+    const float xi = x[i];
+    const uint8_t code = encodeWithStats(p, xi, scale, st);
+    out[i] = table[code] * invScale;
+    addError(st, xi, out[i], code);
+  }
 }
 
 /**
@@ -234,8 +378,8 @@ void fog8::quantizeChunkAvx2(const float* x, size_t n, const EncodeParams& p, fl
   if (codes != nullptr && out != nullptr) {
     quantizeChunkScalar(x, n, p, scale, codes, out, table, invScale, st);
   } else if (codes != nullptr) {
-    if (p.shift == 20) quantizeCodes<20>(x, n, p, scale, codes, st);
-    else quantizeCodes<21>(x, n, p, scale, codes, st);
+    if (p.shift == 20) quantizeCodes<20>(x, n, p, scale, codes, table, invScale, st);
+    else quantizeCodes<21>(x, n, p, scale, codes, table, invScale, st);
   } else if (out != nullptr) {
     quantizeValues(x, n, p, scale, out, table, invScale, st);
   } else {

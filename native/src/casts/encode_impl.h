@@ -45,4 +45,16 @@ inline uint8_t encodeWithStats(const fog8::EncodeParams& p, float x, float scale
   return code;
 }
 
+/** Error sums of one element: x finite only; `xhat` = decode(code)·invScale; `code` its FP8 code. */
+inline void addError(fog8::ChunkStats& st, float x, float xhat, uint8_t code) {
+  if ((bitsOf(x) & 0x7FFFFFFFu) >= 0x7F800000u) return;
+  const double xd = x;
+  const double d = xd - static_cast<double>(xhat);
+  const double a = xd < 0 ? -xd : xd;
+  st.sumSq += xd * xd;
+  st.errSq += d * d;
+  st.absSum += a;
+  if ((code & 0x7F) == 0) st.lostAbs += a;
+}
+
 }  // namespace

@@ -104,6 +104,17 @@ Napi::Object castStatsObject(Napi::Env env, const Stats& c) {
   return o;
 }
 
+/** castStatsObject plus the error sums {sumSq, errSq, absSum, lostAbs} of a cast that has them. */
+template <typename Stats>
+Napi::Object castErrorStatsObject(Napi::Env env, const Stats& c) {
+  Napi::Object o = castStatsObject(env, c);
+  o.Set("sumSq", c.sumSq);
+  o.Set("errSq", c.errSq);
+  o.Set("absSum", c.absSum);
+  o.Set("lostAbs", c.lostAbs);
+  return o;
+}
+
 /** exports[name] = a JS function named `name` that calls fn. */
 inline void exportFunction(Napi::Env env, Napi::Object exports, const char* name,
                            Napi::Value (*fn)(const Napi::CallbackInfo&)) {

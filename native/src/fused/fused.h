@@ -15,6 +15,11 @@ struct CastCounts {
   uint64_t overflow = 0;
   /** inputs that are not ±0 (NaN included): the denominator of the underflow fraction. */
   uint64_t nonzero = 0;
+  /** over the finite inputs: Σx², Σ(x − x̂)², Σ|x|, Σ|x| of those whose FP8 value is 0 (float64). */
+  double sumSq = 0.0;
+  double errSq = 0.0;
+  double absSum = 0.0;
+  double lostAbs = 0.0;
 };
 
 struct AttentionShape {

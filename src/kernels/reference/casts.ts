@@ -18,6 +18,8 @@ import { roundToBf16Into } from '../../numerics/bf16.js';
  * - overflow: inputs, not NaN, with |fround(x·scale)| > format max (±Infinity included), i.e. the
  *   ones the saturating cast clamps to ±max. A value in (max, max + ½ulp] counts although plain
  *   RNE would also give max: the count is "above max", as the contract states.
+ * - sumSq, errSq, absSum, lostAbs: over the finite inputs, float64 sums of x², (x − x̂)², |x|, and
+ *   |x| where the code is ±0, with x̂ = fround(decode(code)·fround(1/scale)) (what dequantize gives).
  */
 
 /** codes (n) = FP8(fround(x·scale)); x (n). */
@@ -27,8 +29,12 @@ export function quantize(input: FloatArray, format: Fp8FormatName, scale: number
   const scale32 = Math.fround(scale);
   encodeFp8Into(x, fmt, scale32, codes);
   const table = fp8DecodeTable(fmt);
+  const inv32 = Math.fround(1 / scale32);
   const stats = emptyStats();
-  for (let i = 0; i < x.length; i++) countElement(stats, x[i], scale32, table[codes[i]], fmt);
+  for (let i = 0; i < x.length; i++) {
+    countElement(stats, x[i], scale32, table[codes[i]], fmt);
+    countError(stats, x[i], table[codes[i]], inv32);
+  }
   return stats;
 }
 
@@ -53,6 +59,7 @@ export function quantizeDequantize(input: FloatArray, format: Fp8FormatName, sca
     const value = x[i];
     const decoded = table[encodeFp8Scalar(value * scale32, fmt)];
     countElement(stats, value, scale32, decoded, fmt);
+    countError(stats, value, decoded, inv32);
     out[i] = decoded * inv32;
   }
   return stats;
@@ -63,11 +70,23 @@ export function fakeQuantizeScalar(input: number, fmt: FloatFormat, scale32: num
   const value = Math.fround(input);
   const decoded = fp8DecodeTable(fmt)[encodeFp8Scalar(value * scale32, fmt)];
   countElement(stats, value, scale32, decoded, fmt);
+  countError(stats, value, decoded, inv32);
   return Math.fround(decoded * inv32);
 }
 
 export function emptyStats(): CastStats {
-  return { amax: 0, underflow: 0, overflow: 0, nonzero: 0 };
+  return { amax: 0, underflow: 0, overflow: 0, nonzero: 0, sumSq: 0, errSq: 0, absSum: 0, lostAbs: 0 };
+}
+
+/** Error sums of one element (finite x only): x̂ = fround(decoded·inv32); decoded 0 ⇔ code ±0. */
+function countError(stats: CastStats, value: number, decoded: number, inv32: number): void {
+  if (!Number.isFinite(value)) return;
+  const d = value - Math.fround(decoded * inv32);
+  const a = Math.abs(value);
+  stats.sumSq = (stats.sumSq ?? 0) + value * value;
+  stats.errSq = (stats.errSq ?? 0) + d * d;
+  stats.absSum = (stats.absSum ?? 0) + a;
+  if (decoded === 0) stats.lostAbs = (stats.lostAbs ?? 0) + a;
 }
 
 function countElement(stats: CastStats, value: number, scale32: number, decoded: number, fmt: FloatFormat): void {
