@@ -6,6 +6,7 @@
  * tensors tile the data without holes. The reader validates all of that and names the file in
  * every error, so a truncated or corrupt file is refused, never half-read.
  */
+import { constants } from 'node:buffer';
 
 /** Element sizes of the dtypes fog8 writes or reads. */
 export const SAFETENSORS_DTYPE_BYTES = Object.freeze({
@@ -40,8 +41,11 @@ export function typedBytes(a: Float32Array | Uint16Array | Uint8Array | Int32Arr
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
+/** The largest safetensors file encodeSafetensors builds (one Buffer: Node's buffer.constants.MAX_LENGTH). */
+export const maxSafetensorsBytes: number = constants.MAX_LENGTH;
+
 /** Encodes tensors (in the given order) and string metadata into one safetensors buffer. */
-export function encodeSafetensors(tensors: readonly SafetensorsTensor[], metadata: Record<string, string> = {}): Buffer {
+export function encodeSafetensors(tensors: readonly SafetensorsTensor[], metadata: Record<string, string> = {}, maxBytes = maxSafetensorsBytes): Buffer {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
@@ -59,7 +63,14 @@ export function encodeSafetensors(tensors: readonly SafetensorsTensor[], metadat
   const jsonBytes = Buffer.byteLength(json, 'utf8');
   json += ' '.repeat((8 - ((8 + jsonBytes) % 8)) % 8);
   const headerBuf = Buffer.from(json, 'utf8');
-  const out = Buffer.alloc(8 + headerBuf.length + offset);
+  const total = 8 + headerBuf.length + offset;
+  if (total > maxBytes) {
+    // One Buffer per file: Node caps a Buffer at buffer.constants.MAX_LENGTH (4 GiB on Node 20).
+    throw new RangeError(
+      `encodeSafetensors: the file would hold ${total} bytes (${(total / 2 ** 30).toFixed(2)} GiB), more than the ${(maxBytes / 2 ** 30).toFixed(2)} GiB this version writes as one safetensors file; models above about 1 B float32 parameters cannot be checkpointed yet`,
+    );
+  }
+  const out = Buffer.alloc(total);
   out.writeBigUInt64LE(BigInt(headerBuf.length), 0);
   headerBuf.copy(out, 8);
   let p = 8 + headerBuf.length;
