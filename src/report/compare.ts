@@ -137,37 +137,47 @@ export function formatCompareTable(rows: readonly CompareRow[]): string {
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
+/**
+ * One run of a matrix (compare, sweep), resumably: a run with the completion marker is never
+ * retrained; an unfinished one resumes from its checkpoint, or, having none, is moved aside and
+ * started over. The marker (`fields` + finishedAt) is written once training returns.
+ */
+export async function runResumably(
+  runDir: string, tag: string, hasCheckpoint: (runDir: string) => boolean, log: (line: string) => void,
+  train: (resume: boolean) => Promise<unknown>, fields: Record<string, unknown>,
+): Promise<JobOutcome> {
+  if (isFinished(runDir)) {
+    log(`${tag}: finished earlier, not redone`);
+    return 'already-finished';
+  }
+  let outcome: JobOutcome = 'trained';
+  if (existsSync(runDir)) {
+    if (hasCheckpoint(runDir)) {
+      outcome = 'resumed';
+    } else {
+      // A partial run without a checkpoint cannot resume: keep it aside and start over.
+      const aside = `${runDir}.incomplete-${Date.now()}`;
+      renameSync(runDir, aside);
+      log(`${tag}: unfinished without a checkpoint; moved to ${aside}`);
+      outcome = 'restarted';
+    }
+  }
+  const resume = outcome === 'resumed';
+  log(`${tag}: ${resume ? 'resuming' : 'training'} into ${runDir}`);
+  await train(resume);
+  writeFileSync(join(runDir, COMPLETION_MARKER), `${JSON.stringify({ ...fields, finishedAt: new Date().toISOString() }, null, 2)}\n`);
+  return outcome;
+}
+
 /** Runs the matrix (skipping finished runs), writes the report and returns the summary. */
 export async function runCompare(o: CompareOptions): Promise<CompareResult> {
   const log = o.log ?? (() => undefined);
   const jobs = compareJobs(o.presets, o.precisions, o.outDir);
   const outcomes: CompareResult['outcomes'] = [];
   for (const [i, base] of jobs.entries()) {
-    const tag = `[${i + 1}/${jobs.length}] ${base.name}`;
-    if (isFinished(base.runDir)) {
-      log(`${tag}: finished earlier, not redone`);
-      outcomes.push({ job: { ...base, resume: false }, outcome: 'already-finished' });
-      continue;
-    }
-    let outcome: JobOutcome = 'trained';
-    let resume = false;
-    if (existsSync(base.runDir)) {
-      if (o.hasCheckpoint(base.runDir)) {
-        resume = true;
-        outcome = 'resumed';
-      } else {
-        // A partial run without a checkpoint cannot resume: keep it aside and start over.
-        const aside = `${base.runDir}.incomplete-${Date.now()}`;
-        renameSync(base.runDir, aside);
-        log(`${tag}: unfinished without a checkpoint; moved to ${aside}`);
-        outcome = 'restarted';
-      }
-    }
-    const job: CompareJob = { ...base, resume };
-    log(`${tag}: ${resume ? 'resuming' : 'training'} into ${job.runDir}`);
-    await o.runTraining(job);
-    writeFileSync(join(job.runDir, COMPLETION_MARKER), `${JSON.stringify({ preset: job.preset, precision: job.precision, finishedAt: new Date().toISOString() }, null, 2)}\n`);
-    outcomes.push({ job, outcome });
+    const outcome = await runResumably(base.runDir, `[${i + 1}/${jobs.length}] ${base.name}`, o.hasCheckpoint, log,
+      (resume) => o.runTraining({ ...base, resume }), { preset: base.preset, precision: base.precision });
+    outcomes.push({ job: { ...base, resume: outcome === 'resumed' }, outcome });
   }
   if (o.evaluateTasks) for (const job of jobs) await o.evaluateTasks(job.runDir);
   const reportPath = resolve(o.reportPath ?? join(o.outDir, 'report.html'));

@@ -5,13 +5,13 @@
  * unfinished one resumes from its checkpoint or starts over. `shard` (k of n) lets n processes
  * split the matrix; a last plain call then only summarises. The trainer is injected.
  */
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { CastStat } from '../monitor/schema.js';
 import { DEFAULT_SPIKE_OPTIONS, detectSpikes, type SpikeOptions } from '../monitor/spikes.js';
 import { layerAverage } from './stats.js';
 import { TENSOR_NAMES } from './tensors.js';
-import { COMPLETION_MARKER, isFinished } from './compare.js';
+import { isFinished, runResumably } from './compare.js';
 import { escapeHtml } from './html.js';
 import { loadRun, type RunData } from './load.js';
 import { writeReport } from './write-report.js';
@@ -332,27 +332,8 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
       outcomes.push({ name: base.name, outcome: isFinished(base.runDir) ? 'already-finished' : 'other-shard' });
       continue;
     }
-    if (isFinished(base.runDir)) {
-      log(`${tag}: finished earlier, not redone`);
-      outcomes.push({ name: base.name, outcome: 'already-finished' });
-      continue;
-    }
-    let outcome: SweepOutcome = 'trained';
-    let resume = false;
-    if (existsSync(base.runDir)) {
-      if (o.hasCheckpoint(base.runDir)) {
-        resume = true;
-        outcome = 'resumed';
-      } else {
-        const aside = `${base.runDir}.incomplete-${Date.now()}`;
-        renameSync(base.runDir, aside);
-        log(`${tag}: unfinished without a checkpoint; moved to ${aside}`);
-        outcome = 'restarted';
-      }
-    }
-    log(`${tag}: ${resume ? 'resuming' : 'training'} into ${base.runDir}`);
-    await o.runTraining({ ...base, resume });
-    writeFileSync(join(base.runDir, COMPLETION_MARKER), `${JSON.stringify({ preset: base.preset, precision: base.precision, lr: base.lr, seed: base.seed, finishedAt: new Date().toISOString() }, null, 2)}\n`);
+    const outcome = await runResumably(base.runDir, tag, o.hasCheckpoint, log, (resume) => o.runTraining({ ...base, resume }),
+      { preset: base.preset, precision: base.precision, lr: base.lr, seed: base.seed });
     outcomes.push({ name: base.name, outcome });
   }
   const out = resolve(o.outDir);
