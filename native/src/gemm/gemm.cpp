@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -64,6 +65,20 @@ FrozenPack* frozenPackFor(const GemmOperandView& b, size_t N, size_t K, const vo
     if (f->data == b.data && f->dtype == b.dtype && f->trans == b.trans && f->N == N && f->K == K && f->layout == layout && f->layoutKey == layoutKey) return f.get();
   frozenPacks.push_back(std::make_unique<FrozenPack>(FrozenPack{b.data, b.dtype, b.trans, N, K, layout, layoutKey, AlignedBuffer(), false}));
   return frozenPacks.back().get();
+}
+
+/**
+ * Packs B's nPanels panels with pack(p0, p1), on this thread or split over panels, unless b is a
+ * frozen operand whose panels an earlier call already packed; marks a frozen pack ready.
+ */
+void packPanelsOnce(FrozenPack* frozen, size_t threads, size_t nPanels, size_t grain, const std::function<void(size_t, size_t)>& pack) {
+  if (frozen && frozen->ready) return;
+  if (threads == 1) {
+    pack(0, nPanels);
+  } else {
+    parallelFor(nPanels, pack, grain);
+  }
+  if (frozen) frozen->ready = true;
 }
 
 /** One thread for a GEMM of one row panel on a small model (decoding a token): waking a pool
@@ -187,14 +202,7 @@ void gemmPairs(size_t M, size_t N, size_t K, const PackSource& srcA, const PackS
       }
     }
   };
-  if (frozen && frozen->ready) {
-    // packed by an earlier call under the same frozen id
-  } else if (threads == 1) {
-    packPanels(0, nPanels);
-  } else {
-    parallelFor(nPanels, packPanels, 2);
-  }
-  if (frozen) frozen->ready = true;
+  packPanelsOnce(frozen, threads, nPanels, 2, packPanels);
 
   std::atomic<size_t> nextUnit{0};
   parallelRun(std::min(threads, units), [&](size_t t, size_t) {
@@ -304,14 +312,7 @@ void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOper
       }
     }
   };
-  if (frozen && frozen->ready) {
-    // packed by an earlier call under the same frozen id
-  } else if (threads == 1) {
-    packPanels(0, nPanels);
-  } else {
-    parallelFor(nPanels, packPanels, 4);
-  }
-  if (frozen) frozen->ready = true;
+  packPanelsOnce(frozen, threads, nPanels, 4, packPanels);
 
   std::atomic<size_t> nextUnit{0};
   parallelRun(std::min(threads, units), [&](size_t t, size_t) {
