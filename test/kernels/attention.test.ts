@@ -5,6 +5,7 @@ import { Rng, assertClose, finiteDifference, weightedSum } from './random.js';
 import { fp8Format, type FloatFormat } from '../../src/numerics/formats.js';
 import { encodeFp8Scalar, decodeFp8Scalar } from '../../src/numerics/fp8.js';
 import type { AttentionFp8Scales, AttentionShape, CastStats, Kernels } from '../../src/kernels/types.js';
+import { sqnrDb } from '../util/sqnr.js';
 
 const U = 2 ** -24;
 const E4M3 = fp8Format('e4m3');
@@ -353,21 +354,12 @@ test('attention FP8DPA: native matches the reference (several 64-key tiles, GQA,
   const x = inputs(s, 45);
   const scales: AttentionFp8Scales = { p: 448, ds: 2 ** 17 };
   const expected = run(reference, s, x, scales);
-  const sqnr = (a: Float32Array, e: Float32Array): number => {
-    let signal = 0;
-    let noise = 0;
-    for (let i = 0; i < e.length; i++) {
-      signal += e[i] ** 2;
-      noise += (a[i] - e[i]) ** 2;
-    }
-    return noise === 0 ? Infinity : 10 * Math.log10(signal / noise);
-  };
   for (const k of all.filter((b) => b.name !== 'reference')) {
     await t.test(k.name, () => {
       const r = run(k, s, x, scales);
       // Float32 summation order differs (tiles vs rows), which may tip a rare FP8 rounding of P or dS.
       for (const name of ['o', 'dq', 'dk', 'dv'] as const) {
-        const db = sqnr(r[name], expected[name]);
+        const db = sqnrDb(expected[name], r[name]);
         assert.ok(db >= 60, `${name}: ${db.toFixed(1)} dB native vs reference`);
       }
       assertClose(r.lse, expected.lse, 1e-6, 1e-6, 'lse');

@@ -10,6 +10,7 @@ import type { ActivationProbe } from '../../src/ops/boundary.js';
 import { Rng } from '../../src/model/rng.js';
 import { backends } from '../kernels/backends.js';
 import { sqnrDb } from '../util/sqnr.js';
+import { warmedStep } from '../util/warmed-step.js';
 
 function makeBatch(c: ModelConfig, B: number, T: number, seed: number): Batch {
   const rng = new Rng(seed, 7);
@@ -178,15 +179,7 @@ test('fp32 recipe: the same probe sees float32 tensors (nothing rounded), so the
 /** Loss and gradients of one step (FP8: after two warm passes, scales as in training), same seed and batch. */
 function stepOf(c: ModelConfig, k: Kernels, recipe: PrecisionRecipe, batch: Batch): { loss: number; m: Model } {
   const m = new Model(c, k, recipe, 7);
-  for (let pass = 0; pass < (recipe.gemm === 'fp8' ? 2 : 0); pass++) {
-    m.beginOptimizerStep();
-    m.forwardBackward(batch, 1);
-    m.scaling.updateForward();
-    m.scaling.updateBackward();
-  }
-  m.zeroGrads();
-  m.beginOptimizerStep();
-  return { loss: m.forwardBackward(batch, 1), m };
+  return { loss: warmedStep(m, batch, recipe.gemm === 'fp8' ? 2 : 0), m };
 }
 
 /**

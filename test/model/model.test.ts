@@ -12,6 +12,7 @@ import { Rng } from '../../src/model/rng.js';
 import { currentScale } from '../../src/numerics/scaling.js';
 import { E5M2 } from '../../src/numerics/formats.js';
 import { sqnrDb } from '../util/sqnr.js';
+import { warmedStep } from '../util/warmed-step.js';
 
 const kernels = createReferenceKernels();
 
@@ -253,15 +254,7 @@ function compareWithFp32(c: ModelConfig, recipe: string | Parameters<typeof reso
   const ref = new Model(c, kernels, resolvePrecision('fp32'), 7);
   const lossRef = ref.forwardBackward(batch, 1);
   const m = new Model(c, kernels, resolvePrecision(recipe), 7);
-  for (let pass = 0; pass < 2; pass++) {
-    m.beginOptimizerStep();
-    m.forwardBackward(batch, 1);
-    m.scaling.updateForward();
-    m.scaling.updateBackward();
-  }
-  m.zeroGrads();
-  m.beginOptimizerStep();
-  const loss = m.forwardBackward(batch, 1);
+  const loss = warmedStep(m, batch, 2);
   let worst = { name: '', db: Infinity };
   for (const s of m.params.specs) {
     if (s.shape.length !== 2) continue;
