@@ -391,7 +391,6 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
 
   // A rollback is decided from rank 0's view of the step; ranks would have to agree on it first.
   if (config.onAlarm === 'rollback' && comm.size > 1) throw new ConfigError(`onAlarm: 'rollback' is not supported with ${comm.size} data-parallel ranks yet; use 'warn'`);
-  const kernels = await opts.loadKernels(config.kernels, config.threads);
   const sizeSeq = resolveModelConfig({ preset: config.preset, size: config.size }).seqLen;
   const T = config.seq ?? sizeSeq;
   const sizeVocab = resolveModelConfig({ preset: config.preset, size: config.size }).vocabSize;
@@ -426,6 +425,8 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
         'use more --micro-batches (smaller micro-batch), a shorter --seq, fp16/fp8 --m1-precision/--m2-precision, or a smaller --size',
     );
   }
+  // Kernels (and a first-use GEMM tune) only once every config, data and memory check has passed.
+  const kernels = await opts.loadKernels(config.kernels, config.threads);
   const model = new Model(modelConfig, kernels, recipe, config.seed, { gemmOverrides: config.gemmOverrides });
   const forecastModel = config.forecasterModel === null ? null : readForecastModel(config.forecasterModel);
   const optimizer = new AdamW(optimizedTensors(model), kernels, { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay }, {
