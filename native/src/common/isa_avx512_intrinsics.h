@@ -26,12 +26,14 @@ inline To bitCast(const From& from) {
 
 }  // namespace
 
-// Keeps vector values opaque to the optimizer (the peak loops): in a register on real AVX-512; in
-// memory when emulated (SIMDe's 512-bit types do not fit one AVX2 register).
+// Keeps twelve named vector values opaque to the optimizer (the peak loops): in registers on real
+// AVX-512; in memory when emulated (SIMDe's 512-bit types do not fit one AVX2 register). Named
+// variables, not an array: GCC keeps an array of vectors in memory across the barrier, and the
+// store-to-load round trip per instruction then measures forwarding latency, not the core's rate.
 #if FOG8_AVX512_EMULATED
-#define FOG8_OPAQUE_VECTORS(array) asm volatile("" : "+m"(array))
+#define FOG8_OPAQUE_12(a, b, c, d, e, f, g, h, i, j, k, l) \
+  asm volatile("" : "+m"(a), "+m"(b), "+m"(c), "+m"(d), "+m"(e), "+m"(f), "+m"(g), "+m"(h), "+m"(i), "+m"(j), "+m"(k), "+m"(l))
 #else
-#define FOG8_OPAQUE_VECTORS(c)                                                                                 \
-  asm volatile("" : "+v"(c[0]), "+v"(c[1]), "+v"(c[2]), "+v"(c[3]), "+v"(c[4]), "+v"(c[5]), "+v"(c[6]), "+v"(c[7]), \
-               "+v"(c[8]), "+v"(c[9]), "+v"(c[10]), "+v"(c[11]))
+#define FOG8_OPAQUE_12(a, b, c, d, e, f, g, h, i, j, k, l) \
+  asm volatile("" : "+v"(a), "+v"(b), "+v"(c), "+v"(d), "+v"(e), "+v"(f), "+v"(g), "+v"(h), "+v"(i), "+v"(j), "+v"(k), "+v"(l))
 #endif
