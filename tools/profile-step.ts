@@ -1,0 +1,58 @@
+/**
+ * Where a training step's time goes, per kernel: wraps every function of the native Kernels in a
+ * timer and runs warm forward+backward steps of one preset/size/recipe. The time outside kernels
+ * (TypeScript glue, allocation) is printed as "outside kernels".
+ *   node --import tsx tools/profile-step.ts [preset] [size] [recipe] [steps]
+ */
+import { loadKernels } from '../src/kernels/index.js';
+import type { Kernels } from '../src/kernels/types.js';
+import { resolvePrecision } from '../src/numerics/recipe.js';
+import { resolveModelConfig } from '../src/model/config.js';
+import { Model, type Batch } from '../src/model/model.js';
+
+const [preset = 'llama3', size = 's', recipeName = 'fp8-delayed', stepsArg = '4'] = process.argv.slice(2);
+const kernels = await loadKernels('native');
+const totals = new Map<string, { ms: number; calls: number; flops: number }>();
+interface Operand { dtype: string; trans: boolean }
+/** gemm M×N×K a-dtype(ᵀ)×b-dtype(ᵀ): one row per shape and layout. */
+function gemmKey(args: unknown[]): string {
+  const [M, N, K, a, b] = args as [number, number, number, Operand, Operand];
+  return `gemm ${M}×${N}×${K} ${a.dtype}${a.trans ? 'ᵀ' : ''}×${b.dtype}${b.trans ? 'ᵀ' : ''}`;
+}
+let timing = false;
+const timed = new Proxy(kernels, {
+  get(target, prop, receiver) {
+    const v = Reflect.get(target, prop, receiver);
+    if (typeof v !== 'function' || typeof prop !== 'string') return v;
+    return (...args: unknown[]) => {
+      if (!timing) return (v as (...a: unknown[]) => unknown).apply(target, args);
+      const t0 = performance.now();
+      const r = (v as (...a: unknown[]) => unknown).apply(target, args);
+      const key = prop === 'gemm' ? gemmKey(args) : prop;
+      const e = totals.get(key) ?? { ms: 0, calls: 0, flops: 0 };
+      if (prop === 'gemm') e.flops += 2 * (args[0] as number) * (args[1] as number) * (args[2] as number);
+      e.ms += performance.now() - t0;
+      e.calls++;
+      totals.set(key, e);
+      return r;
+    };
+  },
+}) as Kernels;
+const c = resolveModelConfig({ preset, size });
+const T = c.seqLen, B = 4096 / T;
+const model = new Model(c, timed, resolvePrecision(recipeName), 1);
+const inputs = new Int32Array(B * T).map((_, i) => (i * 2654435761) % c.vocabSize >>> 0);
+const targets = new Int32Array(B * T).map((_, i) => (i * 40503 + 7) % c.vocabSize >>> 0);
+const batch: Batch = { inputs, targets, B, T };
+model.forwardBackward(batch, 1);
+const steps = Number(stepsArg);
+timing = true;
+const t0 = performance.now();
+for (let s = 0; s < steps; s++) model.forwardBackward(batch, 1);
+const wall = (performance.now() - t0) / steps;
+let inKernels = 0;
+const rows = [...totals].map(([k, e]) => ({ k, ms: e.ms / steps, calls: e.calls / steps, gflops: e.flops / e.ms / 1e6 })).sort((a, b) => b.ms - a.ms);
+for (const r of rows) inKernels += r.ms;
+console.log(`${preset} ${size} ${recipeName}: ${wall.toFixed(1)} ms per forward+backward (${(4096 / wall * 1000).toFixed(0)} tokens/s without the optimizer)`);
+for (const r of rows) console.log(`${r.k.padEnd(44)} ${r.ms.toFixed(1).padStart(8)} ms ${((100 * r.ms) / wall).toFixed(1).padStart(5)} %  ${r.calls.toFixed(0).padStart(5)} calls${r.gflops > 0 ? `  ${r.gflops.toFixed(0).padStart(4)} GFLOP/s` : ''}`);
+console.log(`${'outside kernels'.padEnd(44)} ${(wall - inKernels).toFixed(1).padStart(8)} ms ${((100 * (wall - inKernels)) / wall).toFixed(1).padStart(5)} %`);
