@@ -177,6 +177,8 @@ fused::AttentionShape shapeArg(Napi::Env env, const Napi::Value& v, const std::s
   const double scale = finiteField(env, o, "softmaxScale", what);
   s.softmaxScale = static_cast<float>(scale);
   if (!std::isfinite(s.softmaxScale)) throwRange(env, what + ".softmaxScale must be finite as a float32, got " + num(scale));
+  const Napi::Value bf16 = o.Get("bf16Operands");
+  s.bf16Operands = bf16.IsUndefined() ? false : boolArg(env, bf16, what + ".bf16Operands");
   return s;
 }
 
@@ -187,6 +189,9 @@ bool fp8Arg(Napi::Env env, const Napi::Value& v, const std::string& fn, bool bac
   Napi::Object o = objectArg(env, v, what + " (or null)");
   out.p = positiveScale(env, o, "p", what);
   out.ds = backward ? positiveScale(env, o, "ds", what) : 1.0f;
+  // Optional inverse scales of the FP8 operands (default 1); doInv is read by the backward only.
+  out.qkvInv = o.Get("qkvInv").IsUndefined() ? 1.0f : positiveScale(env, o, "qkvInv", what);
+  out.doInv = !backward || o.Get("doInv").IsUndefined() ? 1.0f : positiveScale(env, o, "doInv", what);
   return true;
 }
 

@@ -84,6 +84,15 @@ export interface AttentionFp8Scales {
   p: number;
   /** scale for dS (= P ⊙ (dP − rowsum(dO ⊙ O))), cast E5M2. Backward only; dP itself is never cast. */
   ds: number;
+  /**
+   * Inverse scale (1/scale, default 1) of q, k and v. The caller hands the kernels the FP8 values
+   * themselves (decode(code), exact in BF16) and this factor; the kernels apply it (and the other
+   * inverse scales) to the float32 accumulators of QKᵀ, P̂·V, dO·Vᵀ, dŜ·K and dŜᵀ·Q, never to an
+   * operand, as the GEMM applies invScaleA·invScaleB (docs/kernels.md "Attention").
+   */
+  qkvInv?: number;
+  /** Inverse scale (default 1) of do_ (its FP8 values are handed over, as for qkvInv). Backward only. */
+  doInv?: number;
 }
 
 /** Shape of a causal GQA attention call. q: (B, T, Hq, D); k, v: (B, T, Hkv, D); Hq % Hkv == 0. */
@@ -95,6 +104,13 @@ export interface AttentionShape {
   D: number;
   /** multiplies q·k before masking and softmax. */
   softmaxScale: number;
+  /**
+   * BF16 attention (default false; ignored with fp8 scales, whose operands are FP8 values): every
+   * product operand is BF16 — q, k, v, do_ are read rounded to BF16 (a no-op when they arrive BF16)
+   * and P = exp(s − lse) and dS are rounded to BF16 before their products, as flash attention in
+   * BF16 does; the forward then normalises P before P·V (two passes, as FP8DPA).
+   */
+  bf16Operands?: boolean;
 }
 
 /** Optional work of attentionForward. */

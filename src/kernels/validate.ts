@@ -117,7 +117,7 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
       const s = attentionShape(m, shape);
       attentionArrays(m, Floats, s, { q, k: kk, v, o });
       array(m, 'lse', lse, Floats, s.B * s.Hq * s.T, `B·Hq·T = ${s.B}·${s.Hq}·${s.T}`);
-      if (fp8 !== null) fp8Scales(m, fp8, ['p']);
+      if (fp8 !== null) fp8Scales(m, fp8, ['p', 'qkvInv']);
       attentionOptions(m, options);
       return k.attentionForward(q, kk, v, o, lse, shape, fp8, options);
     },
@@ -126,7 +126,7 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
       const s = attentionShape(m, shape);
       attentionArrays(m, Floats, s, { q, k: kk, v, o, do_, dq, dk, dv });
       array(m, 'lse', lse, Floats, s.B * s.Hq * s.T, `B·Hq·T = ${s.B}·${s.Hq}·${s.T}`);
-      if (fp8 !== null) fp8Scales(m, fp8, ['p', 'ds']);
+      if (fp8 !== null) fp8Scales(m, fp8, ['p', 'ds', 'qkvInv', 'doInv']);
       return k.attentionBackward(q, kk, v, o, lse, do_, dq, dk, dv, shape, fp8);
     },
 
@@ -319,6 +319,9 @@ function attentionShape(method: string, shape: AttentionShape): AttentionShape {
   dims(method, { 'shape.B': B, 'shape.T': T, 'shape.Hq': Hq, 'shape.Hkv': Hkv, 'shape.D': D });
   if (Hq % Hkv !== 0) throw new TypeError(`${method}: shape.Hq = ${Hq} must be a multiple of shape.Hkv = ${Hkv}`);
   finite(method, 'shape.softmaxScale', softmaxScale);
+  if (shape.bf16Operands !== undefined && typeof shape.bf16Operands !== 'boolean') {
+    throw new TypeError(`${method}: shape.bf16Operands must be undefined or a boolean, got ${describe(shape.bf16Operands)}`);
+  }
   return shape;
 }
 
@@ -339,7 +342,9 @@ function attentionOptions(method: string, options: AttentionForwardOptions | und
 
 function fp8Scales(method: string, fp8: AttentionFp8Scales, used: readonly (keyof AttentionFp8Scales)[]): void {
   if (typeof fp8 !== 'object') throw new TypeError(`${method}: fp8 must be null or an AttentionFp8Scales object, got ${describe(fp8)}`);
-  for (const key of used) positiveFloat32(method, `fp8.${key}`, fp8[key]);
+  for (const key of used) if (key === 'p' || key === 'ds') positiveFloat32(method, `fp8.${key}`, fp8[key]);
+  // The optional inverse scales of the FP8 operands (default 1) that this method reads.
+  for (const key of ['qkvInv', 'doInv'] as const) if (used.includes(key) && fp8[key] !== undefined) positiveFloat32(method, `fp8.${key}`, fp8[key]);
 }
 
 function gated(Floats: FloatArrayConstructor, method: string, R: number, F: number, wide: Record<string, unknown>, narrow: Record<string, unknown>): void {

@@ -22,7 +22,7 @@ import { LmHeadLossOp } from '../ops/lm-head-loss.js';
 import { Boundary, type BoundTensor } from '../ops/boundary.js';
 import { buildActivationTable, type Producer } from './activation-table.js';
 import { Fp8Operand } from '../ops/cast.js';
-import { attendCached, type KvCache, type KvStorage } from './kv-cache.js';
+import { attendCached, type CachedAttentionCast, type KvCache, type KvStorage } from './kv-cache.js';
 import { P_BOUND } from '../ops/attention.js';
 
 interface SavesForBackward {
@@ -400,6 +400,7 @@ export class ModelGraph {
     const r = ctx.recipe;
     let q = this.qn;
     let pScale: number | null = null;
+    let qInv = 1;
     const ops = storage === 'fp8' ? dec.ops[i] : null;
     if (ops) {
       const scale = ops.qkv.scaleFor([this.qn, this.kn, this.v]);
@@ -407,8 +408,9 @@ export class ModelGraph {
       kn.quantize(this.kn, ops.qkv.format, scale, dec.kCodes);
       kn.quantize(this.v, ops.qkv.format, scale, dec.vCodes);
       const inv = 1 / Math.fround(scale);
-      kn.dequantize(dec.qCodes, ops.qkv.format, inv, dec.qh);
+      kn.dequantize(dec.qCodes, ops.qkv.format, 1, dec.qh); // FP8 values; inv scales the accumulators
       q = dec.qh;
+      qInv = inv;
       layerCache.writeCodes(pos, dec.kCodes, dec.vCodes, inv);
       pScale = ops.p.fusedScale(P_BOUND);
     } else {
@@ -423,8 +425,11 @@ export class ModelGraph {
     const width = c.nKvHeads * D;
     const k = cache.kScratch.subarray(0, len * width);
     const v = cache.vScratch.subarray(0, len * width);
-    layerCache.read(len, k, v);
-    attendCached(q, k, v, this.o, { n, pos, Hq: c.nHeads, Hkv: c.nKvHeads, D, softmaxScale: c.softmaxScale }, pScale);
+    const kvInv = cache.invScratch.subarray(0, len);
+    layerCache.read(len, k, v, kvInv);
+    // The cast AttentionOp's kernel applies: FP8DPA, BF16 attention (recipe 'bf16'), or none.
+    const cast: CachedAttentionCast = pScale !== null ? { mode: 'fp8', pScale, qInv, kvInv } : { mode: storage === 'bf16' ? 'bf16' : 'fp32' };
+    attendCached(q, k, v, this.o, { n, pos, Hq: c.nHeads, Hkv: c.nKvHeads, D, softmaxScale: c.softmaxScale }, cast);
     if (ops) {
       // O is cast E4M3 and handed on dequantized, as AttentionOp.forward does.
       const oInv = ops.o.quantize(this.o, dec.oCodes);

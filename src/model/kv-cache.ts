@@ -6,13 +6,15 @@
  *
  * attendCached is the decode twin of the reference attention forward (src/kernels/reference/
  * attention.ts): the same per-query-row arithmetic (float32-rounded q·k in order, online softmax
- * over key tiles of 32 in fp32 mode; the exactly normalised, E4M3-cast P in FP8 mode), so on the
- * reference backend cached decoding gives the full-window logits bit for bit.
+ * over key tiles of 32 in fp32 mode; the exactly normalised P, cast E4M3 in FP8 mode or rounded to
+ * BF16 in bf16 mode, with the FP8 inverse scales applied to the accumulators), so on the reference
+ * backend cached decoding gives the full-window logits bit for bit.
  */
 import type { CastStats } from '../kernels/types.js';
 import { E4M3 } from '../numerics/formats.js';
 import { fp8DecodeTable } from '../numerics/fp8.js';
-import { emptyStats, fakeQuantizeScalar } from '../kernels/reference/casts.js';
+import { emptyStats, quantizeScalarValue } from '../kernels/reference/casts.js';
+import { roundToBf16Scalar } from '../numerics/bf16.js';
 
 /** How the cache stores K and V. */
 export type KvStorage = 'fp8' | 'bf16' | 'fp32';
@@ -67,8 +69,11 @@ export class LayerKvCache {
     this.fp8.inv.fill(Math.fround(invScale), pos, pos + k.length / this.width);
   }
 
-  /** Rows [0, len) decoded to float32 into k, v (len·Hkv·D): exactly the values the attention kernel saw. */
-  read(len: number, k: Float32Array, v: Float32Array): void {
+  /**
+   * Rows [0, len) decoded to float32 into k, v (len·Hkv·D): exactly the values the attention kernel
+   * saw — for fp8 storage the unscaled FP8 values, with each position's inverse scale in inv (len).
+   */
+  read(len: number, k: Float32Array, v: Float32Array, inv?: Float32Array): void {
     const n = len * this.width;
     if (this.f32) {
       k.set(this.f32.k.subarray(0, n));
@@ -82,13 +87,12 @@ export class LayerKvCache {
       }
     } else {
       const fp8 = this.fp8 as NonNullable<typeof this.fp8>;
+      if (inv === undefined) throw new Error('LayerKvCache.read: fp8 storage needs inv for the inverse scales');
       const table = fp8DecodeTable(E4M3);
-      for (let t = 0; t < len; t++) {
-        const inv = fp8.inv[t];
-        for (let i = t * this.width; i < (t + 1) * this.width; i++) {
-          k[i] = table[fp8.k[i]] * inv;
-          v[i] = table[fp8.v[i]] * inv;
-        }
+      inv.set(fp8.inv.subarray(0, len));
+      for (let i = 0; i < n; i++) {
+        k[i] = table[fp8.k[i]];
+        v[i] = table[fp8.v[i]];
       }
     }
   }
@@ -105,6 +109,8 @@ export class KvCache {
   // decoded K/V of one layer (maxLen, Hkv·D), reused by every layer
   readonly kScratch: Float32Array;
   readonly vScratch: Float32Array;
+  /** per-position inverse scales of FP8 storage (maxLen), reused by every layer */
+  readonly invScratch: Float32Array;
 
   constructor(storage: KvStorage, nLayers: number, maxLen: number, width: number, frozenWeightsEpoch = -2) {
     if (!(Number.isInteger(frozenWeightsEpoch) && frozenWeightsEpoch < -1)) throw new RangeError(`KvCache: frozenWeightsEpoch must be an integer < −1, got ${frozenWeightsEpoch}`);
@@ -113,6 +119,7 @@ export class KvCache {
     this.layers = Array.from({ length: nLayers }, () => new LayerKvCache(storage, maxLen, width));
     this.kScratch = new Float32Array(maxLen * width);
     this.vScratch = new Float32Array(maxLen * width);
+    this.invScratch = new Float32Array(maxLen);
   }
 
   /** Bytes held by the caches of all layers (not the decode scratch). */
@@ -136,28 +143,40 @@ export interface CachedAttentionShape {
   softmaxScale: number;
 }
 
+/** How attendCached casts P: not at all (fp32), to BF16, or to E4M3 with the FP8 operands' inverse scales. */
+export type CachedAttentionCast =
+  | { mode: 'fp32' | 'bf16' }
+  | { mode: 'fp8'; pScale: number; qInv: number; kvInv: Float32Array };
+
 /**
  * o (n, Hq, D) for queries q (n, Hq, D) at positions pos..pos+n−1 over keys/values k, v
- * ((pos + n), Hkv, D), causal. fp8: the P cast scale (FP8 attention) or null. Returns P's cast
- * statistics in FP8 mode. Arithmetic mirrors the reference attention forward row for row.
+ * ((pos + n), Hkv, D), causal. In fp8 mode q, k, v are FP8 values (unscaled) with q's inverse
+ * scale qInv and one per cached position (kvInv): logit j = fround(fround(softmaxScale·
+ * fround(qInv·kvInv[j]))·Σ q·k), and o sums P̃·v per run of positions sharing an inverse scale
+ * before scaling that run's sum by fround(pInv·kvInv) (one run = the reference's oScale·Σ P̃·v).
+ * Returns P's cast statistics in FP8 mode. Arithmetic mirrors the reference attention forward row
+ * for row.
  */
 export function attendCached(
-  q: Float32Array, k: Float32Array, v: Float32Array, o: Float32Array, shape: CachedAttentionShape, pScale: number | null,
+  q: Float32Array, k: Float32Array, v: Float32Array, o: Float32Array, shape: CachedAttentionShape, cast: CachedAttentionCast,
 ): CastStats | null {
   const { n, pos, Hq, Hkv, D } = shape;
   const round = Math.fround;
   const softmaxScale = round(shape.softmaxScale);
   const group = Hq / Hkv;
-  const pS = pScale === null ? 0 : round(pScale);
-  const pInv = pScale === null ? 0 : round(1 / pS);
+  const fp8 = cast.mode === 'fp8' ? cast : null;
+  const pS = fp8 === null ? 0 : round(fp8.pScale);
+  const pInv = fp8 === null ? 0 : round(1 / pS);
   const stats = emptyStats();
   const acc = new Float64Array(D);
+  const runAcc = new Float64Array(D);
   const tileScores = new Float64Array(KEY_TILE);
-  const rowScores = new Float64Array(pos + n); // FP8 pass 2 reuses pass 1's logits (the same values the reference recomputes)
-  const logit = (qOffset: number, kOffset: number): number => {
+  const rowScores = new Float64Array(pos + n); // pass 2 reuses pass 1's logits (the same values the reference recomputes)
+  const logitScale = (j: number): number => (fp8 === null ? softmaxScale : round(softmaxScale * round(round(fp8.qInv) * fp8.kvInv[j])));
+  const logit = (qOffset: number, kOffset: number, j: number): number => {
     let a = 0;
     for (let d = 0; d < D; d++) a = round(a + q[qOffset + d] * k[kOffset + d]);
-    return round(softmaxScale * a);
+    return round(logitScale(j) * a);
   };
   for (let h = 0; h < Hq; h++) {
     const kvHead = Math.floor(h / group);
@@ -172,7 +191,7 @@ export function attendCached(
         const jEnd = Math.min(i + 1, j0 + KEY_TILE);
         let tileMax = -Infinity;
         for (let j = j0; j < jEnd; j++) {
-          const s = logit(qOffset, kvOffset(j));
+          const s = logit(qOffset, kvOffset(j), j);
           tileScores[j - j0] = s;
           rowScores[j] = s;
           if (s > tileMax) tileMax = s;
@@ -185,27 +204,34 @@ export function attendCached(
         for (let j = j0; j < jEnd; j++) {
           const p = Math.exp(tileScores[j - j0] - mNew);
           l += p;
-          if (pScale === null) {
+          if (cast.mode === 'fp32') {
             const vOffset = kvOffset(j);
             for (let d = 0; d < D; d++) acc[d] += p * v[vOffset + d];
           }
         }
         m = mNew;
       }
-      if (pScale === null) {
+      if (cast.mode === 'fp32') {
         for (let d = 0; d < D; d++) o[qOffset + d] = acc[d] / l;
         continue;
       }
       const rowLse = round(m + Math.log(l));
       acc.fill(0);
+      runAcc.fill(0);
       for (let j = 0; j <= i; j++) {
         const p = round(Math.exp(rowScores[j] - rowLse));
-        const pHat = fakeQuantizeScalar(p, E4M3, pS, pInv, stats);
+        const pTilde = fp8 === null ? roundToBf16Scalar(p) : quantizeScalarValue(p, E4M3, pS, pInv, stats);
         const vOffset = kvOffset(j);
-        for (let d = 0; d < D; d++) acc[d] += pHat * v[vOffset + d];
+        for (let d = 0; d < D; d++) runAcc[d] += pTilde * v[vOffset + d];
+        // End of a run of positions sharing an inverse scale: add its scaled sum.
+        if (j === i || (fp8 !== null && fp8.kvInv[j + 1] !== fp8.kvInv[j])) {
+          const runScale = fp8 === null ? 1 : round(pInv * fp8.kvInv[j]);
+          for (let d = 0; d < D; d++) acc[d] += runScale * runAcc[d];
+          runAcc.fill(0);
+        }
       }
       for (let d = 0; d < D; d++) o[qOffset + d] = acc[d];
     }
   }
-  return pScale === null ? null : stats;
+  return fp8 === null ? null : stats;
 }

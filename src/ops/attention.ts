@@ -37,6 +37,9 @@ export class AttentionOp implements TapeNode {
   readonly label: string;
   private readonly shape: AttentionShape;
   private readonly fp8: boolean;
+  /** BF16 attention (recipe 'bf16' or a per-GEMM override): every product operand BF16. */
+  private readonly bf16: boolean;
+  private readonly doCodes: Uint8Array | null; // (B, T, Hq, D) work buffer of the backward
   private readonly lse: FloatArray; // (B, Hq, T)
   // FP8DPA saves
   private readonly qCodes: Uint8Array | null; // (B, T, Hq, D)
@@ -59,7 +62,6 @@ export class AttentionOp implements TapeNode {
     private readonly dO: FloatArray, private readonly dq: FloatArray, private readonly dk: FloatArray, private readonly dv: FloatArray,
   ) {
     this.label = key;
-    this.shape = { ...shape };
     const { B, T, Hq, Hkv, D } = shape;
     const nq = B * T * Hq * D;
     const nkv = B * T * Hkv * D;
@@ -69,6 +71,8 @@ export class AttentionOp implements TapeNode {
     const r = ctx.recipe;
     // The recipe refuses fp8Attention with block scaling; a per-GEMM override keeps this one in BF16.
     this.fp8 = r.gemm === 'fp8' && r.fp8Attention && !ctx.isOverridden(key);
+    this.bf16 = !this.fp8 && (r.gemm === 'bf16' || ctx.isOverridden(key));
+    this.shape = { ...shape, bf16Operands: this.bf16 };
     this.lse = ctx.alloc(B * Hq * T);
     const gemm = 'attn.dpa';
     this.ops = this.fp8
@@ -85,6 +89,7 @@ export class AttentionOp implements TapeNode {
     this.kCodes = this.fp8 ? new Uint8Array(nkv) : null;
     this.vCodes = this.fp8 ? new Uint8Array(nkv) : null;
     this.oCodes = this.fp8 ? new Uint8Array(nq) : null;
+    this.doCodes = this.fp8 ? new Uint8Array(nq) : null;
     this.qSaved = this.fp8 ? null : ctx.alloc(nq);
     this.kSaved = this.fp8 ? null : ctx.alloc(nkv);
     this.vSaved = this.fp8 ? null : ctx.alloc(nkv);
@@ -103,16 +108,20 @@ export class AttentionOp implements TapeNode {
     return (B * Hq * T * (T + 1)) / 2;
   }
 
-  /** q, k, v decoded from the codes forward saved, into scratch slots 1–3 (shared by forward and backward). */
+  /**
+   * The FP8 values of q, k, v (decode(code), unscaled: exact in BF16) from the codes forward saved,
+   * into scratch slots 1–3 (shared by forward and backward); the kernels apply qkvInv to their
+   * accumulators.
+   */
   private dequantizeQkv(fmt: Fp8FormatName): [FloatArray, FloatArray, FloatArray] {
     const kn = this.ctx.kernels;
     const s = this.ctx.scratch;
     const qh = s.floats(this.q.length, 1);
     const kh = s.floats(this.k.length, 2);
     const vh = s.floats(this.v.length, 3);
-    kn.dequantize(this.qCodes as Uint8Array, fmt, this.qkvInv, qh);
-    kn.dequantize(this.kCodes as Uint8Array, fmt, this.qkvInv, kh);
-    kn.dequantize(this.vCodes as Uint8Array, fmt, this.qkvInv, vh);
+    kn.dequantize(this.qCodes as Uint8Array, fmt, 1, qh);
+    kn.dequantize(this.kCodes as Uint8Array, fmt, 1, kh);
+    kn.dequantize(this.vCodes as Uint8Array, fmt, 1, vh);
     return [qh, kh, vh];
   }
 
@@ -132,7 +141,7 @@ export class AttentionOp implements TapeNode {
       const [qh, kh, vh] = this.dequantizeQkv(fmt);
       const pScale = ops.p.fusedScale(P_BOUND);
       this.pScale = pScale;
-      stats = kn.attentionForward(qh, kh, vh, this.o, this.lse, this.shape, { p: pScale, ds: 1 /* backward only */ }, { maxLogit: wantsTensorStats(this.ctx.monitor) });
+      stats = kn.attentionForward(qh, kh, vh, this.o, this.lse, this.shape, { p: pScale, ds: 1 /* backward only */, qkvInv: this.qkvInv }, { maxLogit: wantsTensorStats(this.ctx.monitor) });
       if (stats.p) ops.p.recordFused(stats.p, pScale, this.causalCount(), P_BOUND);
       // O is cast E4M3 and handed on dequantized: the out-projection reads exactly the saved Ô.
       this.oInv = ops.o.quantize(this.o, this.oCodes as Uint8Array);
@@ -140,7 +149,7 @@ export class AttentionOp implements TapeNode {
       if (this.ctx.recipe.activations === 'bf16') kn.roundBf16(this.o, this.o); // handed on BF16, as TE converts it
     } else {
       // BF16 attention (recipe or per-GEMM override) rounds its inputs unless they arrive BF16 already.
-      if ((this.ctx.recipe.gemm === 'bf16' || this.ctx.isOverridden(this.label)) && this.ctx.recipe.activations !== 'bf16') {
+      if (this.bf16 && this.ctx.recipe.activations !== 'bf16') {
         kn.roundBf16(this.q, this.q);
         kn.roundBf16(this.k, this.k);
         kn.roundBf16(this.v, this.v);
@@ -165,10 +174,12 @@ export class AttentionOp implements TapeNode {
       const [qh, kh, vh] = this.dequantizeQkv(fmt);
       const oh = s.floats(this.o.length, 4);
       const doh = s.floats(this.dO.length, 5);
-      // The E4M3 O from the saved codes (this.o may have been rounded further downstream), E5M2 dO.
+      // The E4M3 O from the saved codes (this.o may have been rounded further downstream), and the
+      // E5M2 values of dO (unscaled; the kernel applies doInv to its accumulators).
       kn.dequantize(this.oCodes as Uint8Array, ops.o.format, this.oInv, oh);
-      ops.do.fakeQuantize(this.dO, doh);
-      const scales: AttentionFp8Scales = { p: this.pScale, ds: ops.ds.fusedScale(null) }; // dS has no known bound
+      const doInv = ops.do.quantize(this.dO, this.doCodes as Uint8Array);
+      kn.dequantize(this.doCodes as Uint8Array, ops.do.format, 1, doh);
+      const scales: AttentionFp8Scales = { p: this.pScale, ds: ops.ds.fusedScale(null), qkvInv: this.qkvInv, doInv }; // dS has no known bound
       const st = kn.attentionBackward(qh, kh, vh, oh, this.lse, doh, this.dq, this.dk, this.dv, this.shape, scales);
       if (st.ds) ops.ds.recordFused(st.ds, scales.ds, this.causalCount(), null);
       // dQ, dK, dV: one shared E5M2 scale, handed on dequantized (in place).
@@ -179,7 +190,7 @@ export class AttentionOp implements TapeNode {
     } else {
       let dO = this.dO;
       // BF16 attention (recipe or per-GEMM override) rounds its inputs unless they arrive BF16 already.
-      if ((this.ctx.recipe.gemm === 'bf16' || this.ctx.isOverridden(this.label)) && this.ctx.recipe.activations !== 'bf16') {
+      if (this.bf16 && this.ctx.recipe.activations !== 'bf16') {
         dO = s.floats(this.dO.length, 5);
         kn.roundBf16(this.dO, dO);
       }

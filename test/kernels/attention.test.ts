@@ -6,6 +6,8 @@ import { fp8Format, type FloatFormat } from '../../src/numerics/formats.js';
 import { encodeFp8Scalar, decodeFp8Scalar } from '../../src/numerics/fp8.js';
 import type { AttentionFp8Scales, AttentionShape, CastStats, Kernels } from '../../src/kernels/types.js';
 import { sqnrDb } from '../util/sqnr.js';
+import { roundToBf16Scalar } from '../../src/numerics/bf16.js';
+import { bf16AttentionInputs, fp8AttentionInputs, type AttentionTensors } from './attention-inputs.js';
 
 const U = 2 ** -24;
 const E4M3 = fp8Format('e4m3');
@@ -78,7 +80,7 @@ function inputs(s: AttentionShape, seed: number) {
   return { q: rng.normals(nq), k: rng.normals(nkv), v: rng.normals(nkv), dO: rng.normals(nq) };
 }
 
-function run(kernels: Kernels, s: AttentionShape, x: ReturnType<typeof inputs>, fp8: AttentionFp8Scales | null) {
+function run(kernels: Kernels, s: AttentionShape, x: AttentionTensors, fp8: AttentionFp8Scales | null) {
   const o = new Float32Array(x.q.length).fill(NaN);
   const lse = new Float32Array(s.B * s.Hq * s.T);
   const forward = kernels.attentionForward(x.q, x.k, x.v, o, lse, s, fp8);
@@ -225,13 +227,13 @@ class IntervalSum {
   }
 }
 
-function logitInterval(s: AttentionShape, x: ReturnType<typeof inputs>, b: number, i: number, j: number, h: number): Interval {
+function logitInterval(s: AttentionShape, x: { q: ArrayLike<number>; k: ArrayLike<number> }, b: number, i: number, j: number, h: number, valueUlps = 1): Interval {
   const qi = qIndex(s, b, i, h);
   const kj = kvIndex(s, b, j, h);
   let absSum = 0;
   for (let d = 0; d < s.D; d++) absSum += Math.abs(x.q[qi + d] * x.k[kj + d]);
   const value = s.softmaxScale * dot(x.q, qi, x.k, kj, s.D);
-  return widen([value, value], (s.D + 3) * U * Math.abs(s.softmaxScale) * absSum + U * Math.abs(value));
+  return widen([value, value], (s.D + 3) * U * Math.abs(s.softmaxScale) * absSum + valueUlps * U * Math.abs(value));
 }
 
 /** exp(S − lse) as an interval, with float32 rounding of the result. */
@@ -239,33 +241,53 @@ function pInterval(S: Interval, lse: Interval): Interval {
   return [Math.exp(S[0] - lse[1]) * (1 - 2 * U), Math.exp(S[1] - lse[0]) * (1 + 2 * U)];
 }
 
-test('attention FP8DPA: forward and backward inside the interval oracle, cast stats bounded (GQA, T = 40)', async (t) => {
-  const s: AttentionShape = { B: 1, T: 40, Hq: 4, Hkv: 2, D: 8, softmaxScale: 0.5 };
-  const x = inputs(s, 43);
-  const exact = attention64(s, x.q, x.k, x.v);
-  for (const scales of [{ p: 1, ds: 1 }, { p: 600, ds: 1e6 }]) {
+const bf16Interval = ([lo, hi]: Interval): Interval => [roundToBf16Scalar(lo), roundToBf16Scalar(hi)];
+
+// The cast modes take FP8 (or BF16) values and apply the inverse scales to their accumulators
+// (types.ts AttentionFp8Scales): the oracle works on the values those inputs stand for (value ·
+// inverse scale, exact in float64). The scale constants add a few roundings: 4u on S and dP.
+const CAST_CASES = [
+  { mode: 'fp8', s: { B: 1, T: 40, Hq: 4, Hkv: 2, D: 8, softmaxScale: 0.5 }, scales: { p: 1, ds: 1 }, seed: 43 },
+  { mode: 'fp8', s: { B: 1, T: 40, Hq: 4, Hkv: 2, D: 8, softmaxScale: 0.5 }, scales: { p: 600, ds: 1e6 }, seed: 43 },
+  // two query/key tiles of 64 with a partial last one, odd D, three query heads per kv head
+  { mode: 'fp8', s: { B: 1, T: 100, Hq: 3, Hkv: 1, D: 5, softmaxScale: 0.6 }, scales: { p: 448, ds: 3e5 }, seed: 46 },
+  { mode: 'bf16', s: { B: 1, T: 40, Hq: 4, Hkv: 2, D: 8, softmaxScale: 0.5, bf16Operands: true }, scales: null, seed: 43 },
+  { mode: 'bf16', s: { B: 1, T: 100, Hq: 3, Hkv: 1, D: 5, softmaxScale: 0.6, bf16Operands: true }, scales: null, seed: 46 },
+] as const;
+
+for (const c of CAST_CASES) {
+  const label = `${c.mode === 'fp8' ? 'FP8DPA' : 'BF16'} T = ${c.s.T}, D = ${c.s.D}, Hq/Hkv = ${c.s.Hq}/${c.s.Hkv}${c.scales ? ` scales ${JSON.stringify(c.scales)}` : ''}`;
+  test(`attention ${label}: forward and backward inside the interval oracle (float32 accumulation bound), cast stats bounded`, async (t) => {
+    const s: AttentionShape = { ...c.s };
+    const inp = c.mode === 'fp8' ? fp8AttentionInputs(s, c.seed) : bf16AttentionInputs(s, c.seed);
+    const x = inp.real;
+    const fp8: AttentionFp8Scales | null = c.scales === null ? null : { ...c.scales, qkvInv: inp.qkvInv, doInv: inp.doInv };
+    const castP = (p: Interval): Interval => (c.scales === null ? bf16Interval(p) : fq(p, E4M3, c.scales.p));
+    const castDs = (d: Interval): Interval => (c.scales === null ? bf16Interval(d) : fq(d, E5M2, c.scales.ds));
+    const exact = attention64(s, x.q, x.k, x.v);
     for (const k of await backends()) {
-      await t.test(`${k.name} scales ${JSON.stringify(scales)}`, () => {
-        const r = run(k, s, x, scales);
+      await t.test(k.name, () => {
+        const r = run(k, s, inp.values, fp8);
         // Forward: P from the exact lse (the kernel's lse is within its float32 bound of it).
         const o = new IntervalSum(r.o.length, s.T);
         const pStats = new StatsBounds();
         for (let h = 0; h < s.Hq; h++) {
           for (let i = 0; i < s.T; i++) {
-            const logits = Array.from({ length: i + 1 }, (_, j) => logitInterval(s, x, 0, i, j, h));
+            const logits = Array.from({ length: i + 1 }, (_, j) => logitInterval(s, x, 0, i, j, h, 4));
             const lseValue = exact.lse[h * s.T + i];
             const lseSlack = Math.max(...logits.map(([lo, hi]) => (hi - lo) / 2)) + 2 * U * Math.abs(lseValue);
             assert.ok(Math.abs(r.lse[h * s.T + i] - lseValue) <= lseSlack + 1e-7, `lse[${h}, ${i}]`);
             for (let j = 0; j <= i; j++) {
               const p = pInterval(logits[j], widen([lseValue, lseValue], lseSlack));
-              pStats.add(p, E4M3, scales.p);
-              const pHat = fq(p, E4M3, scales.p);
+              if (c.scales !== null) pStats.add(p, E4M3, c.scales.p);
+              const pHat = castP(p);
               for (let d = 0; d < s.D; d++) o.add(qIndex(s, 0, i, h) + d, product(pHat, [x.v[kvIndex(s, 0, j, h) + d], x.v[kvIndex(s, 0, j, h) + d]]));
             }
           }
         }
         o.check(r.o, 'o');
-        pStats.check(r.forward.p, 'p');
+        if (c.scales !== null) pStats.check(r.forward.p, 'p');
+        else assert.equal(r.forward.p, undefined, 'BF16 attention reports no cast stats');
         assert.ok(Math.abs(r.forward.maxLogit - exact.maxLogit) <= 1e-5 * Math.abs(exact.maxLogit), 'maxLogit');
 
         // Backward: P recomputed from the kernel's own lse (exact input here), its o for D.
@@ -283,17 +305,17 @@ test('attention FP8DPA: forward and backward inside the interval oracle, cast st
             const lse = r.lse[h * s.T + i];
             for (let j = 0; j <= i; j++) {
               const kj = kvIndex(s, 0, j, h);
-              const p = pInterval(logitInterval(s, x, 0, i, j, h), [lse, lse]);
+              const p = pInterval(logitInterval(s, x, 0, i, j, h, 4), [lse, lse]);
               let dpAbs = 0;
               for (let d = 0; d < s.D; d++) dpAbs += Math.abs(x.dO[qi + d] * x.v[kj + d]);
               const dpValue = dot(x.dO, qi, x.v, kj, s.D);
-              // dP is not cast (DESIGN §3): only its float32 accumulation error enters.
-              const dp = widen([dpValue, dpValue], (s.D + 3) * U * dpAbs);
+              // dP is not cast (DESIGN §3): only its float32 accumulation error (and scale) enters.
+              const dp = widen([dpValue, dpValue], (s.D + 3) * U * dpAbs + 4 * U * Math.abs(dpValue));
               const diff: Interval = [dp[0] - Di[1], dp[1] - Di[0]];
               const dS = widen(product(p, widen(diff, U * mag(diff))), 2 * U * mag(product(p, diff)));
-              dsStats.add(dS, E5M2, scales.ds);
-              const dSHat = fq(dS, E5M2, scales.ds);
-              const pHat = fq(p, E4M3, scales.p);
+              if (c.scales !== null) dsStats.add(dS, E5M2, c.scales.ds);
+              const dSHat = castDs(dS);
+              const pHat = castP(p);
               for (let d = 0; d < s.D; d++) {
                 dq.add(qi + d, product(dSHat, [s.softmaxScale * x.k[kj + d], s.softmaxScale * x.k[kj + d]]));
                 dk.add(kj + d, product(dSHat, [s.softmaxScale * x.q[qi + d], s.softmaxScale * x.q[qi + d]]));
@@ -305,24 +327,29 @@ test('attention FP8DPA: forward and backward inside the interval oracle, cast st
         dq.check(r.dq, 'dq');
         dk.check(r.dk, 'dk');
         dv.check(r.dv, 'dv');
+        if (c.scales === null) {
+          assert.deepEqual(r.backward, {}, 'BF16 attention reports no cast stats');
+          return;
+        }
         assert.deepEqual(Object.keys(r.backward), ['ds'], 'the backward reports the dS cast only (dP is not cast)');
         dsStats.check(r.backward.ds, 'ds');
-        if (k.name === 'reference') {
+        if (k.name === 'reference' && c.scales.p !== 448) {
           // The chosen scales make the counts non-trivial (deterministic inputs, reference backend).
-          const counts = [r.forward.p, r.backward.ds].map((c) => [c?.underflow ?? 0, c?.overflow ?? 0]);
+          const counts = [r.forward.p, r.backward.ds].map((st) => [st?.underflow ?? 0, st?.overflow ?? 0]);
           assert.ok(counts.flat().filter((n) => n > 0).length >= 2, `cast counts exercised: ${JSON.stringify(counts)}`);
         }
       });
     }
-  }
-});
+  });
+}
 
 test('attention: options.maxLogit false skips the max logit (NaN) and leaves o, lse and P stats unchanged', async (t) => {
-  const s: AttentionShape = { B: 1, T: 70, Hq: 2, Hkv: 1, D: 8, softmaxScale: 0.35 };
-  const x = inputs(s, 44);
+  const s0: AttentionShape = { B: 1, T: 70, Hq: 2, Hkv: 1, D: 8, softmaxScale: 0.35 };
+  const x = inputs(s0, 44);
   for (const k of await backends()) {
-    for (const fp8 of [null, { p: 448, ds: 1 }]) {
-      await t.test(`${k.name} ${fp8 === null ? 'fp32' : 'FP8DPA'}`, () => {
+    for (const [mode, fp8] of [['fp32', null], ['FP8DPA', { p: 448, ds: 1 }], ['BF16', null]] as const) {
+      const s = { ...s0, bf16Operands: mode === 'BF16' };
+      await t.test(`${k.name} ${mode}`, () => {
         const run1 = (options?: { maxLogit?: boolean }) => {
           const o = new Float32Array(x.q.length);
           const lse = new Float32Array(s.B * s.Hq * s.T);
@@ -351,8 +378,9 @@ test('attention FP8DPA: native matches the reference (several 64-key tiles, GQA,
   const all = await backends();
   const reference = all.find((k) => k.name === 'reference') as Kernels;
   const s: AttentionShape = { B: 2, T: 150, Hq: 4, Hkv: 2, D: 40, softmaxScale: 0.16 };
-  const x = inputs(s, 45);
-  const scales: AttentionFp8Scales = { p: 448, ds: 2 ** 17 };
+  const inp = fp8AttentionInputs(s, 45);
+  const x = inp.values;
+  const scales: AttentionFp8Scales = { p: 448, ds: 2 ** 17 * 3.7, qkvInv: inp.qkvInv, doInv: inp.doInv };
   const expected = run(reference, s, x, scales);
   for (const k of all.filter((b) => b.name !== 'reference')) {
     await t.test(k.name, () => {
@@ -384,11 +412,12 @@ test('attention FP8DPA: native matches the reference (several 64-key tiles, GQA,
 
 test('attention FP8DPA: the P cast\'s error sums equal an independent recomputation from the forward\'s P', async (t) => {
   const s: AttentionShape = { B: 1, T: 20, Hq: 2, Hkv: 1, D: 8, softmaxScale: 2 }; // sharp: many P underflow
-  const x = inputs(s, 7);
-  const scales: AttentionFp8Scales = { p: 1, ds: 2 ** 15 }; // scale 1: P below 2^-10 underflows E4M3
+  const inp = fp8AttentionInputs(s, 7);
+  const x = inp.real;
+  const scales: AttentionFp8Scales = { p: 1, ds: 2 ** 15, qkvInv: inp.qkvInv }; // scale 1: P below 2^-10 underflows E4M3
   for (const k of await backends()) {
     await t.test(k.name, () => {
-      const r = run(k, s, x, scales);
+      const r = run(k, s, inp.values, scales);
       // P in float64 from q, k and the kernel's own lse; fake-quantize with the scalar codec.
       const E4M3 = fp8Format('e4m3');
       const inv = Math.fround(1 / Math.fround(scales.p));

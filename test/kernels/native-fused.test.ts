@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { AttentionBackwardStats, AttentionForwardStats, AttentionFp8Scales, AttentionShape, Kernels } from '../../src/kernels/types.js';
 import { createReferenceKernels } from '../../src/kernels/reference/index.js';
 import { Rng, assertClose } from './random.js';
+import { bf16AttentionInputs, fp8AttentionInputs, type AttentionTensors } from './attention-inputs.js';
 
 // Native-only properties of the fused kernels (the backend-generic parity tests live beside this
 // file): results independent of the thread count, every ISA path agreeing with the reference,
@@ -56,7 +57,7 @@ interface AttentionRun {
   forward: AttentionForwardStats; backward: AttentionBackwardStats;
 }
 
-function runAttention(k: Kernels, s: AttentionShape, x: ReturnType<typeof attentionInputs>, fp8: AttentionFp8Scales | null): AttentionRun {
+function runAttention(k: Kernels, s: AttentionShape, x: AttentionTensors, fp8: AttentionFp8Scales | null): AttentionRun {
   const nq = x.q.length;
   const nkv = x.k.length;
   const o = new Float32Array(nq);
@@ -73,24 +74,37 @@ function runAttention(k: Kernels, s: AttentionShape, x: ReturnType<typeof attent
 const SHAPE: AttentionShape = { B: 2, T: 150, Hq: 4, Hkv: 2, D: 40, softmaxScale: 0.16 };
 const FP8: AttentionFp8Scales = { p: 448, ds: 3e5 };
 
-test('native attention: 1 and 2 threads give bit-identical outputs and stats (fp32 and FP8DPA)', { skip }, () => {
+/** The three modes on SHAPE: fp32, FP8DPA (FP8 values + inverse scales), BF16 (BF16 values). */
+function attentionModes(seed: number) {
+  const f = fp8AttentionInputs(SHAPE, seed, 1.5);
+  return [
+    { mode: 'fp32', s: SHAPE, x: attentionInputs(SHAPE, seed), fp8: null },
+    { mode: 'FP8DPA', s: SHAPE, x: f.values, fp8: { ...FP8, qkvInv: f.qkvInv, doInv: f.doInv } },
+    { mode: 'BF16', s: { ...SHAPE, bf16Operands: true }, x: bf16AttentionInputs(SHAPE, seed, 1.5).values, fp8: null },
+  ] as const;
+}
+
+test('native attention: 1 and 2 threads give bit-identical outputs and stats (fp32, FP8DPA, BF16; every ISA)', { skip }, () => {
   if (typeof native === 'string') return;
   const { kernels, control } = native;
-  const x = attentionInputs(SHAPE, 71);
-  const isa = control.isa();
-  for (const fp8 of [null, FP8]) {
-    const one = withSettings(control, 1, isa, () => runAttention(kernels, SHAPE, x, fp8));
-    const two = withSettings(control, 2, isa, () => runAttention(kernels, SHAPE, x, fp8));
-    assert.deepEqual(two, one, `fp8 = ${JSON.stringify(fp8)}`);
-    assert.ok(one.dq.every(Number.isFinite) && one.dk.every(Number.isFinite) && one.dv.every(Number.isFinite), 'all gradients written');
+  const best = ISAS.indexOf(control.bestIsa());
+  for (const isa of ISAS.slice(0, best + 1)) {
+    for (const { mode, s, x, fp8 } of attentionModes(71)) {
+      const one = withSettings(control, 1, isa, () => runAttention(kernels, s, x, fp8));
+      const two = withSettings(control, 2, isa, () => runAttention(kernels, s, x, fp8));
+      assert.deepEqual(two, one, `${isa} ${mode}`);
+      assert.ok(one.dq.every(Number.isFinite) && one.dk.every(Number.isFinite) && one.dv.every(Number.isFinite), 'all gradients written');
+    }
   }
 });
 
-test('native attention: every ISA path matches the reference (fp32 closely, FP8DPA to ≥ 60 dB)', { skip }, () => {
+test('native attention: every ISA path matches the reference (fp32 closely, FP8DPA and BF16 to ≥ 60 dB)', { skip }, () => {
   if (typeof native === 'string') return;
-  const x = attentionInputs(SHAPE, 72);
+  const [fp32Mode, fp8Mode, bf16Mode] = attentionModes(72);
+  const x = fp32Mode.x;
   const expected = runAttention(createReferenceKernels(), SHAPE, x, null);
-  const expectedFp8 = runAttention(createReferenceKernels(), SHAPE, x, FP8);
+  const expectedFp8 = runAttention(createReferenceKernels(), fp8Mode.s, fp8Mode.x, fp8Mode.fp8);
+  const expectedBf16 = runAttention(createReferenceKernels(), bf16Mode.s, bf16Mode.x, bf16Mode.fp8);
   const best = ISAS.indexOf(native.control.bestIsa());
   for (const isa of ISAS.slice(0, best + 1)) {
     const r = withSettings(native.control, 2, isa, () => runAttention(native.kernels, SHAPE, x, null));
@@ -100,18 +114,22 @@ test('native attention: every ISA path matches the reference (fp32 closely, FP8D
     assertClose(r.dq, expected.dq, 1e-5, 1e-4, `${isa} dq`);
     assertClose(r.dk, expected.dk, 1e-5, 1e-4, `${isa} dk`);
     assertClose(r.dv, expected.dv, 1e-5, 1e-4, `${isa} dv`);
-    const f: ReturnType<typeof runAttention> = withSettings(native.control, 2, isa, () => runAttention(native.kernels, SHAPE, x, FP8));
-    assert.ok(f.o.every(Number.isFinite) && f.dq.every(Number.isFinite), `${isa} FP8 outputs finite`);
-    // FP8DPA parity: only a rare FP8 rounding of P or dS tipped by float32 summation order may differ.
-    for (const name of ['o', 'dq', 'dk', 'dv'] as const) {
-      let signal = 0;
-      let noise = 0;
-      expectedFp8[name].forEach((e, i) => {
-        signal += e * e;
-        noise += (f[name][i] - e) ** 2;
-      });
-      assert.ok(noise <= 1e-6 * signal, `${isa} FP8 ${name}: SQNR ${(10 * Math.log10(signal / noise)).toFixed(1)} dB vs the reference`);
+    for (const [mode, expectedCast, m] of [['FP8', expectedFp8, fp8Mode], ['BF16', expectedBf16, bf16Mode]] as const) {
+      const f: ReturnType<typeof runAttention> = withSettings(native.control, 2, isa, () => runAttention(native.kernels, m.s, m.x, m.fp8));
+      assert.ok(f.o.every(Number.isFinite) && f.dq.every(Number.isFinite), `${isa} ${mode} outputs finite`);
+      // Cast-mode parity: only a rare FP8 / BF16 rounding of P or dS tipped by float32 summation order may differ.
+      for (const name of ['o', 'dq', 'dk', 'dv'] as const) {
+        let signal = 0;
+        let noise = 0;
+        expectedCast[name].forEach((e, i) => {
+          signal += e * e;
+          noise += (f[name][i] - e) ** 2;
+        });
+        assert.ok(noise <= 1e-6 * signal, `${isa} ${mode} ${name}: SQNR ${(10 * Math.log10(signal / noise)).toFixed(1)} dB vs the reference`);
+      }
+      assertClose(f.lse, expectedCast.lse, 1e-6, 1e-6, `${isa} ${mode} lse`);
     }
+    const f: ReturnType<typeof runAttention> = withSettings(native.control, 2, isa, () => runAttention(native.kernels, SHAPE, fp8Mode.x, fp8Mode.fp8));
     const elements = SHAPE.B * SHAPE.Hq * (SHAPE.T * (SHAPE.T + 1)) / 2;
     assert.deepEqual(Object.keys(f.backward), ['ds'], `${isa}: dS is the only backward in-kernel cast`);
     for (const stats of [f.forward.p, f.backward.ds]) {
@@ -160,6 +178,10 @@ test('native addon without withValidation: bad arguments throw TypeError / Range
   assert.throws(() => k.attentionForward(f(16), f(8), f(8), f(16), f(8), { ...s, D: 2.5 }, null), TypeError);
   assert.throws(() => k.attentionForward(f(16), f(8), f(8), f(16), f(8), s, { p: 0, ds: 1 }), RangeError);
   assert.throws(() => k.attentionBackward(f(16), f(8), f(8), f(16), f(8), f(16), f(16), f(8), f(8), s, { p: 1, ds: 0 }), RangeError);
+  assert.throws(() => k.attentionForward(f(16), f(8), f(8), f(16), f(8), s, { p: 1, ds: 1, qkvInv: -1 }), /fp8\.qkvInv/);
+  assert.throws(() => k.attentionBackward(f(16), f(8), f(8), f(16), f(8), f(16), f(16), f(8), f(8), s, { p: 1, ds: 1, doInv: 0 }), /fp8\.doInv/);
+  // @ts-expect-error: bf16Operands must be a boolean
+  assert.throws(() => k.attentionForward(f(16), f(8), f(8), f(16), f(8), { ...s, bf16Operands: 'yes' }, null), /bf16Operands/);
   assert.throws(() => k.attentionBackward(f(16), f(8), f(8), f(16), f(8), f(16), f(16), f(8), new Float32Array(9), s, null), TypeError);
   // @ts-expect-error a shape that is not an object
   assert.throws(() => k.attentionForward(f(16), f(8), f(8), f(16), f(8), 7, null), TypeError);

@@ -66,6 +66,10 @@ test('validation: wrong lengths, dims, formats and dtypes throw a TypeError nami
       throwsNaming(() => k.attentionForward(q, kv1, kv1, q, new Float32Array(6), ok, { p: 0, ds: 1 }), RangeError, 'fp8.p');
       throwsNaming(() => k.attentionBackward(q, kv1, kv1, q, new Float32Array(6), q, q, kv1, new Float32Array(3), ok, null), TypeError, 'dv', '3');
       throwsNaming(() => k.attentionBackward(q, kv1, kv1, q, new Float32Array(6), q, q, kv1, kv1, ok, { p: 1, ds: -2 }), RangeError, 'fp8.ds');
+      throwsNaming(() => k.attentionForward(q, kv1, kv1, q, new Float32Array(6), ok, { p: 1, ds: 1, qkvInv: 0 }), RangeError, 'fp8.qkvInv');
+      throwsNaming(() => k.attentionBackward(q, kv1, kv1, q, new Float32Array(6), q, q, kv1, kv1, ok, { p: 1, ds: 1, doInv: NaN }), RangeError, 'fp8.doInv');
+      // @ts-expect-error: a non-boolean bf16Operands must throw, not be ignored
+      throwsNaming(() => k.attentionForward(q, kv1, kv1, q, new Float32Array(6), { ...ok, bf16Operands: 1 }, null), TypeError, 'shape.bf16Operands');
 
       throwsNaming(() => k.swigluForward(new Float32Array(12), new Float32Array(5), 2, 3), TypeError, 'a', '5', '6');
       throwsNaming(() => k.smoothSwigluBackward(new Float32Array(12), new Float32Array(1), x, new Float32Array(12), 2, 3), TypeError, 's', '1');

@@ -289,7 +289,10 @@ test('fog-xielu at tiny with its own softmax scale 16/head_dim = 2: near one-hot
     const a = compareWithFp32(sharp, recipe, batch);
     const b = compareWithFp32(soft, recipe, batch);
     console.log(`# fog-xielu ${base} (fp32-wide): whole SQNR ${a.whole.toFixed(1)} dB at scale 2 vs ${b.whole.toFixed(1)} dB at scale 0.5`);
-    assert.ok(b.whole - a.whole >= 9, `${base}: scale 0.5 should gain ≥ 9 dB over scale 2, got ${a.whole.toFixed(1)} → ${b.whole.toFixed(1)}`);
+    // BF16 attention rounds P and dS to BF16 (as flash attention does), which costs both scales
+    // alike: the gap is ~7 dB there (36.7 → 43.7 dB when measured), ~12 dB with FP8.
+    const gain = base === 'bf16' ? 5 : 9;
+    assert.ok(b.whole - a.whole >= gain, `${base}: scale 0.5 should gain ≥ ${gain} dB over scale 2, got ${a.whole.toFixed(1)} → ${b.whole.toFixed(1)}`);
     assert.ok(a.whole >= (base === 'bf16' ? 28 : 3), `${base} at scale 2: whole SQNR ${a.whole.toFixed(1)} dB`);
   }
 });

@@ -12,6 +12,10 @@
 #include "common/threads.h"
 #include "fused/fused.h"
 #include "fused/isa_regions.h"
+#if FOG8_FUSED_MULTI_ISA
+// vdpbf16ps for the avx512bf16 region (SIMDe's versions in the emulated build).
+#include "common/isa_avx512_intrinsics.h"
+#endif
 
 namespace fog8::fused {
 

@@ -25,11 +25,15 @@ struct CastCounts {
 struct AttentionShape {
   int64_t B, T, Hq, Hkv, D;
   float softmaxScale;
+  /** BF16 attention without fp8: operands read as BF16, P and dS rounded to BF16 (types.ts). */
+  bool bf16Operands = false;
 };
 
-/** Scales of the two FP8 casts inside attention (P: E4M3, dS: E5M2; dP is never cast). */
+/** Scales of the two FP8 casts inside attention (P: E4M3, dS: E5M2; dP is never cast), and the
+ *  inverse scales of the FP8 operands q, k, v (qkvInv) and dO (doInv), applied to accumulators. */
 struct AttentionFp8Scales {
   float p, ds;
+  float qkvInv = 1.0f, doInv = 1.0f;
 };
 
 struct AdamWParams {

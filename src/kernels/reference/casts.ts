@@ -65,7 +65,20 @@ export function quantizeDequantize(input: FloatArray, format: Fp8FormatName, sca
   return stats;
 }
 
-/** Fake-quantizes one float32 value (the attention kernels' in-kernel P and dS casts), updating `stats`. */
+/**
+ * The FP8 value decode(FP8(fround(x·scale))) of one float32 value, unscaled (the attention kernels'
+ * in-kernel P and dS casts, whose inverse scale is applied to the accumulators); stats as
+ * fakeQuantizeScalar (errSq against x̂ = fround(decoded·inv32)).
+ */
+export function quantizeScalarValue(input: number, fmt: FloatFormat, scale32: number, inv32: number, stats: CastStats): number {
+  const value = Math.fround(input);
+  const decoded = fp8DecodeTable(fmt)[encodeFp8Scalar(value * scale32, fmt)];
+  countElement(stats, value, scale32, decoded, fmt);
+  countError(stats, value, decoded, inv32);
+  return decoded;
+}
+
+/** Fake-quantizes one float32 value, updating `stats`. */
 export function fakeQuantizeScalar(input: number, fmt: FloatFormat, scale32: number, inv32: number, stats: CastStats): number {
   const value = Math.fround(input);
   const decoded = fp8DecodeTable(fmt)[encodeFp8Scalar(value * scale32, fmt)];
