@@ -153,20 +153,34 @@ for (const c of cases) {
 }
 
 // ---- attention -----------------------------------------------------------------------------
-/** maxLogit: whether the forward also computes the max logit (monitoring steps only; masked pairs too). */
-function attentionRate(k: Kernels, T: number, D: number, maxLogit = false): number {
-  const shape: AttentionShape = { B: 1, T, Hq: 4, Hkv: 2, D, softmaxScale: 1 / Math.sqrt(D) };
+/**
+ * maxLogit: whether the forward also computes the max logit (monitoring steps only; masked pairs
+ * too). mode 'fp8': FP8DPA as the op calls it — q, k, v hold E4M3 values and dO E5M2 values, with
+ * their inverse scales in the fp8 argument; 'bf16': BF16 attention (shape.bf16Operands).
+ */
+function attentionRate(k: Kernels, T: number, D: number, maxLogit = false, mode: 'fp8' | 'bf16' = 'fp8'): number {
+  const shape: AttentionShape = { B: 1, T, Hq: 4, Hkv: 2, D, softmaxScale: 1 / Math.sqrt(D), bf16Operands: mode === 'bf16' };
   const q = makeOperand('f32', T * shape.Hq * D, false).data;
   const kv = makeOperand('f32', T * shape.Hkv * D, false).data;
   if (!(q instanceof Float32Array) || !(kv instanceof Float32Array)) throw new TypeError('f32 operand expected');
-  for (const a of [q, kv]) for (let i = 0; i < a.length; i++) a[i] *= 0.25;
   const o = new Float32Array(q.length);
   const lse = new Float32Array(shape.Hq * T);
   const dO = Float32Array.from(q, (x) => x * 0.1);
+  // The values the op hands over: FP8 (decoded codes, inverse scales apart) or BF16.
+  const qkvScale = 37.3;
+  const doScale = 1234.5;
+  for (const [a, fmt, scale] of [[q, 'e4m3', qkvScale], [kv, 'e4m3', qkvScale], [dO, 'e5m2', doScale]] as const) {
+    if (mode === 'fp8') {
+      const codes = new Uint8Array(a.length);
+      reference.quantize(Float32Array.from(a, (x) => x * 0.25), fmt, scale, codes);
+      reference.dequantize(codes, fmt, 1, a);
+    } else reference.roundBf16(a, a);
+  }
   const dq = new Float32Array(q.length);
   const dk = new Float32Array(kv.length);
   const dv = new Float32Array(kv.length);
-  const fp8: AttentionFp8Scales = { p: 448, ds: 1024 }; // dP is not cast (DESIGN §3)
+  // dP is not cast (DESIGN §3)
+  const fp8: AttentionFp8Scales | null = mode === 'fp8' ? { p: 448, ds: 1024, qkvInv: 1 / Math.fround(qkvScale), doInv: 1 / Math.fround(doScale) } : null;
   const seconds = bestSeconds(() => {
     k.attentionForward(q, kv, kv, o, lse, shape, fp8, { maxLogit });
     k.attentionBackward(q, kv, kv, o, lse, dO, dq, dk, dv, shape, fp8);
@@ -178,13 +192,14 @@ function attentionRate(k: Kernels, T: number, D: number, maxLogit = false): numb
 
 if (nativeKernels !== null) {
   const refT256 = attentionRate(reference, 256, 64);
-  for (const [T, maxLogit] of [[256, false], [1024, false], [1024, true]] as const) {
+  const refT256Bf16 = attentionRate(reference, 256, 64, false, 'bf16');
+  for (const [T, maxLogit, mode] of [[256, false, 'fp8'], [1024, false, 'fp8'], [1024, true, 'fp8'], [256, false, 'bf16'], [1024, false, 'bf16']] as const) {
     samplePeaks(0.05);
-    const native = attentionRate(nativeKernels, T, 64, maxLogit);
+    const native = attentionRate(nativeKernels, T, 64, maxLogit, mode);
     const peak = peakFor(['bf16']);
     rows.push({
-      name: `attention fwd+bwd FP8DPA T=${T} D=64 (Hq 4, Hkv 2)${maxLogit ? ' +maxLogit' : ''}`, native, unit: 'GFLOP/s',
-      peakKey: peak.key, ofPeak: native / peak.gflops, reference: refT256,
+      name: `attention fwd+bwd ${mode === 'fp8' ? 'FP8DPA' : 'BF16'} T=${T} D=64 (Hq 4, Hkv 2)${maxLogit ? ' +maxLogit' : ''}`, native, unit: 'GFLOP/s',
+      peakKey: peak.key, ofPeak: native / peak.gflops, reference: mode === 'fp8' ? refT256 : refT256Bf16,
       referenceNote: T === 256 ? 'measured' : 'T=256 rate, assumed T-independent (O(T²) work both sides)',
     });
   }

@@ -216,19 +216,23 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   /**
    * Causal GQA attention, computed tile by tile (memory O(T·D) per head, never T×T).
    * q (B, T, Hq, D), k, v (B, T, Hkv, D) → o (B, T, Hq, D), lse (B, Hq, T) saved.
-   * With fp8 scales (FP8DPA): P = exp(S − lse) is formed exactly normalised (two passes: lse
-   * first, then P), P̂ = fakeQuantE4M3(P, scales.p) and o = P̂ · v. q, k, v are expected to be
-   * already fake-quantized by the caller (shared Q/K/V scale) and o is cast by the caller.
+   * With fp8 scales (FP8DPA): q, k, v hold the FP8 values of the shared Q/K/V cast (decode(code),
+   * unscaled) and scales.qkvInv its inverse scale; P = exp(S − lse) is formed exactly normalised
+   * (two passes: lse first, then P), P̃ = decode(E4M3(P·scales.p)) and
+   * o = (pInv·qkvInv)·Σ P̃·v, S = (softmaxScale·qkvInv²)·Σ q·k: the inverse scales multiply the
+   * float32 accumulators, never an operand (docs/kernels.md "Attention"). o is cast by the caller.
+   * With shape.bf16Operands (BF16 attention): q, k, v are BF16 values, P̃ = bf16(P), two passes.
    * `options.maxLogit: false` skips the max-logit work (masked pairs) and returns maxLogit NaN.
    */
   attentionForward(q: Buf, k: Buf, v: Buf, o: Buf, lse: Buf, shape: AttentionShape, fp8: AttentionFp8Scales | null, options?: AttentionForwardOptions): AttentionForwardStats;
   /**
-   * Backward of attentionForward. do_ (B, T, Hq, D) (already fake-quantized E5M2 by the caller in
-   * FP8 mode, as o is the caller's dequantized E4M3 O). Writes dq (B, T, Hq, D), dk, dv
-   * (B, T, Hkv, D) (overwritten, float32: the caller casts them).
-   * Dᵢ = rowsum(dO ⊙ O); P recomputed from lse; dP = dO·vᵀ (float32 accumulation, never cast);
-   * dS = P ⊙ (dP − D) (P in float32); with fp8: dŜ = fq_E5M2(dS, scales.ds), dq = scale·dŜ·k,
-   * dk = scale·dŜᵀ·q, dv = P̂ᵀ·dO with P̂ = fq_E4M3(P, scales.p) as in forward.
+   * Backward of attentionForward. do_ (B, T, Hq, D): in FP8 mode its E5M2 values with
+   * scales.doInv (o is the caller's dequantized E4M3 O, real values). Writes dq (B, T, Hq, D),
+   * dk, dv (B, T, Hkv, D) (overwritten, float32: the caller casts them).
+   * Dᵢ = doInv·rowsum(dO ⊙ O); P recomputed from lse; dP = (doInv·qkvInv)·dO·vᵀ (float32
+   * accumulation, never cast); dS = P ⊙ (dP − D) (P in float32); with fp8:
+   * dS̃ = decode(E5M2(dS·scales.ds)), P̃ as in forward, dq = (softmaxScale·dsInv·qkvInv)·dS̃·k,
+   * dk = (same)·dS̃ᵀ·q, dv = (pInv·doInv)·P̃ᵀ·dO; with bf16Operands: dS̃ = bf16(dS), P̃ = bf16(P).
    */
   attentionBackward(q: Buf, k: Buf, v: Buf, o: Buf, lse: Buf, do_: Buf, dq: Buf, dk: Buf, dv: Buf, shape: AttentionShape, fp8: AttentionFp8Scales | null): AttentionBackwardStats;
 

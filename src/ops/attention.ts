@@ -12,6 +12,13 @@
  *   ds   E5M2  dS = P ⊙ (dP − rowsum(dO ⊙ O)), inside the kernel (dP = dO·Vᵀ stays float32);
  *   dqkv E5M2  dQ, dK, dV with ONE shared scale (amax over all three), after the kernel, handed
  *              on dequantized to the QKV projection's backward (which casts again as grad_output).
+ * Where the scales are applied: the kernels receive the FP8 VALUES of Q, K, V and dO (the codes
+ * decoded with inverse scale 1: exact in BF16, so the avx512bf16 kernel multiplies them on
+ * vdpbf16ps) and the inverse scales qkvInv, doInv in the fp8 argument; P̃ and dS̃ are FP8 values
+ * formed inside the kernel. Every inverse scale multiplies a float32 accumulator once — S by
+ * softmaxScale·qkvInv², O by pInv·qkvInv, dP by doInv·qkvInv, dQ and dK by softmaxScale·dsInv·qkvInv,
+ * dV by pInv·doInv, rowsum(dO ⊙ O) by doInv — as the GEMM applies invScaleA·invScaleB; the reference
+ * kernel computes the same formula (docs/kernels.md "Attention").
  * Forward saves the FP8 codes of Q, K, V and O plus the float32 log-sum-exp. The backward uses the
  * E4M3 O (decoded from those codes) in rowsum(dO ⊙ O) — the O the out-projection saw — as TE's
  * delayed-scaling path does (it hands cuDNN's backward the FP8 O with its descale).
@@ -19,7 +26,12 @@
  * scale is read when the backward runs. Under 'current' scaling the in-kernel casts cannot measure
  * their tensor first: P uses its known bound (amax 1), dS the previous backward's amax (the very
  * first backward casts with scale 1, as delayed does).
- * Otherwise forward saves float32 copies of q, k, v, o (BF16-rounded q, k, v and dO under 'bf16').
+ * BF16 attention (recipe 'bf16', or a per-GEMM override of 'attn.dpa'): every product operand is
+ * BF16 (DESIGN §3: 'bf16' rounds every GEMM operand) — q, k, v and dO are rounded here, P and dS
+ * inside the kernel (shape.bf16Operands: P = exp(S − lse) exactly normalised, then bf16(P), as
+ * flash attention in BF16 rounds P before P·V), so the avx512bf16 kernel runs on vdpbf16ps too.
+ * Otherwise (fp32, or fp8 without fp8Attention) the kernel runs in float32 with P unrounded.
+ * Forward saves float32 copies of q, k, v, o (BF16-rounded q, k, v and dO under BF16 attention).
  * With BF16 wide tensors (recipe activations 'bf16', activation table entry 'attention.out',
  * rounding 'op') the op rounds O to BF16 itself, before saving it, so the backward's
  * rowsum(dO ⊙ O) reads the O handed on; q, k, v and dO then arrive BF16 and are not rounded again.
