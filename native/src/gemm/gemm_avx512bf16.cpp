@@ -45,6 +45,17 @@ void microF32(size_t kc, const void* aPacked, const void* bPacked, float* acc, s
 #define FOG8_TARGET_VBMI __attribute__((target("avx512vbmi")))
 #endif
 
+/** 32 BF16 values from 32 FP8 codes: `d` holds in each 16-bit lane one code in both bytes; the
+ *  even (low) byte of the lane comes from the low-byte table, the odd (high) byte from the
+ *  high-byte table; two-source byte permutes (7-bit index, 128-byte table half) pick from the
+ *  half that bit 7 selects. Exact for any 256-entry table, NaN codes included. */
+FOG8_TARGET_VBMI inline __m512i decodeLanesVbmi(__m512i d, const __m512i (&lo)[4], const __m512i (&hi)[4]) {
+  const __mmask64 upper = _mm512_movepi8_mask(d);
+  const __m512i l = _mm512_mask_blend_epi8(upper, _mm512_permutex2var_epi8(lo[0], d, lo[1]), _mm512_permutex2var_epi8(lo[2], d, lo[3]));
+  const __m512i h = _mm512_mask_blend_epi8(upper, _mm512_permutex2var_epi8(hi[0], d, hi[1]), _mm512_permutex2var_epi8(hi[2], d, hi[3]));
+  return _mm512_mask_blend_epi8(static_cast<__mmask64>(0xAAAAAAAAAAAAAAAAull), l, h);
+}
+
 /** n FP8 codes → BF16 bits with VBMI: per 32 codes, each code is widened to a 16-bit lane with
  *  the code in both bytes; two-source byte permutes (7-bit index, 128-byte table) pick the low
  *  (even bytes) or high (odd bytes) BF16 byte from the table half that bit 7 selects. Exact for
@@ -59,11 +70,7 @@ FOG8_TARGET_VBMI void decodeFp8Vbmi(const uint8_t* x, size_t n, const uint8_t* b
   for (; j + 32 <= n; j += 32) {
     // zero-extended codes (sign-extend and mask: SIMDe 0.7.4 has no _mm512_cvtepu8_epi16)
     const __m512i w = _mm512_and_si512(_mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + j))), _mm512_set1_epi16(0xFF));
-    const __m512i d = _mm512_or_si512(w, _mm512_slli_epi16(w, 8));
-    const __mmask64 upper = _mm512_movepi8_mask(d);
-    const __m512i l = _mm512_mask_blend_epi8(upper, _mm512_permutex2var_epi8(lo[0], d, lo[1]), _mm512_permutex2var_epi8(lo[2], d, lo[3]));
-    const __m512i h = _mm512_mask_blend_epi8(upper, _mm512_permutex2var_epi8(hi[0], d, hi[1]), _mm512_permutex2var_epi8(hi[2], d, hi[3]));
-    _mm512_storeu_si512(dst + j, _mm512_mask_blend_epi8(static_cast<__mmask64>(0xAAAAAAAAAAAAAAAAull), l, h));
+    _mm512_storeu_si512(dst + j, decodeLanesVbmi(_mm512_or_si512(w, _mm512_slli_epi16(w, 8)), lo, hi));
   }
   for (; j < n; j++) dst[j] = static_cast<uint16_t>(bytes[x[j]] | (bytes[256 + x[j]] << 8));
 }
@@ -92,9 +99,53 @@ inline void storePairs(__m256i x, __m256i y, uint32_t* dst) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
 }
 
+/** dst[j] = pair(decode(x[j]), decode(y[j])) for j < n: FP8 codes of two rows straight into
+ *  BF16 pairs with VBMI. Per 32 columns the two rows' codes sit in one zmm (x low half, y high
+ *  half); one byte permute puts each code in both bytes of its output lane, already in pair order
+ *  (lane 2p from x, 2p + 1 from y), then decodeLanesVbmi. One pass, no intermediate rows: the
+ *  wgrad layout (A = dyᵀ) packs A this way at every k block. */
+FOG8_TARGET_VBMI void interleaveFp8Vbmi(const uint8_t* x, const uint8_t* y, size_t n, const uint8_t* bytes, uint32_t* dst) {
+  __m512i lo[4], hi[4];
+  for (int q = 0; q < 4; q++) {
+    lo[q] = _mm512_loadu_si512(bytes + 64 * q);
+    hi[q] = _mm512_loadu_si512(bytes + 256 + 64 * q);
+  }
+  alignas(64) uint8_t index[2][64];
+  for (int half = 0; half < 2; half++)
+    for (int b = 0; b < 64; b++) {
+      const int lane = b / 2;  // output lane: column half·16 + lane / 2 of row lane % 2
+      index[half][b] = static_cast<uint8_t>((lane % 2) * 32 + half * 16 + lane / 2);
+    }
+  const __m512i index0 = _mm512_load_si512(index[0]), index1 = _mm512_load_si512(index[1]);
+  size_t j = 0;
+  for (; j + 32 <= n; j += 32) {
+    const __m512i codes = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + j))),
+                                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + j)), 1);
+    _mm512_storeu_si512(dst + j, decodeLanesVbmi(_mm512_permutexvar_epi8(index0, codes), lo, hi));
+    _mm512_storeu_si512(dst + j + 16, decodeLanesVbmi(_mm512_permutexvar_epi8(index1, codes), lo, hi));
+  }
+  for (; j < n; j++)
+    dst[j] = static_cast<uint32_t>(bytes[x[j]] | (bytes[256 + x[j]] << 8)) | static_cast<uint32_t>(bytes[y[j]] | (bytes[256 + y[j]] << 8)) << 16;
+}
+
 /** dst[j] = pair(row0[j], row1[j]) for j < n, from two rows (k and k + 1) of a row-contiguous
  *  source starting at element offsets o0 and o1 (row1 absent → zeros). */
 void interleaveRows(const fog8::PackSource& s, size_t o0, size_t o1, bool hasRow1, size_t n, uint32_t* dst) {
+  // Two direct paths (no intermediate rows): FP8 with VBMI, and BF16.
+  if (hasRow1 && s.dtype != fog8::Dtype::bf16 && s.vbmi) {
+    const uint8_t* x = static_cast<const uint8_t*>(s.data);
+    interleaveFp8Vbmi(x + o0, x + o1, n, s.bf16Bytes, dst);
+    return;
+  }
+  if (hasRow1 && s.dtype == fog8::Dtype::bf16) {
+    const uint16_t* x = static_cast<const uint16_t*>(s.data) + o0;
+    const uint16_t* y = static_cast<const uint16_t*>(s.data) + o1;
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16)
+      storePairs(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + j)), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + j)), dst + j);
+    for (; j < n; j++) dst[j] = x[j] | static_cast<uint32_t>(y[j]) << 16;
+    return;
+  }
   constexpr size_t kChunk = 256;
   alignas(64) uint16_t x[kChunk], y[kChunk];
   for (size_t j0 = 0; j0 < n; j0 += kChunk) {
