@@ -12,7 +12,9 @@
  * positive-integer argument (`R`), a field of a struct argument (`shape.Hq`) or the length of an
  * array argument (`x.length`). Error messages quote the expression with its values.
  */
-import type { Kernels } from './types.js';
+import type {
+  AdamWParams, AttentionForwardOptions, AttentionFp8Scales, AttentionShape, Fp8FormatName, GemmOperand, Kernels, OperandDtype, RopeScaling, XieluParams,
+} from './types.js';
 
 /** Element type of an array: 'float' is the backend's float buffer (Float32Array, or Float64Array in float64 mode). */
 export type ArrayDtype = 'float' | 'u8' | 'u16' | 'i32' | 'f64';
@@ -88,30 +90,60 @@ export interface KernelSignature {
 }
 
 // ---- builders ------------------------------------------------------------------------------------
+// Generic in the name so that the table's type keeps literal names, which the checks against the
+// interfaces of types.ts (bottom of the file, and `struct`) read.
 
 type Extra<S extends ArgSpec> = Partial<Omit<S, 'kind' | 'name'>>;
+type Named<S extends ArgSpec, N extends string> = S & { readonly name: N };
 
-const floats = (name: string, length?: string, extra: Extra<ArraySpec> = {}): ArraySpec => ({ kind: 'array', name, dtype: 'float', length, ...extra });
-const u8 = (name: string, length?: string): ArraySpec => ({ kind: 'array', name, dtype: 'u8', length });
-const u16 = (name: string, length?: string): ArraySpec => ({ kind: 'array', name, dtype: 'u16', length });
-const f64 = (name: string, length?: string): ArraySpec => ({ kind: 'array', name, dtype: 'f64', length });
-const i32 = (name: string, length?: string, extra: Extra<ArraySpec> = {}): ArraySpec => ({ kind: 'array', name, dtype: 'i32', length, ...extra });
-const int = (name: string, extra: Extra<IntSpec> = {}): IntSpec => ({ kind: 'int', name, ...extra });
-const num = (name: string, rule: NumberRule, extra: Extra<NumberSpec> = {}): NumberSpec => ({ kind: 'number', name, rule, ...extra });
-const oneOf = (name: string, values: readonly string[]): EnumSpec => ({ kind: 'enum', name, values });
-const bool = (name: string): BoolSpec => ({ kind: 'bool', name });
-const struct = (name: string, type: string, fields: readonly ArgSpec[]): StructSpec => ({ kind: 'struct', name, type, fields });
+const array = <N extends string>(name: N, dtype: ArraySpec['dtype'], length?: string, extra: Extra<ArraySpec> = {}): Named<ArraySpec, N> => ({ kind: 'array', name, dtype, length, ...extra });
+const floats = <N extends string>(name: N, length?: string): Named<ArraySpec, N> => array(name, 'float', length);
+const u8 = <N extends string>(name: N, length?: string): Named<ArraySpec, N> => array(name, 'u8', length);
+const u16 = <N extends string>(name: N, length?: string): Named<ArraySpec, N> => array(name, 'u16', length);
+const f64 = <N extends string>(name: N, length?: string): Named<ArraySpec, N> => array(name, 'f64', length);
+const int = <N extends string>(name: N, extra: Extra<IntSpec> = {}): Named<IntSpec, N> => ({ kind: 'int', name, ...extra });
+const num = <N extends string>(name: N, rule: NumberRule, extra: Extra<NumberSpec> = {}): Named<NumberSpec, N> => ({ kind: 'number', name, rule, ...extra });
+const bool = <N extends string>(name: N): Named<BoolSpec, N> => ({ kind: 'bool', name });
 const nullable = <S extends ArgSpec>(spec: S): S => ({ ...spec, nullable: true });
 const optional = <S extends ArgSpec>(spec: S): S => ({ ...spec, optional: true });
 
+/** `Names` must be exactly the union `Of` (no name missing, none unknown); else a type naming the difference. */
+type Exactly<Of extends string, Names extends string> =
+  [Exclude<Of, Names>, Exclude<Names, Of>] extends [never, never] ? unknown : { missing: Exclude<Of, Names>; unknown: Exclude<Names, Of> };
+
+/** One of a fixed set of strings; `values` must list exactly the string union U of types.ts. */
+const oneOf = <U extends string>() => <N extends string, const V extends readonly string[]>(name: N, values: V & Exactly<U, V[number]>): Named<EnumSpec, N> =>
+  ({ kind: 'enum', name, values });
+
+/** The interfaces of types.ts that arguments are objects of, by the name messages use. */
+interface StructTypes {
+  GemmOperand: GemmOperand;
+  RopeScaling: RopeScaling;
+  AttentionShape: AttentionShape;
+  AttentionFp8Scales: AttentionFp8Scales;
+  AttentionForwardOptions: AttentionForwardOptions;
+  XieluParams: XieluParams;
+  AdamWParams: AdamWParams;
+}
+type FieldName<T extends keyof StructTypes> = Extract<keyof StructTypes[T], string>;
+
+/** An object argument of interface `type`: `fields` must name exactly that interface's properties (compile-time). */
+const struct = <N extends string, T extends keyof StructTypes, const F extends readonly ArgSpec[]>(
+  name: N, type: T, fields: F & Exactly<FieldName<T>, F[number]['name']>,
+): Named<StructSpec, N> => ({ kind: 'struct', name, type, fields });
+
+/** Like struct, for a kernel that reads only some of the interface's fields. */
+const someOf = <N extends string, T extends keyof StructTypes>(name: N, type: T, fields: readonly (ArgSpec & { readonly name: FieldName<T> })[]): Named<StructSpec, N> =>
+  ({ kind: 'struct', name, type, fields });
+
 // ---- shared argument shapes ------------------------------------------------------------------------
 
-const format = oneOf('format', ['e4m3', 'e5m2']);
+const format = oneOf<Fp8FormatName>()('format', ['e4m3', 'e5m2']);
 
 /** A GEMM operand (GemmOperand) of `length` elements; the array type of `data` follows `dtype`. */
-const operand = (name: string, length: string): StructSpec => struct(name, 'GemmOperand', [
-  oneOf('dtype', ['f32', 'bf16', 'e4m3', 'e5m2']),
-  { kind: 'array', name: 'data', dtype: { field: 'dtype', map: { f32: 'float', bf16: 'u16', e4m3: 'u8', e5m2: 'u8' } }, length },
+const operand = <N extends string>(name: N, length: string) => struct(name, 'GemmOperand', [
+  oneOf<OperandDtype>()('dtype', ['f32', 'bf16', 'e4m3', 'e5m2']),
+  array('data', { field: 'dtype', map: { f32: 'float', bf16: 'u16', e4m3: 'u8', e5m2: 'u8' } }, length),
   bool('trans'),
   optional(num('invScale', 'scale')),
   optional(int('frozen', { note: 'an id of unchanging data' })),
@@ -137,12 +169,20 @@ const attentionShape = struct('shape', 'AttentionShape', [
   int('B'), int('T'), int('Hq', { multipleOf: 'Hkv' }), int('Hkv'), int('D'), num('softmaxScale', 'finite'),
 ]);
 /** (B, T, Hq, D) and (B, T, Hkv, D) tensors and the (B, Hq, T) log-sum-exp of attention. */
-const qHeads = (name: string): ArraySpec => floats(name, 'shape.B·shape.T·shape.Hq·shape.D');
-const kvHeads = (name: string): ArraySpec => floats(name, 'shape.B·shape.T·shape.Hkv·shape.D');
+const qHeads = <N extends string>(name: N) => floats(name, 'shape.B·shape.T·shape.Hq·shape.D');
+const kvHeads = <N extends string>(name: N) => floats(name, 'shape.B·shape.T·shape.Hkv·shape.D');
 const attentionLse = floats('lse', 'shape.B·shape.Hq·shape.T');
-/** AttentionFp8Scales: the forward reads p only, the backward every field. */
-const fp8ScaleFields = { p: num('p', 'scale'), ds: num('ds', 'scale') };
-const fp8Scales = (fields: readonly ArgSpec[]): StructSpec => nullable(struct('fp8', 'AttentionFp8Scales', fields));
+
+/** AttentionFp8Scales, one line per field: its check, and whether the forward reads it (the backward reads all). */
+const FP8_SCALE_FIELDS = [
+  { spec: num('p', 'scale'), forward: true },
+  { spec: num('ds', 'scale'), forward: false },
+] as const;
+const fp8Scales = (pass: 'forward' | 'backward') =>
+  nullable(someOf('fp8', 'AttentionFp8Scales', FP8_SCALE_FIELDS.filter((f) => pass === 'backward' || f.forward).map((f) => f.spec)));
+
+/** Cross-entropy targets (R): a class index of the row's logits, or −1. */
+const targets = array('targets', 'i32', 'R', { each: { min: -1, below: 'V' }, note: '−1: an ignored row' });
 
 const xieluParams = struct('p', 'XieluParams', [num('alphaP', 'finite'), num('alphaN', 'finite'), num('beta', 'finite'), num('eps', 'finite')]);
 
@@ -171,22 +211,22 @@ export const KERNEL_SIGNATURES = {
   ropeBackward: rope('dy', 'dx'),
 
   crossEntropyForward: {
-    args: [floats('logits', 'R·V'), i32('targets', 'R', { each: { min: -1, below: 'V' }, note: '−1: an ignored row' }), floats('losses', 'R'), floats('lse', 'R'), int('R'), int('V')],
+    args: [floats('logits', 'R·V'), targets, floats('losses', 'R'), floats('lse', 'R'), int('R'), int('V')],
   },
   crossEntropyBackward: {
-    args: [floats('logits', 'R·V'), i32('targets', 'R', { each: { min: -1, below: 'V' }, note: '−1: an ignored row' }), floats('lse', 'R'), floats('dloss', 'R'), floats('dlogits', 'R·V'), int('R'), int('V')],
+    args: [floats('logits', 'R·V'), targets, floats('lse', 'R'), floats('dloss', 'R'), floats('dlogits', 'R·V'), int('R'), int('V')],
   },
 
   attentionForward: {
     args: [
-      qHeads('q'), kvHeads('k'), kvHeads('v'), qHeads('o'), attentionLse, attentionShape, fp8Scales([fp8ScaleFields.p]),
+      qHeads('q'), kvHeads('k'), kvHeads('v'), qHeads('o'), attentionLse, attentionShape, fp8Scales('forward'),
       optional(struct('options', 'AttentionForwardOptions', [optional(bool('maxLogit'))])),
     ],
   },
   attentionBackward: {
     args: [
       qHeads('q'), kvHeads('k'), kvHeads('v'), qHeads('o'), attentionLse, qHeads('do_'), qHeads('dq'), kvHeads('dk'), kvHeads('dv'),
-      attentionShape, fp8Scales([fp8ScaleFields.p, fp8ScaleFields.ds]),
+      attentionShape, fp8Scales('backward'),
     ],
   },
 
@@ -234,3 +274,6 @@ type ArityMismatch = {
 }[KernelFunctionName];
 /** Fails to compile, naming the function ("true is not assignable to 'gemm'"), when an arity differs. */
 export const TABLE_MATCHES_INTERFACE: [ArityMismatch] extends [never] ? true : ArityMismatch = true;
+
+/** Every field of AttentionFp8Scales has a line in FP8_SCALE_FIELDS (the backward's check reads them all). */
+export const FP8_SCALES_COMPLETE: Exactly<FieldName<'AttentionFp8Scales'>, (typeof FP8_SCALE_FIELDS)[number]['spec']['name']> = {};
