@@ -72,17 +72,21 @@ interface Call {
 }
 
 /** Checks one value; `container` holds its siblings (the argument list, or the struct it is a field of). */
-type Check = (value: unknown, call: Call, container: unknown) => void;
-/** Reads a sibling out of a container. */
-type Getter = (container: unknown) => unknown;
+type Check = (value: unknown, call: Call, container: Container) => void;
+/** The argument list or a struct: read by index or field name. */
+type Container = Readonly<Record<string, unknown>>;
+
+function isContainer(value: unknown): value is Container {
+  return typeof value === 'object' && value !== null;
+}
+/** Where a sibling sits in its container: an argument's index, or a field's name. */
+type Key = number | string;
 
 /** A length expression compiled against a signature's argument names. */
 interface Expression {
   readonly text: string;
   readonly factors: readonly ((args: readonly unknown[]) => number)[];
 }
-
-const CHECKS = compileTable();
 
 function compileTable(): Record<KernelFunctionName, (args: readonly unknown[], Floats: FloatArrayConstructor) => void> {
   const checks: Partial<Record<KernelFunctionName, (args: readonly unknown[], Floats: FloatArrayConstructor) => void>> = {};
@@ -105,13 +109,11 @@ function compileSignature(fn: string, specs: readonly ArgSpec[]): (args: readonl
   const level = compileLevel(fn, specs, '', (name) => {
     const i = index.get(name);
     if (i === undefined) throw new Error(`signatures: ${fn} refers to an unknown argument '${name}'`);
-    return (container) => Reflect.get(asObject(container), i);
+    return i;
   }, expression, order);
-  return (args, Floats) => level(args, { fn, args, Floats });
-}
-
-function asObject(value: unknown): object {
-  return typeof value === 'object' && value !== null ? value : {};
+  return (args, Floats) => {
+    if (isContainer(args)) level(args, { fn, args, Floats });
+  };
 }
 
 function collectReferences(specs: readonly ArgSpec[], into: Set<string>): void {
@@ -142,7 +144,10 @@ function compileExpression(fn: string, text: string, index: ReadonlyMap<string, 
     const i = index.get(root);
     if (i === undefined || rest.length > 0) throw new Error(`signatures: ${fn}: length expression '${text}' refers to an unknown argument '${factor}'`);
     if (field === undefined) return (args) => Number(args[i]);
-    return (args) => Number(Reflect.get(asObject(args[i]), field));
+    return (args) => {
+      const struct = args[i];
+      return isContainer(struct) ? Number(struct[field]) : NaN;
+    };
   });
   return { text: factorsOf(text).join('·'), factors };
 }
@@ -163,19 +168,19 @@ function showExpression(e: Expression, args: readonly unknown[], value: number):
  * `order`, then the checks relating siblings (multiple of, greater than).
  */
 function compileLevel(
-  fn: string, specs: readonly ArgSpec[], prefix: string, sibling: (name: string) => Getter, expression: (text: string) => Expression,
+  fn: string, specs: readonly ArgSpec[], prefix: string, sibling: (name: string) => Key, expression: (text: string) => Expression,
   order: readonly number[] = [...specs.keys()],
-): (container: unknown, call: Call) => void {
-  const getters = specs.map((spec) => sibling(spec.name));
-  const checks = specs.map((spec) => compileSpec(fn, spec, prefix + spec.name, sibling, expression));
+): (container: Container, call: Call) => void {
+  const keys = order.map((i) => sibling(specs[i].name));
+  const checks = order.map((i) => compileSpec(fn, specs[i], prefix + specs[i].name, sibling, expression));
   const relations = specs.flatMap((spec) => compileRelations(spec, prefix, sibling));
   return (container, call) => {
-    for (const i of order) checks[i](getters[i](container), call, container);
-    for (const relation of relations) relation(container, call);
+    for (let i = 0; i < checks.length; i++) checks[i](container[keys[i]], call, container);
+    for (let i = 0; i < relations.length; i++) relations[i](container, call);
   };
 }
 
-function compileSpec(fn: string, spec: ArgSpec, path: string, sibling: (name: string) => Getter, expression: (text: string) => Expression): Check {
+function compileSpec(fn: string, spec: ArgSpec, path: string, sibling: (name: string) => Key, expression: (text: string) => Expression): Check {
   const base = compileKind(fn, spec, path, sibling, expression);
   const { nullable = false, optional = false } = spec;
   if (!nullable && !optional) return base;
@@ -189,7 +194,7 @@ function noteText(note: string | undefined): string {
   return note === undefined ? '' : ` (${note})`;
 }
 
-function compileKind(fn: string, spec: ArgSpec, path: string, sibling: (name: string) => Getter, expression: (text: string) => Expression): Check {
+function compileKind(fn: string, spec: ArgSpec, path: string, sibling: (name: string) => Key, expression: (text: string) => Expression): Check {
   const orNull = spec.nullable ? ' or null' : '';
   const note = noteText(spec.note);
   switch (spec.kind) {
@@ -199,14 +204,14 @@ function compileKind(fn: string, spec: ArgSpec, path: string, sibling: (name: st
       const below = spec.each === undefined ? undefined : expression(spec.each.below);
       const min = spec.each?.min ?? 0;
       const fixed = typeof dtype !== 'string' ? undefined : dtype === 'float' ? 'float' : FIXED_ARRAY[dtype];
-      const selector = typeof dtype === 'string' ? undefined : { get: sibling(dtype.field), field: dtype.field, map: dtype.map };
+      const selector = typeof dtype === 'string' ? undefined : { key: sibling(dtype.field), field: dtype.field, map: dtype.map };
       return (value, call, container) => {
         let ctor: TypedArrayConstructor;
         let forDtype = '';
         if (fixed !== undefined) {
           ctor = fixed === 'float' ? call.Floats : fixed;
         } else if (selector !== undefined) {
-          const chosen = String(selector.get(container));
+          const chosen = String(container[selector.key]);
           const d = selector.map[chosen];
           ctor = d === 'float' ? call.Floats : FIXED_ARRAY[d];
           forDtype = ` for ${selector.field} '${chosen}'`;
@@ -240,11 +245,10 @@ function compileKind(fn: string, spec: ArgSpec, path: string, sibling: (name: st
       };
     }
     case 'number': {
-      const { rule } = spec;
+      const allowed = NUMBER_RULES[spec.rule];
       return (value, call) => {
         if (typeof value !== 'number') throw new TypeError(`${call.fn}: ${path} must be a number${orNull}, got ${describe(value)}`);
         if (!Number.isFinite(value)) throw new RangeError(`${call.fn}: ${path} must be finite, got ${value}`);
-        const allowed = NUMBER_RULES[rule];
         if (!allowed.test(value)) throw new RangeError(`${call.fn}: ${path} must be ${allowed.text(path)}${note}, got ${value}`);
       };
     }
@@ -265,10 +269,10 @@ function compileKind(fn: string, spec: ArgSpec, path: string, sibling: (name: st
       const article = /^[AEIOU]/.test(spec.type) ? 'an' : 'a';
       const fields = compileLevel(fn, spec.fields, `${path}.`, (name) => {
         if (!spec.fields.some((f) => f.name === name)) throw new Error(`signatures: ${fn}: ${path} has no field '${name}'`);
-        return (container) => Reflect.get(asObject(container), name);
+        return name;
       }, expression);
       return (value, call) => {
-        if (typeof value !== 'object' || value === null || Array.isArray(value) || ArrayBuffer.isView(value)) {
+        if (!isContainer(value) || Array.isArray(value) || ArrayBuffer.isView(value)) {
           throw new TypeError(`${call.fn}: ${path} must be ${alternatives}${article} ${spec.type} object, got ${describe(value)}`);
         }
         fields(value, call);
@@ -278,15 +282,15 @@ function compileKind(fn: string, spec: ArgSpec, path: string, sibling: (name: st
 }
 
 /** Checks between siblings: an int that must be a multiple of a sibling, a number that must exceed one. */
-function compileRelations(spec: ArgSpec, prefix: string, sibling: (name: string) => Getter): ((container: unknown, call: Call) => void)[] {
+function compileRelations(spec: ArgSpec, prefix: string, sibling: (name: string) => Key): ((container: Container, call: Call) => void)[] {
   const self = sibling(spec.name);
   const path = prefix + spec.name;
   if (spec.kind === 'int' && typeof spec.multipleOf === 'string') {
     const other = sibling(spec.multipleOf);
     const otherPath = prefix + spec.multipleOf;
     return [(container, call) => {
-      const v = self(container);
-      const m = other(container);
+      const v = container[self];
+      const m = container[other];
       if (typeof v === 'number' && typeof m === 'number' && v % m !== 0) throw new TypeError(`${call.fn}: ${path} = ${v} must be a multiple of ${otherPath} = ${m}`);
     }];
   }
@@ -294,8 +298,8 @@ function compileRelations(spec: ArgSpec, prefix: string, sibling: (name: string)
     const other = sibling(spec.greaterThan);
     const otherPath = prefix + spec.greaterThan;
     return [(container, call) => {
-      const v = self(container);
-      const m = other(container);
+      const v = container[self];
+      const m = container[other];
       if (typeof v === 'number' && typeof m === 'number' && !(v > m)) throw new RangeError(`${call.fn}: ${path} (${v}) must be > ${otherPath} (${m})`);
     }];
   }
@@ -322,3 +326,6 @@ function describe(value: unknown): string {
   if (value === null || value === undefined || typeof value === 'number' || typeof value === 'boolean') return String(value);
   return typeof value === 'object' ? `an object of type ${value.constructor?.name ?? 'Object'}` : typeof value;
 }
+
+/** The table compiled once, at load (after the constants above it reads). */
+const CHECKS = compileTable();
