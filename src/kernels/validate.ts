@@ -37,11 +37,6 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
   };
 }
 
-/** Checks `args` of kernel `name` as withValidation does (the float arrays must be `Floats`); throws what it would. */
-export function checkKernelArguments(name: KernelFunctionName, args: readonly unknown[], precision: KernelPrecision = 'float32'): void {
-  CHECKS[name](args, FLOAT_ARRAY[precision]);
-}
-
 function checkedFunctions<Buf extends FloatArray>(k: Kernels<Buf>, Floats: FloatArrayConstructor): Pick<Kernels<Buf>, KernelFunctionName> {
   const checked: Partial<Record<KernelFunctionName, (...args: never[]) => unknown>> = {};
   for (const name of KERNEL_NAMES) {
