@@ -97,15 +97,17 @@ type Extra<S extends ArgSpec> = Partial<Omit<S, 'kind' | 'name'>>;
 type Named<S extends ArgSpec, N extends string> = S & { readonly name: N };
 
 const array = <N extends string>(name: N, dtype: ArraySpec['dtype'], length?: string, extra: Extra<ArraySpec> = {}): Named<ArraySpec, N> => ({ kind: 'array', name, dtype, length, ...extra });
-const floats = <N extends string>(name: N, length?: string): Named<ArraySpec, N> => array(name, 'float', length);
-const u8 = <N extends string>(name: N, length?: string): Named<ArraySpec, N> => array(name, 'u8', length);
-const u16 = <N extends string>(name: N, length?: string): Named<ArraySpec, N> => array(name, 'u16', length);
-const f64 = <N extends string>(name: N, length?: string): Named<ArraySpec, N> => array(name, 'f64', length);
+type Typed<N extends string, D extends ArrayDtype> = Omit<ArraySpec, 'name' | 'dtype'> & { readonly name: N; readonly dtype: D };
+const typed = <D extends ArrayDtype>(dtype: D) => <N extends string>(name: N, length?: string): Typed<N, D> => ({ kind: 'array', name, dtype, length });
+const floats = typed('float');
+const u8 = typed('u8');
+const u16 = typed('u16');
+const f64 = typed('f64');
 const int = <N extends string>(name: N, extra: Extra<IntSpec> = {}): Named<IntSpec, N> => ({ kind: 'int', name, ...extra });
 const num = <N extends string>(name: N, rule: NumberRule, extra: Extra<NumberSpec> = {}): Named<NumberSpec, N> => ({ kind: 'number', name, rule, ...extra });
 const bool = <N extends string>(name: N): Named<BoolSpec, N> => ({ kind: 'bool', name });
-const nullable = <S extends ArgSpec>(spec: S): S => ({ ...spec, nullable: true });
-const optional = <S extends ArgSpec>(spec: S): S => ({ ...spec, optional: true });
+const nullable = <S extends ArgSpec>(spec: S): S & { readonly nullable: true } => ({ ...spec, nullable: true });
+const optional = <S extends ArgSpec>(spec: S): S & { readonly optional: true } => ({ ...spec, optional: true });
 
 /** `Names` must be exactly the union `Of` (no name missing, none unknown); else a type naming the difference. */
 type Exactly<Of extends string, Names extends string> =
@@ -182,7 +184,7 @@ const fp8Scales = (pass: 'forward' | 'backward') =>
   nullable(someOf('fp8', 'AttentionFp8Scales', FP8_SCALE_FIELDS.filter((f) => pass === 'backward' || f.forward).map((f) => f.spec)));
 
 /** Cross-entropy targets (R): a class index of the row's logits, or −1. */
-const targets = array('targets', 'i32', 'R', { each: { min: -1, below: 'V' }, note: '−1: an ignored row' });
+const targets: Typed<'targets', 'i32'> = { ...typed('i32')('targets', 'R'), each: { min: -1, below: 'V' }, note: '−1: an ignored row' };
 
 const xieluParams = struct('p', 'XieluParams', [num('alphaP', 'finite'), num('alphaN', 'finite'), num('beta', 'finite'), num('eps', 'finite')]);
 
@@ -264,16 +266,32 @@ function namesOf(table: Record<KernelFunctionName, KernelSignature>): KernelFunc
 
 // ---- compile-time agreement with types.ts ----------------------------------------------------------
 // `satisfies Record<KernelFunctionName, …>` above already rejects a missing or an extra function;
-// this rejects a function whose argument count (optional ones included) differs from the interface's.
+// TABLE_MATCHES_INTERFACE rejects a row whose argument count differs from the method's, or any
+// argument whose kind (array dtype, number, string, boolean, object) or optional / nullable
+// marking differs from the parameter's type. `struct` and `oneOf` check fields and enum values.
 
 type Arity<F> = F extends (...args: infer P) => unknown ? Required<P>['length'] : never;
 type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
-/** The functions whose table row and interface method take different numbers of arguments. */
-type ArityMismatch = {
-  [K in KernelFunctionName]: Same<(typeof KERNEL_SIGNATURES)[K]['args']['length'], Arity<Kernels[K]>> extends true ? never : K;
+/** Per argument: [may be left out, may be null, kind], from the table's `optional(…)` / `nullable(…)` and kind… */
+type SpecFlags<A extends readonly unknown[]> = {
+  -readonly [I in keyof A]: [A[I] extends { readonly optional: true } ? 1 : 0, A[I] extends { readonly nullable: true } ? 1 : 0, SpecKind<A[I]>];
+};
+type SpecKind<S> = S extends { readonly kind: 'array'; readonly dtype: infer D } ? (D extends ArrayDtype ? D : 'array') : S extends { readonly kind: 'int' | 'number' } ? 'number'
+  : S extends { readonly kind: 'enum' } ? 'string' : S extends { readonly kind: 'bool' } ? 'boolean' : 'object';
+/** …and from the interface's parameter types (`x?:` / `| undefined`, `| null`, the type). */
+type ParamFlags<F> = F extends (...args: infer P) => unknown
+  ? Required<{ [I in keyof P]: [undefined extends P[I] ? 1 : 0, null extends P[I] ? 1 : 0, ParamKind<NonNullable<P[I]>>] }>
+  : never;
+type ParamKind<T> = T extends Float32Array ? 'float' : T extends Uint8Array ? 'u8' : T extends Uint16Array ? 'u16' : T extends Int32Array ? 'i32'
+  : T extends Float64Array ? 'f64' : T extends number ? 'number' : T extends string ? 'string' : T extends boolean ? 'boolean' : 'object';
+/** The functions whose table row and interface method differ in argument count, or in which arguments may be null or left out. */
+type Mismatch = {
+  [K in KernelFunctionName]: Same<(typeof KERNEL_SIGNATURES)[K]['args']['length'], Arity<Kernels[K]>> extends true
+    ? Same<SpecFlags<(typeof KERNEL_SIGNATURES)[K]['args']>, ParamFlags<Kernels[K]>> extends true ? never : K
+    : K;
 }[KernelFunctionName];
-/** Fails to compile, naming the function ("true is not assignable to 'gemm'"), when an arity differs. */
-export const TABLE_MATCHES_INTERFACE: [ArityMismatch] extends [never] ? true : ArityMismatch = true;
+/** Fails to compile, naming the function ("true is not assignable to 'gemm'"), when table and interface disagree. */
+export const TABLE_MATCHES_INTERFACE: [Mismatch] extends [never] ? true : Mismatch = true;
 
 /** Every field of AttentionFp8Scales has a line in FP8_SCALE_FIELDS (the backward's check reads them all). */
 export const FP8_SCALES_COMPLETE: Exactly<FieldName<'AttentionFp8Scales'>, (typeof FP8_SCALE_FIELDS)[number]['spec']['name']> = {};
