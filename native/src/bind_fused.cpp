@@ -1,9 +1,10 @@
 // JS ↔ C++ marshalling of the fused kernels (normalisation, RoPE, cross-entropy, attention,
-// activations, AdamW, monitor reductions). Every argument is checked here — type, length, shape,
-// range — so the kernels in fused/ only ever see consistent raw pointers and sizes.
+// activations, AdamW, monitor reductions). Only memory safety is checked here — buffer types, the
+// lengths the kernels read and write, indices they follow (targets, the KV head of a query head) —
+// so a raw call never crashes; what the values mean (scales > 0, β in [0, 1), …) is checked once, in
+// TypeScript, from the signature table (src/kernels/signatures.ts, withValidation).
 #include <napi.h>
 
-#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -15,11 +16,6 @@ namespace fog8 {
 namespace {
 
 [[noreturn]] void throwRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
-
-std::string num(double v) {
-  std::string s = std::to_string(v);
-  return s;
-}
 
 /** Product of dimensions, rejecting anything a typed array could not hold (≥ 2^53). */
 size_t product(Napi::Env env, std::initializer_list<size_t> dims, const std::string& what) {
@@ -42,23 +38,8 @@ double fieldNumber(Napi::Env env, const Napi::Object& o, const char* key, const 
   return numberArg(env, o.Get(key), what + "." + key);
 }
 
-double finiteField(Napi::Env env, const Napi::Object& o, const char* key, const std::string& what) {
-  double v = fieldNumber(env, o, key, what);
-  if (!std::isfinite(v)) throwRange(env, what + "." + key + " must be finite, got " + num(v));
-  return v;
-}
-
 size_t fieldDim(Napi::Env env, const Napi::Object& o, const char* key, const std::string& what) {
   return dimArg(env, o.Get(key), what + "." + key);
-}
-
-/** A positive scale that stays finite and non-zero as a float32. */
-float positiveScale(Napi::Env env, const Napi::Object& o, const char* key, const std::string& what) {
-  double v = fieldNumber(env, o, key, what);
-  float f = static_cast<float>(v);
-  if (!(v > 0) || !std::isfinite(f) || f == 0.0f)
-    throwRange(env, what + "." + key + " must be a positive finite float32 scale, got " + num(v));
-  return f;
 }
 
 // ---- normalisation, position ----------------------------------------------------------------------
@@ -74,7 +55,6 @@ Napi::Value RmsnormForward(const Napi::CallbackInfo& info) {
   auto y = sizedArray<float>(env, info[2], "rmsnormForward: y", n, rc);
   auto rstd = sizedArray<float>(env, info[3], "rmsnormForward: rstd", R, "R");
   const double eps = numberArg(env, info[6], "rmsnormForward: eps");
-  if (!std::isfinite(eps) || eps < 0) throwRange(env, "rmsnormForward: eps must be finite and ≥ 0, got " + num(eps));
   fused::rmsnormForward(x.data, gain.data, y.data, rstd.data, R, C, eps);
   return env.Undefined();
 }
@@ -102,7 +82,6 @@ Napi::Value Rope(const Napi::CallbackInfo& info, bool forward) {
   requireArgs(info, 7, fn.c_str());
   const size_t B = dimArg(env, info[2], fn + ": B"), T = dimArg(env, info[3], fn + ": T");
   const size_t H = dimArg(env, info[4], fn + ": H"), D = dimArg(env, info[5], fn + ": D");
-  if (D % 2 != 0) throwType(env, fn + ": D must be even (rotate-half pairs), got " + std::to_string(D));
   const size_t n = product(env, {B, T, H, D}, fn + ": B·T·H·D");
   const std::string text = "B·T·H·D = " + std::to_string(B) + "·" + std::to_string(T) + "·" + std::to_string(H) +
                            "·" + std::to_string(D);
@@ -110,9 +89,6 @@ Napi::Value Rope(const Napi::CallbackInfo& info, bool forward) {
   auto dst = sizedArray<float>(env, info[1], fn + ": " + out, n, text);
   // The D/2 float64 frequencies come from the TS side (ropeFrequencies: theta and Llama-3.1 scaling).
   auto freq = sizedArray<double>(env, info[6], fn + ": frequencies", D / 2, "D/2");
-  for (size_t i = 0; i < D / 2; i++) {
-    if (!std::isfinite(freq.data[i]) || !(freq.data[i] > 0)) throwRange(env, fn + ": frequencies must be finite and > 0, got " + num(freq.data[i]));
-  }
   if (forward) fused::ropeForward(src.data, dst.data, B, T, H, D, freq.data);
   else fused::ropeBackward(src.data, dst.data, B, T, H, D, freq.data);
   return env.Undefined();
@@ -122,6 +98,7 @@ Napi::Value RopeBackward(const Napi::CallbackInfo& info) { return Rope(info, fal
 
 // ---- loss --------------------------------------------------------------------------------------------
 
+/** Memory safety: a target indexes its row of logits. */
 void checkTargets(Napi::Env env, const ArrayArg<int32_t>& targets, size_t V, const std::string& fn) {
   for (size_t r = 0; r < targets.length; r++) {
     const int32_t t = targets.data[r];
@@ -171,27 +148,27 @@ fused::AttentionShape shapeArg(Napi::Env env, const Napi::Value& v, const std::s
   s.Hq = fieldDim(env, o, "Hq", what);
   s.Hkv = fieldDim(env, o, "Hkv", what);
   s.D = fieldDim(env, o, "D", what);
+  // Query head h reads KV head h / (Hq / Hkv): anything but a multiple would index past Hkv.
   if (s.Hkv == 0 || s.Hq % s.Hkv != 0)
     throwType(env, what + ".Hq must be a multiple of " + what + ".Hkv (> 0), got Hq = " + std::to_string(s.Hq) +
                        ", Hkv = " + std::to_string(s.Hkv));
-  const double scale = finiteField(env, o, "softmaxScale", what);
-  s.softmaxScale = static_cast<float>(scale);
-  if (!std::isfinite(s.softmaxScale)) throwRange(env, what + ".softmaxScale must be finite as a float32, got " + num(scale));
+  s.softmaxScale = static_cast<float>(fieldNumber(env, o, "softmaxScale", what));
+  // Optional (default false); the TS signature table checks that it is a boolean.
   const Napi::Value bf16 = o.Get("bf16Operands");
   s.bf16Operands = bf16.IsUndefined() ? false : boolArg(env, bf16, what + ".bf16Operands");
   return s;
 }
 
-/** fp8 scales (or null): p always, ds only for the backward (the forward never reads it). */
+/** fp8 scales (or null): p always, ds only for the backward (the forward never reads it). Their range is checked in TS. */
 bool fp8Arg(Napi::Env env, const Napi::Value& v, const std::string& fn, bool backward, fused::AttentionFp8Scales& out) {
   if (v.IsNull() || v.IsUndefined()) return false;
   const std::string what = fn + ": fp8";
   Napi::Object o = objectArg(env, v, what + " (or null)");
-  out.p = positiveScale(env, o, "p", what);
-  out.ds = backward ? positiveScale(env, o, "ds", what) : 1.0f;
-  // Optional inverse scales of the FP8 operands (default 1); doInv is read by the backward only.
-  out.qkvInv = o.Get("qkvInv").IsUndefined() ? 1.0f : positiveScale(env, o, "qkvInv", what);
-  out.doInv = !backward || o.Get("doInv").IsUndefined() ? 1.0f : positiveScale(env, o, "doInv", what);
+  out.p = static_cast<float>(fieldNumber(env, o, "p", what));
+  out.ds = backward ? static_cast<float>(fieldNumber(env, o, "ds", what)) : 1.0f;
+  // Optional inverse scales of the FP8 operands (default 1; range checked in TS); doInv: backward only.
+  out.qkvInv = o.Get("qkvInv").IsUndefined() ? 1.0f : static_cast<float>(fieldNumber(env, o, "qkvInv", what));
+  out.doInv = !backward || o.Get("doInv").IsUndefined() ? 1.0f : static_cast<float>(fieldNumber(env, o, "doInv", what));
   return true;
 }
 
@@ -333,8 +310,8 @@ Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
 fused::XieluParams xieluArg(Napi::Env env, const Napi::Value& v, const std::string& fn) {
   const std::string what = fn + ": p";
   Napi::Object o = objectArg(env, v, what);
-  return fused::XieluParams{finiteField(env, o, "alphaP", what), finiteField(env, o, "alphaN", what),
-                            finiteField(env, o, "beta", what), finiteField(env, o, "eps", what)};
+  return fused::XieluParams{fieldNumber(env, o, "alphaP", what), fieldNumber(env, o, "alphaN", what),
+                            fieldNumber(env, o, "beta", what), fieldNumber(env, o, "eps", what)};
 }
 
 Napi::Value XieluForward(const Napi::CallbackInfo& info) {
@@ -373,13 +350,9 @@ Napi::Value Adamw(const Napi::CallbackInfo& info) {
   auto v = sizedArray<float>(env, info[3], "adamw: v", w.length, "w.length");
   const std::string what = "adamw: p";
   Napi::Object o = objectArg(env, info[4], what);
-  fused::AdamWParams p{finiteField(env, o, "lr", what),  finiteField(env, o, "beta1", what),
-                       finiteField(env, o, "beta2", what), finiteField(env, o, "eps", what),
-                       finiteField(env, o, "weightDecay", what), finiteField(env, o, "step", what)};
-  if (!(p.beta1 >= 0 && p.beta1 < 1)) throwRange(env, what + ".beta1 must be in [0, 1), got " + num(p.beta1));
-  if (!(p.beta2 >= 0 && p.beta2 < 1)) throwRange(env, what + ".beta2 must be in [0, 1), got " + num(p.beta2));
-  if (!(p.step >= 1) || std::floor(p.step) != p.step)
-    throwRange(env, what + ".step must be an integer ≥ 1, got " + num(p.step));
+  fused::AdamWParams p{fieldNumber(env, o, "lr", what),  fieldNumber(env, o, "beta1", what),
+                       fieldNumber(env, o, "beta2", what), fieldNumber(env, o, "eps", what),
+                       fieldNumber(env, o, "weightDecay", what), fieldNumber(env, o, "step", what)};
   fused::adamw(w.data, g.data, m.data, v.data, w.length, p);
   return env.Undefined();
 }
