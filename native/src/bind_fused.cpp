@@ -396,6 +396,35 @@ Napi::Value SumSquares(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fused::sumSquares(x.data, x.length));
 }
 
+// ---- element-wise, copies ------------------------------------------------------------------------------
+
+Napi::Value AddInPlace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 3, "addInPlace");
+  auto acc = typedArrayArg<float>(env, info[0], "addInPlace: acc");
+  auto x = sizedArray<float>(env, info[1], "addInPlace: x", acc.length, "acc.length");
+  const bool round = boolArg(env, info[2], "addInPlace: roundBf16");
+  fused::addInPlace(acc.data, x.data, static_cast<int64_t>(acc.length), round);
+  return env.Undefined();
+}
+
+Napi::Value CopyColumns(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 8, "copyColumns");
+  const size_t srcCols = dimArg(env, info[1], "copyColumns: srcCols"), dstCols = dimArg(env, info[4], "copyColumns: dstCols");
+  const size_t R = dimArg(env, info[6], "copyColumns: R"), cols = dimArg(env, info[7], "copyColumns: cols");
+  const double srcCol0 = numberArg(env, info[2], "copyColumns: srcCol0"), dstCol0 = numberArg(env, info[5], "copyColumns: dstCol0");
+  if (!(srcCol0 >= 0) || srcCol0 != std::floor(srcCol0) || srcCol0 + static_cast<double>(cols) > static_cast<double>(srcCols))
+    throwRange(env, "copyColumns: srcCol0 + cols must be an integer range within srcCols, got " + num(srcCol0));
+  if (!(dstCol0 >= 0) || dstCol0 != std::floor(dstCol0) || dstCol0 + static_cast<double>(cols) > static_cast<double>(dstCols))
+    throwRange(env, "copyColumns: dstCol0 + cols must be an integer range within dstCols, got " + num(dstCol0));
+  auto src = sizedArray<float>(env, info[0], "copyColumns: src", product(env, {R, srcCols}, "copyColumns: R·srcCols"), "R·srcCols");
+  auto dst = sizedArray<float>(env, info[3], "copyColumns: dst", product(env, {R, dstCols}, "copyColumns: R·dstCols"), "R·dstCols");
+  fused::copyColumns(src.data, static_cast<int64_t>(srcCols), static_cast<int64_t>(srcCol0), dst.data, static_cast<int64_t>(dstCols),
+                     static_cast<int64_t>(dstCol0), static_cast<int64_t>(R), static_cast<int64_t>(cols));
+  return env.Undefined();
+}
+
 }  // namespace
 
 void registerFused(Napi::Env env, Napi::Object exports) {
@@ -418,6 +447,8 @@ void registerFused(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "adamw", Adamw);
   exportFunction(env, exports, "rowMoments", RowMoments);
   exportFunction(env, exports, "sumSquares", SumSquares);
+  exportFunction(env, exports, "addInPlace", AddInPlace);
+  exportFunction(env, exports, "copyColumns", CopyColumns);
 }
 
 }  // namespace fog8

@@ -24,7 +24,7 @@ const FUSED_METHODS = [
   'attentionForward', 'attentionBackward',
   'swigluForward', 'swigluBackward', 'smoothSwigluForward', 'smoothSwigluBackward',
   'geluForward', 'geluBackward', 'xieluForward', 'xieluBackward',
-  'adamw', 'rowMoments', 'sumSquares',
+  'adamw', 'rowMoments', 'sumSquares', 'addInPlace', 'copyColumns',
 ] as const satisfies readonly (keyof Kernels)[];
 
 type CoreMethodName = (typeof CORE_METHODS)[number];
@@ -179,5 +179,7 @@ export function loadNativeKernels(): Kernels {
     adamw: (w, g, m, v, p) => addon.adamw(w, g, m, v, p),
     rowMoments: (x, R, C, out) => addon.rowMoments(x, R, C, out),
     sumSquares: (x) => addon.sumSquares(x),
+    addInPlace: (acc, x, roundBf16) => addon.addInPlace(acc, x, roundBf16 ?? false),
+    copyColumns: (src, srcCols, srcCol0, dst, dstCols, dstCol0, R, cols) => addon.copyColumns(src, srcCols, srcCol0, dst, dstCols, dstCol0, R, cols),
   };
 }

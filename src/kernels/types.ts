@@ -232,6 +232,18 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   /** Writes dx; returns ∂L/∂alphaP and ∂L/∂alphaN (the caller chains through softplus). */
   xieluBackward(x: Buf, dy: Buf, dx: Buf, p: XieluParams): { dAlphaP: number; dAlphaN: number };
 
+  // ---- element-wise, copies ----------------------------------------------------------------
+  /**
+   * acc (n) += x (n) (float32 sums), then rounded to BF16 in the same pass when `roundBf16`
+   * (default false): the residual add and the residual-gradient fork with their BF16 rounding.
+   */
+  addInPlace(acc: Buf, x: Buf, roundBf16?: boolean): void;
+  /**
+   * Copies a column block: dst[r, dstCol0 + c] = src[r, srcCol0 + c] for r < R, c < cols, with src
+   * (R, srcCols) and dst (R, dstCols) row-major (the QKV split and its backward concat).
+   */
+  copyColumns(src: Buf, srcCols: number, srcCol0: number, dst: Buf, dstCols: number, dstCol0: number, R: number, cols: number): void;
+
   // ---- optimizer, monitors -----------------------------------------------------------------
   /**
    * Decoupled AdamW on float32 state, in place: m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;

@@ -167,6 +167,24 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
       return k.xieluBackward(x, dy, dx, p);
     },
 
+    addInPlace(acc, x, roundBf16 = false) {
+      sameLength(Floats, 'addInPlace', { acc, x });
+      if (typeof roundBf16 !== 'boolean') throw new TypeError(`addInPlace: roundBf16 must be a boolean, got ${describe(roundBf16)}`);
+      k.addInPlace(acc, x, roundBf16);
+    },
+    copyColumns(src, srcCols, srcCol0, dst, dstCols, dstCol0, R, cols) {
+      const m = 'copyColumns';
+      dims(m, { srcCols, dstCols, R, cols });
+      for (const [name, col0, width] of [['srcCol0', srcCol0, srcCols], ['dstCol0', dstCol0, dstCols]] as const) {
+        if (!Number.isSafeInteger(col0) || col0 < 0 || col0 + cols > width) {
+          throw new RangeError(`${m}: ${name} must be an integer with 0 ≤ ${name} and ${name} + cols ≤ ${width}, got ${describe(col0)} (cols ${cols})`);
+        }
+      }
+      array(m, 'src', src, Floats, R * srcCols, `R·srcCols = ${R}·${srcCols}`);
+      array(m, 'dst', dst, Floats, R * dstCols, `R·dstCols = ${R}·${dstCols}`);
+      k.copyColumns(src, srcCols, srcCol0, dst, dstCols, dstCol0, R, cols);
+    },
+
     adamw(w, g, mm, v, p) {
       sameLength(Floats, 'adamw', { w, g, m: mm, v });
       adamwParams('adamw', p);

@@ -19,7 +19,7 @@ import { ActivationOp, RowScaleOp } from '../ops/activations.js';
 import { ForkOp, LayerScaleOp, SplitOp, residualAdd } from '../ops/elementwise.js';
 import { EmbeddingOp } from '../ops/embedding.js';
 import { LmHeadLossOp } from '../ops/lm-head-loss.js';
-import { Boundary, type BoundTensor } from '../ops/boundary.js';
+import { Boundary, type BoundTensor, type FusesRounding } from '../ops/boundary.js';
 import { buildActivationTable, type Producer } from './activation-table.js';
 import { Fp8Operand } from '../ops/cast.js';
 import { attendCached, type KvCache, type KvStorage } from './kv-cache.js';
@@ -80,6 +80,8 @@ export class ModelGraph {
   private readonly bounds: Partial<Record<Producer, Boundary>>[] = [];
   /** Boundaries of the ops outside the blocks (embedding, final norm, LM head). */
   private readonly top: Partial<Record<Producer, Boundary>> = {};
+  /** Per layer: whether the two residual adds round the stream to BF16 themselves (taken from their boundaries). */
+  private readonly residualRound: { attn: boolean; mlp: boolean }[] = [];
   private readonly embedding: EmbeddingOp;
   private readonly finalNorm: RmsNormOp | null;
   private readonly lmHead: LinearOp;
@@ -285,6 +287,21 @@ export class ModelGraph {
       if (!e.perLayer) this.top[producer] = new Boundary(ctx, producer, -1, e.fwd, e.bwd);
       else for (let i = 0; i < c.nLayers; i++) this.bounds[i][producer] = new Boundary(ctx, `layers.${i}.${producer}`, i, e.fwd, e.bwd);
     }
+    // Where the producing kernel can round as it writes, it takes the rounding from its boundary
+    // (the same bits in one pass instead of two).
+    for (let i = 0; i < c.nLayers; i++) {
+      const b = this.bounds[i];
+      const L = this.layers[i];
+      const fused: [Producer, FusesRounding | null][] = [['attn_fork', L.fork1], ['mlp_fork', L.fork2]];
+      for (const [producer, op] of fused) {
+        const boundary = b[producer];
+        if (op && boundary) op.fuseRounding(boundary);
+      }
+      this.residualRound.push({
+        attn: b.attn_residual?.takeForwardRounding(this.res) ?? false,
+        mlp: b.mlp_residual?.takeForwardRounding(this.res) ?? false,
+      });
+    }
   }
 
   /** Runs one op's forward between its boundaries (see Boundary): rounding and probe points of the table. */
@@ -335,7 +352,7 @@ export class ModelGraph {
       }
       this.run(b.attn_out, L.out);
       this.run(b.attn_post, L.attnPost);
-      residualAdd(this.res, this.bo);
+      residualAdd(this.ctx, this.res, this.bo, this.residualRound[i].attn);
       b.attn_residual?.afterForward();
       this.run(b.mlp_fork, L.fork2);
       this.run(b.post_attn_norm, L.postAttnNorm);
@@ -347,7 +364,7 @@ export class ModelGraph {
       this.run(b.rescale, L.rowScale);
       this.tap(i, 'mlp_out', this.mo);
       this.run(b.mlp_post, L.mlpPost);
-      residualAdd(this.res, this.bm);
+      residualAdd(this.ctx, this.res, this.bm, this.residualRound[i].mlp);
       b.mlp_residual?.afterForward();
       this.tap(i, 'activation', this.res);
     }

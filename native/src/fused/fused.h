@@ -85,6 +85,13 @@ void xieluForward(const float* x, float* y, int64_t n, const XieluParams& p);
 void xieluBackward(const float* x, const float* dy, float* dx, int64_t n, const XieluParams& p, double* dAlphaP,
                    double* dAlphaN);
 
+// ---- element-wise, copies -------------------------------------------------------------------------
+/** acc[i] = acc[i] + x[i] (float32), rounded to BF16 when roundBf16. acc, x: (n). */
+void addInPlace(float* acc, const float* x, int64_t n, bool roundBf16);
+/** dst[r, dstCol0 + c] = src[r, srcCol0 + c] for r < R, c < cols; src (R, srcCols), dst (R, dstCols). */
+void copyColumns(const float* src, int64_t srcCols, int64_t srcCol0, float* dst, int64_t dstCols, int64_t dstCol0,
+                 int64_t R, int64_t cols);
+
 // ---- optimizer, monitors ----------------------------------------------------------------------------
 void adamw(float* w, const float* g, float* m, float* v, int64_t n, const AdamWParams& p);
 /** out (3R): Σx, Σx², Σx⁴ per row, float64 accumulation. */

@@ -11,6 +11,7 @@ import {
 } from './activations.js';
 import { adamw } from './adamw.js';
 import { rowMoments, sumSquares } from './moments.js';
+import { addInPlace, copyColumns } from './elementwise.js';
 
 /**
  * The pure-TypeScript reference backend: plain loops, one thread, the living spec of every
@@ -41,5 +42,6 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
     swigluForward, swigluBackward, smoothSwigluForward, smoothSwigluBackward,
     geluForward, geluBackward, xieluForward, xieluBackward,
     adamw, rowMoments, sumSquares,
+    addInPlace, copyColumns,
   };
 }
