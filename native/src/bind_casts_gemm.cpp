@@ -52,12 +52,14 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
 
 Napi::Value QuantizeDequantize(const Napi::CallbackInfo& info) {
   const auto a = castArgs<float, float>(info, "quantizeDequantize", "x", "scale", "out");
-  return castErrorStatsObject(info.Env(), quantizeDequantizeArray(a.in.data, a.in.length, a.format, a.scale, a.out.data));
+  const bool round = info.Length() > 4 && !info[4].IsUndefined() && boolArg(info.Env(), info[4], "quantizeDequantize: roundBf16");
+  return castErrorStatsObject(info.Env(), quantizeDequantizeArray(a.in.data, a.in.length, a.format, a.scale, a.out.data, round));
 }
 
 Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   const auto a = castArgs<uint8_t, float>(info, "dequantize", "codes", "invScale", "out");
-  dequantizeArray(a.in.data, a.in.length, a.format, a.scale, a.out.data);
+  const bool round = info.Length() > 4 && !info[4].IsUndefined() && boolArg(info.Env(), info[4], "dequantize: roundBf16");
+  dequantizeArray(a.in.data, a.in.length, a.format, a.scale, a.out.data, round);
   return info.Env().Undefined();
 }
 

@@ -33,6 +33,12 @@ size_t product(Napi::Env env, std::initializer_list<size_t> dims, const std::str
   return exact;
 }
 
+/** The optional trailing roundBf16 flag of a kernel: argument `index`, false when absent or undefined. */
+bool roundArg(const Napi::CallbackInfo& info, size_t index, const std::string& fn) {
+  if (info.Length() <= index || info[index].IsUndefined()) return false;
+  return boolArg(info.Env(), info[index], fn + ": roundBf16");
+}
+
 Napi::Object objectArg(Napi::Env env, const Napi::Value& v, const std::string& what) {
   if (!v.IsObject() || v.IsArray() || v.IsTypedArray()) throwType(env, what + " must be an object");
   return v.As<Napi::Object>();
@@ -75,7 +81,7 @@ Napi::Value RmsnormForward(const Napi::CallbackInfo& info) {
   auto rstd = sizedArray<float>(env, info[3], "rmsnormForward: rstd", R, "R");
   const double eps = numberArg(env, info[6], "rmsnormForward: eps");
   if (!std::isfinite(eps) || eps < 0) throwRange(env, "rmsnormForward: eps must be finite and ≥ 0, got " + num(eps));
-  fused::rmsnormForward(x.data, gain.data, y.data, rstd.data, R, C, eps);
+  fused::rmsnormForward(x.data, gain.data, y.data, rstd.data, R, C, eps, roundArg(info, 7, "rmsnormForward"));
   return env.Undefined();
 }
 
@@ -91,7 +97,7 @@ Napi::Value RmsnormBackward(const Napi::CallbackInfo& info) {
   auto rstd = sizedArray<float>(env, info[3], "rmsnormBackward: rstd", R, "R");
   auto dx = sizedArray<float>(env, info[4], "rmsnormBackward: dx", n, rc);
   auto dgain = optionalSizedArray<float>(env, info[5], "rmsnormBackward: dgain", C, "C");
-  fused::rmsnormBackward(dy.data, x.data, gain.data, rstd.data, dx.data, dgain.data, R, C);
+  fused::rmsnormBackward(dy.data, x.data, gain.data, rstd.data, dx.data, dgain.data, R, C, roundArg(info, 8, "rmsnormBackward"));
   return env.Undefined();
 }
 
@@ -113,8 +119,9 @@ Napi::Value Rope(const Napi::CallbackInfo& info, bool forward) {
   for (size_t i = 0; i < D / 2; i++) {
     if (!std::isfinite(freq.data[i]) || !(freq.data[i] > 0)) throwRange(env, fn + ": frequencies must be finite and > 0, got " + num(freq.data[i]));
   }
-  if (forward) fused::ropeForward(src.data, dst.data, B, T, H, D, freq.data);
-  else fused::ropeBackward(src.data, dst.data, B, T, H, D, freq.data);
+  const bool round = roundArg(info, 7, fn);
+  if (forward) fused::ropeForward(src.data, dst.data, B, T, H, D, freq.data, round);
+  else fused::ropeBackward(src.data, dst.data, B, T, H, D, freq.data, round);
   return env.Undefined();
 }
 Napi::Value RopeForward(const Napi::CallbackInfo& info) { return Rope(info, true); }
@@ -280,15 +287,16 @@ Napi::Value Gated(const Napi::CallbackInfo& info, const std::string& fn, bool fo
   const size_t arrays = forward ? (smooth ? 3 : 2) : (smooth ? 4 : 3);
   requireArgs(info, arrays + 2, fn.c_str());
   const size_t R = dimArg(env, info[arrays], fn + ": R"), F = dimArg(env, info[arrays + 1], fn + ": F");
+  const bool round = roundArg(info, arrays + 2, fn);
   const size_t nh = product(env, {R, 2, F}, fn + ": R·2F"), na = product(env, {R, F}, fn + ": R·F");
   auto h = sizedArray<float>(env, info[0], fn + ": h", nh, "R·2F");
   if (forward) {
     auto a = sizedArray<float>(env, info[1], fn + ": a", na, "R·F");
     if (smooth) {
       auto s = sizedArray<float>(env, info[2], fn + ": s", R, "R");
-      fused::smoothSwigluForward(h.data, a.data, s.data, R, F);
+      fused::smoothSwigluForward(h.data, a.data, s.data, R, F, round);
     } else {
-      fused::swigluForward(h.data, a.data, R, F);
+      fused::swigluForward(h.data, a.data, R, F, round);
     }
   } else {
     size_t i = 1;
@@ -296,8 +304,8 @@ Napi::Value Gated(const Napi::CallbackInfo& info, const std::string& fn, bool fo
     if (smooth) s = sizedArray<float>(env, info[i++], fn + ": s", R, "R");
     auto da = sizedArray<float>(env, info[i++], fn + ": da", na, "R·F");
     auto dh = sizedArray<float>(env, info[i++], fn + ": dh", nh, "R·2F");
-    if (smooth) fused::smoothSwigluBackward(h.data, s.data, da.data, dh.data, R, F);
-    else fused::swigluBackward(h.data, da.data, dh.data, R, F);
+    if (smooth) fused::smoothSwigluBackward(h.data, s.data, da.data, dh.data, R, F, round);
+    else fused::swigluBackward(h.data, da.data, dh.data, R, F, round);
   }
   return env.Undefined();
 }
@@ -311,7 +319,7 @@ Napi::Value GeluForward(const Napi::CallbackInfo& info) {
   requireArgs(info, 2, "geluForward");
   auto x = typedArrayArg<float>(env, info[0], "geluForward: x");
   auto y = sizedArray<float>(env, info[1], "geluForward: y", x.length, "x.length");
-  fused::geluForward(x.data, y.data, x.length);
+  fused::geluForward(x.data, y.data, x.length, roundArg(info, 2, "geluForward"));
   return env.Undefined();
 }
 
@@ -321,7 +329,7 @@ Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
   auto x = typedArrayArg<float>(env, info[0], "geluBackward: x");
   auto dy = sizedArray<float>(env, info[1], "geluBackward: dy", x.length, "x.length");
   auto dx = sizedArray<float>(env, info[2], "geluBackward: dx", x.length, "x.length");
-  fused::geluBackward(x.data, dy.data, dx.data, x.length);
+  fused::geluBackward(x.data, dy.data, dx.data, x.length, roundArg(info, 3, "geluBackward"));
   return env.Undefined();
 }
 
@@ -338,7 +346,7 @@ Napi::Value XieluForward(const Napi::CallbackInfo& info) {
   auto x = typedArrayArg<float>(env, info[0], "xieluForward: x");
   auto y = sizedArray<float>(env, info[1], "xieluForward: y", x.length, "x.length");
   const fused::XieluParams p = xieluArg(env, info[2], "xieluForward");
-  fused::xieluForward(x.data, y.data, x.length, p);
+  fused::xieluForward(x.data, y.data, x.length, p, roundArg(info, 3, "xieluForward"));
   return env.Undefined();
 }
 
@@ -350,7 +358,7 @@ Napi::Value XieluBackward(const Napi::CallbackInfo& info) {
   auto dx = sizedArray<float>(env, info[2], "xieluBackward: dx", x.length, "x.length");
   const fused::XieluParams p = xieluArg(env, info[3], "xieluBackward");
   double dAlphaP = 0, dAlphaN = 0;
-  fused::xieluBackward(x.data, dy.data, dx.data, x.length, p, &dAlphaP, &dAlphaN);
+  fused::xieluBackward(x.data, dy.data, dx.data, x.length, p, &dAlphaP, &dAlphaN, roundArg(info, 4, "xieluBackward"));
   Napi::Object result = Napi::Object::New(env);
   result.Set("dAlphaP", dAlphaP);
   result.Set("dAlphaN", dAlphaN);

@@ -67,7 +67,7 @@ export type NativeCoreAddon = Pick<Kernels, CoreMethodName> & {
 };
 
 /** The addon's RoPE: the last argument is the D/2 float64 frequency table (ropeFrequencies), not theta. */
-type NativeRope = (src: Float32Array, dst: Float32Array, B: number, T: number, H: number, D: number, frequencies: Float64Array) => void;
+type NativeRope = (src: Float32Array, dst: Float32Array, B: number, T: number, H: number, D: number, frequencies: Float64Array, roundBf16?: boolean) => void;
 
 /** Everything the addon exports: NativeCoreAddon plus the fused kernels. */
 export type NativeAddon = NativeCoreAddon & Pick<Kernels, Exclude<FusedMethodName, 'ropeForward' | 'ropeBackward'>> & { ropeForward: NativeRope; ropeBackward: NativeRope };
@@ -152,30 +152,30 @@ export function loadNativeKernels(): Kernels {
       return addon.threads();
     },
     quantize: (x, format, scale, codes) => addon.quantize(x, format, scale, codes),
-    dequantize: (codes, format, invScale, out) => addon.dequantize(codes, format, invScale, out),
-    quantizeDequantize: (x, format, scale, out) => addon.quantizeDequantize(x, format, scale, out),
+    dequantize: (codes, format, invScale, out, roundBf16) => addon.dequantize(codes, format, invScale, out, roundBf16),
+    quantizeDequantize: (x, format, scale, out, roundBf16) => addon.quantizeDequantize(x, format, scale, out, roundBf16),
     roundBf16: (x, out) => addon.roundBf16(x, out),
     packBf16: (x, bits) => addon.packBf16(x, bits),
     gemm: (M, N, K, a, b, c, alpha, beta) => addon.gemm(M, N, K, a, b, c, alpha, beta),
-    rmsnormForward: (x, gain, y, rstd, R, C, eps) => addon.rmsnormForward(x, gain, y, rstd, R, C, eps),
-    rmsnormBackward: (dy, x, gain, rstd, dx, dgain, R, C) => addon.rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C),
+    rmsnormForward: (x, gain, y, rstd, R, C, eps, roundBf16) => addon.rmsnormForward(x, gain, y, rstd, R, C, eps, roundBf16),
+    rmsnormBackward: (dy, x, gain, rstd, dx, dgain, R, C, roundBf16) => addon.rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C, roundBf16),
     // The addon takes the float64 frequency table (one formula, ropeFrequencies, for both backends).
-    ropeForward: (x, y, B, T, H, D, theta, scaling) => addon.ropeForward(x, y, B, T, H, D, frequencies(D, theta, scaling ?? null)),
-    ropeBackward: (dy, dx, B, T, H, D, theta, scaling) => addon.ropeBackward(dy, dx, B, T, H, D, frequencies(D, theta, scaling ?? null)),
+    ropeForward: (x, y, B, T, H, D, theta, scaling, roundBf16) => addon.ropeForward(x, y, B, T, H, D, frequencies(D, theta, scaling ?? null), roundBf16),
+    ropeBackward: (dy, dx, B, T, H, D, theta, scaling, roundBf16) => addon.ropeBackward(dy, dx, B, T, H, D, frequencies(D, theta, scaling ?? null), roundBf16),
     crossEntropyForward: (logits, targets, losses, lse, R, V) => addon.crossEntropyForward(logits, targets, losses, lse, R, V),
     crossEntropyBackward: (logits, targets, lse, dloss, dlogits, R, V) =>
       addon.crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V),
     attentionForward: (q, k, v, o, lse, shape, fp8, options) => addon.attentionForward(q, k, v, o, lse, shape, fp8, options),
     attentionBackward: (q, k, v, o, lse, do_, dq, dk, dv, shape, fp8) =>
       addon.attentionBackward(q, k, v, o, lse, do_, dq, dk, dv, shape, fp8),
-    swigluForward: (h, a, R, F) => addon.swigluForward(h, a, R, F),
-    swigluBackward: (h, da, dh, R, F) => addon.swigluBackward(h, da, dh, R, F),
-    smoothSwigluForward: (h, a, s, R, F) => addon.smoothSwigluForward(h, a, s, R, F),
-    smoothSwigluBackward: (h, s, da, dh, R, F) => addon.smoothSwigluBackward(h, s, da, dh, R, F),
-    geluForward: (x, y) => addon.geluForward(x, y),
-    geluBackward: (x, dy, dx) => addon.geluBackward(x, dy, dx),
-    xieluForward: (x, y, p) => addon.xieluForward(x, y, p),
-    xieluBackward: (x, dy, dx, p) => addon.xieluBackward(x, dy, dx, p),
+    swigluForward: (h, a, R, F, roundBf16) => addon.swigluForward(h, a, R, F, roundBf16),
+    swigluBackward: (h, da, dh, R, F, roundBf16) => addon.swigluBackward(h, da, dh, R, F, roundBf16),
+    smoothSwigluForward: (h, a, s, R, F, roundBf16) => addon.smoothSwigluForward(h, a, s, R, F, roundBf16),
+    smoothSwigluBackward: (h, s, da, dh, R, F, roundBf16) => addon.smoothSwigluBackward(h, s, da, dh, R, F, roundBf16),
+    geluForward: (x, y, roundBf16) => addon.geluForward(x, y, roundBf16),
+    geluBackward: (x, dy, dx, roundBf16) => addon.geluBackward(x, dy, dx, roundBf16),
+    xieluForward: (x, y, p, roundBf16) => addon.xieluForward(x, y, p, roundBf16),
+    xieluBackward: (x, dy, dx, p, roundBf16) => addon.xieluBackward(x, dy, dx, p, roundBf16),
     adamw: (w, g, m, v, p) => addon.adamw(w, g, m, v, p),
     rowMoments: (x, R, C, out) => addon.rowMoments(x, R, C, out),
     sumSquares: (x) => addon.sumSquares(x),

@@ -38,13 +38,15 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
       castArgs('quantize', ['x', x, Floats], format, ['scale', scale], ['codes', codes, Uint8Array]);
       return k.quantize(x, format, scale, codes);
     },
-    dequantize(codes, format, invScale, out) {
+    dequantize(codes, format, invScale, out, roundBf16) {
       castArgs('dequantize', ['codes', codes, Uint8Array], format, ['invScale', invScale], ['out', out, Floats]);
-      k.dequantize(codes, format, invScale, out);
+      roundFlag('dequantize', roundBf16);
+      k.dequantize(codes, format, invScale, out, roundBf16);
     },
-    quantizeDequantize(x, format, scale, out) {
+    quantizeDequantize(x, format, scale, out, roundBf16) {
       castArgs('quantizeDequantize', ['x', x, Floats], format, ['scale', scale], ['out', out, Floats]);
-      return k.quantizeDequantize(x, format, scale, out);
+      roundFlag('quantizeDequantize', roundBf16);
+      return k.quantizeDequantize(x, format, scale, out, roundBf16);
     },
     roundBf16(x, out) {
       const n = array('roundBf16', 'x', x, Floats).length;
@@ -68,7 +70,7 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
       k.gemm(M, N, K, a, b, c, alpha, beta);
     },
 
-    rmsnormForward(x, gain, y, rstd, R, C, eps) {
+    rmsnormForward(x, gain, y, rstd, R, C, eps, roundBf16) {
       const m = 'rmsnormForward';
       dims(m, { R, C });
       array(m, 'x', x, Floats, R * C, `R·C = ${R}·${C}`);
@@ -76,24 +78,28 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
       array(m, 'y', y, Floats, R * C, `R·C = ${R}·${C}`);
       array(m, 'rstd', rstd, Floats, R, 'R');
       nonNegative(m, 'eps', eps);
-      k.rmsnormForward(x, gain, y, rstd, R, C, eps);
+      roundFlag(m, roundBf16);
+      k.rmsnormForward(x, gain, y, rstd, R, C, eps, roundBf16);
     },
-    rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C) {
+    rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C, roundBf16) {
       const m = 'rmsnormBackward';
       dims(m, { R, C });
       for (const [name, value] of [['dy', dy], ['x', x], ['dx', dx]] as const) array(m, name, value, Floats, R * C, `R·C = ${R}·${C}`);
       if (gain !== null) array(m, 'gain', gain, Floats, C, 'C');
       if (dgain !== null) array(m, 'dgain', dgain, Floats, C, 'C');
       array(m, 'rstd', rstd, Floats, R, 'R');
-      k.rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C);
+      roundFlag(m, roundBf16);
+      k.rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C, roundBf16);
     },
-    ropeForward(x, y, B, T, H, D, theta, scaling = null) {
+    ropeForward(x, y, B, T, H, D, theta, scaling = null, roundBf16) {
       rope('ropeForward', Floats, ['x', x], ['y', y], B, T, H, D, theta, scaling);
-      k.ropeForward(x, y, B, T, H, D, theta, scaling);
+      roundFlag('ropeForward', roundBf16);
+      k.ropeForward(x, y, B, T, H, D, theta, scaling, roundBf16);
     },
-    ropeBackward(dy, dx, B, T, H, D, theta, scaling = null) {
+    ropeBackward(dy, dx, B, T, H, D, theta, scaling = null, roundBf16) {
       rope('ropeBackward', Floats, ['dy', dy], ['dx', dx], B, T, H, D, theta, scaling);
-      k.ropeBackward(dy, dx, B, T, H, D, theta, scaling);
+      roundFlag('ropeBackward', roundBf16);
+      k.ropeBackward(dy, dx, B, T, H, D, theta, scaling, roundBf16);
     },
 
     crossEntropyForward(logits, targets, losses, lse, R, V) {
@@ -130,41 +136,49 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
       return k.attentionBackward(q, kk, v, o, lse, do_, dq, dk, dv, shape, fp8);
     },
 
-    swigluForward(h, a, R, F) {
+    swigluForward(h, a, R, F, roundBf16) {
       gated(Floats, 'swigluForward', R, F, { h }, { a });
-      k.swigluForward(h, a, R, F);
+      roundFlag('swigluForward', roundBf16);
+      k.swigluForward(h, a, R, F, roundBf16);
     },
-    swigluBackward(h, da, dh, R, F) {
+    swigluBackward(h, da, dh, R, F, roundBf16) {
       gated(Floats, 'swigluBackward', R, F, { h, dh }, { da });
-      k.swigluBackward(h, da, dh, R, F);
+      roundFlag('swigluBackward', roundBf16);
+      k.swigluBackward(h, da, dh, R, F, roundBf16);
     },
-    smoothSwigluForward(h, a, s, R, F) {
+    smoothSwigluForward(h, a, s, R, F, roundBf16) {
       gated(Floats, 'smoothSwigluForward', R, F, { h }, { a });
       array('smoothSwigluForward', 's', s, Floats, R, 'R');
-      k.smoothSwigluForward(h, a, s, R, F);
+      roundFlag('smoothSwigluForward', roundBf16);
+      k.smoothSwigluForward(h, a, s, R, F, roundBf16);
     },
-    smoothSwigluBackward(h, s, da, dh, R, F) {
+    smoothSwigluBackward(h, s, da, dh, R, F, roundBf16) {
       gated(Floats, 'smoothSwigluBackward', R, F, { h, dh }, { da });
       array('smoothSwigluBackward', 's', s, Floats, R, 'R');
-      k.smoothSwigluBackward(h, s, da, dh, R, F);
+      roundFlag('smoothSwigluBackward', roundBf16);
+      k.smoothSwigluBackward(h, s, da, dh, R, F, roundBf16);
     },
-    geluForward(x, y) {
+    geluForward(x, y, roundBf16) {
       sameLength(Floats, 'geluForward', { x, y });
-      k.geluForward(x, y);
+      roundFlag('geluForward', roundBf16);
+      k.geluForward(x, y, roundBf16);
     },
-    geluBackward(x, dy, dx) {
+    geluBackward(x, dy, dx, roundBf16) {
       sameLength(Floats, 'geluBackward', { x, dy, dx });
-      k.geluBackward(x, dy, dx);
+      roundFlag('geluBackward', roundBf16);
+      k.geluBackward(x, dy, dx, roundBf16);
     },
-    xieluForward(x, y, p) {
+    xieluForward(x, y, p, roundBf16) {
       sameLength(Floats, 'xieluForward', { x, y });
       xieluParams('xieluForward', p);
-      k.xieluForward(x, y, p);
+      roundFlag('xieluForward', roundBf16);
+      k.xieluForward(x, y, p, roundBf16);
     },
-    xieluBackward(x, dy, dx, p) {
+    xieluBackward(x, dy, dx, p, roundBf16) {
       sameLength(Floats, 'xieluBackward', { x, dy, dx });
       xieluParams('xieluBackward', p);
-      return k.xieluBackward(x, dy, dx, p);
+      roundFlag('xieluBackward', roundBf16);
+      return k.xieluBackward(x, dy, dx, p, roundBf16);
     },
 
     addInPlace(acc, x, roundBf16 = false) {
@@ -266,6 +280,11 @@ function operand(
   if (op.frozen !== undefined && !(Number.isSafeInteger(op.frozen) && op.frozen >= 1)) {
     throw new RangeError(`${method}: ${name}.frozen must be an integer ≥ 1 (an id of unchanging data), got ${describe(op.frozen)}`);
   }
+}
+
+/** The optional roundBf16 flag: undefined or a boolean. */
+function roundFlag(method: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'boolean') throw new TypeError(`${method}: roundBf16 must be a boolean or undefined, got ${describe(value)}`);
 }
 
 function finite(method: string, name: string, value: unknown): void {

@@ -292,7 +292,12 @@ export class ModelGraph {
     for (let i = 0; i < c.nLayers; i++) {
       const b = this.bounds[i];
       const L = this.layers[i];
-      const fused: [Producer, FusesRounding | null][] = [['attn_fork', L.fork1], ['mlp_fork', L.fork2]];
+      const fused: [Producer, FusesRounding | null][] = [
+        ['attn_fork', L.fork1], ['mlp_fork', L.fork2], ['input_norm', L.inputNorm], ['post_attn_norm', L.postAttnNorm],
+        ['q_rope', L.qRope], ['k_rope', L.kRope], ['attention', L.attention], ['act', L.act],
+        ['q_norm', L.qNorm instanceof RmsNormOp ? L.qNorm : null], ['k_norm', L.kNorm instanceof RmsNormOp ? L.kNorm : null],
+        ['attn_post', L.attnPost instanceof RmsNormOp ? L.attnPost : null], ['mlp_post', L.mlpPost instanceof RmsNormOp ? L.mlpPost : null],
+      ];
       for (const [producer, op] of fused) {
         const boundary = b[producer];
         if (op && boundary) op.fuseRounding(boundary);
@@ -302,6 +307,7 @@ export class ModelGraph {
         mlp: b.mlp_residual?.takeForwardRounding(this.res) ?? false,
       });
     }
+    if (this.finalNorm && this.top.final_norm) this.finalNorm.fuseRounding(this.top.final_norm);
   }
 
   /** Runs one op's forward between its boundaries (see Boundary): rounding and probe points of the table. */

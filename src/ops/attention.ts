@@ -28,13 +28,16 @@ import type { AttentionFp8Scales, AttentionShape, CastStats, FloatArray, Fp8Form
 import { Fp8Operand, mergeStats } from './cast.js';
 import type { OpContext } from './context.js';
 import type { TapeNode } from './tape.js';
+import type { Boundary, FusesRounding } from './boundary.js';
 import { wantsTensorStats } from './monitor.js';
 
 /** P = softmax(S) ≤ 1: the known amax bound of the in-kernel P cast. */
 export const P_BOUND = 1;
 
-export class AttentionOp implements TapeNode {
+export class AttentionOp implements TapeNode, FusesRounding {
   readonly label: string;
+  /** FP8DPA: the dQ/dK/dV fake-quantizations round to BF16 as they write (taken from the op's boundary). */
+  private roundDqkv: [boolean, boolean, boolean] = [false, false, false];
   private readonly shape: AttentionShape;
   private readonly fp8: boolean;
   private readonly lse: FloatArray; // (B, Hq, T)
@@ -91,6 +94,12 @@ export class AttentionOp implements TapeNode {
     this.oSaved = this.fp8 ? null : ctx.alloc(nq);
   }
 
+  /** Only the FP8DPA path writes dQ/dK/dV through a cast that can round; the wide path leaves them to the boundary. */
+  fuseRounding(boundary: Boundary): void {
+    if (!this.fp8) return;
+    this.roundDqkv = [boundary.takeBackwardRounding(this.dq), boundary.takeBackwardRounding(this.dk), boundary.takeBackwardRounding(this.dv)];
+  }
+
   savedBytes(): number {
     let n = this.lse.byteLength;
     for (const b of [this.qCodes, this.kCodes, this.vCodes, this.oCodes, this.qSaved, this.kSaved, this.vSaved, this.oSaved]) n += b?.byteLength ?? 0;
@@ -136,8 +145,8 @@ export class AttentionOp implements TapeNode {
       if (stats.p) ops.p.recordFused(stats.p, pScale, this.causalCount(), P_BOUND);
       // O is cast E4M3 and handed on dequantized: the out-projection reads exactly the saved Ô.
       this.oInv = ops.o.quantize(this.o, this.oCodes as Uint8Array);
-      kn.dequantize(this.oCodes as Uint8Array, ops.o.format, this.oInv, this.o);
-      if (this.ctx.recipe.activations === 'bf16') kn.roundBf16(this.o, this.o); // handed on BF16, as TE converts it
+      // handed on BF16 under BF16 wide tensors, as TE converts it (rounded as it is dequantized)
+      kn.dequantize(this.oCodes as Uint8Array, ops.o.format, this.oInv, this.o, this.ctx.recipe.activations === 'bf16');
     } else {
       // BF16 attention (recipe or per-GEMM override) rounds its inputs unless they arrive BF16 already.
       if ((this.ctx.recipe.gemm === 'bf16' || this.ctx.isOverridden(this.label)) && this.ctx.recipe.activations !== 'bf16') {
@@ -174,7 +183,8 @@ export class AttentionOp implements TapeNode {
       // dQ, dK, dV: one shared E5M2 scale, handed on dequantized (in place).
       const dqkvScale = ops.dqkv.scaleFor([this.dq, this.dk, this.dv]);
       const total: CastStats = { amax: 0, underflow: 0, overflow: 0, nonzero: 0 };
-      for (const g of [this.dq, this.dk, this.dv]) mergeStats(total, kn.quantizeDequantize(g, ops.dqkv.format, dqkvScale, g));
+      const grads = [this.dq, this.dk, this.dv];
+      for (let i = 0; i < 3; i++) mergeStats(total, kn.quantizeDequantize(grads[i], ops.dqkv.format, dqkvScale, grads[i], this.roundDqkv[i]));
       ops.dqkv.record(total, dqkvScale, this.dq.length + this.dk.length + this.dv.length);
     } else {
       let dO = this.dO;

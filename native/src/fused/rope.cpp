@@ -7,6 +7,7 @@
 #include <mutex>
 #include <vector>
 
+#include "common/fp8.h"
 #include "common/threads.h"
 #include "fused/fused.h"
 
@@ -45,6 +46,7 @@ std::shared_ptr<const RopeTable> ropeTable(int64_t T, int64_t D, const double* f
   return table;
 }
 
+template <bool kRound>
 void rotate(const float* src, float* dst, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency, double sign) {
   if (D == 0) return;
   const std::shared_ptr<const RopeTable> table = ropeTable(T, D, frequency);
@@ -59,8 +61,9 @@ void rotate(const float* src, float* dst, int64_t B, int64_t T, int64_t H, int64
         for (int64_t i = 0; i < half; i++) {
           const double c = cosRow[i], s = sign * sinRow[i];
           const double x1 = src[base + i], x2 = src[base + i + half];  // both read first: dst may alias src
-          dst[base + i] = static_cast<float>(x1 * c - x2 * s);
-          dst[base + i + half] = static_cast<float>(x1 * s + x2 * c);
+          const float y1 = static_cast<float>(x1 * c - x2 * s), y2 = static_cast<float>(x1 * s + x2 * c);
+          dst[base + i] = kRound ? fog8::roundBf16(y1) : y1;
+          dst[base + i + half] = kRound ? fog8::roundBf16(y2) : y2;
         }
       }
     }
@@ -69,12 +72,14 @@ void rotate(const float* src, float* dst, int64_t B, int64_t T, int64_t H, int64
 
 }  // namespace
 
-void ropeForward(const float* x, float* y, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency) {
-  rotate(x, y, B, T, H, D, frequency, 1.0);
+void ropeForward(const float* x, float* y, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency, bool roundBf16) {
+  if (roundBf16) rotate<true>(x, y, B, T, H, D, frequency, 1.0);
+  else rotate<false>(x, y, B, T, H, D, frequency, 1.0);
 }
 
-void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency) {
-  rotate(dy, dx, B, T, H, D, frequency, -1.0);
+void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency, bool roundBf16) {
+  if (roundBf16) rotate<true>(dy, dx, B, T, H, D, frequency, -1.0);
+  else rotate<false>(dy, dx, B, T, H, D, frequency, -1.0);
 }
 
 }  // namespace fog8::fused
