@@ -54,8 +54,20 @@ export function wisdomKey(cpu: string, isa: string, threads: number): string {
   return `${cpu} | ${isa} | ${threads} threads`;
 }
 
+/** The CPU's model name, with family/model/stepping where /proc/cpuinfo gives them: virtual
+ *  machines often show a generic name ("AMD EPYC" covers Zen 4 and Zen 5, whose best GEMM
+ *  variants differ), so the name alone would let one CPU's wisdom apply to another. */
 export function cpuModel(): string {
-  return cpus()[0]?.model?.trim() || 'unknown CPU';
+  const name = cpus()[0]?.model?.trim() || 'unknown CPU';
+  let info = '';
+  try {
+    info = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return name; // not Linux
+  }
+  const field = (key: string): string | undefined => new RegExp(`^${key}\\s*:\\s*(\\S+)`, 'm').exec(info)?.[1];
+  const [family, model, stepping] = [field('cpu family'), field('model'), field('stepping')];
+  return family && model ? `${name} (family ${family} model ${model}${stepping ? ` stepping ${stepping}` : ''})` : name;
 }
 
 function isEntry(v: unknown): v is WisdomEntry {

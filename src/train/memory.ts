@@ -8,6 +8,7 @@
 import { blockWidths, type ModelConfig } from '../model/config.js';
 import { buildParamSpecs, shapeSize } from '../model/params.js';
 import type { PrecisionRecipe } from '../numerics/recipe.js';
+import { CHUNK_ELEMENTS } from '../ops/lm-head-loss.js';
 import type { OptimizerPrecision } from '../optim/adamw.js';
 
 export interface MemoryPlan {
@@ -69,8 +70,8 @@ export function planTrainingMemory(c: ModelConfig, recipe: PrecisionRecipe, B: n
   const attnSaved = (recipe.gemm === 'fp8' && recipe.fp8Attention ? 1 : 4) * (2 * Wq + 2 * Wkv) + 4 * c.nHeads;
   const savedRow = ob * (d + Wq + d + F) + attnSaved + 4 * ((c.preNorm ? 2 * d : 0) + (branchPost ? 2 * d : 0) + (qk ? Wq + Wkv : 0)) + 4 * 4;
   const headRow = 4 * d; // the fused head keeps dx (R, d)
-  // Cast scratch: the largest operand codes of one GEMM (input and gradient) plus two logit chunks of 8 MiB.
-  const scratch = 2 * R * Math.max(F1, Wq + 2 * Wkv, d) * 4 + 2 * 8 * 2 ** 20;
+  // Cast scratch: the largest operand codes of one GEMM (input and gradient) plus the logits and dlogits chunks.
+  const scratch = 2 * R * Math.max(F1, Wq + 2 * Wkv, d) * 4 + 2 * 4 * Math.min(CHUNK_ELEMENTS, R * c.vocabSize);
   const activations = R * (4 * (forwardRow + backwardRow) + c.nLayers * savedRow + headRow) + scratch;
   const total = parameters + gradients + optimizerBytes + weightCasts + activations;
   return { parameters, gradients, optimizer: optimizerBytes, weightCasts, activations, total };

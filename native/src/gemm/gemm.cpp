@@ -180,7 +180,9 @@ void gemmPairs(size_t M, size_t N, size_t K, const PackSource& srcA, const PackS
   if (mBlocks % threads != 0 && mBlocks > threads) mBlocks = roundUp(mBlocks, threads);
   const size_t MC = std::min(roundUp((M + mBlocks - 1) / mBlocks, MR), roundUp(M, MR));
   mBlocks = (M + MC - 1) / MC;
-  size_t nBlocks = (N + v.NC - 1) / v.NC;
+  // With one k block there is no accumulator to keep in L2, so a unit takes every column: its
+  // A block is then packed once instead of once per column block.
+  size_t nBlocks = kBlocks == 1 ? 1 : (N + v.NC - 1) / v.NC;
   while (mBlocks * nBlocks < 2 * threads && nBlocks < nPanels) nBlocks++;
   const size_t NCU = roundUp((N + nBlocks - 1) / nBlocks, NR);
   nBlocks = (N + NCU - 1) / NCU;

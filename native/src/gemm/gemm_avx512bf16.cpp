@@ -45,6 +45,17 @@ void microF32(size_t kc, const void* aPacked, const void* bPacked, float* acc, s
 #define FOG8_TARGET_VBMI __attribute__((target("avx512vbmi")))
 #endif
 
+/** 32 BF16 values from 32 FP8 codes: `d` holds in each 16-bit lane one code in both bytes; the
+ *  even (low) byte of the lane comes from the low-byte table, the odd (high) byte from the
+ *  high-byte table; two-source byte permutes (7-bit index, 128-byte table half) pick from the
+ *  half that bit 7 selects. Exact for any 256-entry table, NaN codes included. */
+FOG8_TARGET_VBMI inline __m512i decodeLanesVbmi(__m512i d, const __m512i (&lo)[4], const __m512i (&hi)[4]) {
+  const __mmask64 upper = _mm512_movepi8_mask(d);
+  const __m512i l = _mm512_mask_blend_epi8(upper, _mm512_permutex2var_epi8(lo[0], d, lo[1]), _mm512_permutex2var_epi8(lo[2], d, lo[3]));
+  const __m512i h = _mm512_mask_blend_epi8(upper, _mm512_permutex2var_epi8(hi[0], d, hi[1]), _mm512_permutex2var_epi8(hi[2], d, hi[3]));
+  return _mm512_mask_blend_epi8(static_cast<__mmask64>(0xAAAAAAAAAAAAAAAAull), l, h);
+}
+
 /** n FP8 codes → BF16 bits with VBMI: per 32 codes, each code is widened to a 16-bit lane with
  *  the code in both bytes; two-source byte permutes (7-bit index, 128-byte table) pick the low
  *  (even bytes) or high (odd bytes) BF16 byte from the table half that bit 7 selects. Exact for
@@ -59,11 +70,7 @@ FOG8_TARGET_VBMI void decodeFp8Vbmi(const uint8_t* x, size_t n, const uint8_t* b
   for (; j + 32 <= n; j += 32) {
     // zero-extended codes (sign-extend and mask: SIMDe 0.7.4 has no _mm512_cvtepu8_epi16)
     const __m512i w = _mm512_and_si512(_mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + j))), _mm512_set1_epi16(0xFF));
-    const __m512i d = _mm512_or_si512(w, _mm512_slli_epi16(w, 8));
-    const __mmask64 upper = _mm512_movepi8_mask(d);
-    const __m512i l = _mm512_mask_blend_epi8(upper, _mm512_permutex2var_epi8(lo[0], d, lo[1]), _mm512_permutex2var_epi8(lo[2], d, lo[3]));
-    const __m512i h = _mm512_mask_blend_epi8(upper, _mm512_permutex2var_epi8(hi[0], d, hi[1]), _mm512_permutex2var_epi8(hi[2], d, hi[3]));
-    _mm512_storeu_si512(dst + j, _mm512_mask_blend_epi8(static_cast<__mmask64>(0xAAAAAAAAAAAAAAAAull), l, h));
+    _mm512_storeu_si512(dst + j, decodeLanesVbmi(_mm512_or_si512(w, _mm512_slli_epi16(w, 8)), lo, hi));
   }
   for (; j < n; j++) dst[j] = static_cast<uint16_t>(bytes[x[j]] | (bytes[256 + x[j]] << 8));
 }
@@ -92,9 +99,57 @@ inline void storePairs(__m256i x, __m256i y, uint32_t* dst) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
 }
 
+/** Pair rows p < pairs of the [pair][column] layout, dst + p·dstStride, columns c < n:
+ *  pair(decode(src[(k0 + 2p)·ld + c0 + c]), decode(src[(k0 + 2p + 1)·ld + c0 + c])) — FP8 codes
+ *  of two source rows straight into BF16 pairs with VBMI. Per 32 columns the two rows' codes sit
+ *  in one zmm (row k low half, k + 1 high half); one byte permute puts each code in both bytes of
+ *  its output lane, already in pair order (lane 2c from row k, 2c + 1 from row k + 1), then
+ *  decodeLanesVbmi. One pass, no intermediate rows, tables and permutes loaded once per block:
+ *  the wgrad layout (A = dyᵀ) packs A this way at every k block. */
+FOG8_TARGET_VBMI void interleavePairsFp8Vbmi(const uint8_t* src, size_t ld, size_t k0, size_t pairs, size_t c0, size_t n,
+                                             const uint8_t* bytes, uint32_t* dst, size_t dstStride) {
+  __m512i lo[4], hi[4];
+  for (int q = 0; q < 4; q++) {
+    lo[q] = _mm512_loadu_si512(bytes + 64 * q);
+    hi[q] = _mm512_loadu_si512(bytes + 256 + 64 * q);
+  }
+  // Byte b of the permute of half h: output lane b / 2 is column 16h + lane / 2 of row lane % 2.
+  alignas(64) static const uint8_t kIndex[2][64] = {
+      {0, 0, 32, 32, 1, 1, 33, 33, 2, 2, 34, 34, 3, 3, 35, 35, 4, 4, 36, 36, 5, 5, 37, 37, 6, 6, 38, 38, 7, 7, 39, 39,
+       8, 8, 40, 40, 9, 9, 41, 41, 10, 10, 42, 42, 11, 11, 43, 43, 12, 12, 44, 44, 13, 13, 45, 45, 14, 14, 46, 46, 15, 15, 47, 47},
+      {16, 16, 48, 48, 17, 17, 49, 49, 18, 18, 50, 50, 19, 19, 51, 51, 20, 20, 52, 52, 21, 21, 53, 53, 22, 22, 54, 54, 23, 23, 55, 55,
+       24, 24, 56, 56, 25, 25, 57, 57, 26, 26, 58, 58, 27, 27, 59, 59, 28, 28, 60, 60, 29, 29, 61, 61, 30, 30, 62, 62, 31, 31, 63, 63}};
+  const __m512i index0 = _mm512_load_si512(kIndex[0]), index1 = _mm512_load_si512(kIndex[1]);
+  for (size_t p = 0; p < pairs; p++) {
+    const uint8_t* x = src + (k0 + 2 * p) * ld + c0;
+    const uint8_t* y = x + ld;
+    uint32_t* d = dst + p * dstStride;
+    size_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+      const __m512i codes = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + j))),
+                                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + j)), 1);
+      _mm512_storeu_si512(d + j, decodeLanesVbmi(_mm512_permutexvar_epi8(index0, codes), lo, hi));
+      _mm512_storeu_si512(d + j + 16, decodeLanesVbmi(_mm512_permutexvar_epi8(index1, codes), lo, hi));
+    }
+    for (; j < n; j++)
+      d[j] = static_cast<uint32_t>(bytes[x[j]] | (bytes[256 + x[j]] << 8)) | static_cast<uint32_t>(bytes[y[j]] | (bytes[256 + y[j]] << 8)) << 16;
+  }
+}
+
 /** dst[j] = pair(row0[j], row1[j]) for j < n, from two rows (k and k + 1) of a row-contiguous
  *  source starting at element offsets o0 and o1 (row1 absent → zeros). */
 void interleaveRows(const fog8::PackSource& s, size_t o0, size_t o1, bool hasRow1, size_t n, uint32_t* dst) {
+  // BF16 rows are interleaved straight from the source; FP8 ones are decoded into row buffers
+  // first (interleavePairsFp8Vbmi does both in one pass where the CPU has VBMI).
+  if (hasRow1 && s.dtype == fog8::Dtype::bf16) {
+    const uint16_t* x = static_cast<const uint16_t*>(s.data) + o0;
+    const uint16_t* y = static_cast<const uint16_t*>(s.data) + o1;
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16)
+      storePairs(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + j)), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + j)), dst + j);
+    for (; j < n; j++) dst[j] = x[j] | static_cast<uint32_t>(y[j]) << 16;
+    return;
+  }
   constexpr size_t kChunk = 256;
   alignas(64) uint16_t x[kChunk], y[kChunk];
   for (size_t j0 = 0; j0 < n; j0 += kChunk) {
@@ -108,6 +163,23 @@ void interleaveRows(const fog8::PackSource& s, size_t o0, size_t o1, bool hasRow
       storePairs(_mm256_load_si256(reinterpret_cast<const __m256i*>(x + j)), _mm256_load_si256(reinterpret_cast<const __m256i*>(y + j)), d + j);
     for (; j < m; j++) d[j] = x[j] | static_cast<uint32_t>(y[j]) << 16;
   }
+}
+
+/** The [pair][column] layout of source rows k0 .. k0 + kc − 1 (an odd last row pairs with zeros),
+ *  columns c0 .. c0 + n − 1, each pair row `stride` wide with zeros past n. */
+void interleavePairBlock(const fog8::PackSource& s, size_t k0, size_t kc, size_t c0, size_t n, size_t stride, uint32_t* dst) {
+  const size_t kp = (kc + 1) / 2;
+  size_t p = 0;
+  if (s.dtype != fog8::Dtype::bf16 && s.vbmi) {
+    interleavePairsFp8Vbmi(static_cast<const uint8_t*>(s.data), s.ld, k0, kc / 2, c0, n, s.bf16Bytes, dst, stride);
+    p = kc / 2;
+  }
+  for (; p < kp; p++) {
+    const size_t k = k0 + 2 * p;
+    interleaveRows(s, k * s.ld + c0, (k + 1) * s.ld + c0, 2 * p + 1 < kc, n, dst + p * stride);
+  }
+  if (stride > n)
+    for (p = 0; p < kp; p++) std::memset(dst + p * stride + n, 0, (stride - n) * sizeof(uint32_t));
 }
 
 /** One k-contiguous row: kc BF16 values from element offset o, zero padded to kcPadded. */
@@ -128,13 +200,7 @@ void packPairA(const fog8::PackSource& s, size_t r0, size_t rows, size_t rowsPad
     *pairStride = 1;
   } else {
     // [pair][row]: rows k and k + 1 of the source interleaved.
-    for (size_t p = 0; p < kp; p++) {
-      const size_t k = k0 + 2 * p;
-      const bool has1 = 2 * p + 1 < kc;
-      uint32_t* d = dst + p * rowsPadded;
-      interleaveRows(s, k * s.ld + r0, (k + 1) * s.ld + r0, has1, rows, d);
-      for (size_t r = rows; r < rowsPadded; r++) d[r] = 0;
-    }
+    interleavePairBlock(s, k0, kc, r0, rows, rowsPadded, dst);
     *rowStride = 1;
     *pairStride = rowsPadded;
   }
@@ -157,12 +223,7 @@ void packPairB(const fog8::PackSource& s, size_t j0, size_t cols, size_t NR, siz
     for (size_t q = 0; q < kp; q++)
       for (size_t j = cols; j < NR; j++) dst[q * NR + j] = 0;
   } else {
-    for (size_t p = 0; p < kp; p++) {
-      const size_t k = k0 + 2 * p;
-      uint32_t* d = dst + p * NR;
-      interleaveRows(s, k * s.ld + j0, (k + 1) * s.ld + j0, 2 * p + 1 < kc, cols, d);
-      for (size_t j = cols; j < NR; j++) d[j] = 0;
-    }
+    interleavePairBlock(s, k0, kc, j0, cols, NR, dst);
   }
 }
 
