@@ -8,9 +8,11 @@
 
 #include "../../bench/microbench/peak.h"
 #include "casts/casts.h"
+#include "common/aligned_buffer.h"
 #include "common/isa.h"
 #include "common/napi_args.h"
 #include "common/threads.h"
+#include "fused/fused.h"
 #include "gemm/gemm.h"
 #include "register.h"
 
@@ -142,6 +144,11 @@ Napi::Value GetGemmTiles(const Napi::CallbackInfo& info) {
   return out;
 }
 
+/** Bytes the addon holds between calls: GEMM packing buffers (every AlignedBuffer) and RoPE's table. */
+Napi::Value GetWorkspaceBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(AlignedBuffer::heldBytes() + fused::ropeTableBytes()));
+}
+
 Napi::Value GetGemmVariant(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), gemmVariant()); }
 
 Napi::Value SetGemmVariant(const Napi::CallbackInfo& info) {
@@ -220,6 +227,7 @@ void registerCastsAndGemm(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "setIsa", SetIsa);
   exportFunction(env, exports, "gemmTiles", GetGemmTiles);
   exportFunction(env, exports, "gemmVariant", GetGemmVariant);
+  exportFunction(env, exports, "workspaceBytes", GetWorkspaceBytes);
   exportFunction(env, exports, "setGemmVariant", SetGemmVariant);
   exportFunction(env, exports, "threads", GetThreads);
   exportFunction(env, exports, "setThreads", SetThreads);

@@ -61,6 +61,8 @@ export type NativeCoreAddon = Pick<Kernels, CoreMethodName> & {
   gemmTiles(): string[];
   /** The BF16/FP8 GEMM variant in use ("MRxNR-kcKC-mcMC-ncNC" on avx512bf16, else "MRxNR"). */
   gemmVariant(): string;
+  /** Bytes the addon holds between calls (GEMM packing buffers, RoPE table). */
+  workspaceBytes(): number;
   /** Chooses the GEMM variant ("default" restores the built-in one); RangeError if invalid. All
    *  variants give bit-identical results. */
   setGemmVariant(variant: string): void;
@@ -72,7 +74,7 @@ type NativeRope = (src: Float32Array, dst: Float32Array, B: number, T: number, H
 /** Everything the addon exports: NativeCoreAddon plus the fused kernels. */
 export type NativeAddon = NativeCoreAddon & Pick<Kernels, Exclude<FusedMethodName, 'ropeForward' | 'ropeBackward'>> & { ropeForward: NativeRope; ropeBackward: NativeRope };
 
-const CONTROL_FUNCTIONS = ['isa', 'bestIsa', 'avx512Emulated', 'setIsa', 'threads', 'setThreads', 'peakGflops', 'gemmTiles', 'gemmVariant', 'setGemmVariant'] as const;
+const CONTROL_FUNCTIONS = ['isa', 'bestIsa', 'avx512Emulated', 'setIsa', 'threads', 'setThreads', 'peakGflops', 'gemmTiles', 'gemmVariant', 'setGemmVariant', 'workspaceBytes'] as const;
 const CORE_FUNCTIONS: readonly string[] = [...CORE_METHODS, ...CONTROL_FUNCTIONS];
 const ALL_FUNCTIONS: readonly string[] = [...CORE_FUNCTIONS, ...FUSED_METHODS];
 
@@ -151,6 +153,7 @@ export function loadNativeKernels(): Kernels {
     get threads() {
       return addon.threads();
     },
+    workspaceBytes: () => addon.workspaceBytes(),
     quantize: (x, format, scale, codes) => addon.quantize(x, format, scale, codes),
     dequantize: (codes, format, invScale, out, roundBf16) => addon.dequantize(codes, format, invScale, out, roundBf16),
     quantizeDequantize: (x, format, scale, out, roundBf16) => addon.quantizeDequantize(x, format, scale, out, roundBf16),

@@ -158,6 +158,11 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   readonly isa: string;
   /** Worker threads used by the parallel kernels (1 for the reference). */
   readonly threads: number;
+  /**
+   * Bytes the backend itself holds between calls (the native GEMM packing buffers and RoPE's
+   * cos/sin table; 0 for the reference): part of what a training step holds.
+   */
+  workspaceBytes(): number;
 
   // ---- casts -------------------------------------------------------------------------------
   /** codes[i] = FP8(x[i]·scale) (product in float32, RNE, saturating, NaN→NaN). x, codes: (n). */

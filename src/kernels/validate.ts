@@ -33,6 +33,9 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
     get threads() {
       return k.threads;
     },
+    workspaceBytes() {
+      return k.workspaceBytes();
+    },
 
     quantize(x, format, scale, codes) {
       castArgs('quantize', ['x', x, Floats], format, ['scale', scale], ['codes', codes, Uint8Array]);

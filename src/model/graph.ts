@@ -402,11 +402,11 @@ export class ModelGraph {
     }
     if (!this.decode) {
       this.decode = {
-        qCodes: new Uint8Array(this.qn.length),
-        kCodes: new Uint8Array(this.kn.length),
-        vCodes: new Uint8Array(this.v.length),
-        oCodes: new Uint8Array(this.o.length),
-        qh: new Float32Array(this.qn.length),
+        qCodes: ctx.u8(this.qn.length),
+        kCodes: ctx.u8(this.kn.length),
+        vCodes: ctx.u8(this.v.length),
+        oCodes: ctx.u8(this.o.length),
+        qh: ctx.alloc(this.qn.length) as Float32Array, // the KV cache runs on float32 kernels (checked above)
         ops: storage !== 'fp8' ? [] : this.layers.map((_, l) => {
           const key = `layers.${l}.attn.dpa`;
           return { qkv: new Fp8Operand(ctx, l, key, 'attn.dpa', 'qkv'), p: new Fp8Operand(ctx, l, key, 'attn.dpa', 'p'), o: new Fp8Operand(ctx, l, key, 'attn.dpa', 'o') };

@@ -84,10 +84,10 @@ export class AttentionOp implements TapeNode, FusesRounding {
           dqkv: new Fp8Operand(ctx, layer, key, gemm, 'dqkv'),
         }
       : null;
-    this.qCodes = this.fp8 ? new Uint8Array(nq) : null;
-    this.kCodes = this.fp8 ? new Uint8Array(nkv) : null;
-    this.vCodes = this.fp8 ? new Uint8Array(nkv) : null;
-    this.oCodes = this.fp8 ? new Uint8Array(nq) : null;
+    this.qCodes = this.fp8 ? ctx.u8(nq) : null;
+    this.kCodes = this.fp8 ? ctx.u8(nkv) : null;
+    this.vCodes = this.fp8 ? ctx.u8(nkv) : null;
+    this.oCodes = this.fp8 ? ctx.u8(nq) : null;
     this.qSaved = this.fp8 ? null : ctx.alloc(nq);
     this.kSaved = this.fp8 ? null : ctx.alloc(nkv);
     this.vSaved = this.fp8 ? null : ctx.alloc(nkv);

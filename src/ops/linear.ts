@@ -96,8 +96,8 @@ export class LinearOp implements TapeNode {
     this.gradOp = fp8 ? new Fp8Operand(ctx, spec.layer, spec.key, spec.gemm, 'grad_output') : null;
     const tiledInput = this.inputOp?.tiled('activation') ?? false;
     const own = !spec.transientInput;
-    this.savedCodes = own && fp8 && !tiledInput ? new Uint8Array(M * K) : null;
-    this.savedBits = own && spec.precision === 'bf16' ? new Uint16Array(M * K) : null;
+    this.savedCodes = own && fp8 && !tiledInput ? ctx.u8(M * K) : null;
+    this.savedBits = own && spec.precision === 'bf16' ? ctx.u16(M * K) : null;
     this.savedF32 = own && (spec.precision === 'fp32' || tiledInput) ? ctx.alloc(M * K) : null;
   }
 
@@ -134,19 +134,19 @@ export class LinearOp implements TapeNode {
     const epoch = ctx.training ? ctx.weightEpoch : (ctx.frozenWeightsEpoch ?? -1);
     const fresh = epoch !== -1 && c.epoch === epoch;
     if (precision === 'bf16') {
-      if (!c.bits) c.bits = new Uint16Array(N * K);
+      if (!c.bits) c.bits = ctx.u16(N * K, 'weightCasts');
       if (!fresh) ctx.kernels.packBf16(this.weight, c.bits);
       c.epoch = epoch;
       return { dtype: 'bf16', data: c.bits, trans, ...frozen };
     }
     const op = this.weightOp as Fp8Operand;
     if (op.tiled('weight')) {
-      if (!c.fakeQuant) c.fakeQuant = ctx.alloc(N * K);
+      if (!c.fakeQuant) c.fakeQuant = ctx.alloc(N * K, 'weightCasts');
       if (!fresh) op.castTiled(this.weight, N, K, 'weight', c.fakeQuant);
       c.epoch = epoch;
       return { dtype: 'f32', data: c.fakeQuant, trans, ...frozen };
     }
-    if (!c.codes) c.codes = new Uint8Array(N * K);
+    if (!c.codes) c.codes = ctx.u8(N * K, 'weightCasts');
     if (!fresh) c.invScale = op.quantize(this.weight, c.codes);
     c.epoch = epoch;
     return { dtype: op.format, data: c.codes, trans, invScale: c.invScale, ...frozen };

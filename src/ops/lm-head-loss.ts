@@ -50,7 +50,7 @@ export class LmHeadLossOp implements TapeNode {
     /** Round logits and dlogits chunks to BF16 (recipe activations 'bf16'). */
     private readonly bf16Chunks = false,
   ) {
-    this.targets = new Int32Array(R);
+    this.targets = ctx.i32(R);
     this.losses = ctx.alloc(R);
     this.lse = ctx.alloc(R);
     this.dloss = ctx.alloc(R);

@@ -48,8 +48,9 @@ export class RopeOp implements TapeNode, FusesRounding {
     if (pos + T > maxLen) throw new RangeError(`RopeOp(${this.label}).forwardAt: positions up to ${pos + T} exceed ${maxLen}`);
     const half = D / 2;
     if (!this.table || this.table.rows < maxLen) {
-      const cos = new Float64Array(maxLen * half);
-      const sin = new Float64Array(maxLen * half);
+      if (this.table) for (const t of [this.table.cos, this.table.sin]) this.ctx.held.release('activations', t);
+      const cos = this.ctx.f64(maxLen * half);
+      const sin = this.ctx.f64(maxLen * half);
       const freq = ropeFrequencies(D, this.theta, this.scaling);
       for (let t = 0; t < maxLen; t++) {
         for (let i = 0; i < half; i++) {

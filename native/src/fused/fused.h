@@ -90,6 +90,9 @@ void xieluForward(const float* x, float* y, int64_t n, const XieluParams& p, boo
 void xieluBackward(const float* x, const float* dy, float* dx, int64_t n, const XieluParams& p, double* dAlphaP,
                    double* dAlphaN, bool roundBf16 = false);
 
+/** Bytes of the cos/sin table RoPE keeps between calls. */
+size_t ropeTableBytes();
+
 // ---- element-wise, copies -------------------------------------------------------------------------
 /** acc[i] = acc[i] + x[i] (float32), rounded to BF16 when roundBf16. acc, x: (n). */
 void addInPlace(float* acc, const float* x, int64_t n, bool roundBf16);

@@ -20,9 +20,12 @@ struct RopeTable {
   std::vector<double> cos, sin;   // (T, D/2)
 };
 
+std::mutex tableMutex;
+std::shared_ptr<const RopeTable> lastTable;  // kept between calls: RoPE runs with the same T and D every layer
+
 std::shared_ptr<const RopeTable> ropeTable(int64_t T, int64_t D, const double* frequency) {
-  static std::mutex mutex;
-  static std::shared_ptr<const RopeTable> last;
+  std::mutex& mutex = tableMutex;
+  std::shared_ptr<const RopeTable>& last = lastTable;
   const int64_t half = D / 2;
   {
     std::lock_guard<std::mutex> lock(mutex);
@@ -71,6 +74,12 @@ void rotate(const float* src, float* dst, int64_t B, int64_t T, int64_t H, int64
 }
 
 }  // namespace
+
+size_t ropeTableBytes() {
+  std::lock_guard<std::mutex> lock(tableMutex);
+  if (!lastTable) return 0;
+  return (lastTable->frequency.capacity() + lastTable->cos.capacity() + lastTable->sin.capacity()) * sizeof(double);
+}
 
 void ropeForward(const float* x, float* y, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency, bool roundBf16) {
   if (roundBf16) rotate<true>(x, y, B, T, H, D, frequency, 1.0);
