@@ -163,7 +163,7 @@ Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
   auto dloss = sizedArray<float>(env, info[3], "crossEntropyBackward: dloss", R, "R");
   auto dlogits = sizedArray<float>(env, info[4], "crossEntropyBackward: dlogits", n, "R·V");
   checkTargets(env, targets, V, "crossEntropyBackward");
-  fused::crossEntropyBackward(logits.data, targets.data, lse.data, dloss.data, dlogits.data, R, V);
+  fused::crossEntropyBackward(logits.data, targets.data, lse.data, dloss.data, dlogits.data, R, V, roundArg(info, 7, "crossEntropyBackward"));
   return env.Undefined();
 }
 

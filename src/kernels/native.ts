@@ -166,8 +166,8 @@ export function loadNativeKernels(): Kernels {
     ropeForward: (x, y, B, T, H, D, theta, scaling, roundBf16) => addon.ropeForward(x, y, B, T, H, D, frequencies(D, theta, scaling ?? null), roundBf16),
     ropeBackward: (dy, dx, B, T, H, D, theta, scaling, roundBf16) => addon.ropeBackward(dy, dx, B, T, H, D, frequencies(D, theta, scaling ?? null), roundBf16),
     crossEntropyForward: (logits, targets, losses, lse, R, V) => addon.crossEntropyForward(logits, targets, losses, lse, R, V),
-    crossEntropyBackward: (logits, targets, lse, dloss, dlogits, R, V) =>
-      addon.crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V),
+    crossEntropyBackward: (logits, targets, lse, dloss, dlogits, R, V, roundBf16) =>
+      addon.crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V, roundBf16),
     attentionForward: (q, k, v, o, lse, shape, fp8, options) => addon.attentionForward(q, k, v, o, lse, shape, fp8, options),
     attentionBackward: (q, k, v, o, lse, do_, dq, dk, dv, shape, fp8) =>
       addon.attentionBackward(q, k, v, o, lse, do_, dq, dk, dv, shape, fp8),

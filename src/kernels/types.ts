@@ -142,8 +142,8 @@ export interface XieluParams {
  * except what a cast defines: FP8/BF16 casts read their input rounded to float32).
  */
 /**
- * `roundBf16` (the optional last argument of the casts that write floats, the norms, RoPE and the
- * activations): the float output is rounded to BF16 (RNE, as roundBf16) as it is written — the
+ * `roundBf16` (the optional last argument of the casts that write floats, the norms, RoPE, the
+ * activations and crossEntropyBackward): the float output is rounded to BF16 (RNE, as roundBf16) as it is written — the
  * same bits as a roundBf16 pass over it afterwards, one pass less (DESIGN §3 BF16 wide tensors).
  * Statistics a kernel returns are of its unrounded output.
  */
@@ -205,7 +205,7 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
    */
   crossEntropyForward(logits: Buf, targets: Int32Array, losses: Buf, lse: Buf, R: number, V: number): void;
   /** dlogits (R, V) = dloss[r] · (softmax(logits[r]) − onehot(target[r])); 0 for ignored rows. */
-  crossEntropyBackward(logits: Buf, targets: Int32Array, lse: Buf, dloss: Buf, dlogits: Buf, R: number, V: number): void;
+  crossEntropyBackward(logits: Buf, targets: Int32Array, lse: Buf, dloss: Buf, dlogits: Buf, R: number, V: number, roundBf16?: boolean): void;
 
   // ---- attention ---------------------------------------------------------------------------
   /**

@@ -112,13 +112,14 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
       array(m, 'lse', lse, Floats, R, 'R');
       k.crossEntropyForward(logits, targets, losses, lse, R, V);
     },
-    crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V) {
+    crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V, roundBf16) {
       const m = 'crossEntropyBackward';
       crossEntropyShapes(m, Floats, logits, targets, R, V);
       array(m, 'lse', lse, Floats, R, 'R');
       array(m, 'dloss', dloss, Floats, R, 'R');
       array(m, 'dlogits', dlogits, Floats, R * V, `R·V = ${R}·${V}`);
-      k.crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V);
+      roundFlag(m, roundBf16);
+      k.crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V, roundBf16);
     },
 
     attentionForward(q, kk, v, o, lse, shape, fp8, options) {

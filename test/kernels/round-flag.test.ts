@@ -51,6 +51,16 @@ function cases(): Case[] {
       k.smoothSwigluBackward(h, s, h.subarray(R * F), dh, R, F, r);
       return { outs: [dh] };
     } },
+    { name: 'crossEntropyBackward', run: (k, r) => {
+      const V = 2 * F + 3;
+      const logits = new Rng(3).normals(R * V, 3);
+      const targets = new Int32Array(R).map((_, i) => (i % 5 === 4 ? -1 : (i * 7) % V));
+      const lse = new Float32Array(R), losses = new Float32Array(R), dl = new Float32Array(R).fill(0.37);
+      k.crossEntropyForward(logits, targets, losses, lse, R, V);
+      const d = new Float32Array(R * V);
+      k.crossEntropyBackward(logits, targets, lse, dl, d, R, V, r);
+      return { outs: [d] };
+    } },
     { name: 'geluForward', run: (k, r) => { const y = new Float32Array(x.length); k.geluForward(x, y, r); return { outs: [y] }; } },
     { name: 'geluBackward', run: (k, r) => { const d = new Float32Array(x.length); k.geluBackward(x, xs.subarray(0, x.length), d, r); return { outs: [d] }; } },
     { name: 'xieluForward', run: (k, r) => { const y = new Float32Array(x.length); k.xieluForward(x, y, xielu, r); return { outs: [y] }; } },

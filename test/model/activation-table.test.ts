@@ -65,7 +65,7 @@ function checkingKernels(k: Kernels, recipe: PrecisionRecipe, params: () => Floa
     xieluForward: (x, y, p, rb) => (check('xieluForward x', x), k.xieluForward(x, y, p, rb)),
     xieluBackward: (x, dy, dx, p, rb) => (check('xieluBackward x', x), check('xieluBackward dy', dy), k.xieluBackward(x, dy, dx, p, rb)),
     crossEntropyForward: (l, t, ls, lse, R, V) => (check('crossEntropyForward logits', l), k.crossEntropyForward(l, t, ls, lse, R, V)),
-    crossEntropyBackward: (l, t, lse, dl, dlg, R, V) => (check('crossEntropyBackward logits', l), k.crossEntropyBackward(l, t, lse, dl, dlg, R, V)),
+    crossEntropyBackward: (l, t, lse, dl, dlg, R, V, rb) => (check('crossEntropyBackward logits', l), k.crossEntropyBackward(l, t, lse, dl, dlg, R, V, rb)),
     attentionForward: (q, kk, v, o, lse, shape, fp8, opts) => {
       if (!fp8Attention) for (const [n, x] of [['q', q], ['k', kk], ['v', v]] as const) check(`attentionForward ${n}`, x);
       return k.attentionForward(q, kk, v, o, lse, shape, fp8, opts);

@@ -61,7 +61,7 @@ void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, i
 /** logits (R, V); targets (R) in {-1} ∪ [0, V); losses, lse (R). */
 void crossEntropyForward(const float* logits, const int32_t* targets, float* losses, float* lse, int64_t R, int64_t V);
 void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse, const float* dloss,
-                          float* dlogits, int64_t R, int64_t V);
+                          float* dlogits, int64_t R, int64_t V, bool roundBf16 = false);
 
 // ---- attention ----------------------------------------------------------------------------------
 /**

@@ -50,7 +50,11 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
     rmsnormBackward: (dy, x, gain, rstd, dx, dgain, R, C, round) => { rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C); r(round, dx); },
     ropeForward: (x, y, B, T, H, D, theta, scaling, round) => { ropeForward(x, y, B, T, H, D, theta, scaling); r(round, y); },
     ropeBackward: (dy, dx, B, T, H, D, theta, scaling, round) => { ropeBackward(dy, dx, B, T, H, D, theta, scaling); r(round, dx); },
-    crossEntropyForward, crossEntropyBackward,
+    crossEntropyForward,
+    crossEntropyBackward: (logits, targets, lse, dloss, dlogits, R, V, round) => {
+      crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V);
+      r(round, dlogits);
+    },
     attentionForward, attentionBackward,
     swigluForward: (h, a, R, F, round) => { swigluForward(h, a, R, F); r(round, a); },
     swigluBackward: (h, da, dh, R, F, round) => { swigluBackward(h, da, dh, R, F); r(round, dh); },
