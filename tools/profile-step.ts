@@ -3,6 +3,8 @@
  * timer and runs warm forward+backward steps of one preset/size/recipe. The time outside kernels
  * (TypeScript glue, allocation) is printed as "outside kernels".
  *   node --import tsx tools/profile-step.ts [preset] [size] [recipe] [steps]
+ * CLOCK=cpu measures process CPU time (all threads together) instead of wall time: on a machine
+ * shared with other work the wall figures swing, the CPU ones much less.
  */
 import { loadKernels } from '../src/kernels/index.js';
 import type { Kernels } from '../src/kernels/types.js';
@@ -20,18 +22,25 @@ function gemmKey(args: unknown[]): string {
   return `gemm ${M}×${N}×${K} ${a.dtype}${a.trans ? 'ᵀ' : ''}×${b.dtype}${b.trans ? 'ᵀ' : ''}`;
 }
 let timing = false;
+const cpuClock = process.env.CLOCK === 'cpu';
+/** Milliseconds now: wall, or the process's CPU time. */
+function now(): number {
+  if (!cpuClock) return performance.now();
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
 const timed = new Proxy(kernels, {
   get(target, prop, receiver) {
     const v = Reflect.get(target, prop, receiver);
     if (typeof v !== 'function' || typeof prop !== 'string') return v;
     return (...args: unknown[]) => {
       if (!timing) return (v as (...a: unknown[]) => unknown).apply(target, args);
-      const t0 = performance.now();
+      const t0 = now();
       const r = (v as (...a: unknown[]) => unknown).apply(target, args);
       const key = prop === 'gemm' ? gemmKey(args) : prop;
       const e = totals.get(key) ?? { ms: 0, calls: 0, flops: 0 };
       if (prop === 'gemm') e.flops += 2 * (args[0] as number) * (args[1] as number) * (args[2] as number);
-      e.ms += performance.now() - t0;
+      e.ms += now() - t0;
       e.calls++;
       totals.set(key, e);
       return r;
@@ -47,12 +56,14 @@ const batch: Batch = { inputs, targets, B, T };
 model.forwardBackward(batch, 1);
 const steps = Number(stepsArg);
 timing = true;
-const t0 = performance.now();
+const t0 = now();
 for (let s = 0; s < steps; s++) model.forwardBackward(batch, 1);
-const wall = (performance.now() - t0) / steps;
+const wall = (now() - t0) / steps;
 let inKernels = 0;
 const rows = [...totals].map(([k, e]) => ({ k, ms: e.ms / steps, calls: e.calls / steps, gflops: e.flops / e.ms / 1e6 })).sort((a, b) => b.ms - a.ms);
 for (const r of rows) inKernels += r.ms;
-console.log(`${preset} ${size} ${recipeName}: ${wall.toFixed(1)} ms per forward+backward (${(4096 / wall * 1000).toFixed(0)} tokens/s without the optimizer)`);
+console.log(cpuClock
+  ? `${preset} ${size} ${recipeName}: ${wall.toFixed(1)} ms of CPU time (all threads) per forward+backward`
+  : `${preset} ${size} ${recipeName}: ${wall.toFixed(1)} ms per forward+backward (${(4096 / wall * 1000).toFixed(0)} tokens/s without the optimizer)`);
 for (const r of rows) console.log(`${r.k.padEnd(44)} ${r.ms.toFixed(1).padStart(8)} ms ${((100 * r.ms) / wall).toFixed(1).padStart(5)} %  ${r.calls.toFixed(0).padStart(5)} calls${r.gflops > 0 ? `  ${r.gflops.toFixed(0).padStart(4)} GFLOP/s` : ''}`);
 console.log(`${'outside kernels'.padEnd(44)} ${(wall - inKernels).toFixed(1).padStart(8)} ms ${((100 * (wall - inKernels)) / wall).toFixed(1).padStart(5)} %`);

@@ -1,9 +1,10 @@
 // JS ↔ C++ marshalling of the fused kernels (normalisation, RoPE, cross-entropy, attention,
-// activations, AdamW, monitor reductions). Every argument is checked here — type, length, shape,
-// range — so the kernels in fused/ only ever see consistent raw pointers and sizes.
+// activations, AdamW, monitor reductions). Only memory safety is checked here — buffer types, the
+// lengths the kernels read and write, indices they follow (targets, the KV head of a query head) —
+// so a raw call never crashes; what the values mean (scales > 0, β in [0, 1), …) is checked once, in
+// TypeScript, from the signature table (src/kernels/signatures.ts, withValidation).
 #include <napi.h>
 
-#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -15,11 +16,6 @@ namespace fog8 {
 namespace {
 
 [[noreturn]] void throwRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
-
-std::string num(double v) {
-  std::string s = std::to_string(v);
-  return s;
-}
 
 /** Product of dimensions, rejecting anything a typed array could not hold (≥ 2^53). */
 size_t product(Napi::Env env, std::initializer_list<size_t> dims, const std::string& what) {
@@ -48,23 +44,8 @@ double fieldNumber(Napi::Env env, const Napi::Object& o, const char* key, const 
   return numberArg(env, o.Get(key), what + "." + key);
 }
 
-double finiteField(Napi::Env env, const Napi::Object& o, const char* key, const std::string& what) {
-  double v = fieldNumber(env, o, key, what);
-  if (!std::isfinite(v)) throwRange(env, what + "." + key + " must be finite, got " + num(v));
-  return v;
-}
-
 size_t fieldDim(Napi::Env env, const Napi::Object& o, const char* key, const std::string& what) {
   return dimArg(env, o.Get(key), what + "." + key);
-}
-
-/** A positive scale that stays finite and non-zero as a float32. */
-float positiveScale(Napi::Env env, const Napi::Object& o, const char* key, const std::string& what) {
-  double v = fieldNumber(env, o, key, what);
-  float f = static_cast<float>(v);
-  if (!(v > 0) || !std::isfinite(f) || f == 0.0f)
-    throwRange(env, what + "." + key + " must be a positive finite float32 scale, got " + num(v));
-  return f;
 }
 
 // ---- normalisation, position ----------------------------------------------------------------------
@@ -80,7 +61,6 @@ Napi::Value RmsnormForward(const Napi::CallbackInfo& info) {
   auto y = sizedArray<float>(env, info[2], "rmsnormForward: y", n, rc);
   auto rstd = sizedArray<float>(env, info[3], "rmsnormForward: rstd", R, "R");
   const double eps = numberArg(env, info[6], "rmsnormForward: eps");
-  if (!std::isfinite(eps) || eps < 0) throwRange(env, "rmsnormForward: eps must be finite and ≥ 0, got " + num(eps));
   fused::rmsnormForward(x.data, gain.data, y.data, rstd.data, R, C, eps, roundArg(info, 7, "rmsnormForward"));
   return env.Undefined();
 }
@@ -108,7 +88,6 @@ Napi::Value Rope(const Napi::CallbackInfo& info, bool forward) {
   requireArgs(info, 7, fn.c_str());
   const size_t B = dimArg(env, info[2], fn + ": B"), T = dimArg(env, info[3], fn + ": T");
   const size_t H = dimArg(env, info[4], fn + ": H"), D = dimArg(env, info[5], fn + ": D");
-  if (D % 2 != 0) throwType(env, fn + ": D must be even (rotate-half pairs), got " + std::to_string(D));
   const size_t n = product(env, {B, T, H, D}, fn + ": B·T·H·D");
   const std::string text = "B·T·H·D = " + std::to_string(B) + "·" + std::to_string(T) + "·" + std::to_string(H) +
                            "·" + std::to_string(D);
@@ -116,9 +95,6 @@ Napi::Value Rope(const Napi::CallbackInfo& info, bool forward) {
   auto dst = sizedArray<float>(env, info[1], fn + ": " + out, n, text);
   // The D/2 float64 frequencies come from the TS side (ropeFrequencies: theta and Llama-3.1 scaling).
   auto freq = sizedArray<double>(env, info[6], fn + ": frequencies", D / 2, "D/2");
-  for (size_t i = 0; i < D / 2; i++) {
-    if (!std::isfinite(freq.data[i]) || !(freq.data[i] > 0)) throwRange(env, fn + ": frequencies must be finite and > 0, got " + num(freq.data[i]));
-  }
   const bool round = roundArg(info, 7, fn);
   if (forward) fused::ropeForward(src.data, dst.data, B, T, H, D, freq.data, round);
   else fused::ropeBackward(src.data, dst.data, B, T, H, D, freq.data, round);
@@ -129,6 +105,7 @@ Napi::Value RopeBackward(const Napi::CallbackInfo& info) { return Rope(info, fal
 
 // ---- loss --------------------------------------------------------------------------------------------
 
+/** Memory safety: a target indexes its row of logits. */
 void checkTargets(Napi::Env env, const ArrayArg<int32_t>& targets, size_t V, const std::string& fn) {
   for (size_t r = 0; r < targets.length; r++) {
     const int32_t t = targets.data[r];
@@ -178,22 +155,21 @@ fused::AttentionShape shapeArg(Napi::Env env, const Napi::Value& v, const std::s
   s.Hq = fieldDim(env, o, "Hq", what);
   s.Hkv = fieldDim(env, o, "Hkv", what);
   s.D = fieldDim(env, o, "D", what);
+  // Query head h reads KV head h / (Hq / Hkv): anything but a multiple would index past Hkv.
   if (s.Hkv == 0 || s.Hq % s.Hkv != 0)
     throwType(env, what + ".Hq must be a multiple of " + what + ".Hkv (> 0), got Hq = " + std::to_string(s.Hq) +
                        ", Hkv = " + std::to_string(s.Hkv));
-  const double scale = finiteField(env, o, "softmaxScale", what);
-  s.softmaxScale = static_cast<float>(scale);
-  if (!std::isfinite(s.softmaxScale)) throwRange(env, what + ".softmaxScale must be finite as a float32, got " + num(scale));
+  s.softmaxScale = static_cast<float>(fieldNumber(env, o, "softmaxScale", what));
   return s;
 }
 
-/** fp8 scales (or null): p always, ds only for the backward (the forward never reads it). */
+/** fp8 scales (or null): p always, ds only for the backward (the forward never reads it). Their range is checked in TS. */
 bool fp8Arg(Napi::Env env, const Napi::Value& v, const std::string& fn, bool backward, fused::AttentionFp8Scales& out) {
   if (v.IsNull() || v.IsUndefined()) return false;
   const std::string what = fn + ": fp8";
   Napi::Object o = objectArg(env, v, what + " (or null)");
-  out.p = positiveScale(env, o, "p", what);
-  out.ds = backward ? positiveScale(env, o, "ds", what) : 1.0f;
+  out.p = static_cast<float>(fieldNumber(env, o, "p", what));
+  out.ds = backward ? static_cast<float>(fieldNumber(env, o, "ds", what)) : 1.0f;
   return true;
 }
 
@@ -336,8 +312,8 @@ Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
 fused::XieluParams xieluArg(Napi::Env env, const Napi::Value& v, const std::string& fn) {
   const std::string what = fn + ": p";
   Napi::Object o = objectArg(env, v, what);
-  return fused::XieluParams{finiteField(env, o, "alphaP", what), finiteField(env, o, "alphaN", what),
-                            finiteField(env, o, "beta", what), finiteField(env, o, "eps", what)};
+  return fused::XieluParams{fieldNumber(env, o, "alphaP", what), fieldNumber(env, o, "alphaN", what),
+                            fieldNumber(env, o, "beta", what), fieldNumber(env, o, "eps", what)};
 }
 
 Napi::Value XieluForward(const Napi::CallbackInfo& info) {
@@ -376,13 +352,9 @@ Napi::Value Adamw(const Napi::CallbackInfo& info) {
   auto v = sizedArray<float>(env, info[3], "adamw: v", w.length, "w.length");
   const std::string what = "adamw: p";
   Napi::Object o = objectArg(env, info[4], what);
-  fused::AdamWParams p{finiteField(env, o, "lr", what),  finiteField(env, o, "beta1", what),
-                       finiteField(env, o, "beta2", what), finiteField(env, o, "eps", what),
-                       finiteField(env, o, "weightDecay", what), finiteField(env, o, "step", what)};
-  if (!(p.beta1 >= 0 && p.beta1 < 1)) throwRange(env, what + ".beta1 must be in [0, 1), got " + num(p.beta1));
-  if (!(p.beta2 >= 0 && p.beta2 < 1)) throwRange(env, what + ".beta2 must be in [0, 1), got " + num(p.beta2));
-  if (!(p.step >= 1) || std::floor(p.step) != p.step)
-    throwRange(env, what + ".step must be an integer ≥ 1, got " + num(p.step));
+  fused::AdamWParams p{fieldNumber(env, o, "lr", what),  fieldNumber(env, o, "beta1", what),
+                       fieldNumber(env, o, "beta2", what), fieldNumber(env, o, "eps", what),
+                       fieldNumber(env, o, "weightDecay", what), fieldNumber(env, o, "step", what)};
   fused::adamw(w.data, g.data, m.data, v.data, w.length, p);
   return env.Undefined();
 }
@@ -408,12 +380,19 @@ Napi::Value SumSquares(const Napi::CallbackInfo& info) {
 
 Napi::Value AddInPlace(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  requireArgs(info, 3, "addInPlace");
+  requireArgs(info, 2, "addInPlace");
   auto acc = typedArrayArg<float>(env, info[0], "addInPlace: acc");
   auto x = sizedArray<float>(env, info[1], "addInPlace: x", acc.length, "acc.length");
-  const bool round = boolArg(env, info[2], "addInPlace: roundBf16");
-  fused::addInPlace(acc.data, x.data, static_cast<int64_t>(acc.length), round);
+  fused::addInPlace(acc.data, x.data, static_cast<int64_t>(acc.length), roundArg(info, 2, "addInPlace"));
   return env.Undefined();
+}
+
+/** A column offset: an integer with col0 + cols ≤ width (the copy stays inside every row). */
+size_t columnArg(Napi::Env env, const Napi::Value& v, size_t cols, size_t width, const std::string& what) {
+  const double col0 = numberArg(env, v, what);
+  if (!(col0 >= 0) || col0 != static_cast<double>(static_cast<size_t>(col0)) || col0 + static_cast<double>(cols) > static_cast<double>(width))
+    throwRange(env, what + " must be an integer with 0 ≤ " + what.substr(what.find(' ') + 1) + " and it + cols ≤ " + std::to_string(width));
+  return static_cast<size_t>(col0);
 }
 
 Napi::Value CopyColumns(const Napi::CallbackInfo& info) {
@@ -421,11 +400,8 @@ Napi::Value CopyColumns(const Napi::CallbackInfo& info) {
   requireArgs(info, 8, "copyColumns");
   const size_t srcCols = dimArg(env, info[1], "copyColumns: srcCols"), dstCols = dimArg(env, info[4], "copyColumns: dstCols");
   const size_t R = dimArg(env, info[6], "copyColumns: R"), cols = dimArg(env, info[7], "copyColumns: cols");
-  const double srcCol0 = numberArg(env, info[2], "copyColumns: srcCol0"), dstCol0 = numberArg(env, info[5], "copyColumns: dstCol0");
-  if (!(srcCol0 >= 0) || srcCol0 != std::floor(srcCol0) || srcCol0 + static_cast<double>(cols) > static_cast<double>(srcCols))
-    throwRange(env, "copyColumns: srcCol0 + cols must be an integer range within srcCols, got " + num(srcCol0));
-  if (!(dstCol0 >= 0) || dstCol0 != std::floor(dstCol0) || dstCol0 + static_cast<double>(cols) > static_cast<double>(dstCols))
-    throwRange(env, "copyColumns: dstCol0 + cols must be an integer range within dstCols, got " + num(dstCol0));
+  const size_t srcCol0 = columnArg(env, info[2], cols, srcCols, "copyColumns: srcCol0");
+  const size_t dstCol0 = columnArg(env, info[5], cols, dstCols, "copyColumns: dstCol0");
   auto src = sizedArray<float>(env, info[0], "copyColumns: src", product(env, {R, srcCols}, "copyColumns: R·srcCols"), "R·srcCols");
   auto dst = sizedArray<float>(env, info[3], "copyColumns: dst", product(env, {R, dstCols}, "copyColumns: R·dstCols"), "R·dstCols");
   fused::copyColumns(src.data, static_cast<int64_t>(srcCols), static_cast<int64_t>(srcCol0), dst.data, static_cast<int64_t>(dstCols),

@@ -2,10 +2,11 @@
  * The native backend: loads the C++ addon `build/Release/fog8_native.node` (built by
  * `scripts/build-native.mjs` during `npm install`; `FOG8_NATIVE_ADDON=<path>` loads another
  * build instead, e.g. the emulated AVX-512 one of `scripts/test-avx512-emulated.mjs`) and maps
- * every `Kernels` method onto the addon function of the same name, same argument order (shape
- * objects are passed as plain objects). Arguments are checked by `withValidation` (the loader
- * wraps this backend); the addon still checks types and lengths itself and throws TypeError
- * rather than crash.
+ * every kernel function of the signature table (signatures.ts) onto the addon function of the same
+ * name, same argument order (shape objects are passed as plain objects), marshalled where the
+ * table says so. Arguments are checked by `withValidation` (the loader wraps this backend); the
+ * addon itself checks only what keeps memory safe — buffer types and the lengths it reads and
+ * writes — and throws TypeError rather than crash.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -13,22 +14,12 @@ import { join, resolve } from 'node:path';
 import { packageRoot } from '../util/package-root.js';
 import type { Kernels, RopeScaling } from './types.js';
 import { ropeFrequencies } from './reference/rope.js';
+import { KERNEL_NAMES, KERNEL_SIGNATURES, type KernelFunctionName, type KernelSignature, type Marshal } from './signatures.js';
 
 /** Casts and GEMM (bind_casts_gemm.cpp), under the Kernels method names. */
 const CORE_METHODS = ['quantize', 'dequantize', 'quantizeDequantize', 'roundBf16', 'packBf16', 'gemm'] as const satisfies readonly (keyof Kernels)[];
 
-/** The fused kernels (bind_fused.cpp), under the Kernels method names. */
-const FUSED_METHODS = [
-  'rmsnormForward', 'rmsnormBackward', 'ropeForward', 'ropeBackward',
-  'crossEntropyForward', 'crossEntropyBackward',
-  'attentionForward', 'attentionBackward',
-  'swigluForward', 'swigluBackward', 'smoothSwigluForward', 'smoothSwigluBackward',
-  'geluForward', 'geluBackward', 'xieluForward', 'xieluBackward',
-  'adamw', 'rowMoments', 'sumSquares', 'addInPlace', 'copyColumns',
-] as const satisfies readonly (keyof Kernels)[];
-
 type CoreMethodName = (typeof CORE_METHODS)[number];
-type FusedMethodName = (typeof FUSED_METHODS)[number];
 
 /** Peak microbenchmark loops: 256/512-bit FMA, BF16 dot (vdpbf16ps) and a portable scalar loop. */
 export type PeakKind = 'fma256' | 'fma512' | 'bf16dot256' | 'bf16dot512' | 'scalar';
@@ -61,22 +52,22 @@ export type NativeCoreAddon = Pick<Kernels, CoreMethodName> & {
   gemmTiles(): string[];
   /** The BF16/FP8 GEMM variant in use ("MRxNR-kcKC-mcMC-ncNC" on avx512bf16, else "MRxNR"). */
   gemmVariant(): string;
-  /** Bytes the addon holds between calls (GEMM packing buffers, RoPE table). */
-  workspaceBytes(): number;
   /** Chooses the GEMM variant ("default" restores the built-in one); RangeError if invalid. All
    *  variants give bit-identical results. */
   setGemmVariant(variant: string): void;
+  /** Bytes the addon holds between calls (GEMM packing buffers, RoPE table). */
+  workspaceBytes(): number;
 };
 
 /** The addon's RoPE: the last argument is the D/2 float64 frequency table (ropeFrequencies), not theta. */
 type NativeRope = (src: Float32Array, dst: Float32Array, B: number, T: number, H: number, D: number, frequencies: Float64Array, roundBf16?: boolean) => void;
 
-/** Everything the addon exports: NativeCoreAddon plus the fused kernels. */
-export type NativeAddon = NativeCoreAddon & Pick<Kernels, Exclude<FusedMethodName, 'ropeForward' | 'ropeBackward'>> & { ropeForward: NativeRope; ropeBackward: NativeRope };
+/** Everything the addon exports: NativeCoreAddon plus every kernel function of the table (RoPE marshalled). */
+export type NativeAddon = NativeCoreAddon & Pick<Kernels, Exclude<KernelFunctionName, 'ropeForward' | 'ropeBackward'>> & { ropeForward: NativeRope; ropeBackward: NativeRope };
 
 const CONTROL_FUNCTIONS = ['isa', 'bestIsa', 'avx512Emulated', 'setIsa', 'threads', 'setThreads', 'peakGflops', 'gemmTiles', 'gemmVariant', 'setGemmVariant', 'workspaceBytes'] as const;
 const CORE_FUNCTIONS: readonly string[] = [...CORE_METHODS, ...CONTROL_FUNCTIONS];
-const ALL_FUNCTIONS: readonly string[] = [...CORE_FUNCTIONS, ...FUSED_METHODS];
+const ALL_FUNCTIONS: readonly string[] = [...CONTROL_FUNCTIONS, ...KERNEL_NAMES];
 
 /**
  * Absolute path of the addon binary: `FOG8_NATIVE_ADDON` when set (resolved against the current
@@ -137,6 +128,26 @@ function frequencies(D: number, theta: number, scaling: RopeScaling | null): Flo
   return lastFrequencies.table;
 }
 
+/**
+ * The marshallings the table names: a call's arguments → the addon's. RoPE's addon takes the
+ * float64 frequency table (one formula, ropeFrequencies, for both backends) instead of (theta, scaling).
+ */
+const MARSHAL: Record<Marshal, (args: readonly unknown[]) => unknown[]> = {
+  // The types are the interface's (withValidation checks them; unchecked garbage is rejected by the addon or throws here).
+  ropeFrequencies: ([x, y, B, T, H, D, theta, scaling, roundBf16]) => [x, y, B, T, H, D, frequencies(D as number, theta as number, (scaling ?? null) as RopeScaling | null), roundBf16],
+};
+
+function marshalOf(name: KernelFunctionName): Marshal | undefined {
+  const signature: KernelSignature = KERNEL_SIGNATURES[name];
+  return signature.marshal;
+}
+
+/** An addon call's arguments for kernel `name`: the call's own, marshalled when the table says so. */
+export function addonArguments(name: KernelFunctionName, args: readonly unknown[]): unknown[] {
+  const marshal = marshalOf(name);
+  return marshal === undefined ? [...args] : MARSHAL[marshal](args);
+}
+
 /** The native `Kernels` backend (not validated: wrap it with `withValidation`, as `loadKernels` does). */
 export function loadNativeKernels(): Kernels {
   const addon = loadNativeAddon();
@@ -144,6 +155,7 @@ export function loadNativeKernels(): Kernels {
     throw new Error(`fog8 native addon at ${nativeAddonPath()} lacks kernels: ${missingFunctions(addon, ALL_FUNCTIONS).join(', ')} (rebuild it)`);
   }
   return {
+    ...addonFunctions(addon),
     name: 'native',
     precision: 'float32',
     alloc: (n) => new Float32Array(n),
@@ -153,36 +165,20 @@ export function loadNativeKernels(): Kernels {
     get threads() {
       return addon.threads();
     },
-    workspaceBytes: () => addon.workspaceBytes(),
-    quantize: (x, format, scale, codes) => addon.quantize(x, format, scale, codes),
-    dequantize: (codes, format, invScale, out, roundBf16) => addon.dequantize(codes, format, invScale, out, roundBf16),
-    quantizeDequantize: (x, format, scale, out, roundBf16) => addon.quantizeDequantize(x, format, scale, out, roundBf16),
-    roundBf16: (x, out) => addon.roundBf16(x, out),
-    packBf16: (x, bits) => addon.packBf16(x, bits),
-    gemm: (M, N, K, a, b, c, alpha, beta) => addon.gemm(M, N, K, a, b, c, alpha, beta),
-    rmsnormForward: (x, gain, y, rstd, R, C, eps, roundBf16) => addon.rmsnormForward(x, gain, y, rstd, R, C, eps, roundBf16),
-    rmsnormBackward: (dy, x, gain, rstd, dx, dgain, R, C, roundBf16) => addon.rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C, roundBf16),
-    // The addon takes the float64 frequency table (one formula, ropeFrequencies, for both backends).
-    ropeForward: (x, y, B, T, H, D, theta, scaling, roundBf16) => addon.ropeForward(x, y, B, T, H, D, frequencies(D, theta, scaling ?? null), roundBf16),
-    ropeBackward: (dy, dx, B, T, H, D, theta, scaling, roundBf16) => addon.ropeBackward(dy, dx, B, T, H, D, frequencies(D, theta, scaling ?? null), roundBf16),
-    crossEntropyForward: (logits, targets, losses, lse, R, V) => addon.crossEntropyForward(logits, targets, losses, lse, R, V),
-    crossEntropyBackward: (logits, targets, lse, dloss, dlogits, R, V, roundBf16) =>
-      addon.crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V, roundBf16),
-    attentionForward: (q, k, v, o, lse, shape, fp8, options) => addon.attentionForward(q, k, v, o, lse, shape, fp8, options),
-    attentionBackward: (q, k, v, o, lse, do_, dq, dk, dv, shape, fp8) =>
-      addon.attentionBackward(q, k, v, o, lse, do_, dq, dk, dv, shape, fp8),
-    swigluForward: (h, a, R, F, roundBf16) => addon.swigluForward(h, a, R, F, roundBf16),
-    swigluBackward: (h, da, dh, R, F, roundBf16) => addon.swigluBackward(h, da, dh, R, F, roundBf16),
-    smoothSwigluForward: (h, a, s, R, F, roundBf16) => addon.smoothSwigluForward(h, a, s, R, F, roundBf16),
-    smoothSwigluBackward: (h, s, da, dh, R, F, roundBf16) => addon.smoothSwigluBackward(h, s, da, dh, R, F, roundBf16),
-    geluForward: (x, y, roundBf16) => addon.geluForward(x, y, roundBf16),
-    geluBackward: (x, dy, dx, roundBf16) => addon.geluBackward(x, dy, dx, roundBf16),
-    xieluForward: (x, y, p, roundBf16) => addon.xieluForward(x, y, p, roundBf16),
-    xieluBackward: (x, dy, dx, p, roundBf16) => addon.xieluBackward(x, dy, dx, p, roundBf16),
-    adamw: (w, g, m, v, p) => addon.adamw(w, g, m, v, p),
-    rowMoments: (x, R, C, out) => addon.rowMoments(x, R, C, out),
-    sumSquares: (x) => addon.sumSquares(x),
-    addInPlace: (acc, x, roundBf16) => addon.addInPlace(acc, x, roundBf16 ?? false),
-    copyColumns: (src, srcCols, srcCol0, dst, dstCols, dstCol0, R, cols) => addon.copyColumns(src, srcCols, srcCol0, dst, dstCols, dstCol0, R, cols),
+    get workspaceBytes() {
+      return addon.workspaceBytes();
+    },
   };
+}
+
+/** Each kernel function of the table: the addon's function itself, or a marshalling wrapper around it. */
+function addonFunctions(addon: NativeAddon): Pick<Kernels, KernelFunctionName> {
+  const functions: Partial<Record<KernelFunctionName, (...args: never[]) => unknown>> = {};
+  for (const name of KERNEL_NAMES) {
+    const fn: (...args: never[]) => unknown = addon[name];
+    const marshal = marshalOf(name);
+    functions[name] = marshal === undefined ? fn : (...args: never[]) => Reflect.apply(fn, addon, MARSHAL[marshal](args));
+  }
+  // Every name of the table is set above, and the table's names are exactly the kernel functions (signatures.ts).
+  return functions as Pick<Kernels, KernelFunctionName>;
 }

@@ -2,8 +2,11 @@
  * The one narrow compute interface of fog8. Ops call these methods and nothing else; the pure-TS
  * reference backend (`reference.ts`) is the living spec and the native addon (`native.ts`) its
  * fast twin. Every tensor is a dense row-major typed array; shapes are passed explicitly and
- * written in comments as (dim, dim). Methods validate lengths and throw a TypeError naming the
- * offending argument. Outputs are written into caller-owned buffers (no allocation in hot loops).
+ * written in comments as (dim, dim). Every argument of every method — its array type, its length
+ * in terms of the other arguments, its allowed values — is also described as data in
+ * `signatures.ts`, from which `withValidation` checks calls (TypeError / RangeError naming the
+ * argument) and the native backend forwards them; a compile-time check there keeps the table and
+ * this interface in step. Outputs are written into caller-owned buffers (no allocation in hot loops).
  */
 
 /**
@@ -159,10 +162,10 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   /** Worker threads used by the parallel kernels (1 for the reference). */
   readonly threads: number;
   /**
-   * Bytes the backend itself holds between calls (the native GEMM packing buffers and RoPE's
+   * Bytes the backend itself holds between calls, read live (the native GEMM packing buffers and RoPE's
    * cos/sin table; 0 for the reference): part of what a training step holds.
    */
-  workspaceBytes(): number;
+  readonly workspaceBytes: number;
 
   // ---- casts -------------------------------------------------------------------------------
   /** codes[i] = FP8(x[i]·scale) (product in float32, RNE, saturating, NaN→NaN). x, codes: (n). */

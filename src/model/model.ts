@@ -247,7 +247,7 @@ export class Model<Buf extends FloatArray = Float32Array> {
       activations: held.activations,
       scratch: held.scratch,
       scaling: this.scaling.bytes(),
-      kernelWorkspace: this.kernels.workspaceBytes(),
+      kernelWorkspace: this.kernels.workspaceBytes,
     };
   }
 

@@ -1,5 +1,7 @@
-// Defensive argument unpacking for the addon's functions: every check throws a JS TypeError /
-// RangeError naming the function and argument, so a bad call never reaches a kernel.
+// Defensive argument unpacking for the addon's functions: buffer types, lengths and the integers
+// that size them, so a bad call never reaches a kernel with memory it could overrun. Each check
+// throws a JS TypeError naming the function and argument. The meaning of the values (ranges,
+// formats' semantics) is validated once, in TypeScript, from src/kernels/signatures.ts.
 #pragma once
 #include <napi.h>
 

@@ -37,7 +37,7 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
     alloc: precision === 'float64' ? (n) => new Float64Array(n) : (n) => new Float32Array(n),
     isa: precision === 'float64' ? 'typescript-float64' : 'typescript',
     threads: 1,
-    workspaceBytes: () => 0,
+    workspaceBytes: 0,
     quantize, roundBf16, packBf16,
     dequantize: (codes, format, invScale, out, round) => { dequantize(codes, format, invScale, out); r(round, out); },
     quantizeDequantize: (x, format, scale, out, round) => {
