@@ -79,9 +79,11 @@ test('a plan over the memory limit is refused before allocating, naming the plan
   try {
     const prefix = writeCountingDataset(dir);
     const base = resolveTrainConfig(['--config', configFile('1.5b'), '--preset', 'fog-xielu', '--data', prefix, '--kernels', 'reference', '--progress', 'none']).config;
-    const config = { ...base, size: 'tiny', seq: 16, batch: 8, microBatches: 4, runDir: join(dir, 'a') };
-    await assert.rejects(runTraining({ config, loadKernels: referenceKernelLoader, memoryLimit: 2 ** 20 }), (e: unknown) =>
-      e instanceof ConfigError && /memory plan ≈.* exceeds the limit of 1\.0 MiB/.test(e.message) && /--micro-batches/.test(e.message));
+    // A limit below parameters + gradients + optimizer (≈ 400 KiB here) whatever the activation estimate; 2 steps so that a
+    // plan that is not refused fails the test at once instead of training the paper's 125 000 steps.
+    const config = { ...base, size: 'tiny', seq: 16, batch: 8, microBatches: 4, steps: 2, warmup: 1, runDir: join(dir, 'a') };
+    await assert.rejects(runTraining({ config, loadKernels: referenceKernelLoader, memoryLimit: 2 ** 18 }), (e: unknown) =>
+      e instanceof ConfigError && /memory plan ≈.* exceeds the limit of 256\.0 KiB/.test(e.message) && /--micro-batches/.test(e.message));
     const tied = { ...base, size: '390m', seq: 16, batch: 8, microBatches: 4, fp8LmHead: true, runDir: join(dir, 'b') };
     await assert.rejects(runTraining({ config: tied, loadKernels: referenceKernelLoader }), (e: unknown) =>
       e instanceof ConfigError && /fp8LmHead: true is not available with tied embeddings/.test(e.message));
