@@ -127,7 +127,8 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   if (c.length != M * N) throwType(env, "gemm: c must have " + std::to_string(M * N) + " elements (M·N), got " + std::to_string(c.length));
   const float alpha = info.Length() > 6 && !info[6].IsUndefined() ? static_cast<float>(numberArg(env, info[6], "gemm: alpha")) : 1.0f;
   const float beta = info.Length() > 7 && !info[7].IsUndefined() ? static_cast<float>(numberArg(env, info[7], "gemm: beta")) : 0.0f;
-  gemm(M, N, K, a, b, c.data, alpha, beta);
+  const bool round = info.Length() > 8 && !info[8].IsUndefined() && boolArg(env, info[8], "gemm: roundBf16");
+  gemm(M, N, K, a, b, c.data, alpha, beta, round);
   return env.Undefined();
 }
 

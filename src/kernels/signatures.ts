@@ -207,7 +207,7 @@ export const KERNEL_SIGNATURES = {
   gemm: {
     args: [
       int('M'), int('N'), int('K'), operand('a', 'M·K'), operand('b', 'K·N'), floats('c', 'M·N'),
-      optional(num('alpha', 'finite')), optional(num('beta', 'finite')),
+      optional(num('alpha', 'finite')), optional(num('beta', 'finite')), roundFlag,
     ],
   },
 

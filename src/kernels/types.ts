@@ -183,9 +183,10 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   /**
    * C (M, N) = alpha · invScaleA · invScaleB · op(A)(M×K) · op(B)(K×N) + beta · C, float32
    * accumulation. With beta = 0, C is overwritten (its old contents, even NaN, are ignored).
-   * Threads split output tiles only, so results do not depend on the thread count.
+   * Threads split output tiles only, so results do not depend on the thread count. roundBf16:
+   * C is rounded to BF16 as it is written (the bits of a roundBf16 pass after the GEMM).
    */
-  gemm(M: number, N: number, K: number, a: GemmOperand<Buf>, b: GemmOperand<Buf>, c: Buf, alpha?: number, beta?: number): void;
+  gemm(M: number, N: number, K: number, a: GemmOperand<Buf>, b: GemmOperand<Buf>, c: Buf, alpha?: number, beta?: number, roundBf16?: boolean): void;
 
   // ---- normalisation, position ------------------------------------------------------------
   /** y = x / sqrt(mean(x²) + eps) · gain (gain null → 1). x, y: (R, C); gain: (C); rstd: (R) saved. */

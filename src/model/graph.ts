@@ -297,6 +297,7 @@ export class ModelGraph {
         ['q_rope', L.qRope], ['k_rope', L.kRope], ['attention', L.attention], ['act', L.act],
         ['q_norm', L.qNorm instanceof RmsNormOp ? L.qNorm : null], ['k_norm', L.kNorm instanceof RmsNormOp ? L.kNorm : null],
         ['attn_post', L.attnPost instanceof RmsNormOp ? L.attnPost : null], ['mlp_post', L.mlpPost instanceof RmsNormOp ? L.mlpPost : null],
+        ['qkv', L.qkv], ['attn_out', L.out], ['fc1', L.fc1], ['fc2', L.fc2],
       ];
       for (const [producer, op] of fused) {
         const boundary = b[producer];

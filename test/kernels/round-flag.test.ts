@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backends } from './backends.js';
 import { Rng } from './random.js';
-import type { Kernels } from '../../src/kernels/types.js';
+import type { GemmOperand, Kernels } from '../../src/kernels/types.js';
 
 // The roundBf16 flag of the kernels that write float outputs: the output must be bit for bit the
 // unflagged kernel's output followed by a roundBf16 pass (what the graph did before fusing it), the
@@ -61,11 +61,34 @@ function cases(): Case[] {
       k.crossEntropyBackward(logits, targets, lse, dl, d, R, V, r);
       return { outs: [d] };
     } },
+    // GEMM: the float32 path, and the BF16-pair path (BF16, FP8 with inverse scales, a transposed A,
+    // several k blocks, M/N edge tiles), with and without beta.
+    ...gemmCases(rng),
     { name: 'geluForward', run: (k, r) => { const y = new Float32Array(x.length); k.geluForward(x, y, r); return { outs: [y] }; } },
     { name: 'geluBackward', run: (k, r) => { const d = new Float32Array(x.length); k.geluBackward(x, xs.subarray(0, x.length), d, r); return { outs: [d] }; } },
     { name: 'xieluForward', run: (k, r) => { const y = new Float32Array(x.length); k.xieluForward(x, y, xielu, r); return { outs: [y] }; } },
     { name: 'xieluBackward', run: (k, r) => { const d = new Float32Array(x.length); return { outs: [d], result: k.xieluBackward(x, xs.subarray(0, x.length), d, xielu, r) }; } },
   ];
+}
+
+function gemmCases(rng: Rng): Case[] {
+  const M = 37, N = 53, K = 600;
+  const f32a = rng.normals(M * K), f32b = rng.normals(K * N), c0 = rng.normals(M * N, 3);
+  const bits = (v: Float32Array): Uint16Array => {
+    const u = new Uint32Array(v.buffer, v.byteOffset, v.length);
+    return Uint16Array.from(u, (w) => w >>> 16); // truncation: any BF16 values will do
+  };
+  // Bit 3 cleared: no NaN or infinity code in either format (0x7f, 0x7c–0x7f and their negatives).
+  const codes = (n: number, seed: number): Uint8Array => new Uint8Array(n).map((_, i) => (i * 131 + seed) & 0xf7);
+  const ops: [string, GemmOperand, GemmOperand][] = [
+    ['f32', { dtype: 'f32', data: f32a, trans: false }, { dtype: 'f32', data: f32b, trans: true }],
+    ['bf16', { dtype: 'bf16', data: bits(f32a), trans: false }, { dtype: 'bf16', data: bits(f32b), trans: false }],
+    ['e5m2ᵀ·e4m3', { dtype: 'e5m2', data: codes(M * K, 3), trans: true, invScale: 0.37 }, { dtype: 'e4m3', data: codes(K * N, 5), trans: false, invScale: 1.9 }],
+  ];
+  return ops.flatMap(([name, a, b]) => [0, 0.5].map((beta): Case => ({
+    name: `gemm ${name} beta ${beta}`,
+    run: (k, r) => { const c = c0.slice(); k.gemm(M, N, K, a, b, c, 1.25, beta, r); return { outs: [c] }; },
+  })));
 }
 
 function bitsEqual(a: Float32Array, b: Float32Array, what: string): void {

@@ -74,14 +74,14 @@ function checkingKernels(k: Kernels, recipe: PrecisionRecipe, params: () => Floa
       if (!fp8Attention) for (const [n, x] of [['q', q], ['k', kk], ['v', v], ['o', o], ['dO', dO]] as const) check(`attentionBackward ${n}`, x);
       return k.attentionBackward(q, kk, v, o, lse, dO, dq, dk, dv, shape, fp8);
     },
-    gemm: (M, N, K, a, b, c, alpha, beta) => {
+    gemm: (M, N, K, a, b, c, alpha, beta, roundBf16) => {
       if (recipe.gemm === 'fp32') {
         for (const [n, op] of [['A', a], ['B', b]] as [string, GemmOperand][]) {
           const arena = params();
           if (op.dtype === 'f32' && !(arena && (op.data as Float32Array).buffer === arena.buffer)) check(`gemm ${n} (${M}×${N}×${K})`, op.data as FloatArray);
         }
       }
-      return k.gemm(M, N, K, a, b, c, alpha, beta);
+      return k.gemm(M, N, K, a, b, c, alpha, beta, roundBf16);
     },
   } satisfies Partial<Kernels>);
   return w;

@@ -45,7 +45,7 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
       r(round, out);
       return stats;
     },
-    gemm,
+    gemm: (M, N, K, a, b, c, alpha, beta, round) => { gemm(M, N, K, a, b, c, alpha, beta); r(round, c); },
     rmsnormForward: (x, gain, y, rstd, R, C, eps, round) => { rmsnormForward(x, gain, y, rstd, R, C, eps); r(round, y); },
     rmsnormBackward: (dy, x, gain, rstd, dx, dgain, R, C, round) => { rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C); r(round, dx); },
     ropeForward: (x, y, B, T, H, D, theta, scaling, round) => { ropeForward(x, y, B, T, H, D, theta, scaling); r(round, y); },
