@@ -8,6 +8,9 @@
  * since the TypeScript reference GEMM is far too slow for 4096-token steps. The recipes of a size run
  * interleaved (one step each per round) and each step's process CPU time is reported beside its wall
  * time: on the shared 2-core machine wall time swings with other processes' load, CPU time much less.
+ * "step MiB" is every buffer a 4096-token training step holds, measured after the timed steps
+ * (measureTrainingMemory: parameters, gradients, weight casts, activations with scratch, scaling
+ * state, the addon's GEMM packing buffers — process-wide — and AdamW's state as planned, which is exact).
  * Writes bench/results/model.json. `BENCH_MODEL_SIZES=s npm run bench model` runs size s only.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -17,6 +20,7 @@ import { resolvePrecision, type PrecisionRecipe } from '../src/numerics/recipe.j
 import { resolveModelConfig } from '../src/model/config.js';
 import { Model, type Batch } from '../src/model/model.js';
 import { refuseEmulatedAddon } from './emulation-guard.js';
+import { measureTrainingMemory, planTrainingMemory } from '../src/train/memory.js';
 
 async function kernelsForBench(): Promise<Kernels> {
   try {
@@ -49,6 +53,12 @@ interface Row {
   cpuPerWall: number;
   tokensPerSec: number;
   activationMiB: number;
+  /** every buffer a training step of this recipe holds (see the header), MiB; NaN when not timed */
+  stepMiB: number;
+  /** its activations part: tensors between ops, their gradients, saved tensors, scratch */
+  heldActivationMiB: number;
+  /** the addon's workspace (process-wide) */
+  workspaceMiB: number;
 }
 const TOKENS_PER_STEP = 4096;
 
@@ -103,6 +113,8 @@ async function main(): Promise<void> {
     const median = (xs: number[]): number => (xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
     for (const [i, { name: recipe }] of recipes.entries()) {
       const model = models[i];
+      // Held by the B × T step just run (measured before activationBytes builds another graph).
+      const held = measureTrainingMemory(model, { bytes: () => planTrainingMemory(c, recipes[i], B, T, { m1: 'fp32', m2: 'fp32' }).optimizer });
       // activation memory for the full 4096-token step: every saved buffer is linear in B at fixed T
       const memB1 = model.activationBytes(1, c.seqLen);
       const activationBytes = memB1 * (TOKENS_PER_STEP / c.seqLen);
@@ -112,6 +124,7 @@ async function main(): Promise<void> {
       rows.push({
         size, recipe, B, T, tokensPerStep: B * T, msPerStep, minMsPerStep, cpuMsPerStep, cpuPerWall: cpuMsPerStep / msPerStep,
         tokensPerSec: (B * T) / (msPerStep / 1000), activationMiB: activationBytes / 2 ** 20,
+        stepMiB: timed ? held.total / 2 ** 20 : NaN, heldActivationMiB: timed ? held.activations / 2 ** 20 : NaN, workspaceMiB: held.workspace / 2 ** 20,
       });
     }
   }
@@ -126,11 +139,11 @@ async function main(): Promise<void> {
     };
   });
   console.log(`kernels: ${kernels.name} (${kernels.isa}, ${kernels.threads} threads); preset llama3`);
-  console.log('size recipe                         tokens/step   ms/step  min ms  cpu ms  cpu/wall   tokens/s  step/bf16  cpu/bf16  act MiB (4096 tok)  act/fp32');
+  console.log('size recipe                         tokens/step   ms/step  min ms  cpu ms  cpu/wall   tokens/s  step/bf16  cpu/bf16  act MiB (4096 tok)  act/fp32  step MiB (held: all)  of which act+scratch');
   for (const r of table) {
     const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '—');
     console.log(
-      `${String(r.size).padEnd(4)} ${String(r.recipe).padEnd(30)} ${String(r.tokensPerStep).padStart(11)} ${f(r.msPerStep, 0).padStart(9)} ${f(r.minMsPerStep, 0).padStart(7)} ${f(r.cpuMsPerStep, 0).padStart(7)} ${f(r.cpuPerWall, 2).padStart(9)} ${f(r.tokensPerSec, 0).padStart(10)} ${f(r.stepVsBf16, 2).padStart(10)} ${f(r.cpuVsBf16, 2).padStart(9)} ${f(r.activationMiB).padStart(19)} ${f(r.memVsFp32, 2).padStart(9)}`,
+      `${String(r.size).padEnd(4)} ${String(r.recipe).padEnd(30)} ${String(r.tokensPerStep).padStart(11)} ${f(r.msPerStep, 0).padStart(9)} ${f(r.minMsPerStep, 0).padStart(7)} ${f(r.cpuMsPerStep, 0).padStart(7)} ${f(r.cpuPerWall, 2).padStart(9)} ${f(r.tokensPerSec, 0).padStart(10)} ${f(r.stepVsBf16, 2).padStart(10)} ${f(r.cpuVsBf16, 2).padStart(9)} ${f(r.activationMiB).padStart(19)} ${f(r.memVsFp32, 2).padStart(9)} ${f(r.stepMiB).padStart(21)} ${f(r.heldActivationMiB).padStart(21)}`,
     );
   }
   // BF16 wide tensors vs float32 wide tensors, same GEMM recipe, same run (interleaved rounds)
@@ -140,6 +153,7 @@ async function main(): Promise<void> {
     const b = table.find((r) => r.size === 's' && r.recipe === twin.name) as Row;
     return { size: 's', bf16Wide: base, fp32Wide: twin.name, stepRatio: a.msPerStep / b.msPerStep, minRatio: a.minMsPerStep / b.minMsPerStep, cpuRatio: a.cpuMsPerStep / b.cpuMsPerStep };
   });
+  console.log(`kernel workspace (GEMM packing buffers, RoPE table; process-wide, in step MiB): ${(rows.length ? rows[rows.length - 1].workspaceMiB : NaN).toFixed(1)} MiB`);
   console.log('BF16-wide vs fp32-wide (size s, same GEMMs):');
   for (const w of wide) {
     const f = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');

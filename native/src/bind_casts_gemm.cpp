@@ -8,9 +8,11 @@
 
 #include "../../bench/microbench/peak.h"
 #include "casts/casts.h"
+#include "common/aligned_buffer.h"
 #include "common/isa.h"
 #include "common/napi_args.h"
 #include "common/threads.h"
+#include "fused/fused.h"
 #include "gemm/gemm.h"
 #include "register.h"
 
@@ -52,12 +54,14 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
 
 Napi::Value QuantizeDequantize(const Napi::CallbackInfo& info) {
   const auto a = castArgs<float, float>(info, "quantizeDequantize", "x", "scale", "out");
-  return castErrorStatsObject(info.Env(), quantizeDequantizeArray(a.in.data, a.in.length, a.format, a.scale, a.out.data));
+  const bool round = info.Length() > 4 && !info[4].IsUndefined() && boolArg(info.Env(), info[4], "quantizeDequantize: roundBf16");
+  return castErrorStatsObject(info.Env(), quantizeDequantizeArray(a.in.data, a.in.length, a.format, a.scale, a.out.data, round));
 }
 
 Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   const auto a = castArgs<uint8_t, float>(info, "dequantize", "codes", "invScale", "out");
-  dequantizeArray(a.in.data, a.in.length, a.format, a.scale, a.out.data);
+  const bool round = info.Length() > 4 && !info[4].IsUndefined() && boolArg(info.Env(), info[4], "dequantize: roundBf16");
+  dequantizeArray(a.in.data, a.in.length, a.format, a.scale, a.out.data, round);
   return info.Env().Undefined();
 }
 
@@ -123,7 +127,8 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   if (c.length != M * N) throwType(env, "gemm: c must have " + std::to_string(M * N) + " elements (M·N), got " + std::to_string(c.length));
   const float alpha = info.Length() > 6 && !info[6].IsUndefined() ? static_cast<float>(numberArg(env, info[6], "gemm: alpha")) : 1.0f;
   const float beta = info.Length() > 7 && !info[7].IsUndefined() ? static_cast<float>(numberArg(env, info[7], "gemm: beta")) : 0.0f;
-  gemm(M, N, K, a, b, c.data, alpha, beta);
+  const bool round = info.Length() > 8 && !info[8].IsUndefined() && boolArg(env, info[8], "gemm: roundBf16");
+  gemm(M, N, K, a, b, c.data, alpha, beta, round);
   return env.Undefined();
 }
 
@@ -138,6 +143,11 @@ Napi::Value GetGemmTiles(const Napi::CallbackInfo& info) {
   Napi::Array out = Napi::Array::New(info.Env(), tiles.size());
   for (size_t i = 0; i < tiles.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::String::New(info.Env(), tiles[i]));
   return out;
+}
+
+/** Bytes the addon holds between calls: GEMM packing buffers (every AlignedBuffer) and RoPE's table. */
+Napi::Value GetWorkspaceBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(AlignedBuffer::heldBytes() + fused::ropeTableBytes()));
 }
 
 Napi::Value GetGemmVariant(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), gemmVariant()); }
@@ -218,6 +228,7 @@ void registerCastsAndGemm(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "setIsa", SetIsa);
   exportFunction(env, exports, "gemmTiles", GetGemmTiles);
   exportFunction(env, exports, "gemmVariant", GetGemmVariant);
+  exportFunction(env, exports, "workspaceBytes", GetWorkspaceBytes);
   exportFunction(env, exports, "setGemmVariant", SetGemmVariant);
   exportFunction(env, exports, "threads", GetThreads);
   exportFunction(env, exports, "setThreads", SetThreads);

@@ -29,6 +29,12 @@ size_t product(Napi::Env env, std::initializer_list<size_t> dims, const std::str
   return exact;
 }
 
+/** The optional trailing roundBf16 flag of a kernel: argument `index`, false when absent or undefined. */
+bool roundArg(const Napi::CallbackInfo& info, size_t index, const std::string& fn) {
+  if (info.Length() <= index || info[index].IsUndefined()) return false;
+  return boolArg(info.Env(), info[index], fn + ": roundBf16");
+}
+
 Napi::Object objectArg(Napi::Env env, const Napi::Value& v, const std::string& what) {
   if (!v.IsObject() || v.IsArray() || v.IsTypedArray()) throwType(env, what + " must be an object");
   return v.As<Napi::Object>();
@@ -55,7 +61,7 @@ Napi::Value RmsnormForward(const Napi::CallbackInfo& info) {
   auto y = sizedArray<float>(env, info[2], "rmsnormForward: y", n, rc);
   auto rstd = sizedArray<float>(env, info[3], "rmsnormForward: rstd", R, "R");
   const double eps = numberArg(env, info[6], "rmsnormForward: eps");
-  fused::rmsnormForward(x.data, gain.data, y.data, rstd.data, R, C, eps);
+  fused::rmsnormForward(x.data, gain.data, y.data, rstd.data, R, C, eps, roundArg(info, 7, "rmsnormForward"));
   return env.Undefined();
 }
 
@@ -71,7 +77,7 @@ Napi::Value RmsnormBackward(const Napi::CallbackInfo& info) {
   auto rstd = sizedArray<float>(env, info[3], "rmsnormBackward: rstd", R, "R");
   auto dx = sizedArray<float>(env, info[4], "rmsnormBackward: dx", n, rc);
   auto dgain = optionalSizedArray<float>(env, info[5], "rmsnormBackward: dgain", C, "C");
-  fused::rmsnormBackward(dy.data, x.data, gain.data, rstd.data, dx.data, dgain.data, R, C);
+  fused::rmsnormBackward(dy.data, x.data, gain.data, rstd.data, dx.data, dgain.data, R, C, roundArg(info, 8, "rmsnormBackward"));
   return env.Undefined();
 }
 
@@ -89,8 +95,9 @@ Napi::Value Rope(const Napi::CallbackInfo& info, bool forward) {
   auto dst = sizedArray<float>(env, info[1], fn + ": " + out, n, text);
   // The D/2 float64 frequencies come from the TS side (ropeFrequencies: theta and Llama-3.1 scaling).
   auto freq = sizedArray<double>(env, info[6], fn + ": frequencies", D / 2, "D/2");
-  if (forward) fused::ropeForward(src.data, dst.data, B, T, H, D, freq.data);
-  else fused::ropeBackward(src.data, dst.data, B, T, H, D, freq.data);
+  const bool round = roundArg(info, 7, fn);
+  if (forward) fused::ropeForward(src.data, dst.data, B, T, H, D, freq.data, round);
+  else fused::ropeBackward(src.data, dst.data, B, T, H, D, freq.data, round);
   return env.Undefined();
 }
 Napi::Value RopeForward(const Napi::CallbackInfo& info) { return Rope(info, true); }
@@ -133,7 +140,7 @@ Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
   auto dloss = sizedArray<float>(env, info[3], "crossEntropyBackward: dloss", R, "R");
   auto dlogits = sizedArray<float>(env, info[4], "crossEntropyBackward: dlogits", n, "R·V");
   checkTargets(env, targets, V, "crossEntropyBackward");
-  fused::crossEntropyBackward(logits.data, targets.data, lse.data, dloss.data, dlogits.data, R, V);
+  fused::crossEntropyBackward(logits.data, targets.data, lse.data, dloss.data, dlogits.data, R, V, roundArg(info, 7, "crossEntropyBackward"));
   return env.Undefined();
 }
 
@@ -262,15 +269,16 @@ Napi::Value Gated(const Napi::CallbackInfo& info, const std::string& fn, bool fo
   const size_t arrays = forward ? (smooth ? 3 : 2) : (smooth ? 4 : 3);
   requireArgs(info, arrays + 2, fn.c_str());
   const size_t R = dimArg(env, info[arrays], fn + ": R"), F = dimArg(env, info[arrays + 1], fn + ": F");
+  const bool round = roundArg(info, arrays + 2, fn);
   const size_t nh = product(env, {R, 2, F}, fn + ": R·2F"), na = product(env, {R, F}, fn + ": R·F");
   auto h = sizedArray<float>(env, info[0], fn + ": h", nh, "R·2F");
   if (forward) {
     auto a = sizedArray<float>(env, info[1], fn + ": a", na, "R·F");
     if (smooth) {
       auto s = sizedArray<float>(env, info[2], fn + ": s", R, "R");
-      fused::smoothSwigluForward(h.data, a.data, s.data, R, F);
+      fused::smoothSwigluForward(h.data, a.data, s.data, R, F, round);
     } else {
-      fused::swigluForward(h.data, a.data, R, F);
+      fused::swigluForward(h.data, a.data, R, F, round);
     }
   } else {
     size_t i = 1;
@@ -278,8 +286,8 @@ Napi::Value Gated(const Napi::CallbackInfo& info, const std::string& fn, bool fo
     if (smooth) s = sizedArray<float>(env, info[i++], fn + ": s", R, "R");
     auto da = sizedArray<float>(env, info[i++], fn + ": da", na, "R·F");
     auto dh = sizedArray<float>(env, info[i++], fn + ": dh", nh, "R·2F");
-    if (smooth) fused::smoothSwigluBackward(h.data, s.data, da.data, dh.data, R, F);
-    else fused::swigluBackward(h.data, da.data, dh.data, R, F);
+    if (smooth) fused::smoothSwigluBackward(h.data, s.data, da.data, dh.data, R, F, round);
+    else fused::swigluBackward(h.data, da.data, dh.data, R, F, round);
   }
   return env.Undefined();
 }
@@ -293,7 +301,7 @@ Napi::Value GeluForward(const Napi::CallbackInfo& info) {
   requireArgs(info, 2, "geluForward");
   auto x = typedArrayArg<float>(env, info[0], "geluForward: x");
   auto y = sizedArray<float>(env, info[1], "geluForward: y", x.length, "x.length");
-  fused::geluForward(x.data, y.data, x.length);
+  fused::geluForward(x.data, y.data, x.length, roundArg(info, 2, "geluForward"));
   return env.Undefined();
 }
 
@@ -303,7 +311,7 @@ Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
   auto x = typedArrayArg<float>(env, info[0], "geluBackward: x");
   auto dy = sizedArray<float>(env, info[1], "geluBackward: dy", x.length, "x.length");
   auto dx = sizedArray<float>(env, info[2], "geluBackward: dx", x.length, "x.length");
-  fused::geluBackward(x.data, dy.data, dx.data, x.length);
+  fused::geluBackward(x.data, dy.data, dx.data, x.length, roundArg(info, 3, "geluBackward"));
   return env.Undefined();
 }
 
@@ -320,7 +328,7 @@ Napi::Value XieluForward(const Napi::CallbackInfo& info) {
   auto x = typedArrayArg<float>(env, info[0], "xieluForward: x");
   auto y = sizedArray<float>(env, info[1], "xieluForward: y", x.length, "x.length");
   const fused::XieluParams p = xieluArg(env, info[2], "xieluForward");
-  fused::xieluForward(x.data, y.data, x.length, p);
+  fused::xieluForward(x.data, y.data, x.length, p, roundArg(info, 3, "xieluForward"));
   return env.Undefined();
 }
 
@@ -332,7 +340,7 @@ Napi::Value XieluBackward(const Napi::CallbackInfo& info) {
   auto dx = sizedArray<float>(env, info[2], "xieluBackward: dx", x.length, "x.length");
   const fused::XieluParams p = xieluArg(env, info[3], "xieluBackward");
   double dAlphaP = 0, dAlphaN = 0;
-  fused::xieluBackward(x.data, dy.data, dx.data, x.length, p, &dAlphaP, &dAlphaN);
+  fused::xieluBackward(x.data, dy.data, dx.data, x.length, p, &dAlphaP, &dAlphaN, roundArg(info, 4, "xieluBackward"));
   Napi::Object result = Napi::Object::New(env);
   result.Set("dAlphaP", dAlphaP);
   result.Set("dAlphaN", dAlphaN);
@@ -374,6 +382,39 @@ Napi::Value SumSquares(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fused::sumSquares(x.data, x.length));
 }
 
+// ---- element-wise, copies ------------------------------------------------------------------------------
+
+Napi::Value AddInPlace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 2, "addInPlace");
+  auto acc = typedArrayArg<float>(env, info[0], "addInPlace: acc");
+  auto x = sizedArray<float>(env, info[1], "addInPlace: x", acc.length, "acc.length");
+  fused::addInPlace(acc.data, x.data, static_cast<int64_t>(acc.length), roundArg(info, 2, "addInPlace"));
+  return env.Undefined();
+}
+
+/** A column offset: an integer with col0 + cols ≤ width (the copy stays inside every row). */
+size_t columnArg(Napi::Env env, const Napi::Value& v, size_t cols, size_t width, const std::string& what) {
+  const double col0 = numberArg(env, v, what);
+  if (!(col0 >= 0) || col0 != static_cast<double>(static_cast<size_t>(col0)) || col0 + static_cast<double>(cols) > static_cast<double>(width))
+    throwRange(env, what + " must be an integer with 0 ≤ " + what.substr(what.find(' ') + 1) + " and it + cols ≤ " + std::to_string(width));
+  return static_cast<size_t>(col0);
+}
+
+Napi::Value CopyColumns(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 8, "copyColumns");
+  const size_t srcCols = dimArg(env, info[1], "copyColumns: srcCols"), dstCols = dimArg(env, info[4], "copyColumns: dstCols");
+  const size_t R = dimArg(env, info[6], "copyColumns: R"), cols = dimArg(env, info[7], "copyColumns: cols");
+  const size_t srcCol0 = columnArg(env, info[2], cols, srcCols, "copyColumns: srcCol0");
+  const size_t dstCol0 = columnArg(env, info[5], cols, dstCols, "copyColumns: dstCol0");
+  auto src = sizedArray<float>(env, info[0], "copyColumns: src", product(env, {R, srcCols}, "copyColumns: R·srcCols"), "R·srcCols");
+  auto dst = sizedArray<float>(env, info[3], "copyColumns: dst", product(env, {R, dstCols}, "copyColumns: R·dstCols"), "R·dstCols");
+  fused::copyColumns(src.data, static_cast<int64_t>(srcCols), static_cast<int64_t>(srcCol0), dst.data, static_cast<int64_t>(dstCols),
+                     static_cast<int64_t>(dstCol0), static_cast<int64_t>(R), static_cast<int64_t>(cols));
+  return env.Undefined();
+}
+
 }  // namespace
 
 void registerFused(Napi::Env env, Napi::Object exports) {
@@ -396,6 +437,8 @@ void registerFused(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "adamw", Adamw);
   exportFunction(env, exports, "rowMoments", RowMoments);
   exportFunction(env, exports, "sumSquares", SumSquares);
+  exportFunction(env, exports, "addInPlace", AddInPlace);
+  exportFunction(env, exports, "copyColumns", CopyColumns);
 }
 
 }  // namespace fog8

@@ -55,15 +55,17 @@ export type NativeCoreAddon = Pick<Kernels, CoreMethodName> & {
   /** Chooses the GEMM variant ("default" restores the built-in one); RangeError if invalid. All
    *  variants give bit-identical results. */
   setGemmVariant(variant: string): void;
+  /** Bytes the addon holds between calls (GEMM packing buffers, RoPE table). */
+  workspaceBytes(): number;
 };
 
 /** The addon's RoPE: the last argument is the D/2 float64 frequency table (ropeFrequencies), not theta. */
-type NativeRope = (src: Float32Array, dst: Float32Array, B: number, T: number, H: number, D: number, frequencies: Float64Array) => void;
+type NativeRope = (src: Float32Array, dst: Float32Array, B: number, T: number, H: number, D: number, frequencies: Float64Array, roundBf16?: boolean) => void;
 
 /** Everything the addon exports: NativeCoreAddon plus every kernel function of the table (RoPE marshalled). */
 export type NativeAddon = NativeCoreAddon & Pick<Kernels, Exclude<KernelFunctionName, 'ropeForward' | 'ropeBackward'>> & { ropeForward: NativeRope; ropeBackward: NativeRope };
 
-const CONTROL_FUNCTIONS = ['isa', 'bestIsa', 'avx512Emulated', 'setIsa', 'threads', 'setThreads', 'peakGflops', 'gemmTiles', 'gemmVariant', 'setGemmVariant'] as const;
+const CONTROL_FUNCTIONS = ['isa', 'bestIsa', 'avx512Emulated', 'setIsa', 'threads', 'setThreads', 'peakGflops', 'gemmTiles', 'gemmVariant', 'setGemmVariant', 'workspaceBytes'] as const;
 const CORE_FUNCTIONS: readonly string[] = [...CORE_METHODS, ...CONTROL_FUNCTIONS];
 const ALL_FUNCTIONS: readonly string[] = [...CONTROL_FUNCTIONS, ...KERNEL_NAMES];
 
@@ -132,7 +134,7 @@ function frequencies(D: number, theta: number, scaling: RopeScaling | null): Flo
  */
 const MARSHAL: Record<Marshal, (args: readonly unknown[]) => unknown[]> = {
   // The types are the interface's (withValidation checks them; unchecked garbage is rejected by the addon or throws here).
-  ropeFrequencies: ([x, y, B, T, H, D, theta, scaling]) => [x, y, B, T, H, D, frequencies(D as number, theta as number, (scaling ?? null) as RopeScaling | null)],
+  ropeFrequencies: ([x, y, B, T, H, D, theta, scaling, roundBf16]) => [x, y, B, T, H, D, frequencies(D as number, theta as number, (scaling ?? null) as RopeScaling | null), roundBf16],
 };
 
 function marshalOf(name: KernelFunctionName): Marshal | undefined {
@@ -162,6 +164,9 @@ export function loadNativeKernels(): Kernels {
     },
     get threads() {
       return addon.threads();
+    },
+    get workspaceBytes() {
+      return addon.workspaceBytes();
     },
   };
 }

@@ -22,9 +22,9 @@ export type ArrayDtype = 'float' | 'u8' | 'u16' | 'i32' | 'f64';
 /**
  * What a number must be. 'finite'; 'nonNegative' (finite, ≥ 0); 'positive' (finite, > 0);
  * 'scale' (finite, and positive and finite after rounding to float32); 'fraction' (in [0, 1));
- * 'atLeastOne' (finite, ≥ 1).
+ * 'atLeastOne' (finite, ≥ 1); 'index' (an integer ≥ 0, e.g. a column offset).
  */
-export type NumberRule = 'finite' | 'nonNegative' | 'positive' | 'scale' | 'fraction' | 'atLeastOne';
+export type NumberRule = 'finite' | 'nonNegative' | 'positive' | 'scale' | 'fraction' | 'atLeastOne' | 'index';
 
 interface SpecBase {
   readonly name: string;
@@ -158,11 +158,17 @@ const ropeScaling = optional(nullable(struct('scaling', 'RopeScaling', [
   num('originalContext', 'positive'),
 ])));
 
-/** RoPE's (input, output, B, T, H, D, theta, scaling). */
+/**
+ * The optional last argument of the kernels that can round their float output to BF16 as they
+ * write it (types.ts `roundBf16`).
+ */
+const roundFlag = optional(bool('roundBf16'));
+
+/** RoPE's (input, output, B, T, H, D, theta, scaling, roundBf16). */
 const rope = (input: string, output: string) => ({
   args: [
     floats(input, 'B·T·H·D'), floats(output, 'B·T·H·D'), int('B'), int('T'), int('H'),
-    int('D', { multipleOf: 2, note: 'rotate-half pairs (i, i + D/2)' }), num('theta', 'positive'), ropeScaling,
+    int('D', { multipleOf: 2, note: 'rotate-half pairs (i, i + D/2)' }), num('theta', 'positive'), ropeScaling, roundFlag,
   ] as const,
   marshal: 'ropeFrequencies' as const,
 });
@@ -196,21 +202,21 @@ const xieluParams = struct('p', 'XieluParams', [num('alphaP', 'finite'), num('al
 /** Every kernel function of `Kernels`, its arguments in call order. */
 export const KERNEL_SIGNATURES = {
   quantize: { args: [floats('x'), format, num('scale', 'scale'), u8('codes', 'x.length')] },
-  dequantize: { args: [u8('codes'), format, num('invScale', 'scale'), floats('out', 'codes.length')] },
-  quantizeDequantize: { args: [floats('x'), format, num('scale', 'scale'), floats('out', 'x.length')] },
+  dequantize: { args: [u8('codes'), format, num('invScale', 'scale'), floats('out', 'codes.length'), roundFlag] },
+  quantizeDequantize: { args: [floats('x'), format, num('scale', 'scale'), floats('out', 'x.length'), roundFlag] },
   roundBf16: { args: [floats('x'), floats('out', 'x.length')] },
   packBf16: { args: [floats('x'), u16('bits', 'x.length')] },
 
   gemm: {
     args: [
       int('M'), int('N'), int('K'), operand('a', 'M·K'), operand('b', 'K·N'), floats('c', 'M·N'),
-      optional(num('alpha', 'finite')), optional(num('beta', 'finite')),
+      optional(num('alpha', 'finite')), optional(num('beta', 'finite')), roundFlag,
     ],
   },
 
-  rmsnormForward: { args: [floats('x', 'R·C'), nullable(floats('gain', 'C')), floats('y', 'R·C'), floats('rstd', 'R'), int('R'), int('C'), num('eps', 'nonNegative')] },
+  rmsnormForward: { args: [floats('x', 'R·C'), nullable(floats('gain', 'C')), floats('y', 'R·C'), floats('rstd', 'R'), int('R'), int('C'), num('eps', 'nonNegative'), roundFlag] },
   rmsnormBackward: {
-    args: [floats('dy', 'R·C'), floats('x', 'R·C'), nullable(floats('gain', 'C')), floats('rstd', 'R'), floats('dx', 'R·C'), nullable(floats('dgain', 'C')), int('R'), int('C')],
+    args: [floats('dy', 'R·C'), floats('x', 'R·C'), nullable(floats('gain', 'C')), floats('rstd', 'R'), floats('dx', 'R·C'), nullable(floats('dgain', 'C')), int('R'), int('C'), roundFlag],
   },
   ropeForward: rope('x', 'y'),
   ropeBackward: rope('dy', 'dx'),
@@ -219,7 +225,7 @@ export const KERNEL_SIGNATURES = {
     args: [floats('logits', 'R·V'), targets, floats('losses', 'R'), floats('lse', 'R'), int('R'), int('V')],
   },
   crossEntropyBackward: {
-    args: [floats('logits', 'R·V'), targets, floats('lse', 'R'), floats('dloss', 'R'), floats('dlogits', 'R·V'), int('R'), int('V')],
+    args: [floats('logits', 'R·V'), targets, floats('lse', 'R'), floats('dloss', 'R'), floats('dlogits', 'R·V'), int('R'), int('V'), roundFlag],
   },
 
   attentionForward: {
@@ -235,14 +241,14 @@ export const KERNEL_SIGNATURES = {
     ],
   },
 
-  swigluForward: { args: [floats('h', '2·R·F'), floats('a', 'R·F'), int('R'), int('F')] },
-  swigluBackward: { args: [floats('h', '2·R·F'), floats('da', 'R·F'), floats('dh', '2·R·F'), int('R'), int('F')] },
-  smoothSwigluForward: { args: [floats('h', '2·R·F'), floats('a', 'R·F'), floats('s', 'R'), int('R'), int('F')] },
-  smoothSwigluBackward: { args: [floats('h', '2·R·F'), floats('s', 'R'), floats('da', 'R·F'), floats('dh', '2·R·F'), int('R'), int('F')] },
-  geluForward: { args: [floats('x'), floats('y', 'x.length')] },
-  geluBackward: { args: [floats('x'), floats('dy', 'x.length'), floats('dx', 'x.length')] },
-  xieluForward: { args: [floats('x'), floats('y', 'x.length'), xieluParams] },
-  xieluBackward: { args: [floats('x'), floats('dy', 'x.length'), floats('dx', 'x.length'), xieluParams] },
+  swigluForward: { args: [floats('h', '2·R·F'), floats('a', 'R·F'), int('R'), int('F'), roundFlag] },
+  swigluBackward: { args: [floats('h', '2·R·F'), floats('da', 'R·F'), floats('dh', '2·R·F'), int('R'), int('F'), roundFlag] },
+  smoothSwigluForward: { args: [floats('h', '2·R·F'), floats('a', 'R·F'), floats('s', 'R'), int('R'), int('F'), roundFlag] },
+  smoothSwigluBackward: { args: [floats('h', '2·R·F'), floats('s', 'R'), floats('da', 'R·F'), floats('dh', '2·R·F'), int('R'), int('F'), roundFlag] },
+  geluForward: { args: [floats('x'), floats('y', 'x.length'), roundFlag] },
+  geluBackward: { args: [floats('x'), floats('dy', 'x.length'), floats('dx', 'x.length'), roundFlag] },
+  xieluForward: { args: [floats('x'), floats('y', 'x.length'), xieluParams, roundFlag] },
+  xieluBackward: { args: [floats('x'), floats('dy', 'x.length'), floats('dx', 'x.length'), xieluParams, roundFlag] },
 
   adamw: {
     args: [
@@ -255,9 +261,18 @@ export const KERNEL_SIGNATURES = {
   },
   rowMoments: { args: [floats('x', 'R·C'), int('R'), int('C'), f64('out', '3·R')] },
   sumSquares: { args: [floats('x')] },
+
+  addInPlace: { args: [floats('acc'), floats('x', 'acc.length'), roundFlag] },
+  // The column ranges (srcCol0 + cols ≤ srcCols, likewise dst) are checked by both backends, which index by them.
+  copyColumns: {
+    args: [
+      floats('src', 'R·srcCols'), int('srcCols'), num('srcCol0', 'index'), floats('dst', 'R·dstCols'), int('dstCols'),
+      num('dstCol0', 'index'), int('R'), int('cols'),
+    ],
+  },
 } as const satisfies Record<KernelFunctionName, KernelSignature>;
 
-/** The kernel functions of `Kernels`: every method except the allocator `alloc`. */
+/** The kernel functions of `Kernels`: every method except the allocator `alloc` (isa, threads, workspaceBytes are properties). */
 export type KernelFunctionName = Exclude<{ [K in keyof Kernels]: Kernels[K] extends (...args: never[]) => unknown ? K : never }[keyof Kernels], 'alloc'>;
 
 /** The names of KERNEL_SIGNATURES, in table order. */

@@ -160,6 +160,12 @@ export interface XieluParams {
  * float64 mode (then every float argument below is a Float64Array and nothing is rounded to float32
  * except what a cast defines: FP8/BF16 casts read their input rounded to float32).
  */
+/**
+ * `roundBf16` (the optional last argument of the casts that write floats, the norms, RoPE, the
+ * activations and crossEntropyBackward): the float output is rounded to BF16 (RNE, as roundBf16) as it is written — the
+ * same bits as a roundBf16 pass over it afterwards, one pass less (DESIGN §3 BF16 wide tensors).
+ * Statistics a kernel returns are of its unrounded output.
+ */
 export interface Kernels<Buf extends FloatArray = Float32Array> {
   /** 'reference' or 'native'. */
   readonly name: 'reference' | 'native';
@@ -171,14 +177,19 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   readonly isa: string;
   /** Worker threads used by the parallel kernels (1 for the reference). */
   readonly threads: number;
+  /**
+   * Bytes the backend itself holds between calls, read live (the native GEMM packing buffers and RoPE's
+   * cos/sin table; 0 for the reference): part of what a training step holds.
+   */
+  readonly workspaceBytes: number;
 
   // ---- casts -------------------------------------------------------------------------------
   /** codes[i] = FP8(x[i]·scale) (product in float32, RNE, saturating, NaN→NaN). x, codes: (n). */
   quantize(x: Buf, format: Fp8FormatName, scale: number, codes: Uint8Array): CastStats;
   /** out[i] = decode(codes[i]) · invScale (product in float32). */
-  dequantize(codes: Uint8Array, format: Fp8FormatName, invScale: number, out: Buf): void;
+  dequantize(codes: Uint8Array, format: Fp8FormatName, invScale: number, out: Buf, roundBf16?: boolean): void;
   /** Fake-quantize in one pass: out[i] = decode(FP8(x[i]·scale)) · (1/scale). Stats as quantize. */
-  quantizeDequantize(x: Buf, format: Fp8FormatName, scale: number, out: Buf): CastStats;
+  quantizeDequantize(x: Buf, format: Fp8FormatName, scale: number, out: Buf, roundBf16?: boolean): CastStats;
   /** out[i] = x[i] rounded to BF16 (RNE on the top 16 bits; NaN stays NaN), as float32. */
   roundBf16(x: Buf, out: Buf): void;
   /** bits[i] = upper 16 bits of roundBf16(x[i]). */
@@ -188,23 +199,24 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   /**
    * C (M, N) = alpha · invScaleA · invScaleB · op(A)(M×K) · op(B)(K×N) + beta · C, float32
    * accumulation. With beta = 0, C is overwritten (its old contents, even NaN, are ignored).
-   * Threads split output tiles only, so results do not depend on the thread count.
+   * Threads split output tiles only, so results do not depend on the thread count. roundBf16:
+   * C is rounded to BF16 as it is written (the bits of a roundBf16 pass after the GEMM).
    */
-  gemm(M: number, N: number, K: number, a: GemmOperand<Buf>, b: GemmOperand<Buf>, c: Buf, alpha?: number, beta?: number): void;
+  gemm(M: number, N: number, K: number, a: GemmOperand<Buf>, b: GemmOperand<Buf>, c: Buf, alpha?: number, beta?: number, roundBf16?: boolean): void;
 
   // ---- normalisation, position ------------------------------------------------------------
   /** y = x / sqrt(mean(x²) + eps) · gain (gain null → 1). x, y: (R, C); gain: (C); rstd: (R) saved. */
-  rmsnormForward(x: Buf, gain: Buf | null, y: Buf, rstd: Buf, R: number, C: number, eps: number): void;
+  rmsnormForward(x: Buf, gain: Buf | null, y: Buf, rstd: Buf, R: number, C: number, eps: number, roundBf16?: boolean): void;
   /** dx = ∂L/∂x (overwritten); dgain += ∂L/∂gain (accumulated; skipped when null). */
-  rmsnormBackward(dy: Buf, x: Buf, gain: Buf | null, rstd: Buf, dx: Buf, dgain: Buf | null, R: number, C: number): void;
+  rmsnormBackward(dy: Buf, x: Buf, gain: Buf | null, rstd: Buf, dx: Buf, dgain: Buf | null, R: number, C: number, roundBf16?: boolean): void;
   /**
    * Rotary embedding on x (B, T, H, D), position = t, rotate-half pairs (i, i + D/2),
    * angle = t · f_i with f_i = theta^(−2i/D), i < D/2, rescaled by `scaling` when given
    * (Llama-3.1, see ropeFrequencies). y may alias x.
    */
-  ropeForward(x: Buf, y: Buf, B: number, T: number, H: number, D: number, theta: number, scaling?: RopeScaling | null): void;
+  ropeForward(x: Buf, y: Buf, B: number, T: number, H: number, D: number, theta: number, scaling?: RopeScaling | null, roundBf16?: boolean): void;
   /** The transpose (inverse rotation) of ropeForward: dx from dy. dx may alias dy. */
-  ropeBackward(dy: Buf, dx: Buf, B: number, T: number, H: number, D: number, theta: number, scaling?: RopeScaling | null): void;
+  ropeBackward(dy: Buf, dx: Buf, B: number, T: number, H: number, D: number, theta: number, scaling?: RopeScaling | null, roundBf16?: boolean): void;
 
   // ---- loss --------------------------------------------------------------------------------
   /**
@@ -213,7 +225,7 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
    */
   crossEntropyForward(logits: Buf, targets: Int32Array, losses: Buf, lse: Buf, R: number, V: number): void;
   /** dlogits (R, V) = dloss[r] · (softmax(logits[r]) − onehot(target[r])); 0 for ignored rows. */
-  crossEntropyBackward(logits: Buf, targets: Int32Array, lse: Buf, dloss: Buf, dlogits: Buf, R: number, V: number): void;
+  crossEntropyBackward(logits: Buf, targets: Int32Array, lse: Buf, dloss: Buf, dlogits: Buf, R: number, V: number, roundBf16?: boolean): void;
 
   // ---- attention ---------------------------------------------------------------------------
   /**
@@ -241,19 +253,31 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
 
   // ---- activations -------------------------------------------------------------------------
   /** h (R, 2F) = [gate | up] per row → a (R, Buf) = silu(gate) ⊙ up. */
-  swigluForward(h: Buf, a: Buf, R: number, F: number): void;
-  swigluBackward(h: Buf, da: Buf, dh: Buf, R: number, F: number): void;
+  swigluForward(h: Buf, a: Buf, R: number, F: number, roundBf16?: boolean): void;
+  swigluBackward(h: Buf, da: Buf, dh: Buf, R: number, F: number, roundBf16?: boolean): void;
   /** Smooth-SwiGLU: s[r] = max_j |gate[r, j]| (0 → 1), a = silu(gate) ⊙ up / s. s (R) saved. */
-  smoothSwigluForward(h: Buf, a: Buf, s: Buf, R: number, F: number): void;
+  smoothSwigluForward(h: Buf, a: Buf, s: Buf, R: number, F: number, roundBf16?: boolean): void;
   /** No gradient flows through s (DESIGN §4). */
-  smoothSwigluBackward(h: Buf, s: Buf, da: Buf, dh: Buf, R: number, F: number): void;
+  smoothSwigluBackward(h: Buf, s: Buf, da: Buf, dh: Buf, R: number, F: number, roundBf16?: boolean): void;
   /** GeLU with erf: y = x · Φ(x). x, y: (n). */
-  geluForward(x: Buf, y: Buf): void;
-  geluBackward(x: Buf, dy: Buf, dx: Buf): void;
+  geluForward(x: Buf, y: Buf, roundBf16?: boolean): void;
+  geluBackward(x: Buf, dy: Buf, dx: Buf, roundBf16?: boolean): void;
   /** xIELU (DESIGN §4). */
-  xieluForward(x: Buf, y: Buf, p: XieluParams): void;
+  xieluForward(x: Buf, y: Buf, p: XieluParams, roundBf16?: boolean): void;
   /** Writes dx; returns ∂L/∂alphaP and ∂L/∂alphaN (the caller chains through softplus). */
-  xieluBackward(x: Buf, dy: Buf, dx: Buf, p: XieluParams): { dAlphaP: number; dAlphaN: number };
+  xieluBackward(x: Buf, dy: Buf, dx: Buf, p: XieluParams, roundBf16?: boolean): { dAlphaP: number; dAlphaN: number };
+
+  // ---- element-wise, copies ----------------------------------------------------------------
+  /**
+   * acc (n) += x (n) (float32 sums), then rounded to BF16 in the same pass when `roundBf16`
+   * (default false): the residual add and the residual-gradient fork with their BF16 rounding.
+   */
+  addInPlace(acc: Buf, x: Buf, roundBf16?: boolean): void;
+  /**
+   * Copies a column block: dst[r, dstCol0 + c] = src[r, srcCol0 + c] for r < R, c < cols, with src
+   * (R, srcCols) and dst (R, dstCols) row-major (the QKV split and its backward concat).
+   */
+  copyColumns(src: Buf, srcCols: number, srcCol0: number, dst: Buf, dstCols: number, dstCol0: number, R: number, cols: number): void;
 
   // ---- optimizer, monitors -----------------------------------------------------------------
   /**

@@ -34,6 +34,9 @@ export function withValidation<Buf extends FloatArray>(k: Kernels<Buf>): Kernels
     get threads() {
       return k.threads;
     },
+    get workspaceBytes() {
+      return k.workspaceBytes;
+    },
   };
 }
 
@@ -309,6 +312,7 @@ const NUMBER_RULES: Record<NumberRule, { test: (v: number) => boolean; text: (pa
   scale: { test: (v) => Math.fround(v) > 0 && Number.isFinite(Math.fround(v)), text: (path) => `a positive finite float32 (0 < ${path} ≤ 3.4028235e38)` },
   fraction: { test: (v) => v >= 0 && v < 1, text: () => 'in [0, 1)' },
   atLeastOne: { test: (v) => v >= 1, text: () => '≥ 1' },
+  index: { test: (v) => Number.isSafeInteger(v) && v >= 0, text: () => 'an integer ≥ 0' },
 };
 
 /** A short description of a value for error messages (never dumps a whole array). */

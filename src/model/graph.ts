@@ -19,7 +19,7 @@ import { ActivationOp, RowScaleOp } from '../ops/activations.js';
 import { ForkOp, LayerScaleOp, SplitOp, residualAdd } from '../ops/elementwise.js';
 import { EmbeddingOp } from '../ops/embedding.js';
 import { LmHeadLossOp } from '../ops/lm-head-loss.js';
-import { Boundary, type BoundTensor } from '../ops/boundary.js';
+import { Boundary, type BoundTensor, type FusesRounding } from '../ops/boundary.js';
 import { buildActivationTable, type Producer } from './activation-table.js';
 import { Fp8Operand } from '../ops/cast.js';
 import { attendCached, type CachedAttentionCast, type KvCache, type KvStorage } from './kv-cache.js';
@@ -80,6 +80,8 @@ export class ModelGraph {
   private readonly bounds: Partial<Record<Producer, Boundary>>[] = [];
   /** Boundaries of the ops outside the blocks (embedding, final norm, LM head). */
   private readonly top: Partial<Record<Producer, Boundary>> = {};
+  /** Per layer: whether the two residual adds round the stream to BF16 themselves (taken from their boundaries). */
+  private readonly residualRound: { attn: boolean; mlp: boolean }[] = [];
   private readonly embedding: EmbeddingOp;
   private readonly finalNorm: RmsNormOp | null;
   private readonly lmHead: LinearOp;
@@ -285,6 +287,28 @@ export class ModelGraph {
       if (!e.perLayer) this.top[producer] = new Boundary(ctx, producer, -1, e.fwd, e.bwd);
       else for (let i = 0; i < c.nLayers; i++) this.bounds[i][producer] = new Boundary(ctx, `layers.${i}.${producer}`, i, e.fwd, e.bwd);
     }
+    // Where the producing kernel can round as it writes, it takes the rounding from its boundary
+    // (the same bits in one pass instead of two).
+    for (let i = 0; i < c.nLayers; i++) {
+      const b = this.bounds[i];
+      const L = this.layers[i];
+      const fused: [Producer, FusesRounding | null][] = [
+        ['attn_fork', L.fork1], ['mlp_fork', L.fork2], ['input_norm', L.inputNorm], ['post_attn_norm', L.postAttnNorm],
+        ['q_rope', L.qRope], ['k_rope', L.kRope], ['attention', L.attention], ['act', L.act],
+        ['q_norm', L.qNorm instanceof RmsNormOp ? L.qNorm : null], ['k_norm', L.kNorm instanceof RmsNormOp ? L.kNorm : null],
+        ['attn_post', L.attnPost instanceof RmsNormOp ? L.attnPost : null], ['mlp_post', L.mlpPost instanceof RmsNormOp ? L.mlpPost : null],
+        ['qkv', L.qkv], ['attn_out', L.out], ['fc1', L.fc1], ['fc2', L.fc2],
+      ];
+      for (const [producer, op] of fused) {
+        const boundary = b[producer];
+        if (op && boundary) op.fuseRounding(boundary);
+      }
+      this.residualRound.push({
+        attn: b.attn_residual?.takeForwardRounding(this.res) ?? false,
+        mlp: b.mlp_residual?.takeForwardRounding(this.res) ?? false,
+      });
+    }
+    if (this.finalNorm && this.top.final_norm) this.finalNorm.fuseRounding(this.top.final_norm);
   }
 
   /** Runs one op's forward between its boundaries (see Boundary): rounding and probe points of the table. */
@@ -335,7 +359,7 @@ export class ModelGraph {
       }
       this.run(b.attn_out, L.out);
       this.run(b.attn_post, L.attnPost);
-      residualAdd(this.res, this.bo);
+      residualAdd(this.ctx, this.res, this.bo, this.residualRound[i].attn);
       b.attn_residual?.afterForward();
       this.run(b.mlp_fork, L.fork2);
       this.run(b.post_attn_norm, L.postAttnNorm);
@@ -347,7 +371,7 @@ export class ModelGraph {
       this.run(b.rescale, L.rowScale);
       this.tap(i, 'mlp_out', this.mo);
       this.run(b.mlp_post, L.mlpPost);
-      residualAdd(this.res, this.bm);
+      residualAdd(this.ctx, this.res, this.bm, this.residualRound[i].mlp);
       b.mlp_residual?.afterForward();
       this.tap(i, 'activation', this.res);
     }
@@ -379,11 +403,11 @@ export class ModelGraph {
     }
     if (!this.decode) {
       this.decode = {
-        qCodes: new Uint8Array(this.qn.length),
-        kCodes: new Uint8Array(this.kn.length),
-        vCodes: new Uint8Array(this.v.length),
-        oCodes: new Uint8Array(this.o.length),
-        qh: new Float32Array(this.qn.length),
+        qCodes: ctx.u8(this.qn.length),
+        kCodes: ctx.u8(this.kn.length),
+        vCodes: ctx.u8(this.v.length),
+        oCodes: ctx.u8(this.o.length),
+        qh: ctx.alloc(this.qn.length) as Float32Array, // the KV cache runs on float32 kernels (checked above)
         ops: storage !== 'fp8' ? [] : this.layers.map((_, l) => {
           const key = `layers.${l}.attn.dpa`;
           return { qkv: new Fp8Operand(ctx, l, key, 'attn.dpa', 'qkv'), p: new Fp8Operand(ctx, l, key, 'attn.dpa', 'p'), o: new Fp8Operand(ctx, l, key, 'attn.dpa', 'o') };

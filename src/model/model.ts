@@ -38,6 +38,24 @@ export function flopsPerToken(c: ModelConfig): number {
   return 6 * matmulParams + 12 * c.nLayers * Wq * c.seqLen;
 }
 
+/** Bytes a model holds, by part (Model.memory): every buffer of the parameters, the ops and the kernels. */
+export interface ModelMemory {
+  /** float parameter arena. */
+  parameters: number;
+  /** float gradient arena. */
+  gradients: number;
+  /** per-step weight casts (FP8 codes, BF16 bits, block fake-quant copies). */
+  weightCasts: number;
+  /** every graph's buffers: tensors between ops, their gradients, what ops save for backward. */
+  activations: number;
+  /** the ops' growable scratch (cast codes of one GEMM, LM-head logit chunks, attention's decoded Q/K/V). */
+  scratch: number;
+  /** FP8 scaling state (amax histories). */
+  scaling: number;
+  /** held by the kernel backend between calls (native GEMM packing buffers, RoPE table). */
+  kernelWorkspace: number;
+}
+
 /**
  * Buf is the kernels' float buffer type: Float32Array normally; Float64Array when the model runs on
  * `createReferenceKernels('float64')` (fp32 recipe only), the mode gradient checks use.
@@ -213,6 +231,24 @@ export class Model<Buf extends FloatArray = Float32Array> {
       this.ctx.training = true;
       this.ctx.frozenWeightsEpoch = null;
     }
+  }
+
+  /**
+   * Bytes of every buffer the model holds now (all graphs built so far, with their scratch as grown
+   * by the steps run; the backend's workspace is the process's). Run a step of each shape first to
+   * see a step's whole figure: scratch and packing buffers grow on first use, then are reused.
+   */
+  memory(): ModelMemory {
+    const held = this.ctx.held.bytes;
+    return {
+      parameters: this.params.data.byteLength,
+      gradients: this.grads.data.byteLength,
+      weightCasts: held.weightCasts,
+      activations: held.activations,
+      scratch: held.scratch,
+      scaling: this.scaling.bytes(),
+      kernelWorkspace: this.kernels.workspaceBytes,
+    };
   }
 
   /** Bytes saved from forward to backward for one (B, T) step under this recipe (builds the graph). */

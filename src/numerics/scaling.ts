@@ -149,6 +149,13 @@ export class ScalingState {
     return created;
   }
 
+  /** Bytes of the state's buffers (every slot's amax history). */
+  bytes(): number {
+    let n = 0;
+    for (const s of this.byKey.values()) n += s.amaxHistory.byteLength;
+    return n;
+  }
+
   /** All slots in creation order. */
   slots(): ScalingSlot[] {
     return [...this.byKey.values()];

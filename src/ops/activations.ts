@@ -8,6 +8,7 @@
 import type { FloatArray } from '../kernels/types.js';
 import type { OpContext } from './context.js';
 import type { TapeNode } from './tape.js';
+import type { Boundary, FusesRounding } from './boundary.js';
 
 /** xIELU constants (DESIGN §4): β, ε fixed; α_p = α_n = 0.8 at init. */
 export const XIELU_BETA = 0.5;
@@ -24,8 +25,11 @@ function sigmoid(x: number): number {
 export type ActivationKind = 'swiglu' | 'smooth-swiglu' | 'gelu' | 'xielu';
 
 /** h (R, Fin) → a (R, F), Fin = 2F for the gated kinds. */
-export class ActivationOp implements TapeNode {
+export class ActivationOp implements TapeNode, FusesRounding {
   readonly label: string;
+  /** The kernels round a / dh to BF16 as they write them (taken from the op's boundary). */
+  private roundA = false;
+  private roundDh = false;
   /** Smooth-SwiGLU per-token divisor s (R); length 0 otherwise. */
   readonly s: FloatArray;
 
@@ -54,14 +58,20 @@ export class ActivationOp implements TapeNode {
     return { alphaP: softplus(x.ap[0]), alphaN: XIELU_BETA + softplus(x.an[0]), beta: XIELU_BETA, eps: XIELU_EPS };
   }
 
+  fuseRounding(boundary: Boundary): void {
+    this.roundA = boundary.takeForwardRounding(this.a);
+    this.roundDh = boundary.takeBackwardRounding(this.dh);
+  }
+
   forward(): void {
     const k = this.ctx.kernels;
     const h = this.h;
+    const round = this.roundA;
     switch (this.kind) {
-      case 'swiglu': k.swigluForward(h, this.a, this.R, this.F); break;
-      case 'smooth-swiglu': k.smoothSwigluForward(h, this.a, this.s, this.R, this.F); break;
-      case 'gelu': k.geluForward(h, this.a); break;
-      case 'xielu': k.xieluForward(h, this.a, this.xieluParams()); break;
+      case 'swiglu': k.swigluForward(h, this.a, this.R, this.F, round); break;
+      case 'smooth-swiglu': k.smoothSwigluForward(h, this.a, this.s, this.R, this.F, round); break;
+      case 'gelu': k.geluForward(h, this.a, round); break;
+      case 'xielu': k.xieluForward(h, this.a, this.xieluParams(), round); break;
       default: { const never: never = this.kind; throw new RangeError(`unknown activation ${String(never)}`); }
     }
     this.ctx.tape.record(this);
@@ -71,13 +81,14 @@ export class ActivationOp implements TapeNode {
     const k = this.ctx.kernels;
     this.refillInput();
     const h = this.h;
+    const round = this.roundDh;
     switch (this.kind) {
-      case 'swiglu': k.swigluBackward(h, this.da, this.dh, this.R, this.F); break;
-      case 'smooth-swiglu': k.smoothSwigluBackward(h, this.s, this.da, this.dh, this.R, this.F); break;
-      case 'gelu': k.geluBackward(h, this.da, this.dh); break;
+      case 'swiglu': k.swigluBackward(h, this.da, this.dh, this.R, this.F, round); break;
+      case 'smooth-swiglu': k.smoothSwigluBackward(h, this.s, this.da, this.dh, this.R, this.F, round); break;
+      case 'gelu': k.geluBackward(h, this.da, this.dh, round); break;
       case 'xielu': {
         const x = this.xielu as NonNullable<typeof this.xielu>;
-        const g = k.xieluBackward(h, this.da, this.dh, this.xieluParams());
+        const g = k.xieluBackward(h, this.da, this.dh, this.xieluParams(), round);
         // chain through softplus: d softplus(a)/da = sigmoid(a)
         x.dap[0] += g.dAlphaP * sigmoid(x.ap[0]);
         x.dan[0] += g.dAlphaN * sigmoid(x.an[0]);

@@ -40,18 +40,20 @@ import type { AttentionFp8Scales, AttentionShape, CastStats, FloatArray, Fp8Form
 import { Fp8Operand, mergeStats } from './cast.js';
 import type { OpContext } from './context.js';
 import type { TapeNode } from './tape.js';
+import type { Boundary, FusesRounding } from './boundary.js';
 import { wantsTensorStats } from './monitor.js';
 
 /** P = softmax(S) ≤ 1: the known amax bound of the in-kernel P cast. */
 export const P_BOUND = 1;
 
-export class AttentionOp implements TapeNode {
+export class AttentionOp implements TapeNode, FusesRounding {
   readonly label: string;
+  /** FP8DPA: the dQ/dK/dV fake-quantizations round to BF16 as they write (taken from the op's boundary). */
+  private roundDqkv: [boolean, boolean, boolean] = [false, false, false];
   private readonly shape: AttentionShape;
   private readonly fp8: boolean;
   /** BF16 attention (recipe 'bf16' or a per-GEMM override): every product operand BF16. */
   private readonly bf16: boolean;
-  private readonly doCodes: Uint8Array | null; // (B, T, Hq, D) work buffer of the backward
   private readonly lse: FloatArray; // (B, Hq, T)
   // FP8DPA saves
   private readonly qCodes: Uint8Array | null; // (B, T, Hq, D)
@@ -97,15 +99,20 @@ export class AttentionOp implements TapeNode {
           dqkv: new Fp8Operand(ctx, layer, key, gemm, 'dqkv'),
         }
       : null;
-    this.qCodes = this.fp8 ? new Uint8Array(nq) : null;
-    this.kCodes = this.fp8 ? new Uint8Array(nkv) : null;
-    this.vCodes = this.fp8 ? new Uint8Array(nkv) : null;
-    this.oCodes = this.fp8 ? new Uint8Array(nq) : null;
-    this.doCodes = this.fp8 ? new Uint8Array(nq) : null;
+    this.qCodes = this.fp8 ? ctx.u8(nq) : null;
+    this.kCodes = this.fp8 ? ctx.u8(nkv) : null;
+    this.vCodes = this.fp8 ? ctx.u8(nkv) : null;
+    this.oCodes = this.fp8 ? ctx.u8(nq) : null;
     this.qSaved = this.fp8 ? null : ctx.alloc(nq);
     this.kSaved = this.fp8 ? null : ctx.alloc(nkv);
     this.vSaved = this.fp8 ? null : ctx.alloc(nkv);
     this.oSaved = this.fp8 ? null : ctx.alloc(nq);
+  }
+
+  /** Only the FP8DPA path writes dQ/dK/dV through a cast that can round; the wide path leaves them to the boundary. */
+  fuseRounding(boundary: Boundary): void {
+    if (!this.fp8) return;
+    this.roundDqkv = [boundary.takeBackwardRounding(this.dq), boundary.takeBackwardRounding(this.dk), boundary.takeBackwardRounding(this.dv)];
   }
 
   savedBytes(): number {
@@ -157,8 +164,8 @@ export class AttentionOp implements TapeNode {
       if (stats.p) ops.p.recordFused(stats.p, pScale, this.causalCount(), P_BOUND);
       // O is cast E4M3 and handed on dequantized: the out-projection reads exactly the saved Ô.
       this.oInv = ops.o.quantize(this.o, this.oCodes as Uint8Array);
-      kn.dequantize(this.oCodes as Uint8Array, ops.o.format, this.oInv, this.o);
-      if (this.ctx.recipe.activations === 'bf16') kn.roundBf16(this.o, this.o); // handed on BF16, as TE converts it
+      // handed on BF16 under BF16 wide tensors, as TE converts it (rounded as it is dequantized)
+      kn.dequantize(this.oCodes as Uint8Array, ops.o.format, this.oInv, this.o, this.ctx.recipe.activations === 'bf16');
     } else {
       // BF16 attention (recipe or per-GEMM override) rounds its inputs unless they arrive BF16 already.
       if (this.bf16 && this.ctx.recipe.activations !== 'bf16') {
@@ -189,15 +196,17 @@ export class AttentionOp implements TapeNode {
       // The E4M3 O from the saved codes (this.o may have been rounded further downstream), and the
       // E5M2 values of dO (unscaled; the kernel applies doInv to its accumulators).
       kn.dequantize(this.oCodes as Uint8Array, ops.o.format, this.oInv, oh);
-      const doInv = ops.do.quantize(this.dO, this.doCodes as Uint8Array);
-      kn.dequantize(this.doCodes as Uint8Array, ops.do.format, 1, doh);
+      const doCodes = s.u8(this.dO.length); // scratch, only while this backward runs
+      const doInv = ops.do.quantize(this.dO, doCodes);
+      kn.dequantize(doCodes, ops.do.format, 1, doh);
       const scales: AttentionFp8Scales = { p: this.pScale, ds: ops.ds.fusedScale(null), qkvInv: this.qkvInv, doInv }; // dS has no known bound
       const st = kn.attentionBackward(qh, kh, vh, oh, this.lse, doh, this.dq, this.dk, this.dv, this.shape, scales);
       if (st.ds) ops.ds.recordFused(st.ds, scales.ds, this.causalCount(), null);
       // dQ, dK, dV: one shared E5M2 scale, handed on dequantized (in place).
       const dqkvScale = ops.dqkv.scaleFor([this.dq, this.dk, this.dv]);
       const total: CastStats = { amax: 0, underflow: 0, overflow: 0, nonzero: 0 };
-      for (const g of [this.dq, this.dk, this.dv]) mergeStats(total, kn.quantizeDequantize(g, ops.dqkv.format, dqkvScale, g));
+      const grads = [this.dq, this.dk, this.dv];
+      for (let i = 0; i < 3; i++) mergeStats(total, kn.quantizeDequantize(grads[i], ops.dqkv.format, dqkvScale, grads[i], this.roundDqkv[i]));
       ops.dqkv.record(total, dqkvScale, this.dq.length + this.dk.length + this.dv.length);
     } else {
       let dO = this.dO;

@@ -35,6 +35,20 @@ export class Boundary implements TapeNode {
     this.backwardRound = backwardTensors.filter((t) => t.round).map((t) => t.buffer);
   }
 
+  /**
+   * Hands the rounding of `buffer` (a forward output of this boundary's op) to the op itself, whose
+   * kernel then rounds as it writes (same bits, one pass less). True when this boundary was to
+   * round it; it no longer does. The probe still sees the tensor here.
+   */
+  takeForwardRounding(buffer: FloatArray): boolean {
+    return take(this.forwardRound, buffer);
+  }
+
+  /** takeForwardRounding for a gradient the op's backward writes. */
+  takeBackwardRounding(buffer: FloatArray): boolean {
+    return take(this.backwardRound, buffer);
+  }
+
   /** Rounds the op's forward outputs that the table declares BF16 (also after a recompute of them). */
   roundForward(): void {
     for (const b of this.forwardRound) this.ctx.kernels.roundBf16(b, b);
@@ -56,4 +70,16 @@ export class Boundary implements TapeNode {
     const p = this.ctx.probe;
     if (p) for (const t of this.backwardTensors) p.tensor(t.name, this.layer, 'backward', t.buffer);
   }
+}
+
+function take(list: FloatArray[], buffer: FloatArray): boolean {
+  const i = list.indexOf(buffer);
+  if (i < 0) return false;
+  list.splice(i, 1);
+  return true;
+}
+
+/** An op that can round (some of) its outputs itself: takes that work from its boundary. */
+export interface FusesRounding {
+  fuseRounding(boundary: Boundary): void;
 }

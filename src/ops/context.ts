@@ -9,31 +9,56 @@ import type { MonitorSink } from './monitor.js';
 import type { ActivationProbe } from './boundary.js';
 import { Tape } from './tape.js';
 
+/**
+ * What a model's ops hold, by kind: tensors passed between ops and what forward saves for backward
+ * ('activations'), the per-step weight casts ('weightCasts'), and the growable scratch ('scratch').
+ */
+export type HeldKind = 'activations' | 'weightCasts' | 'scratch';
+
+/**
+ * Bytes of every buffer a model's ops allocate, by kind: every op allocates through OpContext, so
+ * this is the model's whole per-shape memory (Model.memory; test/train/memory.test.ts holds it to
+ * the measured ArrayBuffer bytes). A replaced scratch buffer is released.
+ */
+export class HeldBytes {
+  readonly bytes: Record<HeldKind, number> = { activations: 0, weightCasts: 0, scratch: 0 };
+  take<T extends ArrayBufferView>(kind: HeldKind, buffer: T): T {
+    this.bytes[kind] += buffer.byteLength;
+    return buffer;
+  }
+  release(kind: HeldKind, buffer: ArrayBufferView | undefined): void {
+    if (buffer) this.bytes[kind] -= buffer.byteLength;
+  }
+}
+
 /** Growable scratch buffers shared by all ops of a model: they grow on first use, then are reused. */
 export class Scratch {
   private floatPool: FloatArray[] = [];
   private u8Pool: Uint8Array[] = [];
   private u16Pool: Uint16Array[] = [];
 
-  constructor(private readonly alloc: (n: number) => FloatArray) {}
+  constructor(private readonly alloc: (n: number) => FloatArray, private readonly held = new HeldBytes()) {}
+
+  private grow<T extends ArrayBufferView & { length: number }>(pool: T[], slot: number, n: number, make: (n: number) => T): T {
+    let b = pool[slot];
+    if (!b || b.length < n) {
+      this.held.release('scratch', b);
+      b = pool[slot] = this.held.take('scratch', make(n));
+    }
+    return b;
+  }
 
   /** A float scratch view (the kernels' float type) of length n; `slot` distinguishes buffers needed at the same time. */
   floats(n: number, slot = 0): FloatArray {
-    let b = this.floatPool[slot];
-    if (!b || b.length < n) b = this.floatPool[slot] = this.alloc(n);
-    return b.subarray(0, n);
+    return this.grow(this.floatPool, slot, n, this.alloc).subarray(0, n);
   }
 
   u8(n: number, slot = 0): Uint8Array {
-    let b = this.u8Pool[slot];
-    if (!b || b.length < n) b = this.u8Pool[slot] = new Uint8Array(n);
-    return b.subarray(0, n);
+    return this.grow(this.u8Pool, slot, n, (m) => new Uint8Array(m)).subarray(0, n);
   }
 
   u16(n: number, slot = 0): Uint16Array {
-    let b = this.u16Pool[slot];
-    if (!b || b.length < n) b = this.u16Pool[slot] = new Uint16Array(n);
-    return b.subarray(0, n);
+    return this.grow(this.u16Pool, slot, n, (m) => new Uint16Array(m)).subarray(0, n);
   }
 
   /** Bytes currently held. */
@@ -51,6 +76,8 @@ export class OpContext {
   readonly scaling: ScalingState;
   readonly tape = new Tape();
   readonly scratch: Scratch;
+  /** Bytes of every buffer allocated through this context (alloc, u8, u16, i32, scratch), by kind. */
+  readonly held = new HeldBytes();
   /** Set for the duration of one monitored forward/backward; null otherwise. */
   monitor: MonitorSink | null = null;
   /** Sees every activation-table tensor as it is handed on (tests); null otherwise. */
@@ -80,9 +107,23 @@ export class OpContext {
    */
   frozenWeightsEpoch: number | null = null;
 
-  /** A zeroed float buffer of the kernels' type (Float32Array, or Float64Array in float64 mode). */
-  alloc(n: number): FloatArray {
-    return this.kernels.alloc(n);
+  /** A zeroed float buffer of the kernels' type (Float32Array, or Float64Array in float64 mode), counted in `held`. */
+  alloc(n: number, kind: HeldKind = 'activations'): FloatArray {
+    return this.held.take(kind, this.kernels.alloc(n));
+  }
+
+  /** Zeroed byte / 16-bit / int32 buffers (FP8 codes, BF16 bits, token ids), counted in `held`. */
+  u8(n: number, kind: HeldKind = 'activations'): Uint8Array {
+    return this.held.take(kind, new Uint8Array(n));
+  }
+  u16(n: number, kind: HeldKind = 'activations'): Uint16Array {
+    return this.held.take(kind, new Uint16Array(n));
+  }
+  i32(n: number, kind: HeldKind = 'activations'): Int32Array {
+    return this.held.take(kind, new Int32Array(n));
+  }
+  f64(n: number, kind: HeldKind = 'activations'): Float64Array {
+    return this.held.take(kind, new Float64Array(n));
   }
 
   constructor(kernels: Kernels<FloatArray>, recipe: PrecisionRecipe, scaling: ScalingState, gemmOverrides: readonly string[] = []) {
@@ -93,7 +134,7 @@ export class OpContext {
       );
     }
     this.kernels = kernels;
-    this.scratch = new Scratch((n) => kernels.alloc(n));
+    this.scratch = new Scratch((n) => kernels.alloc(n), this.held);
     this.recipe = recipe;
     this.scaling = scaling;
   }

@@ -5,6 +5,7 @@
 import type { FloatArray } from '../kernels/types.js';
 import type { OpContext } from './context.js';
 import type { TapeNode } from './tape.js';
+import type { Boundary, FusesRounding } from './boundary.js';
 
 /** y (R, C) = x ⊙ g with a trainable per-channel g (C); saves x. */
 export class LayerScaleOp implements TapeNode {
@@ -44,20 +45,23 @@ export class LayerScaleOp implements TapeNode {
 }
 
 /**
- * h += branch (in place on the residual stream). Backward is the identity: the branch's last op
- * reads the residual gradient directly, so nothing is recorded.
+ * h += branch (in place on the residual stream), rounded to BF16 in the same pass when
+ * `roundBf16`. Backward is the identity: the branch's last op reads the residual gradient
+ * directly, so nothing is recorded.
  */
-export function residualAdd(h: FloatArray, branch: FloatArray): void {
+export function residualAdd(ctx: OpContext, h: FloatArray, branch: FloatArray, roundBf16 = false): void {
   if (h.length !== branch.length) throw new TypeError(`residualAdd: h has length ${h.length}, branch ${branch.length}`);
-  for (let i = 0; i < h.length; i++) h[i] += branch[i];
+  ctx.kernels.addInPlace(h, branch, roundBf16);
 }
 
 /**
  * Marks where a branch leaves the residual stream: recorded before the branch's ops, so its
  * backward runs after theirs and adds the branch-input gradient into the residual gradient.
  */
-export class ForkOp implements TapeNode {
+export class ForkOp implements TapeNode, FusesRounding {
   readonly label: string;
+  /** Round the summed residual gradient to BF16 as it is formed (taken from the fork's boundary). */
+  private roundSum = false;
   constructor(private readonly ctx: OpContext, label: string, private readonly dres: FloatArray, private readonly dbranch: FloatArray) {
     this.label = label;
     if (dres.length !== dbranch.length) throw new TypeError(`ForkOp(${label}): dres and dbranch lengths differ`);
@@ -68,9 +72,11 @@ export class ForkOp implements TapeNode {
   forward(): void {
     this.ctx.tape.record(this);
   }
+  fuseRounding(boundary: Boundary): void {
+    this.roundSum = boundary.takeBackwardRounding(this.dres);
+  }
   backward(): void {
-    const { dres, dbranch } = this;
-    for (let i = 0; i < dres.length; i++) dres[i] += dbranch[i];
+    this.ctx.kernels.addInPlace(this.dres, this.dbranch, this.roundSum);
   }
 }
 
@@ -93,22 +99,23 @@ export class SplitOp implements TapeNode {
     return 0;
   }
   forward(): void {
-    const W = this.widths.reduce((a, b) => a + b, 0);
+    const k = this.ctx.kernels;
+    const W = this.x.length / this.R;
     let off = 0;
-    this.widths.forEach((w, i) => {
-      const p = this.parts[i];
-      for (let r = 0; r < this.R; r++) p.set(this.x.subarray(r * W + off, r * W + off + w), r * w);
-      off += w;
-    });
+    for (let i = 0; i < this.widths.length; i++) {
+      k.copyColumns(this.x, W, off, this.parts[i], this.widths[i], 0, this.R, this.widths[i]);
+      off += this.widths[i];
+    }
     this.ctx.tape.record(this);
   }
   backward(): void {
-    const W = this.widths.reduce((a, b) => a + b, 0);
+    const k = this.ctx.kernels;
+    const W = this.dx.length / this.R;
     let off = 0;
-    this.widths.forEach((w, i) => {
-      const p = this.dparts[i];
-      for (let r = 0; r < this.R; r++) this.dx.set(p.subarray(r * w, (r + 1) * w), r * W + off);
-      off += w;
-    });
+    for (let i = 0; i < this.widths.length; i++) {
+      k.copyColumns(this.dparts[i], this.widths[i], 0, this.dx, W, off, this.R, this.widths[i]);
+      off += this.widths[i];
+    }
   }
 }
+

@@ -12,7 +12,7 @@ export class EmbeddingOp implements TapeNode {
   ) {
     if (table.length !== V * C || dtable.length !== V * C) throw new TypeError(`EmbeddingOp: table must have length V·C = ${V * C}`);
     if (h.length !== R * C || dh.length !== R * C) throw new TypeError(`EmbeddingOp: h and dh must have length R·C = ${R * C}`);
-    this.savedTokens = new Int32Array(R);
+    this.savedTokens = ctx.i32(R);
   }
   savedBytes(): number {
     return this.savedTokens.byteLength;

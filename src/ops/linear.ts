@@ -15,6 +15,7 @@
 import type { CastStats, FloatArray, GemmOperand } from '../kernels/types.js';
 import type { GemmPrecision } from '../numerics/recipe.js';
 import { Fp8Operand, mergeStats } from './cast.js';
+import type { Boundary } from './boundary.js';
 import type { OpContext } from './context.js';
 import type { TapeNode } from './tape.js';
 
@@ -64,6 +65,9 @@ export class LinearOp implements TapeNode {
   private savedInvScale = 1;
   private readonly savedBits: Uint16Array | null; // (M, K) bf16 bits of x
   private readonly savedF32: FloatArray | null; // (M, K) float32 (fp32 copy or block fake-quant)
+  /** Round y (forward and recompute) / dx (dgrad) to BF16 in the GEMM's store (taken from the boundary). */
+  private roundY = false;
+  private roundDx = false;
 
   constructor(
     ctx: OpContext, spec: LinearSpec, weight: FloatArray, dweight: FloatArray, cache: WeightCastCache,
@@ -96,9 +100,15 @@ export class LinearOp implements TapeNode {
     this.gradOp = fp8 ? new Fp8Operand(ctx, spec.layer, spec.key, spec.gemm, 'grad_output') : null;
     const tiledInput = this.inputOp?.tiled('activation') ?? false;
     const own = !spec.transientInput;
-    this.savedCodes = own && fp8 && !tiledInput ? new Uint8Array(M * K) : null;
-    this.savedBits = own && spec.precision === 'bf16' ? new Uint16Array(M * K) : null;
+    this.savedCodes = own && fp8 && !tiledInput ? ctx.u8(M * K) : null;
+    this.savedBits = own && spec.precision === 'bf16' ? ctx.u16(M * K) : null;
     this.savedF32 = own && (spec.precision === 'fp32' || tiledInput) ? ctx.alloc(M * K) : null;
+  }
+
+  /** Takes the BF16 rounding of y and dx from their boundary: the GEMM rounds as it writes them. */
+  fuseRounding(boundary: Boundary): void {
+    if (this.y) this.roundY = boundary.takeForwardRounding(this.y);
+    this.roundDx = boundary.takeBackwardRounding(this.dx);
   }
 
   /** Bytes this op keeps alive from forward to backward (0 with a transient input). */
@@ -134,19 +144,19 @@ export class LinearOp implements TapeNode {
     const epoch = ctx.training ? ctx.weightEpoch : (ctx.frozenWeightsEpoch ?? -1);
     const fresh = epoch !== -1 && c.epoch === epoch;
     if (precision === 'bf16') {
-      if (!c.bits) c.bits = new Uint16Array(N * K);
+      if (!c.bits) c.bits = ctx.u16(N * K, 'weightCasts');
       if (!fresh) ctx.kernels.packBf16(this.weight, c.bits);
       c.epoch = epoch;
       return { dtype: 'bf16', data: c.bits, trans, ...frozen };
     }
     const op = this.weightOp as Fp8Operand;
     if (op.tiled('weight')) {
-      if (!c.fakeQuant) c.fakeQuant = ctx.alloc(N * K);
+      if (!c.fakeQuant) c.fakeQuant = ctx.alloc(N * K, 'weightCasts');
       if (!fresh) op.castTiled(this.weight, N, K, 'weight', c.fakeQuant);
       c.epoch = epoch;
       return { dtype: 'f32', data: c.fakeQuant, trans, ...frozen };
     }
-    if (!c.codes) c.codes = new Uint8Array(N * K);
+    if (!c.codes) c.codes = ctx.u8(N * K, 'weightCasts');
     if (!fresh) c.invScale = op.quantize(this.weight, c.codes);
     c.epoch = epoch;
     return { dtype: op.format, data: c.codes, trans, invScale: c.invScale, ...frozen };
@@ -156,7 +166,7 @@ export class LinearOp implements TapeNode {
   forward(): void {
     const { M, N, K } = this.spec;
     const a = this.castInput();
-    this.ctx.kernels.gemm(M, N, K, a, this.weightOperand(true), this.wholeY(), 1, 0); // W logical (K, N) = Wᵀ, stored (N, K)
+    this.ctx.kernels.gemm(M, N, K, a, this.weightOperand(true), this.wholeY(), 1, 0, this.roundY); // W logical (K, N) = Wᵀ, stored (N, K)
     this.ctx.tape.record(this);
   }
 
@@ -201,7 +211,7 @@ export class LinearOp implements TapeNode {
    */
   recomputeOutput(): void {
     const { M, N, K } = this.spec;
-    this.ctx.kernels.gemm(M, N, K, this.savedInput(0, M), this.weightOperand(true), this.wholeY(), 1, 0);
+    this.ctx.kernels.gemm(M, N, K, this.savedInput(0, M), this.weightOperand(true), this.wholeY(), 1, 0, this.roundY);
   }
 
   private wholeY(): FloatArray {
@@ -262,7 +272,7 @@ export class LinearOp implements TapeNode {
       g = { dtype: op.format, data: codes, trans: false, invScale: 1 / Math.fround(scale) };
     }
     const gT: GemmOperand<FloatArray> = { ...g, trans: true }; // logical (N, n): the same storage, transposed
-    k.gemm(n, K, N, g, this.weightOperand(false), dx, 1, 0); // dgrad; W logical (N, K)
+    k.gemm(n, K, N, g, this.weightOperand(false), dx, 1, 0, this.roundDx && dx === this.dx); // dgrad; W logical (N, K)
     k.gemm(N, K, n, gT, this.savedInput(r0, n), this.dweight, 1, 1); // wgrad, accumulated
     return scale;
   }

@@ -50,7 +50,7 @@ export class LmHeadLossOp implements TapeNode {
     /** Round logits and dlogits chunks to BF16 (recipe activations 'bf16'). */
     private readonly bf16Chunks = false,
   ) {
-    this.targets = new Int32Array(R);
+    this.targets = ctx.i32(R);
     this.losses = ctx.alloc(R);
     this.lse = ctx.alloc(R);
     this.dloss = ctx.alloc(R);
@@ -101,8 +101,9 @@ export class LmHeadLossOp implements TapeNode {
       k.crossEntropyForward(logits, targetRows, this.losses.subarray(r0, rows), lseRows, n, V);
       if (!train) continue;
       const dlogits = ctx.scratch.floats(n * V, DLOGITS_SLOT); // (n, V)
-      k.crossEntropyBackward(logits, targetRows, lseRows, this.dloss.subarray(r0, rows), dlogits, n, V);
-      this.handOn(dlogits, 'd.lm_head.logits', 'backward');
+      // dlogits are handed on BF16 under bf16Chunks: the kernel rounds them as it writes
+      k.crossEntropyBackward(logits, targetRows, lseRows, this.dloss.subarray(r0, rows), dlogits, n, V, this.bf16Chunks);
+      this.ctx.probe?.tensor('d.lm_head.logits', -1, 'backward', dlogits);
       gradCastScale = head.backwardRows(r0, n, dlogits, this.dx.subarray(r0 * C, rows * C), total);
     }
     if (train) {

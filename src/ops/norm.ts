@@ -6,12 +6,16 @@
 import type { FloatArray } from '../kernels/types.js';
 import type { OpContext } from './context.js';
 import type { TapeNode } from './tape.js';
+import type { Boundary, FusesRounding } from './boundary.js';
 
 /** y (R, C) = x / sqrt(mean(x²) + eps) · gain; gain (C) trainable or null (no gain). */
-export class RmsNormOp implements TapeNode {
+export class RmsNormOp implements TapeNode, FusesRounding {
   readonly label: string;
   private readonly savedX: FloatArray; // (R, C) copy of the input
   private readonly rstd: FloatArray; // (R)
+  /** The kernels round y / dx to BF16 as they write them (taken from the op's boundary). */
+  private roundY = false;
+  private roundDx = false;
 
   constructor(
     private readonly ctx: OpContext, label: string, private readonly R: number, private readonly C: number, private readonly eps: number,
@@ -33,14 +37,19 @@ export class RmsNormOp implements TapeNode {
     return this.savedX.byteLength + this.rstd.byteLength;
   }
 
+  fuseRounding(boundary: Boundary): void {
+    this.roundY = boundary.takeForwardRounding(this.y);
+    this.roundDx = boundary.takeBackwardRounding(this.dx);
+  }
+
   forward(): void {
     this.savedX.set(this.x);
-    this.ctx.kernels.rmsnormForward(this.savedX, this.gain, this.y, this.rstd, this.R, this.C, this.eps);
+    this.ctx.kernels.rmsnormForward(this.savedX, this.gain, this.y, this.rstd, this.R, this.C, this.eps, this.roundY);
     this.ctx.tape.record(this);
   }
 
   backward(): void {
-    this.ctx.kernels.rmsnormBackward(this.dy, this.savedX, this.gain, this.rstd, this.dx, this.dgain, this.R, this.C);
+    this.ctx.kernels.rmsnormBackward(this.dy, this.savedX, this.gain, this.rstd, this.dx, this.dgain, this.R, this.C, this.roundDx);
   }
 }
 

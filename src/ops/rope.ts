@@ -3,9 +3,13 @@ import type { FloatArray, RopeScaling } from '../kernels/types.js';
 import type { OpContext } from './context.js';
 import { ropeFrequencies } from '../kernels/reference/rope.js';
 import type { TapeNode } from './tape.js';
+import type { Boundary, FusesRounding } from './boundary.js';
 
-export class RopeOp implements TapeNode {
+export class RopeOp implements TapeNode, FusesRounding {
   readonly label: string;
+  /** The kernels round the rotated x / dx to BF16 as they write them (taken from the op's boundary). */
+  private roundX = false;
+  private roundDx = false;
 
   constructor(
     private readonly ctx: OpContext, label: string, private readonly B: number, private readonly T: number, private readonly H: number,
@@ -19,8 +23,13 @@ export class RopeOp implements TapeNode {
     return 0;
   }
 
+  fuseRounding(boundary: Boundary): void {
+    this.roundX = boundary.takeForwardRounding(this.x);
+    this.roundDx = boundary.takeBackwardRounding(this.dx);
+  }
+
   forward(): void {
-    this.ctx.kernels.ropeForward(this.x, this.x, this.B, this.T, this.H, this.D, this.theta, this.scaling);
+    this.ctx.kernels.ropeForward(this.x, this.x, this.B, this.T, this.H, this.D, this.theta, this.scaling, this.roundX);
     this.ctx.tape.record(this);
   }
 
@@ -39,8 +48,9 @@ export class RopeOp implements TapeNode {
     if (pos + T > maxLen) throw new RangeError(`RopeOp(${this.label}).forwardAt: positions up to ${pos + T} exceed ${maxLen}`);
     const half = D / 2;
     if (!this.table || this.table.rows < maxLen) {
-      const cos = new Float64Array(maxLen * half);
-      const sin = new Float64Array(maxLen * half);
+      if (this.table) for (const t of [this.table.cos, this.table.sin]) this.ctx.held.release('activations', t);
+      const cos = this.ctx.f64(maxLen * half);
+      const sin = this.ctx.f64(maxLen * half);
       const freq = ropeFrequencies(D, this.theta, this.scaling);
       for (let t = 0; t < maxLen; t++) {
         for (let i = 0; i < half; i++) {
@@ -66,9 +76,10 @@ export class RopeOp implements TapeNode {
         }
       }
     }
+    if (this.roundX) this.ctx.kernels.roundBf16(x, x); // as forward() rounds (the rounding taken from the boundary)
   }
 
   backward(): void {
-    this.ctx.kernels.ropeBackward(this.dx, this.dx, this.B, this.T, this.H, this.D, this.theta, this.scaling);
+    this.ctx.kernels.ropeBackward(this.dx, this.dx, this.B, this.T, this.H, this.D, this.theta, this.scaling, this.roundDx);
   }
 }

@@ -129,6 +129,12 @@ export class AdamW {
     this.wideCodes = new Uint16Array(largest);
   }
 
+  /** Bytes of every buffer the optimizer holds: moment codes, per-tensor scales, scratch. */
+  bytes(): number {
+    const buffers: ArrayBufferView[] = [this.m1, this.m2, this.m1Scales, this.m2Scales, this.masterScales, this.gradScales, this.m1Scratch, this.m2Scratch, this.stage, this.wideCodes];
+    return buffers.reduce((s, b) => s + b.byteLength, 0);
+  }
+
   /** Elements in the parameter arena. */
   get size(): number {
     return this.total;

@@ -4,12 +4,17 @@
  * gradients and optimizer state are exact (they follow the parameter table and AdamW's layout);
  * activations are an estimate from the graph's buffer list and what each op saves for backward
  * (test/train/memory.test.ts holds it to the measured allocation).
+ *
+ * measureTrainingMemory is the same figure taken from the buffers a model and its optimizer
+ * actually hold (every op allocates through OpContext, which counts): what `fog8 train` prints after
+ * its first step next to the plan, and what the model benchmark reports as a step's memory.
  */
 import { blockWidths, type ModelConfig } from '../model/config.js';
 import { buildParamSpecs, shapeSize } from '../model/params.js';
 import type { PrecisionRecipe } from '../numerics/recipe.js';
 import { CHUNK_ELEMENTS } from '../ops/lm-head-loss.js';
-import type { OptimizerPrecision } from '../optim/adamw.js';
+import type { AdamW, OptimizerPrecision } from '../optim/adamw.js';
+import type { Model } from '../model/model.js';
 
 export interface MemoryPlan {
   /** float32 parameter arena. */
@@ -22,7 +27,28 @@ export interface MemoryPlan {
   weightCasts: number;
   /** Estimated: the graph's activation and gradient buffers, saved tensors and cast scratch for one micro-batch. */
   activations: number;
+  /** FP8 scaling state: one amax history (float32) per scaled operand. */
+  scaling: number;
+  /** Estimated: what the native kernels hold between calls (GEMM packing buffers, RoPE table). */
+  workspace: number;
   total: number;
+}
+
+/** The same parts as MemoryPlan, measured from the buffers held; `scratch` is the part of `activations` that is growable scratch. */
+export interface MeasuredMemory extends MemoryPlan {
+  scratch: number;
+}
+
+/** Every buffer a model (all graphs built so far) and its optimizer hold now; run one step first (scratch grows on first use). */
+export function measureTrainingMemory(model: Pick<Model, 'memory'>, optimizer: Pick<AdamW, 'bytes'> | null): MeasuredMemory {
+  const m = model.memory();
+  const optimizerBytes = optimizer ? optimizer.bytes() : 0;
+  const activations = m.activations + m.scratch;
+  const total = m.parameters + m.gradients + optimizerBytes + m.weightCasts + activations + m.scaling + m.kernelWorkspace;
+  return {
+    parameters: m.parameters, gradients: m.gradients, optimizer: optimizerBytes, weightCasts: m.weightCasts,
+    activations, scaling: m.scaling, workspace: m.kernelWorkspace, total, scratch: m.scratch,
+  };
 }
 
 const BYTES: Readonly<Record<string, number>> = { fp32: 4, fp16: 2, bf16: 2, fp8: 1 };
@@ -54,9 +80,10 @@ export function planTrainingMemory(c: ModelConfig, recipe: PrecisionRecipe, B: n
   const headElements = c.vocabSize * c.dModel;
   const headWide = recipe.gemm === 'fp8' && !recipe.fp8LmHead;
   const ob = operandBytes(recipe.gemm);
-  // Each weight is cast once per step and kept (FP8: codes and a transposed copy for dgrad; BF16: one copy).
-  const copies = recipe.gemm === 'fp8' ? 2 : 1;
-  const weightCasts = recipe.gemm === 'fp32' ? 0 : copies * ((matrixElements - headElements) * ob + headElements * (headWide ? 2 : ob));
+  // Each weight is cast once per step and kept (one copy: FP8 codes or BF16 bits; dgrad reads it transposed).
+  // The embedding table is never cast (untied: a matrix of its own; tied: it is the head).
+  const castElements = matrixElements - headElements - (c.tieEmbeddings ? 0 : headElements);
+  const weightCasts = recipe.gemm === 'fp32' ? 0 : castElements * ob + headElements * (headWide ? 2 : ob);
 
   const R = B * T;
   const { d, Wq, Wkv, F, F1 } = blockWidths(c);
@@ -73,8 +100,16 @@ export function planTrainingMemory(c: ModelConfig, recipe: PrecisionRecipe, B: n
   // Cast scratch: the largest operand codes of one GEMM (input and gradient) plus the logits and dlogits chunks.
   const scratch = 2 * R * Math.max(F1, Wq + 2 * Wkv, d) * 4 + 2 * 4 * Math.min(CHUNK_ELEMENTS, R * c.vocabSize);
   const activations = R * (4 * (forwardRow + backwardRow) + c.nLayers * savedRow + headRow) + scratch;
-  const total = parameters + gradients + optimizerBytes + weightCasts + activations;
-  return { parameters, gradients, optimizer: optimizerBytes, weightCasts, activations, total };
+  // Scaling state: an amax history per scaled operand (3 per FP8 linear, 6 for FP8 attention).
+  const slots = recipe.gemm !== 'fp8' ? 0 : c.nLayers * (4 * 3 + (recipe.fp8Attention ? 6 : 0)) + (recipe.fp8LmHead ? 3 : 0);
+  const scaling = 4 * recipe.amaxHistoryLen * slots;
+  // Native workspace: the GEMM's packed B (BF16 pairs, 2 bytes per element; float32 under fp32) of
+  // the largest B operand — a wgrad's input activation (R, max(F, d, Wq)) or a weight — plus the
+  // per-thread packed A and accumulator blocks (≈ 0.9 MiB on 2 threads).
+  const largestB = Math.max(R * Math.max(F, d, Wq), largest);
+  const workspace = (recipe.gemm === 'fp32' ? 4 : 2) * largestB + 2 ** 20;
+  const total = parameters + gradients + optimizerBytes + weightCasts + activations + scaling + workspace;
+  return { parameters, gradients, optimizer: optimizerBytes, weightCasts, activations, scaling, workspace, total };
 }
 
 /** "1.23 GiB" */
@@ -87,5 +122,13 @@ export function formatBytes(n: number): string {
 /** One line: every part of the plan. */
 export function describeMemoryPlan(p: MemoryPlan): string {
   return `parameters ${formatBytes(p.parameters)}, gradients ${formatBytes(p.gradients)}, optimizer ${formatBytes(p.optimizer)}, ` +
-    `weight casts ${formatBytes(p.weightCasts)}, activations ≈${formatBytes(p.activations)}; total ≈${formatBytes(p.total)}`;
+    `weight casts ${formatBytes(p.weightCasts)}, activations ≈${formatBytes(p.activations)}, scaling ${formatBytes(p.scaling)}, ` +
+    `kernel workspace ≈${formatBytes(p.workspace)}; total ≈${formatBytes(p.total)}`;
+}
+
+/** One line: every part of a measured figure (the same parts as the plan). */
+export function describeMeasuredMemory(p: MeasuredMemory): string {
+  return `parameters ${formatBytes(p.parameters)}, gradients ${formatBytes(p.gradients)}, optimizer ${formatBytes(p.optimizer)}, ` +
+    `weight casts ${formatBytes(p.weightCasts)}, activations ${formatBytes(p.activations)} (scratch ${formatBytes(p.scratch)}), ` +
+    `scaling ${formatBytes(p.scaling)}, kernel workspace ${formatBytes(p.workspace)}; total ${formatBytes(p.total)}`;
 }

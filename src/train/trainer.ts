@@ -39,6 +39,7 @@ import type { MetricsWriter } from '../monitor/metrics-writer.js';
 import type { TrainLog } from '../monitor/train-log.js';
 import { allgatherFloat64, soloCommunicator, type Communicator } from './distributed.js';
 import type { TrainConfig } from './config.js';
+import { describeMeasuredMemory, measureTrainingMemory } from './memory.js';
 import type { TrainProgress } from './progress.js';
 import { buildCheckpointFiles, type TrainerStateJson } from './checkpoint.js';
 import { pruneCheckpoints, writeCheckpointFiles } from './checkpoint-files.js';
@@ -464,6 +465,12 @@ export class Trainer {
         break;
       }
       progress.update({ step: this.step, totalSteps: config.steps, loss: lastLoss, tokensPerSec, elapsedSeconds: (performance.now() - loopStarted) / 1000, stepsThisSession: this.step - sessionStartStep });
+      if (this.step === sessionStartStep + 1) {
+        // The plan's figure, measured: every buffer held once a step has run (scratch and packing buffers have grown).
+        const held = `memory held after the first step (every buffer, the plan's parts): ${describeMeasuredMemory(measureTrainingMemory(model, optimizer))}`;
+        this.p.log.line(held);
+        progress.message(held);
+      }
       if ((config.evalInterval > 0 && this.step % config.evalInterval === 0) || this.step === config.steps) {
         finalValLoss = this.runEval();
         lastEvalStep = this.step;

@@ -114,3 +114,40 @@ test('ropeFrequencies at the paper shape (head_dim 128, θ 500000, factor 8 / 1 
   // Wavelength 2π·500000^(i/64) passes 2048 after i = 28 and 8192 after i = 34.
   assert.deepEqual([kept, mixed, divided], [29, 6, 29]);
 });
+
+test('native RoPE: the vector paths (avx2, avx512bf16) give the scalar path\'s bits (float64 products, no FMA), 1 or 2 threads', async (t) => {
+  let control: { bestIsa(): string; isa(): string; setIsa(i: string): void; threads(): number; setThreads(n: number): void };
+  let native: import('../../src/kernels/types.js').Kernels;
+  try {
+    const m = (await import('../../src/kernels/native.js')) as { loadNativeKernels(): typeof native; loadNativeAddon(): typeof control };
+    native = m.loadNativeKernels();
+    control = m.loadNativeAddon();
+  } catch (error) {
+    t.skip(`native addon unavailable: ${(error as Error).message}`);
+    return;
+  }
+  const isas = ['scalar', 'avx2', 'avx512bf16'].slice(0, ['scalar', 'avx2', 'avx512bf16'].indexOf(control.bestIsa()) + 1);
+  const savedIsa = control.isa(), savedThreads = control.threads();
+  // head sizes: a multiple of every vector width, and ragged ones (vector body + scalar tail)
+  const shapes = [[2, 33, 3, 64], [1, 17, 2, 40], [2, 9, 1, 6]];
+  const run = (isa: string, threads: number, B: number, T: number, H: number, D: number, forward: boolean) => {
+    control.setIsa(isa);
+    control.setThreads(threads);
+    const x = new Rng(B * T + D).normals(B * T * H * D, 3);
+    const y = new Float32Array(x.length);
+    if (forward) native.ropeForward(x, y, B, T, H, D, 500000, BANDS);
+    else native.ropeBackward(x, y, B, T, H, D, 10000, null);
+    return new Uint32Array(y.buffer);
+  };
+  try {
+    for (const [B, T, H, D] of shapes) {
+      for (const forward of [true, false]) {
+        const want = run('scalar', 1, B, T, H, D, forward);
+        for (const isa of isas) for (const threads of [1, 2]) assert.deepEqual(run(isa, threads, B, T, H, D, forward), want, `${isa}/${threads} ${forward ? 'forward' : 'backward'} ${B}×${T}×${H}×${D}`);
+      }
+    }
+  } finally {
+    control.setIsa(savedIsa);
+    control.setThreads(savedThreads);
+  }
+});

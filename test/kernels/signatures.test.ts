@@ -45,9 +45,9 @@ function evaluate(expression: string, args: Record<string, unknown>): number {
   return n;
 }
 
-const NUMBER_VALUES = { finite: 0.5, nonNegative: 0.5, positive: 1, scale: 1, fraction: 0.5, atLeastOne: 2 } as const;
+const NUMBER_VALUES = { finite: 0.5, nonNegative: 0.5, positive: 1, scale: 1, fraction: 0.5, atLeastOne: 2, index: 0 } as const;
 /** A value the rule rejects with a RangeError. */
-const NUMBER_BAD = { finite: Infinity, nonNegative: -1, positive: 0, scale: 1e39, fraction: 1, atLeastOne: 0.5 } as const;
+const NUMBER_BAD = { finite: Infinity, nonNegative: -1, positive: 0, scale: 1e39, fraction: 1, atLeastOne: 0.5, index: -1 } as const;
 
 /**
  * Valid values for one level of specs (arguments or a struct's fields): scalars first, then

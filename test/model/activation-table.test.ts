@@ -52,20 +52,20 @@ function checkingKernels(k: Kernels, recipe: PrecisionRecipe, params: () => Floa
   const fp8Attention = recipe.gemm === 'fp8' && recipe.fp8Attention;
   const w: Kernels = Object.create(k) as Kernels;
   Object.assign(w, {
-    rmsnormForward: (x, g, y, r, R, C, e) => (check('rmsnormForward x', x), k.rmsnormForward(x, g, y, r, R, C, e)),
-    rmsnormBackward: (dy, x, g, r, dx, dg, R, C) => (check('rmsnormBackward dy', dy), check('rmsnormBackward x', x), k.rmsnormBackward(dy, x, g, r, dx, dg, R, C)),
-    ropeForward: (x, y, B, T, H, D, th) => (check('ropeForward x', x), k.ropeForward(x, y, B, T, H, D, th)),
-    ropeBackward: (dy, dx, B, T, H, D, th) => (check('ropeBackward dy', dy), k.ropeBackward(dy, dx, B, T, H, D, th)),
-    swigluForward: (h, a, R, F) => (check('swigluForward h', h), k.swigluForward(h, a, R, F)),
-    swigluBackward: (h, da, dh, R, F) => (check('swigluBackward h', h), check('swigluBackward da', da), k.swigluBackward(h, da, dh, R, F)),
-    smoothSwigluForward: (h, a, s, R, F) => (check('smoothSwigluForward h', h), k.smoothSwigluForward(h, a, s, R, F)),
-    smoothSwigluBackward: (h, s, da, dh, R, F) => (check('smoothSwigluBackward h', h), check('smoothSwigluBackward da', da), k.smoothSwigluBackward(h, s, da, dh, R, F)),
-    geluForward: (x, y) => (check('geluForward x', x), k.geluForward(x, y)),
-    geluBackward: (x, dy, dx) => (check('geluBackward x', x), check('geluBackward dy', dy), k.geluBackward(x, dy, dx)),
-    xieluForward: (x, y, p) => (check('xieluForward x', x), k.xieluForward(x, y, p)),
-    xieluBackward: (x, dy, dx, p) => (check('xieluBackward x', x), check('xieluBackward dy', dy), k.xieluBackward(x, dy, dx, p)),
+    rmsnormForward: (x, g, y, r, R, C, e, rb) => (check('rmsnormForward x', x), k.rmsnormForward(x, g, y, r, R, C, e, rb)),
+    rmsnormBackward: (dy, x, g, r, dx, dg, R, C, rb) => (check('rmsnormBackward dy', dy), check('rmsnormBackward x', x), k.rmsnormBackward(dy, x, g, r, dx, dg, R, C, rb)),
+    ropeForward: (x, y, B, T, H, D, th, sc, rb) => (check('ropeForward x', x), k.ropeForward(x, y, B, T, H, D, th, sc, rb)),
+    ropeBackward: (dy, dx, B, T, H, D, th, sc, rb) => (check('ropeBackward dy', dy), k.ropeBackward(dy, dx, B, T, H, D, th, sc, rb)),
+    swigluForward: (h, a, R, F, rb) => (check('swigluForward h', h), k.swigluForward(h, a, R, F, rb)),
+    swigluBackward: (h, da, dh, R, F, rb) => (check('swigluBackward h', h), check('swigluBackward da', da), k.swigluBackward(h, da, dh, R, F, rb)),
+    smoothSwigluForward: (h, a, s, R, F, rb) => (check('smoothSwigluForward h', h), k.smoothSwigluForward(h, a, s, R, F, rb)),
+    smoothSwigluBackward: (h, s, da, dh, R, F, rb) => (check('smoothSwigluBackward h', h), check('smoothSwigluBackward da', da), k.smoothSwigluBackward(h, s, da, dh, R, F, rb)),
+    geluForward: (x, y, rb) => (check('geluForward x', x), k.geluForward(x, y, rb)),
+    geluBackward: (x, dy, dx, rb) => (check('geluBackward x', x), check('geluBackward dy', dy), k.geluBackward(x, dy, dx, rb)),
+    xieluForward: (x, y, p, rb) => (check('xieluForward x', x), k.xieluForward(x, y, p, rb)),
+    xieluBackward: (x, dy, dx, p, rb) => (check('xieluBackward x', x), check('xieluBackward dy', dy), k.xieluBackward(x, dy, dx, p, rb)),
     crossEntropyForward: (l, t, ls, lse, R, V) => (check('crossEntropyForward logits', l), k.crossEntropyForward(l, t, ls, lse, R, V)),
-    crossEntropyBackward: (l, t, lse, dl, dlg, R, V) => (check('crossEntropyBackward logits', l), k.crossEntropyBackward(l, t, lse, dl, dlg, R, V)),
+    crossEntropyBackward: (l, t, lse, dl, dlg, R, V, rb) => (check('crossEntropyBackward logits', l), k.crossEntropyBackward(l, t, lse, dl, dlg, R, V, rb)),
     attentionForward: (q, kk, v, o, lse, shape, fp8, opts) => {
       if (!fp8Attention) for (const [n, x] of [['q', q], ['k', kk], ['v', v]] as const) check(`attentionForward ${n}`, x);
       return k.attentionForward(q, kk, v, o, lse, shape, fp8, opts);
@@ -74,14 +74,14 @@ function checkingKernels(k: Kernels, recipe: PrecisionRecipe, params: () => Floa
       if (!fp8Attention) for (const [n, x] of [['q', q], ['k', kk], ['v', v], ['o', o], ['dO', dO]] as const) check(`attentionBackward ${n}`, x);
       return k.attentionBackward(q, kk, v, o, lse, dO, dq, dk, dv, shape, fp8);
     },
-    gemm: (M, N, K, a, b, c, alpha, beta) => {
+    gemm: (M, N, K, a, b, c, alpha, beta, roundBf16) => {
       if (recipe.gemm === 'fp32') {
         for (const [n, op] of [['A', a], ['B', b]] as [string, GemmOperand][]) {
           const arena = params();
           if (op.dtype === 'f32' && !(arena && (op.data as Float32Array).buffer === arena.buffer)) check(`gemm ${n} (${M}×${N}×${K})`, op.data as FloatArray);
         }
       }
-      return k.gemm(M, N, K, a, b, c, alpha, beta);
+      return k.gemm(M, N, K, a, b, c, alpha, beta, roundBf16);
     },
   } satisfies Partial<Kernels>);
   return w;

@@ -47,7 +47,7 @@ test('residual block h ← h + LayerScale(h) with ForkOp and in-place residualAd
       h.set(hSource);
       fork.forward();
       scale.forward();
-      residualAdd(h, branch);
+      residualAdd(ctx, h, branch);
     },
     output: h,
     dOutput: dres,

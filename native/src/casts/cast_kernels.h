@@ -44,14 +44,17 @@ struct ChunkStats {
   double lostAbs = 0.0;
 };
 
-/** codes[i] = FP8(x[i]·scale); out (if non-null) = decode(code)·invScale using table. */
+/**
+ * codes[i] = FP8(x[i]·scale); out (if non-null) = decode(code)·invScale using table, rounded to
+ * BF16 as it is stored when roundOut (statistics are of the unrounded x̂).
+ */
 using QuantizeChunkFn = void (*)(const float* x, size_t n, const EncodeParams& p, float scale, uint8_t* codes,
-                                 float* out, const float* table, float invScale, ChunkStats& stats);
+                                 float* out, const float* table, float invScale, ChunkStats& stats, bool roundOut);
 
 void quantizeChunkScalar(const float* x, size_t n, const EncodeParams& p, float scale, uint8_t* codes, float* out,
-                         const float* table, float invScale, ChunkStats& stats);
+                         const float* table, float invScale, ChunkStats& stats, bool roundOut);
 void quantizeChunkAvx2(const float* x, size_t n, const EncodeParams& p, float scale, uint8_t* codes, float* out,
-                       const float* table, float invScale, ChunkStats& stats);
+                       const float* table, float invScale, ChunkStats& stats, bool roundOut);
 /** out[i] = table[codes[i]]·invScale (product in float32), computed from the code bits. */
 void dequantizeChunkAvx2(const uint8_t* codes, size_t n, const DecodeParams& d, const float* table, float invScale,
                          float* out);

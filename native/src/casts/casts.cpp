@@ -2,6 +2,7 @@
 // the per-chunk statistics (max and sums: independent of the split).
 #include "casts.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -13,14 +14,14 @@
 namespace fog8 {
 
 void quantizeChunkScalar(const float* x, size_t n, const EncodeParams& p, float scale, uint8_t* codes, float* out,
-                         const float* table, float invScale, ChunkStats& st) {
+                         const float* table, float invScale, ChunkStats& st, bool roundOut) {
   for (size_t i = 0; i < n; i++) {
     const float xi = x[i];  // read before out[i] is written: out may alias x
     const uint8_t code = encodeWithStats(p, xi, scale, st);
     const float xhat = table[code] * invScale;
     addError(st, xi, xhat, code);
     if (codes != nullptr) codes[i] = code;
-    if (out != nullptr) out[i] = xhat;
+    if (out != nullptr) out[i] = roundOut ? roundBf16(xhat) : xhat;
   }
 }
 
@@ -43,7 +44,7 @@ DecodeParams decodeParamsOf(const Fp8Format& f) {
 
 QuantizeChunkFn quantizeChunk() { return activeIsa() == Isa::scalar ? quantizeChunkScalar : quantizeChunkAvx2; }
 
-CastResult runQuantize(const float* x, size_t n, const Fp8Format& f, float scale, uint8_t* codes, float* out) {
+CastResult runQuantize(const float* x, size_t n, const Fp8Format& f, float scale, uint8_t* codes, float* out, bool roundOut) {
   const EncodeParams p = paramsOf(f);
   const float* table = fp8Table(f).value;
   const float invScale = 1.0f / scale;
@@ -51,7 +52,7 @@ CastResult runQuantize(const float* x, size_t n, const Fp8Format& f, float scale
   std::vector<ChunkStats> parts(numThreads());
   parallelFor(n, [&](size_t begin, size_t end) {
     ChunkStats st;
-    chunk(x + begin, end - begin, p, scale, codes ? codes + begin : nullptr, out ? out + begin : nullptr, table, invScale, st);
+    chunk(x + begin, end - begin, p, scale, codes ? codes + begin : nullptr, out ? out + begin : nullptr, table, invScale, st, roundOut);
     parts[currentThreadIndex()] = st;
   }, kGrain);
   ChunkStats total;
@@ -74,22 +75,29 @@ CastResult runQuantize(const float* x, size_t n, const Fp8Format& f, float scale
 }  // namespace
 
 CastResult quantizeArray(const float* x, size_t n, const Fp8Format& f, float scale, uint8_t* codes) {
-  return runQuantize(x, n, f, scale, codes, nullptr);
+  return runQuantize(x, n, f, scale, codes, nullptr, false);
 }
 
-CastResult quantizeDequantizeArray(const float* x, size_t n, const Fp8Format& f, float scale, float* out) {
-  return runQuantize(x, n, f, scale, nullptr, out);
+CastResult quantizeDequantizeArray(const float* x, size_t n, const Fp8Format& f, float scale, float* out, bool roundBf16Out) {
+  return runQuantize(x, n, f, scale, nullptr, out, roundBf16Out);
 }
 
-void dequantizeArray(const uint8_t* codes, size_t n, const Fp8Format& f, float invScale, float* out) {
+void dequantizeArray(const uint8_t* codes, size_t n, const Fp8Format& f, float invScale, float* out, bool roundBf16Out) {
   const float* table = fp8Table(f).value;
   const DecodeParams d = decodeParamsOf(f);
   const bool vector = activeIsa() != Isa::scalar;
   parallelFor(n, [&](size_t begin, size_t end) {
-    if (vector) {
+    if (vector && roundBf16Out) {
+      // Blocks that stay in L1 between the decode and the rounding.
+      for (size_t b = begin; b < end; b += 4096) {
+        const size_t m = std::min<size_t>(4096, end - b);
+        dequantizeChunkAvx2(codes + b, m, d, table, invScale, out + b);
+        bf16ChunkAvx2(out + b, m, nullptr, out + b);
+      }
+    } else if (vector) {
       dequantizeChunkAvx2(codes + begin, end - begin, d, table, invScale, out + begin);
     } else {
-      for (size_t i = begin; i < end; i++) out[i] = table[codes[i]] * invScale;
+      for (size_t i = begin; i < end; i++) out[i] = roundBf16Out ? roundBf16(table[codes[i]] * invScale) : table[codes[i]] * invScale;
     }
   }, kGrain);
 }

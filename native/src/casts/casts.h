@@ -22,10 +22,10 @@ struct CastResult {
 
 /** codes (n) = FP8(x·scale), product in float32. */
 CastResult quantizeArray(const float* x, size_t n, const Fp8Format& f, float scale, uint8_t* codes);
-/** out (n) = decode(FP8(x·scale))·(1/scale) in one pass. */
-CastResult quantizeDequantizeArray(const float* x, size_t n, const Fp8Format& f, float scale, float* out);
-/** out (n) = decode(codes)·invScale (product in float32). */
-void dequantizeArray(const uint8_t* codes, size_t n, const Fp8Format& f, float invScale, float* out);
+/** out (n) = decode(FP8(x·scale))·(1/scale) in one pass, rounded to BF16 as stored when roundBf16Out (stats of the unrounded). */
+CastResult quantizeDequantizeArray(const float* x, size_t n, const Fp8Format& f, float scale, float* out, bool roundBf16Out = false);
+/** out (n) = decode(codes)·invScale (product in float32), rounded to BF16 when roundBf16Out. */
+void dequantizeArray(const uint8_t* codes, size_t n, const Fp8Format& f, float invScale, float* out, bool roundBf16Out = false);
 /** out (n) = x rounded to BF16 as float32. */
 void roundBf16Array(const float* x, size_t n, float* out);
 /** bits (n) = upper 16 bits of roundBf16(x). */

@@ -4,6 +4,7 @@
 // code, and the dropped-bit count is an immediate (one instantiation per format).
 #include <immintrin.h>
 
+#include "../common/fp8.h"
 #include "cast_kernels.h"
 #include "encode_impl.h"
 
@@ -284,8 +285,18 @@ void quantizeCodes(const float* x, size_t n, const fog8::EncodeParams& p, float 
   }
 }
 
+/** The float32 bits of 8 values rounded to BF16 (RNE, NaN kept quiet), as bf16ChunkAvx2. */
+inline __m256 roundBf16x8(__m256 v) {
+  const __m256i u = _mm256_castps_si256(v);
+  const __m256i isNan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7FFFFFFF)), _mm256_set1_epi32(0x7F800000));
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  const __m256i rnd = _mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7FFF), lsb));
+  const __m256i quiet = _mm256_or_si256(u, _mm256_set1_epi32(0x00400000));
+  return _mm256_castsi256_ps(_mm256_and_si256(_mm256_blendv_epi8(rnd, quiet, isNan), _mm256_set1_epi32(static_cast<int>(0xFFFF0000u))));
+}
+
 void quantizeValues(const float* x, size_t n, const fog8::EncodeParams& p, float scale, float* out,
-                    const float* table, float invScale, fog8::ChunkStats& st) {
+                    const float* table, float invScale, fog8::ChunkStats& st, bool roundOut) {
   const EncodeVec k(p, scale);
   const __m256 vInv = _mm256_set1_ps(invScale);
   __m256i amaxBits = _mm256_setzero_si256();
@@ -314,8 +325,8 @@ void quantizeValues(const float* x, size_t n, const fog8::EncodeParams& p, float
           addError8f(k, x0, q0, r0, err32);
           addError8f(k, x1, q1, r1, err32);
         }
-        _mm256_storeu_ps(out + i, q0);
-        _mm256_storeu_ps(out + i + 8, q1);
+        _mm256_storeu_ps(out + i, roundOut ? roundBf16x8(q0) : q0);
+        _mm256_storeu_ps(out + i + 8, roundOut ? roundBf16x8(q1) : q1);
       }
       flushError(err32, err);
     }
@@ -329,8 +340,9 @@ void quantizeValues(const float* x, size_t n, const fog8::EncodeParams& p, float
   for (; i < n; i++) {
     const float xi = x[i];
     const uint8_t code = encodeWithStats(p, xi, scale, st);
-    out[i] = table[code] * invScale;
-    addError(st, xi, out[i], code);
+    const float xhat = table[code] * invScale;
+    addError(st, xi, xhat, code);
+    out[i] = roundOut ? fog8::roundBf16(xhat) : xhat;
   }
 }
 
@@ -374,16 +386,16 @@ void dequantizeCodes(const uint8_t* codes, size_t n, const fog8::DecodeParams& d
 }  // namespace
 
 void fog8::quantizeChunkAvx2(const float* x, size_t n, const EncodeParams& p, float scale, uint8_t* codes, float* out,
-                             const float* table, float invScale, ChunkStats& st) {
+                             const float* table, float invScale, ChunkStats& st, bool roundOut) {
   if (codes != nullptr && out != nullptr) {
-    quantizeChunkScalar(x, n, p, scale, codes, out, table, invScale, st);
+    quantizeChunkScalar(x, n, p, scale, codes, out, table, invScale, st, roundOut);
   } else if (codes != nullptr) {
     if (p.shift == 20) quantizeCodes<20>(x, n, p, scale, codes, table, invScale, st);
     else quantizeCodes<21>(x, n, p, scale, codes, table, invScale, st);
   } else if (out != nullptr) {
-    quantizeValues(x, n, p, scale, out, table, invScale, st);
+    quantizeValues(x, n, p, scale, out, table, invScale, st, roundOut);
   } else {
-    quantizeChunkScalar(x, n, p, scale, codes, out, table, invScale, st);
+    quantizeChunkScalar(x, n, p, scale, codes, out, table, invScale, st, roundOut);
   }
 }
 

@@ -19,24 +19,28 @@ namespace fog8::fused {
 #define FOG8_ISA_IMPL "fused/activations_impl.inc"
 #include "fused/per_isa.inc"
 
-void swigluForward(const float* h, float* a, int64_t R, int64_t F) {
-  FOG8_DISPATCH(gatedForwardIsa(h, a, nullptr, R, F, false))
+void swigluForward(const float* h, float* a, int64_t R, int64_t F, bool roundBf16) {
+  FOG8_DISPATCH(gatedForwardIsa(h, a, nullptr, R, F, false, roundBf16))
 }
-void swigluBackward(const float* h, const float* da, float* dh, int64_t R, int64_t F) {
-  FOG8_DISPATCH(gatedBackwardIsa(h, nullptr, da, dh, R, F))
+void swigluBackward(const float* h, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16) {
+  FOG8_DISPATCH(gatedBackwardIsa(h, nullptr, da, dh, R, F, roundBf16))
 }
-void smoothSwigluForward(const float* h, float* a, float* s, int64_t R, int64_t F) {
-  FOG8_DISPATCH(gatedForwardIsa(h, a, s, R, F, true))
+void smoothSwigluForward(const float* h, float* a, float* s, int64_t R, int64_t F, bool roundBf16) {
+  FOG8_DISPATCH(gatedForwardIsa(h, a, s, R, F, true, roundBf16))
 }
-void smoothSwigluBackward(const float* h, const float* s, const float* da, float* dh, int64_t R, int64_t F) {
-  FOG8_DISPATCH(gatedBackwardIsa(h, s, da, dh, R, F))
+void smoothSwigluBackward(const float* h, const float* s, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16) {
+  FOG8_DISPATCH(gatedBackwardIsa(h, s, da, dh, R, F, roundBf16))
 }
-void geluForward(const float* x, float* y, int64_t n) { FOG8_DISPATCH(geluForwardIsa(x, y, n)) }
-void geluBackward(const float* x, const float* dy, float* dx, int64_t n) { FOG8_DISPATCH(geluBackwardIsa(x, dy, dx, n)) }
-void xieluForward(const float* x, float* y, int64_t n, const XieluParams& p) { FOG8_DISPATCH(xieluForwardIsa(x, y, n, p)) }
+void geluForward(const float* x, float* y, int64_t n, bool roundBf16) { FOG8_DISPATCH(geluForwardIsa(x, y, n, roundBf16)) }
+void geluBackward(const float* x, const float* dy, float* dx, int64_t n, bool roundBf16) {
+  FOG8_DISPATCH(geluBackwardIsa(x, dy, dx, n, roundBf16))
+}
+void xieluForward(const float* x, float* y, int64_t n, const XieluParams& p, bool roundBf16) {
+  FOG8_DISPATCH(xieluForwardIsa(x, y, n, p, roundBf16))
+}
 void xieluBackward(const float* x, const float* dy, float* dx, int64_t n, const XieluParams& p, double* dAlphaP,
-                   double* dAlphaN) {
-  FOG8_DISPATCH(xieluBackwardIsa(x, dy, dx, n, p, dAlphaP, dAlphaN))
+                   double* dAlphaN, bool roundBf16) {
+  FOG8_DISPATCH(xieluBackwardIsa(x, dy, dx, n, p, dAlphaP, dAlphaN, roundBf16))
 }
 
 }  // namespace fog8::fused

@@ -21,8 +21,8 @@ void crossEntropyForward(const float* logits, const int32_t* targets, float* los
 }
 
 void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse, const float* dloss,
-                          float* dlogits, int64_t R, int64_t V) {
-  FOG8_DISPATCH(crossEntropyBackwardIsa(logits, targets, lse, dloss, dlogits, R, V))
+                          float* dlogits, int64_t R, int64_t V, bool roundBf16) {
+  FOG8_DISPATCH(crossEntropyBackwardIsa(logits, targets, lse, dloss, dlogits, R, V, roundBf16))
 }
 
 }  // namespace fog8::fused

@@ -47,20 +47,25 @@ struct XieluParams {
 
 // ---- normalisation, position ------------------------------------------------------------------
 /** x, y: (R, C); gain: (C) or null; rstd: (R). */
-void rmsnormForward(const float* x, const float* gain, float* y, float* rstd, int64_t R, int64_t C, double eps);
+// roundBf16 (every kernel that has it): the output is rounded to BF16 as it is stored (DESIGN §3
+// BF16 wide tensors), the same bits as a separate roundBf16 pass over it.
+void rmsnormForward(const float* x, const float* gain, float* y, float* rstd, int64_t R, int64_t C, double eps,
+                    bool roundBf16 = false);
 /** dx (R, C) overwritten; dgain (C) accumulated when not null. */
 void rmsnormBackward(const float* dy, const float* x, const float* gain, const float* rstd, float* dx, float* dgain,
-                     int64_t R, int64_t C);
+                     int64_t R, int64_t C, bool roundBf16 = false);
 /** x, y: (B, T, H, D), D even; y may alias x. */
 // frequency: D/2 rotation frequencies (float64), angle = t·frequency[i].
-void ropeForward(const float* x, float* y, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency);
-void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency);
+void ropeForward(const float* x, float* y, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency,
+                 bool roundBf16 = false);
+void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency,
+                  bool roundBf16 = false);
 
 // ---- loss ---------------------------------------------------------------------------------------
 /** logits (R, V); targets (R) in {-1} ∪ [0, V); losses, lse (R). */
 void crossEntropyForward(const float* logits, const int32_t* targets, float* losses, float* lse, int64_t R, int64_t V);
 void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse, const float* dloss,
-                          float* dlogits, int64_t R, int64_t V);
+                          float* dlogits, int64_t R, int64_t V, bool roundBf16 = false);
 
 // ---- attention ----------------------------------------------------------------------------------
 /**
@@ -77,17 +82,27 @@ void attentionBackward(const float* q, const float* k, const float* v, const flo
 
 // ---- activations ----------------------------------------------------------------------------------
 /** h (R, 2F) = [gate | up]; a (R, F). */
-void swigluForward(const float* h, float* a, int64_t R, int64_t F);
-void swigluBackward(const float* h, const float* da, float* dh, int64_t R, int64_t F);
+void swigluForward(const float* h, float* a, int64_t R, int64_t F, bool roundBf16 = false);
+void swigluBackward(const float* h, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16 = false);
 /** s (R) = max_j |gate| (0 → 1). */
-void smoothSwigluForward(const float* h, float* a, float* s, int64_t R, int64_t F);
-void smoothSwigluBackward(const float* h, const float* s, const float* da, float* dh, int64_t R, int64_t F);
-void geluForward(const float* x, float* y, int64_t n);
-void geluBackward(const float* x, const float* dy, float* dx, int64_t n);
-void xieluForward(const float* x, float* y, int64_t n, const XieluParams& p);
+void smoothSwigluForward(const float* h, float* a, float* s, int64_t R, int64_t F, bool roundBf16 = false);
+void smoothSwigluBackward(const float* h, const float* s, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16 = false);
+void geluForward(const float* x, float* y, int64_t n, bool roundBf16 = false);
+void geluBackward(const float* x, const float* dy, float* dx, int64_t n, bool roundBf16 = false);
+void xieluForward(const float* x, float* y, int64_t n, const XieluParams& p, bool roundBf16 = false);
 /** Writes dx; returns ∂L/∂alphaP, ∂L/∂alphaN through the out-parameters. */
 void xieluBackward(const float* x, const float* dy, float* dx, int64_t n, const XieluParams& p, double* dAlphaP,
-                   double* dAlphaN);
+                   double* dAlphaN, bool roundBf16 = false);
+
+/** Bytes of the cos/sin table RoPE keeps between calls. */
+size_t ropeTableBytes();
+
+// ---- element-wise, copies -------------------------------------------------------------------------
+/** acc[i] = acc[i] + x[i] (float32), rounded to BF16 when roundBf16. acc, x: (n). */
+void addInPlace(float* acc, const float* x, int64_t n, bool roundBf16);
+/** dst[r, dstCol0 + c] = src[r, srcCol0 + c] for r < R, c < cols; src (R, srcCols), dst (R, dstCols). */
+void copyColumns(const float* src, int64_t srcCols, int64_t srcCol0, float* dst, int64_t dstCols, int64_t dstCol0,
+                 int64_t R, int64_t cols);
 
 // ---- optimizer, monitors ----------------------------------------------------------------------------
 void adamw(float* w, const float* g, float* m, float* v, int64_t n, const AdamWParams& p);

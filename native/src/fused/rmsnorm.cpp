@@ -18,13 +18,13 @@ namespace fog8::fused {
 #define FOG8_ISA_IMPL "fused/rmsnorm_impl.inc"
 #include "fused/per_isa.inc"
 
-void rmsnormForward(const float* x, const float* gain, float* y, float* rstd, int64_t R, int64_t C, double eps) {
-  FOG8_DISPATCH(rmsnormForwardIsa(x, gain, y, rstd, R, C, eps))
+void rmsnormForward(const float* x, const float* gain, float* y, float* rstd, int64_t R, int64_t C, double eps, bool roundBf16) {
+  FOG8_DISPATCH(rmsnormForwardIsa(x, gain, y, rstd, R, C, eps, roundBf16))
 }
 
 void rmsnormBackward(const float* dy, const float* x, const float* gain, const float* rstd, float* dx, float* dgain,
-                     int64_t R, int64_t C) {
-  FOG8_DISPATCH(rmsnormBackwardIsa(dy, x, gain, rstd, dx, dgain, R, C))
+                     int64_t R, int64_t C, bool roundBf16) {
+  FOG8_DISPATCH(rmsnormBackwardIsa(dy, x, gain, rstd, dx, dgain, R, C, roundBf16))
 }
 
 }  // namespace fog8::fused

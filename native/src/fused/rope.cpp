@@ -2,15 +2,26 @@
 // frequencies (theta and any Llama-3.1 scaling applied in TS); cos/sin tables of angle
 // t·frequency[i] are computed in float64 like the reference and cached for the last (T, D, frequencies).
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <memory>
 #include <mutex>
 #include <vector>
 
+#include "common/fp8.h"
+#include "common/isa.h"
 #include "common/threads.h"
+#include "fused/isa_regions.h"
 #include "fused/fused.h"
 
 namespace fog8::fused {
+
+// No floating-point contraction in this file: the rotation's float64 products are rounded
+// separately on every ISA (an FMA would change the last bits between ISAs).
+#pragma GCC optimize("fp-contract=off")
+#define FOG8_ISA_IMPL "fused/rope_impl.inc"
+#include "fused/per_isa.inc"
+
 namespace {
 
 struct RopeTable {
@@ -19,9 +30,12 @@ struct RopeTable {
   std::vector<double> cos, sin;   // (T, D/2)
 };
 
+std::mutex tableMutex;
+std::shared_ptr<const RopeTable> lastTable;  // kept between calls: RoPE runs with the same T and D every layer
+
 std::shared_ptr<const RopeTable> ropeTable(int64_t T, int64_t D, const double* frequency) {
-  static std::mutex mutex;
-  static std::shared_ptr<const RopeTable> last;
+  std::mutex& mutex = tableMutex;
+  std::shared_ptr<const RopeTable>& last = lastTable;
   const int64_t half = D / 2;
   {
     std::lock_guard<std::mutex> lock(mutex);
@@ -45,36 +59,29 @@ std::shared_ptr<const RopeTable> ropeTable(int64_t T, int64_t D, const double* f
   return table;
 }
 
+template <bool kRound>
 void rotate(const float* src, float* dst, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency, double sign) {
   if (D == 0) return;
   const std::shared_ptr<const RopeTable> table = ropeTable(T, D, frequency);
-  const int64_t half = D / 2;
-  parallelFor(static_cast<size_t>(B * T), [&](size_t begin, size_t end) {
-    for (size_t bt = begin; bt < end; bt++) {
-      const int64_t t = static_cast<int64_t>(bt) % T;
-      const double* cosRow = table->cos.data() + t * half;
-      const double* sinRow = table->sin.data() + t * half;
-      for (int64_t h = 0; h < H; h++) {
-        const int64_t base = (static_cast<int64_t>(bt) * H + h) * D;
-        for (int64_t i = 0; i < half; i++) {
-          const double c = cosRow[i], s = sign * sinRow[i];
-          const double x1 = src[base + i], x2 = src[base + i + half];  // both read first: dst may alias src
-          dst[base + i] = static_cast<float>(x1 * c - x2 * s);
-          dst[base + i + half] = static_cast<float>(x1 * s + x2 * c);
-        }
-      }
-    }
-  }, 4);
+  FOG8_DISPATCH(rotateIsa<kRound>(src, dst, B, T, H, D, table->cos.data(), table->sin.data(), sign))
 }
 
 }  // namespace
 
-void ropeForward(const float* x, float* y, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency) {
-  rotate(x, y, B, T, H, D, frequency, 1.0);
+size_t ropeTableBytes() {
+  std::lock_guard<std::mutex> lock(tableMutex);
+  if (!lastTable) return 0;
+  return (lastTable->frequency.capacity() + lastTable->cos.capacity() + lastTable->sin.capacity()) * sizeof(double);
 }
 
-void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency) {
-  rotate(dy, dx, B, T, H, D, frequency, -1.0);
+void ropeForward(const float* x, float* y, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency, bool roundBf16) {
+  if (roundBf16) rotate<true>(x, y, B, T, H, D, frequency, 1.0);
+  else rotate<false>(x, y, B, T, H, D, frequency, 1.0);
+}
+
+void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, int64_t D, const double* frequency, bool roundBf16) {
+  if (roundBf16) rotate<true>(dy, dx, B, T, H, D, frequency, -1.0);
+  else rotate<false>(dy, dx, B, T, H, D, frequency, -1.0);
 }
 
 }  // namespace fog8::fused

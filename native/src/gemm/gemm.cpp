@@ -26,6 +26,7 @@
 #include "../common/fp8.h"
 #include "../common/isa.h"
 #include "../common/threads.h"
+#include "../casts/cast_kernels.h"
 
 namespace fog8 {
 namespace {
@@ -157,6 +158,17 @@ PairVariant currentPairVariant(const PairGemmKernels& pk) {
   return pairVariant;
 }
 
+/** Rounds a finished rows × cols block of C (row stride ldc) to BF16 in place while it is still
+ *  in cache: the bits of a roundBf16 pass over C after the GEMM (same helpers as casts.cpp). */
+void roundBlockBf16(float* c, size_t ldc, size_t rows, size_t cols) {
+  const bool vector = activeIsa() != Isa::scalar;
+  for (size_t i = 0; i < rows; i++) {
+    float* row = c + i * ldc;
+    if (vector) bf16ChunkAvx2(row, cols, nullptr, row);
+    else for (size_t j = 0; j < cols; j++) row[j] = roundBf16(row[j]);
+  }
+}
+
 /**
  * BF16-pair GEMM (avx512bf16 path, BF16 / FP8 operands): B packed once into NR-wide panels of
  * pairs; the output cut into units of MC rows × NCU columns taken by threads from a counter; per
@@ -167,7 +179,7 @@ PairVariant currentPairVariant(const PairGemmKernels& pk) {
  * whatever the variant or thread count, so every variant gives the same bits.
  */
 void gemmPairs(size_t M, size_t N, size_t K, const PackSource& srcA, const PackSource& srcB, float* c, float s, float beta,
-               const PairGemmKernels& pk, const PairVariant& v, const GemmOperandView& bView) {
+               const PairGemmKernels& pk, const PairVariant& v, const GemmOperandView& bView, bool roundOut) {
   const PairTile& tile = pk.tiles[v.tile];
   const size_t MR = tile.MR, NR = tile.NR, KC = v.KC;
   const size_t kBlocks = (K + KC - 1) / KC;
@@ -241,6 +253,7 @@ void gemmPairs(size_t M, size_t N, size_t K, const PackSource& srcA, const PackS
           }
         }
       }
+      if (roundOut) roundBlockBf16(c + i0 * N + j0, N, rows, cols);
     }
   });
 }
@@ -258,11 +271,13 @@ const GemmKernelSet* kernelsFor(Dtype a, Dtype b) {
 
 }  // namespace
 
-void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOperandView& b, float* c, float alpha, float beta) {
+void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOperandView& b, float* c, float alpha, float beta,
+          bool roundBf16Out) {
   if (M == 0 || N == 0) return;
   const float s = alpha * a.invScale * b.invScale;
   if (K == 0) {
     for (size_t i = 0; i < M * N; i++) c[i] = beta == 0.0f ? 0.0f : beta * c[i];
+    if (roundBf16Out) roundBlockBf16(c, N, M, N);
     return;
   }
   std::lock_guard<std::mutex> lock(gemmMutex);
@@ -270,7 +285,7 @@ void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOper
     const PairGemmKernels& pk = *gemmPairKernelsAvx512();
     PackSource pa{a.dtype, a.data, !a.trans, a.trans ? M : K, tableFor(a.dtype), bf16BytesFor(a.dtype), cpuHasVbmi()};
     PackSource pb{b.dtype, b.data, b.trans, b.trans ? K : N, tableFor(b.dtype), bf16BytesFor(b.dtype), cpuHasVbmi()};
-    gemmPairs(M, N, K, pa, pb, c, s, beta, pk, currentPairVariant(pk), b);
+    gemmPairs(M, N, K, pa, pb, c, s, beta, pk, currentPairVariant(pk), b, roundBf16Out);
     return;
   }
   const GemmKernelSet& ks = *kernelsFor(a.dtype, b.dtype);
@@ -349,6 +364,7 @@ void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOper
           for (size_t j = 0; j < cols; j++) cRow[j] = s * accRow[j] + beta * cRow[j];
         }
       }
+      if (roundBf16Out) roundBlockBf16(c + i0 * N + j0, N, rows, cols);
     }
   });
 }

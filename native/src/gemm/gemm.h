@@ -23,7 +23,8 @@ struct GemmOperandView {
 
 /** C (M, N) = alpha·invScaleA·invScaleB·op(A)·op(B) + beta·C with float32 accumulation; beta = 0
  *  ignores C's old contents. Results do not depend on the thread count. */
-void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOperandView& b, float* c, float alpha, float beta);
+void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOperandView& b, float* c, float alpha, float beta,
+          bool roundBf16Out = false);
 
 /** Register tiles of the active ISA's BF16/FP8 GEMM path, as "MRxNR" (one fixed tile on ISAs
  *  without variants). */

@@ -11,6 +11,7 @@ import {
 } from './activations.js';
 import { adamw } from './adamw.js';
 import { rowMoments, sumSquares } from './moments.js';
+import { addInPlace, copyColumns } from './elementwise.js';
 
 /**
  * The pure-TypeScript reference backend: plain loops, one thread, the living spec of every
@@ -26,20 +27,48 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
   if (precision !== 'float32' && precision !== 'float64') {
     throw new TypeError(`createReferenceKernels: precision must be 'float32' or 'float64', got '${String(precision)}'`);
   }
+  // roundBf16 flags: the kernel, then a roundBf16 pass over its output (what the native kernels fuse).
+  const r = (round: boolean | undefined, out: FloatArray): void => {
+    if (round === true) roundBf16(out, out);
+  };
   return {
     name: 'reference',
     precision,
     alloc: precision === 'float64' ? (n) => new Float64Array(n) : (n) => new Float32Array(n),
     isa: precision === 'float64' ? 'typescript-float64' : 'typescript',
     threads: 1,
-    quantize, dequantize, quantizeDequantize, roundBf16, packBf16,
-    gemm,
-    rmsnormForward, rmsnormBackward,
-    ropeForward, ropeBackward,
-    crossEntropyForward, crossEntropyBackward,
+    workspaceBytes: 0,
+    quantize, roundBf16, packBf16,
+    dequantize: (codes, format, invScale, out, round) => { dequantize(codes, format, invScale, out); r(round, out); },
+    quantizeDequantize: (x, format, scale, out, round) => {
+      const stats = quantizeDequantize(x, format, scale, out);
+      r(round, out);
+      return stats;
+    },
+    gemm: (M, N, K, a, b, c, alpha, beta, round) => { gemm(M, N, K, a, b, c, alpha, beta); r(round, c); },
+    rmsnormForward: (x, gain, y, rstd, R, C, eps, round) => { rmsnormForward(x, gain, y, rstd, R, C, eps); r(round, y); },
+    rmsnormBackward: (dy, x, gain, rstd, dx, dgain, R, C, round) => { rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C); r(round, dx); },
+    ropeForward: (x, y, B, T, H, D, theta, scaling, round) => { ropeForward(x, y, B, T, H, D, theta, scaling); r(round, y); },
+    ropeBackward: (dy, dx, B, T, H, D, theta, scaling, round) => { ropeBackward(dy, dx, B, T, H, D, theta, scaling); r(round, dx); },
+    crossEntropyForward,
+    crossEntropyBackward: (logits, targets, lse, dloss, dlogits, R, V, round) => {
+      crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V);
+      r(round, dlogits);
+    },
     attentionForward, attentionBackward,
-    swigluForward, swigluBackward, smoothSwigluForward, smoothSwigluBackward,
-    geluForward, geluBackward, xieluForward, xieluBackward,
+    swigluForward: (h, a, R, F, round) => { swigluForward(h, a, R, F); r(round, a); },
+    swigluBackward: (h, da, dh, R, F, round) => { swigluBackward(h, da, dh, R, F); r(round, dh); },
+    smoothSwigluForward: (h, a, s, R, F, round) => { smoothSwigluForward(h, a, s, R, F); r(round, a); },
+    smoothSwigluBackward: (h, s, da, dh, R, F, round) => { smoothSwigluBackward(h, s, da, dh, R, F); r(round, dh); },
+    geluForward: (x, y, round) => { geluForward(x, y); r(round, y); },
+    geluBackward: (x, dy, dx, round) => { geluBackward(x, dy, dx); r(round, dx); },
+    xieluForward: (x, y, p, round) => { xieluForward(x, y, p); r(round, y); },
+    xieluBackward: (x, dy, dx, p, round) => {
+      const g = xieluBackward(x, dy, dx, p);
+      r(round, dx);
+      return g;
+    },
     adamw, rowMoments, sumSquares,
+    addInPlace, copyColumns,
   };
 }

@@ -1,0 +1,97 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { backends } from './backends.js';
+import { Rng } from './random.js';
+import { roundToBf16Scalar } from '../../src/numerics/bf16.js';
+import type { Kernels } from '../../src/kernels/types.js';
+
+// addInPlace and copyColumns are exact: every backend, every native ISA path and thread count
+// must give the same bits as the formula (a float32 sum, then RNE to BF16; a plain copy).
+
+/** Values that exercise the BF16 rounding: ties both ways, NaN, infinities, overflow, ±0, subnormals. */
+function awkward(n: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const x = rng.normals(n, 3);
+  const special = [NaN, Infinity, -Infinity, 3.4e38, -0, 0, 1e-40, -1e-40, 1 + 2 ** -8, 1 + 3 * 2 ** -8, 1 + 2 ** -8 + 2 ** -20];
+  for (let i = 0; i < special.length && i < n; i++) x[(i * 7919) % n] = special[i];
+  return x;
+}
+
+function expectedSum(acc: Float32Array, x: Float32Array, round: boolean): Float32Array {
+  return acc.map((a, i) => {
+    const s = Math.fround(a + x[i]);
+    return round ? roundToBf16Scalar(s) : s;
+  });
+}
+
+function sameBits(actual: Float32Array, expected: Float32Array, what: string): void {
+  const a = new Uint32Array(actual.buffer, actual.byteOffset, actual.length);
+  const e = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+  for (let i = 0; i < a.length; i++) {
+    // NaN: any quiet NaN is fine (payloads are not specified)
+    if (Number.isNaN(actual[i]) && Number.isNaN(expected[i])) continue;
+    if (a[i] !== e[i]) assert.fail(`${what}: element ${i} is ${actual[i]} (0x${a[i].toString(16)}), expected ${expected[i]} (0x${e[i].toString(16)})`);
+  }
+}
+
+function checkAdd(k: Kernels, n: number, seed: number): void {
+  for (const round of [false, true]) {
+    const acc = awkward(n, seed);
+    const x = awkward(n, seed + 1).reverse();
+    const want = expectedSum(acc, x, round);
+    k.addInPlace(acc, x, round);
+    sameBits(acc, want, `${k.name} addInPlace n=${n} round=${round}`);
+  }
+}
+
+function checkCopy(k: Kernels): void {
+  const R = 37, srcCols = 23, dstCols = 11;
+  const src = new Rng(5).normals(R * srcCols);
+  const dst = new Rng(6).normals(R * dstCols);
+  const want = dst.slice();
+  for (let r = 0; r < R; r++) for (let c = 0; c < 7; c++) want[r * dstCols + 3 + c] = src[r * srcCols + 16 + c];
+  k.copyColumns(src, srcCols, 16, dst, dstCols, 3, R, 7);
+  sameBits(dst, want, `${k.name} copyColumns`);
+}
+
+test('addInPlace: float32 sum, BF16-rounded on request, bit-exact on every backend (short and threaded lengths)', async () => {
+  for (const k of await backends()) for (const n of [1, 37, 300_001]) checkAdd(k, n, n);
+});
+
+test('copyColumns: copies a column block between row-major tensors of different widths; bad ranges are refused', async () => {
+  for (const k of await backends()) {
+    checkCopy(k);
+    const a = new Float32Array(12);
+    assert.throws(() => k.copyColumns(a, 4, 3, a, 4, 0, 3, 2), /srcCol0/);
+    assert.throws(() => k.copyColumns(a, 4, 0, a, 4, 0, 4, 2), /src has length 12/);
+    assert.throws(() => k.addInPlace(a, new Float32Array(11)), /x has length 11/);
+  }
+});
+
+test('native addInPlace and copyColumns: every ISA path and thread count gives the reference bits', async (t) => {
+  let control: { bestIsa(): string; isa(): string; setIsa(i: string): void; threads(): number; setThreads(n: number): void };
+  let native: Kernels;
+  try {
+    const m = (await import('../../src/kernels/native.js')) as { loadNativeKernels(): Kernels; loadNativeAddon(): typeof control };
+    native = m.loadNativeKernels();
+    control = m.loadNativeAddon();
+  } catch (error) {
+    t.skip(`native addon unavailable: ${(error as Error).message}`);
+    return;
+  }
+  const isas = ['scalar', 'avx2', 'avx512bf16'];
+  const savedIsa = control.isa(), savedThreads = control.threads();
+  try {
+    for (const isa of isas.slice(0, isas.indexOf(control.bestIsa()) + 1)) {
+      for (const threads of [1, 2]) {
+        control.setIsa(isa);
+        control.setThreads(threads);
+        for (const n of [5, 16, 300_001]) checkAdd(native, n, 3 * n);
+        checkCopy(native);
+      }
+    }
+  } finally {
+    control.setIsa(savedIsa);
+    control.setThreads(savedThreads);
+  }
+});
