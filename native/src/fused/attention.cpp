@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/aligned_buffer.h"
 #include "common/fp8.h"
 #include "common/isa.h"
 #include "common/threads.h"
