@@ -41,3 +41,35 @@ async function tryLoadNative(): Promise<Kernels | null> {
     return null;
   }
 }
+
+/**
+ * Runs `check(native, 'isa/threads')` on the native backend at every ISA path this CPU can run
+ * (scalar, avx2, avx512bf16 up to the best) and at 1 and 2 threads, restoring both afterwards.
+ * Returns the reason instead when the addon does not load (the caller skips with it).
+ */
+export async function onEveryNativePath(check: (native: Kernels, label: string) => void): Promise<string | null> {
+  let control: { bestIsa(): string; isa(): string; setIsa(i: string): void; threads(): number; setThreads(n: number): void };
+  let native: Kernels;
+  try {
+    const m = (await import('../../src/kernels/native.js')) as { loadNativeKernels(): Kernels; loadNativeAddon(): typeof control };
+    native = m.loadNativeKernels();
+    control = m.loadNativeAddon();
+  } catch (error) {
+    return `native addon unavailable: ${(error as Error).message}`;
+  }
+  const isas = ['scalar', 'avx2', 'avx512bf16'];
+  const savedIsa = control.isa(), savedThreads = control.threads();
+  try {
+    for (const isa of isas.slice(0, isas.indexOf(control.bestIsa()) + 1)) {
+      for (const threads of [1, 2]) {
+        control.setIsa(isa);
+        control.setThreads(threads);
+        check(native, `${isa}/${threads}`);
+      }
+    }
+  } finally {
+    control.setIsa(savedIsa);
+    control.setThreads(savedThreads);
+  }
+  return null;
+}

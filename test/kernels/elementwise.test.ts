@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backends } from './backends.js';
+import { backends, onEveryNativePath } from './backends.js';
 import { Rng } from './random.js';
 import { roundToBf16Scalar } from '../../src/numerics/bf16.js';
 import type { Kernels } from '../../src/kernels/types.js';
@@ -69,29 +69,9 @@ test('copyColumns: copies a column block between row-major tensors of different 
 });
 
 test('native addInPlace and copyColumns: every ISA path and thread count gives the reference bits', async (t) => {
-  let control: { bestIsa(): string; isa(): string; setIsa(i: string): void; threads(): number; setThreads(n: number): void };
-  let native: Kernels;
-  try {
-    const m = (await import('../../src/kernels/native.js')) as { loadNativeKernels(): Kernels; loadNativeAddon(): typeof control };
-    native = m.loadNativeKernels();
-    control = m.loadNativeAddon();
-  } catch (error) {
-    t.skip(`native addon unavailable: ${(error as Error).message}`);
-    return;
-  }
-  const isas = ['scalar', 'avx2', 'avx512bf16'];
-  const savedIsa = control.isa(), savedThreads = control.threads();
-  try {
-    for (const isa of isas.slice(0, isas.indexOf(control.bestIsa()) + 1)) {
-      for (const threads of [1, 2]) {
-        control.setIsa(isa);
-        control.setThreads(threads);
-        for (const n of [5, 16, 300_001]) checkAdd(native, n, 3 * n);
-        checkCopy(native);
-      }
-    }
-  } finally {
-    control.setIsa(savedIsa);
-    control.setThreads(savedThreads);
-  }
+  const skip = await onEveryNativePath((native) => {
+    for (const n of [5, 16, 300_001]) checkAdd(native, n, 3 * n);
+    checkCopy(native);
+  });
+  if (skip) t.skip(skip);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backends } from './backends.js';
+import { backends, onEveryNativePath } from './backends.js';
 import { Rng } from './random.js';
 import type { GemmOperand, Kernels } from '../../src/kernels/types.js';
 
@@ -117,30 +117,8 @@ test('roundBf16 flag = the kernel then roundBf16, bit for bit, statistics unchan
 });
 
 test('roundBf16 flag: every native ISA path and thread count', async (t) => {
-  let control: { bestIsa(): string; isa(): string; setIsa(i: string): void; threads(): number; setThreads(n: number): void };
-  let native: Kernels;
-  try {
-    const m = (await import('../../src/kernels/native.js')) as { loadNativeKernels(): Kernels; loadNativeAddon(): typeof control };
-    native = m.loadNativeKernels();
-    control = m.loadNativeAddon();
-  } catch (error) {
-    t.skip(`native addon unavailable: ${(error as Error).message}`);
-    return;
-  }
-  const isas = ['scalar', 'avx2', 'avx512bf16'];
-  const savedIsa = control.isa(), savedThreads = control.threads();
-  try {
-    for (const isa of isas.slice(0, isas.indexOf(control.bestIsa()) + 1)) {
-      for (const threads of [1, 2]) {
-        control.setIsa(isa);
-        control.setThreads(threads);
-        checkAll(native, `${isa}/${threads}`);
-      }
-    }
-  } finally {
-    control.setIsa(savedIsa);
-    control.setThreads(savedThreads);
-  }
+  const skip = await onEveryNativePath((native, label) => checkAll(native, label));
+  if (skip) t.skip(skip);
 });
 
 test('roundBf16 flag: a non-boolean is refused, naming the argument', async () => {
