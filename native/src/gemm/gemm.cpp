@@ -89,6 +89,27 @@ size_t gemmThreads(size_t M, size_t N, size_t K, size_t MR) {
   return (M * N * K < 48 * 48 * 48 || smallRowPanel) ? 1 : numThreads();
 }
 
+/** How the output is cut into units: MC rows × NCU columns, mBlocks × nBlocks of them. */
+struct UnitGrid {
+  size_t MC, NCU, mBlocks, nBlocks;
+  size_t units() const { return mBlocks * nBlocks; }
+};
+
+/** Unit shape of both GEMM drivers: about mcTarget rows (block count a multiple of the thread
+ *  count when there are more blocks than threads), columns cut into nBlocksWanted blocks, then
+ *  finer until there are at least two units per thread (rows first). */
+UnitGrid unitGrid(size_t M, size_t N, size_t MR, size_t NR, size_t mcTarget, size_t nBlocksWanted, size_t threads) {
+  const size_t nPanels = (N + NR - 1) / NR;
+  size_t mBlocks = (M + mcTarget - 1) / mcTarget;
+  if (mBlocks % threads != 0 && mBlocks > threads) mBlocks = roundUp(mBlocks, threads);
+  const size_t MC = std::min(roundUp((M + mBlocks - 1) / mBlocks, MR), roundUp(M, MR));
+  mBlocks = (M + MC - 1) / MC;
+  size_t nBlocks = nBlocksWanted;
+  while (mBlocks * nBlocks < 2 * threads && nBlocks < nPanels) nBlocks++;
+  const size_t NCU = roundUp((N + nBlocks - 1) / nBlocks, NR);
+  return UnitGrid{MC, NCU, mBlocks, (N + NCU - 1) / NCU};
+}
+
 const float* tableFor(Dtype d) {
   if (d == Dtype::e4m3) return fp8Table(kE4M3).value;
   if (d == Dtype::e5m2) return fp8Table(kE5M2).value;
@@ -188,17 +209,10 @@ void gemmPairs(size_t M, size_t N, size_t K, const PackSource& srcA, const PackS
   const size_t nPanels = (N + NR - 1) / NR;
 
   const size_t threads = gemmThreads(M, N, K, MR);
-  size_t mBlocks = (M + v.MC - 1) / v.MC;
-  if (mBlocks % threads != 0 && mBlocks > threads) mBlocks = roundUp(mBlocks, threads);
-  const size_t MC = std::min(roundUp((M + mBlocks - 1) / mBlocks, MR), roundUp(M, MR));
-  mBlocks = (M + MC - 1) / MC;
   // With one k block there is no accumulator to keep in L2, so a unit takes every column: its
   // A block is then packed once instead of once per column block.
-  size_t nBlocks = kBlocks == 1 ? 1 : (N + v.NC - 1) / v.NC;
-  while (mBlocks * nBlocks < 2 * threads && nBlocks < nPanels) nBlocks++;
-  const size_t NCU = roundUp((N + nBlocks - 1) / nBlocks, NR);
-  nBlocks = (N + NCU - 1) / NCU;
-  const size_t units = mBlocks * nBlocks;
+  const UnitGrid grid = unitGrid(M, N, MR, NR, v.MC, kBlocks == 1 ? 1 : (N + v.NC - 1) / v.NC, threads);
+  const size_t MC = grid.MC, NCU = grid.NCU, nBlocks = grid.nBlocks, units = grid.units();
 
   const size_t bBytes = nPanels * panelPairs * NR * sizeof(uint32_t);
   FrozenPack* frozen = frozenPackFor(bView, N, K, &tile, KC);
@@ -302,15 +316,8 @@ void gemm(size_t M, size_t N, size_t K, const GemmOperandView& a, const GemmOper
 
   // Unit shape: enough units to keep every thread busy, rows first.
   const size_t threads = gemmThreads(M, N, K, MR);
-  size_t mBlocks = (M + kMCTarget - 1) / kMCTarget;
-  if (mBlocks % threads != 0 && mBlocks > threads) mBlocks = roundUp(mBlocks, threads);
-  const size_t MC = std::min(roundUp((M + mBlocks - 1) / mBlocks, MR), roundUp(M, MR));
-  mBlocks = (M + MC - 1) / MC;
-  size_t nBlocks = (N + kNCMax - 1) / kNCMax;
-  while (mBlocks * nBlocks < 2 * threads && nBlocks < nPanels) nBlocks++;
-  const size_t NCU = roundUp((N + nBlocks - 1) / nBlocks, NR);
-  nBlocks = (N + NCU - 1) / NCU;
-  const size_t units = mBlocks * nBlocks;
+  const UnitGrid grid = unitGrid(M, N, MR, NR, kMCTarget, (N + kNCMax - 1) / kNCMax, threads);
+  const size_t MC = grid.MC, NCU = grid.NCU, nBlocks = grid.nBlocks, units = grid.units();
 
   const size_t bBytes = nPanels * Kp * NR * bytes;
   FrozenPack* frozen = frozenPackFor(b, N, K, &ks, 0);
