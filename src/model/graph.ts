@@ -2,7 +2,9 @@
  * The block wiring for one (B, T) shape: every op of the model, built once with its buffers and
  * reused every step (no allocation in the hot loop). The block reads the config's knobs only.
  * Forward activations and backward gradients live in buffers shared by all layers; what backward
- * needs is saved by each op on purpose (see each op's savedBytes()). Every tensor handed from one op
+ * needs is saved by each op on purpose (see each op's savedBytes()). The one exception is the fc1
+ * output h, which the MLP activation's backward reads: one buffer per layer, or one shared buffer
+ * refilled by recomputing fc1 in backward (`recomputeMlp`: less memory, one more GEMM per layer). Every tensor handed from one op
  * to the next is an entry of the activation table (activation-table.ts), bound here to its buffer;
  * a Boundary per producer op rounds the entries the recipe makes BF16 (recipe.activations).
  */
@@ -68,7 +70,7 @@ export class ModelGraph {
   private readonly o: FloatArray; // (R, Hq·D)
   private readonly ao: FloatArray; // (R, d) out-proj output
   private readonly bo: FloatArray; // (R, d) branch output (aliases ao without post-op)
-  private readonly h: FloatArray; // (R, F1) fc1 output
+  private readonly h: FloatArray[]; // per layer (R, F1) fc1 output (one shared buffer with recomputeMlp)
   private readonly a: FloatArray; // (R, F) activation output
   private readonly mo: FloatArray; // (R, d) fc2 output
   private readonly bm: FloatArray; // (R, d)
@@ -91,7 +93,7 @@ export class ModelGraph {
 
   constructor(
     ctx: OpContext, c: ModelConfig, params: ParameterStore<FloatArray>, grads: ParameterStore<FloatArray>, B: number, T: number,
-    weightCache: (key: string) => WeightCastCache,
+    weightCache: (key: string) => WeightCastCache, recomputeMlp: boolean,
   ) {
     this.ctx = ctx;
     this.c = c;
@@ -119,7 +121,8 @@ export class ModelGraph {
     this.ao = f(R * d);
     const branchPost = c.postNorm || c.layerScale;
     this.bo = branchPost ? f(R * d) : this.ao;
-    this.h = f(R * F1);
+    const sharedH = recomputeMlp ? f(R * F1) : null;
+    this.h = Array.from({ length: c.nLayers }, () => sharedH ?? f(R * F1));
     this.a = f(R * F);
     this.mo = f(R * d);
     this.bm = branchPost ? f(R * d) : this.mo;
@@ -177,15 +180,17 @@ export class ModelGraph {
         if (c.layerScale) return new LayerScaleOp(ctx, label, R, d, P(scaleName), G(scaleName), x, y, dy, dx);
         return null;
       };
-      const fc1 = lin(i, 'mlp.fc1', gated ? [n.gate, n.up] : [n.up], F1, d, this.xa, this.h, dh, dxPre);
+      const fc1 = lin(i, 'mlp.fc1', gated ? [n.gate, n.up] : [n.up], F1, d, this.xa, this.h[i], dh, dxPre);
       const act = new ActivationOp(
-        ctx, `${pre}.mlp.act`, c.mlp, R, F, this.h, this.a, da, dh,
+        ctx, `${pre}.mlp.act`, c.mlp, R, F, this.h[i], this.a, da, dh,
         c.mlp === 'xielu' ? { ap: P(n.alphaP), an: P(n.alphaN), dap: G(n.alphaP), dan: G(n.alphaN) } : null,
-        () => {
-          // h is recomputed in backward, not saved; rounded again exactly as forward handed it on
-          fc1.recomputeOutput();
-          this.bounds[i].fc1?.roundForward();
-        },
+        recomputeMlp
+          ? () => {
+              // h is recomputed in backward, not kept; rounded again exactly as forward handed it on
+              fc1.recomputeOutput();
+              this.bounds[i].fc1?.roundForward();
+            }
+          : null,
       );
       this.layers.push({
         fork1: new ForkOp(ctx, `${pre}.attn.fork`, dres, dbranch),
@@ -241,7 +246,7 @@ export class ModelGraph {
       'attn_post.out': this.bo,
       'attn_residual.out': this.res,
       'post_attn_norm.out': this.xa,
-      'fc1.out': this.h,
+      'fc1.out': this.h[0], // per layer: bound below
       'act.out': this.a,
       'fc2.out': this.mo,
       'rescale.out': this.mo,
@@ -285,7 +290,12 @@ export class ModelGraph {
     for (let i = 0; i < c.nLayers; i++) this.bounds.push({});
     for (const [producer, e] of byProducer) {
       if (!e.perLayer) this.top[producer] = new Boundary(ctx, producer, -1, e.fwd, e.bwd);
-      else for (let i = 0; i < c.nLayers; i++) this.bounds[i][producer] = new Boundary(ctx, `layers.${i}.${producer}`, i, e.fwd, e.bwd);
+      else {
+        for (let i = 0; i < c.nLayers; i++) {
+          const fwd = e.fwd.map((t) => (t.name === 'fc1.out' ? { ...t, buffer: this.h[i] } : t));
+          this.bounds[i][producer] = new Boundary(ctx, `layers.${i}.${producer}`, i, fwd, e.bwd);
+        }
+      }
     }
     // Where the producing kernel can round as it writes, it takes the rounding from its boundary
     // (the same bits in one pass instead of two).
@@ -364,7 +374,7 @@ export class ModelGraph {
       this.run(b.mlp_fork, L.fork2);
       this.run(b.post_attn_norm, L.postAttnNorm);
       this.run(b.fc1, L.fc1);
-      this.tap(i, 'mlp_intermediate', this.h);
+      this.tap(i, 'mlp_intermediate', this.h[i]);
       this.run(b.act, L.act);
       this.tap(i, 'mlp_post_act', this.a);
       this.run(b.fc2, L.fc2);

@@ -62,7 +62,10 @@ function operandBytes(gemm: PrecisionRecipe['gemm']): number {
  * Memory of a run: model config, recipe, micro-batch B × T and optimizer state precisions.
  * Bytes; `activations` is an estimate (graph.ts buffers + each op's saved tensors + scratch).
  */
-export function planTrainingMemory(c: ModelConfig, recipe: PrecisionRecipe, B: number, T: number, optimizer: Pick<OptimizerPrecision, 'm1' | 'm2'>): MemoryPlan {
+export function planTrainingMemory(
+  c: ModelConfig, recipe: PrecisionRecipe, B: number, T: number, optimizer: Pick<OptimizerPrecision, 'm1' | 'm2'>,
+  options: { recomputeMlp?: boolean } = {},
+): MemoryPlan {
   const specs = buildParamSpecs(c);
   let n = 0;
   let largest = 0;
@@ -99,7 +102,7 @@ export function planTrainingMemory(c: ModelConfig, recipe: PrecisionRecipe, B: n
   const headRow = 4 * d; // the fused head keeps dx (R, d)
   // Cast scratch: the largest operand codes of one GEMM (input and gradient) plus the logits and dlogits chunks.
   const scratch = 2 * R * Math.max(F1, Wq + 2 * Wkv, d) * 4 + 2 * 4 * Math.min(CHUNK_ELEMENTS, R * c.vocabSize);
-  const activations = R * (4 * (forwardRow + backwardRow) + c.nLayers * savedRow + headRow) + scratch;
+  const activations = R * (4 * (forwardRow + backwardRow) + c.nLayers * savedRow + headRow) + scratch + (options.recomputeMlp ? 0 : recomputeSavings(c, B, T));
   // Scaling state: an amax history per scaled operand (3 per FP8 linear, 6 for FP8 attention).
   const slots = recipe.gemm !== 'fp8' ? 0 : c.nLayers * (4 * 3 + (recipe.fp8Attention ? 6 : 0)) + (recipe.fp8LmHead ? 3 : 0);
   const scaling = 4 * recipe.amaxHistoryLen * slots;
@@ -110,6 +113,11 @@ export function planTrainingMemory(c: ModelConfig, recipe: PrecisionRecipe, B: n
   const workspace = (recipe.gemm === 'fp32' ? 4 : 2) * largestB + 2 ** 20;
   const total = parameters + gradients + optimizerBytes + weightCasts + activations + scaling + workspace;
   return { parameters, gradients, optimizer: optimizerBytes, weightCasts, activations, scaling, workspace, total };
+}
+
+/** Bytes recomputeMlp saves: the fc1 outputs of every layer but one (float32, R × F1 each). */
+export function recomputeSavings(c: ModelConfig, B: number, T: number): number {
+  return 4 * B * T * blockWidths(c).F1 * (c.nLayers - 1);
 }
 
 /** "1.23 GiB" */

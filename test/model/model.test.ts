@@ -470,3 +470,42 @@ test('gradient accumulation: N micro-batches of B/N sequences (1/N each) = one b
     }
   }
 });
+
+test('recomputeMlp: the fc1 output recomputed in backward gives the same loss, gradients and amaxes as keeping it per layer; it holds (L−1)·R·F1 float32 less', async () => {
+  const { loadKernels } = await import('../../src/kernels/index.js');
+  const backends: Kernels[] = [kernels];
+  try {
+    backends.push(loadKernels('native'));
+  } catch {
+    // no addon here: the reference backend alone
+  }
+  for (const k of backends) {
+    for (const [preset, recipe] of [['llama3', 'fp8-delayed'], ['fog-xielu', 'bf16'], ['llama3-smooth-swiglu', 'fp8-current']]) {
+      const c = resolveModelConfig({ preset, size: 'tiny' });
+      const run = (recomputeMlp: boolean) => {
+        const m = new Model(c, k, resolvePrecision(recipe), 5, { recomputeMlp });
+        const mlp: number[] = [];
+        const sink: MonitorSink = { tensor: (_l, name, x) => { if (name === 'mlp_intermediate') mlp.push(Array.from(x).reduce((s, v) => s + v, 0)); }, cast: () => {}, maxLogit: () => {} };
+        const losses: number[] = [];
+        for (let step = 0; step < 2; step++) {
+          m.beginOptimizerStep();
+          m.zeroGrads();
+          losses.push(m.forwardBackward(makeBatch(c, 2, 8, step), 1, sink));
+          m.scaling.updateForward();
+          m.scaling.updateBackward();
+        }
+        return { m, losses, grads: Float32Array.from(m.grads.data), amax: m.scaling.slots().map((s) => [...s.amaxHistory]), mlp };
+      };
+      const kept = run(false);
+      const recomputed = run(true);
+      const label = `${k.name} ${preset} ${recipe}`;
+      assert.deepEqual(recomputed.losses, kept.losses, `${label}: losses`);
+      assert.deepEqual(recomputed.grads, kept.grads, `${label}: gradients`);
+      assert.deepEqual(recomputed.amax, kept.amax, `${label}: amax histories`);
+      assert.deepEqual(recomputed.mlp, kept.mlp, `${label}: the monitored fc1 outputs`);
+      const F1 = c.mlp === 'swiglu' || c.mlp === 'smooth-swiglu' ? 2 * c.ffnDim : c.ffnDim;
+      const held = (m: Model) => m.memory().activations;
+      assert.equal(held(kept.m) - held(recomputed.m), 4 * 2 * 8 * F1 * (c.nLayers - 1), `${label}: bytes held`);
+    }
+  }
+});
