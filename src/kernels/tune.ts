@@ -150,8 +150,9 @@ interface Problem {
   c: Float32Array;
 }
 
-/** A linear's three GEMM layouts on FP8 operands (fprop x·Wᵀ, dgrad dy·W, wgrad dyᵀ·x), and a
- *  BF16 square one. */
+/** A linear's three GEMM layouts on FP8 operands (fprop x·Wᵀ, dgrad dy·W, wgrad dyᵀ·x), a wide
+ *  wgrad (N = 1024 columns: how many column blocks re-pack dyᵀ matters there, and a narrow
+ *  problem set once picked a blocking that packs it four times), and a BF16 square one. */
 function problems(addon: NativeCoreAddon, mode: TuneMode): Problem[] {
   const s = mode === 'quick' ? 1 : 2;
   const make = (dtype: 'e4m3' | 'e5m2' | 'bf16', n: number, trans: boolean): GemmOperand => {
@@ -175,6 +176,7 @@ function problems(addon: NativeCoreAddon, mode: TuneMode): Problem[] {
     [T, f, d, 'e4m3', 'e4m3', false, true],
     [T, d, f, 'e5m2', 'e4m3', false, false],
     [f, d, T, 'e5m2', 'e4m3', true, false],
+    [768 * s, 1024, 1024 * s, 'e5m2', 'e4m3', true, false],
     [512 * s, 512 * s, 512 * s, 'bf16', 'bf16', false, false],
   ];
   return shapes.map(([M, N, K, da, db, ta, tb]) => ({ M, N, K, a: make(da, M * K, ta), b: make(db, K * N, tb), c: new Float32Array(M * N) }));
