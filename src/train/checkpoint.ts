@@ -15,8 +15,8 @@
 import { join } from 'node:path';
 import type { AdamW, AdamWState } from '../optim/adamw.js';
 import { STATE_DTYPE_LAYOUT } from '../optim/state-codec.js';
-import { decodeSafetensors, encodeSafetensors, tensorAsFloat32, typedBytes, type SafetensorsFile, type SafetensorsTensor } from './safetensors.js';
-import { readCheckpointFiles, type Manifest } from './checkpoint-files.js';
+import { tensorAsFloat32, typedBytes, type SafetensorsFile, type SafetensorsTensor } from './safetensors.js';
+import { readCheckpointFiles, safetensorsFile, type CheckpointFile, type Manifest } from './checkpoint-files.js';
 
 export const MODEL_FILE = 'model.safetensors';
 export const CONFIG_FILE = 'config.json';
@@ -62,21 +62,25 @@ function shapeOf(n: number): number[] {
   return [n];
 }
 
-/** The bytes of every checkpoint file (manifest excluded) for the current training state. */
+/**
+ * Every checkpoint file (manifest excluded) for the current training state. The safetensors
+ * files are streamed views of the live weights and optimizer state (no copy, any size): write
+ * them (writeCheckpointFiles) before the state changes.
+ */
 export function buildCheckpointFiles(args: {
   params: ParamTable;
   hfConfig: Record<string, unknown>;
   optimizer: AdamW;
   trainerState: TrainerStateJson;
   tokenizerJson?: Uint8Array;
-}): Map<string, Uint8Array> {
-  const files = new Map<string, Uint8Array>();
+}): Map<string, CheckpointFile> {
+  const files = new Map<string, CheckpointFile>();
   const weights: SafetensorsTensor[] = args.params.specs.map((s) => {
     const o = args.params.offsets.get(s.name) as number;
     const n = s.shape.reduce((a, b) => a * b, 1);
     return { name: s.name, dtype: 'F32', shape: [...s.shape], bytes: typedBytes(args.params.data.subarray(o, o + n)) };
   });
-  files.set(MODEL_FILE, encodeSafetensors(weights, { format: 'pt' }));
+  files.set(MODEL_FILE, safetensorsFile(weights, { format: 'pt' }));
   files.set(CONFIG_FILE, Buffer.from(JSON.stringify(args.hfConfig, null, 2) + '\n'));
   const opt = args.optimizer;
   const st = opt.state();
@@ -90,7 +94,7 @@ export function buildCheckpointFiles(args: {
   moments.push({ name: 'scales.exp_avg', dtype: 'F32', shape: shapeOf(k), bytes: typedBytes(st.m1Scales) });
   moments.push({ name: 'scales.exp_avg_sq', dtype: 'F32', shape: shapeOf(k), bytes: typedBytes(st.m2Scales) });
   moments.push({ name: 'scales.master', dtype: 'F32', shape: shapeOf(k), bytes: typedBytes(st.masterScales) });
-  files.set(OPTIMIZER_FILE, encodeSafetensors(moments, { step_count: String(st.stepCount), m1_dtype: opt.m1Dtype, m2_dtype: opt.m2Dtype }));
+  files.set(OPTIMIZER_FILE, safetensorsFile(moments, { step_count: String(st.stepCount), m1_dtype: opt.m1Dtype, m2_dtype: opt.m2Dtype }));
   files.set(TRAINER_STATE_FILE, Buffer.from(JSON.stringify(args.trainerState, null, 2) + '\n'));
   if (args.tokenizerJson) files.set(TOKENIZER_FILE, args.tokenizerJson);
   return files;
@@ -122,12 +126,12 @@ function parseJsonFile(path: string, data: Buffer): unknown {
  */
 export function readCheckpoint(dir: string, forResume = false): Checkpoint {
   const required = forResume ? [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE, TRAINER_STATE_FILE] : [MODEL_FILE, CONFIG_FILE];
-  const { manifest, files } = readCheckpointFiles(dir, required);
+  // The safetensors files are parsed while they are verified, tensor by tensor (files above 4 GiB included).
+  const { manifest, files, safetensors } = readCheckpointFiles(dir, required, { safetensors: [MODEL_FILE, OPTIMIZER_FILE] });
   const get = (name: string): Buffer | undefined => files.get(name);
-  const model = decodeSafetensors(get(MODEL_FILE) as Buffer, join(dir, MODEL_FILE));
+  const model = safetensors.get(MODEL_FILE) as SafetensorsFile;
   const hfConfig = parseJsonFile(join(dir, CONFIG_FILE), get(CONFIG_FILE) as Buffer);
-  const optBuf = get(OPTIMIZER_FILE);
-  const optimizer = optBuf ? decodeSafetensors(optBuf, join(dir, OPTIMIZER_FILE)) : null;
+  const optimizer = safetensors.get(OPTIMIZER_FILE) ?? null;
   const stBuf = get(TRAINER_STATE_FILE);
   let trainerState: TrainerStateJson | null = null;
   if (stBuf) {
