@@ -180,8 +180,12 @@ export function modelWeightsFrom(ckpt: Checkpoint, params: ParamTable): Float32A
   return arena;
 }
 
-/** The optimizer state of the checkpoint shaped for `opt` (not applied); errors name optimizer.safetensors. */
-export function optimizerStateFrom(ckpt: Checkpoint, opt: AdamW): AdamWState {
+/**
+ * Checks optimizer.safetensors against `opt` without copying anything: moment dtypes, step
+ * count, and every tensor's presence, dtype and shape. Returns the step count. Errors name
+ * optimizer.safetensors.
+ */
+export function checkOptimizerState(ckpt: Pick<Checkpoint, 'dir' | 'optimizer'>, opt: AdamW): { stepCount: number } {
   const file = join(ckpt.dir, OPTIMIZER_FILE);
   if (!ckpt.optimizer) throw new Error(`${file}: missing (needed to resume)`);
   const f = ckpt.optimizer;
@@ -191,31 +195,75 @@ export function optimizerStateFrom(ckpt: Checkpoint, opt: AdamW): AdamWState {
   }
   const stepCount = Number(meta.step_count);
   if (!Number.isInteger(stepCount) || stepCount < 0) throw new Error(`${file}: step_count metadata ${JSON.stringify(meta.step_count)} is not an integer ≥ 0`);
-  const fresh = opt.state();
-  const m1 = fresh.m1.slice();
-  const m2 = fresh.m2.slice();
-  const take = (name: string, dtype: string, shape: readonly number[], dst: Uint8Array): void => {
+  const check = (name: string, dtype: string, shape: readonly number[], bytes: number): void => {
     const t = f.tensors.get(name);
     if (!t) throw new Error(`${file}: missing tensor ${name}`);
-    if (t.dtype !== dtype || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]) || t.bytes.length !== dst.length) {
+    if (t.dtype !== dtype || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]) || t.bytes.length !== bytes) {
       throw new Error(`${file}: tensor ${name} is ${t.dtype} [${t.shape.join(', ')}], expected ${dtype} [${shape.join(', ')}]`);
     }
-    dst.set(t.bytes);
   };
   const dt = opt.momentSafetensorsDtypes();
   const b1 = STATE_DTYPE_LAYOUT[opt.m1Dtype].bytes;
   const b2 = STATE_DTYPE_LAYOUT[opt.m2Dtype].bytes;
   for (const t of opt.tensors) {
-    take(`exp_avg.${t.name}`, dt.m1, t.shape, typedBytes(m1).subarray(t.offset * b1, (t.offset + t.size) * b1));
-    take(`exp_avg_sq.${t.name}`, dt.m2, t.shape, typedBytes(m2).subarray(t.offset * b2, (t.offset + t.size) * b2));
+    check(`exp_avg.${t.name}`, dt.m1, t.shape, t.size * b1);
+    check(`exp_avg_sq.${t.name}`, dt.m2, t.shape, t.size * b2);
   }
   const k = opt.tensors.length;
-  const scales = (name: string): Float32Array => {
-    const out = new Float32Array(k);
-    take(name, 'F32', [k], typedBytes(out));
-    return out;
-  };
+  for (const name of ['scales.exp_avg', 'scales.exp_avg_sq', 'scales.master']) check(name, 'F32', [k], 4 * k);
   const expectedCount = 2 * k + 3;
   if (f.tensors.size !== expectedCount) throw new Error(`${file}: ${f.tensors.size} tensors, expected ${expectedCount} for this model`);
-  return { stepCount, m1, m2, m1Scales: scales('scales.exp_avg'), m2Scales: scales('scales.exp_avg_sq'), masterScales: scales('scales.master') };
+  return { stepCount };
+}
+
+/**
+ * Copies the (checked) moments of `f` into the arenas `m1`/`m2` laid out like `opt`, tensor by
+ * tensor (per-tensor views: a whole arena may exceed one Uint8Array); with `drop`, each tensor
+ * is removed from `f` once copied, so its memory can go before the next one is copied.
+ */
+function copyMoments(f: SafetensorsFile, opt: AdamW, m1: AdamWState['m1'], m2: AdamWState['m2'], drop: boolean): AdamWState['m1Scales'][] {
+  const take = (name: string, dst: Uint8Array): void => {
+    dst.set((f.tensors.get(name) as SafetensorsTensor).bytes);
+    if (drop) f.tensors.delete(name);
+  };
+  for (const t of opt.tensors) {
+    take(`exp_avg.${t.name}`, typedBytes(m1.subarray(t.offset, t.offset + t.size)));
+    take(`exp_avg_sq.${t.name}`, typedBytes(m2.subarray(t.offset, t.offset + t.size)));
+  }
+  return ['scales.exp_avg', 'scales.exp_avg_sq', 'scales.master'].map((name) => {
+    const out = new Float32Array(opt.tensors.length);
+    take(name, typedBytes(out));
+    return out;
+  });
+}
+
+/** The optimizer state of the checkpoint shaped for `opt` (not applied); errors name optimizer.safetensors. */
+export function optimizerStateFrom(ckpt: Checkpoint, opt: AdamW): AdamWState {
+  const { stepCount } = checkOptimizerState(ckpt, opt);
+  const fresh = opt.state();
+  const m1 = fresh.m1.slice();
+  const m2 = fresh.m2.slice();
+  const [m1Scales, m2Scales, masterScales] = copyMoments(ckpt.optimizer as SafetensorsFile, opt, m1, m2, false);
+  return { stepCount, m1, m2, m1Scales, m2Scales, masterScales };
+}
+
+/**
+ * Applies a checkpoint to a model's parameters and its optimizer after checking both
+ * (checkModelTensors, checkOptimizerState; throws before changing anything if either fails).
+ * Tensors are copied straight into the live arenas and removed from `ckpt` as they go, so the
+ * peak memory is the live state plus the checkpoint's tensors — not a third copy of either
+ * (the 1.5b resume needs this to fit 24 GiB). `ckpt.model`/`ckpt.optimizer` are emptied.
+ */
+export function moveCheckpointInto(ckpt: Checkpoint, params: ParamTable, opt: AdamW): void {
+  checkModelTensors(ckpt, params.specs);
+  const { stepCount } = checkOptimizerState(ckpt, opt);
+  for (const s of params.specs) {
+    const o = params.offsets.get(s.name) as number;
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    typedBytes(params.data.subarray(o, o + n)).set((ckpt.model.tensors.get(s.name) as SafetensorsTensor).bytes);
+    ckpt.model.tensors.delete(s.name);
+  }
+  const live = opt.state();
+  const [m1Scales, m2Scales, masterScales] = copyMoments(ckpt.optimizer as SafetensorsFile, opt, live.m1, live.m2, true);
+  opt.restore({ stepCount, m1: live.m1, m2: live.m2, m1Scales, m2Scales, masterScales });
 }

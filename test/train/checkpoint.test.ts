@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createReferenceKernels } from '../../src/kernels/reference/index.js';
 import { AdamW, type OptimizedTensor } from '../../src/optim/adamw.js';
-import { buildCheckpointFiles, modelWeightsFrom, optimizerStateFrom, readCheckpoint, type ParamTable, type TrainerStateJson } from '../../src/train/checkpoint.js';
+import { buildCheckpointFiles, modelWeightsFrom, moveCheckpointInto, optimizerStateFrom, readCheckpoint, type ParamTable, type TrainerStateJson } from '../../src/train/checkpoint.js';
 import { listCheckpointSteps, pruneCheckpoints, resolveCheckpointDir, writeCheckpointFiles } from '../../src/train/checkpoint-files.js';
 import { decodeSafetensors, encodeSafetensors } from '../../src/train/safetensors.js';
 
@@ -63,6 +63,32 @@ test('checkpoint round trip: weights, FP8 moments, scales and trainer state come
     assert.equal(resolveCheckpointDir(parent), dir);
     // A different optimizer precision is a mismatch, named in the error.
     assert.throws(() => optimizerStateFrom(ck, new AdamW(t.tensors, kernels)), /optimizer\.safetensors: moments stored as e4m3\/e5m2/);
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+test('moveCheckpointInto: copies weights and moments straight into the live arenas (emptying the checkpoint), and changes nothing when either does not fit', () => {
+  const parent = mkdtempSync(join(tmpdir(), 'fog8-ckpt-'));
+  try {
+    const { dir, t, opt } = writeOne(parent, 3);
+    const precision = { master: 'fp32', m1: 'fp8', m2: 'fp8', grads: 'fp32' } as const;
+    const live = table();
+    live.data.fill(0);
+    const fresh = new AdamW(live.tensors, kernels, undefined, precision);
+    const ck = readCheckpoint(dir, true);
+    moveCheckpointInto(ck, live, fresh);
+    assert.deepEqual(live.data, t.data);
+    assert.deepEqual(fresh.m1, opt.m1);
+    assert.deepEqual(fresh.m2, opt.m2);
+    assert.deepEqual([fresh.m1Scales, fresh.m2Scales, fresh.masterScales], [opt.m1Scales, opt.m2Scales, opt.masterScales]);
+    assert.equal(fresh.stepCount, 1);
+    assert.equal(ck.model.tensors.size + (ck.optimizer?.tensors.size ?? 0), 0, 'the checkpoint tensors are released as they are copied');
+    // An optimizer of another precision: refused before the weights are touched.
+    const other = table();
+    other.data.fill(7);
+    assert.throws(() => moveCheckpointInto(readCheckpoint(dir, true), other, new AdamW(other.tensors, kernels)), /optimizer\.safetensors: moments stored as e4m3\/e5m2/);
+    assert.ok(other.data.every((v) => v === 7), 'weights unchanged');
   } finally {
     rmSync(parent, { recursive: true, force: true });
   }
