@@ -166,6 +166,8 @@ export function resolveCheckpointDir(path: string): string {
 export interface ReadCheckpointOptions {
   /** files to parse as safetensors while they are verified (streamed tensor by tensor; any size). */
   safetensors?: readonly string[];
+  /** files only verified (size and SHA-256, streamed), not kept: e.g. the optimizer state when evaluating. */
+  verifyOnly?: readonly string[];
   /** bytes per read call (default SAFETENSORS_PIECE_BYTES). */
   chunkBytes?: number;
 }
@@ -173,7 +175,7 @@ export interface ReadCheckpointOptions {
 /** What readCheckpointFiles returns: nothing of it exists unless every listed file verified. */
 export interface VerifiedCheckpointFiles {
   manifest: Manifest;
-  /** bytes of every listed file not in `safetensors`. */
+  /** bytes of every listed file not in `safetensors` or `verifyOnly`. */
   files: Map<string, Buffer>;
   /** parsed content of the files named in `safetensors` (when listed). */
   safetensors: Map<string, SafetensorsFile>;
@@ -227,6 +229,7 @@ export function readCheckpointFiles(dir: string, required: readonly string[], o:
     return { name, p, entry };
   });
   const asSafetensors = new Set(o.safetensors ?? []);
+  const verifyOnly = new Set(o.verifyOnly ?? []);
   const files = new Map<string, Buffer>();
   const parsed = new Map<string, SafetensorsFile>();
   const mismatch = (p: string, h: string, entry: ManifestEntry): Error => new Error(`${p}: SHA-256 ${h} does not match the manifest's ${entry.sha256} (corrupt)`);
@@ -234,7 +237,10 @@ export function readCheckpointFiles(dir: string, required: readonly string[], o:
     const { fd } = openFileSafely(p, { what: 'checkpoint file', maxBytes: entry.bytes, expectedBytes: entry.bytes });
     try {
       const hash = createHash('sha256');
-      if (asSafetensors.has(name)) {
+      if (verifyOnly.has(name)) {
+        const h = hashFd(fd, entry.bytes, chunk);
+        if (h !== entry.sha256) throw mismatch(p, h, entry);
+      } else if (asSafetensors.has(name)) {
         let file: SafetensorsFile;
         try {
           file = readSafetensorsFd(fd, entry.bytes, p, { chunkBytes: chunk, hash });

@@ -112,6 +112,14 @@ test('corrupt, truncated, deleted or mismatched checkpoint files are refused, na
       b[b.length - 3] ^= 0x10;
       writeFileSync(p, b);
     }, /model\.safetensors: SHA-256 .* does not match/);
+    // Without forResume the optimizer state is verified (streamed through SHA-256) but not loaded.
+    check((d) => {
+      const p = join(d, 'optimizer.safetensors');
+      const b = readFileSync(p);
+      b[b.length - 1] ^= 0x01;
+      writeFileSync(p, b);
+    }, /optimizer\.safetensors: SHA-256 .* does not match/, false);
+    assert.equal(readCheckpoint(writeOne(parent, 5).dir).optimizer, null);
     check((d) => truncateSync(join(d, 'optimizer.safetensors'), 40), /optimizer\.safetensors: 40 bytes, expected \d+ \(truncated or modified\)/);
     check((d) => unlinkSync(join(d, 'trainer_state.json')), /trainer_state\.json: missing/);
     check((d) => unlinkSync(join(d, 'manifest.json')), /manifest\.json: missing/);
