@@ -89,7 +89,7 @@ export class ModelGraph {
   private readonly lmHead: LinearOp;
   private readonly loss: LmHeadLossOp;
   /** Buffers of the cached (incremental decoding) path, allocated on first use. */
-  private decode: { qCodes: Uint8Array; kCodes: Uint8Array; vCodes: Uint8Array; oCodes: Uint8Array; qh: Float32Array; ops: { qkv: Fp8Operand; p: Fp8Operand; o: Fp8Operand }[] } | null = null;
+  private decode: { qCodes: Uint8Array; kCodes: Uint8Array; vCodes: Uint8Array; oCodes: Uint8Array; qh: Float32Array; ops: ({ qkv: Fp8Operand; p: Fp8Operand; o: Fp8Operand } | null)[] } | null = null;
 
   constructor(
     ctx: OpContext, c: ModelConfig, params: ParameterStore<FloatArray>, grads: ParameterStore<FloatArray>, B: number, T: number,
@@ -388,11 +388,11 @@ export class ModelGraph {
     this.run(this.top.final_norm, this.finalNorm);
   }
 
-  /** How a KV cache of this recipe stores K and V: FP8 codes when attention casts them, else the GEMM precision's width. */
-  kvStorage(): KvStorage {
-    const r = this.ctx.recipe;
-    if (r.gemm === 'fp8' && r.fp8Attention) return 'fp8';
-    return r.gemm === 'bf16' ? 'bf16' : 'fp32';
+  /** How a KV cache stores layer i's K and V, as its attention casts them: FP8 codes (FP8DPA), BF16
+   *  (BF16 attention: the bf16 recipe or a per-GEMM override of attn.dpa), else float32. */
+  kvStorage(i: number): KvStorage {
+    const a = this.layers[i].attention;
+    return a.fp8 ? 'fp8' : a.bf16 ? 'bf16' : 'fp32';
   }
 
   /**
@@ -407,7 +407,7 @@ export class ModelGraph {
     const n = this.T;
     const pos = cache.length;
     const D = c.headDim;
-    const storage = this.kvStorage();
+    const storage = this.kvStorage(i);
     if (!(this.qn instanceof Float32Array) || !(this.kn instanceof Float32Array) || !(this.v instanceof Float32Array) || !(this.o instanceof Float32Array)) {
       throw new TypeError('ModelGraph: the KV cache runs on float32 kernels');
     }
@@ -418,7 +418,8 @@ export class ModelGraph {
         vCodes: ctx.u8(this.v.length),
         oCodes: ctx.u8(this.o.length),
         qh: ctx.alloc(this.qn.length) as Float32Array, // the KV cache runs on float32 kernels (checked above)
-        ops: storage !== 'fp8' ? [] : this.layers.map((_, l) => {
+        ops: this.layers.map((_, l) => {
+          if (this.kvStorage(l) !== 'fp8') return null;
           const key = `layers.${l}.attn.dpa`;
           return { qkv: new Fp8Operand(ctx, l, key, 'attn.dpa', 'qkv'), p: new Fp8Operand(ctx, l, key, 'attn.dpa', 'p'), o: new Fp8Operand(ctx, l, key, 'attn.dpa', 'o') };
         }),
@@ -435,7 +436,7 @@ export class ModelGraph {
     let q = this.qn;
     let pScale: number | null = null;
     let qInv = 1;
-    const ops = storage === 'fp8' ? dec.ops[i] : null;
+    const ops = dec.ops[i];
     if (ops) {
       const scale = ops.qkv.scaleFor([this.qn, this.kn, this.v]);
       kn.quantize(this.qn, ops.qkv.format, scale, dec.qCodes);
@@ -448,7 +449,7 @@ export class ModelGraph {
       layerCache.writeCodes(pos, dec.kCodes, dec.vCodes, inv);
       pScale = ops.p.fusedScale(P_BOUND);
     } else {
-      if (r.gemm === 'bf16' && r.activations !== 'bf16') {
+      if (storage === 'bf16' && r.activations !== 'bf16') {
         kn.roundBf16(this.qn, this.qn);
         kn.roundBf16(this.kn, this.kn);
         kn.roundBf16(this.v, this.v);

@@ -222,7 +222,8 @@ export class Model<Buf extends FloatArray = Float32Array> {
   /** An empty KV cache for this model and recipe (seqLen positions per layer), for logitsCached. */
   newKvCache(): KvCache {
     const c = this.config;
-    return new KvCache(this.graph(1, 1).kvStorage(), c.nLayers, c.seqLen, c.nKvHeads * c.headDim, --this.lastFrozenEpoch);
+    const g = this.graph(1, 1);
+    return new KvCache(Array.from({ length: c.nLayers }, (_, i) => g.kvStorage(i)), c.nLayers, c.seqLen, c.nKvHeads * c.headDim, --this.lastFrozenEpoch);
   }
 
   /**
