@@ -194,6 +194,8 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   roundBf16(x: Buf, out: Buf): void;
   /** bits[i] = upper 16 bits of roundBf16(x[i]). */
   packBf16(x: Buf, bits: Uint16Array): void;
+  /** out[i] = the BF16 value bits[i] encodes (exact; the inverse of packBf16 on BF16 values). */
+  unpackBf16(bits: Uint16Array, out: Buf): void;
 
   // ---- GEMM --------------------------------------------------------------------------------
   /**
@@ -266,6 +268,18 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   xieluForward(x: Buf, y: Buf, p: XieluParams, roundBf16?: boolean): void;
   /** Writes dx; returns ∂L/∂alphaP and ∂L/∂alphaN (the caller chains through softplus). */
   xieluBackward(x: Buf, dy: Buf, dx: Buf, p: XieluParams, roundBf16?: boolean): { dAlphaP: number; dAlphaN: number };
+
+  // ---- token embedding ---------------------------------------------------------------------
+  /**
+   * h (R, C) = scale·table[tokens[r]] (table (V, C); the product in float64, stored in the buffer's
+   * precision); every token in [0, V).
+   */
+  embeddingForward(table: Buf, tokens: Int32Array, scale: number, h: Buf, R: number, V: number, C: number): void;
+  /**
+   * dtable[tokens[r]] += scale·dh[r] for r = 0..R−1 in order (float64 arithmetic, stored in the
+   * buffer's precision): rows with the same token add in row order, whatever the thread count.
+   */
+  embeddingBackward(dh: Buf, tokens: Int32Array, scale: number, dtable: Buf, R: number, V: number, C: number): void;
 
   // ---- element-wise, copies ----------------------------------------------------------------
   /**

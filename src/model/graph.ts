@@ -22,7 +22,7 @@ import { ForkOp, LayerScaleOp, SplitOp, residualAdd } from '../ops/elementwise.j
 import { EmbeddingOp } from '../ops/embedding.js';
 import { LmHeadLossOp } from '../ops/lm-head-loss.js';
 import { Boundary, type BoundTensor, type FusesRounding } from '../ops/boundary.js';
-import { buildActivationTable, type Producer } from './activation-table.js';
+import { buildActivationTable, isRoundedBf16, type Producer } from './activation-table.js';
 import { Fp8Operand } from '../ops/cast.js';
 import { attendCached, type CachedAttentionCast, type KvCache, type KvStorage } from './kv-cache.js';
 import { P_BOUND } from '../ops/attention.js';
@@ -70,7 +70,8 @@ export class ModelGraph {
   private readonly o: FloatArray; // (R, Hq·D)
   private readonly ao: FloatArray; // (R, d) out-proj output
   private readonly bo: FloatArray; // (R, d) branch output (aliases ao without post-op)
-  private readonly h: FloatArray[]; // per layer (R, F1) fc1 output (one shared buffer with recomputeMlp)
+  private readonly h: FloatArray[]; // per layer (R, F1) fc1 output (one shared buffer unless kept per layer in float32)
+  private readonly hBits: Uint16Array[] | null; // per layer: h's BF16 bits, kept for backward (BF16 h, no recompute)
   private readonly a: FloatArray; // (R, F) activation output
   private readonly mo: FloatArray; // (R, d) fc2 output
   private readonly bm: FloatArray; // (R, d)
@@ -121,8 +122,13 @@ export class ModelGraph {
     this.ao = f(R * d);
     const branchPost = c.postNorm || c.layerScale;
     this.bo = branchPost ? f(R * d) : this.ao;
-    const sharedH = recomputeMlp ? f(R * F1) : null;
+    // How the MLP activation's backward gets each layer's fc1 output h back: recomputed (one
+    // shared float32 h), or kept per layer — as BF16 bits when the table makes h a BF16 tensor
+    // (exact: h holds BF16 values; unpacked into one shared float32 h), else in float32.
+    const keepBits = !recomputeMlp && isRoundedBf16(c, ctx.recipe.activations, 'fc1.out');
+    const sharedH = recomputeMlp || keepBits ? f(R * F1) : null;
     this.h = Array.from({ length: c.nLayers }, () => sharedH ?? f(R * F1));
+    this.hBits = keepBits ? Array.from({ length: c.nLayers }, () => ctx.u16(R * F1)) : null;
     this.a = f(R * F);
     this.mo = f(R * d);
     this.bm = branchPost ? f(R * d) : this.mo;
@@ -190,7 +196,10 @@ export class ModelGraph {
               fc1.recomputeOutput();
               this.bounds[i].fc1?.roundForward();
             }
-          : null,
+          : this.hBits
+            ? () => ctx.kernels.unpackBf16((this.hBits as Uint16Array[])[i], this.h[i])
+            : null,
+        recomputeMlp ? 0 : keepBits ? 2 * R * F1 : 4 * R * F1,
       );
       this.layers.push({
         fork1: new ForkOp(ctx, `${pre}.attn.fork`, dres, dbranch),
@@ -374,6 +383,7 @@ export class ModelGraph {
       this.run(b.mlp_fork, L.fork2);
       this.run(b.post_attn_norm, L.postAttnNorm);
       this.run(b.fc1, L.fc1);
+      if (this.hBits && this.ctx.training) this.ctx.kernels.packBf16(this.h[i], this.hBits[i]); // for backward only
       this.tap(i, 'mlp_intermediate', this.h[i]);
       this.run(b.act, L.act);
       this.tap(i, 'mlp_post_act', this.a);

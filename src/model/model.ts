@@ -64,8 +64,9 @@ export interface ModelMemory {
 export interface ModelOptions {
   /** GEMMs that run in BF16 although the recipe is FP8 (rollback recovery). */
   gemmOverrides?: readonly string[];
-  /** Recompute each MLP's fc1 output in backward instead of keeping one per layer (default false):
-   *  R·F1 float32 less per layer, one more fc1 fprop GEMM per layer; the same bits either way. */
+  /** Recompute each MLP's fc1 output in backward instead of keeping one per layer (default false;
+   *  kept as BF16 bits under BF16 wide tensors, else float32): less memory, one more fc1 fprop
+   *  GEMM per layer; the same bits either way. */
   recomputeMlp?: boolean;
 }
 

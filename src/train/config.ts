@@ -189,7 +189,7 @@ export const TRAIN_CONFIG_HELP: Readonly<Record<TrainConfigKey, string>> = Objec
   peakFlops: 'peak FLOP/s for MFU (null: measured by the native addon\'s peak loop for its instruction path; 433.5e9 per thread on the reference kernels)',
   progress: 'progress display (auto: bar on a TTY, lines otherwise; none)',
   onAlarm: 'on a non-finite step, a loss spike or a forecaster alarm: warn, or rollback (to the newest good checkpoint, implicated FP8 GEMM switched to BF16, continue)',
-  recomputeMlp: 'recompute each MLP\'s fc1 output in backward instead of keeping it per layer (saves R·F1 float32 per layer, costs one fc1 fprop GEMM per layer; bit-identical either way)',
+  recomputeMlp: 'recompute each MLP\'s fc1 output in backward instead of keeping it per layer (BF16 bits under BF16 tensors, else float32): less memory, one more fc1 fprop GEMM per layer; bit-identical either way',
   gemmOverrides: "GEMMs run in BF16 although the recipe is FP8, comma-separated (layers.N.attn.qkv|attn.dpa|attn.out|mlp.fc1|mlp.fc2, lm_head); rollback adds to it",
   maxRollbacks: 'rollbacks per run before alarms only warn',
   forecasterModel: 'fitted spike forecaster (fog8 forecast-eval --save FILE) whose alarms also trigger --on-alarm (null: loss spikes and non-finite steps only)',

@@ -422,7 +422,7 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
     throw new ConfigError(
       `memory plan ≈${formatBytes(plan.total)} exceeds ${opts.memoryLimit === undefined ? "this machine's" : 'the limit of'} ${formatBytes(ram)} of RAM (${config.preset}/${config.size}, micro-batch ${microB}×${T}): ` +
         `parameters, gradients and optimizer state alone take ${formatBytes(plan.parameters + plan.gradients + plan.optimizer)}; ` +
-        `use ${config.recomputeMlp ? '' : '--recompute-mlp (saves ≈' + formatBytes(recomputeSavings(modelConfig, microB, T)) + '), '}more --micro-batches (smaller micro-batch), a shorter --seq, fp16/fp8 --m1-precision/--m2-precision, or a smaller --size`,
+        `use ${config.recomputeMlp ? '' : '--recompute-mlp (saves ≈' + formatBytes(recomputeSavings(modelConfig, recipe, microB, T)) + '), '}more --micro-batches (smaller micro-batch), a shorter --seq, fp16/fp8 --m1-precision/--m2-precision, or a smaller --size`,
     );
   }
   // Kernels (and a first-use GEMM tune) only once every config, data and memory check has passed.

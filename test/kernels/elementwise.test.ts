@@ -75,3 +75,41 @@ test('native addInPlace and copyColumns: every ISA path and thread count gives t
   });
   if (skip) t.skip(skip);
 });
+
+/** The embedding formulas written out: scale·value and dtable + scale·dh in float64, each stored as float32. */
+function checkEmbedding(k: Kernels, R: number, V: number, C: number, seed: number): void {
+  const rng = new Rng(seed);
+  const table = rng.normals(V * C);
+  const dh = rng.normals(R * C);
+  // Repeated tokens (rows adding into one table row, in order), the first and last ids.
+  const tokens = Int32Array.from({ length: R }, (_, r) => (r % 5 === 0 ? 3 % V : r % 7 === 0 ? V - 1 : (r * 2654435761) % V));
+  const scale = 1 / 0.0123; // not a float32: the product must be formed in float64
+  const h = new Float32Array(R * C);
+  const wantH = new Float32Array(R * C);
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) wantH[r * C + c] = scale * table[tokens[r] * C + c];
+  k.embeddingForward(table, tokens, scale, h, R, V, C);
+  sameBits(h, wantH, `${k.name} embeddingForward R=${R} C=${C}`);
+  const dtable = rng.normals(V * C);
+  const wantD = dtable.slice();
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) wantD[tokens[r] * C + c] = wantD[tokens[r] * C + c] + scale * dh[r * C + c];
+  k.embeddingBackward(dh, tokens, scale, dtable, R, V, C);
+  sameBits(dtable, wantD, `${k.name} embeddingBackward R=${R} C=${C}`);
+}
+
+test('embedding: gather ×scale and its row-ordered scatter-add, bit-exact on every backend; a token outside the table is refused', async () => {
+  for (const k of await backends()) {
+    checkEmbedding(k, 3, 4, 5, 1);
+    checkEmbedding(k, 700, 97, 64, 2);
+    const table = new Float32Array(4 * 2);
+    assert.throws(() => k.embeddingForward(table, Int32Array.of(0, 4), 1, new Float32Array(4), 2, 4, 2), /tokens/);
+    assert.throws(() => k.embeddingBackward(new Float32Array(4), Int32Array.of(-1, 0), 1, table, 2, 4, 2), /tokens/);
+  }
+});
+
+test('native embedding: every ISA path and thread count gives the reference bits', async (t) => {
+  const skip = await onEveryNativePath((native) => {
+    checkEmbedding(native, 4096, 300, 256, 3);
+    checkEmbedding(native, 9, 5, 3, 4);
+  });
+  if (skip) t.skip(skip);
+});

@@ -1,5 +1,5 @@
 import type { FloatArray, KernelPrecision, Kernels } from '../types.js';
-import { quantize, dequantize, quantizeDequantize, roundBf16, packBf16 } from './casts.js';
+import { quantize, dequantize, quantizeDequantize, roundBf16, packBf16, unpackBf16 } from './casts.js';
 import { gemm } from './gemm.js';
 import { rmsnormForward, rmsnormBackward } from './rmsnorm.js';
 import { ropeForward, ropeBackward } from './rope.js';
@@ -11,7 +11,7 @@ import {
 } from './activations.js';
 import { adamw } from './adamw.js';
 import { rowMoments, sumSquares } from './moments.js';
-import { addInPlace, copyColumns } from './elementwise.js';
+import { addInPlace, copyColumns, embeddingBackward, embeddingForward } from './elementwise.js';
 
 /**
  * The pure-TypeScript reference backend: plain loops, one thread, the living spec of every
@@ -38,7 +38,7 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
     isa: precision === 'float64' ? 'typescript-float64' : 'typescript',
     threads: 1,
     workspaceBytes: 0,
-    quantize, roundBf16, packBf16,
+    quantize, roundBf16, packBf16, unpackBf16,
     dequantize: (codes, format, invScale, out, round) => { dequantize(codes, format, invScale, out); r(round, out); },
     quantizeDequantize: (x, format, scale, out, round) => {
       const stats = quantizeDequantize(x, format, scale, out);
@@ -69,6 +69,7 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
       return g;
     },
     adamw, rowMoments, sumSquares,
+    embeddingForward, embeddingBackward,
     addInPlace, copyColumns,
   };
 }
