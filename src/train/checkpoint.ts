@@ -259,13 +259,24 @@ export function optimizerStateFrom(ckpt: Checkpoint, opt: AdamW): AdamWState {
 export function moveCheckpointInto(ckpt: Checkpoint, params: ParamTable, opt: AdamW): void {
   checkModelTensors(ckpt, params.specs);
   const { stepCount } = checkOptimizerState(ckpt, opt);
-  for (const s of params.specs) {
-    const o = params.offsets.get(s.name) as number;
-    const n = s.shape.reduce((a, b) => a * b, 1);
-    typedBytes(params.data.subarray(o, o + n)).set((ckpt.model.tensors.get(s.name) as SafetensorsTensor).bytes);
-    ckpt.model.tensors.delete(s.name);
-  }
+  moveModelWeightsInto(ckpt, params);
   const live = opt.state();
   const [m1Scales, m2Scales, masterScales] = copyMoments(ckpt.optimizer as SafetensorsFile, opt, live.m1, live.m2, true);
   opt.restore({ stepCount, m1: live.m1, m2: live.m2, m1Scales, m2Scales, masterScales });
+}
+
+/**
+ * Copies the checkpoint's weights straight into `params.data` after checkModelTensors (throws
+ * before writing anything), removing each tensor from `ckpt.model` once copied: one copy of the
+ * weights beside the live ones, not two (modelWeightsFrom builds a separate arena).
+ */
+export function moveModelWeightsInto(ckpt: Pick<Checkpoint, 'dir' | 'model'>, params: ParamTable): void {
+  checkModelTensors(ckpt, params.specs);
+  for (const s of params.specs) {
+    const o = params.offsets.get(s.name) as number;
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    // Per-tensor byte views: the whole arena (4.77 GB at 1.5b) is more than one Uint8Array holds.
+    typedBytes(params.data.subarray(o, o + n)).set((ckpt.model.tensors.get(s.name) as SafetensorsTensor).bytes);
+    ckpt.model.tensors.delete(s.name);
+  }
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createReferenceKernels } from '../../src/kernels/reference/index.js';
 import { AdamW, type OptimizedTensor } from '../../src/optim/adamw.js';
-import { buildCheckpointFiles, modelWeightsFrom, moveCheckpointInto, optimizerStateFrom, readCheckpoint, type ParamTable, type TrainerStateJson } from '../../src/train/checkpoint.js';
+import { buildCheckpointFiles, modelWeightsFrom, moveCheckpointInto, moveModelWeightsInto, optimizerStateFrom, readCheckpoint, type ParamTable, type TrainerStateJson } from '../../src/train/checkpoint.js';
 import { listCheckpointSteps, pruneCheckpoints, resolveCheckpointDir, writeCheckpointFiles } from '../../src/train/checkpoint-files.js';
 import { decodeSafetensors, encodeSafetensors } from '../../src/train/safetensors.js';
 
@@ -89,6 +89,15 @@ test('moveCheckpointInto: copies weights and moments straight into the live aren
     other.data.fill(7);
     assert.throws(() => moveCheckpointInto(readCheckpoint(dir, true), other, new AdamW(other.tensors, kernels)), /optimizer\.safetensors: moments stored as e4m3\/e5m2/);
     assert.ok(other.data.every((v) => v === 7), 'weights unchanged');
+    // Weights only (eval, generate): a model of another shape is refused before anything is written.
+    const wider = table(5);
+    wider.data.fill(7);
+    assert.throws(() => moveModelWeightsInto(readCheckpoint(dir), wider), /model\.safetensors: tensor model\.embed_tokens\.weight is F32 \[3, 4\], expected F32 \[5, 4\]/);
+    assert.ok(wider.data.every((v) => v === 7), 'weights unchanged');
+    const same = table();
+    same.data.fill(0);
+    moveModelWeightsInto(readCheckpoint(dir), same);
+    assert.deepEqual(same.data, t.data);
   } finally {
     rmSync(parent, { recursive: true, force: true });
   }
