@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backends } from './backends.js';
+import { backends, onEveryNativePath } from './backends.js';
 import { Rng, assertClose, finiteDifference, weightedSum } from './random.js';
 import { fp8Format, type FloatFormat } from '../../src/numerics/formats.js';
 import { encodeFp8Scalar, decodeFp8Scalar } from '../../src/numerics/fp8.js';
@@ -440,4 +440,66 @@ test('attention FP8DPA: the P cast\'s error sums equal an independent recomputat
       assert.ok(lostAbs > 0 && Math.abs(st.lostAbs! - lostAbs) <= 2e-2 * lostAbs, `lostAbs ${st.lostAbs} vs ${lostAbs}`);
     });
   }
+});
+
+// Causality holds for non-finite values too: masked pairs (key after query) are never formed, so an
+// inf or NaN at position t cannot reach what position t does not feed — O, lse and dQ of the rows
+// i < t (K, V poisoned) or i ≠ t (Q, dO poisoned), and dK, dV of the keys j > t (Q, dO poisoned:
+// only queries i ≥ j reach key j). Forming the masked pairs as 0·x would give NaN there, within
+// the diagonal tile only. t covers both parities (the BF16 pair layouts pair 2p with 2p + 1), the
+// first and a partial diagonal tile; every other element must keep its clean bits.
+test('attention: inf / NaN at a position never reaches the outputs it does not feed (every backend and native path)', async (t) => {
+  const s0: AttentionShape = { B: 1, T: 100, Hq: 4, Hkv: 2, D: 8, softmaxScale: 0.3 };
+  const fp8In = fp8AttentionInputs(s0, 61);
+  const modes = [
+    ['fp32', inputs(s0, 60), null, false],
+    ['FP8DPA', fp8In.values, { p: 448, ds: 2 ** 15, qkvInv: fp8In.qkvInv, doInv: fp8In.doInv }, false],
+    ['BF16', bf16AttentionInputs(s0, 62).values, null, true],
+  ] as const;
+  const rowsOf = (x: Float32Array, rowLength: number, keep: (row: number) => boolean) => {
+    const kept: number[] = [];
+    for (let i = 0; i < x.length; i++) if (keep(Math.floor(i / rowLength) % s0.T)) kept.push(x[i]);
+    return kept;
+  };
+  const sameBits = (got: number[], want: number[], what: string) => {
+    assert.equal(got.length, want.length);
+    for (let i = 0; i < want.length; i++) {
+      assert.ok(Number.isFinite(got[i]), `${what}[${i}] = ${got[i]}`);
+      assert.ok(Object.is(got[i], want[i]), `${what}[${i}] = ${got[i]}, clean ${want[i]}`);
+    }
+  };
+  const check = (k: Kernels, label: string) => {
+    for (const [mode, x, fp8, bf16Operands] of modes) {
+      const s = { ...s0, bf16Operands };
+      const clean = run(k, s, x, fp8);
+      for (const tensor of ['k', 'v', 'q', 'dO'] as const) {
+        for (const pos of [5, 6, 70, 71]) {
+          for (const bad of [Infinity, NaN]) {
+            const poisoned = { ...x, [tensor]: x[tensor].slice() };
+            const heads = tensor === 'q' || tensor === 'dO' ? s.Hq : s.Hkv;
+            poisoned[tensor].fill(bad, pos * heads * s.D, (pos + 1) * heads * s.D);
+            const r = run(k, s, poisoned, fp8);
+            const what = `${label} ${mode} ${tensor}[${pos}] = ${bad}`;
+            const rowQ = s.Hq * s.D, rowKv = s.Hkv * s.D;
+            const keyed = tensor === 'k' || tensor === 'v';
+            const rows = keyed ? (i: number) => i < pos : (i: number) => i !== pos;
+            sameBits(rowsOf(r.o, rowQ, rows), rowsOf(clean.o, rowQ, rows), `${what}: o`);
+            sameBits(rowsOf(r.lse, 1, rows), rowsOf(clean.lse, 1, rows), `${what}: lse`); // (B, Hq, T)
+            sameBits(rowsOf(r.dq, rowQ, rows), rowsOf(clean.dq, rowQ, rows), `${what}: dq`);
+            if (!keyed) {
+              const later = (j: number) => j > pos;
+              sameBits(rowsOf(r.dk, rowKv, later), rowsOf(clean.dk, rowKv, later), `${what}: dk`);
+              sameBits(rowsOf(r.dv, rowKv, later), rowsOf(clean.dv, rowKv, later), `${what}: dv`);
+            }
+          }
+        }
+      }
+    }
+  };
+  const reference = (await backends()).find((k) => k.name === 'reference') as Kernels;
+  await t.test('reference', () => check(reference, 'reference'));
+  await t.test('native', async (t2) => {
+    const skip = await onEveryNativePath((native, label) => check(native, label));
+    if (skip) t2.skip(skip);
+  });
 });
