@@ -28,8 +28,10 @@ import { roundToBf16Scalar } from '../../numerics/bf16.js';
  *
  * In float64 mode (Float64Array buffers) none of these roundings happen (the FP8 casts do).
  *
- * FP8DPA cast statistics cover exactly the causal (unmasked) entries: B·Hq·T(T+1)/2 elements per
- * cast; masked entries are never formed, so they are not counted. maxLogit covers all T×T pairs
+ * Masked pairs (key after query) are never formed in any product, here or in the native kernels,
+ * so an inf or NaN at position t never reaches an earlier row's O, lse or dQ (nor, through t's Q or
+ * dO, the dK and dV of later keys). FP8DPA cast statistics cover exactly the causal (unmasked)
+ * entries: B·Hq·T(T+1)/2 elements per cast; masked entries are not counted. maxLogit covers all T×T pairs
  * (masked ones too) and is NaN if any logit is NaN; with `options.maxLogit === false` the masked
  * pairs are skipped and maxLogit is NaN.
  */
