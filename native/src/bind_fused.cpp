@@ -144,6 +144,21 @@ Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value CrossEntropyBackwardBf16(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 7, "crossEntropyBackwardBf16");
+  const size_t R = dimArg(env, info[5], "crossEntropyBackwardBf16: R"), V = dimArg(env, info[6], "crossEntropyBackwardBf16: V");
+  const size_t n = product(env, {R, V}, "crossEntropyBackwardBf16: R·V");
+  auto logits = sizedArray<float>(env, info[0], "crossEntropyBackwardBf16: logits", n, "R·V");
+  auto targets = sizedArray<int32_t>(env, info[1], "crossEntropyBackwardBf16: targets", R, "R");
+  auto lse = sizedArray<float>(env, info[2], "crossEntropyBackwardBf16: lse", R, "R");
+  auto dloss = sizedArray<float>(env, info[3], "crossEntropyBackwardBf16: dloss", R, "R");
+  auto bits = sizedArray<uint16_t>(env, info[4], "crossEntropyBackwardBf16: bits", n, "R·V");
+  checkTargets(env, targets, V, "crossEntropyBackwardBf16");
+  fused::crossEntropyBackwardBf16(logits.data, targets.data, lse.data, dloss.data, bits.data, R, V);
+  return env.Undefined();
+}
+
 // ---- attention ---------------------------------------------------------------------------------------
 
 fused::AttentionShape shapeArg(Napi::Env env, const Napi::Value& v, const std::string& fn) {
@@ -424,6 +439,7 @@ void registerFused(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "ropeBackward", RopeBackward);
   exportFunction(env, exports, "crossEntropyForward", CrossEntropyForward);
   exportFunction(env, exports, "crossEntropyBackward", CrossEntropyBackward);
+  exportFunction(env, exports, "crossEntropyBackwardBf16", CrossEntropyBackwardBf16);
   exportFunction(env, exports, "attentionForward", AttentionForward);
   exportFunction(env, exports, "attentionBackward", AttentionBackward);
   exportFunction(env, exports, "swigluForward", SwigluForward);

@@ -226,6 +226,11 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   crossEntropyForward(logits: Buf, targets: Int32Array, losses: Buf, lse: Buf, R: number, V: number): void;
   /** dlogits (R, V) = dloss[r] · (softmax(logits[r]) − onehot(target[r])); 0 for ignored rows. */
   crossEntropyBackward(logits: Buf, targets: Int32Array, lse: Buf, dloss: Buf, dlogits: Buf, R: number, V: number, roundBf16?: boolean): void;
+  /**
+   * crossEntropyBackward's dlogits (R, V) as BF16 bits: bit for bit packBf16 of its float output, in
+   * one pass (the LM head's BF16 dgrad/wgrad operand, without a float32 dlogits pass in between).
+   */
+  crossEntropyBackwardBf16(logits: Buf, targets: Int32Array, lse: Buf, dloss: Buf, bits: Uint16Array, R: number, V: number): void;
 
   // ---- attention ---------------------------------------------------------------------------
   /**

@@ -55,6 +55,12 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
       crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V);
       r(round, dlogits);
     },
+    // The float output, then packBf16 of it: the definition the native kernel fuses.
+    crossEntropyBackwardBf16: (logits, targets, lse, dloss, bits, R, V) => {
+      const dlogits = new Float32Array(R * V);
+      crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V);
+      packBf16(dlogits, bits);
+    },
     attentionForward, attentionBackward,
     swigluForward: (h, a, R, F, round) => { swigluForward(h, a, R, F); r(round, a); },
     swigluBackward: (h, da, dh, R, F, round) => { swigluBackward(h, da, dh, R, F); r(round, dh); },
