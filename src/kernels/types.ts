@@ -279,6 +279,13 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
    */
   addInPlace(acc: Buf, x: Buf, roundBf16?: boolean): void;
   /**
+   * Token embedding: h (R, C) = scale·table[tokens[r]] (table (V, C)), each product formed in float64
+   * and stored in the buffer's precision (JavaScript's arithmetic on the elements).
+   */
+  embeddingForward(table: Buf, tokens: Int32Array, h: Buf, R: number, C: number, V: number, scale: number): void;
+  /** Its gradient: dtable[tokens[r]] += scale·dh[r] for r = 0 … R − 1 in order (float64 product and sum per element). */
+  embeddingBackward(dh: Buf, tokens: Int32Array, dtable: Buf, R: number, C: number, V: number, scale: number): void;
+  /**
    * Copies a column block: dst[r, dstCol0 + c] = src[r, srcCol0 + c] for r < R, c < cols, with src
    * (R, srcCols) and dst (R, dstCols) row-major (the QKV split and its backward concat).
    */

@@ -107,6 +107,12 @@ void addInPlace(float* acc, const float* x, int64_t n, bool roundBf16);
 void copyColumns(const float* src, int64_t srcCols, int64_t srcCol0, float* dst, int64_t dstCols, int64_t dstCol0,
                  int64_t R, int64_t cols);
 
+// ---- token embedding -------------------------------------------------------------------------------
+/** h (R, C) = float(scale·table[tokens[r]]) (product in float64); tokens in [0, V) (checked by the caller). */
+void embeddingForward(const float* table, const int32_t* tokens, float* h, int64_t R, int64_t C, double scale);
+/** dtable[tokens[r]] += scale·dh[r] for r in order (float64 product and sum, rounded once to float32). */
+void embeddingBackward(const float* dh, const int32_t* tokens, float* dtable, int64_t R, int64_t C, double scale);
+
 // ---- optimizer, monitors ----------------------------------------------------------------------------
 void adamw(float* w, const float* g, float* m, float* v, int64_t n, const AdamWParams& p);
 /** out (3R): Σx, Σx², Σx⁴ per row, float64 accumulation. */
