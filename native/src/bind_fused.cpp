@@ -393,43 +393,6 @@ Napi::Value AddInPlace(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// ---- token embedding ------------------------------------------------------------------------------------
-
-/** tokens (R) of a table (V, C): every index in [0, V) (the kernels index the table by them). */
-void checkTokens(Napi::Env env, const ArrayArg<int32_t>& tokens, size_t V, const char* fn) {
-  for (size_t r = 0; r < tokens.length; r++) {
-    const int32_t t = tokens.data[r];
-    if (t < 0 || static_cast<size_t>(t) >= V)
-      throwRange(env, std::string(fn) + ": tokens[" + std::to_string(r) + "] = " + std::to_string(t) + " is outside [0, " + std::to_string(V) + ")");
-  }
-}
-
-Napi::Value EmbeddingForward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  requireArgs(info, 7, "embeddingForward");
-  const size_t R = dimArg(env, info[4], "embeddingForward: R"), V = dimArg(env, info[5], "embeddingForward: V"), C = dimArg(env, info[6], "embeddingForward: C");
-  auto table = sizedArray<float>(env, info[0], "embeddingForward: table", product(env, {V, C}, "embeddingForward: V·C"), "V·C");
-  auto tokens = sizedArray<int32_t>(env, info[1], "embeddingForward: tokens", R, "R");
-  const double scale = numberArg(env, info[2], "embeddingForward: scale");
-  auto h = sizedArray<float>(env, info[3], "embeddingForward: h", product(env, {R, C}, "embeddingForward: R·C"), "R·C");
-  checkTokens(env, tokens, V, "embeddingForward");
-  fused::embeddingForward(table.data, tokens.data, scale, h.data, static_cast<int64_t>(R), static_cast<int64_t>(C));
-  return env.Undefined();
-}
-
-Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  requireArgs(info, 7, "embeddingBackward");
-  const size_t R = dimArg(env, info[4], "embeddingBackward: R"), V = dimArg(env, info[5], "embeddingBackward: V"), C = dimArg(env, info[6], "embeddingBackward: C");
-  auto dh = sizedArray<float>(env, info[0], "embeddingBackward: dh", product(env, {R, C}, "embeddingBackward: R·C"), "R·C");
-  auto tokens = sizedArray<int32_t>(env, info[1], "embeddingBackward: tokens", R, "R");
-  const double scale = numberArg(env, info[2], "embeddingBackward: scale");
-  auto dtable = sizedArray<float>(env, info[3], "embeddingBackward: dtable", product(env, {V, C}, "embeddingBackward: V·C"), "V·C");
-  checkTokens(env, tokens, V, "embeddingBackward");
-  fused::embeddingBackward(dh.data, tokens.data, scale, dtable.data, static_cast<int64_t>(R), static_cast<int64_t>(C));
-  return env.Undefined();
-}
-
 /** A column offset: an integer with col0 + cols ≤ width (the copy stays inside every row). */
 size_t columnArg(Napi::Env env, const Napi::Value& v, size_t cols, size_t width, const std::string& what) {
   const double col0 = numberArg(env, v, what);
@@ -474,8 +437,6 @@ void registerFused(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "adamw", Adamw);
   exportFunction(env, exports, "rowMoments", RowMoments);
   exportFunction(env, exports, "sumSquares", SumSquares);
-  exportFunction(env, exports, "embeddingForward", EmbeddingForward);
-  exportFunction(env, exports, "embeddingBackward", EmbeddingBackward);
   exportFunction(env, exports, "addInPlace", AddInPlace);
   exportFunction(env, exports, "copyColumns", CopyColumns);
 }

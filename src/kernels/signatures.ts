@@ -195,9 +195,6 @@ const fp8Scales = (pass: 'forward' | 'backward') =>
 /** Cross-entropy targets (R): a class index of the row's logits, or −1. */
 const targets: Typed<'targets', 'i32'> = { ...typed('i32')('targets', 'R'), each: { min: -1, below: 'V' }, note: '−1: an ignored row' };
 
-/** Token ids (R) of an embedding table (V, C). */
-const tokens: Typed<'tokens', 'i32'> = { ...typed('i32')('tokens', 'R'), each: { min: 0, below: 'V' } };
-
 const xieluParams = struct('p', 'XieluParams', [num('alphaP', 'finite'), num('alphaN', 'finite'), num('beta', 'finite'), num('eps', 'finite')]);
 
 // ---- the table -----------------------------------------------------------------------------------
@@ -265,9 +262,6 @@ export const KERNEL_SIGNATURES = {
   },
   rowMoments: { args: [floats('x', 'R·C'), int('R'), int('C'), f64('out', '3·R')] },
   sumSquares: { args: [floats('x')] },
-
-  embeddingForward: { args: [floats('table', 'V·C'), tokens, num('scale', 'finite'), floats('h', 'R·C'), int('R'), int('V'), int('C')] },
-  embeddingBackward: { args: [floats('dh', 'R·C'), tokens, num('scale', 'finite'), floats('dtable', 'V·C'), int('R'), int('V'), int('C')] },
 
   addInPlace: { args: [floats('acc'), floats('x', 'acc.length'), roundFlag] },
   // The column ranges (srcCol0 + cols ≤ srcCols, likewise dst) are checked by both backends, which index by them.

@@ -269,18 +269,6 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   /** Writes dx; returns ∂L/∂alphaP and ∂L/∂alphaN (the caller chains through softplus). */
   xieluBackward(x: Buf, dy: Buf, dx: Buf, p: XieluParams, roundBf16?: boolean): { dAlphaP: number; dAlphaN: number };
 
-  // ---- token embedding ---------------------------------------------------------------------
-  /**
-   * h (R, C) = scale·table[tokens[r]] (table (V, C); the product in float64, stored in the buffer's
-   * precision); every token in [0, V).
-   */
-  embeddingForward(table: Buf, tokens: Int32Array, scale: number, h: Buf, R: number, V: number, C: number): void;
-  /**
-   * dtable[tokens[r]] += scale·dh[r] for r = 0..R−1 in order (float64 arithmetic, stored in the
-   * buffer's precision): rows with the same token add in row order, whatever the thread count.
-   */
-  embeddingBackward(dh: Buf, tokens: Int32Array, scale: number, dtable: Buf, R: number, V: number, C: number): void;
-
   // ---- element-wise, copies ----------------------------------------------------------------
   /**
    * acc (n) += x (n) (float32 sums), then rounded to BF16 in the same pass when `roundBf16`

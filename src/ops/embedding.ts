@@ -23,13 +23,16 @@ export class EmbeddingOp implements TapeNode {
     for (let r = 0; r < R; r++) {
       const t = tokens[r];
       if (!(t >= 0 && t < V)) throw new RangeError(`EmbeddingOp: token ${t} at position ${r} is outside [0, ${V})`);
+      this.savedTokens[r] = t;
+      for (let c = 0; c < C; c++) h[r * C + c] = scale * table[t * C + c];
     }
-    this.savedTokens.set(tokens);
-    this.ctx.kernels.embeddingForward(table, this.savedTokens, scale, h, R, V, C);
     this.ctx.tape.record(this);
   }
   backward(): void {
-    const { R, C, V, scale, dtable, dh } = this;
-    this.ctx.kernels.embeddingBackward(dh, this.savedTokens, scale, dtable, R, V, C);
+    const { R, C, scale, dtable, dh } = this;
+    for (let r = 0; r < R; r++) {
+      const t = this.savedTokens[r];
+      for (let c = 0; c < C; c++) dtable[t * C + c] += scale * dh[r * C + c];
+    }
   }
 }

@@ -104,12 +104,6 @@ void addInPlace(float* acc, const float* x, int64_t n, bool roundBf16);
 void copyColumns(const float* src, int64_t srcCols, int64_t srcCol0, float* dst, int64_t dstCols, int64_t dstCol0,
                  int64_t R, int64_t cols);
 
-// ---- token embedding ----------------------------------------------------------------------------------
-/** h (R, C) = float32(scale·table[tokens[r]]) (product in float64); tokens already checked in [0, V). */
-void embeddingForward(const float* table, const int32_t* tokens, double scale, float* h, int64_t R, int64_t C);
-/** dtable[tokens[r]] = float32(dtable[tokens[r]] + scale·dh[r]) (float64 arithmetic) over rows r in order. */
-void embeddingBackward(const float* dh, const int32_t* tokens, double scale, float* dtable, int64_t R, int64_t C);
-
 // ---- optimizer, monitors ----------------------------------------------------------------------------
 void adamw(float* w, const float* g, float* m, float* v, int64_t n, const AdamWParams& p);
 /** out (3R): Σx, Σx², Σx⁴ per row, float64 accumulation. */

@@ -19,19 +19,3 @@ export function copyColumns(src: FloatArray, srcCols: number, srcCol0: number, d
     for (let c = 0; c < cols; c++) dst[d + c] = src[s + c];
   }
 }
-
-/** h (R, C) = scale·table[tokens[r]]: the product in float64, stored in the buffer's precision. */
-export function embeddingForward(table: FloatArray, tokens: Int32Array, scale: number, h: FloatArray, R: number, _V: number, C: number): void {
-  for (let r = 0; r < R; r++) {
-    const t = tokens[r] * C;
-    for (let c = 0; c < C; c++) h[r * C + c] = scale * table[t + c];
-  }
-}
-
-/** dtable[tokens[r]] += scale·dh[r], rows in order (float64 arithmetic, stored in the buffer's precision). */
-export function embeddingBackward(dh: FloatArray, tokens: Int32Array, scale: number, dtable: FloatArray, R: number, _V: number, C: number): void {
-  for (let r = 0; r < R; r++) {
-    const t = tokens[r] * C;
-    for (let c = 0; c < C; c++) dtable[t + c] += scale * dh[r * C + c];
-  }
-}

@@ -11,7 +11,7 @@ import {
 } from './activations.js';
 import { adamw } from './adamw.js';
 import { rowMoments, sumSquares } from './moments.js';
-import { addInPlace, copyColumns, embeddingBackward, embeddingForward } from './elementwise.js';
+import { addInPlace, copyColumns } from './elementwise.js';
 
 /**
  * The pure-TypeScript reference backend: plain loops, one thread, the living spec of every
@@ -69,7 +69,6 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
       return g;
     },
     adamw, rowMoments, sumSquares,
-    embeddingForward, embeddingBackward,
     addInPlace, copyColumns,
   };
 }
