@@ -83,6 +83,15 @@ Napi::Value PackBf16(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value UnpackBf16(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 2, "unpackBf16");
+  auto bits = typedArrayArg<uint16_t>(env, info[0], "unpackBf16: bits");
+  auto out = sizedArray<float>(env, info[1], "unpackBf16: out", bits.length, "bits.length");
+  unpackBf16Array(bits.data, bits.length, out.data);
+  return env.Undefined();
+}
+
 /** Unpacks {dtype, data, trans, invScale?} and checks data holds rows·cols elements. */
 GemmOperandView operandArg(Napi::Env env, const Napi::Value& v, const char* name, size_t elements) {
   const std::string what = std::string("gemm: ") + name;
@@ -221,6 +230,7 @@ void registerCastsAndGemm(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "quantizeDequantize", QuantizeDequantize);
   exportFunction(env, exports, "roundBf16", RoundBf16);
   exportFunction(env, exports, "packBf16", PackBf16);
+  exportFunction(env, exports, "unpackBf16", UnpackBf16);
   exportFunction(env, exports, "gemm", Gemm);
   exportFunction(env, exports, "isa", GetIsa);
   exportFunction(env, exports, "bestIsa", GetBestIsa);

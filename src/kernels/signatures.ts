@@ -207,6 +207,7 @@ export const KERNEL_SIGNATURES = {
   quantizeDequantize: { args: [floats('x'), format, num('scale', 'scale'), floats('out', 'x.length'), roundFlag] },
   roundBf16: { args: [floats('x'), floats('out', 'x.length')] },
   packBf16: { args: [floats('x'), u16('bits', 'x.length')] },
+  unpackBf16: { args: [u16('bits'), floats('out', 'bits.length')] },
 
   gemm: {
     args: [

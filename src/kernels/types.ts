@@ -194,6 +194,8 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   roundBf16(x: Buf, out: Buf): void;
   /** bits[i] = upper 16 bits of roundBf16(x[i]). */
   packBf16(x: Buf, bits: Uint16Array): void;
+  /** out[i] = the BF16 value bits[i] encodes (exact; the inverse of packBf16 on BF16 values). */
+  unpackBf16(bits: Uint16Array, out: Buf): void;
 
   // ---- GEMM --------------------------------------------------------------------------------
   /**

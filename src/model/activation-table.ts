@@ -120,3 +120,9 @@ export function buildActivationTable(c: ModelConfig, activations: ActivationPrec
   bwd('d.attn_fork.out', 'attn_fork', d);
   return specs;
 }
+
+/** Whether the table hands `name` on as a BF16 tensor it rounds (its values are then exact as BF16 bits). */
+export function isRoundedBf16(c: ModelConfig, activations: ActivationPrecision, name: string): boolean {
+  const spec = buildActivationTable(c, activations).find((e) => e.name === name);
+  return spec?.dtype === 'bf16' && spec.rounding === 'round';
+}

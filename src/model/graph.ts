@@ -2,7 +2,9 @@
  * The block wiring for one (B, T) shape: every op of the model, built once with its buffers and
  * reused every step (no allocation in the hot loop). The block reads the config's knobs only.
  * Forward activations and backward gradients live in buffers shared by all layers; what backward
- * needs is saved by each op on purpose (see each op's savedBytes()). Every tensor handed from one op
+ * needs is saved by each op on purpose (see each op's savedBytes()). The one exception is the fc1
+ * output h, which the MLP activation's backward reads: one buffer per layer, or one shared buffer
+ * refilled by recomputing fc1 in backward (`recomputeMlp`: less memory, one more GEMM per layer). Every tensor handed from one op
  * to the next is an entry of the activation table (activation-table.ts), bound here to its buffer;
  * a Boundary per producer op rounds the entries the recipe makes BF16 (recipe.activations).
  */
@@ -20,7 +22,7 @@ import { ForkOp, LayerScaleOp, SplitOp, residualAdd } from '../ops/elementwise.j
 import { EmbeddingOp } from '../ops/embedding.js';
 import { LmHeadLossOp } from '../ops/lm-head-loss.js';
 import { Boundary, type BoundTensor, type FusesRounding } from '../ops/boundary.js';
-import { buildActivationTable, type Producer } from './activation-table.js';
+import { buildActivationTable, isRoundedBf16, type Producer } from './activation-table.js';
 import { Fp8Operand } from '../ops/cast.js';
 import { attendCached, type CachedAttentionCast, type KvCache, type KvStorage } from './kv-cache.js';
 import { P_BOUND } from '../ops/attention.js';
@@ -68,7 +70,8 @@ export class ModelGraph {
   private readonly o: FloatArray; // (R, Hq·D)
   private readonly ao: FloatArray; // (R, d) out-proj output
   private readonly bo: FloatArray; // (R, d) branch output (aliases ao without post-op)
-  private readonly h: FloatArray; // (R, F1) fc1 output
+  private readonly h: FloatArray[]; // per layer (R, F1) fc1 output (one shared buffer unless kept per layer in float32)
+  private readonly hBits: Uint16Array[] | null; // per layer: h's BF16 bits, kept for backward (BF16 h, no recompute)
   private readonly a: FloatArray; // (R, F) activation output
   private readonly mo: FloatArray; // (R, d) fc2 output
   private readonly bm: FloatArray; // (R, d)
@@ -87,11 +90,11 @@ export class ModelGraph {
   private readonly lmHead: LinearOp;
   private readonly loss: LmHeadLossOp;
   /** Buffers of the cached (incremental decoding) path, allocated on first use. */
-  private decode: { qCodes: Uint8Array; kCodes: Uint8Array; vCodes: Uint8Array; oCodes: Uint8Array; qh: Float32Array; ops: { qkv: Fp8Operand; p: Fp8Operand; o: Fp8Operand }[] } | null = null;
+  private decode: { qCodes: Uint8Array; kCodes: Uint8Array; vCodes: Uint8Array; oCodes: Uint8Array; qh: Float32Array; ops: ({ qkv: Fp8Operand; p: Fp8Operand; o: Fp8Operand } | null)[] } | null = null;
 
   constructor(
     ctx: OpContext, c: ModelConfig, params: ParameterStore<FloatArray>, grads: ParameterStore<FloatArray>, B: number, T: number,
-    weightCache: (key: string) => WeightCastCache,
+    weightCache: (key: string) => WeightCastCache, recomputeMlp: boolean,
   ) {
     this.ctx = ctx;
     this.c = c;
@@ -119,7 +122,13 @@ export class ModelGraph {
     this.ao = f(R * d);
     const branchPost = c.postNorm || c.layerScale;
     this.bo = branchPost ? f(R * d) : this.ao;
-    this.h = f(R * F1);
+    // How the MLP activation's backward gets each layer's fc1 output h back: recomputed (one
+    // shared float32 h), or kept per layer — as BF16 bits when the table makes h a BF16 tensor
+    // (exact: h holds BF16 values; unpacked into one shared float32 h), else in float32.
+    const keepBits = !recomputeMlp && isRoundedBf16(c, ctx.recipe.activations, 'fc1.out');
+    const sharedH = recomputeMlp || keepBits ? f(R * F1) : null;
+    this.h = Array.from({ length: c.nLayers }, () => sharedH ?? f(R * F1));
+    this.hBits = keepBits ? Array.from({ length: c.nLayers }, () => ctx.u16(R * F1)) : null;
     this.a = f(R * F);
     this.mo = f(R * d);
     this.bm = branchPost ? f(R * d) : this.mo;
@@ -177,15 +186,20 @@ export class ModelGraph {
         if (c.layerScale) return new LayerScaleOp(ctx, label, R, d, P(scaleName), G(scaleName), x, y, dy, dx);
         return null;
       };
-      const fc1 = lin(i, 'mlp.fc1', gated ? [n.gate, n.up] : [n.up], F1, d, this.xa, this.h, dh, dxPre);
+      const fc1 = lin(i, 'mlp.fc1', gated ? [n.gate, n.up] : [n.up], F1, d, this.xa, this.h[i], dh, dxPre);
       const act = new ActivationOp(
-        ctx, `${pre}.mlp.act`, c.mlp, R, F, this.h, this.a, da, dh,
+        ctx, `${pre}.mlp.act`, c.mlp, R, F, this.h[i], this.a, da, dh,
         c.mlp === 'xielu' ? { ap: P(n.alphaP), an: P(n.alphaN), dap: G(n.alphaP), dan: G(n.alphaN) } : null,
-        () => {
-          // h is recomputed in backward, not saved; rounded again exactly as forward handed it on
-          fc1.recomputeOutput();
-          this.bounds[i].fc1?.roundForward();
-        },
+        recomputeMlp
+          ? () => {
+              // h is recomputed in backward, not kept; rounded again exactly as forward handed it on
+              fc1.recomputeOutput();
+              this.bounds[i].fc1?.roundForward();
+            }
+          : this.hBits
+            ? () => ctx.kernels.unpackBf16((this.hBits as Uint16Array[])[i], this.h[i])
+            : null,
+        recomputeMlp ? 0 : keepBits ? 2 * R * F1 : 4 * R * F1,
       );
       this.layers.push({
         fork1: new ForkOp(ctx, `${pre}.attn.fork`, dres, dbranch),
@@ -241,7 +255,7 @@ export class ModelGraph {
       'attn_post.out': this.bo,
       'attn_residual.out': this.res,
       'post_attn_norm.out': this.xa,
-      'fc1.out': this.h,
+      'fc1.out': this.h[0], // per layer: bound below
       'act.out': this.a,
       'fc2.out': this.mo,
       'rescale.out': this.mo,
@@ -285,7 +299,12 @@ export class ModelGraph {
     for (let i = 0; i < c.nLayers; i++) this.bounds.push({});
     for (const [producer, e] of byProducer) {
       if (!e.perLayer) this.top[producer] = new Boundary(ctx, producer, -1, e.fwd, e.bwd);
-      else for (let i = 0; i < c.nLayers; i++) this.bounds[i][producer] = new Boundary(ctx, `layers.${i}.${producer}`, i, e.fwd, e.bwd);
+      else {
+        for (let i = 0; i < c.nLayers; i++) {
+          const fwd = e.fwd.map((t) => (t.name === 'fc1.out' ? { ...t, buffer: this.h[i] } : t));
+          this.bounds[i][producer] = new Boundary(ctx, `layers.${i}.${producer}`, i, fwd, e.bwd);
+        }
+      }
     }
     // Where the producing kernel can round as it writes, it takes the rounding from its boundary
     // (the same bits in one pass instead of two).
@@ -364,7 +383,8 @@ export class ModelGraph {
       this.run(b.mlp_fork, L.fork2);
       this.run(b.post_attn_norm, L.postAttnNorm);
       this.run(b.fc1, L.fc1);
-      this.tap(i, 'mlp_intermediate', this.h);
+      if (this.hBits && this.ctx.training) this.ctx.kernels.packBf16(this.h[i], this.hBits[i]); // for backward only
+      this.tap(i, 'mlp_intermediate', this.h[i]);
       this.run(b.act, L.act);
       this.tap(i, 'mlp_post_act', this.a);
       this.run(b.fc2, L.fc2);
@@ -378,11 +398,11 @@ export class ModelGraph {
     this.run(this.top.final_norm, this.finalNorm);
   }
 
-  /** How a KV cache of this recipe stores K and V: FP8 codes when attention casts them, else the GEMM precision's width. */
-  kvStorage(): KvStorage {
-    const r = this.ctx.recipe;
-    if (r.gemm === 'fp8' && r.fp8Attention) return 'fp8';
-    return r.gemm === 'bf16' ? 'bf16' : 'fp32';
+  /** How a KV cache stores layer i's K and V, as its attention casts them: FP8 codes (FP8DPA), BF16
+   *  (BF16 attention: the bf16 recipe or a per-GEMM override of attn.dpa), else float32. */
+  kvStorage(i: number): KvStorage {
+    const a = this.layers[i].attention;
+    return a.fp8 ? 'fp8' : a.bf16 ? 'bf16' : 'fp32';
   }
 
   /**
@@ -397,7 +417,7 @@ export class ModelGraph {
     const n = this.T;
     const pos = cache.length;
     const D = c.headDim;
-    const storage = this.kvStorage();
+    const storage = this.kvStorage(i);
     if (!(this.qn instanceof Float32Array) || !(this.kn instanceof Float32Array) || !(this.v instanceof Float32Array) || !(this.o instanceof Float32Array)) {
       throw new TypeError('ModelGraph: the KV cache runs on float32 kernels');
     }
@@ -408,7 +428,8 @@ export class ModelGraph {
         vCodes: ctx.u8(this.v.length),
         oCodes: ctx.u8(this.o.length),
         qh: ctx.alloc(this.qn.length) as Float32Array, // the KV cache runs on float32 kernels (checked above)
-        ops: storage !== 'fp8' ? [] : this.layers.map((_, l) => {
+        ops: this.layers.map((_, l) => {
+          if (this.kvStorage(l) !== 'fp8') return null;
           const key = `layers.${l}.attn.dpa`;
           return { qkv: new Fp8Operand(ctx, l, key, 'attn.dpa', 'qkv'), p: new Fp8Operand(ctx, l, key, 'attn.dpa', 'p'), o: new Fp8Operand(ctx, l, key, 'attn.dpa', 'o') };
         }),
@@ -425,7 +446,7 @@ export class ModelGraph {
     let q = this.qn;
     let pScale: number | null = null;
     let qInv = 1;
-    const ops = storage === 'fp8' ? dec.ops[i] : null;
+    const ops = dec.ops[i];
     if (ops) {
       const scale = ops.qkv.scaleFor([this.qn, this.kn, this.v]);
       kn.quantize(this.qn, ops.qkv.format, scale, dec.qCodes);
@@ -438,7 +459,7 @@ export class ModelGraph {
       layerCache.writeCodes(pos, dec.kCodes, dec.vCodes, inv);
       pScale = ops.p.fusedScale(P_BOUND);
     } else {
-      if (r.gemm === 'bf16' && r.activations !== 'bf16') {
+      if (storage === 'bf16' && r.activations !== 'bf16') {
         kn.roundBf16(this.qn, this.qn);
         kn.roundBf16(this.kn, this.kn);
         kn.roundBf16(this.v, this.v);

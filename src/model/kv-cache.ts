@@ -112,11 +112,13 @@ export class KvCache {
   /** per-position inverse scales of FP8 storage (maxLen), reused by every layer */
   readonly invScratch: Float32Array;
 
-  constructor(storage: KvStorage, nLayers: number, maxLen: number, width: number, frozenWeightsEpoch = -2) {
+  /** storage: one for every layer, or one per layer (a per-GEMM override keeps a layer's attention BF16). */
+  constructor(storage: KvStorage | readonly KvStorage[], nLayers: number, maxLen: number, width: number, frozenWeightsEpoch = -2) {
     if (!(Number.isInteger(frozenWeightsEpoch) && frozenWeightsEpoch < -1)) throw new RangeError(`KvCache: frozenWeightsEpoch must be an integer < −1, got ${frozenWeightsEpoch}`);
+    if (typeof storage !== 'string' && storage.length !== nLayers) throw new RangeError(`KvCache: ${storage.length} storages for ${nLayers} layers`);
     this.frozenWeightsEpoch = frozenWeightsEpoch;
     this.maxLen = maxLen;
-    this.layers = Array.from({ length: nLayers }, () => new LayerKvCache(storage, maxLen, width));
+    this.layers = Array.from({ length: nLayers }, (_, i) => new LayerKvCache(typeof storage === 'string' ? storage : storage[i], maxLen, width));
     this.kScratch = new Float32Array(maxLen * width);
     this.vScratch = new Float32Array(maxLen * width);
     this.invScratch = new Float32Array(maxLen);

@@ -60,6 +60,16 @@ export interface ModelMemory {
  * Buf is the kernels' float buffer type: Float32Array normally; Float64Array when the model runs on
  * `createReferenceKernels('float64')` (fp32 recipe only), the mode gradient checks use.
  */
+/** How a model runs, beside its config and recipe. */
+export interface ModelOptions {
+  /** GEMMs that run in BF16 although the recipe is FP8 (rollback recovery). */
+  gemmOverrides?: readonly string[];
+  /** Recompute each MLP's fc1 output in backward instead of keeping one per layer (default false;
+   *  kept as BF16 bits under BF16 wide tensors, else float32): less memory, one more fc1 fprop
+   *  GEMM per layer; the same bits either way. */
+  recomputeMlp?: boolean;
+}
+
 export class Model<Buf extends FloatArray = Float32Array> {
   readonly config: ModelConfig;
   readonly recipe: PrecisionRecipe;
@@ -69,13 +79,14 @@ export class Model<Buf extends FloatArray = Float32Array> {
   readonly grads: ParameterStore<Buf>;
   readonly scaling: ScalingState;
   private readonly ctx: OpContext;
+  private readonly recomputeMlp: boolean;
   private readonly graphs = new Map<string, ModelGraph>();
   private readonly weightCaches = new Map<string, WeightCastCache>();
   /** Last weight-cast id handed to a KV cache (−2, −3, …). */
   private lastFrozenEpoch = -1;
 
   /** Allocates the parameter and gradient arenas and initialises parameters from `seed` (DESIGN §4). */
-  constructor(config: ModelConfig, kernels: Kernels<Buf>, recipe: PrecisionRecipe, seed: number, options: { gemmOverrides?: readonly string[] } = {}) {
+  constructor(config: ModelConfig, kernels: Kernels<Buf>, recipe: PrecisionRecipe, seed: number, options: ModelOptions = {}) {
     if (!Number.isInteger(seed)) throw new RangeError(`Model: seed must be an integer, got ${seed}`);
     const overrides = options.gemmOverrides ?? [];
     const valid = gemmKeys(config);
@@ -84,6 +95,7 @@ export class Model<Buf extends FloatArray = Float32Array> {
     }
     this.config = config;
     this.recipe = recipe;
+    this.recomputeMlp = options.recomputeMlp ?? false;
     this.kernels = kernels;
     const specs = buildParamSpecs(config);
     this.params = new ParameterStore(specs, (n) => kernels.alloc(n));
@@ -129,7 +141,7 @@ export class Model<Buf extends FloatArray = Float32Array> {
     const key = `${B}x${T}`;
     let g = this.graphs.get(key);
     if (!g) {
-      g = new ModelGraph(this.ctx, this.config, this.params, this.grads, B, T, (k) => this.weightCache(k));
+      g = new ModelGraph(this.ctx, this.config, this.params, this.grads, B, T, (k) => this.weightCache(k), this.recomputeMlp);
       this.graphs.set(key, g);
     }
     return g;
@@ -211,7 +223,8 @@ export class Model<Buf extends FloatArray = Float32Array> {
   /** An empty KV cache for this model and recipe (seqLen positions per layer), for logitsCached. */
   newKvCache(): KvCache {
     const c = this.config;
-    return new KvCache(this.graph(1, 1).kvStorage(), c.nLayers, c.seqLen, c.nKvHeads * c.headDim, --this.lastFrozenEpoch);
+    const g = this.graph(1, 1);
+    return new KvCache(Array.from({ length: c.nLayers }, (_, i) => g.kvStorage(i)), c.nLayers, c.seqLen, c.nKvHeads * c.headDim, --this.lastFrozenEpoch);
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
- * MLP activations, forward and backward side by side. Activations stay wide (DESIGN §3), but the
- * op saves nothing of size (R, Fin): its input h is the output of the fc1 linear, which backward
- * recomputes bit-identically from fc1's saved Q(x) (`refillInput`, one extra fprop GEMM) instead. SwiGLU and Smooth-SwiGLU read h (R, 2F) = [gate | up];
+ * MLP activations, forward and backward side by side. Activations stay wide (DESIGN §3). Backward
+ * reads the op's input h, the fc1 output, as forward saw it: kept per layer (as its BF16 bits when
+ * h is a BF16 tensor, else float32) or, with recomputeMlp, recomputed bit-identically from fc1's
+ * saved Q(x) (one extra fprop GEMM per layer, nothing of size (R, Fin) kept). SwiGLU and Smooth-SwiGLU read h (R, 2F) = [gate | up];
  * Smooth-SwiGLU also saves s (R) = max|gate| per token, which RowScaleOp multiplies back into the
  * fc2 output. xIELU's α's are softplus-parametrised: α_p = softplus(a_p), α_n = β + softplus(a_n).
  */
@@ -38,8 +39,11 @@ export class ActivationOp implements TapeNode, FusesRounding {
     private readonly h: FloatArray, private readonly a: FloatArray, private readonly da: FloatArray, private readonly dh: FloatArray,
     /** xIELU raw parameters a_p (1), a_n (1) and their accumulated gradients. */
     private readonly xielu: { ap: FloatArray; an: FloatArray; dap: FloatArray; dan: FloatArray } | null,
-    /** Rewrites h (R, Fin) exactly as forward saw it (e.g. fc1's recomputeOutput); runs first in backward. */
-    private readonly refillInput: () => void,
+    /** Rewrites h (R, Fin) exactly as forward saw it (fc1's recomputeOutput, or its BF16 bits
+     *  unpacked); runs first in backward. Null: h is this op's own buffer and still holds it. */
+    private readonly refillInput: (() => void) | null,
+    /** Bytes the graph keeps for this op's backward to get h back (its own h, or h's BF16 bits). */
+    private readonly keptInputBytes: number,
   ) {
     this.label = label;
     const fin = kind === 'swiglu' || kind === 'smooth-swiglu' ? 2 * F : F;
@@ -50,7 +54,7 @@ export class ActivationOp implements TapeNode, FusesRounding {
   }
 
   savedBytes(): number {
-    return this.s.byteLength;
+    return this.s.byteLength + this.keptInputBytes;
   }
 
   private xieluParams() {
@@ -79,7 +83,7 @@ export class ActivationOp implements TapeNode, FusesRounding {
 
   backward(): void {
     const k = this.ctx.kernels;
-    this.refillInput();
+    this.refillInput?.();
     const h = this.h;
     const round = this.roundDh;
     switch (this.kind) {

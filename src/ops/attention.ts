@@ -51,9 +51,10 @@ export class AttentionOp implements TapeNode, FusesRounding {
   /** FP8DPA: the dQ/dK/dV fake-quantizations round to BF16 as they write (taken from the op's boundary). */
   private roundDqkv: [boolean, boolean, boolean] = [false, false, false];
   private readonly shape: AttentionShape;
-  private readonly fp8: boolean;
+  /** FP8DPA (an FP8 recipe with fp8Attention, not overridden). */
+  readonly fp8: boolean;
   /** BF16 attention (recipe 'bf16' or a per-GEMM override): every product operand BF16. */
-  private readonly bf16: boolean;
+  readonly bf16: boolean;
   private readonly lse: FloatArray; // (B, Hq, T)
   // FP8DPA saves
   private readonly qCodes: Uint8Array | null; // (B, T, Hq, D)

@@ -15,11 +15,12 @@ import { formatBytes, planTrainingMemory } from './memory.js';
  * gradient arena, weight casts and the graph's buffers for B × T (allocated by the first pass).
  */
 export function checkEvalMemory(c: ModelConfig, recipe: PrecisionRecipe, B: number, T: number, limit = totalmem()): void {
-  const plan = planTrainingMemory(c, recipe, B, T, { m1: 'fp32', m2: 'fp32' });
+  // Inference models share one fc1-output buffer (inference.ts), as recomputeMlp does.
+  const plan = planTrainingMemory(c, recipe, B, T, { m1: 'fp32', m2: 'fp32' }, { recomputeMlp: true });
   const fixed = plan.parameters + plan.gradients + plan.weightCasts;
   const need = fixed + plan.activations;
   if (need <= limit) return;
-  const perSequence = planTrainingMemory(c, recipe, 1, T, { m1: 'fp32', m2: 'fp32' }).activations;
+  const perSequence = planTrainingMemory(c, recipe, 1, T, { m1: 'fp32', m2: 'fp32' }, { recomputeMlp: true }).activations;
   const fits = Math.floor((limit - fixed) / perSequence);
   throw new RangeError(
     `--batch ${B}: evaluating ${B} sequences × ${T} tokens at once needs about ${formatBytes(need)} (activations ≈${formatBytes(plan.activations)}, ` +

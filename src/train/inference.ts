@@ -26,6 +26,9 @@ export interface LoadedModel {
   scalingLoaded: boolean;
 }
 
+/** Forward passes only: one shared fc1-output buffer (recomputeMlp), not one per layer. */
+const INFERENCE_OPTIONS = { recomputeMlp: true } as const;
+
 /**
  * Builds a model from a checkpoint (directory, checkpoints/ folder or run directory). The
  * precision defaults to the one it was trained in.
@@ -38,7 +41,7 @@ export function loadModelForInference(path: string, kernels: Kernels, precision?
     if (recipe.gemm === 'fp8' && recipe.scaling === 'delayed' && !options.freshScales) {
       throw new Error(`${path}: a Hugging Face model has no FP8 scaling state; evaluating ${recipe.name} needs --fresh-scales (or --precision bf16/fp32)`);
     }
-    const model = new Model(hf.config, kernels, recipe, 0);
+    const model = new Model(hf.config, kernels, recipe, 0, INFERENCE_OPTIONS);
     model.params.data.set(hfWeightsFor(hf, model.params));
     return { checkpoint: { dir: hf.dir, trainerState: null, tokenizerJson: hf.tokenizerJson }, model, trainConfig: null, scalingLoaded: false };
   }
@@ -51,7 +54,7 @@ export function loadModelForInference(path: string, kernels: Kernels, precision?
   const recipe = recipeOf({ precision: precision ?? trainConfig?.precision ?? 'fp32', fp8Attention: trainConfig?.fp8Attention ?? true, fp8LmHead: trainConfig?.fp8LmHead ?? false, activations });
   // GEMMs a rollback switched to BF16 stay BF16 when the run's own precision is evaluated.
   const gemmOverrides = precision === undefined && Array.isArray(trainConfig?.gemmOverrides) ? trainConfig.gemmOverrides : [];
-  const model = new Model(config, kernels, recipe, 0, { gemmOverrides });
+  const model = new Model(config, kernels, recipe, 0, { ...INFERENCE_OPTIONS, gemmOverrides });
   const weights = modelWeightsFrom(ckpt, model.params);
   model.params.data.set(weights);
   let scalingLoaded = false;

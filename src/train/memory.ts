@@ -11,6 +11,7 @@
  */
 import { blockWidths, type ModelConfig } from '../model/config.js';
 import { buildParamSpecs, shapeSize } from '../model/params.js';
+import { isRoundedBf16 } from '../model/activation-table.js';
 import type { PrecisionRecipe } from '../numerics/recipe.js';
 import { CHUNK_ELEMENTS } from '../ops/lm-head-loss.js';
 import type { AdamW, OptimizerPrecision } from '../optim/adamw.js';
@@ -62,7 +63,10 @@ function operandBytes(gemm: PrecisionRecipe['gemm']): number {
  * Memory of a run: model config, recipe, micro-batch B × T and optimizer state precisions.
  * Bytes; `activations` is an estimate (graph.ts buffers + each op's saved tensors + scratch).
  */
-export function planTrainingMemory(c: ModelConfig, recipe: PrecisionRecipe, B: number, T: number, optimizer: Pick<OptimizerPrecision, 'm1' | 'm2'>): MemoryPlan {
+export function planTrainingMemory(
+  c: ModelConfig, recipe: PrecisionRecipe, B: number, T: number, optimizer: Pick<OptimizerPrecision, 'm1' | 'm2'>,
+  options: { recomputeMlp?: boolean } = {},
+): MemoryPlan {
   const specs = buildParamSpecs(c);
   let n = 0;
   let largest = 0;
@@ -99,7 +103,7 @@ export function planTrainingMemory(c: ModelConfig, recipe: PrecisionRecipe, B: n
   const headRow = 4 * d; // the fused head keeps dx (R, d)
   // Cast scratch: the largest operand codes of one GEMM (input and gradient) plus the logits and dlogits chunks.
   const scratch = 2 * R * Math.max(F1, Wq + 2 * Wkv, d) * 4 + 2 * 4 * Math.min(CHUNK_ELEMENTS, R * c.vocabSize);
-  const activations = R * (4 * (forwardRow + backwardRow) + c.nLayers * savedRow + headRow) + scratch;
+  const activations = R * (4 * (forwardRow + backwardRow) + c.nLayers * savedRow + headRow) + scratch + (options.recomputeMlp ? 0 : recomputeSavings(c, recipe, B, T));
   // Scaling state: an amax history per scaled operand (3 per FP8 linear, 6 for FP8 attention).
   const slots = recipe.gemm !== 'fp8' ? 0 : c.nLayers * (4 * 3 + (recipe.fp8Attention ? 6 : 0)) + (recipe.fp8LmHead ? 3 : 0);
   const scaling = 4 * recipe.amaxHistoryLen * slots;
@@ -110,6 +114,16 @@ export function planTrainingMemory(c: ModelConfig, recipe: PrecisionRecipe, B: n
   const workspace = (recipe.gemm === 'fp32' ? 4 : 2) * largestB + 2 ** 20;
   const total = parameters + gradients + optimizerBytes + weightCasts + activations + scaling + workspace;
   return { parameters, gradients, optimizer: optimizerBytes, weightCasts, activations, scaling, workspace, total };
+}
+
+/**
+ * Bytes recomputeMlp saves (graph.ts): without it every layer keeps its fc1 output (R × F1) for
+ * backward — as BF16 bits when the recipe's tensors are BF16, else float32 beside the one buffer
+ * the forward writes anyway.
+ */
+export function recomputeSavings(c: ModelConfig, recipe: Pick<PrecisionRecipe, 'activations'>, B: number, T: number): number {
+  const perLayer = B * T * blockWidths(c).F1;
+  return isRoundedBf16(c, recipe.activations, 'fc1.out') ? 2 * perLayer * c.nLayers : 4 * perLayer * (c.nLayers - 1);
 }
 
 /** "1.23 GiB" */

@@ -33,7 +33,7 @@ import { assertSameFingerprint, soloCommunicator, type Communicator } from './di
 import { hfWeightsFor, isHfModelDir, readHfModel } from './hf-import.js';
 import { fromHfConfig } from '../model/hf-config.js';
 import type { ParamTable } from './checkpoint.js';
-import { describeMemoryPlan, formatBytes, planTrainingMemory } from './memory.js';
+import { describeMemoryPlan, formatBytes, planTrainingMemory, recomputeSavings } from './memory.js';
 import { validateForecastModel, type ForecastModel } from '../monitor/forecast.js';
 
 /** Reads a fitted forecaster (fog8 forecast-eval --save); errors name the file. */
@@ -415,19 +415,19 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   validateSchedule({ kind: config.schedule, peakLr: config.lr, minLr: config.minLr, warmupSteps: config.warmup, totalSteps: config.steps, cooldownFraction: config.cooldownFraction });
   // The plan comes before any allocation: a size this machine cannot hold is refused here, not by the OS.
   const microB = config.batch / config.microBatches;
-  const plan = planTrainingMemory(modelConfig, recipe, microB, T, { m1: config.m1Precision, m2: config.m2Precision });
+  const plan = planTrainingMemory(modelConfig, recipe, microB, T, { m1: config.m1Precision, m2: config.m2Precision }, { recomputeMlp: config.recomputeMlp });
   say(`  model: vocabulary ${modelConfig.vocabSize}, ${(flopsPerToken(modelConfig) / 1e9).toFixed(3)} GFLOP per token (matmul, fwd+bwd); memory plan for micro-batch ${microB}×${T}: ${describeMemoryPlan(plan)}`);
   const ram = opts.memoryLimit ?? totalmem();
   if (plan.total > ram) {
     throw new ConfigError(
       `memory plan ≈${formatBytes(plan.total)} exceeds ${opts.memoryLimit === undefined ? "this machine's" : 'the limit of'} ${formatBytes(ram)} of RAM (${config.preset}/${config.size}, micro-batch ${microB}×${T}): ` +
         `parameters, gradients and optimizer state alone take ${formatBytes(plan.parameters + plan.gradients + plan.optimizer)}; ` +
-        'use more --micro-batches (smaller micro-batch), a shorter --seq, fp16/fp8 --m1-precision/--m2-precision, or a smaller --size',
+        `use ${config.recomputeMlp ? '' : '--recompute-mlp (saves ≈' + formatBytes(recomputeSavings(modelConfig, recipe, microB, T)) + '), '}more --micro-batches (smaller micro-batch), a shorter --seq, fp16/fp8 --m1-precision/--m2-precision, or a smaller --size`,
     );
   }
   // Kernels (and a first-use GEMM tune) only once every config, data and memory check has passed.
   const kernels = await opts.loadKernels(config.kernels, config.threads);
-  const model = new Model(modelConfig, kernels, recipe, config.seed, { gemmOverrides: config.gemmOverrides });
+  const model = new Model(modelConfig, kernels, recipe, config.seed, { gemmOverrides: config.gemmOverrides, recomputeMlp: config.recomputeMlp });
   const forecastModel = config.forecasterModel === null ? null : readForecastModel(config.forecasterModel);
   const optimizer = new AdamW(optimizedTensors(model), kernels, { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay }, {
     master: config.masterPrecision,

@@ -341,9 +341,9 @@ export class Trainer {
         const batch = this.p.train.next();
         localLosses[j - firstMicroBatch] = model.forwardBackward(batch, 1 / M, this.monitor);
         if (L > 1) {
-          // Accumulate in float32, micro-batch order (each micro-batch's gradient on its own first).
-          const acc = this.accumulated as Float32Array;
-          for (let i = 0; i < acc.length; i++) acc[i] += grads[i];
+          // Accumulate in float32, micro-batch order (each micro-batch's gradient on its own first);
+          // the kernel's float32 add is what `acc[i] += grads[i]` stores, threaded.
+          kernels.addInPlace(this.accumulated as Float32Array, grads);
         }
         stepTokens += batch.B * batch.T * N;
       }

@@ -192,6 +192,38 @@ test('roundBf16 and packBf16: RNE on the top 16 bits, NaN stays NaN', async (t) 
   }
 });
 
+test('unpackBf16: all 65 536 BF16 codes decode to bits·2¹⁶ exactly (NaN payloads kept), on a threaded length too; packBf16 inverts it', async (t) => {
+  // Independent decode: the code in the top half of a float32's bits, read through a DataView.
+  const view = new DataView(new ArrayBuffer(4));
+  const expected = (code: number): number => {
+    view.setUint32(0, code << 16, true);
+    return view.getFloat32(0, true);
+  };
+  for (const k of await backends()) {
+    await t.test(k.name, () => {
+      const codes = Uint16Array.from({ length: 65536 }, (_, i) => i);
+      const out = new Float32Array(codes.length);
+      k.unpackBf16(codes, out);
+      const outBits = new Uint32Array(out.buffer);
+      for (let c = 0; c < 65536; c++) {
+        const e = expected(c);
+        if (Number.isNaN(e)) assert.ok(Number.isNaN(out[c]), `code 0x${c.toString(16)}`);
+        else assert.equal(outBits[c], c << 16 >>> 0, `code 0x${c.toString(16)}: ${out[c]} vs ${e}`);
+      }
+      const finite = codes.filter((c) => !Number.isNaN(expected(c)));
+      const back = new Uint16Array(finite.length);
+      const values = new Float32Array(finite.length);
+      k.unpackBf16(finite, values);
+      k.packBf16(values, back);
+      assert.deepEqual(back, finite);
+      const long = Uint16Array.from({ length: 300_001 }, (_, i) => (i * 40503) & 0x7f7f);
+      const wide = new Float32Array(long.length);
+      k.unpackBf16(long, wide);
+      for (let i = 0; i < long.length; i += 997) assert.equal(new Uint32Array(wide.buffer, i * 4, 1)[0], long[i] << 16, `i = ${i}`);
+    });
+  }
+});
+
 test('cast error sums: native equals the reference to 1e-5 on a threaded 300k-element cast (both paths)', async () => {
   const ks = await backends();
   if (ks.length < 2) return; // native absent: the test above already checked the reference

@@ -39,9 +39,9 @@ test('tunePolicyFromEnv: auto by default, an unknown value names the allowed one
 });
 
 test('candidates: tiles at a middle blocking, then blockings; names are MRxNR-kcKC-mcMC-ncNC with MC, NC multiples of the tile', () => {
-  assert.deepEqual(tileCandidates(['12x32', '6x64']), ['12x32-kc384-mc96-nc512', '6x64-kc384-mc96-nc512']);
-  assert.deepEqual(blockingCandidates('14x32', 'quick'), ['14x32-kc256-mc98-nc512', '14x32-kc384-mc98-nc512', '14x32-kc512-mc98-nc512']);
-  assert.equal(blockingCandidates('8x48', 'full').length, 27);
+  assert.deepEqual(tileCandidates(['12x32', '6x64']), ['12x32-kc384-mc96-nc1024', '6x64-kc384-mc96-nc1024']);
+  assert.deepEqual(blockingCandidates('14x32', 'quick'), ['14x32-kc256-mc98-nc1024', '14x32-kc384-mc98-nc1024', '14x32-kc512-mc98-nc1024']);
+  assert.equal(blockingCandidates('8x48', 'full').length, 36);
   for (const v of allCandidates(['14x32', '8x48'])) {
     const m = /^(\d+)x(\d+)-kc(\d+)-mc(\d+)-nc(\d+)$/.exec(v);
     assert.ok(m, v);

@@ -70,6 +70,27 @@ for (const kernels of await backends()) {
   }
 }
 
+test('KV cache with a per-GEMM override of attn.dpa (rollback): that layer caches BF16 and attends as BF16 attention; cached logits equal the full window', async () => {
+  const [reference] = await backends();
+  for (const recipe of ['fp8-delayed', 'fp32']) {
+    const m = new Model(config, reference, resolvePrecision(recipe), 11, { gemmOverrides: ['layers.1.attn.dpa'] });
+    let i = 0;
+    for (const s of m.scaling.slots()) s.setScale([0.5, 4, 64, 1][i++ % 4]);
+    const cache = m.newKvCache();
+    const fp8 = recipe === 'fp8-delayed';
+    assert.equal(cache.layers[1].storage, 'bf16');
+    assert.equal(cache.layers[0].storage, fp8 ? 'fp8' : 'fp32');
+    const full = Float32Array.from(m.logits(tokens, tokens.length));
+    const cached = new Float32Array(full.length);
+    let pos = 0;
+    for (const n of [9, ...Array(31).fill(1)] as number[]) {
+      cached.set(m.logitsCached(tokens.subarray(pos, pos + n), cache), pos * config.vocabSize);
+      pos += n;
+    }
+    assert.deepEqual(cached, full, recipe);
+  }
+});
+
 test('generation past seqLen: the cache restarts from the last half window and keeps producing tokens', async () => {
   const [reference] = await backends();
   const m = model(reference, 'fp8-delayed');

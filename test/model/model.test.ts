@@ -344,16 +344,19 @@ test('activation memory: every saved byte accounted by hand (llama3, fp8-delayed
   const F = c.ffnDim;
   const norm = R * d * 4 + R * 4; // float32 input + rstd
   const lse = B * c.nHeads * T * 4;
+  const h = R * 2 * F; // the MLP activation's input, the fc1 output (R, 2F): SwiGLU has no per-token s
   const perLayer = {
-    // norms; Q(x) of qkv, out, fc1, fc2 (1 byte); attention's Q, K, V, O codes + lse; the MLP
-    // activation saves nothing (fc1's output is recomputed), SwiGLU has no per-token s
-    'fp8-delayed': 2 * norm + (R * d + R * Wq + R * d + R * F) + (2 * R * Wq + 2 * R * Wkv + lse),
-    fp32: 2 * norm + 4 * (R * d + R * Wq + R * d + R * F) + 4 * (2 * R * Wq + 2 * R * Wkv) + lse,
+    // norms; Q(x) of qkv, out, fc1, fc2 (1 byte); attention's Q, K, V, O codes + lse; h as BF16 bits
+    'fp8-delayed': 2 * norm + (R * d + R * Wq + R * d + R * F) + (2 * R * Wq + 2 * R * Wkv + lse) + 2 * h,
+    fp32: 2 * norm + 4 * (R * d + R * Wq + R * d + R * F) + 4 * (2 * R * Wq + 2 * R * Wkv) + lse + 4 * h,
   };
   for (const [recipe, layer] of Object.entries(perLayer)) {
     // + final norm, the LM head's input gradient (R, d) float32 (the fused head keeps no logits), token ids
     const expected = c.nLayers * layer + norm + R * d * 4 + R * 4;
     assert.equal(new Model(c, kernels, resolvePrecision(recipe), 1).activationBytes(B, T), expected, recipe);
+    // recomputeMlp keeps no h: fc1's output is recomputed from its saved Q(x)
+    const recompute = new Model(c, kernels, resolvePrecision(recipe), 1, { recomputeMlp: true }).activationBytes(B, T);
+    assert.equal(recompute, expected - c.nLayers * (recipe === 'fp32' ? 4 : 2) * h, `${recipe} recomputeMlp`);
   }
   for (const size of ['s']) { // m measures 0.389 (llama3) and 0.450 (fog-xielu): see docs/model.md
     for (const preset of ['llama3', 'fog-xielu']) {
@@ -467,6 +470,50 @@ test('gradient accumulation: N micro-batches of B/N sequences (1/N each) = one b
         norm += g[i] ** 2;
       }
       assert.ok(Math.sqrt(diff) <= 1e-5 * Math.sqrt(norm) + 1e-12, `N=${N} ${s.name}: |Δ| ${Math.sqrt(diff)} vs |g| ${Math.sqrt(norm)}`);
+    }
+  }
+});
+
+test('recomputeMlp: the fc1 output recomputed in backward gives the same loss, gradients and amaxes as keeping it per layer (BF16 bits or float32); it holds that much less', async () => {
+  const { loadKernels } = await import('../../src/kernels/index.js');
+  const backends: Kernels[] = [kernels];
+  try {
+    backends.push(loadKernels('native'));
+  } catch {
+    // no addon here: the reference backend alone
+  }
+  for (const k of backends) {
+    for (const [preset, recipe] of [['llama3', 'fp8-delayed'], ['fog-xielu', 'bf16'], ['llama3-smooth-swiglu', 'fp8-current'], ['llama3', 'fp32'], ['fog-gelu', 'fp8-delayed-fp32wide']]) {
+      const c = resolveModelConfig({ preset, size: 'tiny' });
+      const run = (recomputeMlp: boolean) => {
+        const precision = recipe === 'fp8-delayed-fp32wide' ? resolvePrecision({ base: 'fp8-delayed', activations: 'fp32' }) : resolvePrecision(recipe);
+        const m = new Model(c, k, precision, 5, { recomputeMlp });
+        const mlp: number[] = [];
+        const sink: MonitorSink = { tensor: (_l, name, x) => { if (name === 'mlp_intermediate') mlp.push(Array.from(x).reduce((s, v) => s + v, 0)); }, cast: () => {}, maxLogit: () => {} };
+        const losses: number[] = [];
+        for (let step = 0; step < 2; step++) {
+          m.beginOptimizerStep();
+          m.zeroGrads();
+          losses.push(m.forwardBackward(makeBatch(c, 2, 8, step), 1, sink));
+          m.scaling.updateForward();
+          m.scaling.updateBackward();
+        }
+        return { m, losses, grads: Float32Array.from(m.grads.data), amax: m.scaling.slots().map((s) => [...s.amaxHistory]), mlp };
+      };
+      const kept = run(false);
+      const recomputed = run(true);
+      const label = `${k.name} ${preset} ${recipe}`;
+      assert.deepEqual(recomputed.losses, kept.losses, `${label}: losses`);
+      assert.deepEqual(recomputed.grads, kept.grads, `${label}: gradients`);
+      assert.deepEqual(recomputed.amax, kept.amax, `${label}: amax histories`);
+      assert.deepEqual(recomputed.mlp, kept.mlp, `${label}: the monitored fc1 outputs`);
+      const F1 = c.mlp === 'swiglu' || c.mlp === 'smooth-swiglu' ? 2 * c.ffnDim : c.ffnDim;
+      const held = (m: Model) => m.memory().activations;
+      // BF16 h: every layer's bits (2 bytes); float32 h: every layer's own buffer but the one a recompute shares.
+      const bf16 = recipe !== 'fp32' && recipe !== 'fp8-delayed-fp32wide';
+      const R = 2 * 8;
+      assert.equal(held(kept.m) - held(recomputed.m), bf16 ? 2 * R * F1 * c.nLayers : 4 * R * F1 * (c.nLayers - 1), `${label}: bytes held`);
+      assert.equal(kept.m.activationBytes(2, 8) - recomputed.m.activationBytes(2, 8), (bf16 ? 2 : 4) * R * F1 * c.nLayers, `${label}: saved for backward`);
     }
   }
 });

@@ -28,7 +28,7 @@ function activation(ctx: OpContext, kind: ActivationKind, hSource: FloatArray, x
   const dh = ctx.alloc(R * fin);
   const a = ctx.alloc(R * F); // (R, F)
   const da = ctx.alloc(R * F);
-  const op = new ActivationOp(ctx, 'act', kind, R, F, h, a, da, dh, xielu, () => h.set(hSource));
+  const op = new ActivationOp(ctx, 'act', kind, R, F, h, a, da, dh, xielu, () => h.set(hSource), 0);
   return { op, h, dh, a, da };
 }
 

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from '../../src/train/config.js';
@@ -19,7 +19,23 @@ import { writeCountingDataset } from './helpers.js';
 
 const hasMpirun = spawnSync('mpirun', ['--version'], { encoding: 'utf8' }).status === 0;
 const hasAddon = mpiAvailable();
-const built = existsSync(resolve('dist/src/cli/main.js'));
+/** Newest modification time (ms) of the .ts files under dir. */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile() && e.name.endsWith('.ts')) newest = Math.max(newest, statSync(join(e.parentPath, e.name)).mtimeMs);
+  }
+  return newest;
+}
+// mpirun runs the CLI from dist/, the in-process side runs src/: a dist/ older than src/ compares
+// two different programs (non-identical losses that look like a distributed bug), so rebuild it.
+const distMain = resolve('dist/src/cli/main.js');
+if (existsSync(distMain) && statSync(distMain).mtimeMs < newestSource(resolve('src'))) {
+  console.log('dist/ is older than src/: rebuilding it (tsc -p tsconfig.build.json) for the mpirun side');
+  const r = spawnSync(process.execPath, [resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`rebuilding dist/ failed: ${r.stdout}${r.stderr}`);
+}
+const built = existsSync(distMain);
 const skip = hasMpirun && hasAddon && built ? false : `needs mpirun and the MPI addon (Debian ${'openmpi-bin libopenmpi-dev'}, then npm run build): mpirun ${hasMpirun ? 'found' : 'missing'}, addon ${hasAddon ? 'with MPI' : 'without MPI'}, dist ${built ? 'built' : 'missing'}`;
 if (skip && process.env.CI) {
   test('Open MPI is installed in CI (.ci/install-openmpi.sh)', () => assert.fail(String(skip)));

@@ -1,6 +1,6 @@
 /**
  * Child process of memory.test.ts (run with --expose-gc): builds a model, its optimizer and one
- * training step for CASE = [preset, size, precision, B, T], and prints the measured ArrayBuffer
+ * training step for CASE = [preset, size, precision, B, T, recomputeMlp?], and prints the measured ArrayBuffer
  * bytes of each part next to planTrainingMemory's figures and measureTrainingMemory's, as JSON.
  */
 import { loadKernels } from '../../src/kernels/index.js';
@@ -19,7 +19,7 @@ const used = (): number => {
   gc();
   return process.memoryUsage().arrayBuffers;
 };
-const [preset, size, precision, B, T] = JSON.parse(process.env.FOG8_MEMORY_CASE ?? '') as [string, string, string, number, number];
+const [preset, size, precision, B, T, recomputeMlp = false] = JSON.parse(process.env.FOG8_MEMORY_CASE ?? '') as [string, string, string, number, number, boolean?];
 const kernels = loadKernels();
 const c = resolveModelConfig({ preset, size, seqLen: T });
 const recipe = resolvePrecision(precision);
@@ -27,10 +27,10 @@ const inputs = new Int32Array(B * T).fill(3);
 const targets = new Int32Array(B * T).fill(5);
 // A first step of a throwaway model loads everything allocated once per process (the addon's RoPE
 // frequency table on the TS side, module state), so that the deltas below are this model's alone.
-const warm = new Model(c, kernels, recipe, 2); // kept alive to the end: freeing it would lag the counts below
+const warm = new Model(c, kernels, recipe, 2, { recomputeMlp }); // kept alive to the end: freeing it would lag the counts below
 warm.forwardBackward({ inputs, targets, B, T }, 1);
 const a0 = used();
-const model = new Model(c, kernels, recipe, 1);
+const model = new Model(c, kernels, recipe, 1, { recomputeMlp });
 const a1 = used();
 const optimizer = new AdamW(optimizedTensors(model), kernels);
 const a2 = used();
@@ -40,6 +40,6 @@ const a3 = used();
 model.beginOptimizerStep();
 model.forwardBackward({ inputs, targets, B, T }, 1); // a second step holds no more
 const a4 = used();
-const plan = planTrainingMemory(c, recipe, B, T, { m1: 'fp32', m2: 'fp32' });
+const plan = planTrainingMemory(c, recipe, B, T, { m1: 'fp32', m2: 'fp32' }, { recomputeMlp });
 const figure = measureTrainingMemory(model, optimizer);
 console.log(JSON.stringify({ measured: { arenas: a1 - a0, optimizer: a2 - a1, step: a3 - a2, all: a3 - a0, secondStep: a4 - a3 }, plan, figure, keep: [model.params.size, optimizer.size, warm.params.size] }));

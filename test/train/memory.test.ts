@@ -12,14 +12,14 @@ const probeScript = fileURLToPath(new URL('./memory-probe.ts', import.meta.url))
 const run = promisify(execFile);
 
 /** Runs memory-probe.ts for each case in a fresh process (ArrayBuffer accounting is only clean without earlier garbage), all at once. */
-async function probe(cases: (string | number)[][]): Promise<{ measured: Record<string, number>; plan: MemoryPlan; figure: MeasuredMemory }[]> {
+async function probe(cases: (string | number | boolean)[][]): Promise<{ measured: Record<string, number>; plan: MemoryPlan; figure: MeasuredMemory }[]> {
   const outputs = await Promise.all(cases.map((kase) =>
     run(process.execPath, ['--expose-gc', '--import', 'tsx', probeScript], { env: { ...process.env, FOG8_MEMORY_CASE: JSON.stringify(kase) }, encoding: 'utf8' })));
   return outputs.map((o) => JSON.parse(o.stdout.trim().split('\n').pop() as string));
 }
 
 test('memory plan: parameters, gradients, optimizer, weight casts and scaling exact; activations + workspace within 0.9–1.4× of the measured figure', async () => {
-  const cases = [['fog-xielu', 's', 'fp8-delayed', 4, 128], ['llama3', 's', 'bf16', 2, 256]];
+  const cases = [['fog-xielu', 's', 'fp8-delayed', 4, 128], ['llama3', 's', 'bf16', 2, 256], ['llama3', 's', 'fp8-delayed', 2, 256, true]];
   for (const [i, { measured, plan, figure }] of (await probe(cases)).entries()) {
     const kase = cases[i].join(' ');
     assert.ok(Math.abs(measured.arenas - (plan.parameters + plan.gradients)) < 1e5, `${kase}: arenas ${measured.arenas} vs ${plan.parameters + plan.gradients}`);
@@ -35,7 +35,7 @@ test('memory plan: parameters, gradients, optimizer, weight casts and scaling ex
 
 test('measured memory figure = every ArrayBuffer byte the model, its optimizer and a step allocate (tiny models), + the kernels\' workspace', async () => {
   // Recipes without per-step allocation (block scaling allocates tile scales per cast, which GC then frees).
-  const cases = [['fog-xielu', 'tiny', 'fp8-delayed', 2, 32], ['llama3', 'tiny', 'bf16', 2, 32], ['llama3-smooth-swiglu', 'tiny', 'fp32', 2, 16], ['op', 'tiny', 'fp8-current', 1, 32]];
+  const cases = [['fog-xielu', 'tiny', 'fp8-delayed', 2, 32], ['llama3', 'tiny', 'bf16', 2, 32], ['llama3-smooth-swiglu', 'tiny', 'fp32', 2, 16], ['op', 'tiny', 'fp8-current', 1, 32], ['fog-xielu', 'tiny', 'fp8-delayed', 2, 32, true]];
   for (const [i, { measured, figure }] of (await probe(cases)).entries()) {
     const kase = cases[i].join(' ');
     // Node's own allocations (module loading, stdio) come in 8 KiB Buffer-pool slabs: the only slack allowed.

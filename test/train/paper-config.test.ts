@@ -83,7 +83,7 @@ test('a plan over the memory limit is refused before allocating, naming the plan
     // plan that is not refused fails the test at once instead of training the paper's 125 000 steps.
     const config = { ...base, size: 'tiny', seq: 16, batch: 8, microBatches: 4, steps: 2, warmup: 1, runDir: join(dir, 'a') };
     await assert.rejects(runTraining({ config, loadKernels: referenceKernelLoader, memoryLimit: 2 ** 18 }), (e: unknown) =>
-      e instanceof ConfigError && /memory plan ≈.* exceeds the limit of 256\.0 KiB/.test(e.message) && /--micro-batches/.test(e.message));
+      e instanceof ConfigError && /memory plan ≈.* exceeds the limit of 256\.0 KiB/.test(e.message) && /--micro-batches/.test(e.message) && /use --recompute-mlp \(saves ≈[\d.]+ [KMG]iB\)/.test(e.message));
     const tied = { ...base, size: '390m', seq: 16, batch: 8, microBatches: 4, fp8LmHead: true, runDir: join(dir, 'b') };
     await assert.rejects(runTraining({ config: tied, loadKernels: referenceKernelLoader }), (e: unknown) =>
       e instanceof ConfigError && /fp8LmHead: true is not available with tied embeddings/.test(e.message));

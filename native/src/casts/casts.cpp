@@ -124,4 +124,12 @@ void packBf16Array(const float* x, size_t n, uint16_t* bits) {
   }, kGrain);
 }
 
+void unpackBf16Array(const uint16_t* bits, size_t n, float* out) {
+  // A shift per element: the compiler vectorises it on every ISA build; memory-bound anyway.
+  parallelFor(n, [&](size_t begin, size_t end) {
+    uint32_t* o = reinterpret_cast<uint32_t*>(out);
+    for (size_t i = begin; i < end; i++) o[i] = static_cast<uint32_t>(bits[i]) << 16;
+  }, kGrain);
+}
+
 }  // namespace fog8

@@ -30,5 +30,7 @@ void dequantizeArray(const uint8_t* codes, size_t n, const Fp8Format& f, float i
 void roundBf16Array(const float* x, size_t n, float* out);
 /** bits (n) = upper 16 bits of roundBf16(x). */
 void packBf16Array(const float* x, size_t n, uint16_t* bits);
+/** out[i] = the BF16 value bits[i] encodes (bits << 16 as float32 bits; exact). */
+void unpackBf16Array(const uint16_t* bits, size_t n, float* out);
 
 }  // namespace fog8

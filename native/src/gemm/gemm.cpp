@@ -159,11 +159,12 @@ std::string variantName(const PairGemmKernels& pk, const PairVariant& v) {
 }
 
 /** The default before any tuning: 12×32 tile, k blocks of 384 (B panel 24 KiB in L1), 96 rows ×
- *  512 columns per unit (A block 72 KiB and accumulator 192 KiB in L2). */
+ *  1024 columns per unit (A block 72 KiB and accumulator 384 KiB in L2; fewer columns re-pack a
+ *  deep-K GEMM's A more often). */
 PairVariant defaultPairVariant(const PairGemmKernels& pk) {
   for (size_t i = 0; i < pk.tileCount; i++)
-    if (pk.tiles[i].MR == 12 && pk.tiles[i].NR == 32) return PairVariant{i, 384, 96, 512};
-  return PairVariant{0, 384, pk.tiles[0].MR * 8, pk.tiles[0].NR * 16};
+    if (pk.tiles[i].MR == 12 && pk.tiles[i].NR == 32) return PairVariant{i, 384, 96, 1024};
+  return PairVariant{0, 384, pk.tiles[0].MR * 8, pk.tiles[0].NR * 32};
 }
 
 std::mutex variantMutex;

@@ -243,6 +243,15 @@ void microPairs(const fog8::PairMicroArgs& p) {
 #pragma GCC unroll 4
       for (int v = 0; v < NV; v++) c[i][v] = _mm512_loadu_ps(p.acc + i * p.ldacc + 16 * v);
   }
+  if (p.last) {
+    // The tile's C lines are written (and read when beta ≠ 0) after the k loop; C rows lie ldc
+    // apart, which no hardware prefetcher follows, so each line would be a miss at the store.
+    // Requesting them now (with write intent) overlaps those misses with the k loop.
+    const size_t rows = p.rows < static_cast<size_t>(MR) ? p.rows : MR;
+    for (size_t i = 0; i < rows; i++)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) __builtin_prefetch(p.c + i * p.ldc + 16 * v, 1, 3);
+  }
   const uint32_t* a = p.a;
   const uint32_t* b = p.b;
   const size_t rs = p.aRowStride, ks = p.aPairStride;

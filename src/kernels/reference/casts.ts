@@ -124,6 +124,16 @@ export function roundBf16(x: FloatArray, out: FloatArray): void {
   }
 }
 
+/** out (n) = the BF16 values of bits (n): bits·2¹⁶ as float32 bits, exact. */
+export function unpackBf16(bits: Uint16Array, out: FloatArray): void {
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  for (let i = 0; i < bits.length; i++) {
+    u[0] = bits[i] << 16;
+    out[i] = f[0];
+  }
+}
+
 /** bits (n) = upper 16 bits of roundBf16(x). */
 export function packBf16(x: FloatArray, bits: Uint16Array): void {
   const rounded = new Float32Array(x.length);
