@@ -3,12 +3,16 @@
  * byte size and SHA-256 of every one. Writing goes to a temporary directory in the same parent,
  * each file fsynced, and the directory is renamed to its final name only when complete, so a
  * crash never leaves a half-written `step-N`. Reading verifies the manifest and every file
- * (present, size, hash) before returning any bytes; each error names the file.
+ * (present, size, hash) before returning any bytes; each error names the file. Files are written
+ * and hashed piece by piece and read in chunks, so none is ever one Buffer (Node caps those at
+ * 4 GiB; the 1.5b model.safetensors alone is 4.77 GB).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { constants } from 'node:buffer';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { checkFileSafely, readFileSafely, writeError } from '../util/safe-file.js';
+import { checkFileSafely, openFileSafely, readFileSafely, writeError } from '../util/safe-file.js';
+import { readSafetensorsFd, safetensorsLayout, safetensorsPieces, SafetensorsFormatError, SAFETENSORS_PIECE_BYTES, writeAll, type SafetensorsFile, type SafetensorsTensor } from './safetensors.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const CHECKPOINT_FORMAT = 'fog8-checkpoint';
@@ -37,17 +41,48 @@ export function sha256(data: Uint8Array): string {
   return hash.digest('hex');
 }
 
-function writeFileSynced(path: string, data: Uint8Array): void {
+/** A file written piece by piece (a safetensors file): its size and a fresh sequence of its pieces. */
+export interface StreamedFile {
+  readonly bytes: number;
+  pieces(): Iterable<Uint8Array>;
+}
+
+/** The content of one checkpoint file: bytes in memory, or pieces streamed to disk. */
+export type CheckpointFile = Uint8Array | StreamedFile;
+
+/** A safetensors file as a StreamedFile (pieces are views of the tensors' bytes, read when written). */
+export function safetensorsFile(tensors: readonly SafetensorsTensor[], metadata: Record<string, string> = {}, pieceBytes = SAFETENSORS_PIECE_BYTES): StreamedFile {
+  const layout = safetensorsLayout(tensors, metadata);
+  return { bytes: layout.totalBytes, pieces: () => safetensorsPieces(layout, pieceBytes) };
+}
+
+/** Size in bytes of a checkpoint file's content. */
+export function checkpointFileBytes(data: CheckpointFile): number {
+  return data instanceof Uint8Array ? data.length : data.bytes;
+}
+
+/**
+ * Writes `data` piece by piece, hashing the same pieces, and fsyncs it; returns the manifest
+ * entry. No Buffer of the whole file is built, so a file may exceed 4 GiB.
+ */
+function writeFileSynced(path: string, data: CheckpointFile): ManifestEntry {
   const fd = openSync(path, 'w');
+  const hash = createHash('sha256');
+  let bytes = 0;
   try {
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, Math.min(MAX_IO_BYTES, data.length - off));
+    for (const piece of data instanceof Uint8Array ? [data] : data.pieces()) {
+      writeAll(fd, piece);
+      for (let off = 0; off < piece.length; off += MAX_IO_BYTES) hash.update(piece.subarray(off, Math.min(piece.length, off + MAX_IO_BYTES)));
+      bytes += piece.length;
+    }
+    if (bytes !== checkpointFileBytes(data)) throw new Error(`wrote ${bytes} bytes, expected ${checkpointFileBytes(data)}`);
     fsyncSync(fd);
   } catch (e) {
     throw writeError('checkpoint file', path, e);
   } finally {
     closeSync(fd);
   }
+  return { bytes, sha256: hash.digest('hex') };
 }
 
 /** Name of the directory of the checkpoint after optimizer step `step`. */
@@ -59,7 +94,7 @@ export function checkpointDirName(step: number): string {
  * Writes `files` (name → bytes) and their manifest as `parent/step-N` atomically; replaces an
  * existing `step-N`. Returns the final directory path.
  */
-export function writeCheckpointFiles(parent: string, step: number, files: ReadonlyMap<string, Uint8Array>): string {
+export function writeCheckpointFiles(parent: string, step: number, files: ReadonlyMap<string, CheckpointFile>): string {
   mkdirSync(parent, { recursive: true });
   const finalDir = join(parent, checkpointDirName(step));
   const tmpDir = join(parent, `.tmp-${checkpointDirName(step)}-${process.pid}-${Date.now()}`);
@@ -68,8 +103,7 @@ export function writeCheckpointFiles(parent: string, step: number, files: Readon
     const manifest: Manifest = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_FORMAT_VERSION, step, files: {} };
     for (const [name, data] of files) {
       if (name === MANIFEST_FILE || name.includes('/') || name.startsWith('.')) throw new RangeError(`writeCheckpointFiles: invalid file name ${JSON.stringify(name)}`);
-      writeFileSynced(join(tmpDir, name), data);
-      manifest.files[name] = { bytes: data.length, sha256: sha256(data) };
+      manifest.files[name] = writeFileSynced(join(tmpDir, name), data);
     }
     writeFileSynced(join(tmpDir, MANIFEST_FILE), Buffer.from(JSON.stringify(manifest, null, 2) + '\n'));
     if (existsSync(finalDir)) {
@@ -128,12 +162,49 @@ export function resolveCheckpointDir(path: string): string {
   throw new Error(`checkpoint ${path}: no ${MANIFEST_FILE} and no checkpoints/step-N/ inside (is this a run directory?)`);
 }
 
+/** Options of readCheckpointFiles. */
+export interface ReadCheckpointOptions {
+  /** files to parse as safetensors while they are verified (streamed tensor by tensor; any size). */
+  safetensors?: readonly string[];
+  /** files only verified (size and SHA-256, streamed), not kept: e.g. the optimizer state when evaluating. */
+  verifyOnly?: readonly string[];
+  /** bytes per read call (default SAFETENSORS_PIECE_BYTES). */
+  chunkBytes?: number;
+}
+
+/** What readCheckpointFiles returns: nothing of it exists unless every listed file verified. */
+export interface VerifiedCheckpointFiles {
+  manifest: Manifest;
+  /** bytes of every listed file not in `safetensors` or `verifyOnly`. */
+  files: Map<string, Buffer>;
+  /** parsed content of the files named in `safetensors` (when listed). */
+  safetensors: Map<string, SafetensorsFile>;
+}
+
+/** SHA-256 of the first `bytes` bytes of an open file, read `chunk` bytes at a time. */
+function hashFd(fd: number, bytes: number, chunk: number): string {
+  const hash = createHash('sha256');
+  const buf = Buffer.alloc(Math.max(1, Math.min(chunk, MAX_IO_BYTES, bytes)));
+  for (let pos = 0; pos < bytes; ) {
+    const n = readSync(fd, buf, 0, Math.min(buf.length, bytes - pos), pos);
+    if (n === 0) break;
+    hash.update(buf.subarray(0, n));
+    pos += n;
+  }
+  return hash.digest('hex');
+}
+
 /**
  * Reads and verifies every file of a checkpoint directory against its manifest: the manifest
- * itself, then for each listed file presence, byte size and SHA-256. `required` names files that
- * must be listed. Returns the bytes of each file; throws an Error naming the offending file.
+ * itself, then for each listed file presence, type and byte size (all of them before reading
+ * any), then each file's SHA-256, computed while the file is read in chunks — a plain file into
+ * one Buffer, a file named in `o.safetensors` straight into its tensors' buffers (so no Buffer of
+ * a whole >4 GiB file exists). `required` names files that must be listed. Returns only when
+ * every file verified; throws an Error naming the offending file.
  */
-export function readCheckpointFiles(dir: string, required: readonly string[]): { manifest: Manifest; files: Map<string, Buffer> } {
+export function readCheckpointFiles(dir: string, required: readonly string[], o: ReadCheckpointOptions = {}): VerifiedCheckpointFiles {
+  const chunk = o.chunkBytes ?? SAFETENSORS_PIECE_BYTES;
+  if (!Number.isSafeInteger(chunk) || chunk < 1) throw new RangeError(`readCheckpointFiles: chunkBytes must be an integer ≥ 1, got ${chunk}`);
   const manifestPath = join(dir, MANIFEST_FILE);
   if (!existsSync(manifestPath)) throw new Error(`${manifestPath}: missing — not a complete checkpoint`);
   let manifest: Manifest;
@@ -157,14 +228,50 @@ export function readCheckpointFiles(dir: string, required: readonly string[]): {
     checkFileSafely(p, { what: 'checkpoint file', maxBytes: entry.bytes, expectedBytes: entry.bytes });
     return { name, p, entry };
   });
+  const asSafetensors = new Set(o.safetensors ?? []);
+  const verifyOnly = new Set(o.verifyOnly ?? []);
   const files = new Map<string, Buffer>();
+  const parsed = new Map<string, SafetensorsFile>();
+  const mismatch = (p: string, h: string, entry: ManifestEntry): Error => new Error(`${p}: SHA-256 ${h} does not match the manifest's ${entry.sha256} (corrupt)`);
   for (const { name, p, entry } of entries) {
-    const data = readFileSafely(p, { what: 'checkpoint file', maxBytes: entry.bytes, expectedBytes: entry.bytes });
-    const h = sha256(data);
-    if (h !== entry.sha256) throw new Error(`${p}: SHA-256 ${h} does not match the manifest's ${entry.sha256} (corrupt)`);
-    files.set(name, data);
+    const { fd } = openFileSafely(p, { what: 'checkpoint file', maxBytes: entry.bytes, expectedBytes: entry.bytes });
+    try {
+      const hash = createHash('sha256');
+      if (verifyOnly.has(name)) {
+        const h = hashFd(fd, entry.bytes, chunk);
+        if (h !== entry.sha256) throw mismatch(p, h, entry);
+      } else if (asSafetensors.has(name)) {
+        let file: SafetensorsFile;
+        try {
+          file = readSafetensorsFd(fd, entry.bytes, p, { chunkBytes: chunk, hash });
+        } catch (e) {
+          // A file that is not what the manifest says is reported as corrupt; one that matches
+          // its hash but is not valid safetensors keeps the format error.
+          if (!(e instanceof SafetensorsFormatError)) throw e;
+          const h = hashFd(fd, entry.bytes, chunk);
+          throw h !== entry.sha256 ? mismatch(p, h, entry) : e;
+        }
+        const h = hash.digest('hex');
+        if (h !== entry.sha256) throw mismatch(p, h, entry);
+        parsed.set(name, file);
+      } else {
+        if (entry.bytes > constants.MAX_LENGTH) throw new Error(`${p}: ${entry.bytes} bytes is more than one Buffer holds; only safetensors files are read in pieces`);
+        const data = Buffer.alloc(entry.bytes);
+        for (let pos = 0; pos < data.length; ) {
+          const n = readSync(fd, data, pos, Math.min(chunk, MAX_IO_BYTES, data.length - pos), pos);
+          if (n === 0) throw new Error(`${p}: ends at byte ${pos}, expected ${entry.bytes} (truncated while reading)`);
+          hash.update(data.subarray(pos, pos + n));
+          pos += n;
+        }
+        const h = hash.digest('hex');
+        if (h !== entry.sha256) throw mismatch(p, h, entry);
+        files.set(name, data);
+      }
+    } finally {
+      closeSync(fd);
+    }
   }
-  return { manifest, files };
+  return { manifest, files, safetensors: parsed };
 }
 
 /** The run directory a checkpoint directory belongs to (RUN_DIR/checkpoints/step-N → RUN_DIR). */

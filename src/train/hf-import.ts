@@ -6,14 +6,15 @@
  * are the Hugging Face names fog8's parameter table uses; non-parameter buffers some exporters
  * include (`rotary_emb.inv_freq`) are skipped, and a tied model's `lm_head.weight` copy is
  * accepted when it equals the embedding. Used by `fog8 eval DIR`, `fog8 generate DIR` and
- * `fog8 train --init-from DIR`.
+ * `fog8 train --init-from DIR`. Each file is read tensor by tensor (readSafetensorsFile), so a
+ * single file or shard above 4 GiB loads as long as each tensor fits one typed array.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromHfConfig } from '../model/hf-config.js';
 import type { ModelConfig } from '../model/config.js';
 import { EMBED_NAME, LM_HEAD_NAME } from '../model/params.js';
-import { decodeSafetensors, type SafetensorsTensor } from './safetensors.js';
+import { readSafetensorsFile, type SafetensorsTensor } from './safetensors.js';
 import type { ParamTable } from './checkpoint.js';
 
 export const HF_SINGLE_FILE = 'model.safetensors';
@@ -85,14 +86,14 @@ export function readHfModel(dir: string): HfModel {
       if (!shards.includes(f)) shards.push(f);
     }
     for (const f of shards) {
-      for (const [name, t] of decodeSafetensors(readFileSync(join(dir, f)), join(dir, f)).tensors) {
+      for (const [name, t] of readSafetensorsFile(join(dir, f), { what: 'Hugging Face weights' }).tensors) {
         if (index.weight_map[name] !== f) throw new Error(`${join(dir, f)}: tensor ${name} is not mapped to this shard by ${HF_INDEX_FILE}`);
         tensors.set(name, t);
       }
     }
     for (const name of Object.keys(index.weight_map)) if (!tensors.has(name)) throw new Error(`${indexPath}: tensor ${name} is missing from ${index.weight_map[name]}`);
   } else {
-    for (const [name, t] of decodeSafetensors(readFileSync(join(dir, HF_SINGLE_FILE)), join(dir, HF_SINGLE_FILE)).tensors) tensors.set(name, t);
+    for (const [name, t] of readSafetensorsFile(join(dir, HF_SINGLE_FILE), { what: 'Hugging Face weights' }).tensors) tensors.set(name, t);
   }
   const tok = join(dir, 'tokenizer.json');
   return { dir, hfConfig, config, tensors, tokenizerJson: existsSync(tok) ? readFileSync(tok, 'utf8') : null };

@@ -4,5 +4,5 @@ export { runTraining, prepareTraining, type RunOptions, type RunOutcome, type Pr
 export { readCheckpoint } from './checkpoint.js';
 export { resolveCheckpointDir } from './checkpoint-files.js';
 export { loadModelForInference, sample, sampleFullWindow, type LoadedModel, type SampleOptions } from './inference.js';
-export { encodeSafetensors, decodeSafetensors, type SafetensorsTensor, type SafetensorsFile } from './safetensors.js';
+export { encodeSafetensors, decodeSafetensors, readSafetensorsFile, writeSafetensorsFile, type SafetensorsTensor, type SafetensorsFile } from './safetensors.js';
 export type { TrainProgress, ProgressUpdate } from './progress.js';

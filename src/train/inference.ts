@@ -11,7 +11,7 @@ import { ScalingState } from '../numerics/scaling.js';
 import { LEGACY_ACTIVATIONS } from '../numerics/recipe.js';
 import { Rng } from '../model/rng.js';
 import type { TrainConfig } from './config.js';
-import { modelWeightsFrom, readCheckpoint, type Checkpoint } from './checkpoint.js';
+import { moveModelWeightsInto, readCheckpoint, type Checkpoint } from './checkpoint.js';
 import { resolveCheckpointDir } from './checkpoint-files.js';
 import { recipeOf } from './session.js';
 import { hfWeightsFor, isHfModelDir, readHfModel } from './hf-import.js';
@@ -55,8 +55,8 @@ export function loadModelForInference(path: string, kernels: Kernels, precision?
   // GEMMs a rollback switched to BF16 stay BF16 when the run's own precision is evaluated.
   const gemmOverrides = precision === undefined && Array.isArray(trainConfig?.gemmOverrides) ? trainConfig.gemmOverrides : [];
   const model = new Model(config, kernels, recipe, 0, { ...INFERENCE_OPTIONS, gemmOverrides });
-  const weights = modelWeightsFrom(ckpt, model.params);
-  model.params.data.set(weights);
+  // A fresh model, discarded if anything below fails: the weights go straight into its arena.
+  moveModelWeightsInto(ckpt, model.params);
   let scalingLoaded = false;
   // Delayed scaling evaluates with the scales training reached; without them every FP8 cast
   // would run at scale 1 (overflowing or underflowing), so a missing or unfitting state is an

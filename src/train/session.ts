@@ -26,7 +26,7 @@ import { TrainLog } from '../monitor/train-log.js';
 import { METRICS_SCHEMA_VERSION } from '../monitor/schema.js';
 import { ConfigError, DEFAULT_TRAIN_CONFIG, TRAIN_CONFIG_KEYS, validateTrainConfig, type TrainConfig, type TrainConfigKey } from './config.js';
 import { silentProgress, type TrainProgressFactory } from './progress.js';
-import { modelWeightsFrom, optimizerStateFrom, readCheckpoint, type Checkpoint } from './checkpoint.js';
+import { checkModelTensors, checkOptimizerState, modelWeightsFrom, moveCheckpointInto, readCheckpoint, type Checkpoint } from './checkpoint.js';
 import { checkpointDirName, listCheckpointSteps, MANIFEST_FILE, resolveCheckpointDir, runDirOfCheckpoint } from './checkpoint-files.js';
 import { Trainer, type RollbackInfo, type TrainResult } from './trainer.js';
 import { assertSameFingerprint, soloCommunicator, type Communicator } from './distributed.js';
@@ -455,8 +455,10 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
   if (checkpoint) {
     // Verify every piece before applying any.
     const st = checkpoint.trainerState!;
-    const weights = modelWeightsFrom(checkpoint, model.params);
-    const optState = optimizerStateFrom(checkpoint, optimizer);
+    // Shapes and dtypes only: the tensors are copied straight into the live arenas below (no
+    // third copy of the weights or moments, which the 1.5b resume could not afford).
+    checkModelTensors(checkpoint, model.params.specs);
+    checkOptimizerState(checkpoint, optimizer);
     const where = join(checkpoint.dir, 'trainer_state.json');
     let scaling: ScalingState;
     try {
@@ -472,8 +474,7 @@ export async function prepareTraining(opts: RunOptions): Promise<PreparedRun> {
       throw new Error(`${where}: data position does not fit this data (${(e as Error).message})`);
     }
     // Apply.
-    model.params.data.set(weights);
-    optimizer.restore(optState);
+    moveCheckpointInto(checkpoint, model.params, optimizer);
     model.scaling.load(scaling);
     data.train.restore(loaderState);
     if (st.divergence) forecaster.restore(st.divergence);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createReferenceKernels } from '../../src/kernels/reference/index.js';
 import { AdamW, type OptimizedTensor } from '../../src/optim/adamw.js';
-import { buildCheckpointFiles, modelWeightsFrom, optimizerStateFrom, readCheckpoint, type ParamTable, type TrainerStateJson } from '../../src/train/checkpoint.js';
+import { buildCheckpointFiles, modelWeightsFrom, moveCheckpointInto, moveModelWeightsInto, optimizerStateFrom, readCheckpoint, type ParamTable, type TrainerStateJson } from '../../src/train/checkpoint.js';
 import { listCheckpointSteps, pruneCheckpoints, resolveCheckpointDir, writeCheckpointFiles } from '../../src/train/checkpoint-files.js';
 import { decodeSafetensors, encodeSafetensors } from '../../src/train/safetensors.js';
 
@@ -68,6 +68,41 @@ test('checkpoint round trip: weights, FP8 moments, scales and trainer state come
   }
 });
 
+test('moveCheckpointInto: copies weights and moments straight into the live arenas (emptying the checkpoint), and changes nothing when either does not fit', () => {
+  const parent = mkdtempSync(join(tmpdir(), 'fog8-ckpt-'));
+  try {
+    const { dir, t, opt } = writeOne(parent, 3);
+    const precision = { master: 'fp32', m1: 'fp8', m2: 'fp8', grads: 'fp32' } as const;
+    const live = table();
+    live.data.fill(0);
+    const fresh = new AdamW(live.tensors, kernels, undefined, precision);
+    const ck = readCheckpoint(dir, true);
+    moveCheckpointInto(ck, live, fresh);
+    assert.deepEqual(live.data, t.data);
+    assert.deepEqual(fresh.m1, opt.m1);
+    assert.deepEqual(fresh.m2, opt.m2);
+    assert.deepEqual([fresh.m1Scales, fresh.m2Scales, fresh.masterScales], [opt.m1Scales, opt.m2Scales, opt.masterScales]);
+    assert.equal(fresh.stepCount, 1);
+    assert.equal(ck.model.tensors.size + (ck.optimizer?.tensors.size ?? 0), 0, 'the checkpoint tensors are released as they are copied');
+    // An optimizer of another precision: refused before the weights are touched.
+    const other = table();
+    other.data.fill(7);
+    assert.throws(() => moveCheckpointInto(readCheckpoint(dir, true), other, new AdamW(other.tensors, kernels)), /optimizer\.safetensors: moments stored as e4m3\/e5m2/);
+    assert.ok(other.data.every((v) => v === 7), 'weights unchanged');
+    // Weights only (eval, generate): a model of another shape is refused before anything is written.
+    const wider = table(5);
+    wider.data.fill(7);
+    assert.throws(() => moveModelWeightsInto(readCheckpoint(dir), wider), /model\.safetensors: tensor model\.embed_tokens\.weight is F32 \[3, 4\], expected F32 \[5, 4\]/);
+    assert.ok(wider.data.every((v) => v === 7), 'weights unchanged');
+    const same = table();
+    same.data.fill(0);
+    moveModelWeightsInto(readCheckpoint(dir), same);
+    assert.deepEqual(same.data, t.data);
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
 test('corrupt, truncated, deleted or mismatched checkpoint files are refused, naming the file', () => {
   const parent = mkdtempSync(join(tmpdir(), 'fog8-ckpt-'));
   try {
@@ -86,6 +121,14 @@ test('corrupt, truncated, deleted or mismatched checkpoint files are refused, na
       b[b.length - 3] ^= 0x10;
       writeFileSync(p, b);
     }, /model\.safetensors: SHA-256 .* does not match/);
+    // Without forResume the optimizer state is verified (streamed through SHA-256) but not loaded.
+    check((d) => {
+      const p = join(d, 'optimizer.safetensors');
+      const b = readFileSync(p);
+      b[b.length - 1] ^= 0x01;
+      writeFileSync(p, b);
+    }, /optimizer\.safetensors: SHA-256 .* does not match/, false);
+    assert.equal(readCheckpoint(writeOne(parent, 5).dir).optimizer, null);
     check((d) => truncateSync(join(d, 'optimizer.safetensors'), 40), /optimizer\.safetensors: 40 bytes, expected \d+ \(truncated or modified\)/);
     check((d) => unlinkSync(join(d, 'trainer_state.json')), /trainer_state\.json: missing/);
     check((d) => unlinkSync(join(d, 'manifest.json')), /manifest\.json: missing/);
