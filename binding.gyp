@@ -81,7 +81,8 @@
         "native/src/fused/activations.cpp",
         "native/src/fused/adamw.cpp",
         "native/src/fused/moments.cpp",
-        "native/src/fused/elementwise.cpp"
+        "native/src/fused/elementwise.cpp",
+        "native/src/fused/embedding.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/src"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

@@ -144,6 +144,21 @@ Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value CrossEntropyBackwardBf16(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 7, "crossEntropyBackwardBf16");
+  const size_t R = dimArg(env, info[5], "crossEntropyBackwardBf16: R"), V = dimArg(env, info[6], "crossEntropyBackwardBf16: V");
+  const size_t n = product(env, {R, V}, "crossEntropyBackwardBf16: R·V");
+  auto logits = sizedArray<float>(env, info[0], "crossEntropyBackwardBf16: logits", n, "R·V");
+  auto targets = sizedArray<int32_t>(env, info[1], "crossEntropyBackwardBf16: targets", R, "R");
+  auto lse = sizedArray<float>(env, info[2], "crossEntropyBackwardBf16: lse", R, "R");
+  auto dloss = sizedArray<float>(env, info[3], "crossEntropyBackwardBf16: dloss", R, "R");
+  auto bits = sizedArray<uint16_t>(env, info[4], "crossEntropyBackwardBf16: bits", n, "R·V");
+  checkTargets(env, targets, V, "crossEntropyBackwardBf16");
+  fused::crossEntropyBackwardBf16(logits.data, targets.data, lse.data, dloss.data, bits.data, R, V);
+  return env.Undefined();
+}
+
 // ---- attention ---------------------------------------------------------------------------------------
 
 fused::AttentionShape shapeArg(Napi::Env env, const Napi::Value& v, const std::string& fn) {
@@ -393,6 +408,45 @@ Napi::Value AddInPlace(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+/** Token ids (R) for a table of V rows: every one in [0, V) (memory safety of the gather/scatter). */
+void checkTokens(Napi::Env env, const ArrayArg<int32_t>& tokens, size_t V, const std::string& fn) {
+  for (size_t r = 0; r < tokens.length; r++) {
+    const int32_t t = tokens.data[r];
+    if (t < 0 || static_cast<size_t>(t) >= V)
+      throwRange(env, fn + ": tokens[" + std::to_string(r) + "] = " + std::to_string(t) + " is outside [0, " + std::to_string(V) + ")");
+  }
+}
+
+/** embeddingForward(table (V, C), tokens (R), h (R, C), R, C, V, scale). */
+Napi::Value EmbeddingForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 7, "embeddingForward");
+  const size_t R = dimArg(env, info[3], "embeddingForward: R"), C = dimArg(env, info[4], "embeddingForward: C");
+  const size_t V = dimArg(env, info[5], "embeddingForward: V");
+  auto table = sizedArray<float>(env, info[0], "embeddingForward: table", product(env, {V, C}, "embeddingForward: V·C"), "V·C");
+  auto tokens = sizedArray<int32_t>(env, info[1], "embeddingForward: tokens", R, "R");
+  auto h = sizedArray<float>(env, info[2], "embeddingForward: h", product(env, {R, C}, "embeddingForward: R·C"), "R·C");
+  const double scale = numberArg(env, info[6], "embeddingForward: scale");
+  checkTokens(env, tokens, V, "embeddingForward");
+  fused::embeddingForward(table.data, tokens.data, h.data, static_cast<int64_t>(R), static_cast<int64_t>(C), scale);
+  return env.Undefined();
+}
+
+/** embeddingBackward(dh (R, C), tokens (R), dtable (V, C), R, C, V, scale). */
+Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 7, "embeddingBackward");
+  const size_t R = dimArg(env, info[3], "embeddingBackward: R"), C = dimArg(env, info[4], "embeddingBackward: C");
+  const size_t V = dimArg(env, info[5], "embeddingBackward: V");
+  auto dh = sizedArray<float>(env, info[0], "embeddingBackward: dh", product(env, {R, C}, "embeddingBackward: R·C"), "R·C");
+  auto tokens = sizedArray<int32_t>(env, info[1], "embeddingBackward: tokens", R, "R");
+  auto dtable = sizedArray<float>(env, info[2], "embeddingBackward: dtable", product(env, {V, C}, "embeddingBackward: V·C"), "V·C");
+  const double scale = numberArg(env, info[6], "embeddingBackward: scale");
+  checkTokens(env, tokens, V, "embeddingBackward");
+  fused::embeddingBackward(dh.data, tokens.data, dtable.data, static_cast<int64_t>(R), static_cast<int64_t>(C), scale);
+  return env.Undefined();
+}
+
 /** A column offset: an integer with col0 + cols ≤ width (the copy stays inside every row). */
 size_t columnArg(Napi::Env env, const Napi::Value& v, size_t cols, size_t width, const std::string& what) {
   const double col0 = numberArg(env, v, what);
@@ -424,6 +478,9 @@ void registerFused(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "ropeBackward", RopeBackward);
   exportFunction(env, exports, "crossEntropyForward", CrossEntropyForward);
   exportFunction(env, exports, "crossEntropyBackward", CrossEntropyBackward);
+  exportFunction(env, exports, "embeddingForward", EmbeddingForward);
+  exportFunction(env, exports, "embeddingBackward", EmbeddingBackward);
+  exportFunction(env, exports, "crossEntropyBackwardBf16", CrossEntropyBackwardBf16);
   exportFunction(env, exports, "attentionForward", AttentionForward);
   exportFunction(env, exports, "attentionBackward", AttentionBackward);
   exportFunction(env, exports, "swigluForward", SwigluForward);

@@ -193,6 +193,7 @@ const fp8Scales = (pass: 'forward' | 'backward') =>
   nullable(someOf('fp8', 'AttentionFp8Scales', FP8_SCALE_FIELDS.filter((f) => pass === 'backward' || f.forward).map((f) => f.spec)));
 
 /** Cross-entropy targets (R): a class index of the row's logits, or −1. */
+const tokens: Typed<'tokens', 'i32'> = { ...typed('i32')('tokens', 'R'), each: { min: 0, below: 'V' } };
 const targets: Typed<'targets', 'i32'> = { ...typed('i32')('targets', 'R'), each: { min: -1, below: 'V' }, note: '−1: an ignored row' };
 
 const xieluParams = struct('p', 'XieluParams', [num('alphaP', 'finite'), num('alphaN', 'finite'), num('beta', 'finite'), num('eps', 'finite')]);
@@ -227,6 +228,9 @@ export const KERNEL_SIGNATURES = {
   },
   crossEntropyBackward: {
     args: [floats('logits', 'R·V'), targets, floats('lse', 'R'), floats('dloss', 'R'), floats('dlogits', 'R·V'), int('R'), int('V'), roundFlag],
+  },
+  crossEntropyBackwardBf16: {
+    args: [floats('logits', 'R·V'), targets, floats('lse', 'R'), floats('dloss', 'R'), u16('bits', 'R·V'), int('R'), int('V')],
   },
 
   attentionForward: {
@@ -264,6 +268,8 @@ export const KERNEL_SIGNATURES = {
   sumSquares: { args: [floats('x')] },
 
   addInPlace: { args: [floats('acc'), floats('x', 'acc.length'), roundFlag] },
+  embeddingForward: { args: [floats('table', 'V·C'), tokens, floats('h', 'R·C'), int('R'), int('C'), int('V'), num('scale', 'finite')] },
+  embeddingBackward: { args: [floats('dh', 'R·C'), tokens, floats('dtable', 'V·C'), int('R'), int('C'), int('V'), num('scale', 'finite')] },
   // The column ranges (srcCol0 + cols ≤ srcCols, likewise dst) are checked by both backends, which index by them.
   copyColumns: {
     args: [

@@ -228,6 +228,11 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   crossEntropyForward(logits: Buf, targets: Int32Array, losses: Buf, lse: Buf, R: number, V: number): void;
   /** dlogits (R, V) = dloss[r] · (softmax(logits[r]) − onehot(target[r])); 0 for ignored rows. */
   crossEntropyBackward(logits: Buf, targets: Int32Array, lse: Buf, dloss: Buf, dlogits: Buf, R: number, V: number, roundBf16?: boolean): void;
+  /**
+   * crossEntropyBackward's dlogits (R, V) as BF16 bits: bit for bit packBf16 of its float output, in
+   * one pass (the LM head's BF16 dgrad/wgrad operand, without a float32 dlogits pass in between).
+   */
+  crossEntropyBackwardBf16(logits: Buf, targets: Int32Array, lse: Buf, dloss: Buf, bits: Uint16Array, R: number, V: number): void;
 
   // ---- attention ---------------------------------------------------------------------------
   /**
@@ -275,6 +280,13 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
    * (default false): the residual add and the residual-gradient fork with their BF16 rounding.
    */
   addInPlace(acc: Buf, x: Buf, roundBf16?: boolean): void;
+  /**
+   * Token embedding: h (R, C) = scale·table[tokens[r]] (table (V, C)), each product formed in float64
+   * and stored in the buffer's precision (JavaScript's arithmetic on the elements).
+   */
+  embeddingForward(table: Buf, tokens: Int32Array, h: Buf, R: number, C: number, V: number, scale: number): void;
+  /** Its gradient: dtable[tokens[r]] += scale·dh[r] for r = 0 … R − 1 in order (float64 product and sum per element). */
+  embeddingBackward(dh: Buf, tokens: Int32Array, dtable: Buf, R: number, C: number, V: number, scale: number): void;
   /**
    * Copies a column block: dst[r, dstCol0 + c] = src[r, srcCol0 + c] for r < R, c < cols, with src
    * (R, srcCols) and dst (R, dstCols) row-major (the QKV split and its backward concat).

@@ -24,15 +24,12 @@ export class EmbeddingOp implements TapeNode {
       const t = tokens[r];
       if (!(t >= 0 && t < V)) throw new RangeError(`EmbeddingOp: token ${t} at position ${r} is outside [0, ${V})`);
       this.savedTokens[r] = t;
-      for (let c = 0; c < C; c++) h[r * C + c] = scale * table[t * C + c];
     }
+    this.ctx.kernels.embeddingForward(table, this.savedTokens, h, R, C, V, scale);
     this.ctx.tape.record(this);
   }
   backward(): void {
-    const { R, C, scale, dtable, dh } = this;
-    for (let r = 0; r < R; r++) {
-      const t = this.savedTokens[r];
-      for (let c = 0; c < C; c++) dtable[t * C + c] += scale * dh[r * C + c];
-    }
+    const { R, C, V, scale, dtable, dh } = this;
+    this.ctx.kernels.embeddingBackward(dh, this.savedTokens, dtable, R, C, V, scale);
   }
 }

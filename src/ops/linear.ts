@@ -45,6 +45,8 @@ export interface LinearSpec {
 
 /** Scratch slot of a transient Q(x); other ops use slots 0–7. */
 const TRANSIENT_INPUT_SLOT = 8;
+/** Scratch slot (u16) of backwardRows' BF16 dy. */
+const BF16_GRAD_SLOT = 0;
 
 export class LinearOp implements TapeNode {
   readonly label: string;
@@ -219,10 +221,13 @@ export class LinearOp implements TapeNode {
     return this.y;
   }
 
-  /** y (n, N) = rows [r0, r0 + n) of Q(x)·Q(W)ᵀ, after castInput(). */
-  fpropRows(r0: number, n: number, y: FloatArray): void {
+  /**
+   * y (n, N) = rows [r0, r0 + n) of Q(x)·Q(W)ᵀ, after castInput(); `roundBf16`: the GEMM rounds y to
+   * BF16 as it writes it (the bits of a roundBf16 pass afterwards, one pass over y less).
+   */
+  fpropRows(r0: number, n: number, y: FloatArray, roundBf16 = false): void {
     const { N, K } = this.spec;
-    this.ctx.kernels.gemm(n, N, K, this.savedInput(r0, n), this.weightOperand(true), y, 1, 0);
+    this.ctx.kernels.gemm(n, N, K, this.savedInput(r0, n), this.weightOperand(true), y, 1, 0, roundBf16);
   }
 
   /** dx = Q(dy)·Q(W); dW += Q(dy)ᵀ·Q(x). */
@@ -232,6 +237,19 @@ export class LinearOp implements TapeNode {
     if (!this.dy) throw new TypeError(`LinearOp(${this.spec.key}): built without dy; use backwardRows`);
     const scale = this.backwardRows(0, M, this.dy, this.dx, total);
     this.recordGradCast(total, scale, M * N);
+  }
+
+  /**
+   * Whether backwardRows takes dy as BF16 bits (dyBits, n·N of them, e.g. from
+   * crossEntropyBackwardBf16 into bf16GradBuffer) instead of packing a float dy itself.
+   */
+  takesBf16Grad(): boolean {
+    return this.spec.precision === 'bf16';
+  }
+
+  /** The scratch buffer backwardRows would pack a BF16 dy of n rows into: for a producer that writes the bits itself. */
+  bf16GradBuffer(n: number): Uint16Array {
+    return this.ctx.scratch.u16(n * this.spec.N, BF16_GRAD_SLOT);
   }
 
   /**
@@ -248,16 +266,20 @@ export class LinearOp implements TapeNode {
    * dy (n, N). A delayed-scaling FP8 grad cast merges its stats into `total` (recorded once by the
    * caller through recordGradCast); returns the grad cast's scale (1 when not FP8).
    */
-  backwardRows(r0: number, n: number, dy: FloatArray, dx: FloatArray, total: CastStats): number {
+  backwardRows(r0: number, n: number, dy: FloatArray | null, dx: FloatArray, total: CastStats, dyBits: Uint16Array | null = null): number {
     const { N, K, precision } = this.spec;
     const k = this.ctx.kernels;
     const s = this.ctx.scratch;
     let g: GemmOperand<FloatArray>; // logical (n, N)
     let scale = 1;
-    if (precision === 'fp32') {
+    if (precision === 'bf16' && dyBits !== null) {
+      g = { dtype: 'bf16', data: dyBits, trans: false }; // packed by the producer (takesBf16Grad)
+    } else if (dy === null) {
+      throw new TypeError(`LinearOp(${this.spec.key}).backwardRows: dy is null and no BF16 dy bits were given to a ${precision} linear`);
+    } else if (precision === 'fp32') {
       g = { dtype: 'f32', data: dy, trans: false };
     } else if (precision === 'bf16') {
-      const bits = s.u16(n * N);
+      const bits = s.u16(n * N, BF16_GRAD_SLOT);
       k.packBf16(dy, bits);
       g = { dtype: 'bf16', data: bits, trans: false };
     } else if ((this.gradOp as Fp8Operand).tiled('activation')) {

@@ -93,18 +93,27 @@ export class LmHeadLossOp implements TapeNode {
     for (let r0 = 0; r0 < R; r0 += this.chunkRows) {
       const n = Math.min(this.chunkRows, R - r0);
       const logits = ctx.scratch.floats(n * V, LOGITS_SLOT); // (n, V)
-      head.fpropRows(r0, n, logits);
-      this.handOn(logits, 'lm_head.logits', 'forward');
+      head.fpropRows(r0, n, logits, this.bf16Chunks); // the GEMM rounds the logits as it writes them
+      this.ctx.probe?.tensor('lm_head.logits', -1, 'forward', logits);
       const rows = r0 + n;
       const targetRows = this.targets.subarray(r0, rows);
       const lseRows = this.lse.subarray(r0, rows);
       k.crossEntropyForward(logits, targetRows, this.losses.subarray(r0, rows), lseRows, n, V);
       if (!train) continue;
+      const dxRows = this.dx.subarray(r0 * C, rows * C);
+      if (head.takesBf16Grad() && !this.ctx.probe) {
+        // A BF16 head: the kernel writes dlogits straight as the BF16 bits the GEMMs take (the bits
+        // packBf16 would make of the float dlogits, rounded or not), one pass over them less.
+        const bits = head.bf16GradBuffer(n);
+        k.crossEntropyBackwardBf16(logits, targetRows, lseRows, this.dloss.subarray(r0, rows), bits, n, V);
+        gradCastScale = head.backwardRows(r0, n, null, dxRows, total, bits);
+        continue;
+      }
       const dlogits = ctx.scratch.floats(n * V, DLOGITS_SLOT); // (n, V)
       // dlogits are handed on BF16 under bf16Chunks: the kernel rounds them as it writes
       k.crossEntropyBackward(logits, targetRows, lseRows, this.dloss.subarray(r0, rows), dlogits, n, V, this.bf16Chunks);
       this.ctx.probe?.tensor('d.lm_head.logits', -1, 'backward', dlogits);
-      gradCastScale = head.backwardRows(r0, n, dlogits, this.dx.subarray(r0 * C, rows * C), total);
+      gradCastScale = head.backwardRows(r0, n, dlogits, dxRows, total);
     }
     if (train) {
       head.recordGradCast(total, gradCastScale, R * V);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backends } from './backends.js';
+import { backends, onEveryNativePath } from './backends.js';
+import type { Kernels } from '../../src/kernels/types.js';
 import { Rng, assertClose, finiteDifference, weightedSum } from './random.js';
 
 const R = 5;
@@ -42,4 +43,41 @@ test('cross-entropy forward vs float64, backward vs finite differences, ignored 
       assert.ok(Math.abs(one[0] - expected) < 1e-4, `loss ${one[0]} vs ${expected}`);
     });
   }
+});
+
+/**
+ * crossEntropyBackwardBf16 must be bit for bit packBf16 of crossEntropyBackward's float output
+ * (rounded or not: packBf16 rounds the same way), ignored rows included. Rows of V = 1037 cover the
+ * vector loop, a ragged tail and targets in both; a huge logit gives p = 1 at the target.
+ */
+function checkBf16Bits(k: Kernels, label: string): void {
+  const rows = 9, vocab = 1037;
+  const rng = new Rng(5);
+  const logits = rng.normals(rows * vocab, 4);
+  logits[2 * vocab + 7] = 80;
+  const targets = Int32Array.from({ length: rows }, (_, r) => (r === 3 ? -1 : (r * 331 + 7) % vocab));
+  targets[8] = vocab - 1;
+  const losses = new Float32Array(rows), lse = new Float32Array(rows);
+  k.crossEntropyForward(logits, targets, losses, lse, rows, vocab);
+  const dloss = Float32Array.from({ length: rows }, (_, r) => (r + 1) * 0.37);
+  for (const round of [false, true]) {
+    const dlogits = new Float32Array(rows * vocab);
+    k.crossEntropyBackward(logits, targets, lse, dloss, dlogits, rows, vocab, round);
+    const expected = new Uint16Array(rows * vocab);
+    k.packBf16(dlogits, expected);
+    const bits = new Uint16Array(rows * vocab).fill(0xffff);
+    k.crossEntropyBackwardBf16(logits, targets, lse, dloss, bits, rows, vocab);
+    for (let i = 0; i < bits.length; i++) {
+      if (bits[i] !== expected[i]) assert.fail(`${label} (float output round ${round}): bits[${i}] = ${bits[i].toString(16)}, packBf16 of the float output ${expected[i].toString(16)}`);
+    }
+  }
+}
+
+test('crossEntropyBackwardBf16 = packBf16 of crossEntropyBackward, bit for bit (every backend)', async () => {
+  for (const k of await backends()) checkBf16Bits(k, k.name);
+});
+
+test('crossEntropyBackwardBf16: every native ISA path and thread count', async (t) => {
+  const skip = await onEveryNativePath((native, label) => checkBf16Bits(native, label));
+  if (skip) t.skip(skip);
 });

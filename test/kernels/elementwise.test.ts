@@ -75,3 +75,33 @@ test('native addInPlace and copyColumns: every ISA path and thread count gives t
   });
   if (skip) t.skip(skip);
 });
+
+// The token embedding kernels replace TypeScript loops on Float32Array elements, so every backend
+// and native path must give those loops' bits: h = fround(scale·e), dtable = fround(dtable + scale·dh)
+// in float64 per element, rows in order (repeated tokens accumulate in row order).
+function checkEmbedding(k: Kernels, label: string): void {
+  const R = 67, C = 37, V = 11, scale = Math.sqrt(37); // a scale that is not a float32
+  const table = awkward(V * C, 3).map((v) => (Number.isFinite(v) ? v : 1.5));
+  const tokens = Int32Array.from({ length: R }, (_, r) => (r * 7 + (r >> 2)) % V);
+  const h = new Float32Array(R * C).fill(NaN);
+  k.embeddingForward(table, tokens, h, R, C, V, scale);
+  const hExpected = new Float32Array(R * C);
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) hExpected[r * C + c] = scale * table[tokens[r] * C + c];
+  sameBits(h, hExpected, `${label} embeddingForward`);
+  const dh = new Rng(9).normals(R * C, 1e-3);
+  const dtable = new Rng(10).normals(V * C, 0.1);
+  const dExpected = dtable.slice();
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) dExpected[tokens[r] * C + c] += scale * dh[r * C + c];
+  k.embeddingBackward(dh, tokens, dtable, R, C, V, scale);
+  sameBits(dtable, dExpected, `${label} embeddingBackward`);
+  assert.throws(() => k.embeddingForward(table, Int32Array.from({ length: R }, (_, r) => (r === 5 ? V : 0)), h, R, C, V, scale), /tokens/);
+}
+
+test('embeddingForward/Backward: the float64-per-element arithmetic, bit for bit (every backend)', async () => {
+  for (const k of await backends()) checkEmbedding(k, k.name);
+});
+
+test('embeddingForward/Backward: every native ISA path and thread count', async (t) => {
+  const skip = await onEveryNativePath((native, label) => checkEmbedding(native, label));
+  if (skip) t.skip(skip);
+});

@@ -22,7 +22,12 @@ void crossEntropyForward(const float* logits, const int32_t* targets, float* los
 
 void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse, const float* dloss,
                           float* dlogits, int64_t R, int64_t V, bool roundBf16) {
-  FOG8_DISPATCH(crossEntropyBackwardIsa(logits, targets, lse, dloss, dlogits, R, V, roundBf16))
+  FOG8_DISPATCH(crossEntropyBackwardIsa(logits, targets, lse, dloss, dlogits, nullptr, R, V, roundBf16))
+}
+
+void crossEntropyBackwardBf16(const float* logits, const int32_t* targets, const float* lse, const float* dloss,
+                              uint16_t* bits, int64_t R, int64_t V) {
+  FOG8_DISPATCH(crossEntropyBackwardIsa(logits, targets, lse, dloss, nullptr, bits, R, V, true))
 }
 
 }  // namespace fog8::fused

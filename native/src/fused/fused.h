@@ -66,6 +66,9 @@ void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, i
 void crossEntropyForward(const float* logits, const int32_t* targets, float* losses, float* lse, int64_t R, int64_t V);
 void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse, const float* dloss,
                           float* dlogits, int64_t R, int64_t V, bool roundBf16 = false);
+/** crossEntropyBackward's dlogits as BF16 bits (those of packBf16 of its float output), for a BF16 GEMM operand. */
+void crossEntropyBackwardBf16(const float* logits, const int32_t* targets, const float* lse, const float* dloss,
+                              uint16_t* bits, int64_t R, int64_t V);
 
 // ---- attention ----------------------------------------------------------------------------------
 /**
@@ -103,6 +106,12 @@ void addInPlace(float* acc, const float* x, int64_t n, bool roundBf16);
 /** dst[r, dstCol0 + c] = src[r, srcCol0 + c] for r < R, c < cols; src (R, srcCols), dst (R, dstCols). */
 void copyColumns(const float* src, int64_t srcCols, int64_t srcCol0, float* dst, int64_t dstCols, int64_t dstCol0,
                  int64_t R, int64_t cols);
+
+// ---- token embedding -------------------------------------------------------------------------------
+/** h (R, C) = float(scale·table[tokens[r]]) (product in float64); tokens in [0, V) (checked by the caller). */
+void embeddingForward(const float* table, const int32_t* tokens, float* h, int64_t R, int64_t C, double scale);
+/** dtable[tokens[r]] += scale·dh[r] for r in order (float64 product and sum, rounded once to float32). */
+void embeddingBackward(const float* dh, const int32_t* tokens, float* dtable, int64_t R, int64_t C, double scale);
 
 // ---- optimizer, monitors ----------------------------------------------------------------------------
 void adamw(float* w, const float* g, float* m, float* v, int64_t n, const AdamWParams& p);

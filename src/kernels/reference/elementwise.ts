@@ -19,3 +19,19 @@ export function copyColumns(src: FloatArray, srcCols: number, srcCol0: number, d
     for (let c = 0; c < cols; c++) dst[d + c] = src[s + c];
   }
 }
+
+/** h (R, C) = scale·table[tokens[r]] (table (V, C)); tokens checked by withValidation. */
+export function embeddingForward(table: FloatArray, tokens: Int32Array, h: FloatArray, R: number, C: number, _V: number, scale: number): void {
+  for (let r = 0; r < R; r++) {
+    const t = tokens[r];
+    for (let c = 0; c < C; c++) h[r * C + c] = scale * table[t * C + c];
+  }
+}
+
+/** dtable[tokens[r]] += scale·dh[r], rows in order (a token may repeat). */
+export function embeddingBackward(dh: FloatArray, tokens: Int32Array, dtable: FloatArray, R: number, C: number, _V: number, scale: number): void {
+  for (let r = 0; r < R; r++) {
+    const t = tokens[r];
+    for (let c = 0; c < C; c++) dtable[t * C + c] += scale * dh[r * C + c];
+  }
+}

@@ -11,7 +11,7 @@ import {
 } from './activations.js';
 import { adamw } from './adamw.js';
 import { rowMoments, sumSquares } from './moments.js';
-import { addInPlace, copyColumns } from './elementwise.js';
+import { addInPlace, copyColumns, embeddingForward, embeddingBackward } from './elementwise.js';
 
 /**
  * The pure-TypeScript reference backend: plain loops, one thread, the living spec of every
@@ -55,6 +55,12 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
       crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V);
       r(round, dlogits);
     },
+    // The float output, then packBf16 of it: the definition the native kernel fuses.
+    crossEntropyBackwardBf16: (logits, targets, lse, dloss, bits, R, V) => {
+      const dlogits = new Float32Array(R * V);
+      crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V);
+      packBf16(dlogits, bits);
+    },
     attentionForward, attentionBackward,
     swigluForward: (h, a, R, F, round) => { swigluForward(h, a, R, F); r(round, a); },
     swigluBackward: (h, da, dh, R, F, round) => { swigluBackward(h, da, dh, R, F); r(round, dh); },
@@ -69,6 +75,6 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
       return g;
     },
     adamw, rowMoments, sumSquares,
-    addInPlace, copyColumns,
+    addInPlace, copyColumns, embeddingForward, embeddingBackward,
   };
 }
