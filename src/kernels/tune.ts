@@ -209,6 +209,27 @@ function timeCandidates(addon: NativeCoreAddon, candidates: string[], probs: Pro
     .sort((x, y) => y.gflops - x.gflops);
 }
 
+/** Scores this close to the best are a tie: the tune's repeated timings of one candidate spread about this much. */
+export const TUNE_TIE = 0.01;
+
+/** Columns per unit that a tie is broken toward: 1024 columns of 96–192 rows of float32 accumulator
+ *  (384–768 KiB) still fit a 1 MiB L2; wider only when it scores best outright. */
+const TIE_COLUMNS = 1024;
+
+/**
+ * The blocking to keep from stage 2's scores (best first): among those within TUNE_TIE of the best,
+ * the one with the most columns per unit up to TIE_COLUMNS (then the best score). Wider units
+ * re-pack a deep-K GEMM's A (a wgrad's dyᵀ) fewer times, which costs more on GEMMs larger than the
+ * tuning problems than on them: on the Zen 4 a tie broken toward 256 columns made the
+ * 8192×1024×4096 wgrad 5–10 % slower than 1024 columns.
+ */
+export function pickBlocking(scored: readonly { variant: string; gflops: number }[]): { variant: string; gflops: number } {
+  const best = scored[0].gflops;
+  const width = (v: string) => Math.min(TIE_COLUMNS, Number(/-nc(\d+)$/.exec(v)?.[1] ?? 0));
+  // scored is best first, so the first of the widest is the best-scoring one
+  return scored.filter((t) => t.gflops >= best * (1 - TUNE_TIE)).reduce((a, b) => (width(b.variant) > width(a.variant) ? b : a));
+}
+
 export interface TuneResult {
   entry: WisdomEntry;
   seconds: number;
@@ -234,7 +255,7 @@ export function tuneGemm(addon: NativeCoreAddon, mode: TuneMode, log: (line: str
   const stage2 = timeCandidates(addon, blockingCandidates(winnerTile, mode), probs, rounds);
   log(`blockings of ${winnerTile}: ${stage2.slice(0, 5).map((t) => `${t.variant} ${t.gflops.toFixed(0)}`).join(', ')}${stage2.length > 5 ? ', …' : ''}`);
   const timings = [...stage1.map((t) => ({ ...t, stage: 1 as const })), ...stage2.map((t) => ({ ...t, stage: 2 as const }))];
-  const winner = stage2[0];
+  const winner = pickBlocking(stage2);
   addon.setGemmVariant(winner.variant);
   return { entry: { ...base, variant: winner.variant, gflops: winner.gflops, timings }, seconds: (performance.now() - started) / 1000 };
 }

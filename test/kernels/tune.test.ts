@@ -7,7 +7,7 @@ import { tmpdir, homedir } from 'node:os';
 import { join } from 'node:path';
 import { loadNativeAddon, type NativeCoreAddon } from '../../src/kernels/native.js';
 import {
-  allCandidates, applyWisdom, blockingCandidates, cpuModel, readWisdom, tileCandidates, tunePolicyFromEnv, wisdomKey, wisdomPath,
+  allCandidates, applyWisdom, blockingCandidates, cpuModel, pickBlocking, readWisdom, tileCandidates, tunePolicyFromEnv, wisdomKey, wisdomPath,
   writeWisdomEntry, type WisdomEntry,
 } from '../../src/kernels/tune.js';
 
@@ -116,4 +116,18 @@ test('applyWisdom: auto tunes once (saying so) and saves; the next run reuses it
     a.setGemmVariant(saved);
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('pickBlocking: within 1 % of the best the widest units (up to 1024 columns) win; outside it the best score does', () => {
+  const scored = [
+    { variant: '8x32-kc256-mc96-nc256', gflops: 390 },
+    { variant: '8x32-kc512-mc96-nc512', gflops: 387 },
+    { variant: '8x32-kc512-mc96-nc1024', gflops: 386.5 },
+    { variant: '8x32-kc512-mc192-nc1536', gflops: 386.4 },
+    { variant: '8x32-kc384-mc96-nc1536', gflops: 380 },
+  ];
+  assert.equal(pickBlocking(scored).variant, '8x32-kc512-mc96-nc1024');
+  assert.equal(pickBlocking([{ variant: '8x32-kc256-mc96-nc1536', gflops: 400 }, { variant: '8x32-kc256-mc96-nc1024', gflops: 399 }]).variant, '8x32-kc256-mc96-nc1536');
+  assert.equal(pickBlocking([{ variant: '8x32-kc256-mc96-nc256', gflops: 400 }, { variant: '8x32-kc256-mc96-nc1024', gflops: 390 }]).variant, '8x32-kc256-mc96-nc256');
+  assert.equal(pickBlocking([scored[0]]).variant, scored[0].variant);
 });
