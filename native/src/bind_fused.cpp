@@ -129,34 +129,42 @@ Napi::Value CrossEntropyForward(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
+/** The checked arguments of crossEntropyBackward / crossEntropyBackwardBf16, which differ only in
+ *  their output (float dlogits, or its BF16 bits). */
+template <typename Out>
+struct CrossEntropyBackwardArgs {
+  ArrayArg<float> logits;
+  ArrayArg<int32_t> targets;
+  ArrayArg<float> lse, dloss;
+  ArrayArg<Out> out;
+  size_t R, V;
+};
+
+template <typename Out>
+CrossEntropyBackwardArgs<Out> crossEntropyBackwardArgs(const Napi::CallbackInfo& info, const std::string& fn, const char* outName) {
   Napi::Env env = info.Env();
-  requireArgs(info, 7, "crossEntropyBackward");
-  const size_t R = dimArg(env, info[5], "crossEntropyBackward: R"), V = dimArg(env, info[6], "crossEntropyBackward: V");
-  const size_t n = product(env, {R, V}, "crossEntropyBackward: R·V");
-  auto logits = sizedArray<float>(env, info[0], "crossEntropyBackward: logits", n, "R·V");
-  auto targets = sizedArray<int32_t>(env, info[1], "crossEntropyBackward: targets", R, "R");
-  auto lse = sizedArray<float>(env, info[2], "crossEntropyBackward: lse", R, "R");
-  auto dloss = sizedArray<float>(env, info[3], "crossEntropyBackward: dloss", R, "R");
-  auto dlogits = sizedArray<float>(env, info[4], "crossEntropyBackward: dlogits", n, "R·V");
-  checkTargets(env, targets, V, "crossEntropyBackward");
-  fused::crossEntropyBackward(logits.data, targets.data, lse.data, dloss.data, dlogits.data, R, V, roundArg(info, 7, "crossEntropyBackward"));
-  return env.Undefined();
+  requireArgs(info, 7, fn.c_str());
+  const size_t R = dimArg(env, info[5], fn + ": R"), V = dimArg(env, info[6], fn + ": V");
+  const size_t n = product(env, {R, V}, fn + ": R·V");
+  auto logits = sizedArray<float>(env, info[0], fn + ": logits", n, "R·V");
+  auto targets = sizedArray<int32_t>(env, info[1], fn + ": targets", R, "R");
+  auto lse = sizedArray<float>(env, info[2], fn + ": lse", R, "R");
+  auto dloss = sizedArray<float>(env, info[3], fn + ": dloss", R, "R");
+  auto out = sizedArray<Out>(env, info[4], fn + ": " + outName, n, "R·V");
+  checkTargets(env, targets, V, fn);
+  return CrossEntropyBackwardArgs<Out>{logits, targets, lse, dloss, out, R, V};
+}
+
+Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
+  const auto a = crossEntropyBackwardArgs<float>(info, "crossEntropyBackward", "dlogits");
+  fused::crossEntropyBackward(a.logits.data, a.targets.data, a.lse.data, a.dloss.data, a.out.data, a.R, a.V, roundArg(info, 7, "crossEntropyBackward"));
+  return info.Env().Undefined();
 }
 
 Napi::Value CrossEntropyBackwardBf16(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  requireArgs(info, 7, "crossEntropyBackwardBf16");
-  const size_t R = dimArg(env, info[5], "crossEntropyBackwardBf16: R"), V = dimArg(env, info[6], "crossEntropyBackwardBf16: V");
-  const size_t n = product(env, {R, V}, "crossEntropyBackwardBf16: R·V");
-  auto logits = sizedArray<float>(env, info[0], "crossEntropyBackwardBf16: logits", n, "R·V");
-  auto targets = sizedArray<int32_t>(env, info[1], "crossEntropyBackwardBf16: targets", R, "R");
-  auto lse = sizedArray<float>(env, info[2], "crossEntropyBackwardBf16: lse", R, "R");
-  auto dloss = sizedArray<float>(env, info[3], "crossEntropyBackwardBf16: dloss", R, "R");
-  auto bits = sizedArray<uint16_t>(env, info[4], "crossEntropyBackwardBf16: bits", n, "R·V");
-  checkTargets(env, targets, V, "crossEntropyBackwardBf16");
-  fused::crossEntropyBackwardBf16(logits.data, targets.data, lse.data, dloss.data, bits.data, R, V);
-  return env.Undefined();
+  const auto a = crossEntropyBackwardArgs<uint16_t>(info, "crossEntropyBackwardBf16", "bits");
+  fused::crossEntropyBackwardBf16(a.logits.data, a.targets.data, a.lse.data, a.dloss.data, a.out.data, a.R, a.V);
+  return info.Env().Undefined();
 }
 
 // ---- attention ---------------------------------------------------------------------------------------
@@ -417,34 +425,41 @@ void checkTokens(Napi::Env env, const ArrayArg<int32_t>& tokens, size_t V, const
   }
 }
 
+/** The arguments both embedding kernels take: (src, tokens (R), dst, R, C, V, scale), where the
+ *  table (V, C) is src (forward: table → h) or dst (backward: dh → dtable) and the other is (R, C). */
+struct EmbeddingArgs {
+  ArrayArg<float> src;
+  ArrayArg<int32_t> tokens;
+  ArrayArg<float> dst;
+  size_t R, C;
+  double scale;
+};
+
+EmbeddingArgs embeddingArgs(const Napi::CallbackInfo& info, const std::string& fn, const char* srcName, const char* dstName, bool srcIsTable) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 7, fn.c_str());
+  const size_t R = dimArg(env, info[3], fn + ": R"), C = dimArg(env, info[4], fn + ": C"), V = dimArg(env, info[5], fn + ": V");
+  const size_t tableLength = product(env, {V, C}, fn + ": V·C"), rowsLength = product(env, {R, C}, fn + ": R·C");
+  auto src = sizedArray<float>(env, info[0], fn + ": " + srcName, srcIsTable ? tableLength : rowsLength, srcIsTable ? "V·C" : "R·C");
+  auto tokens = sizedArray<int32_t>(env, info[1], fn + ": tokens", R, "R");
+  auto dst = sizedArray<float>(env, info[2], fn + ": " + dstName, srcIsTable ? rowsLength : tableLength, srcIsTable ? "R·C" : "V·C");
+  const double scale = numberArg(env, info[6], fn + ": scale");
+  checkTokens(env, tokens, V, fn);
+  return EmbeddingArgs{src, tokens, dst, R, C, scale};
+}
+
 /** embeddingForward(table (V, C), tokens (R), h (R, C), R, C, V, scale). */
 Napi::Value EmbeddingForward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  requireArgs(info, 7, "embeddingForward");
-  const size_t R = dimArg(env, info[3], "embeddingForward: R"), C = dimArg(env, info[4], "embeddingForward: C");
-  const size_t V = dimArg(env, info[5], "embeddingForward: V");
-  auto table = sizedArray<float>(env, info[0], "embeddingForward: table", product(env, {V, C}, "embeddingForward: V·C"), "V·C");
-  auto tokens = sizedArray<int32_t>(env, info[1], "embeddingForward: tokens", R, "R");
-  auto h = sizedArray<float>(env, info[2], "embeddingForward: h", product(env, {R, C}, "embeddingForward: R·C"), "R·C");
-  const double scale = numberArg(env, info[6], "embeddingForward: scale");
-  checkTokens(env, tokens, V, "embeddingForward");
-  fused::embeddingForward(table.data, tokens.data, h.data, static_cast<int64_t>(R), static_cast<int64_t>(C), scale);
-  return env.Undefined();
+  const EmbeddingArgs a = embeddingArgs(info, "embeddingForward", "table", "h", true);
+  fused::embeddingForward(a.src.data, a.tokens.data, a.dst.data, static_cast<int64_t>(a.R), static_cast<int64_t>(a.C), a.scale);
+  return info.Env().Undefined();
 }
 
 /** embeddingBackward(dh (R, C), tokens (R), dtable (V, C), R, C, V, scale). */
 Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  requireArgs(info, 7, "embeddingBackward");
-  const size_t R = dimArg(env, info[3], "embeddingBackward: R"), C = dimArg(env, info[4], "embeddingBackward: C");
-  const size_t V = dimArg(env, info[5], "embeddingBackward: V");
-  auto dh = sizedArray<float>(env, info[0], "embeddingBackward: dh", product(env, {R, C}, "embeddingBackward: R·C"), "R·C");
-  auto tokens = sizedArray<int32_t>(env, info[1], "embeddingBackward: tokens", R, "R");
-  auto dtable = sizedArray<float>(env, info[2], "embeddingBackward: dtable", product(env, {V, C}, "embeddingBackward: V·C"), "V·C");
-  const double scale = numberArg(env, info[6], "embeddingBackward: scale");
-  checkTokens(env, tokens, V, "embeddingBackward");
-  fused::embeddingBackward(dh.data, tokens.data, dtable.data, static_cast<int64_t>(R), static_cast<int64_t>(C), scale);
-  return env.Undefined();
+  const EmbeddingArgs a = embeddingArgs(info, "embeddingBackward", "dh", "dtable", false);
+  fused::embeddingBackward(a.src.data, a.tokens.data, a.dst.data, static_cast<int64_t>(a.R), static_cast<int64_t>(a.C), a.scale);
+  return info.Env().Undefined();
 }
 
 /** A column offset: an integer with col0 + cols ≤ width (the copy stays inside every row). */
