@@ -128,7 +128,8 @@ export class ModelGraph {
     const keepBits = !recomputeMlp && isRoundedBf16(c, ctx.recipe.activations, 'fc1.out');
     const sharedH = recomputeMlp || keepBits ? f(R * F1) : null;
     this.h = Array.from({ length: c.nLayers }, () => sharedH ?? f(R * F1));
-    this.hBits = keepBits ? Array.from({ length: c.nLayers }, () => ctx.u16(R * F1)) : null;
+    const hBits = keepBits ? Array.from({ length: c.nLayers }, () => ctx.u16(R * F1)) : null;
+    this.hBits = hBits;
     this.a = f(R * F);
     this.mo = f(R * d);
     this.bm = branchPost ? f(R * d) : this.mo;
@@ -196,8 +197,8 @@ export class ModelGraph {
               fc1.recomputeOutput();
               this.bounds[i].fc1?.roundForward();
             }
-          : this.hBits
-            ? () => ctx.kernels.unpackBf16((this.hBits as Uint16Array[])[i], this.h[i])
+          : hBits
+            ? () => ctx.kernels.unpackBf16(hBits[i], this.h[i])
             : null,
         recomputeMlp ? 0 : keepBits ? 2 * R * F1 : 4 * R * F1,
       );

@@ -56,10 +56,6 @@ export interface ModelMemory {
   kernelWorkspace: number;
 }
 
-/**
- * Buf is the kernels' float buffer type: Float32Array normally; Float64Array when the model runs on
- * `createReferenceKernels('float64')` (fp32 recipe only), the mode gradient checks use.
- */
 /** How a model runs, beside its config and recipe. */
 export interface ModelOptions {
   /** GEMMs that run in BF16 although the recipe is FP8 (rollback recovery). */
@@ -70,6 +66,10 @@ export interface ModelOptions {
   recomputeMlp?: boolean;
 }
 
+/**
+ * Buf is the kernels' float buffer type: Float32Array normally; Float64Array when the model runs on
+ * `createReferenceKernels('float64')` (fp32 recipe only), the mode gradient checks use.
+ */
 export class Model<Buf extends FloatArray = Float32Array> {
   readonly config: ModelConfig;
   readonly recipe: PrecisionRecipe;

@@ -133,16 +133,20 @@ export function formatBytes(n: number): string {
   return `${(n / 2 ** 10).toFixed(1)} KiB`;
 }
 
+/** One line of every part: the plan's estimated parts marked ≈, a measured figure's scratch shown within its activations. */
+function describeParts(p: MemoryPlan, scratch: number | null): string {
+  const est = scratch === null ? '≈' : '';
+  return `parameters ${formatBytes(p.parameters)}, gradients ${formatBytes(p.gradients)}, optimizer ${formatBytes(p.optimizer)}, ` +
+    `weight casts ${formatBytes(p.weightCasts)}, activations ${est}${formatBytes(p.activations)}${scratch === null ? '' : ` (scratch ${formatBytes(scratch)})`}, ` +
+    `scaling ${formatBytes(p.scaling)}, kernel workspace ${est}${formatBytes(p.workspace)}; total ${est}${formatBytes(p.total)}`;
+}
+
 /** One line: every part of the plan. */
 export function describeMemoryPlan(p: MemoryPlan): string {
-  return `parameters ${formatBytes(p.parameters)}, gradients ${formatBytes(p.gradients)}, optimizer ${formatBytes(p.optimizer)}, ` +
-    `weight casts ${formatBytes(p.weightCasts)}, activations ≈${formatBytes(p.activations)}, scaling ${formatBytes(p.scaling)}, ` +
-    `kernel workspace ≈${formatBytes(p.workspace)}; total ≈${formatBytes(p.total)}`;
+  return describeParts(p, null);
 }
 
 /** One line: every part of a measured figure (the same parts as the plan). */
 export function describeMeasuredMemory(p: MeasuredMemory): string {
-  return `parameters ${formatBytes(p.parameters)}, gradients ${formatBytes(p.gradients)}, optimizer ${formatBytes(p.optimizer)}, ` +
-    `weight casts ${formatBytes(p.weightCasts)}, activations ${formatBytes(p.activations)} (scratch ${formatBytes(p.scratch)}), ` +
-    `scaling ${formatBytes(p.scaling)}, kernel workspace ${formatBytes(p.workspace)}; total ${formatBytes(p.total)}`;
+  return describeParts(p, p.scratch);
 }

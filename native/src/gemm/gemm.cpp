@@ -26,7 +26,7 @@
 #include "../common/fp8.h"
 #include "../common/isa.h"
 #include "../common/threads.h"
-#include "../casts/cast_kernels.h"
+#include "../casts/casts.h"
 
 namespace fog8 {
 namespace {
@@ -181,14 +181,10 @@ PairVariant currentPairVariant(const PairGemmKernels& pk) {
 }
 
 /** Rounds a finished rows × cols block of C (row stride ldc) to BF16 in place while it is still
- *  in cache: the bits of a roundBf16 pass over C after the GEMM (same helpers as casts.cpp). */
+ *  in cache: the bits of a roundBf16 pass over C after the GEMM. Inside the GEMM's worker threads
+ *  roundBf16Array's parallelFor runs inline. */
 void roundBlockBf16(float* c, size_t ldc, size_t rows, size_t cols) {
-  const bool vector = activeIsa() != Isa::scalar;
-  for (size_t i = 0; i < rows; i++) {
-    float* row = c + i * ldc;
-    if (vector) bf16ChunkAvx2(row, cols, nullptr, row);
-    else for (size_t j = 0; j < cols; j++) row[j] = roundBf16(row[j]);
-  }
+  for (size_t i = 0; i < rows; i++) roundBf16Array(c + i * ldc, cols, c + i * ldc);
 }
 
 /**
