@@ -6,14 +6,16 @@
  * CLOCK=cpu measures process CPU time (all threads together) instead of wall time: on a machine
  * shared with other work the wall figures swing, the CPU ones much less.
  */
-import { loadKernels } from '../src/kernels/index.js';
+import { loadNativeAddon } from '../src/kernels/native.js';
+import { loadKernelBackend } from '../src/train/kernel-backend.js';
 import type { Kernels } from '../src/kernels/types.js';
 import { resolvePrecision } from '../src/numerics/recipe.js';
 import { resolveModelConfig } from '../src/model/config.js';
 import { Model, type Batch } from '../src/model/model.js';
 
 const [preset = 'llama3', size = 's', recipeName = 'fp8-delayed', stepsArg = '4'] = process.argv.slice(2);
-const kernels = await loadKernels('native');
+// As `fog8 train` loads them: the GEMM variant from the wisdom file (FOG8_TUNE=off: the built-in default).
+const kernels = await loadKernelBackend('native', null);
 const totals = new Map<string, { ms: number; calls: number; flops: number }>();
 interface Operand { dtype: string; trans: boolean }
 /** gemm M×N×K a-dtype(ᵀ)×b-dtype(ᵀ): one row per shape and layout. */
@@ -74,8 +76,9 @@ totals.set('scaling updates (TypeScript)', { ms: scalingMs, calls: 2 * steps, fl
 let inKernels = 0;
 const rows = [...totals].map(([k, e]) => ({ k, ms: e.ms / steps, calls: e.calls / steps, gflops: e.flops / e.ms / 1e6 })).sort((a, b) => b.ms - a.ms);
 for (const r of rows) inKernels += r.ms;
+const setup = `${kernels.threads} threads, GEMM variant ${loadNativeAddon().gemmVariant()}`;
 console.log(cpuClock
-  ? `${preset} ${size} ${recipeName}: ${wall.toFixed(1)} ms of CPU time (all threads) per step without the optimizer`
-  : `${preset} ${size} ${recipeName}: ${wall.toFixed(1)} ms per step without the optimizer (${(4096 / wall * 1000).toFixed(0)} tokens/s)`);
+  ? `${preset} ${size} ${recipeName}: ${wall.toFixed(1)} ms of CPU time (all threads) per step without the optimizer (${setup})`
+  : `${preset} ${size} ${recipeName}: ${wall.toFixed(1)} ms per step without the optimizer (${(4096 / wall * 1000).toFixed(0)} tokens/s; ${setup})`);
 for (const r of rows) console.log(`${r.k.padEnd(44)} ${r.ms.toFixed(1).padStart(8)} ms ${((100 * r.ms) / wall).toFixed(1).padStart(5)} %  ${r.calls.toFixed(0).padStart(5)} calls${r.gflops > 0 ? `  ${r.gflops.toFixed(0).padStart(4)} GFLOP/s` : ''}`);
 console.log(`${'outside kernels'.padEnd(44)} ${(wall - inKernels).toFixed(1).padStart(8)} ms ${((100 * (wall - inKernels)) / wall).toFixed(1).padStart(5)} %`);

@@ -263,7 +263,7 @@ test('raw addon: wrong argument types and lengths throw TypeError, never crash',
   assert.throws(() => n.setThreads(0), RangeError);
 });
 
-test('gemm: every tuning candidate (tile × blocking) equals the default variant bit for bit and the reference within the bound', { skip: skipReason }, () => {
+test('gemm: every tuning candidate (tile × blocking) equals the default variant bit for bit (also rounded to BF16) and the reference within the bound', { skip: skipReason }, () => {
   const rng = new Rng(21);
   const pairs: [OperandDtype, OperandDtype][] = [['bf16', 'bf16'], ['e4m3', 'e4m3'], ['e5m2', 'e4m3'], ['bf16', 'e5m2']];
   // One k block with M/N edges; several k blocks (≤ 512 each), odd K, a partial last row panel.
@@ -290,12 +290,20 @@ test('gemm: every tuning candidate (tile × blocking) equals the default variant
             const ref = Float32Array.from(c0);
             reference.gemm(M, N, K, a, b, ref, 1.5, beta);
             assertWithinBound(M, N, K, a, b, ref, c0, 1.5, beta, `${label} reference`);
+            // The output rounded to BF16 (the micro-kernels round in their epilogue): the bits of
+            // the unrounded output followed by a roundBf16 pass, on every variant.
+            const wantRounded = new Float32Array(want.length);
+            reference.roundBf16(want, wantRounded);
+            const same = (x: Float32Array, y: Float32Array) => Buffer.compare(new Uint8Array(x.buffer), new Uint8Array(y.buffer)) === 0;
             for (const v of candidates) {
               native().setGemmVariant(v);
               assert.equal(native().gemmVariant(), v);
               const got = Float32Array.from(c0);
               native().gemm(M, N, K, a, b, got, 1.5, beta);
-              if (Buffer.compare(new Uint8Array(got.buffer), new Uint8Array(want.buffer)) !== 0) assert.fail(`${label}: variant ${v} differs from the default`);
+              if (!same(got, want)) assert.fail(`${label}: variant ${v} differs from the default`);
+              const rounded = Float32Array.from(c0);
+              native().gemm(M, N, K, a, b, rounded, 1.5, beta, true);
+              if (!same(rounded, wantRounded)) assert.fail(`${label}: variant ${v} rounded to BF16 differs from the default then roundBf16`);
             }
             native().setGemmVariant('default');
           }

@@ -78,12 +78,20 @@ function gemmCases(rng: Rng): Case[] {
     const u = new Uint32Array(v.buffer, v.byteOffset, v.length);
     return Uint16Array.from(u, (w) => w >>> 16); // truncation: any BF16 values will do
   };
+  const withSpecials = (u: Uint16Array): Uint16Array => {
+    u[3 * K + 5] = 0x7fc1; // NaN with payload
+    u[7 * K + 9] = 0xff80; // −inf
+    u[20 * K] = 0x7f80; // +inf
+    return u;
+  };
   // Bit 3 cleared: no NaN or infinity code in either format (0x7f, 0x7c–0x7f and their negatives).
   const codes = (n: number, seed: number): Uint8Array => new Uint8Array(n).map((_, i) => (i * 131 + seed) & 0xf7);
   const ops: [string, GemmOperand, GemmOperand][] = [
     ['f32', { dtype: 'f32', data: f32a, trans: false }, { dtype: 'f32', data: f32b, trans: true }],
     ['bf16', { dtype: 'bf16', data: bits(f32a), trans: false }, { dtype: 'bf16', data: bits(f32b), trans: false }],
     ['e5m2ᵀ·e4m3', { dtype: 'e5m2', data: codes(M * K, 3), trans: true, invScale: 0.37 }, { dtype: 'e4m3', data: codes(K * N, 5), trans: false, invScale: 1.9 }],
+    // NaN and infinity in some rows (NaN outputs keep their quiet bit and top payload bits when rounded)
+    ['bf16 with NaN, ±inf', { dtype: 'bf16', data: withSpecials(bits(f32a)), trans: false }, { dtype: 'bf16', data: bits(f32b), trans: true }],
   ];
   return ops.flatMap(([name, a, b]) => [0, 0.5].map((beta): Case => ({
     name: `gemm ${name} beta ${beta}`,

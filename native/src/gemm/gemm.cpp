@@ -193,7 +193,8 @@ void roundBlockBf16(float* c, size_t ldc, size_t rows, size_t cols) {
  * unit and k block, A's MC×KC block is packed (copied or decoded, no transpose for k-contiguous
  * sources) and the micro-kernel runs over every (B panel, A row panel), keeping the tile in
  * registers over the block; the last block writes C directly (scale, beta), earlier ones park
- * the tile in the thread's accumulator. Each output element is one chain over k pairs in order,
+ * the tile in the thread's accumulator (an output rounded to BF16 is rounded there too, in
+ * registers). Each output element is one chain over k pairs in order,
  * whatever the variant or thread count, so every variant gives the same bits.
  */
 void gemmPairs(size_t M, size_t N, size_t K, const PackSource& srcA, const PackSource& srcB, float* c, float s, float beta,
@@ -251,6 +252,7 @@ void gemmPairs(size_t M, size_t N, size_t K, const PackSource& srcA, const PackS
         args.beta = beta;
         args.first = kb == 0;
         args.last = kb + 1 == kBlocks;
+        args.roundBf16 = roundOut;  // in the micro-kernel's last-block epilogue
         for (size_t cp = 0; cp < colPanels; cp++) {
           args.b = bBase + ((j0 / NR + cp) * panelPairs + kb * (KC / 2)) * NR;
           args.cols = std::min(NR, cols - cp * NR);
@@ -264,7 +266,6 @@ void gemmPairs(size_t M, size_t N, size_t K, const PackSource& srcA, const PackS
           }
         }
       }
-      if (roundOut) roundBlockBf16(c + i0 * N + j0, N, rows, cols);
     }
   });
 }

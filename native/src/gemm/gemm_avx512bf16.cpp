@@ -227,6 +227,17 @@ void packPairB(const fog8::PackSource& s, size_t j0, size_t cols, size_t NR, siz
   }
 }
 
+/** x rounded to BF16 (ties to even; a NaN stays a quiet NaN with its sign and top payload bits),
+ *  as float32: the bits of fog8::roundBf16 (common/fp8.h), 16 lanes at a time. */
+inline __m512 roundBf16x16(__m512 x) {
+  const __m512i u = _mm512_castps_si512(x);
+  const __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)), _mm512_set1_epi32(0x7F800000));
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  const __m512i rnd = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), lsb));
+  const __m512i quiet = _mm512_or_si512(u, _mm512_set1_epi32(0x00400000));
+  return _mm512_castsi512_ps(_mm512_and_si512(_mm512_mask_blend_epi32(nan, rnd, quiet), _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
+}
+
 /** MR × (16·NV) register tile: MR·NV zmm accumulators (MR·NV + NV + 1 ≤ 32 registers). Each
  *  step broadcasts one pair of every A row (embedded broadcast) against NV vectors of B pairs. */
 template <int MR, int NV>
@@ -273,9 +284,11 @@ void microPairs(const fog8::PairMicroArgs& p) {
       for (int v = 0; v < NV; v++) _mm512_storeu_ps(p.acc + i * p.ldacc + 16 * v, c[i][v]);
     return;
   }
-  // C = scale·t (+ beta·C): two roundings and a sum, as the portable driver (no FMA contraction).
+  // C = scale·t (+ beta·C): two roundings and a sum, as the portable driver (no FMA contraction);
+  // then, for an output rounded to BF16, that rounding here in registers rather than in a second
+  // pass over C (the same function of the same float32 value, so the same bits).
   const __m512 s = _mm512_set1_ps(p.scale), beta = _mm512_set1_ps(p.beta);
-  const bool withBeta = p.beta != 0.0f;
+  const bool withBeta = p.beta != 0.0f, round = p.roundBf16;
   if (p.rows >= static_cast<size_t>(MR) && p.cols >= static_cast<size_t>(16 * NV)) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
@@ -284,6 +297,7 @@ void microPairs(const fog8::PairMicroArgs& p) {
       for (int v = 0; v < NV; v++) {
         __m512 r = _mm512_mul_ps(s, c[i][v]);
         if (withBeta) r = _mm512_add_ps(r, _mm512_mul_ps(beta, _mm512_loadu_ps(cRow + 16 * v)));
+        if (round) r = roundBf16x16(r);
         _mm512_storeu_ps(cRow + 16 * v, r);
       }
     }
@@ -303,6 +317,15 @@ void microPairs(const fog8::PairMicroArgs& p) {
       for (size_t j = 0; j < cols; j++) cRow[j] = t[i][j] + p.beta * cRow[j];  // -std=c++17: no FMA contraction
     } else {
       for (size_t j = 0; j < cols; j++) cRow[j] = t[i][j];
+    }
+    if (round) {
+      size_t j = 0;
+      for (; j + 16 <= cols; j += 16) _mm512_storeu_ps(cRow + j, roundBf16x16(_mm512_loadu_ps(cRow + j)));
+      alignas(64) float tail[16] = {};
+      std::memcpy(tail, cRow + j, (cols - j) * sizeof(float));
+      const __m512 r = roundBf16x16(_mm512_load_ps(tail));
+      _mm512_store_ps(tail, r);
+      std::memcpy(cRow + j, tail, (cols - j) * sizeof(float));
     }
   }
 }

@@ -47,7 +47,8 @@ struct GemmKernelSet {
 /** Arguments of one BF16-pair micro-kernel call: acc/C tile (MR × NR) over kpairs k pairs.
  *  A pair (k, k+1) of row i is a[i·aRowStride + p·aPairStride] (uint32 = two BF16, low half k);
  *  B is the panel [p][NR] of pairs. first: start from 0 (else from acc). last: write
- *  C[i][j] = scale·t (+ beta·C[i][j] when beta ≠ 0) for i < rows, j < cols; else store t to acc. */
+ *  C[i][j] = scale·t (+ beta·C[i][j] when beta ≠ 0) for i < rows, j < cols, rounded to BF16
+ *  (as roundBf16) when roundBf16; else store t to acc. */
 struct PairMicroArgs {
   size_t kpairs;
   const uint32_t* a;
@@ -64,6 +65,7 @@ struct PairMicroArgs {
   float beta;
   bool first;
   bool last;
+  bool roundBf16;
 };
 
 /** One register tile of the BF16-pair path. */
