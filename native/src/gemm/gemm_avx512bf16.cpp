@@ -99,6 +99,21 @@ inline void storePairs(__m256i x, __m256i y, uint32_t* dst) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
 }
 
+// Byte b of the permute of half h (two rows' 32 codes in one zmm, row k low, k + 1 high): output
+// lane b / 2 is column 16h + lane / 2 of row lane % 2.
+alignas(64) const uint8_t kPairIndex[2][64] = {
+    {0, 0, 32, 32, 1, 1, 33, 33, 2, 2, 34, 34, 3, 3, 35, 35, 4, 4, 36, 36, 5, 5, 37, 37, 6, 6, 38, 38, 7, 7, 39, 39,
+     8, 8, 40, 40, 9, 9, 41, 41, 10, 10, 42, 42, 11, 11, 43, 43, 12, 12, 44, 44, 13, 13, 45, 45, 14, 14, 46, 46, 15, 15, 47, 47},
+    {16, 16, 48, 48, 17, 17, 49, 49, 18, 18, 50, 50, 19, 19, 51, 51, 20, 20, 52, 52, 21, 21, 53, 53, 22, 22, 54, 54, 23, 23, 55, 55,
+     24, 24, 56, 56, 25, 25, 57, 57, 26, 26, 58, 58, 27, 27, 59, 59, 28, 28, 60, 60, 29, 29, 61, 61, 30, 30, 62, 62, 31, 31, 63, 63}};
+
+/** One BF16 value of a BF16 or FP8 source at element offset o. */
+inline uint32_t bf16At(const fog8::PackSource& s, size_t o) {
+  if (s.dtype == fog8::Dtype::bf16) return static_cast<const uint16_t*>(s.data)[o];
+  const uint8_t c = static_cast<const uint8_t*>(s.data)[o];
+  return static_cast<uint32_t>(s.bf16Bytes[c] | (s.bf16Bytes[256 + c] << 8));
+}
+
 /** Pair rows p < pairs of the [pair][column] layout, dst + p·dstStride, columns c < n:
  *  pair(decode(src[(k0 + 2p)·ld + c0 + c]), decode(src[(k0 + 2p + 1)·ld + c0 + c])) — FP8 codes
  *  of two source rows straight into BF16 pairs with VBMI. Per 32 columns the two rows' codes sit
@@ -113,13 +128,7 @@ FOG8_TARGET_VBMI void interleavePairsFp8Vbmi(const uint8_t* src, size_t ld, size
     lo[q] = _mm512_loadu_si512(bytes + 64 * q);
     hi[q] = _mm512_loadu_si512(bytes + 256 + 64 * q);
   }
-  // Byte b of the permute of half h: output lane b / 2 is column 16h + lane / 2 of row lane % 2.
-  alignas(64) static const uint8_t kIndex[2][64] = {
-      {0, 0, 32, 32, 1, 1, 33, 33, 2, 2, 34, 34, 3, 3, 35, 35, 4, 4, 36, 36, 5, 5, 37, 37, 6, 6, 38, 38, 7, 7, 39, 39,
-       8, 8, 40, 40, 9, 9, 41, 41, 10, 10, 42, 42, 11, 11, 43, 43, 12, 12, 44, 44, 13, 13, 45, 45, 14, 14, 46, 46, 15, 15, 47, 47},
-      {16, 16, 48, 48, 17, 17, 49, 49, 18, 18, 50, 50, 19, 19, 51, 51, 20, 20, 52, 52, 21, 21, 53, 53, 22, 22, 54, 54, 23, 23, 55, 55,
-       24, 24, 56, 56, 25, 25, 57, 57, 26, 26, 58, 58, 27, 27, 59, 59, 28, 28, 60, 60, 29, 29, 61, 61, 30, 30, 62, 62, 31, 31, 63, 63}};
-  const __m512i index0 = _mm512_load_si512(kIndex[0]), index1 = _mm512_load_si512(kIndex[1]);
+  const __m512i index0 = _mm512_load_si512(kPairIndex[0]), index1 = _mm512_load_si512(kPairIndex[1]);
   for (size_t p = 0; p < pairs; p++) {
     const uint8_t* x = src + (k0 + 2 * p) * ld + c0;
     const uint8_t* y = x + ld;
@@ -133,6 +142,56 @@ FOG8_TARGET_VBMI void interleavePairsFp8Vbmi(const uint8_t* src, size_t ld, size
     }
     for (; j < n; j++)
       d[j] = static_cast<uint32_t>(bytes[x[j]] | (bytes[256 + x[j]] << 8)) | static_cast<uint32_t>(bytes[y[j]] | (bytes[256 + y[j]] << 8)) << 16;
+  }
+}
+
+/** Pair rows q ∈ [q0, q1) of every NR-wide panel from two whole source rows each (packBRows):
+ *  column c of pair row q lands at dst + (c / NR)·panelPairs·NR + q·NR + c % NR. Per 32 columns
+ *  (FP8 with VBMI: the two rows' codes in one zmm, one byte permute into pair order per 16-column
+ *  half, then decodeLanesVbmi; BF16: 16-bit unpacks); NR is a multiple of 16, so each 16-column
+ *  half lies in one panel. The source rows stream sequentially (a panel at a time read NR-wide
+ *  strips of every row, which the hardware prefetchers do not follow: 10–13 % of a small-M wgrad). */
+FOG8_TARGET_VBMI void packPairBRows(const fog8::PackSource& s, size_t q0, size_t q1, size_t N, size_t K, size_t NR, size_t panelPairs,
+                                    uint32_t* dst) {
+  const bool fp8 = s.dtype != fog8::Dtype::bf16;
+  __m512i lo[4], hi[4], index0 = _mm512_setzero_si512(), index1 = _mm512_setzero_si512();
+  if (fp8 && s.vbmi) {
+    for (int q = 0; q < 4; q++) {
+      lo[q] = _mm512_loadu_si512(s.bf16Bytes + 64 * q);
+      hi[q] = _mm512_loadu_si512(s.bf16Bytes + 256 + 64 * q);
+    }
+    index0 = _mm512_load_si512(kPairIndex[0]);
+    index1 = _mm512_load_si512(kPairIndex[1]);
+  }
+  const size_t panelWords = panelPairs * NR;
+  const auto out = [&](size_t q, size_t c) { return dst + (c / NR) * panelWords + q * NR + c % NR; };
+  const size_t vecCols = (fp8 && !s.vbmi) ? 0 : N / 32 * 32;
+  for (size_t q = q0; q < q1; q++) {
+    const size_t k = 2 * q;
+    const bool hasRow1 = k + 1 < K;
+    size_t j = 0;
+    if (hasRow1 && fp8 && s.vbmi) {
+      const uint8_t* x = static_cast<const uint8_t*>(s.data) + k * s.ld;
+      const uint8_t* y = x + s.ld;
+      for (; j < vecCols; j += 32) {
+        const __m512i codes = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + j))),
+                                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + j)), 1);
+        _mm512_storeu_si512(out(q, j), decodeLanesVbmi(_mm512_permutexvar_epi8(index0, codes), lo, hi));
+        _mm512_storeu_si512(out(q, j + 16), decodeLanesVbmi(_mm512_permutexvar_epi8(index1, codes), lo, hi));
+      }
+    } else if (hasRow1 && !fp8) {
+      const uint16_t* x = static_cast<const uint16_t*>(s.data) + k * s.ld;
+      const uint16_t* y = x + s.ld;
+      for (; j < vecCols; j += 16)
+        storePairs(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + j)), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + j)), out(q, j));
+    }
+    // Remaining columns (and an odd last row, paired with zero), one at a time.
+    for (; j < N; j++) {
+      const uint32_t x = bf16At(s, k * s.ld + j), y = hasRow1 ? bf16At(s, (k + 1) * s.ld + j) : 0;
+      *out(q, j) = x | y << 16;
+    }
+    const size_t padded = (N + NR - 1) / NR * NR;
+    if (padded > N) std::memset(out(q, N), 0, (padded - N) * sizeof(uint32_t));
   }
 }
 
@@ -334,7 +393,7 @@ const fog8::PairTile kPairTiles[] = {
     {8, 32, microPairs<8, 2>, microPairs<1, 2>},  {12, 32, microPairs<12, 2>, microPairs<1, 2>}, {14, 32, microPairs<14, 2>, microPairs<1, 2>},
     {8, 48, microPairs<8, 3>, microPairs<1, 3>},  {6, 64, microPairs<6, 4>, microPairs<1, 4>},   {4, 64, microPairs<4, 4>, microPairs<1, 4>},
 };
-const fog8::PairGemmKernels kPairs{kPairTiles, sizeof kPairTiles / sizeof kPairTiles[0], packPairA, packPairB};
+const fog8::PairGemmKernels kPairs{kPairTiles, sizeof kPairTiles / sizeof kPairTiles[0], packPairA, packPairB, packPairBRows};
 
 // Row 0 of microF32: the same FMA chain per output element.
 void microRowF32(size_t kc, const void* aPacked, const void* bPacked, float* acc, bool first) {

@@ -92,6 +92,11 @@ struct PairGemmKernels {
                 size_t* rowStride, size_t* pairStride);
   /** B panel [p][NR] of columns [j0, j0 + cols) (zero padded to NR). */
   void (*packB)(const PackSource& src, size_t j0, size_t cols, size_t NR, size_t k0, size_t kc, uint32_t* dst);
+  /** Pair rows [q0, q1) of every panel of a k-major B source (not rowMajor: element (j, k) at
+   *  data[k·ld + j]), N columns, K rows (an odd last row pairs with zero): pair row q of panel P is
+   *  dst[(P·panelPairs + q)·NR ..], columns past N zero. The layout packB gives, but read two
+   *  whole source rows at a time instead of NR-wide strips of every row. */
+  void (*packBRows)(const PackSource& src, size_t q0, size_t q1, size_t N, size_t K, size_t NR, size_t panelPairs, uint32_t* dst);
 };
 
 /** AVX-512 BF16 pair path (vdpbf16ps), or its SIMDe emulation. */
