@@ -313,6 +313,35 @@ test('gemm: every tuning candidate (tile × blocking) equals the default variant
   }
 });
 
+test('gemm: every FP8 code decodes exactly in every packing path (A k-contiguous / transposed, B k-major / k-contiguous)', { skip: skipReason }, () => {
+  // 32×32×32 with every code four times in the FP8 operand and a BF16 identity as the other: each
+  // output is one decoded code (or NaN where an inf or NaN code meets a zero); 32 contiguous codes
+  // reach the vector (VBMI) decode of each path.
+  const n = 32;
+  const eye = new Uint16Array(n * n);
+  for (let i = 0; i < n; i++) eye[i * n + i] = 0x3f80; // BF16 1.0
+  for (const isa of runnableIsas()) {
+    withIsa(isa, () => {
+      for (const format of FORMATS) {
+        const codes = Uint8Array.from({ length: n * n }, (_, i) => (i * 37 + 11) & 0xff);
+        for (const trans of [false, true]) {
+          const fp8: GemmOperand = { dtype: format, data: codes, trans, invScale: 1 };
+          const id: GemmOperand = { dtype: 'bf16', data: eye, trans: false };
+          for (const [name, a, b] of [['A', fp8, id], ['B', id, fp8]] as const) {
+            const got = new Float32Array(n * n), want = new Float32Array(n * n);
+            native().gemm(n, n, n, a, b, got);
+            reference.gemm(n, n, n, a, b, want);
+            for (let i = 0; i < n * n; i++) {
+              const ok = Number.isNaN(want[i]) ? Number.isNaN(got[i]) : Object.is(got[i], want[i]);
+              if (!ok) assert.fail(`${isa} ${format} as ${name}${trans ? 'ᵀ' : ''}: element ${i} is ${got[i]}, expected ${want[i]}`);
+            }
+          }
+        }
+      }
+    });
+  }
+});
+
 test('setGemmVariant: malformed names, unknown tiles and out-of-range blockings throw RangeError', { skip: skipReason }, () => {
   const saved = native().gemmVariant();
   try {

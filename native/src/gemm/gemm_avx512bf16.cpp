@@ -107,6 +107,31 @@ alignas(64) const uint8_t kPairIndex[2][64] = {
     {16, 16, 48, 48, 17, 17, 49, 49, 18, 18, 50, 50, 19, 19, 51, 51, 20, 20, 52, 52, 21, 21, 53, 53, 22, 22, 54, 54, 23, 23, 55, 55,
      24, 24, 56, 56, 25, 25, 57, 57, 26, 26, 58, 58, 27, 27, 59, 59, 28, 28, 60, 60, 29, 29, 61, 61, 30, 30, 62, 62, 31, 31, 63, 63}};
 
+// 16-bit permute indices of pairBf16x16: lane 2c from x (column c), 2c + 1 from y (index 32 + c),
+// for columns 0–15 (half 0) and 16–31 (half 1) of 32-column rows.
+alignas(64) const uint16_t kPairWords[2][32] = {
+    {0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39, 8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47},
+    {16, 48, 17, 49, 18, 50, 19, 51, 20, 52, 21, 53, 22, 54, 23, 55, 24, 56, 25, 57, 26, 58, 27, 59, 28, 60, 29, 61, 30, 62, 31, 63}};
+
+/** Pair rows p < pairs of the [pair][column] layout from a BF16 source, dst + p·dstStride, columns
+ *  c < n: pair(src[(k0 + 2p)·ld + c0 + c], src[(k0 + 2p + 1)·ld + c0 + c]); 32 columns per two
+ *  16-bit two-source permutes (the wgrad layout of a BF16 dyᵀ packs A this way at every k block). */
+void interleavePairsBf16(const uint16_t* src, size_t ld, size_t k0, size_t pairs, size_t c0, size_t n, uint32_t* dst, size_t dstStride) {
+  const __m512i index0 = _mm512_load_si512(kPairWords[0]), index1 = _mm512_load_si512(kPairWords[1]);
+  for (size_t p = 0; p < pairs; p++) {
+    const uint16_t* x = src + (k0 + 2 * p) * ld + c0;
+    const uint16_t* y = x + ld;
+    uint32_t* d = dst + p * dstStride;
+    size_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+      const __m512i xv = _mm512_loadu_si512(x + j), yv = _mm512_loadu_si512(y + j);
+      _mm512_storeu_si512(d + j, _mm512_permutex2var_epi16(xv, index0, yv));
+      _mm512_storeu_si512(d + j + 16, _mm512_permutex2var_epi16(xv, index1, yv));
+    }
+    for (; j < n; j++) d[j] = x[j] | static_cast<uint32_t>(y[j]) << 16;
+  }
+}
+
 /** One BF16 value of a BF16 or FP8 source at element offset o. */
 inline uint32_t bf16At(const fog8::PackSource& s, size_t o) {
   if (s.dtype == fog8::Dtype::bf16) return static_cast<const uint16_t*>(s.data)[o];
@@ -148,7 +173,7 @@ FOG8_TARGET_VBMI void interleavePairsFp8Vbmi(const uint8_t* src, size_t ld, size
 /** Pair rows q ∈ [q0, q1) of every NR-wide panel from two whole source rows each (packBRows):
  *  column c of pair row q lands at dst + (c / NR)·panelPairs·NR + q·NR + c % NR. Per 32 columns
  *  (FP8 with VBMI: the two rows' codes in one zmm, one byte permute into pair order per 16-column
- *  half, then decodeLanesVbmi; BF16: 16-bit unpacks); NR is a multiple of 16, so each 16-column
+ *  half, then decodeLanesVbmi; BF16: one 16-bit two-source permute per half); NR is a multiple of 16, so each 16-column
  *  half lies in one panel. The source rows stream sequentially (a panel at a time read NR-wide
  *  strips of every row, which the hardware prefetchers do not follow: 10–13 % of a small-M wgrad). */
 FOG8_TARGET_VBMI void packPairBRows(const fog8::PackSource& s, size_t q0, size_t q1, size_t N, size_t K, size_t NR, size_t panelPairs,
@@ -163,6 +188,7 @@ FOG8_TARGET_VBMI void packPairBRows(const fog8::PackSource& s, size_t q0, size_t
     index0 = _mm512_load_si512(kPairIndex[0]);
     index1 = _mm512_load_si512(kPairIndex[1]);
   }
+  const __m512i wordIndex0 = _mm512_load_si512(kPairWords[0]), wordIndex1 = _mm512_load_si512(kPairWords[1]);
   const size_t panelWords = panelPairs * NR;
   const auto out = [&](size_t q, size_t c) { return dst + (c / NR) * panelWords + q * NR + c % NR; };
   const size_t vecCols = (fp8 && !s.vbmi) ? 0 : N / 32 * 32;
@@ -182,8 +208,11 @@ FOG8_TARGET_VBMI void packPairBRows(const fog8::PackSource& s, size_t q0, size_t
     } else if (hasRow1 && !fp8) {
       const uint16_t* x = static_cast<const uint16_t*>(s.data) + k * s.ld;
       const uint16_t* y = x + s.ld;
-      for (; j < vecCols; j += 16)
-        storePairs(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + j)), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + j)), out(q, j));
+      for (; j < vecCols; j += 32) {
+        const __m512i xv = _mm512_loadu_si512(x + j), yv = _mm512_loadu_si512(y + j);
+        _mm512_storeu_si512(out(q, j), _mm512_permutex2var_epi16(xv, wordIndex0, yv));
+        _mm512_storeu_si512(out(q, j + 16), _mm512_permutex2var_epi16(xv, wordIndex1, yv));
+      }
     }
     // Remaining columns (and an odd last row, paired with zero), one at a time.
     for (; j < N; j++) {
@@ -231,6 +260,9 @@ void interleavePairBlock(const fog8::PackSource& s, size_t k0, size_t kc, size_t
   size_t p = 0;
   if (s.dtype != fog8::Dtype::bf16 && s.vbmi) {
     interleavePairsFp8Vbmi(static_cast<const uint8_t*>(s.data), s.ld, k0, kc / 2, c0, n, s.bf16Bytes, dst, stride);
+    p = kc / 2;
+  } else if (s.dtype == fog8::Dtype::bf16) {
+    interleavePairsBf16(static_cast<const uint16_t*>(s.data), s.ld, k0, kc / 2, c0, n, dst, stride);
     p = kc / 2;
   }
   for (; p < kp; p++) {
