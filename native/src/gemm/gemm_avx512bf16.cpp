@@ -297,22 +297,51 @@ void packPairA(const fog8::PackSource& s, size_t r0, size_t rows, size_t rowsPad
   }
 }
 
+/** dst[c·dstStride + r] = src[r·srcStride + c] for r, c < 16 (32-bit elements): 32-bit and 64-bit
+ *  unpacks within 128-bit lanes, then two stages of 128-bit lane shuffles. */
+inline void transpose16x16(const uint32_t* src, size_t srcStride, uint32_t* dst, size_t dstStride) {
+  __m512i c[4][4];  // c[g][m], lane L: rows 4g .. 4g + 3 of column 4L + m
+  for (int g = 0; g < 4; g++) {
+    const __m512i a0 = _mm512_loadu_si512(src + (4 * g) * srcStride), a1 = _mm512_loadu_si512(src + (4 * g + 1) * srcStride);
+    const __m512i a2 = _mm512_loadu_si512(src + (4 * g + 2) * srcStride), a3 = _mm512_loadu_si512(src + (4 * g + 3) * srcStride);
+    const __m512i t0 = _mm512_unpacklo_epi32(a0, a1), t1 = _mm512_unpackhi_epi32(a0, a1);
+    const __m512i t2 = _mm512_unpacklo_epi32(a2, a3), t3 = _mm512_unpackhi_epi32(a2, a3);
+    c[g][0] = _mm512_unpacklo_epi64(t0, t2);
+    c[g][1] = _mm512_unpackhi_epi64(t0, t2);
+    c[g][2] = _mm512_unpacklo_epi64(t1, t3);
+    c[g][3] = _mm512_unpackhi_epi64(t1, t3);
+  }
+  for (int m = 0; m < 4; m++) {
+    const __m512i e0 = _mm512_shuffle_i32x4(c[0][m], c[1][m], 0x44), e1 = _mm512_shuffle_i32x4(c[0][m], c[1][m], 0xEE);
+    const __m512i e2 = _mm512_shuffle_i32x4(c[2][m], c[3][m], 0x44), e3 = _mm512_shuffle_i32x4(c[2][m], c[3][m], 0xEE);
+    _mm512_storeu_si512(dst + (m)*dstStride, _mm512_shuffle_i32x4(e0, e2, 0x88));
+    _mm512_storeu_si512(dst + (4 + m) * dstStride, _mm512_shuffle_i32x4(e0, e2, 0xDD));
+    _mm512_storeu_si512(dst + (8 + m) * dstStride, _mm512_shuffle_i32x4(e1, e3, 0x88));
+    _mm512_storeu_si512(dst + (12 + m) * dstStride, _mm512_shuffle_i32x4(e1, e3, 0xDD));
+  }
+}
+
 void packPairB(const fog8::PackSource& s, size_t j0, size_t cols, size_t NR, size_t k0, size_t kc, uint32_t* dst) {
   const size_t kp = (kc + 1) / 2;
   if (s.rowMajor) {
-    // Columns are k-contiguous: decode each into a row of pairs, then scatter into the panel
-    // (B is packed once per GEMM, so this transpose is a small share of the work).
-    alignas(64) uint32_t row[512];
-    for (size_t j = 0; j < cols; j++) {
-      for (size_t q0 = 0; q0 < kp; q0 += 512) {
-        const size_t q1 = kp < q0 + 512 ? kp : q0 + 512;
+    // Columns are k-contiguous (fprop's Wᵀ): 16 columns at a time, each decoded into a row of
+    // pairs, then 16 × 16 transposes into the panel (columns past cols are zero rows).
+    constexpr size_t kChunk = 256;
+    alignas(64) uint32_t rows[16][kChunk];
+    for (size_t g = 0; g < NR; g += 16) {
+      for (size_t q0 = 0; q0 < kp; q0 += kChunk) {
+        const size_t q1 = kp < q0 + kChunk ? kp : q0 + kChunk, n = q1 - q0;
         const size_t kk = (kc < 2 * q1 ? kc : 2 * q1) - 2 * q0;
-        copyRow(s, (j0 + j) * s.ld + k0 + 2 * q0, kk, 2 * (q1 - q0), reinterpret_cast<uint16_t*>(row));
-        for (size_t q = q0; q < q1; q++) dst[q * NR + j] = row[q - q0];
+        for (size_t r = 0; r < 16; r++) {
+          if (g + r < cols) copyRow(s, (j0 + g + r) * s.ld + k0 + 2 * q0, kk, 2 * n, reinterpret_cast<uint16_t*>(rows[r]));
+          else std::memset(rows[r], 0, n * sizeof(uint32_t));
+        }
+        size_t q = 0;
+        for (; q + 16 <= n; q += 16) transpose16x16(&rows[0][q], kChunk, dst + (q0 + q) * NR + g, NR);
+        for (; q < n; q++)
+          for (size_t r = 0; r < 16; r++) dst[(q0 + q) * NR + g + r] = rows[r][q];
       }
     }
-    for (size_t q = 0; q < kp; q++)
-      for (size_t j = cols; j < NR; j++) dst[q * NR + j] = 0;
   } else {
     interleavePairBlock(s, k0, kc, j0, cols, NR, dst);
   }
