@@ -286,6 +286,31 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
 
 // ---- activations -------------------------------------------------------------------------------------
 
+/** An activation's input: a Float32Array of values or a Uint16Array of their BF16 bits; `length` its elements. */
+fused::ActivationInput activationInput(Napi::Env env, const Napi::Value& v, const std::string& what, size_t& length) {
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array) {
+    auto bits = typedArrayArg<uint16_t>(env, v, what);
+    length = bits.length;
+    return fused::ActivationInput{nullptr, bits.data};
+  }
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throwType(env, what + " must be a Float32Array or a Uint16Array of BF16 bits");
+  }
+  auto values = typedArrayArg<float>(env, v, what);
+  length = values.length;
+  return fused::ActivationInput{values.data, nullptr};
+}
+
+/** activationInput of exactly `expected` elements. */
+fused::ActivationInput sizedActivationInput(Napi::Env env, const Napi::Value& v, const std::string& what, size_t expected,
+                                            const std::string& expectedText) {
+  size_t length = 0;
+  const fused::ActivationInput in = activationInput(env, v, what, length);
+  if (length != expected)
+    throwType(env, what + " must have length " + std::to_string(expected) + " (" + expectedText + "), got " + std::to_string(length));
+  return in;
+}
+
 Napi::Value Gated(const Napi::CallbackInfo& info, const std::string& fn, bool forward, bool smooth) {
   Napi::Env env = info.Env();
   // forward: (h, a, [s,] R, F); backward: (h, [s,] da, dh, R, F)
@@ -294,14 +319,14 @@ Napi::Value Gated(const Napi::CallbackInfo& info, const std::string& fn, bool fo
   const size_t R = dimArg(env, info[arrays], fn + ": R"), F = dimArg(env, info[arrays + 1], fn + ": F");
   const bool round = roundArg(info, arrays + 2, fn);
   const size_t nh = product(env, {R, 2, F}, fn + ": R·2F"), na = product(env, {R, F}, fn + ": R·F");
-  auto h = sizedArray<float>(env, info[0], fn + ": h", nh, "R·2F");
+  const fused::ActivationInput h = sizedActivationInput(env, info[0], fn + ": h", nh, "R·2F");
   if (forward) {
     auto a = sizedArray<float>(env, info[1], fn + ": a", na, "R·F");
     if (smooth) {
       auto s = sizedArray<float>(env, info[2], fn + ": s", R, "R");
-      fused::smoothSwigluForward(h.data, a.data, s.data, R, F, round);
+      fused::smoothSwigluForward(h, a.data, s.data, R, F, round);
     } else {
-      fused::swigluForward(h.data, a.data, R, F, round);
+      fused::swigluForward(h, a.data, R, F, round);
     }
   } else {
     size_t i = 1;
@@ -309,8 +334,8 @@ Napi::Value Gated(const Napi::CallbackInfo& info, const std::string& fn, bool fo
     if (smooth) s = sizedArray<float>(env, info[i++], fn + ": s", R, "R");
     auto da = sizedArray<float>(env, info[i++], fn + ": da", na, "R·F");
     auto dh = sizedArray<float>(env, info[i++], fn + ": dh", nh, "R·2F");
-    if (smooth) fused::smoothSwigluBackward(h.data, s.data, da.data, dh.data, R, F, round);
-    else fused::swigluBackward(h.data, da.data, dh.data, R, F, round);
+    if (smooth) fused::smoothSwigluBackward(h, s.data, da.data, dh.data, R, F, round);
+    else fused::swigluBackward(h, da.data, dh.data, R, F, round);
   }
   return env.Undefined();
 }
@@ -322,19 +347,21 @@ Napi::Value SmoothSwigluBackward(const Napi::CallbackInfo& info) { return Gated(
 Napi::Value GeluForward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   requireArgs(info, 2, "geluForward");
-  auto x = typedArrayArg<float>(env, info[0], "geluForward: x");
-  auto y = sizedArray<float>(env, info[1], "geluForward: y", x.length, "x.length");
-  fused::geluForward(x.data, y.data, x.length, roundArg(info, 2, "geluForward"));
+  size_t n = 0;
+  const fused::ActivationInput x = activationInput(env, info[0], "geluForward: x", n);
+  auto y = sizedArray<float>(env, info[1], "geluForward: y", n, "x.length");
+  fused::geluForward(x, y.data, n, roundArg(info, 2, "geluForward"));
   return env.Undefined();
 }
 
 Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   requireArgs(info, 3, "geluBackward");
-  auto x = typedArrayArg<float>(env, info[0], "geluBackward: x");
-  auto dy = sizedArray<float>(env, info[1], "geluBackward: dy", x.length, "x.length");
-  auto dx = sizedArray<float>(env, info[2], "geluBackward: dx", x.length, "x.length");
-  fused::geluBackward(x.data, dy.data, dx.data, x.length, roundArg(info, 3, "geluBackward"));
+  size_t n = 0;
+  const fused::ActivationInput x = activationInput(env, info[0], "geluBackward: x", n);
+  auto dy = sizedArray<float>(env, info[1], "geluBackward: dy", n, "x.length");
+  auto dx = sizedArray<float>(env, info[2], "geluBackward: dx", n, "x.length");
+  fused::geluBackward(x, dy.data, dx.data, n, roundArg(info, 3, "geluBackward"));
   return env.Undefined();
 }
 
@@ -348,22 +375,24 @@ fused::XieluParams xieluArg(Napi::Env env, const Napi::Value& v, const std::stri
 Napi::Value XieluForward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   requireArgs(info, 3, "xieluForward");
-  auto x = typedArrayArg<float>(env, info[0], "xieluForward: x");
-  auto y = sizedArray<float>(env, info[1], "xieluForward: y", x.length, "x.length");
+  size_t n = 0;
+  const fused::ActivationInput x = activationInput(env, info[0], "xieluForward: x", n);
+  auto y = sizedArray<float>(env, info[1], "xieluForward: y", n, "x.length");
   const fused::XieluParams p = xieluArg(env, info[2], "xieluForward");
-  fused::xieluForward(x.data, y.data, x.length, p, roundArg(info, 3, "xieluForward"));
+  fused::xieluForward(x, y.data, n, p, roundArg(info, 3, "xieluForward"));
   return env.Undefined();
 }
 
 Napi::Value XieluBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   requireArgs(info, 4, "xieluBackward");
-  auto x = typedArrayArg<float>(env, info[0], "xieluBackward: x");
-  auto dy = sizedArray<float>(env, info[1], "xieluBackward: dy", x.length, "x.length");
-  auto dx = sizedArray<float>(env, info[2], "xieluBackward: dx", x.length, "x.length");
+  size_t n = 0;
+  const fused::ActivationInput x = activationInput(env, info[0], "xieluBackward: x", n);
+  auto dy = sizedArray<float>(env, info[1], "xieluBackward: dy", n, "x.length");
+  auto dx = sizedArray<float>(env, info[2], "xieluBackward: dx", n, "x.length");
   const fused::XieluParams p = xieluArg(env, info[3], "xieluBackward");
   double dAlphaP = 0, dAlphaN = 0;
-  fused::xieluBackward(x.data, dy.data, dx.data, x.length, p, &dAlphaP, &dAlphaN, roundArg(info, 4, "xieluBackward"));
+  fused::xieluBackward(x, dy.data, dx.data, n, p, &dAlphaP, &dAlphaN, roundArg(info, 4, "xieluBackward"));
   Napi::Object result = Napi::Object::New(env);
   result.Set("dAlphaP", dAlphaP);
   result.Set("dAlphaN", dAlphaN);

@@ -1,5 +1,5 @@
 // AVX-512 cast loops: 16 lanes of the same integer/float bit algorithm as the AVX2 loops
-// (casts_avx2.cpp) and encode_impl.h, with the statistics in mask registers — one vpmovdb packs 16
+// (casts_avx2.cpp) and encode_impl.h, with the statistics in mask registers — one vpmovsdb packs 16
 // codes, and the counts are masked adds. The codes are bit-identical to every other path; the error
 // sums use the same float32-per-512-element-sub-block scheme as the AVX2 loop (float64 for a
 // sub-block holding a huge, infinite or NaN input), so they agree with the reference to ~1e-7.
@@ -69,7 +69,7 @@ inline Cast16 cast16(const Encode16& k, __m512 xv, Counts16& c) {
 }
 
 /**
- * The FP8 code (sign included, in the low byte of each lane), read off the rounded magnitude, which
+ * The FP8 code (sign included, as a signed byte in each lane), read off the rounded magnitude, which
  * is on the FP8 grid already: a normal one rebiases its exponent and keeps M mantissa bits; a
  * subnormal one (below the smallest normal) is its integer multiple of the subnormal step, the
  * mantissa bits of rounded + subnormalMagic. A NaN gives a number above every finite code on the
@@ -80,9 +80,11 @@ inline __m512i code16(const Encode16& k, const Cast16& r) {
   const __m512i rb = _mm512_castps_si512(r.rounded);
   const __m512i normal = _mm512_sub_epi32(_mm512_srli_epi32(rb, Shift), k.rebias);
   const __m512i sub = _mm512_sub_epi32(_mm512_castps_si512(_mm512_add_ps(r.rounded, k.magic)), k.magicBits);
-  const __m512i mag = _mm512_min_epu32(_mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(rb, k.minNormalBits), normal, sub), k.nanCode);
-  // mag | (sign of v → bit 7): ternary-logic A | (B & C)
-  return _mm512_ternarylogic_epi32(mag, _mm512_srli_epi32(_mm512_castps_si512(r.v), 24), _mm512_set1_epi32(0x80), 0xF8);
+  const __m512i mag = _mm512_min_epu32(_mm512_mask_blend_epi32(_mm512_cmpgt_epi32_mask(k.minNormalBits, rb), normal, sub), k.nanCode);
+  // The code as a signed byte in an int32 lane, for the saturating pack (vpmovsdb): mag, or mag − 128
+  // = mag | ~0x7F where v's sign bit is set.
+  const __mmask16 negative = _mm512_cmpgt_epi32_mask(_mm512_setzero_si512(), _mm512_castps_si512(r.v));
+  return _mm512_mask_or_epi32(mag, negative, mag, _mm512_set1_epi32(-128));
 }
 
 /** x̂ = decode(code)·invScale: the signed rounded magnitude times invScale. */
@@ -97,7 +99,7 @@ struct Err32 {
 };
 /** The running sums in float64 lanes. */
 struct Err64 {
-  __m512d sumSq = _mm512_setzero_pd(), errSq = _mm512_setzero_pd(), absSum = _mm512_setzero_pd(), lostAbs = _mm512_setzero_pd();
+  __m256d sumSq = _mm256_setzero_pd(), errSq = _mm256_setzero_pd(), absSum = _mm256_setzero_pd(), lostAbs = _mm256_setzero_pd();
 };
 
 inline void addError32(__m512 xv, __m512 xhat, const Cast16& r, Err32& e) {
@@ -109,36 +111,47 @@ inline void addError32(__m512 xv, __m512 xhat, const Cast16& r, Err32& e) {
   e.lostAbs = _mm512_mask_add_ps(e.lostAbs, r.zeroOut, e.lostAbs, af);
 }
 
-inline __m512d lowHalf(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
-inline __m512d highHalf(__m512 v) { return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))); }
-inline __m512d widenSum(__m512 v) { return _mm512_add_pd(lowHalf(v), highHalf(v)); }
+/** Quarter q (4 lanes) of v in float64. */
+template <int Q>
+inline __m256d quarter(__m512 v) { return _mm256_cvtps_pd(_mm512_extractf32x4_ps(v, Q)); }
+/** The 16 lanes of v summed into 4 float64 lanes. */
+inline __m256d widenSum(__m512 v) {
+  return _mm256_add_pd(_mm256_add_pd(quarter<0>(v), quarter<1>(v)), _mm256_add_pd(quarter<2>(v), quarter<3>(v)));
+}
+/** Quarter Q of the float64 sums Σx² and Σ(x − x̂)². */
+template <int Q>
+inline void addSquares(__m512 x, __m512 xhat, __m256d& sumSq, __m256d& errSq) {
+  const __m256d xd = quarter<Q>(x), d = _mm256_sub_pd(xd, quarter<Q>(xhat));
+  sumSq = _mm256_fmadd_pd(xd, xd, sumSq);
+  errSq = _mm256_fmadd_pd(d, d, errSq);
+}
 
 /** The same sums in float64 over the finite lanes (a sub-block with a huge, infinite or NaN input). */
 inline void addError64(const Encode16& k, __m512 xv, __m512 xhat, const Cast16& r, Err64& e) {
-  const __mmask16 finite = _mm512_cmplt_epi32_mask(r.ax, k.expMask);
+  const __mmask16 finite = _mm512_cmpgt_epi32_mask(k.expMask, r.ax);
   const __m512 xf = _mm512_maskz_mov_ps(finite, xv);
   const __m512 qf = _mm512_maskz_mov_ps(finite, xhat);
   const __m512 af = _mm512_maskz_mov_ps(finite, _mm512_castsi512_ps(r.ax));
   const __m512 lost = _mm512_maskz_mov_ps(r.zeroOut, af);
-  const __m512d x0 = lowHalf(xf), x1 = highHalf(xf);
-  const __m512d d0 = _mm512_sub_pd(x0, lowHalf(qf)), d1 = _mm512_sub_pd(x1, highHalf(qf));
-  e.sumSq = _mm512_fmadd_pd(x0, x0, _mm512_fmadd_pd(x1, x1, e.sumSq));
-  e.errSq = _mm512_fmadd_pd(d0, d0, _mm512_fmadd_pd(d1, d1, e.errSq));
-  e.absSum = _mm512_add_pd(e.absSum, widenSum(af));
-  e.lostAbs = _mm512_add_pd(e.lostAbs, widenSum(lost));
+  addSquares<0>(xf, qf, e.sumSq, e.errSq);
+  addSquares<1>(xf, qf, e.sumSq, e.errSq);
+  addSquares<2>(xf, qf, e.sumSq, e.errSq);
+  addSquares<3>(xf, qf, e.sumSq, e.errSq);
+  e.absSum = _mm256_add_pd(e.absSum, widenSum(af));
+  e.lostAbs = _mm256_add_pd(e.lostAbs, widenSum(lost));
 }
 
 inline void flushError(const Err32& f, Err64& e) {
-  e.sumSq = _mm512_add_pd(e.sumSq, widenSum(f.sumSq));
-  e.errSq = _mm512_add_pd(e.errSq, widenSum(f.errSq));
-  e.absSum = _mm512_add_pd(e.absSum, widenSum(f.absSum));
-  e.lostAbs = _mm512_add_pd(e.lostAbs, widenSum(f.lostAbs));
+  e.sumSq = _mm256_add_pd(e.sumSq, widenSum(f.sumSq));
+  e.errSq = _mm256_add_pd(e.errSq, widenSum(f.errSq));
+  e.absSum = _mm256_add_pd(e.absSum, widenSum(f.absSum));
+  e.lostAbs = _mm256_add_pd(e.lostAbs, widenSum(f.lostAbs));
 }
 
-inline double sumLanes(__m512d v) {
-  alignas(64) double l[8];
-  _mm512_store_pd(l, v);
-  return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+inline double sumLanes(__m256d v) {
+  alignas(32) double l[4];
+  _mm256_store_pd(l, v);
+  return (l[0] + l[1]) + (l[2] + l[3]);
 }
 
 inline uint64_t sumLanes(__m512i v) {
@@ -154,7 +167,7 @@ inline bool hasHuge(const float* x, size_t n) {
   const __m512i absMask = _mm512_set1_epi32(0x7FFFFFFF);
   __m512i maxBits = _mm512_setzero_si512();
   for (size_t i = 0; i < n; i += 16) maxBits = _mm512_max_epu32(maxBits, _mm512_and_si512(_mm512_loadu_si512(x + i), absMask));
-  return _mm512_cmpgt_epu32_mask(maxBits, _mm512_set1_epi32(0x5D7FFFFF)) != 0;  // above the largest float below 2⁶⁰
+  return _mm512_cmpgt_epi32_mask(maxBits, _mm512_set1_epi32(0x5D7FFFFF)) != 0;  // above the largest float below 2⁶⁰ (bits < 2³¹: a signed compare)
 }
 
 constexpr size_t kBlock = size_t{1} << 24;  // elements per counter flush: lane counts stay below 2^20
@@ -187,7 +200,7 @@ void mergeError(const Err64& e, fog8::ChunkStats& st) {
 /** The round-to-BF16 of 16 float32 values (RNE, NaN made quiet), as bf16ChunkAvx2 does. */
 inline __m512 roundBf16x16(__m512 v) {
   const __m512i u = _mm512_castps_si512(v);
-  const __mmask16 isNan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)), _mm512_set1_epi32(0x7F800000));
+  const __mmask16 isNan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)), _mm512_set1_epi32(0x7F800000));
   const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
   const __m512i rnd = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), lsb));
   const __m512i quiet = _mm512_or_si512(u, _mm512_set1_epi32(0x00400000));
@@ -237,7 +250,7 @@ void quantizeCodes(const float* x, size_t n, const fog8::EncodeParams& p, float 
                    const float* table, float invScale, fog8::ChunkStats& st) {
   const Encode16 k(p, scale, invScale);
   size_t i = castBody(x, n, k, st, [&](size_t at, const Cast16& r) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + at), _mm512_cvtepi32_epi8(code16<Shift>(k, r)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + at), _mm512_cvtsepi32_epi8(code16<Shift>(k, r)));
     return value16(k, r);
   });
   for (; i < n; i++) {
