@@ -115,55 +115,53 @@ void checkTargets(Napi::Env env, const ArrayArg<int32_t>& targets, size_t V, con
   }
 }
 
-Napi::Value CrossEntropyForward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  requireArgs(info, 6, "crossEntropyForward");
-  const size_t R = dimArg(env, info[4], "crossEntropyForward: R"), V = dimArg(env, info[5], "crossEntropyForward: V");
-  const size_t n = product(env, {R, V}, "crossEntropyForward: R·V");
-  auto logits = sizedArray<float>(env, info[0], "crossEntropyForward: logits", n, "R·V");
-  auto targets = sizedArray<int32_t>(env, info[1], "crossEntropyForward: targets", R, "R");
-  auto losses = sizedArray<float>(env, info[2], "crossEntropyForward: losses", R, "R");
-  auto lse = sizedArray<float>(env, info[3], "crossEntropyForward: lse", R, "R");
-  checkTargets(env, targets, V, "crossEntropyForward");
-  fused::crossEntropyForward(logits.data, targets.data, losses.data, lse.data, R, V);
-  return env.Undefined();
-}
-
-/** The checked arguments of crossEntropyBackward / crossEntropyBackwardBf16, which differ only in
- *  their output (float dlogits, or its BF16 bits). */
-template <typename Out>
-struct CrossEntropyBackwardArgs {
+/** The logits (R, V) and targets (R) every cross-entropy kernel starts with (R and V at `rIndex`, `rIndex` + 1). */
+struct CrossEntropyRows {
   ArrayArg<float> logits;
   ArrayArg<int32_t> targets;
-  ArrayArg<float> lse, dloss;
-  ArrayArg<Out> out;
-  size_t R, V;
+  size_t R, V, n;
+  /** A per-row float array (losses, lse, dloss) at argument `index`. */
+  ArrayArg<float> perRow(const Napi::CallbackInfo& info, size_t index, const std::string& what) const {
+    return sizedArray<float>(info.Env(), info[index], what, R, "R");
+  }
 };
 
-template <typename Out>
-CrossEntropyBackwardArgs<Out> crossEntropyBackwardArgs(const Napi::CallbackInfo& info, const std::string& fn, const char* outName) {
+CrossEntropyRows crossEntropyRows(const Napi::CallbackInfo& info, const std::string& fn, size_t args, size_t rIndex) {
   Napi::Env env = info.Env();
-  requireArgs(info, 7, fn.c_str());
-  const size_t R = dimArg(env, info[5], fn + ": R"), V = dimArg(env, info[6], fn + ": V");
+  requireArgs(info, args, fn.c_str());
+  const size_t R = dimArg(env, info[rIndex], fn + ": R"), V = dimArg(env, info[rIndex + 1], fn + ": V");
   const size_t n = product(env, {R, V}, fn + ": R·V");
   auto logits = sizedArray<float>(env, info[0], fn + ": logits", n, "R·V");
   auto targets = sizedArray<int32_t>(env, info[1], fn + ": targets", R, "R");
-  auto lse = sizedArray<float>(env, info[2], fn + ": lse", R, "R");
-  auto dloss = sizedArray<float>(env, info[3], fn + ": dloss", R, "R");
-  auto out = sizedArray<Out>(env, info[4], fn + ": " + outName, n, "R·V");
   checkTargets(env, targets, V, fn);
-  return CrossEntropyBackwardArgs<Out>{logits, targets, lse, dloss, out, R, V};
+  return CrossEntropyRows{logits, targets, R, V, n};
 }
 
-Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
-  const auto a = crossEntropyBackwardArgs<float>(info, "crossEntropyBackward", "dlogits");
-  fused::crossEntropyBackward(a.logits.data, a.targets.data, a.lse.data, a.dloss.data, a.out.data, a.R, a.V, roundArg(info, 7, "crossEntropyBackward"));
+Napi::Value CrossEntropyForward(const Napi::CallbackInfo& info) {
+  const auto c = crossEntropyRows(info, "crossEntropyForward", 6, 4);
+  auto losses = c.perRow(info, 2, "crossEntropyForward: losses");
+  auto lse = c.perRow(info, 3, "crossEntropyForward: lse");
+  fused::crossEntropyForward(c.logits.data, c.targets.data, losses.data, lse.data, c.R, c.V);
   return info.Env().Undefined();
 }
 
-Napi::Value CrossEntropyBackwardBf16(const Napi::CallbackInfo& info) {
-  const auto a = crossEntropyBackwardArgs<uint16_t>(info, "crossEntropyBackwardBf16", "bits");
-  fused::crossEntropyBackwardBf16(a.logits.data, a.targets.data, a.lse.data, a.dloss.data, a.out.data, a.R, a.V);
+Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
+  const auto c = crossEntropyRows(info, "crossEntropyBackward", 7, 5);
+  auto lse = c.perRow(info, 2, "crossEntropyBackward: lse");
+  auto dloss = c.perRow(info, 3, "crossEntropyBackward: dloss");
+  auto dlogits = sizedArray<float>(info.Env(), info[4], "crossEntropyBackward: dlogits", c.n, "R·V");
+  fused::crossEntropyBackward(c.logits.data, c.targets.data, lse.data, dloss.data, dlogits.data, c.R, c.V,
+                              roundArg(info, 7, "crossEntropyBackward"));
+  return info.Env().Undefined();
+}
+
+Napi::Value CrossEntropyBf16(const Napi::CallbackInfo& info) {
+  const auto c = crossEntropyRows(info, "crossEntropyBf16", 8, 6);
+  auto losses = c.perRow(info, 2, "crossEntropyBf16: losses");
+  auto lse = c.perRow(info, 3, "crossEntropyBf16: lse");
+  auto dloss = c.perRow(info, 4, "crossEntropyBf16: dloss");
+  auto bits = sizedArray<uint16_t>(info.Env(), info[5], "crossEntropyBf16: bits", c.n, "R·V");
+  fused::crossEntropyBf16(c.logits.data, c.targets.data, losses.data, lse.data, dloss.data, bits.data, c.R, c.V);
   return info.Env().Undefined();
 }
 
@@ -524,7 +522,7 @@ void registerFused(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "crossEntropyBackward", CrossEntropyBackward);
   exportFunction(env, exports, "embeddingForward", EmbeddingForward);
   exportFunction(env, exports, "embeddingBackward", EmbeddingBackward);
-  exportFunction(env, exports, "crossEntropyBackwardBf16", CrossEntropyBackwardBf16);
+  exportFunction(env, exports, "crossEntropyBf16", CrossEntropyBf16);
   exportFunction(env, exports, "attentionForward", AttentionForward);
   exportFunction(env, exports, "attentionBackward", AttentionBackward);
   exportFunction(env, exports, "swigluForward", SwigluForward);

@@ -233,8 +233,8 @@ export const KERNEL_SIGNATURES = {
   crossEntropyBackward: {
     args: [floats('logits', 'R·V'), targets, floats('lse', 'R'), floats('dloss', 'R'), floats('dlogits', 'R·V'), int('R'), int('V'), roundFlag],
   },
-  crossEntropyBackwardBf16: {
-    args: [floats('logits', 'R·V'), targets, floats('lse', 'R'), floats('dloss', 'R'), u16('bits', 'R·V'), int('R'), int('V')],
+  crossEntropyBf16: {
+    args: [floats('logits', 'R·V'), targets, floats('losses', 'R'), floats('lse', 'R'), floats('dloss', 'R'), u16('bits', 'R·V'), int('R'), int('V')],
   },
 
   attentionForward: {

@@ -229,10 +229,11 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   /** dlogits (R, V) = dloss[r] · (softmax(logits[r]) − onehot(target[r])); 0 for ignored rows. */
   crossEntropyBackward(logits: Buf, targets: Int32Array, lse: Buf, dloss: Buf, dlogits: Buf, R: number, V: number, roundBf16?: boolean): void;
   /**
-   * crossEntropyBackward's dlogits (R, V) as BF16 bits: bit for bit packBf16 of its float output, in
-   * one pass (the LM head's BF16 dgrad/wgrad operand, without a float32 dlogits pass in between).
+   * crossEntropyForward (losses, lse), then crossEntropyBackward's dlogits (R, V) as BF16 bits — bit
+   * for bit packBf16 of its float output — in one pass over the logits (each row both ways while it
+   * is in cache; the LM head's BF16 dgrad/wgrad operand without a float32 dlogits in between).
    */
-  crossEntropyBackwardBf16(logits: Buf, targets: Int32Array, lse: Buf, dloss: Buf, bits: Uint16Array, R: number, V: number): void;
+  crossEntropyBf16(logits: Buf, targets: Int32Array, losses: Buf, lse: Buf, dloss: Buf, bits: Uint16Array, R: number, V: number): void;
 
   // ---- attention ---------------------------------------------------------------------------
   /**

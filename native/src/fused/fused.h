@@ -66,9 +66,10 @@ void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, i
 void crossEntropyForward(const float* logits, const int32_t* targets, float* losses, float* lse, int64_t R, int64_t V);
 void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse, const float* dloss,
                           float* dlogits, int64_t R, int64_t V, bool roundBf16 = false);
-/** crossEntropyBackward's dlogits as BF16 bits (those of packBf16 of its float output), for a BF16 GEMM operand. */
-void crossEntropyBackwardBf16(const float* logits, const int32_t* targets, const float* lse, const float* dloss,
-                              uint16_t* bits, int64_t R, int64_t V);
+/** crossEntropyForward, then crossEntropyBackward's dlogits as BF16 bits (those of packBf16 of its
+ *  float output, for a BF16 GEMM operand), each row both ways while it is in L1. */
+void crossEntropyBf16(const float* logits, const int32_t* targets, float* losses, float* lse, const float* dloss,
+                      uint16_t* bits, int64_t R, int64_t V);
 
 // ---- attention ----------------------------------------------------------------------------------
 /**

@@ -63,8 +63,9 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
       crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V);
       r(round, dlogits);
     },
-    // The float output, then packBf16 of it: the definition the native kernel fuses.
-    crossEntropyBackwardBf16: (logits, targets, lse, dloss, bits, R, V) => {
+    // The forward, the float backward, then packBf16 of it: the definition the native kernel fuses.
+    crossEntropyBf16: (logits, targets, losses, lse, dloss, bits, R, V) => {
+      crossEntropyForward(logits, targets, losses, lse, R, V);
       const dlogits = new Float32Array(R * V);
       crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V);
       packBf16(dlogits, bits);
