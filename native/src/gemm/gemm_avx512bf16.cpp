@@ -380,6 +380,18 @@ inline __m512 roundBf16x16(__m512 x) {
   return _mm512_castsi512_ps(_mm512_and_si512(_mm512_mask_blend_epi32(nan, rnd, quiet), _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
 }
 
+/** x, opaque to the optimizer: a product passed through it cannot be fused with the add that
+ *  follows (GCC contracts a multiply and an add into an FMA in C++ even with -std=c++17), so the
+ *  epilogue's s·acc and beta·C round before their sum whatever the tile's code layout. */
+inline __m512 separately(__m512 x) {
+#if FOG8_AVX512_EMULATED
+  __asm__("" : "+m"(x));  // SIMDe's __m512 is a struct
+#else
+  __asm__("" : "+v"(x));
+#endif
+  return x;
+}
+
 /** MR × (16·NV) register tile: MR·NV zmm accumulators (MR·NV + NV + 1 ≤ 32 registers). Each
  *  step broadcasts one pair of every A row (embedded broadcast) against NV vectors of B pairs. */
 template <int MR, int NV>
@@ -437,38 +449,32 @@ void microPairs(const fog8::PairMicroArgs& p) {
       float* cRow = p.c + i * p.ldc;
 #pragma GCC unroll 4
       for (int v = 0; v < NV; v++) {
-        __m512 r = _mm512_mul_ps(s, c[i][v]);
-        if (withBeta) r = _mm512_add_ps(r, _mm512_mul_ps(beta, _mm512_loadu_ps(cRow + 16 * v)));
+        __m512 r = separately(_mm512_mul_ps(s, c[i][v]));
+        if (withBeta) r = _mm512_add_ps(r, separately(_mm512_mul_ps(beta, _mm512_loadu_ps(cRow + 16 * v))));
         if (round) r = roundBf16x16(r);
         _mm512_storeu_ps(cRow + 16 * v, r);
       }
     }
     return;
   }
-  // Edge tile: through a stack copy (no masked moves: SIMDe 0.7.4 lacks them).
-  alignas(64) float t[MR][16 * NV];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) _mm512_store_ps(&t[i][16 * v], _mm512_mul_ps(s, c[i][v]));
+  // Edge tile: each row through a stack copy of its C columns (no masked moves: SIMDe 0.7.4 lacks
+  // them), with the same vector arithmetic as a full tile.
   const size_t rows = p.rows < static_cast<size_t>(MR) ? p.rows : MR;
   const size_t cols = p.cols < static_cast<size_t>(16 * NV) ? p.cols : 16 * NV;
-  for (size_t i = 0; i < rows; i++) {
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++) {
+    if (static_cast<size_t>(i) >= rows) break;
     float* cRow = p.c + i * p.ldc;
-    if (withBeta) {
-      for (size_t j = 0; j < cols; j++) cRow[j] = t[i][j] + p.beta * cRow[j];  // -std=c++17: no FMA contraction
-    } else {
-      for (size_t j = 0; j < cols; j++) cRow[j] = t[i][j];
+    alignas(64) float t[16 * NV] = {};
+    if (withBeta) std::memcpy(t, cRow, cols * sizeof(float));
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+      __m512 r = separately(_mm512_mul_ps(s, c[i][v]));
+      if (withBeta) r = _mm512_add_ps(r, separately(_mm512_mul_ps(beta, _mm512_load_ps(t + 16 * v))));
+      if (round) r = roundBf16x16(r);
+      _mm512_store_ps(t + 16 * v, r);
     }
-    if (round) {
-      size_t j = 0;
-      for (; j + 16 <= cols; j += 16) _mm512_storeu_ps(cRow + j, roundBf16x16(_mm512_loadu_ps(cRow + j)));
-      alignas(64) float tail[16] = {};
-      std::memcpy(tail, cRow + j, (cols - j) * sizeof(float));
-      const __m512 r = roundBf16x16(_mm512_load_ps(tail));
-      _mm512_store_ps(tail, r);
-      std::memcpy(cRow + j, tail, (cols - j) * sizeof(float));
-    }
+    std::memcpy(cRow, t, cols * sizeof(float));
   }
 }
 
