@@ -61,7 +61,8 @@ Napi::Value RmsnormForward(const Napi::CallbackInfo& info) {
   auto y = sizedArray<float>(env, info[2], "rmsnormForward: y", n, rc);
   auto rstd = sizedArray<float>(env, info[3], "rmsnormForward: rstd", R, "R");
   const double eps = numberArg(env, info[6], "rmsnormForward: eps");
-  fused::rmsnormForward(x.data, gain.data, y.data, rstd.data, R, C, eps, roundArg(info, 7, "rmsnormForward"));
+  auto xSaved = info.Length() > 8 ? optionalSizedArray<float>(env, info[8], "rmsnormForward: xSaved", n, rc) : ArrayArg<float>{nullptr, 0};
+  fused::rmsnormForward(x.data, gain.data, y.data, rstd.data, R, C, eps, roundArg(info, 7, "rmsnormForward"), xSaved.data);
   return env.Undefined();
 }
 

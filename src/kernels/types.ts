@@ -207,8 +207,12 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   gemm(M: number, N: number, K: number, a: GemmOperand<Buf>, b: GemmOperand<Buf>, c: Buf, alpha?: number, beta?: number, roundBf16?: boolean): void;
 
   // ---- normalisation, position ------------------------------------------------------------
-  /** y = x / sqrt(mean(x²) + eps) · gain (gain null → 1). x, y: (R, C); gain: (C); rstd: (R) saved. */
-  rmsnormForward(x: Buf, gain: Buf | null, y: Buf, rstd: Buf, R: number, C: number, eps: number, roundBf16?: boolean): void;
+  /**
+   * y = x / sqrt(mean(x²) + eps) · gain (gain null → 1). x, y: (R, C); gain: (C); rstd: (R) saved.
+   * xSaved (R, C), when given, receives a copy of x as the kernel reads it (the input a caller keeps
+   * for backward, without a separate copy pass).
+   */
+  rmsnormForward(x: Buf, gain: Buf | null, y: Buf, rstd: Buf, R: number, C: number, eps: number, roundBf16?: boolean, xSaved?: Buf | null): void;
   /** dx = ∂L/∂x (overwritten); dgain += ∂L/∂gain (accumulated; skipped when null). */
   rmsnormBackward(dy: Buf, x: Buf, gain: Buf | null, rstd: Buf, dx: Buf, dgain: Buf | null, R: number, C: number, roundBf16?: boolean): void;
   /**

@@ -325,6 +325,34 @@ test('activations on BF16 bits (a Uint16Array input): every ISA and the referenc
   assert.throws(() => kernels.geluForward(new Uint8Array(4) as unknown as Float32Array, new Float32Array(4)), /x must be a Float32Array or a Uint16Array/);
 });
 
+test('rmsnormForward xSaved: a copy of x bit for bit, the same y and rstd as without it (every ISA, ragged rows, the reference)', { skip }, () => {
+  if (typeof native === 'string') return;
+  const rng = new Rng(77);
+  const reference = createReferenceKernels();
+  for (const C of [256, 203]) { // full vectors; a ragged tail (and AVX2's row groups)
+    const R = 9;
+    const x = rng.normals(R * C, 2);
+    x.set([NaN, -0, Infinity], 5);
+    const gain = rng.uniforms(C, 0.5, 1.5);
+    const run = (k: Kernels, save: boolean) => {
+      const y = new Float32Array(R * C), rstd = new Float32Array(R);
+      const xSaved = save ? new Float32Array(R * C).fill(7) : null;
+      k.rmsnormForward(x, gain, y, rstd, R, C, 1e-5, true, xSaved);
+      return { y, rstd, xSaved };
+    };
+    const check = (k: Kernels, what: string) => {
+      const plain = run(k, false), saved = run(k, true);
+      assert.deepEqual(new Uint32Array((saved.xSaved as Float32Array).buffer), new Uint32Array(x.buffer), `${what} C ${C}: xSaved`);
+      assert.deepEqual(saved.y, plain.y, `${what} C ${C}: y`);
+      assert.deepEqual(saved.rstd, plain.rstd, `${what} C ${C}: rstd`);
+    };
+    check(reference, 'reference');
+    const { kernels, control } = native;
+    const best = ISAS.indexOf(control.bestIsa());
+    for (const isa of ISAS.slice(0, best + 1)) withSettings(control, 2, isa, () => check(kernels, isa));
+  }
+});
+
 test('native adamw: every ISA matches the reference (m, v bit-identical; w within 1 ulp — pow may differ in its last bit)', { skip }, () => {
   if (typeof native === 'string') return;
   const reference = createReferenceKernels();
