@@ -31,6 +31,7 @@
       "type": "static_library",
       "sources": [
         "native/src/gemm/gemm_avx512bf16.cpp",
+        "native/src/casts/casts_avx512.cpp",
         "bench/microbench/peak_avx512.cpp"
       ],
       "include_dirs": ["native/src"],

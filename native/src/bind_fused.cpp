@@ -115,55 +115,53 @@ void checkTargets(Napi::Env env, const ArrayArg<int32_t>& targets, size_t V, con
   }
 }
 
-Napi::Value CrossEntropyForward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  requireArgs(info, 6, "crossEntropyForward");
-  const size_t R = dimArg(env, info[4], "crossEntropyForward: R"), V = dimArg(env, info[5], "crossEntropyForward: V");
-  const size_t n = product(env, {R, V}, "crossEntropyForward: R·V");
-  auto logits = sizedArray<float>(env, info[0], "crossEntropyForward: logits", n, "R·V");
-  auto targets = sizedArray<int32_t>(env, info[1], "crossEntropyForward: targets", R, "R");
-  auto losses = sizedArray<float>(env, info[2], "crossEntropyForward: losses", R, "R");
-  auto lse = sizedArray<float>(env, info[3], "crossEntropyForward: lse", R, "R");
-  checkTargets(env, targets, V, "crossEntropyForward");
-  fused::crossEntropyForward(logits.data, targets.data, losses.data, lse.data, R, V);
-  return env.Undefined();
-}
-
-/** The checked arguments of crossEntropyBackward / crossEntropyBackwardBf16, which differ only in
- *  their output (float dlogits, or its BF16 bits). */
-template <typename Out>
-struct CrossEntropyBackwardArgs {
+/** The logits (R, V) and targets (R) every cross-entropy kernel starts with (R and V at `rIndex`, `rIndex` + 1). */
+struct CrossEntropyRows {
   ArrayArg<float> logits;
   ArrayArg<int32_t> targets;
-  ArrayArg<float> lse, dloss;
-  ArrayArg<Out> out;
-  size_t R, V;
+  size_t R, V, n;
+  /** A per-row float array (losses, lse, dloss) at argument `index`. */
+  ArrayArg<float> perRow(const Napi::CallbackInfo& info, size_t index, const std::string& what) const {
+    return sizedArray<float>(info.Env(), info[index], what, R, "R");
+  }
 };
 
-template <typename Out>
-CrossEntropyBackwardArgs<Out> crossEntropyBackwardArgs(const Napi::CallbackInfo& info, const std::string& fn, const char* outName) {
+CrossEntropyRows crossEntropyRows(const Napi::CallbackInfo& info, const std::string& fn, size_t args, size_t rIndex) {
   Napi::Env env = info.Env();
-  requireArgs(info, 7, fn.c_str());
-  const size_t R = dimArg(env, info[5], fn + ": R"), V = dimArg(env, info[6], fn + ": V");
+  requireArgs(info, args, fn.c_str());
+  const size_t R = dimArg(env, info[rIndex], fn + ": R"), V = dimArg(env, info[rIndex + 1], fn + ": V");
   const size_t n = product(env, {R, V}, fn + ": R·V");
   auto logits = sizedArray<float>(env, info[0], fn + ": logits", n, "R·V");
   auto targets = sizedArray<int32_t>(env, info[1], fn + ": targets", R, "R");
-  auto lse = sizedArray<float>(env, info[2], fn + ": lse", R, "R");
-  auto dloss = sizedArray<float>(env, info[3], fn + ": dloss", R, "R");
-  auto out = sizedArray<Out>(env, info[4], fn + ": " + outName, n, "R·V");
   checkTargets(env, targets, V, fn);
-  return CrossEntropyBackwardArgs<Out>{logits, targets, lse, dloss, out, R, V};
+  return CrossEntropyRows{logits, targets, R, V, n};
 }
 
-Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
-  const auto a = crossEntropyBackwardArgs<float>(info, "crossEntropyBackward", "dlogits");
-  fused::crossEntropyBackward(a.logits.data, a.targets.data, a.lse.data, a.dloss.data, a.out.data, a.R, a.V, roundArg(info, 7, "crossEntropyBackward"));
+Napi::Value CrossEntropyForward(const Napi::CallbackInfo& info) {
+  const auto c = crossEntropyRows(info, "crossEntropyForward", 6, 4);
+  auto losses = c.perRow(info, 2, "crossEntropyForward: losses");
+  auto lse = c.perRow(info, 3, "crossEntropyForward: lse");
+  fused::crossEntropyForward(c.logits.data, c.targets.data, losses.data, lse.data, c.R, c.V);
   return info.Env().Undefined();
 }
 
-Napi::Value CrossEntropyBackwardBf16(const Napi::CallbackInfo& info) {
-  const auto a = crossEntropyBackwardArgs<uint16_t>(info, "crossEntropyBackwardBf16", "bits");
-  fused::crossEntropyBackwardBf16(a.logits.data, a.targets.data, a.lse.data, a.dloss.data, a.out.data, a.R, a.V);
+Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
+  const auto c = crossEntropyRows(info, "crossEntropyBackward", 7, 5);
+  auto lse = c.perRow(info, 2, "crossEntropyBackward: lse");
+  auto dloss = c.perRow(info, 3, "crossEntropyBackward: dloss");
+  auto dlogits = sizedArray<float>(info.Env(), info[4], "crossEntropyBackward: dlogits", c.n, "R·V");
+  fused::crossEntropyBackward(c.logits.data, c.targets.data, lse.data, dloss.data, dlogits.data, c.R, c.V,
+                              roundArg(info, 7, "crossEntropyBackward"));
+  return info.Env().Undefined();
+}
+
+Napi::Value CrossEntropyBf16(const Napi::CallbackInfo& info) {
+  const auto c = crossEntropyRows(info, "crossEntropyBf16", 8, 6);
+  auto losses = c.perRow(info, 2, "crossEntropyBf16: losses");
+  auto lse = c.perRow(info, 3, "crossEntropyBf16: lse");
+  auto dloss = c.perRow(info, 4, "crossEntropyBf16: dloss");
+  auto bits = sizedArray<uint16_t>(info.Env(), info[5], "crossEntropyBf16: bits", c.n, "R·V");
+  fused::crossEntropyBf16(c.logits.data, c.targets.data, losses.data, lse.data, dloss.data, bits.data, c.R, c.V);
   return info.Env().Undefined();
 }
 
@@ -314,6 +312,31 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
 
 // ---- activations -------------------------------------------------------------------------------------
 
+/** An activation's input: a Float32Array of values or a Uint16Array of their BF16 bits; `length` its elements. */
+fused::ActivationInput activationInput(Napi::Env env, const Napi::Value& v, const std::string& what, size_t& length) {
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array) {
+    auto bits = typedArrayArg<uint16_t>(env, v, what);
+    length = bits.length;
+    return fused::ActivationInput{nullptr, bits.data};
+  }
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throwType(env, what + " must be a Float32Array or a Uint16Array of BF16 bits");
+  }
+  auto values = typedArrayArg<float>(env, v, what);
+  length = values.length;
+  return fused::ActivationInput{values.data, nullptr};
+}
+
+/** activationInput of exactly `expected` elements. */
+fused::ActivationInput sizedActivationInput(Napi::Env env, const Napi::Value& v, const std::string& what, size_t expected,
+                                            const std::string& expectedText) {
+  size_t length = 0;
+  const fused::ActivationInput in = activationInput(env, v, what, length);
+  if (length != expected)
+    throwType(env, what + " must have length " + std::to_string(expected) + " (" + expectedText + "), got " + std::to_string(length));
+  return in;
+}
+
 Napi::Value Gated(const Napi::CallbackInfo& info, const std::string& fn, bool forward, bool smooth) {
   Napi::Env env = info.Env();
   // forward: (h, a, [s,] R, F); backward: (h, [s,] da, dh, R, F)
@@ -322,14 +345,14 @@ Napi::Value Gated(const Napi::CallbackInfo& info, const std::string& fn, bool fo
   const size_t R = dimArg(env, info[arrays], fn + ": R"), F = dimArg(env, info[arrays + 1], fn + ": F");
   const bool round = roundArg(info, arrays + 2, fn);
   const size_t nh = product(env, {R, 2, F}, fn + ": R·2F"), na = product(env, {R, F}, fn + ": R·F");
-  auto h = sizedArray<float>(env, info[0], fn + ": h", nh, "R·2F");
+  const fused::ActivationInput h = sizedActivationInput(env, info[0], fn + ": h", nh, "R·2F");
   if (forward) {
     auto a = sizedArray<float>(env, info[1], fn + ": a", na, "R·F");
     if (smooth) {
       auto s = sizedArray<float>(env, info[2], fn + ": s", R, "R");
-      fused::smoothSwigluForward(h.data, a.data, s.data, R, F, round);
+      fused::smoothSwigluForward(h, a.data, s.data, R, F, round);
     } else {
-      fused::swigluForward(h.data, a.data, R, F, round);
+      fused::swigluForward(h, a.data, R, F, round);
     }
   } else {
     size_t i = 1;
@@ -337,8 +360,8 @@ Napi::Value Gated(const Napi::CallbackInfo& info, const std::string& fn, bool fo
     if (smooth) s = sizedArray<float>(env, info[i++], fn + ": s", R, "R");
     auto da = sizedArray<float>(env, info[i++], fn + ": da", na, "R·F");
     auto dh = sizedArray<float>(env, info[i++], fn + ": dh", nh, "R·2F");
-    if (smooth) fused::smoothSwigluBackward(h.data, s.data, da.data, dh.data, R, F, round);
-    else fused::swigluBackward(h.data, da.data, dh.data, R, F, round);
+    if (smooth) fused::smoothSwigluBackward(h, s.data, da.data, dh.data, R, F, round);
+    else fused::swigluBackward(h, da.data, dh.data, R, F, round);
   }
   return env.Undefined();
 }
@@ -350,19 +373,21 @@ Napi::Value SmoothSwigluBackward(const Napi::CallbackInfo& info) { return Gated(
 Napi::Value GeluForward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   requireArgs(info, 2, "geluForward");
-  auto x = typedArrayArg<float>(env, info[0], "geluForward: x");
-  auto y = sizedArray<float>(env, info[1], "geluForward: y", x.length, "x.length");
-  fused::geluForward(x.data, y.data, x.length, roundArg(info, 2, "geluForward"));
+  size_t n = 0;
+  const fused::ActivationInput x = activationInput(env, info[0], "geluForward: x", n);
+  auto y = sizedArray<float>(env, info[1], "geluForward: y", n, "x.length");
+  fused::geluForward(x, y.data, n, roundArg(info, 2, "geluForward"));
   return env.Undefined();
 }
 
 Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   requireArgs(info, 3, "geluBackward");
-  auto x = typedArrayArg<float>(env, info[0], "geluBackward: x");
-  auto dy = sizedArray<float>(env, info[1], "geluBackward: dy", x.length, "x.length");
-  auto dx = sizedArray<float>(env, info[2], "geluBackward: dx", x.length, "x.length");
-  fused::geluBackward(x.data, dy.data, dx.data, x.length, roundArg(info, 3, "geluBackward"));
+  size_t n = 0;
+  const fused::ActivationInput x = activationInput(env, info[0], "geluBackward: x", n);
+  auto dy = sizedArray<float>(env, info[1], "geluBackward: dy", n, "x.length");
+  auto dx = sizedArray<float>(env, info[2], "geluBackward: dx", n, "x.length");
+  fused::geluBackward(x, dy.data, dx.data, n, roundArg(info, 3, "geluBackward"));
   return env.Undefined();
 }
 
@@ -376,22 +401,24 @@ fused::XieluParams xieluArg(Napi::Env env, const Napi::Value& v, const std::stri
 Napi::Value XieluForward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   requireArgs(info, 3, "xieluForward");
-  auto x = typedArrayArg<float>(env, info[0], "xieluForward: x");
-  auto y = sizedArray<float>(env, info[1], "xieluForward: y", x.length, "x.length");
+  size_t n = 0;
+  const fused::ActivationInput x = activationInput(env, info[0], "xieluForward: x", n);
+  auto y = sizedArray<float>(env, info[1], "xieluForward: y", n, "x.length");
   const fused::XieluParams p = xieluArg(env, info[2], "xieluForward");
-  fused::xieluForward(x.data, y.data, x.length, p, roundArg(info, 3, "xieluForward"));
+  fused::xieluForward(x, y.data, n, p, roundArg(info, 3, "xieluForward"));
   return env.Undefined();
 }
 
 Napi::Value XieluBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   requireArgs(info, 4, "xieluBackward");
-  auto x = typedArrayArg<float>(env, info[0], "xieluBackward: x");
-  auto dy = sizedArray<float>(env, info[1], "xieluBackward: dy", x.length, "x.length");
-  auto dx = sizedArray<float>(env, info[2], "xieluBackward: dx", x.length, "x.length");
+  size_t n = 0;
+  const fused::ActivationInput x = activationInput(env, info[0], "xieluBackward: x", n);
+  auto dy = sizedArray<float>(env, info[1], "xieluBackward: dy", n, "x.length");
+  auto dx = sizedArray<float>(env, info[2], "xieluBackward: dx", n, "x.length");
   const fused::XieluParams p = xieluArg(env, info[3], "xieluBackward");
   double dAlphaP = 0, dAlphaN = 0;
-  fused::xieluBackward(x.data, dy.data, dx.data, x.length, p, &dAlphaP, &dAlphaN, roundArg(info, 4, "xieluBackward"));
+  fused::xieluBackward(x, dy.data, dx.data, n, p, &dAlphaP, &dAlphaN, roundArg(info, 4, "xieluBackward"));
   Napi::Object result = Napi::Object::New(env);
   result.Set("dAlphaP", dAlphaP);
   result.Set("dAlphaN", dAlphaN);
@@ -523,7 +550,7 @@ void registerFused(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "crossEntropyBackward", CrossEntropyBackward);
   exportFunction(env, exports, "embeddingForward", EmbeddingForward);
   exportFunction(env, exports, "embeddingBackward", EmbeddingBackward);
-  exportFunction(env, exports, "crossEntropyBackwardBf16", CrossEntropyBackwardBf16);
+  exportFunction(env, exports, "crossEntropyBf16", CrossEntropyBf16);
   exportFunction(env, exports, "attentionForward", AttentionForward);
   exportFunction(env, exports, "attentionBackward", AttentionBackward);
   exportFunction(env, exports, "swigluForward", SwigluForward);

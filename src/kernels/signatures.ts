@@ -17,8 +17,11 @@ import type {
   XieluParams,
 } from './types.js';
 
-/** Element type of an array: 'float' is the backend's float buffer (Float32Array, or Float64Array in float64 mode). */
-export type ArrayDtype = 'float' | 'u8' | 'u16' | 'i32' | 'f64';
+/**
+ * Element type of an array: 'float' is the backend's float buffer (Float32Array, or Float64Array in
+ * float64 mode); 'floatOrBf16' that or a Uint16Array of BF16 bits (an activation's input).
+ */
+export type ArrayDtype = 'float' | 'floatOrBf16' | 'u8' | 'u16' | 'i32' | 'f64';
 
 /**
  * What a number must be. 'finite'; 'nonNegative' (finite, ≥ 0); 'positive' (finite, > 0);
@@ -111,6 +114,7 @@ const array = <N extends string>(name: N, dtype: ArraySpec['dtype'], length?: st
 type Typed<N extends string, D extends ArrayDtype> = Omit<ArraySpec, 'name' | 'dtype'> & { readonly name: N; readonly dtype: D };
 const typed = <D extends ArrayDtype>(dtype: D) => <N extends string>(name: N, length?: string): Typed<N, D> => ({ kind: 'array', name, dtype, length });
 const floats = typed('float');
+const floatsOrBf16 = typed('floatOrBf16');
 const u8 = typed('u8');
 const u16 = typed('u16');
 const f64 = typed('f64');
@@ -252,8 +256,8 @@ export const KERNEL_SIGNATURES = {
   crossEntropyBackward: {
     args: [floats('logits', 'R·V'), targets, floats('lse', 'R'), floats('dloss', 'R'), floats('dlogits', 'R·V'), int('R'), int('V'), roundFlag],
   },
-  crossEntropyBackwardBf16: {
-    args: [floats('logits', 'R·V'), targets, floats('lse', 'R'), floats('dloss', 'R'), u16('bits', 'R·V'), int('R'), int('V')],
+  crossEntropyBf16: {
+    args: [floats('logits', 'R·V'), targets, floats('losses', 'R'), floats('lse', 'R'), floats('dloss', 'R'), u16('bits', 'R·V'), int('R'), int('V')],
   },
 
   attentionForward: {
@@ -269,14 +273,14 @@ export const KERNEL_SIGNATURES = {
     ],
   },
 
-  swigluForward: { args: [floats('h', '2·R·F'), floats('a', 'R·F'), int('R'), int('F'), roundFlag] },
-  swigluBackward: { args: [floats('h', '2·R·F'), floats('da', 'R·F'), floats('dh', '2·R·F'), int('R'), int('F'), roundFlag] },
-  smoothSwigluForward: { args: [floats('h', '2·R·F'), floats('a', 'R·F'), floats('s', 'R'), int('R'), int('F'), roundFlag] },
-  smoothSwigluBackward: { args: [floats('h', '2·R·F'), floats('s', 'R'), floats('da', 'R·F'), floats('dh', '2·R·F'), int('R'), int('F'), roundFlag] },
-  geluForward: { args: [floats('x'), floats('y', 'x.length'), roundFlag] },
-  geluBackward: { args: [floats('x'), floats('dy', 'x.length'), floats('dx', 'x.length'), roundFlag] },
-  xieluForward: { args: [floats('x'), floats('y', 'x.length'), xieluParams, roundFlag] },
-  xieluBackward: { args: [floats('x'), floats('dy', 'x.length'), floats('dx', 'x.length'), xieluParams, roundFlag] },
+  swigluForward: { args: [floatsOrBf16('h', '2·R·F'), floats('a', 'R·F'), int('R'), int('F'), roundFlag] },
+  swigluBackward: { args: [floatsOrBf16('h', '2·R·F'), floats('da', 'R·F'), floats('dh', '2·R·F'), int('R'), int('F'), roundFlag] },
+  smoothSwigluForward: { args: [floatsOrBf16('h', '2·R·F'), floats('a', 'R·F'), floats('s', 'R'), int('R'), int('F'), roundFlag] },
+  smoothSwigluBackward: { args: [floatsOrBf16('h', '2·R·F'), floats('s', 'R'), floats('da', 'R·F'), floats('dh', '2·R·F'), int('R'), int('F'), roundFlag] },
+  geluForward: { args: [floatsOrBf16('x'), floats('y', 'x.length'), roundFlag] },
+  geluBackward: { args: [floatsOrBf16('x'), floats('dy', 'x.length'), floats('dx', 'x.length'), roundFlag] },
+  xieluForward: { args: [floatsOrBf16('x'), floats('y', 'x.length'), xieluParams, roundFlag] },
+  xieluBackward: { args: [floatsOrBf16('x'), floats('dy', 'x.length'), floats('dx', 'x.length'), xieluParams, roundFlag] },
 
   adamw: {
     args: [
@@ -324,7 +328,7 @@ type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ?
 type SpecFlags<A extends readonly unknown[]> = {
   -readonly [I in keyof A]: [A[I] extends { readonly optional: true } ? 1 : 0, A[I] extends { readonly nullable: true } ? 1 : 0, SpecKind<A[I]>];
 };
-type SpecKind<S> = S extends { readonly kind: 'array'; readonly dtype: infer D } ? (D extends ArrayDtype ? D : 'array') : S extends { readonly kind: 'int' | 'number' } ? 'number'
+type SpecKind<S> = S extends { readonly kind: 'array'; readonly dtype: infer D } ? (D extends 'floatOrBf16' ? 'float' | 'u16' : D extends ArrayDtype ? D : 'array') : S extends { readonly kind: 'int' | 'number' } ? 'number'
   : S extends { readonly kind: 'enum' } ? 'string' : S extends { readonly kind: 'bool' } ? 'boolean' : S extends { readonly kind: 'floatsOrStruct' } ? 'float' | 'object' : 'object';
 /** …and from the interface's parameter types (`x?:` / `| undefined`, `| null`, the type). */
 type ParamFlags<F> = F extends (...args: infer P) => unknown

@@ -245,10 +245,11 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   /** dlogits (R, V) = dloss[r] · (softmax(logits[r]) − onehot(target[r])); 0 for ignored rows. */
   crossEntropyBackward(logits: Buf, targets: Int32Array, lse: Buf, dloss: Buf, dlogits: Buf, R: number, V: number, roundBf16?: boolean): void;
   /**
-   * crossEntropyBackward's dlogits (R, V) as BF16 bits: bit for bit packBf16 of its float output, in
-   * one pass (the LM head's BF16 dgrad/wgrad operand, without a float32 dlogits pass in between).
+   * crossEntropyForward (losses, lse), then crossEntropyBackward's dlogits (R, V) as BF16 bits — bit
+   * for bit packBf16 of its float output — in one pass over the logits (each row both ways while it
+   * is in cache; the LM head's BF16 dgrad/wgrad operand without a float32 dlogits in between).
    */
-  crossEntropyBackwardBf16(logits: Buf, targets: Int32Array, lse: Buf, dloss: Buf, bits: Uint16Array, R: number, V: number): void;
+  crossEntropyBf16(logits: Buf, targets: Int32Array, losses: Buf, lse: Buf, dloss: Buf, bits: Uint16Array, R: number, V: number): void;
 
   // ---- attention ---------------------------------------------------------------------------
   /**
@@ -284,20 +285,23 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   ): AttentionBackwardStats;
 
   // ---- activations -------------------------------------------------------------------------
+  // The input h / x of every activation kernel is float values or, as a Uint16Array, the BF16 bits
+  // of its values (a BF16 tensor kept at half the bytes): the result is the same as on the float
+  // values those bits encode (unpackBf16), bit for bit.
   /** h (R, 2F) = [gate | up] per row → a (R, Buf) = silu(gate) ⊙ up. */
-  swigluForward(h: Buf, a: Buf, R: number, F: number, roundBf16?: boolean): void;
-  swigluBackward(h: Buf, da: Buf, dh: Buf, R: number, F: number, roundBf16?: boolean): void;
+  swigluForward(h: Buf | Uint16Array, a: Buf, R: number, F: number, roundBf16?: boolean): void;
+  swigluBackward(h: Buf | Uint16Array, da: Buf, dh: Buf, R: number, F: number, roundBf16?: boolean): void;
   /** Smooth-SwiGLU: s[r] = max_j |gate[r, j]| (0 → 1), a = silu(gate) ⊙ up / s. s (R) saved. */
-  smoothSwigluForward(h: Buf, a: Buf, s: Buf, R: number, F: number, roundBf16?: boolean): void;
+  smoothSwigluForward(h: Buf | Uint16Array, a: Buf, s: Buf, R: number, F: number, roundBf16?: boolean): void;
   /** No gradient flows through s (DESIGN §4). */
-  smoothSwigluBackward(h: Buf, s: Buf, da: Buf, dh: Buf, R: number, F: number, roundBf16?: boolean): void;
+  smoothSwigluBackward(h: Buf | Uint16Array, s: Buf, da: Buf, dh: Buf, R: number, F: number, roundBf16?: boolean): void;
   /** GeLU with erf: y = x · Φ(x). x, y: (n). */
-  geluForward(x: Buf, y: Buf, roundBf16?: boolean): void;
-  geluBackward(x: Buf, dy: Buf, dx: Buf, roundBf16?: boolean): void;
+  geluForward(x: Buf | Uint16Array, y: Buf, roundBf16?: boolean): void;
+  geluBackward(x: Buf | Uint16Array, dy: Buf, dx: Buf, roundBf16?: boolean): void;
   /** xIELU (DESIGN §4). */
-  xieluForward(x: Buf, y: Buf, p: XieluParams, roundBf16?: boolean): void;
+  xieluForward(x: Buf | Uint16Array, y: Buf, p: XieluParams, roundBf16?: boolean): void;
   /** Writes dx; returns ∂L/∂alphaP and ∂L/∂alphaN (the caller chains through softplus). */
-  xieluBackward(x: Buf, dy: Buf, dx: Buf, p: XieluParams, roundBf16?: boolean): { dAlphaP: number; dAlphaN: number };
+  xieluBackward(x: Buf | Uint16Array, dy: Buf, dx: Buf, p: XieluParams, roundBf16?: boolean): { dAlphaP: number; dAlphaN: number };
 
   // ---- element-wise, copies ----------------------------------------------------------------
   /**

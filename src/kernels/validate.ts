@@ -60,7 +60,7 @@ type FloatArrayConstructor = Float32ArrayConstructor | Float64ArrayConstructor;
 type TypedArrayConstructor = FloatArrayConstructor | Uint8ArrayConstructor | Uint16ArrayConstructor | Int32ArrayConstructor;
 
 const FLOAT_ARRAY: Record<KernelPrecision, FloatArrayConstructor> = { float32: Float32Array, float64: Float64Array };
-const FIXED_ARRAY: Record<Exclude<ArrayDtype, 'float'>, TypedArrayConstructor> = { u8: Uint8Array, u16: Uint16Array, i32: Int32Array, f64: Float64Array };
+const FIXED_ARRAY: Record<Exclude<ArrayDtype, 'float' | 'floatOrBf16'>, TypedArrayConstructor> = { u8: Uint8Array, u16: Uint16Array, i32: Int32Array, f64: Float64Array };
 
 /** What a check needs besides the value: the function (for messages), all its arguments (for length expressions), the float type. */
 interface Call {
@@ -202,22 +202,27 @@ function compileKind(fn: string, spec: ArgSpec, path: string, sibling: (name: st
       const length = spec.length === undefined ? undefined : expression(spec.length);
       const below = spec.each === undefined ? undefined : expression(spec.each.below);
       const min = spec.each?.min ?? 0;
-      const fixed = typeof dtype !== 'string' ? undefined : dtype === 'float' ? 'float' : FIXED_ARRAY[dtype];
+      const fixed = typeof dtype !== 'string' ? undefined : dtype;
       const selector = typeof dtype === 'string' ? undefined : { key: sibling(dtype.field), field: dtype.field, map: dtype.map };
+      const ctorOf = (d: ArrayDtype, call: Call): TypedArrayConstructor => (d === 'float' || d === 'floatOrBf16' ? call.Floats : FIXED_ARRAY[d]);
       return (value, call, container) => {
         let ctor: TypedArrayConstructor;
         let forDtype = '';
         if (fixed !== undefined) {
-          ctor = fixed === 'float' ? call.Floats : fixed;
+          ctor = ctorOf(fixed, call);
         } else if (selector !== undefined) {
           const chosen = String(container[selector.key]);
-          const d = selector.map[chosen];
-          ctor = d === 'float' ? call.Floats : FIXED_ARRAY[d];
+          ctor = ctorOf(selector.map[chosen], call);
           forDtype = ` for ${selector.field} '${chosen}'`;
         } else {
           throw new Error('unreachable: an array spec has a dtype or a selector');
         }
-        if (!(value instanceof ctor)) throw new TypeError(`${call.fn}: ${path} must be a ${ctor.name}${forDtype}${orNull}, got ${describe(value)}`);
+        if (fixed === 'floatOrBf16' && value instanceof Uint16Array) {
+          // BF16 bits stand in for the float values
+        } else if (!(value instanceof ctor)) {
+          const bits = fixed === 'floatOrBf16' ? ' or a Uint16Array of BF16 bits' : '';
+          throw new TypeError(`${call.fn}: ${path} must be a ${ctor.name}${bits}${forDtype}${orNull}, got ${describe(value)}`);
+        }
         if (length !== undefined) {
           const n = evaluate(length, call.args);
           if (value.length !== n) throw new TypeError(`${call.fn}: ${path} has length ${value.length}, expected ${showExpression(length, call.args, n)}`);

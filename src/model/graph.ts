@@ -71,7 +71,6 @@ export class ModelGraph {
   private readonly ao: FloatArray; // (R, d) out-proj output
   private readonly bo: FloatArray; // (R, d) branch output (aliases ao without post-op)
   private readonly h: FloatArray[]; // per layer (R, F1) fc1 output (one shared buffer unless kept per layer in float32)
-  private readonly hBits: Uint16Array[] | null; // per layer: h's BF16 bits, kept for backward (BF16 h, no recompute)
   private readonly a: FloatArray; // (R, F) activation output
   private readonly mo: FloatArray; // (R, d) fc2 output
   private readonly bm: FloatArray; // (R, d)
@@ -124,12 +123,12 @@ export class ModelGraph {
     this.bo = branchPost ? f(R * d) : this.ao;
     // How the MLP activation's backward gets each layer's fc1 output h back: recomputed (one
     // shared float32 h), or kept per layer — as BF16 bits when the table makes h a BF16 tensor
-    // (exact: h holds BF16 values; unpacked into one shared float32 h), else in float32.
+    // (exact: h holds BF16 values; the activation kernels read the bits, and forward's float32 h
+    // is one buffer shared by the layers), else in float32.
     const keepBits = !recomputeMlp && isRoundedBf16(c, ctx.recipe.activations, 'fc1.out');
     const sharedH = recomputeMlp || keepBits ? f(R * F1) : null;
     this.h = Array.from({ length: c.nLayers }, () => sharedH ?? f(R * F1));
     const hBits = keepBits ? Array.from({ length: c.nLayers }, () => ctx.u16(R * F1)) : null;
-    this.hBits = hBits;
     this.a = f(R * F);
     this.mo = f(R * d);
     this.bm = branchPost ? f(R * d) : this.mo;
@@ -197,10 +196,7 @@ export class ModelGraph {
               fc1.recomputeOutput();
               this.bounds[i].fc1?.roundForward();
             }
-          : hBits
-            ? () => ctx.kernels.unpackBf16(hBits[i], this.h[i])
-            : null,
-        recomputeMlp ? 0 : keepBits ? 2 * R * F1 : 4 * R * F1,
+          : (hBits?.[i] ?? 'own'),
       );
       this.layers.push({
         fork1: new ForkOp(ctx, `${pre}.attn.fork`, dres, dbranch),
@@ -384,7 +380,6 @@ export class ModelGraph {
       this.run(b.mlp_fork, L.fork2);
       this.run(b.post_attn_norm, L.postAttnNorm);
       this.run(b.fc1, L.fc1);
-      if (this.hBits && this.ctx.training) this.ctx.kernels.packBf16(this.h[i], this.hBits[i]); // for backward only
       this.tap(i, 'mlp_intermediate', this.h[i]);
       this.run(b.act, L.act);
       this.tap(i, 'mlp_post_act', this.a);

@@ -39,11 +39,13 @@ export class ActivationOp implements TapeNode, FusesRounding {
     private readonly h: FloatArray, private readonly a: FloatArray, private readonly da: FloatArray, private readonly dh: FloatArray,
     /** xIELU raw parameters a_p (1), a_n (1) and their accumulated gradients. */
     private readonly xielu: { ap: FloatArray; an: FloatArray; dap: FloatArray; dan: FloatArray } | null,
-    /** Rewrites h (R, Fin) exactly as forward saw it (fc1's recomputeOutput, or its BF16 bits
-     *  unpacked); runs first in backward. Null: h is this op's own buffer and still holds it. */
-    private readonly refillInput: (() => void) | null,
-    /** Bytes the graph keeps for this op's backward to get h back (its own h, or h's BF16 bits). */
-    private readonly keptInputBytes: number,
+    /**
+     * How backward gets h back: 'own' — h is this op's own buffer and still holds it; a function —
+     * rewrites h (R, Fin) exactly as forward saw it (fc1's recomputeOutput), run first in backward;
+     * a Uint16Array — h's BF16 bits (h holds BF16 values), packed by a training forward and read
+     * by both kernels directly (the activation kernels take BF16 bits as their input).
+     */
+    private readonly keep: 'own' | (() => void) | Uint16Array,
   ) {
     this.label = label;
     const fin = kind === 'swiglu' || kind === 'smooth-swiglu' ? 2 * F : F;
@@ -54,7 +56,8 @@ export class ActivationOp implements TapeNode, FusesRounding {
   }
 
   savedBytes(): number {
-    return this.s.byteLength + this.keptInputBytes;
+    const kept = this.keep === 'own' ? this.h.byteLength : this.keep instanceof Uint16Array ? this.keep.byteLength : 0;
+    return this.s.byteLength + kept;
   }
 
   private xieluParams() {
@@ -69,7 +72,11 @@ export class ActivationOp implements TapeNode, FusesRounding {
 
   forward(): void {
     const k = this.ctx.kernels;
-    const h = this.h;
+    let h: FloatArray | Uint16Array = this.h;
+    if (this.keep instanceof Uint16Array && this.ctx.training) {
+      k.packBf16(this.h, this.keep); // for backward; the kernel then reads the half-size copy too
+      h = this.keep;
+    }
     const round = this.roundA;
     switch (this.kind) {
       case 'swiglu': k.swigluForward(h, this.a, this.R, this.F, round); break;
@@ -83,8 +90,8 @@ export class ActivationOp implements TapeNode, FusesRounding {
 
   backward(): void {
     const k = this.ctx.kernels;
-    this.refillInput?.();
-    const h = this.h;
+    if (typeof this.keep === 'function') this.keep();
+    const h = this.keep instanceof Uint16Array ? this.keep : this.h;
     const round = this.roundDh;
     switch (this.kind) {
       case 'swiglu': k.swigluBackward(h, this.da, this.dh, this.R, this.F, round); break;

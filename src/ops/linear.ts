@@ -241,7 +241,7 @@ export class LinearOp implements TapeNode {
 
   /**
    * Whether backwardRows takes dy as BF16 bits (dyBits, n·N of them, e.g. from
-   * crossEntropyBackwardBf16 into bf16GradBuffer) instead of packing a float dy itself.
+   * crossEntropyBf16 into bf16GradBuffer) instead of packing a float dy itself.
    */
   takesBf16Grad(): boolean {
     return this.spec.precision === 'bf16';

@@ -98,17 +98,19 @@ export class LmHeadLossOp implements TapeNode {
       const rows = r0 + n;
       const targetRows = this.targets.subarray(r0, rows);
       const lseRows = this.lse.subarray(r0, rows);
-      k.crossEntropyForward(logits, targetRows, this.losses.subarray(r0, rows), lseRows, n, V);
-      if (!train) continue;
+      const lossRows = this.losses.subarray(r0, rows);
       const dxRows = this.dx.subarray(r0 * C, rows * C);
-      if (head.takesBf16Grad() && !this.ctx.probe) {
-        // A BF16 head: the kernel writes dlogits straight as the BF16 bits the GEMMs take (the bits
-        // packBf16 would make of the float dlogits, rounded or not), one pass over them less.
+      if (train && head.takesBf16Grad() && !this.ctx.probe) {
+        // A BF16 head: one kernel computes the loss and writes dlogits straight as the BF16 bits the
+        // GEMMs take (the bits packBf16 would make of the float dlogits, rounded or not), each row
+        // both ways while it is in cache.
         const bits = head.bf16GradBuffer(n);
-        k.crossEntropyBackwardBf16(logits, targetRows, lseRows, this.dloss.subarray(r0, rows), bits, n, V);
+        k.crossEntropyBf16(logits, targetRows, lossRows, lseRows, this.dloss.subarray(r0, rows), bits, n, V);
         gradCastScale = head.backwardRows(r0, n, null, dxRows, total, bits);
         continue;
       }
+      k.crossEntropyForward(logits, targetRows, lossRows, lseRows, n, V);
+      if (!train) continue;
       const dlogits = ctx.scratch.floats(n * V, DLOGITS_SLOT); // (n, V)
       // dlogits are handed on BF16 under bf16Chunks: the kernel rounds them as it writes
       k.crossEntropyBackward(logits, targetRows, lseRows, this.dloss.subarray(r0, rows), dlogits, n, V, this.bf16Chunks);

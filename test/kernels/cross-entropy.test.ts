@@ -46,9 +46,10 @@ test('cross-entropy forward vs float64, backward vs finite differences, ignored 
 });
 
 /**
- * crossEntropyBackwardBf16 must be bit for bit packBf16 of crossEntropyBackward's float output
- * (rounded or not: packBf16 rounds the same way), ignored rows included. Rows of V = 1037 cover the
- * vector loop, a ragged tail and targets in both; a huge logit gives p = 1 at the target.
+ * crossEntropyBf16 must give crossEntropyForward's losses and lse bit for bit and dlogits bits that
+ * are packBf16 of crossEntropyBackward's float output (rounded or not: packBf16 rounds the same
+ * way), ignored rows included. Rows of V = 1037 cover the vector loop, a ragged tail and targets in
+ * both; a huge logit gives p = 1 at the target.
  */
 function checkBf16Bits(k: Kernels, label: string): void {
   const rows = 9, vocab = 1037;
@@ -66,18 +67,21 @@ function checkBf16Bits(k: Kernels, label: string): void {
     const expected = new Uint16Array(rows * vocab);
     k.packBf16(dlogits, expected);
     const bits = new Uint16Array(rows * vocab).fill(0xffff);
-    k.crossEntropyBackwardBf16(logits, targets, lse, dloss, bits, rows, vocab);
+    const fusedLosses = new Float32Array(rows).fill(NaN), fusedLse = new Float32Array(rows).fill(NaN);
+    k.crossEntropyBf16(logits, targets, fusedLosses, fusedLse, dloss, bits, rows, vocab);
+    assert.deepEqual(fusedLosses, losses, `${label}: losses`);
+    assert.deepEqual(fusedLse, lse, `${label}: lse`);
     for (let i = 0; i < bits.length; i++) {
       if (bits[i] !== expected[i]) assert.fail(`${label} (float output round ${round}): bits[${i}] = ${bits[i].toString(16)}, packBf16 of the float output ${expected[i].toString(16)}`);
     }
   }
 }
 
-test('crossEntropyBackwardBf16 = packBf16 of crossEntropyBackward, bit for bit (every backend)', async () => {
+test('crossEntropyBf16 = crossEntropyForward + packBf16 of crossEntropyBackward, bit for bit (every backend)', async () => {
   for (const k of await backends()) checkBf16Bits(k, k.name);
 });
 
-test('crossEntropyBackwardBf16: every native ISA path and thread count', async (t) => {
+test('crossEntropyBf16: every native ISA path and thread count', async (t) => {
   const skip = await onEveryNativePath((native, label) => checkBf16Bits(native, label));
   if (skip) t.skip(skip);
 });

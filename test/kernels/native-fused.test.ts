@@ -335,6 +335,62 @@ test('native cross-entropy, activations, RMSNorm: every ISA within 1e-6 relative
   }
 });
 
+test('activations on BF16 bits (a Uint16Array input): every ISA and the reference give the bits they give on the float values', { skip }, () => {
+  if (typeof native === 'string') return;
+  const rng = new Rng(76);
+  const R = 5;
+  const F = 203; // rows end mid-vector: the tail loads bits too
+  const p = { alphaP: 0.8, alphaN: 1.3, beta: 0.5, eps: -1e-6 };
+  const bf16 = (n: number, scale: number) => {
+    const bits = new Uint16Array(n);
+    const v = rng.normals(n, scale);
+    for (let i = 0; i < n; i++) bits[i] = new Uint32Array(v.buffer, i * 4, 1)[0] >>> 16;
+    bits.set([0x0000, 0x8000, 0x7f80, 0xff80, 0x0001, 0x7f7f], 7); // ±0, ±Inf, a subnormal, the largest finite
+    return bits;
+  };
+  const hBits = bf16(2 * R * F, 3);
+  const xBits = bf16(3001, 3);
+  const da = rng.normals(R * F);
+  const dy = rng.normals(xBits.length);
+  const runAll = (k: Kernels, h: Float32Array | Uint16Array, x: Float32Array | Uint16Array) => {
+    const a = new Float32Array(R * F), s = new Float32Array(R), as = new Float32Array(R * F);
+    const dh = new Float32Array(2 * R * F), dhs = new Float32Array(2 * R * F);
+    k.swigluForward(h, a, R, F, true);
+    k.swigluBackward(h, da, dh, R, F);
+    k.smoothSwigluForward(h, as, s, R, F);
+    k.smoothSwigluBackward(h, s, da, dhs, R, F, true);
+    const gelu = new Float32Array(x.length), dgelu = new Float32Array(x.length);
+    k.geluForward(x, gelu);
+    k.geluBackward(x, dy, dgelu);
+    const xielu = new Float32Array(x.length), dxielu = new Float32Array(x.length);
+    k.xieluForward(x, xielu, p);
+    const alphas = k.xieluBackward(x, dy, dxielu, p, true);
+    return [a, s, as, dh, dhs, gelu, dgelu, xielu, dxielu, Float64Array.from([alphas.dAlphaP, alphas.dAlphaN])];
+  };
+  const reference = createReferenceKernels();
+  const unpack = (bits: Uint16Array) => {
+    const out = new Float32Array(bits.length);
+    reference.unpackBf16(bits, out);
+    return out;
+  };
+  const h = unpack(hBits);
+  const x = unpack(xBits);
+  const same = (got: ArrayLike<number>[], want: ArrayLike<number>[], what: string) => {
+    got.forEach((g, i) => assert.deepEqual(g, want[i], `${what}: output ${i}`));
+  };
+  same(runAll(reference, hBits, xBits), runAll(reference, h, x), 'reference');
+  const { kernels, control } = native;
+  const best = ISAS.indexOf(control.bestIsa());
+  for (const isa of ISAS.slice(0, best + 1)) {
+    for (const threads of [1, 2]) {
+      withSettings(control, threads, isa, () => same(runAll(kernels, hBits, xBits), runAll(kernels, h, x), `${isa}, ${threads} threads`));
+    }
+  }
+  // A Uint16Array of the wrong length, or another integer array, is refused by name.
+  assert.throws(() => kernels.swigluBackward(hBits.subarray(1), da, new Float32Array(2 * R * F), R, F), /h/);
+  assert.throws(() => kernels.geluForward(new Uint8Array(4) as unknown as Float32Array, new Float32Array(4)), /x must be a Float32Array or a Uint16Array/);
+});
+
 test('native adamw: every ISA matches the reference (m, v bit-identical; w within 1 ulp — pow may differ in its last bit)', { skip }, () => {
   if (typeof native === 'string') return;
   const reference = createReferenceKernels();

@@ -14,7 +14,7 @@ type Args = unknown[];
 
 /** Element arrays of a backend, for a dtype of the table. */
 function arrayOf(dtype: ArrayDtype, n: number, alloc: (n: number) => FloatArray): FloatArray | Uint8Array | Uint16Array | Int32Array {
-  if (dtype === 'float') return alloc(n).fill(0.5);
+  if (dtype === 'float' || dtype === 'floatOrBf16') return alloc(n).fill(0.5);
   if (dtype === 'u8') return new Uint8Array(n);
   if (dtype === 'u16') return new Uint16Array(n);
   if (dtype === 'i32') return new Int32Array(n); // targets 0: in range

@@ -28,6 +28,10 @@ test('validation: wrong lengths, dims, formats and dtypes throw a TypeError nami
       throwsNaming(() => k.quantize(x, 'e4m3', 1, new Uint8Array(5)), TypeError, 'quantize', 'codes', '5', '6');
       throwsNaming(() => Reflect.apply(k.quantize, k, [x, 'e4m3', 1, new Uint16Array(6)]), TypeError, 'codes', 'Uint8Array');
       throwsNaming(() => k.quantize(x, 'e3m4' as 'e4m3', 1, new Uint8Array(6)), TypeError, 'format', "'e3m4'");
+      // an activation's input may be BF16 bits (a Uint16Array of the same length), nothing else
+      throwsNaming(() => Reflect.apply(k.geluForward, k, [new Uint8Array(6), x]), TypeError, 'geluForward', 'x', 'Float32Array or a Uint16Array of BF16 bits');
+      throwsNaming(() => k.swigluForward(new Uint16Array(10), new Float32Array(3), 1, 3), TypeError, 'swigluForward', 'h', '10', '2·R·F');
+      assert.doesNotThrow(() => k.geluForward(new Uint16Array(6), x));
       throwsNaming(() => k.quantize(x, 'e4m3', 0, new Uint8Array(6)), RangeError, 'scale', '0');
       throwsNaming(() => k.dequantize(new Uint8Array(6), 'e5m2', NaN, x), RangeError, 'invScale');
       throwsNaming(() => k.roundBf16(x, new Float32Array(7)), TypeError, 'out', '7');

@@ -45,7 +45,8 @@ const BF16_WIDE: PrecisionRecipe[] = [
  * bookkeeping. FP8 casts and fake-quantized operands are the recipe's own casts, not checked here.
  */
 function checkingKernels(k: Kernels, recipe: PrecisionRecipe, params: () => Float32Array | null, bad: string[]): Kernels {
-  const check = (what: string, x: FloatArray) => {
+  const check = (what: string, x: FloatArray | Uint16Array) => {
+    if (x instanceof Uint16Array) return; // BF16 bits: BF16 by construction
     const n = nonBf16Count(x);
     if (n > 0) bad.push(`${what}: ${n}/${x.length} not BF16`);
   };

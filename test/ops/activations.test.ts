@@ -19,7 +19,7 @@ interface XieluParameters {
 }
 
 /**
- * An ActivationOp reading h from its own buffer; backward gets h back only through refillInput
+ * An ActivationOp reading h from its own buffer; backward gets h back only through its refill
  * (the buffer is scribbled over between forward and backward, as the model recomputes it from fc1).
  */
 function activation(ctx: OpContext, kind: ActivationKind, hSource: FloatArray, xielu: XieluParameters | null = null) {
@@ -28,7 +28,7 @@ function activation(ctx: OpContext, kind: ActivationKind, hSource: FloatArray, x
   const dh = ctx.alloc(R * fin);
   const a = ctx.alloc(R * F); // (R, F)
   const da = ctx.alloc(R * F);
-  const op = new ActivationOp(ctx, 'act', kind, R, F, h, a, da, dh, xielu, () => h.set(hSource), 0);
+  const op = new ActivationOp(ctx, 'act', kind, R, F, h, a, da, dh, xielu, () => h.set(hSource));
   return { op, h, dh, a, da };
 }
 

@@ -55,6 +55,9 @@ void quantizeChunkScalar(const float* x, size_t n, const EncodeParams& p, float 
                          const float* table, float invScale, ChunkStats& stats, bool roundOut);
 void quantizeChunkAvx2(const float* x, size_t n, const EncodeParams& p, float scale, uint8_t* codes, float* out,
                        const float* table, float invScale, ChunkStats& stats, bool roundOut);
+/** quantizeChunkAvx2 in 16 lanes (the avx512bf16 path); both-outputs calls go to the AVX2 loop. */
+void quantizeChunkAvx512(const float* x, size_t n, const EncodeParams& p, float scale, uint8_t* codes, float* out,
+                         const float* table, float invScale, ChunkStats& stats, bool roundOut);
 /** out[i] = table[codes[i]]·invScale (product in float32), computed from the code bits. */
 void dequantizeChunkAvx2(const uint8_t* codes, size_t n, const DecodeParams& d, const float* table, float invScale,
                          float* out);

@@ -42,7 +42,13 @@ DecodeParams decodeParamsOf(const Fp8Format& f) {
                       f.hasInfinity, infCode};
 }
 
-QuantizeChunkFn quantizeChunk() { return activeIsa() == Isa::scalar ? quantizeChunkScalar : quantizeChunkAvx2; }
+QuantizeChunkFn quantizeChunk() {
+  switch (activeIsa()) {
+    case Isa::avx512bf16: return quantizeChunkAvx512;
+    case Isa::avx2: return quantizeChunkAvx2;
+    default: return quantizeChunkScalar;
+  }
+}
 
 CastResult runQuantize(const float* x, size_t n, const Fp8Format& f, float scale, uint8_t* codes, float* out, bool roundOut) {
   const EncodeParams p = paramsOf(f);

@@ -19,28 +19,40 @@ namespace fog8::fused {
 #define FOG8_ISA_IMPL "fused/activations_impl.inc"
 #include "fused/per_isa.inc"
 
-void swigluForward(const float* h, float* a, int64_t R, int64_t F, bool roundBf16) {
-  FOG8_DISPATCH(gatedForwardIsa(h, a, nullptr, R, F, false, roundBf16))
+// Each entry point runs the body on the input's element type: float32 values or BF16 bits.
+#define FOG8_ON_INPUT(in, call_with_IN)   \
+  if ((in).bits != nullptr) {              \
+    const uint16_t* IN = (in).bits;        \
+    FOG8_DISPATCH(call_with_IN)            \
+  } else {                                 \
+    const float* IN = (in).values;         \
+    FOG8_DISPATCH(call_with_IN)            \
+  }
+
+void swigluForward(ActivationInput h, float* a, int64_t R, int64_t F, bool roundBf16) {
+  FOG8_ON_INPUT(h, gatedForwardIsa(IN, a, nullptr, R, F, false, roundBf16))
 }
-void swigluBackward(const float* h, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16) {
-  FOG8_DISPATCH(gatedBackwardIsa(h, nullptr, da, dh, R, F, roundBf16))
+void swigluBackward(ActivationInput h, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16) {
+  FOG8_ON_INPUT(h, gatedBackwardIsa(IN, nullptr, da, dh, R, F, roundBf16))
 }
-void smoothSwigluForward(const float* h, float* a, float* s, int64_t R, int64_t F, bool roundBf16) {
-  FOG8_DISPATCH(gatedForwardIsa(h, a, s, R, F, true, roundBf16))
+void smoothSwigluForward(ActivationInput h, float* a, float* s, int64_t R, int64_t F, bool roundBf16) {
+  FOG8_ON_INPUT(h, gatedForwardIsa(IN, a, s, R, F, true, roundBf16))
 }
-void smoothSwigluBackward(const float* h, const float* s, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16) {
-  FOG8_DISPATCH(gatedBackwardIsa(h, s, da, dh, R, F, roundBf16))
+void smoothSwigluBackward(ActivationInput h, const float* s, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16) {
+  FOG8_ON_INPUT(h, gatedBackwardIsa(IN, s, da, dh, R, F, roundBf16))
 }
-void geluForward(const float* x, float* y, int64_t n, bool roundBf16) { FOG8_DISPATCH(geluForwardIsa(x, y, n, roundBf16)) }
-void geluBackward(const float* x, const float* dy, float* dx, int64_t n, bool roundBf16) {
-  FOG8_DISPATCH(geluBackwardIsa(x, dy, dx, n, roundBf16))
+void geluForward(ActivationInput x, float* y, int64_t n, bool roundBf16) { FOG8_ON_INPUT(x, geluForwardIsa(IN, y, n, roundBf16)) }
+void geluBackward(ActivationInput x, const float* dy, float* dx, int64_t n, bool roundBf16) {
+  FOG8_ON_INPUT(x, geluBackwardIsa(IN, dy, dx, n, roundBf16))
 }
-void xieluForward(const float* x, float* y, int64_t n, const XieluParams& p, bool roundBf16) {
-  FOG8_DISPATCH(xieluForwardIsa(x, y, n, p, roundBf16))
+void xieluForward(ActivationInput x, float* y, int64_t n, const XieluParams& p, bool roundBf16) {
+  FOG8_ON_INPUT(x, xieluForwardIsa(IN, y, n, p, roundBf16))
 }
-void xieluBackward(const float* x, const float* dy, float* dx, int64_t n, const XieluParams& p, double* dAlphaP,
+void xieluBackward(ActivationInput x, const float* dy, float* dx, int64_t n, const XieluParams& p, double* dAlphaP,
                    double* dAlphaN, bool roundBf16) {
-  FOG8_DISPATCH(xieluBackwardIsa(x, dy, dx, n, p, dAlphaP, dAlphaN, roundBf16))
+  FOG8_ON_INPUT(x, xieluBackwardIsa(IN, dy, dx, n, p, dAlphaP, dAlphaN, roundBf16))
 }
+
+#undef FOG8_ON_INPUT
 
 }  // namespace fog8::fused

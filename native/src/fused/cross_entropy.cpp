@@ -25,9 +25,9 @@ void crossEntropyBackward(const float* logits, const int32_t* targets, const flo
   FOG8_DISPATCH(crossEntropyBackwardIsa(logits, targets, lse, dloss, dlogits, nullptr, R, V, roundBf16))
 }
 
-void crossEntropyBackwardBf16(const float* logits, const int32_t* targets, const float* lse, const float* dloss,
-                              uint16_t* bits, int64_t R, int64_t V) {
-  FOG8_DISPATCH(crossEntropyBackwardIsa(logits, targets, lse, dloss, nullptr, bits, R, V, true))
+void crossEntropyBf16(const float* logits, const int32_t* targets, float* losses, float* lse, const float* dloss,
+                      uint16_t* bits, int64_t R, int64_t V) {
+  FOG8_DISPATCH(crossEntropyBf16Isa(logits, targets, losses, lse, dloss, bits, R, V))
 }
 
 }  // namespace fog8::fused

@@ -89,9 +89,10 @@ void ropeBackward(const float* dy, float* dx, int64_t B, int64_t T, int64_t H, i
 void crossEntropyForward(const float* logits, const int32_t* targets, float* losses, float* lse, int64_t R, int64_t V);
 void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse, const float* dloss,
                           float* dlogits, int64_t R, int64_t V, bool roundBf16 = false);
-/** crossEntropyBackward's dlogits as BF16 bits (those of packBf16 of its float output), for a BF16 GEMM operand. */
-void crossEntropyBackwardBf16(const float* logits, const int32_t* targets, const float* lse, const float* dloss,
-                              uint16_t* bits, int64_t R, int64_t V);
+/** crossEntropyForward, then crossEntropyBackward's dlogits as BF16 bits (those of packBf16 of its
+ *  float output, for a BF16 GEMM operand), each row both ways while it is in L1. */
+void crossEntropyBf16(const float* logits, const int32_t* targets, float* losses, float* lse, const float* dloss,
+                      uint16_t* bits, int64_t R, int64_t V);
 
 // ---- attention ----------------------------------------------------------------------------------
 /**
@@ -107,17 +108,23 @@ void attentionBackward(const AttentionInput& q, const AttentionInput& k, const A
                        const AttentionFp8Scales* fp8, CastCounts* dsStats);
 
 // ---- activations ----------------------------------------------------------------------------------
+/** An activation's input: float32 values, or the BF16 bits of its values (exactly one is non-null);
+ *  the result is the same on both, bit for bit. */
+struct ActivationInput {
+  const float* values;
+  const uint16_t* bits;
+};
 /** h (R, 2F) = [gate | up]; a (R, F). */
-void swigluForward(const float* h, float* a, int64_t R, int64_t F, bool roundBf16 = false);
-void swigluBackward(const float* h, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16 = false);
+void swigluForward(ActivationInput h, float* a, int64_t R, int64_t F, bool roundBf16 = false);
+void swigluBackward(ActivationInput h, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16 = false);
 /** s (R) = max_j |gate| (0 → 1). */
-void smoothSwigluForward(const float* h, float* a, float* s, int64_t R, int64_t F, bool roundBf16 = false);
-void smoothSwigluBackward(const float* h, const float* s, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16 = false);
-void geluForward(const float* x, float* y, int64_t n, bool roundBf16 = false);
-void geluBackward(const float* x, const float* dy, float* dx, int64_t n, bool roundBf16 = false);
-void xieluForward(const float* x, float* y, int64_t n, const XieluParams& p, bool roundBf16 = false);
+void smoothSwigluForward(ActivationInput h, float* a, float* s, int64_t R, int64_t F, bool roundBf16 = false);
+void smoothSwigluBackward(ActivationInput h, const float* s, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16 = false);
+void geluForward(ActivationInput x, float* y, int64_t n, bool roundBf16 = false);
+void geluBackward(ActivationInput x, const float* dy, float* dx, int64_t n, bool roundBf16 = false);
+void xieluForward(ActivationInput x, float* y, int64_t n, const XieluParams& p, bool roundBf16 = false);
 /** Writes dx; returns ∂L/∂alphaP, ∂L/∂alphaN through the out-parameters. */
-void xieluBackward(const float* x, const float* dy, float* dx, int64_t n, const XieluParams& p, double* dAlphaP,
+void xieluBackward(ActivationInput x, const float* dy, float* dx, int64_t n, const XieluParams& p, double* dAlphaP,
                    double* dAlphaN, bool roundBf16 = false);
 
 /** Bytes of the cos/sin table RoPE keeps between calls. */

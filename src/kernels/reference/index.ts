@@ -31,10 +31,18 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
   const r = (round: boolean | undefined, out: FloatArray): void => {
     if (round === true) roundBf16(out, out);
   };
+  const alloc = precision === 'float64' ? (n: number) => new Float64Array(n) : (n: number) => new Float32Array(n);
+  // An activation's input given as BF16 bits: the float values they encode (exact in both precisions).
+  const values = (x: FloatArray | Uint16Array): FloatArray => {
+    if (!(x instanceof Uint16Array)) return x;
+    const out = alloc(x.length);
+    unpackBf16(x, out);
+    return out;
+  };
   return {
     name: 'reference',
     precision,
-    alloc: precision === 'float64' ? (n) => new Float64Array(n) : (n) => new Float32Array(n),
+    alloc,
     isa: precision === 'float64' ? 'typescript-float64' : 'typescript',
     threads: 1,
     workspaceBytes: 0,
@@ -55,22 +63,23 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
       crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V);
       r(round, dlogits);
     },
-    // The float output, then packBf16 of it: the definition the native kernel fuses.
-    crossEntropyBackwardBf16: (logits, targets, lse, dloss, bits, R, V) => {
+    // The forward, the float backward, then packBf16 of it: the definition the native kernel fuses.
+    crossEntropyBf16: (logits, targets, losses, lse, dloss, bits, R, V) => {
+      crossEntropyForward(logits, targets, losses, lse, R, V);
       const dlogits = new Float32Array(R * V);
       crossEntropyBackward(logits, targets, lse, dloss, dlogits, R, V);
       packBf16(dlogits, bits);
     },
     attentionForward, attentionBackward,
-    swigluForward: (h, a, R, F, round) => { swigluForward(h, a, R, F); r(round, a); },
-    swigluBackward: (h, da, dh, R, F, round) => { swigluBackward(h, da, dh, R, F); r(round, dh); },
-    smoothSwigluForward: (h, a, s, R, F, round) => { smoothSwigluForward(h, a, s, R, F); r(round, a); },
-    smoothSwigluBackward: (h, s, da, dh, R, F, round) => { smoothSwigluBackward(h, s, da, dh, R, F); r(round, dh); },
-    geluForward: (x, y, round) => { geluForward(x, y); r(round, y); },
-    geluBackward: (x, dy, dx, round) => { geluBackward(x, dy, dx); r(round, dx); },
-    xieluForward: (x, y, p, round) => { xieluForward(x, y, p); r(round, y); },
+    swigluForward: (h, a, R, F, round) => { swigluForward(values(h), a, R, F); r(round, a); },
+    swigluBackward: (h, da, dh, R, F, round) => { swigluBackward(values(h), da, dh, R, F); r(round, dh); },
+    smoothSwigluForward: (h, a, s, R, F, round) => { smoothSwigluForward(values(h), a, s, R, F); r(round, a); },
+    smoothSwigluBackward: (h, s, da, dh, R, F, round) => { smoothSwigluBackward(values(h), s, da, dh, R, F); r(round, dh); },
+    geluForward: (x, y, round) => { geluForward(values(x), y); r(round, y); },
+    geluBackward: (x, dy, dx, round) => { geluBackward(values(x), dy, dx); r(round, dx); },
+    xieluForward: (x, y, p, round) => { xieluForward(values(x), y, p); r(round, y); },
     xieluBackward: (x, dy, dx, p, round) => {
-      const g = xieluBackward(x, dy, dx, p);
+      const g = xieluBackward(values(x), dy, dx, p);
       r(round, dx);
       return g;
     },
