@@ -8,6 +8,9 @@
  * AdamW (fp32 state). PyTorch: bench/peers/pytorch_step.py (same architecture, AdamW, 2 threads)
  * in float32 and in bf16 autocast, one python3 process per measurement. Repetitions are
  * interleaved (every configuration once per repetition, order rotated); the median is reported.
+ * Both frameworks follow one protocol per repetition: one untimed warm-up step, then one timed
+ * step (PyTorch's --warmup 1 --steps 1; a fog8 trainer, whose buffers the other configurations'
+ * steps have evicted from the caches meanwhile, likewise steps once untimed first).
  *
  * Environment: FOG8_BENCH_M=1 adds shape M (minutes per step); FOG8_PEER_REPS (default 3);
  * FOG8_PEER_PYTHON (default: the first of python3, /usr/bin/python3 that imports torch);
@@ -200,7 +203,8 @@ async function main(): Promise<void> {
     const skipped: Measurement[] = [];
     const jobs: Job[] = trainers.map(({ preset, mode, trainer }) => {
       const m: Measurement = { framework: 'fog8', preset, shape, mode, repsTokensPerSec: [] };
-      return { m, run: () => TOKENS_PER_STEP / (trainer.step() / 1000) };
+      // the PyTorch script's protocol: one untimed warm-up step, then the timed one
+      return { m, run: () => (trainer.step(), TOKENS_PER_STEP / (trainer.step() / 1000)) };
     });
     if (peer) {
       for (const mode of torchModes) {

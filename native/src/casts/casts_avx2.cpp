@@ -201,15 +201,7 @@ inline void mergeStats(__m256i amaxBits, uint64_t underflow, uint64_t overflow, 
                        fog8::ChunkStats& st) {
   alignas(32) uint32_t am[8];
   _mm256_store_si256(reinterpret_cast<__m256i*>(am), amaxBits);
-  for (int l = 0; l < 8; l++) {
-    if (am[l] > 0x7F800000u) {
-      st.anyNan = true;
-    } else {
-      float a;
-      std::memcpy(&a, &am[l], 4);
-      if (a > st.amax) st.amax = a;
-    }
-  }
+  foldAmaxBits(am, 8, st);
   st.underflow += underflow;
   st.overflow += overflow;
   st.nonzero += elements - zeroInputs;

@@ -176,15 +176,7 @@ constexpr size_t kErrBlock = 512;           // elements per float32 error sub-bl
 void mergeCounts(const Counts16& c, size_t elements, fog8::ChunkStats& st) {
   alignas(64) uint32_t am[16];
   _mm512_store_si512(am, c.amaxBits);
-  for (int l = 0; l < 16; l++) {
-    if (am[l] > 0x7F800000u) {
-      st.anyNan = true;
-    } else {
-      float a;
-      std::memcpy(&a, &am[l], 4);
-      if (a > st.amax) st.amax = a;
-    }
-  }
+  foldAmaxBits(am, 16, st);
   st.underflow += sumLanes(c.underflow);
   st.overflow += sumLanes(c.overflow);
   st.nonzero += elements - sumLanes(c.zeroInputs);

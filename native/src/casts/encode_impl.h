@@ -45,6 +45,19 @@ inline uint8_t encodeWithStats(const fog8::EncodeParams& p, float x, float scale
   return code;
 }
 
+/** Folds per-lane maxima of |x| bits into st: a lane above the Inf bits saw a NaN. */
+inline void foldAmaxBits(const uint32_t* lanes, int n, fog8::ChunkStats& st) {
+  for (int l = 0; l < n; l++) {
+    if (lanes[l] > 0x7F800000u) {
+      st.anyNan = true;
+    } else {
+      float a;
+      std::memcpy(&a, &lanes[l], 4);
+      if (a > st.amax) st.amax = a;
+    }
+  }
+}
+
 /** Error sums of one element: x finite only; `xhat` = decode(code)·invScale; `code` its FP8 code. */
 inline void addError(fog8::ChunkStats& st, float x, float xhat, uint8_t code) {
   if ((bitsOf(x) & 0x7FFFFFFFu) >= 0x7F800000u) return;
