@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadNativeAddon, loadNativeKernels, type NativeCoreAddon, type PeakKind } from '../src/kernels/native.js';
 import { createReferenceKernels } from '../src/kernels/reference/index.js';
-import type { Kernels, GemmOperand, OperandDtype, AttentionShape, AttentionFp8Scales } from '../src/kernels/types.js';
+import type { Kernels, GemmOperand, OperandDtype, AttentionShape, AttentionFp8Scales, AttentionInput } from '../src/kernels/types.js';
 import { refuseEmulatedAddon } from './emulation-guard.js';
 import { applyWisdom, cpuModel, tunePolicyFromEnv, wisdomPath } from '../src/kernels/tune.js';
 
@@ -155,8 +155,9 @@ for (const c of cases) {
 // ---- attention -----------------------------------------------------------------------------
 /**
  * maxLogit: whether the forward also computes the max logit (monitoring steps only; masked pairs
- * too). mode 'fp8': FP8DPA as the op calls it — q, k, v hold E4M3 values and dO E5M2 values, with
- * their inverse scales in the fp8 argument; 'bf16': BF16 attention (shape.bf16Operands).
+ * too). mode 'fp8': FP8DPA as the op calls it — q, k, v as E4M3 codes and dO as E5M2 codes
+ * (Fp8Codes, decoded by the kernels), with their inverse scales in the fp8 argument; 'bf16': BF16
+ * attention (shape.bf16Operands).
  */
 function attentionRate(k: Kernels, T: number, D: number, maxLogit = false, mode: 'fp8' | 'bf16' = 'fp8'): number {
   const shape: AttentionShape = { B: 1, T, Hq: 4, Hkv: 2, D, softmaxScale: 1 / Math.sqrt(D), bf16Operands: mode === 'bf16' };
@@ -166,24 +167,26 @@ function attentionRate(k: Kernels, T: number, D: number, maxLogit = false, mode:
   const o = new Float32Array(q.length);
   const lse = new Float32Array(shape.Hq * T);
   const dO = Float32Array.from(q, (x) => x * 0.1);
-  // The values the op hands over: FP8 (decoded codes, inverse scales apart) or BF16.
+  // What the op hands over: FP8 codes (inverse scales apart) or BF16 values.
   const qkvScale = 37.3;
   const doScale = 1234.5;
-  for (const [a, fmt, scale] of [[q, 'e4m3', qkvScale], [kv, 'e4m3', qkvScale], [dO, 'e5m2', doScale]] as const) {
-    if (mode === 'fp8') {
-      const codes = new Uint8Array(a.length);
-      reference.quantize(Float32Array.from(a, (x) => x * 0.25), fmt, scale, codes);
-      reference.dequantize(codes, fmt, 1, a);
-    } else reference.roundBf16(a, a);
-  }
+  const [qIn, kvIn, dOIn] = ([[q, 'e4m3', qkvScale], [kv, 'e4m3', qkvScale], [dO, 'e5m2', doScale]] as const).map(([a, fmt, scale]): AttentionInput => {
+    if (mode !== 'fp8') {
+      reference.roundBf16(a, a);
+      return a;
+    }
+    const data = new Uint8Array(a.length);
+    reference.quantize(Float32Array.from(a, (x) => x * 0.25), fmt, scale, data);
+    return { format: fmt, data };
+  });
   const dq = new Float32Array(q.length);
   const dk = new Float32Array(kv.length);
   const dv = new Float32Array(kv.length);
   // dP is not cast (DESIGN §3)
   const fp8: AttentionFp8Scales | null = mode === 'fp8' ? { p: 448, ds: 1024, qkvInv: 1 / Math.fround(qkvScale), doInv: 1 / Math.fround(doScale) } : null;
   const seconds = bestSeconds(() => {
-    k.attentionForward(q, kv, kv, o, lse, shape, fp8, { maxLogit });
-    k.attentionBackward(q, kv, kv, o, lse, dO, dq, dk, dv, shape, fp8);
+    k.attentionForward(qIn, kvIn, kvIn, o, lse, shape, fp8, { maxLogit });
+    k.attentionBackward(qIn, kvIn, kvIn, o, lse, dOIn, dq, dk, dv, shape, fp8);
   }, 0.6, 2);
   // causal: forward 2 and backward 5 T×T×D products over half the pairs → 7·T²·D flops per head
   // (the max logit's masked-pair work is not counted as useful flops)

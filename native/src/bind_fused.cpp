@@ -61,7 +61,8 @@ Napi::Value RmsnormForward(const Napi::CallbackInfo& info) {
   auto y = sizedArray<float>(env, info[2], "rmsnormForward: y", n, rc);
   auto rstd = sizedArray<float>(env, info[3], "rmsnormForward: rstd", R, "R");
   const double eps = numberArg(env, info[6], "rmsnormForward: eps");
-  fused::rmsnormForward(x.data, gain.data, y.data, rstd.data, R, C, eps, roundArg(info, 7, "rmsnormForward"));
+  auto xSaved = info.Length() > 8 ? optionalSizedArray<float>(env, info[8], "rmsnormForward: xSaved", n, rc) : ArrayArg<float>{nullptr, 0};
+  fused::rmsnormForward(x.data, gain.data, y.data, rstd.data, R, C, eps, roundArg(info, 7, "rmsnormForward"), xSaved.data);
   return env.Undefined();
 }
 
@@ -227,19 +228,44 @@ AttentionSizes attentionSizes(Napi::Env env, const fused::AttentionShape& s, con
                         "B·T·Hkv·D = " + text({B, T, Hkv, D}), "B·Hq·T = " + text({B, Hq, T})};
 }
 
-/** q, k, v, o, lse: arguments 0..4 of both attention functions, checked against the shape. */
+/**
+ * An attention input (types.ts AttentionInput): a Float32Array, or {format, data: Uint8Array,
+ * invScale?} whose decode tables are built into `tables`; either of n elements.
+ */
+fused::AttentionInput attentionInputArg(Napi::Env env, const Napi::Value& v, const std::string& what, size_t n,
+                                        const std::string& expected, fused::AttentionCodeTables& tables) {
+  fused::AttentionInput in;
+  if (v.IsTypedArray()) {
+    in.values = sizedArray<float>(env, v, what, n, expected).data;
+    return in;
+  }
+  Napi::Object o = objectArg(env, v, what + " (a Float32Array or {format, data, invScale?})");
+  const std::string format = stringArg(env, o.Get("format"), what + ".format");
+  if (format != "e4m3" && format != "e5m2") throwType(env, what + ".format must be 'e4m3' or 'e5m2', got '" + format + "'");
+  in.codes = sizedArray<uint8_t>(env, o.Get("data"), what + ".data", n, expected).data;
+  const float invScale = o.Get("invScale").IsUndefined() ? 1.0f : static_cast<float>(fieldNumber(env, o, "invScale", what));
+  fused::attentionCodeTables(format == "e5m2", invScale, tables);
+  in.value = tables.value;
+  in.bf16Bytes = tables.bf16Bytes;
+  return in;
+}
+
+/** q, k, v, o, lse: arguments 0..4 of both attention functions, checked against the shape (q, k, v,
+ *  and in the backward o, may be FP8 codes; the forward's o is its float output). */
 struct AttentionArrays {
-  ArrayArg<float> q, k, v, o, lse;
+  fused::AttentionCodeTables tables[4];
+  fused::AttentionInput q, k, v, oIn;
+  ArrayArg<float> o{}, lse{};
 };
 
-AttentionArrays attentionArrays(Napi::Env env, const Napi::CallbackInfo& info, const AttentionSizes& z,
-                                const std::string& fn) {
-  auto q = sizedArray<float>(env, info[0], fn + ": q", z.nq, z.q);
-  auto k = sizedArray<float>(env, info[1], fn + ": k", z.nkv, z.kv);
-  auto v = sizedArray<float>(env, info[2], fn + ": v", z.nkv, z.kv);
-  auto o = sizedArray<float>(env, info[3], fn + ": o", z.nq, z.q);
-  auto lse = sizedArray<float>(env, info[4], fn + ": lse", z.nlse, z.lse);
-  return AttentionArrays{q, k, v, o, lse};
+void attentionArrays(Napi::Env env, const Napi::CallbackInfo& info, const AttentionSizes& z, const std::string& fn,
+                     bool backward, AttentionArrays& a) {
+  a.q = attentionInputArg(env, info[0], fn + ": q", z.nq, z.q, a.tables[0]);
+  a.k = attentionInputArg(env, info[1], fn + ": k", z.nkv, z.kv, a.tables[1]);
+  a.v = attentionInputArg(env, info[2], fn + ": v", z.nkv, z.kv, a.tables[2]);
+  if (backward) a.oIn = attentionInputArg(env, info[3], fn + ": o", z.nq, z.q, a.tables[3]);
+  else a.o = sizedArray<float>(env, info[3], fn + ": o", z.nq, z.q);
+  a.lse = sizedArray<float>(env, info[4], fn + ": lse", z.nlse, z.lse);
 }
 
 Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
@@ -251,9 +277,10 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   const bool fp8 = fp8Arg(env, info[6], fn, false, scales);
   const bool wantMaxLogit = wantMaxLogitArg(env, info[7], fn);
   const AttentionSizes z = attentionSizes(env, s, fn);
-  const AttentionArrays a = attentionArrays(env, info, z, fn);
+  AttentionArrays a;
+  attentionArrays(env, info, z, fn, false, a);
   fused::CastCounts pStats;
-  const float maxLogit = fused::attentionForward(a.q.data, a.k.data, a.v.data, a.o.data, a.lse.data, s,
+  const float maxLogit = fused::attentionForward(a.q, a.k, a.v, a.o.data, a.lse.data, s,
                                                  fp8 ? &scales : nullptr, fp8 ? &pStats : nullptr, wantMaxLogit);
   Napi::Object result = Napi::Object::New(env);
   result.Set("maxLogit", static_cast<double>(maxLogit));
@@ -269,13 +296,15 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   fused::AttentionFp8Scales scales{};
   const bool fp8 = fp8Arg(env, info[10], fn, true, scales);
   const AttentionSizes z = attentionSizes(env, s, fn);
-  const AttentionArrays a = attentionArrays(env, info, z, fn);
-  auto dO = sizedArray<float>(env, info[5], fn + ": do_", z.nq, z.q);
+  AttentionArrays a;
+  attentionArrays(env, info, z, fn, true, a);
+  fused::AttentionCodeTables doTables;
+  const fused::AttentionInput dO = attentionInputArg(env, info[5], fn + ": do_", z.nq, z.q, doTables);
   auto dq = sizedArray<float>(env, info[6], fn + ": dq", z.nq, z.q);
   auto dk = sizedArray<float>(env, info[7], fn + ": dk", z.nkv, z.kv);
   auto dv = sizedArray<float>(env, info[8], fn + ": dv", z.nkv, z.kv);
   fused::CastCounts dsStats;
-  fused::attentionBackward(a.q.data, a.k.data, a.v.data, a.o.data, a.lse.data, dO.data, dq.data, dk.data, dv.data,
+  fused::attentionBackward(a.q, a.k, a.v, a.oIn, a.lse.data, dO, dq.data, dk.data, dv.data,
                            s, fp8 ? &scales : nullptr, fp8 ? &dsStats : nullptr);
   Napi::Object result = Napi::Object::New(env);
   if (fp8) result.Set("ds", castErrorStatsObject(env, dsStats));

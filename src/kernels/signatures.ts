@@ -13,7 +13,8 @@
  * array argument (`x.length`). Error messages quote the expression with its values.
  */
 import type {
-  AdamWParams, AttentionForwardOptions, AttentionFp8Scales, AttentionShape, Fp8FormatName, GemmOperand, Kernels, OperandDtype, RopeScaling, XieluParams,
+  AdamWParams, AttentionForwardOptions, AttentionFp8Scales, AttentionShape, Fp8Codes, Fp8FormatName, GemmOperand, Kernels, OperandDtype, RopeScaling,
+  XieluParams,
 } from './types.js';
 
 /**
@@ -79,7 +80,17 @@ export interface StructSpec extends SpecBase {
   readonly fields: readonly ArgSpec[];
 }
 
-export type ArgSpec = ArraySpec | IntSpec | NumberSpec | EnumSpec | BoolSpec | StructSpec;
+/**
+ * Either a float array or an object standing for one (attention's inputs: the float buffer or its
+ * FP8 codes, types.ts Fp8Codes); which alternative is checked follows the value (a typed array or not).
+ */
+export interface FloatsOrStructSpec extends SpecBase {
+  readonly kind: 'floatsOrStruct';
+  readonly floats: ArraySpec;
+  readonly struct: StructSpec;
+}
+
+export type ArgSpec = ArraySpec | IntSpec | NumberSpec | EnumSpec | BoolSpec | StructSpec | FloatsOrStructSpec;
 
 /**
  * How the native backend turns a call into the addon's arguments, when not unchanged:
@@ -124,6 +135,7 @@ const oneOf = <U extends string>() => <N extends string, const V extends readonl
 /** The interfaces of types.ts that arguments are objects of, by the name messages use. */
 interface StructTypes {
   GemmOperand: GemmOperand;
+  Fp8Codes: Fp8Codes;
   RopeScaling: RopeScaling;
   AttentionShape: AttentionShape;
   AttentionFp8Scales: AttentionFp8Scales;
@@ -182,8 +194,19 @@ const attentionShape = struct('shape', 'AttentionShape', [
   optional(bool('bf16Operands')),
 ]);
 /** (B, T, Hq, D) and (B, T, Hkv, D) tensors and the (B, Hq, T) log-sum-exp of attention. */
-const qHeads = <N extends string>(name: N) => floats(name, 'shape.B·shape.T·shape.Hq·shape.D');
-const kvHeads = <N extends string>(name: N) => floats(name, 'shape.B·shape.T·shape.Hkv·shape.D');
+const Q_LENGTH = 'shape.B·shape.T·shape.Hq·shape.D';
+const KV_LENGTH = 'shape.B·shape.T·shape.Hkv·shape.D';
+const qHeads = <N extends string>(name: N) => floats(name, Q_LENGTH);
+const kvHeads = <N extends string>(name: N) => floats(name, KV_LENGTH);
+/** An attention input (types.ts AttentionInput): floats, or FP8 codes (Fp8Codes) of the same length. */
+const input = <N extends string>(name: N, length: string): Named<FloatsOrStructSpec, N> => ({
+  kind: 'floatsOrStruct',
+  name,
+  floats: floats(name, length),
+  struct: struct(name, 'Fp8Codes', [format, u8('data', length), optional(num('invScale', 'scale'))]),
+});
+const qInput = <N extends string>(name: N) => input(name, Q_LENGTH);
+const kvInput = <N extends string>(name: N) => input(name, KV_LENGTH);
 const attentionLse = floats('lse', 'shape.B·shape.Hq·shape.T');
 
 /** AttentionFp8Scales, one line per field: its check, and whether the forward reads it (the backward reads all). */
@@ -220,7 +243,9 @@ export const KERNEL_SIGNATURES = {
     ],
   },
 
-  rmsnormForward: { args: [floats('x', 'R·C'), nullable(floats('gain', 'C')), floats('y', 'R·C'), floats('rstd', 'R'), int('R'), int('C'), num('eps', 'nonNegative'), roundFlag] },
+  rmsnormForward: {
+    args: [floats('x', 'R·C'), nullable(floats('gain', 'C')), floats('y', 'R·C'), floats('rstd', 'R'), int('R'), int('C'), num('eps', 'nonNegative'), roundFlag, optional(nullable(floats('xSaved', 'R·C')))],
+  },
   rmsnormBackward: {
     args: [floats('dy', 'R·C'), floats('x', 'R·C'), nullable(floats('gain', 'C')), floats('rstd', 'R'), floats('dx', 'R·C'), nullable(floats('dgain', 'C')), int('R'), int('C'), roundFlag],
   },
@@ -239,13 +264,13 @@ export const KERNEL_SIGNATURES = {
 
   attentionForward: {
     args: [
-      qHeads('q'), kvHeads('k'), kvHeads('v'), qHeads('o'), attentionLse, attentionShape, fp8Scales('forward'),
+      qInput('q'), kvInput('k'), kvInput('v'), qHeads('o'), attentionLse, attentionShape, fp8Scales('forward'),
       optional(struct('options', 'AttentionForwardOptions', [optional(bool('maxLogit'))])),
     ],
   },
   attentionBackward: {
     args: [
-      qHeads('q'), kvHeads('k'), kvHeads('v'), qHeads('o'), attentionLse, qHeads('do_'), qHeads('dq'), kvHeads('dk'), kvHeads('dv'),
+      qInput('q'), kvInput('k'), kvInput('v'), qInput('o'), attentionLse, qInput('do_'), qHeads('dq'), kvHeads('dk'), kvHeads('dv'),
       attentionShape, fp8Scales('backward'),
     ],
   },
@@ -306,7 +331,7 @@ type SpecFlags<A extends readonly unknown[]> = {
   -readonly [I in keyof A]: [A[I] extends { readonly optional: true } ? 1 : 0, A[I] extends { readonly nullable: true } ? 1 : 0, SpecKind<A[I]>];
 };
 type SpecKind<S> = S extends { readonly kind: 'array'; readonly dtype: infer D } ? (D extends 'floatOrBf16' ? 'float' | 'u16' : D extends ArrayDtype ? D : 'array') : S extends { readonly kind: 'int' | 'number' } ? 'number'
-  : S extends { readonly kind: 'enum' } ? 'string' : S extends { readonly kind: 'bool' } ? 'boolean' : 'object';
+  : S extends { readonly kind: 'enum' } ? 'string' : S extends { readonly kind: 'bool' } ? 'boolean' : S extends { readonly kind: 'floatsOrStruct' } ? 'float' | 'object' : 'object';
 /** …and from the interface's parameter types (`x?:` / `| undefined`, `| null`, the type). */
 type ParamFlags<F> = F extends (...args: infer P) => unknown
   ? Required<{ [I in keyof P]: [undefined extends P[I] ? 1 : 0, null extends P[I] ? 1 : 0, ParamKind<NonNullable<P[I]>>] }>

@@ -81,6 +81,22 @@ export interface GemmOperand<Buf extends FloatArray = Float32Array> {
   frozen?: number;
 }
 
+/**
+ * FP8 codes standing for a float tensor: element i is decode(data[i])·invScale (invScale default 1),
+ * the product rounded to the backend's float — exactly what dequantize(data, format, invScale, out)
+ * writes. Attention takes its inputs in this form (FP8DPA's saved casts) and decodes them as it
+ * loads its tiles, so no float copy is made; the result is that of the float call on the
+ * dequantized tensor, bit for bit.
+ */
+export interface Fp8Codes {
+  format: Fp8FormatName;
+  data: Uint8Array;
+  invScale?: number;
+}
+
+/** An attention input: the backend's float buffer, or FP8 codes that stand for one (Fp8Codes). */
+export type AttentionInput<Buf extends FloatArray = Float32Array> = Buf | Fp8Codes;
+
 /** Per-cast scales for the FP8 quantization points *inside* attention (DESIGN §3 FP8DPA). */
 export interface AttentionFp8Scales {
   /** scale for P (softmax output), cast E4M3. */
@@ -89,7 +105,7 @@ export interface AttentionFp8Scales {
   ds: number;
   /**
    * Inverse scale (1/scale, default 1) of q, k and v. The caller hands the kernels the FP8 values
-   * themselves (decode(code), exact in BF16) and this factor; the kernels apply it (and the other
+   * themselves (decode(code), exact in BF16: their codes with invScale 1) and this factor; the kernels apply it (and the other
    * inverse scales) to the float32 accumulators of QKᵀ, P̂·V, dO·Vᵀ, dŜ·K and dŜᵀ·Q, never to an
    * operand, as the GEMM applies invScaleA·invScaleB (docs/kernels.md "Attention").
    */
@@ -207,8 +223,12 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   gemm(M: number, N: number, K: number, a: GemmOperand<Buf>, b: GemmOperand<Buf>, c: Buf, alpha?: number, beta?: number, roundBf16?: boolean): void;
 
   // ---- normalisation, position ------------------------------------------------------------
-  /** y = x / sqrt(mean(x²) + eps) · gain (gain null → 1). x, y: (R, C); gain: (C); rstd: (R) saved. */
-  rmsnormForward(x: Buf, gain: Buf | null, y: Buf, rstd: Buf, R: number, C: number, eps: number, roundBf16?: boolean): void;
+  /**
+   * y = x / sqrt(mean(x²) + eps) · gain (gain null → 1). x, y: (R, C); gain: (C); rstd: (R) saved.
+   * xSaved (R, C), when given, receives a copy of x as the kernel reads it (the input a caller keeps
+   * for backward, without a separate copy pass).
+   */
+  rmsnormForward(x: Buf, gain: Buf | null, y: Buf, rstd: Buf, R: number, C: number, eps: number, roundBf16?: boolean, xSaved?: Buf | null): void;
   /** dx = ∂L/∂x (overwritten); dgain += ∂L/∂gain (accumulated; skipped when null). */
   rmsnormBackward(dy: Buf, x: Buf, gain: Buf | null, rstd: Buf, dx: Buf, dgain: Buf | null, R: number, C: number, roundBf16?: boolean): void;
   /**
@@ -239,25 +259,34 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   /**
    * Causal GQA attention, computed tile by tile (memory O(T·D) per head, never T×T).
    * q (B, T, Hq, D), k, v (B, T, Hkv, D) → o (B, T, Hq, D), lse (B, Hq, T) saved.
+   * q, k, v may each be FP8 codes (Fp8Codes), decoded as the tiles are loaded: the same results
+   * as the float call on their dequantized values.
    * With fp8 scales (FP8DPA): q, k, v hold the FP8 values of the shared Q/K/V cast (decode(code),
-   * unscaled) and scales.qkvInv its inverse scale; P = exp(S − lse) is formed exactly normalised
+   * unscaled: in practice their codes with invScale 1) and scales.qkvInv its inverse scale; P = exp(S − lse) is formed exactly normalised
    * (two passes: lse first, then P), P̃ = decode(E4M3(P·scales.p)) and
    * o = (pInv·qkvInv)·Σ P̃·v, S = (softmaxScale·qkvInv²)·Σ q·k: the inverse scales multiply the
    * float32 accumulators, never an operand (docs/kernels.md "Attention"). o is cast by the caller.
    * With shape.bf16Operands (BF16 attention): q, k, v are BF16 values, P̃ = bf16(P), two passes.
    * `options.maxLogit: false` skips the max-logit work (masked pairs) and returns maxLogit NaN.
    */
-  attentionForward(q: Buf, k: Buf, v: Buf, o: Buf, lse: Buf, shape: AttentionShape, fp8: AttentionFp8Scales | null, options?: AttentionForwardOptions): AttentionForwardStats;
+  attentionForward(
+    q: AttentionInput<Buf>, k: AttentionInput<Buf>, v: AttentionInput<Buf>, o: Buf, lse: Buf, shape: AttentionShape,
+    fp8: AttentionFp8Scales | null, options?: AttentionForwardOptions,
+  ): AttentionForwardStats;
   /**
    * Backward of attentionForward. do_ (B, T, Hq, D): in FP8 mode its E5M2 values with
-   * scales.doInv (o is the caller's dequantized E4M3 O, real values). Writes dq (B, T, Hq, D),
+   * scales.doInv (o is the caller's E4M3 O, real values: its codes with invScale = O's inverse
+   * scale). q, k, v, o, do_ may each be FP8 codes (Fp8Codes), as in the forward. Writes dq (B, T, Hq, D),
    * dk, dv (B, T, Hkv, D) (overwritten, float32: the caller casts them).
    * Dᵢ = doInv·rowsum(dO ⊙ O); P recomputed from lse; dP = (doInv·qkvInv)·dO·vᵀ (float32
    * accumulation, never cast); dS = P ⊙ (dP − D) (P in float32); with fp8:
    * dS̃ = decode(E5M2(dS·scales.ds)), P̃ as in forward, dq = (softmaxScale·dsInv·qkvInv)·dS̃·k,
    * dk = (same)·dS̃ᵀ·q, dv = (pInv·doInv)·P̃ᵀ·dO; with bf16Operands: dS̃ = bf16(dS), P̃ = bf16(P).
    */
-  attentionBackward(q: Buf, k: Buf, v: Buf, o: Buf, lse: Buf, do_: Buf, dq: Buf, dk: Buf, dv: Buf, shape: AttentionShape, fp8: AttentionFp8Scales | null): AttentionBackwardStats;
+  attentionBackward(
+    q: AttentionInput<Buf>, k: AttentionInput<Buf>, v: AttentionInput<Buf>, o: AttentionInput<Buf>, lse: Buf, do_: AttentionInput<Buf>,
+    dq: Buf, dk: Buf, dv: Buf, shape: AttentionShape, fp8: AttentionFp8Scales | null,
+  ): AttentionBackwardStats;
 
   // ---- activations -------------------------------------------------------------------------
   // The input h / x of every activation kernel is float values or, as a Uint16Array, the BF16 bits

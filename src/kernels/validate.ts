@@ -121,6 +121,7 @@ function collectReferences(specs: readonly ArgSpec[], into: Set<string>): void {
       if (spec.each !== undefined) for (const name of rootNames(spec.each.below)) into.add(name);
     }
     if (spec.kind === 'struct') collectReferences(spec.fields, into);
+    if (spec.kind === 'floatsOrStruct') collectReferences([spec.floats, spec.struct], into);
   }
 }
 
@@ -267,6 +268,18 @@ function compileKind(fn: string, spec: ArgSpec, path: string, sibling: (name: st
       return (value, call) => {
         if (typeof value !== 'boolean') throw new TypeError(`${call.fn}: ${path} must be a boolean${orNull}, got ${describe(value)}`);
       };
+    case 'floatsOrStruct': {
+      // A typed array is checked as the float alternative, anything else as the struct.
+      const asFloats = compileKind(fn, spec.floats, path, sibling, expression);
+      const asStruct = compileKind(fn, spec.struct, path, sibling, expression);
+      const article = /^[AEIOU]/.test(spec.struct.type) ? 'an' : 'a';
+      return (value, call, container) => {
+        if (ArrayBuffer.isView(value) && !(value instanceof call.Floats)) {
+          throw new TypeError(`${call.fn}: ${path} must be a ${call.Floats.name} or ${article} ${spec.struct.type} object${orNull}, got ${describe(value)}`);
+        }
+        (ArrayBuffer.isView(value) ? asFloats : asStruct)(value, call, container);
+      };
+    }
     case 'struct': {
       const alternatives = `${spec.nullable ? 'null or ' : ''}${spec.optional ? 'undefined or ' : ''}`;
       const article = /^[AEIOU]/.test(spec.type) ? 'an' : 'a';

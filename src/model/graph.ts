@@ -8,7 +8,7 @@
  * to the next is an entry of the activation table (activation-table.ts), bound here to its buffer;
  * a Boundary per producer op rounds the entries the recipe makes BF16 (recipe.activations).
  */
-import type { FloatArray } from '../kernels/types.js';
+import type { FloatArray, Fp8Codes } from '../kernels/types.js';
 import { isGatedMlp, type ModelConfig } from './config.js';
 import { EMBED_NAME, FINAL_NORM_NAME, layerParamNames, lmHeadParamName, type ParameterStore } from './params.js';
 import type { GemmPrecision } from '../numerics/recipe.js';
@@ -89,7 +89,7 @@ export class ModelGraph {
   private readonly lmHead: LinearOp;
   private readonly loss: LmHeadLossOp;
   /** Buffers of the cached (incremental decoding) path, allocated on first use. */
-  private decode: { qCodes: Uint8Array; kCodes: Uint8Array; vCodes: Uint8Array; oCodes: Uint8Array; qh: Float32Array; ops: ({ qkv: Fp8Operand; p: Fp8Operand; o: Fp8Operand } | null)[] } | null = null;
+  private decode: { qCodes: Uint8Array; kCodes: Uint8Array; vCodes: Uint8Array; oCodes: Uint8Array; ops: ({ qkv: Fp8Operand; p: Fp8Operand; o: Fp8Operand } | null)[] } | null = null;
 
   constructor(
     ctx: OpContext, c: ModelConfig, params: ParameterStore<FloatArray>, grads: ParameterStore<FloatArray>, B: number, T: number,
@@ -423,7 +423,6 @@ export class ModelGraph {
         kCodes: ctx.u8(this.kn.length),
         vCodes: ctx.u8(this.v.length),
         oCodes: ctx.u8(this.o.length),
-        qh: ctx.alloc(this.qn.length) as Float32Array, // the KV cache runs on float32 kernels (checked above)
         ops: this.layers.map((_, l) => {
           if (this.kvStorage(l) !== 'fp8') return null;
           const key = `layers.${l}.attn.dpa`;
@@ -439,7 +438,7 @@ export class ModelGraph {
     b.k_rope?.afterForward();
     const layerCache = cache.layers[i];
     const r = ctx.recipe;
-    let q = this.qn;
+    let q: Float32Array | Fp8Codes = this.qn;
     let pScale: number | null = null;
     let qInv = 1;
     const ops = dec.ops[i];
@@ -449,8 +448,7 @@ export class ModelGraph {
       kn.quantize(this.kn, ops.qkv.format, scale, dec.kCodes);
       kn.quantize(this.v, ops.qkv.format, scale, dec.vCodes);
       const inv = 1 / Math.fround(scale);
-      kn.dequantize(dec.qCodes, ops.qkv.format, 1, dec.qh); // FP8 values; inv scales the accumulators
-      q = dec.qh;
+      q = { format: ops.qkv.format, data: dec.qCodes }; // the FP8 values (decoded by attendCached); inv scales the accumulators
       qInv = inv;
       layerCache.writeCodes(pos, dec.kCodes, dec.vCodes, inv);
       pScale = ops.p.fusedScale(P_BOUND);

@@ -10,8 +10,8 @@
  * BF16 in bf16 mode, with the FP8 inverse scales applied to the accumulators), so on the reference
  * backend cached decoding gives the full-window logits bit for bit.
  */
-import type { CastStats } from '../kernels/types.js';
-import { E4M3 } from '../numerics/formats.js';
+import type { CastStats, Fp8Codes } from '../kernels/types.js';
+import { E4M3, fp8Format } from '../numerics/formats.js';
 import { fp8DecodeTable } from '../numerics/fp8.js';
 import { emptyStats, quantizeScalarValue } from '../kernels/reference/casts.js';
 import { roundToBf16Scalar } from '../numerics/bf16.js';
@@ -152,7 +152,8 @@ export type CachedAttentionCast =
 
 /**
  * o (n, Hq, D) for queries q (n, Hq, D) at positions pos..pos+n−1 over keys/values k, v
- * ((pos + n), Hkv, D), causal. In fp8 mode q, k, v are FP8 values (unscaled) with q's inverse
+ * ((pos + n), Hkv, D), causal; q may come as FP8 codes (types.ts Fp8Codes: decoded row by row to
+ * the values dequantize would give). In fp8 mode q, k, v are FP8 values (unscaled) with q's inverse
  * scale qInv and one per cached position (kvInv): logit j = fround(fround(softmaxScale·
  * fround(qInv·kvInv[j]))·Σ q·k), and o sums P̃·v per run of positions sharing an inverse scale
  * before scaling that run's sum by fround(pInv·kvInv) (one run = the reference's oScale·Σ P̃·v).
@@ -160,7 +161,7 @@ export type CachedAttentionCast =
  * for row.
  */
 export function attendCached(
-  q: Float32Array, k: Float32Array, v: Float32Array, o: Float32Array, shape: CachedAttentionShape, cast: CachedAttentionCast,
+  q: Float32Array | Fp8Codes, k: Float32Array, v: Float32Array, o: Float32Array, shape: CachedAttentionShape, cast: CachedAttentionCast,
 ): CastStats | null {
   const { n, pos, Hq, Hkv, D } = shape;
   const round = Math.fround;
@@ -174,10 +175,14 @@ export function attendCached(
   const runAcc = new Float64Array(D);
   const tileScores = new Float64Array(KEY_TILE);
   const rowScores = new Float64Array(pos + n); // pass 2 reuses pass 1's logits (the same values the reference recomputes)
+  // q's row of the query at hand: its float values, or its codes decoded (fround(decode·invScale)).
+  const qTable = ArrayBuffer.isView(q) ? null : fp8DecodeTable(fp8Format(q.format));
+  const qInvScale = ArrayBuffer.isView(q) ? 1 : round(q.invScale ?? 1);
+  const qRow = new Float32Array(D);
   const logitScale = (j: number): number => (fp8 === null ? softmaxScale : round(softmaxScale * round(round(fp8.qInv) * fp8.kvInv[j])));
-  const logit = (qOffset: number, kOffset: number, j: number): number => {
+  const logit = (kOffset: number, j: number): number => {
     let a = 0;
-    for (let d = 0; d < D; d++) a = round(a + q[qOffset + d] * k[kOffset + d]);
+    for (let d = 0; d < D; d++) a = round(a + qRow[d] * k[kOffset + d]);
     return round(logitScale(j) * a);
   };
   for (let h = 0; h < Hq; h++) {
@@ -185,6 +190,8 @@ export function attendCached(
     for (let r = 0; r < n; r++) {
       const i = pos + r; // absolute position of this query
       const qOffset = (r * Hq + h) * D;
+      if (ArrayBuffer.isView(q)) qRow.set(q.subarray(qOffset, qOffset + D));
+      else for (let d = 0; d < D; d++) qRow[d] = (qTable as Float32Array)[q.data[qOffset + d]] * qInvScale;
       const kvOffset = (j: number): number => (j * Hkv + kvHead) * D;
       let m = -Infinity;
       let l = 0;
@@ -193,7 +200,7 @@ export function attendCached(
         const jEnd = Math.min(i + 1, j0 + KEY_TILE);
         let tileMax = -Infinity;
         for (let j = j0; j < jEnd; j++) {
-          const s = logit(qOffset, kvOffset(j), j);
+          const s = logit(kvOffset(j), j);
           tileScores[j - j0] = s;
           rowScores[j] = s;
           if (s > tileMax) tileMax = s;

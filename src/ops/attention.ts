@@ -12,16 +12,18 @@
  *   ds   E5M2  dS = P ⊙ (dP − rowsum(dO ⊙ O)), inside the kernel (dP = dO·Vᵀ stays float32);
  *   dqkv E5M2  dQ, dK, dV with ONE shared scale (amax over all three), after the kernel, handed
  *              on dequantized to the QKV projection's backward (which casts again as grad_output).
- * Where the scales are applied: the kernels receive the FP8 VALUES of Q, K, V and dO (the codes
- * decoded with inverse scale 1: exact in BF16, so the avx512bf16 kernel multiplies them on
- * vdpbf16ps) and the inverse scales qkvInv, doInv in the fp8 argument; P̃ and dS̃ are FP8 values
+ * Where the scales are applied: the kernels receive the FP8 VALUES of Q, K, V and dO — as their
+ * codes (types.ts Fp8Codes, inverse scale 1), which the kernels decode as they load their tiles
+ * (exact in BF16, so the avx512bf16 kernel multiplies them on vdpbf16ps; no dequantized float copy
+ * is made) — and the inverse scales qkvInv, doInv in the fp8 argument; P̃ and dS̃ are FP8 values
  * formed inside the kernel. Every inverse scale multiplies a float32 accumulator once — S by
  * softmaxScale·qkvInv², O by pInv·qkvInv, dP by doInv·qkvInv, dQ and dK by softmaxScale·dsInv·qkvInv,
  * dV by pInv·doInv, rowsum(dO ⊙ O) by doInv — as the GEMM applies invScaleA·invScaleB; the reference
  * kernel computes the same formula (docs/kernels.md "Attention").
  * Forward saves the FP8 codes of Q, K, V and O plus the float32 log-sum-exp. The backward uses the
- * E4M3 O (decoded from those codes) in rowsum(dO ⊙ O) — the O the out-projection saw — as TE's
- * delayed-scaling path does (it hands cuDNN's backward the FP8 O with its descale).
+ * E4M3 O (its codes with inverse scale oInv: decode·oInv, the values the out-projection saw) in
+ * rowsum(dO ⊙ O), as TE's delayed-scaling path does (it hands cuDNN's backward the FP8 O with its
+ * descale); dO is cast into scratch codes and handed over as codes too.
  * The P scale is fixed in forward and reused in backward (both must produce the same P̂); the dS
  * scale is read when the backward runs. Under 'current' scaling the in-kernel casts cannot measure
  * their tensor first: P uses its known bound (amax 1), dS the previous backward's amax (the very
@@ -36,7 +38,7 @@
  * rounding 'op') the op rounds O to BF16 itself, before saving it, so the backward's
  * rowsum(dO ⊙ O) reads the O handed on; q, k, v and dO then arrive BF16 and are not rounded again.
  */
-import type { AttentionFp8Scales, AttentionShape, CastStats, FloatArray, Fp8FormatName } from '../kernels/types.js';
+import type { AttentionFp8Scales, AttentionShape, CastStats, FloatArray, Fp8Codes } from '../kernels/types.js';
 import { Fp8Operand, mergeStats } from './cast.js';
 import type { OpContext } from './context.js';
 import type { TapeNode } from './tape.js';
@@ -45,6 +47,8 @@ import { wantsTensorStats } from './monitor.js';
 
 /** P = softmax(S) ≤ 1: the known amax bound of the in-kernel P cast. */
 export const P_BOUND = 1;
+
+const NO_CODES = new Uint8Array(0);
 
 export class AttentionOp implements TapeNode, FusesRounding {
   readonly label: string;
@@ -61,6 +65,12 @@ export class AttentionOp implements TapeNode, FusesRounding {
   private readonly kCodes: Uint8Array | null; // (B, T, Hkv, D)
   private readonly vCodes: Uint8Array | null;
   private readonly oCodes: Uint8Array | null; // (B, T, Hq, D)
+  // The saved codes as kernel inputs (o's invScale set by each forward, do_'s data by each backward).
+  private readonly qIn: Fp8Codes | null;
+  private readonly kIn: Fp8Codes | null;
+  private readonly vIn: Fp8Codes | null;
+  private readonly oIn: Fp8Codes | null;
+  private readonly doIn: Fp8Codes | null;
   private qkvInv = 1;
   private oInv = 1;
   private pScale = 1;
@@ -104,6 +114,12 @@ export class AttentionOp implements TapeNode, FusesRounding {
     this.kCodes = this.fp8 ? ctx.u8(nkv) : null;
     this.vCodes = this.fp8 ? ctx.u8(nkv) : null;
     this.oCodes = this.fp8 ? ctx.u8(nq) : null;
+    const ops = this.ops;
+    this.qIn = ops && this.qCodes ? { format: ops.qkv.format, data: this.qCodes } : null;
+    this.kIn = ops && this.kCodes ? { format: ops.qkv.format, data: this.kCodes } : null;
+    this.vIn = ops && this.vCodes ? { format: ops.qkv.format, data: this.vCodes } : null;
+    this.oIn = ops && this.oCodes ? { format: ops.o.format, data: this.oCodes, invScale: 1 } : null;
+    this.doIn = ops ? { format: ops.do.format, data: NO_CODES } : null;
     this.qSaved = this.fp8 ? null : ctx.alloc(nq);
     this.kSaved = this.fp8 ? null : ctx.alloc(nkv);
     this.vSaved = this.fp8 ? null : ctx.alloc(nkv);
@@ -128,23 +144,6 @@ export class AttentionOp implements TapeNode, FusesRounding {
     return (B * Hq * T * (T + 1)) / 2;
   }
 
-  /**
-   * The FP8 values of q, k, v (decode(code), unscaled: exact in BF16) from the codes forward saved,
-   * into scratch slots 1–3 (shared by forward and backward); the kernels apply qkvInv to their
-   * accumulators.
-   */
-  private dequantizeQkv(fmt: Fp8FormatName): [FloatArray, FloatArray, FloatArray] {
-    const kn = this.ctx.kernels;
-    const s = this.ctx.scratch;
-    const qh = s.floats(this.q.length, 1);
-    const kh = s.floats(this.k.length, 2);
-    const vh = s.floats(this.v.length, 3);
-    kn.dequantize(this.qCodes as Uint8Array, fmt, 1, qh);
-    kn.dequantize(this.kCodes as Uint8Array, fmt, 1, kh);
-    kn.dequantize(this.vCodes as Uint8Array, fmt, 1, vh);
-    return [qh, kh, vh];
-  }
-
   forward(): void {
     const kn = this.ctx.kernels;
     let stats;
@@ -158,10 +157,11 @@ export class AttentionOp implements TapeNode, FusesRounding {
       mergeStats(total, kn.quantize(this.v, fmt, qkvScale, this.vCodes as Uint8Array));
       ops.qkv.record(total, qkvScale, this.q.length + this.k.length + this.v.length);
       this.qkvInv = 1 / Math.fround(qkvScale);
-      const [qh, kh, vh] = this.dequantizeQkv(fmt);
       const pScale = ops.p.fusedScale(P_BOUND);
       this.pScale = pScale;
-      stats = kn.attentionForward(qh, kh, vh, this.o, this.lse, this.shape, { p: pScale, ds: 1 /* backward only */, qkvInv: this.qkvInv }, { maxLogit: wantsTensorStats(this.ctx.monitor) });
+      // q, k, v as their codes (inverse scale 1: the FP8 values); qkvInv scales the accumulators.
+      const [qIn, kIn, vIn] = [this.qIn, this.kIn, this.vIn] as Fp8Codes[];
+      stats = kn.attentionForward(qIn, kIn, vIn, this.o, this.lse, this.shape, { p: pScale, ds: 1 /* backward only */, qkvInv: this.qkvInv }, { maxLogit: wantsTensorStats(this.ctx.monitor) });
       if (stats.p) ops.p.recordFused(stats.p, pScale, this.causalCount(), P_BOUND);
       // O is cast E4M3 and handed on dequantized: the out-projection reads exactly the saved Ô.
       this.oInv = ops.o.quantize(this.o, this.oCodes as Uint8Array);
@@ -190,18 +190,16 @@ export class AttentionOp implements TapeNode, FusesRounding {
     const s = this.ctx.scratch;
     if (this.fp8) {
       const ops = this.ops as NonNullable<typeof this.ops>;
-      const fmt = ops.qkv.format;
-      const [qh, kh, vh] = this.dequantizeQkv(fmt);
-      const oh = s.floats(this.o.length, 4);
-      const doh = s.floats(this.dO.length, 5);
-      // The E4M3 O from the saved codes (this.o may have been rounded further downstream), and the
-      // E5M2 values of dO (unscaled; the kernel applies doInv to its accumulators).
-      kn.dequantize(this.oCodes as Uint8Array, ops.o.format, this.oInv, oh);
-      const doCodes = s.u8(this.dO.length); // scratch, only while this backward runs
-      const doInv = ops.do.quantize(this.dO, doCodes);
-      kn.dequantize(doCodes, ops.do.format, 1, doh);
+      const [qIn, kIn, vIn, oIn, doIn] = [this.qIn, this.kIn, this.vIn, this.oIn, this.doIn] as Fp8Codes[];
+      // The E4M3 O as its saved codes with O's inverse scale (decode·oInv: the O handed on, before
+      // any rounding downstream), and dO as its E5M2 codes (inverse scale 1: the FP8 values; the
+      // kernel applies doInv to its accumulators), cast into scratch that lives while this backward runs.
+      oIn.invScale = this.oInv;
+      doIn.data = s.u8(this.dO.length);
+      const doInv = ops.do.quantize(this.dO, doIn.data);
       const scales: AttentionFp8Scales = { p: this.pScale, ds: ops.ds.fusedScale(null), qkvInv: this.qkvInv, doInv }; // dS has no known bound
-      const st = kn.attentionBackward(qh, kh, vh, oh, this.lse, doh, this.dq, this.dk, this.dv, this.shape, scales);
+      const st = kn.attentionBackward(qIn, kIn, vIn, oIn, this.lse, doIn, this.dq, this.dk, this.dv, this.shape, scales);
+      doIn.data = NO_CODES; // holds no scratch between steps
       if (st.ds) ops.ds.recordFused(st.ds, scales.ds, this.causalCount(), null);
       // dQ, dK, dV: one shared E5M2 scale, handed on dequantized (in place).
       const dqkvScale = ops.dqkv.scaleFor([this.dq, this.dk, this.dv]);

@@ -43,8 +43,8 @@ export class RmsNormOp implements TapeNode, FusesRounding {
   }
 
   forward(): void {
-    this.savedX.set(this.x);
-    this.ctx.kernels.rmsnormForward(this.savedX, this.gain, this.y, this.rstd, this.R, this.C, this.eps, this.roundY);
+    // x may change after forward (the residual stream is updated in place): the kernel saves the copy backward reads
+    this.ctx.kernels.rmsnormForward(this.x, this.gain, this.y, this.rstd, this.R, this.C, this.eps, this.roundY, this.savedX);
     this.ctx.tape.record(this);
   }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AttentionBackwardStats, AttentionForwardStats, AttentionFp8Scales, AttentionShape, Kernels } from '../../src/kernels/types.js';
+import type { AttentionBackwardStats, AttentionForwardStats, AttentionFp8Scales, AttentionShape, Fp8Codes, Kernels } from '../../src/kernels/types.js';
 import { createReferenceKernels } from '../../src/kernels/reference/index.js';
 import { Rng, assertClose } from './random.js';
 import { bf16AttentionInputs, fp8AttentionInputs, type AttentionTensors } from './attention-inputs.js';
@@ -138,6 +138,64 @@ test('native attention: every ISA path matches the reference (fp32 closely, FP8D
   }
 });
 
+/** FP8 codes of N(0, std²)·scale (realistic casts: no NaN codes) and the floats they stand for. */
+function codesOf(k: Kernels, n: number, format: 'e4m3' | 'e5m2', scale: number, invScale: number, rng: Rng, std = 1.5): { codes: Fp8Codes; values: Float32Array } {
+  const data = new Uint8Array(n);
+  k.quantize(rng.normals(n, std), format, scale, data);
+  const values = new Float32Array(n);
+  k.dequantize(data, format, invScale, values);
+  return { codes: { format, data, invScale }, values };
+}
+
+test('native attention: FP8-code inputs give the bytes of the float call on their dequantized values (every ISA, mode, odd D)', { skip }, () => {
+  if (typeof native === 'string') return;
+  const { kernels, control } = native;
+  const best = ISAS.indexOf(control.bestIsa());
+  // SHAPE (partial tiles, GQA) and an odd D whose rows end in a partial 32-code step and a half pair.
+  for (const shape of [SHAPE, { B: 1, T: 70, Hq: 2, Hkv: 1, D: 33, softmaxScale: 0.2 }]) {
+    const rng = new Rng(74);
+    const nq = shape.B * shape.T * shape.Hq * shape.D;
+    const nkv = shape.B * shape.T * shape.Hkv * shape.D;
+    const qkvScale = 37.3;
+    const qkvInv = Math.fround(1 / qkvScale);
+    // FP8DPA: q, k, v, dO as unscaled FP8 values (invScale 1), O as real values (its inverse scale).
+    const fq = codesOf(kernels, nq, 'e4m3', qkvScale, 1, rng);
+    const fk = codesOf(kernels, nkv, 'e4m3', qkvScale, 1, rng);
+    const fv = codesOf(kernels, nkv, 'e4m3', qkvScale, 1, rng, 1);
+    const fo = codesOf(kernels, nq, 'e4m3', 300, 1 / 300, rng, 0.5);
+    const fdo = codesOf(kernels, nq, 'e5m2', 1234.5, 1, rng, 1);
+    // fp32 and BF16 modes on codes whose invScale is not a power of two (values not BF16-exact).
+    const wq = codesOf(kernels, nq, 'e4m3', qkvScale, qkvInv, rng);
+    const wk = codesOf(kernels, nkv, 'e5m2', qkvScale, qkvInv, rng);
+    const wv = codesOf(kernels, nkv, 'e4m3', qkvScale, qkvInv, rng, 1);
+    const wo = codesOf(kernels, nq, 'e4m3', 300, 1 / 300, rng, 0.5);
+    const wdo = codesOf(kernels, nq, 'e5m2', 1234.5, 1 / 1234.5, rng, 1);
+    const cases = [
+      { mode: 'FP8DPA', s: shape, fp8: { ...FP8, qkvInv, doInv: Math.fround(1 / 1234.5) }, x: [fq, fk, fv, fo, fdo] },
+      { mode: 'fp32', s: shape, fp8: null, x: [wq, wk, wv, wo, wdo] },
+      { mode: 'BF16', s: { ...shape, bf16Operands: true }, fp8: null, x: [wq, wk, wv, wo, wdo] },
+    ];
+    for (const isa of ISAS.slice(0, best + 1)) {
+      for (const { mode, s, fp8, x } of cases) {
+        const run = (codes: boolean) => withSettings(control, 2, isa, () => {
+          const [q, k, v, oIn, dO] = x.map((c) => (codes ? c.codes : c.values));
+          const o = new Float32Array(nq);
+          const lse = new Float32Array(s.B * s.Hq * s.T);
+          const forward = kernels.attentionForward(q, k, v, o, lse, s, fp8);
+          const dq = new Float32Array(nq);
+          const dk = new Float32Array(nkv);
+          const dv = new Float32Array(nkv);
+          const backward = kernels.attentionBackward(q, k, v, oIn, lse, dO, dq, dk, dv, s, fp8);
+          return { o, lse, dq, dk, dv, forward, backward };
+        });
+        const fromCodes = run(true);
+        assert.ok(fromCodes.dq.some((g) => g !== 0) && fromCodes.o.every(Number.isFinite), `${isa} ${mode} D ${s.D}: outputs written`);
+        assert.deepEqual(fromCodes, run(false), `${isa} ${mode} D ${s.D}`);
+      }
+    }
+  }
+});
+
 test('native reductions: 1 and 2 threads give bit-identical sums (sumSquares, rowMoments, xIELU, dgain)', { skip }, () => {
   if (typeof native === 'string') return;
   const rng = new Rng(73);
@@ -204,6 +262,14 @@ test('native addon without withValidation: bad buffers and shapes throw TypeErro
   // (withValidation rejects them, from the signature table).
   assert.doesNotThrow(() => k.attentionForward(f(16), f(8), f(8), f(16), f(8), s, { p: 0, ds: 1 }));
   assert.doesNotThrow(() => k.adamw(f(2), f(2), f(2), f(2), { lr: 1, beta1: 1, beta2: 0.9, eps: 1e-8, weightDecay: 0, step: 1.5 }));
+  // FP8-code inputs: the data length and the format are checked; an unknown format never decodes.
+  const codes = (n: number, format = 'e4m3') => ({ format, data: new Uint8Array(n) }) as Fp8Codes;
+  assert.doesNotThrow(() => k.attentionForward(codes(16), codes(8, 'e5m2'), codes(8), f(16), f(8), s, null));
+  assert.throws(() => k.attentionForward(codes(15), f(8), f(8), f(16), f(8), s, null), /attentionForward: q\.data/);
+  assert.throws(() => k.attentionForward(f(16), codes(8, 'e3m4'), f(8), f(16), f(8), s, null), /attentionForward: k\.format/);
+  assert.throws(() => k.attentionBackward(f(16), f(8), f(8), codes(16), f(8), { format: 'e4m3', data: f(16) } as unknown as Fp8Codes, f(16), f(8), f(8), s, null), /do_\.data/);
+  // @ts-expect-error the forward's o is its float output, never codes
+  assert.throws(() => k.attentionForward(f(16), f(8), f(8), codes(16), f(8), s, null), TypeError);
   assert.throws(() => k.rowMoments(f(6), 2, 3, new Float64Array(5)), TypeError);
   assert.throws(() => k.xieluForward(f(2), f(3), { alphaP: 1, alphaN: 1, beta: 0.5, eps: -1e-6 }), TypeError);
 });
@@ -323,6 +389,34 @@ test('activations on BF16 bits (a Uint16Array input): every ISA and the referenc
   // A Uint16Array of the wrong length, or another integer array, is refused by name.
   assert.throws(() => kernels.swigluBackward(hBits.subarray(1), da, new Float32Array(2 * R * F), R, F), /h/);
   assert.throws(() => kernels.geluForward(new Uint8Array(4) as unknown as Float32Array, new Float32Array(4)), /x must be a Float32Array or a Uint16Array/);
+});
+
+test('rmsnormForward xSaved: a copy of x bit for bit, the same y and rstd as without it (every ISA, ragged rows, the reference)', { skip }, () => {
+  if (typeof native === 'string') return;
+  const rng = new Rng(77);
+  const reference = createReferenceKernels();
+  for (const C of [256, 203]) { // full vectors; a ragged tail (and AVX2's row groups)
+    const R = 9;
+    const x = rng.normals(R * C, 2);
+    x.set([NaN, -0, Infinity], 5);
+    const gain = rng.uniforms(C, 0.5, 1.5);
+    const run = (k: Kernels, save: boolean) => {
+      const y = new Float32Array(R * C), rstd = new Float32Array(R);
+      const xSaved = save ? new Float32Array(R * C).fill(7) : null;
+      k.rmsnormForward(x, gain, y, rstd, R, C, 1e-5, true, xSaved);
+      return { y, rstd, xSaved };
+    };
+    const check = (k: Kernels, what: string) => {
+      const plain = run(k, false), saved = run(k, true);
+      assert.deepEqual(new Uint32Array((saved.xSaved as Float32Array).buffer), new Uint32Array(x.buffer), `${what} C ${C}: xSaved`);
+      assert.deepEqual(saved.y, plain.y, `${what} C ${C}: y`);
+      assert.deepEqual(saved.rstd, plain.rstd, `${what} C ${C}: rstd`);
+    };
+    check(reference, 'reference');
+    const { kernels, control } = native;
+    const best = ISAS.indexOf(control.bestIsa());
+    for (const isa of ISAS.slice(0, best + 1)) withSettings(control, 2, isa, () => check(kernels, isa));
+  }
 });
 
 test('native adamw: every ISA matches the reference (m, v bit-identical; w within 1 ulp — pow may differ in its last bit)', { skip }, () => {

@@ -56,6 +56,7 @@ const NUMBER_BAD = { finite: Infinity, nonNegative: -1, positive: 0, scale: 1e39
 function validLevel(specs: readonly ArgSpec[], top: Record<string, unknown>, own: Record<string, unknown>, alloc: (n: number) => FloatArray): void {
   const rank = (s: ArgSpec): number =>
     s.kind === 'array' ? (s.length === undefined ? 1 : 2)
+      : s.kind === 'floatsOrStruct' ? 2
       : s.kind === 'struct' ? (s.fields.some((f) => f.kind === 'array') ? 2 : 0)
         : s.kind === 'int' && typeof s.multipleOf === 'string' ? 1 : 0;
   for (const pass of [0, 1, 2]) {
@@ -85,9 +86,23 @@ function validLevel(specs: readonly ArgSpec[], top: Record<string, unknown>, own
           own[spec.name] = fields;
           break;
         }
+        case 'floatsOrStruct': // the float alternative (the struct one: validAlternatives)
+          validLevel([spec.floats], top, own, alloc);
+          break;
       }
     }
   }
+}
+
+/** The valid arguments with one floats-or-struct argument given as its struct alternative (FP8 codes), one list per such argument. */
+function validAlternatives(signature: KernelSignature, valid: Args): Args[] {
+  const named = Object.fromEntries(signature.args.map((spec, i) => [spec.name, valid[i]]));
+  return signature.args.flatMap((spec, i) => {
+    if (spec.kind !== 'floatsOrStruct') return [];
+    const fields: Record<string, unknown> = {};
+    validLevel(spec.struct.fields, named, fields, (n) => new Float32Array(n));
+    return [valid.map((v, j) => (j === i ? fields : v))];
+  });
 }
 
 function validArgs(signature: KernelSignature, alloc: (n: number) => FloatArray): Args {
@@ -153,6 +168,14 @@ function badCases(fn: string, signature: KernelSignature, valid: Args): BadCase[
           walk(spec.fields, () => ({ ...struct }), (args, name, value) => set(args, spec.name, { ...struct, [name]: value }), `${path}.`);
           break;
         }
+        case 'floatsOrStruct': {
+          // The float alternative's cases, then the struct alternative's, from a valid struct.
+          walk([spec.floats], get, set, prefix);
+          const struct: Record<string, unknown> = {};
+          validLevel(spec.struct.fields, get(), struct, (n) => new Float32Array(n));
+          walk(spec.struct.fields, () => ({ ...struct }), (args, name, value) => set(args, spec.name, { ...struct, [name]: value }), `${path}.`);
+          break;
+        }
       }
     }
   };
@@ -192,6 +215,7 @@ test('every function: valid arguments from the table pass; each bad argument thr
         const signature: KernelSignature = KERNEL_SIGNATURES[name];
         const valid = validArgs(signature, (n) => k.alloc(n));
         assert.doesNotThrow(() => call(k, name, valid), `${name} with valid arguments`);
+        for (const args of validAlternatives(signature, valid)) assert.doesNotThrow(() => call(k, name, args), `${name} with FP8-code arguments`);
         // Nullable and optional arguments may be null / left out.
         for (const [i, spec] of signature.args.entries()) {
           if (spec.nullable) assert.doesNotThrow(() => call(k, name, valid.map((v, j) => (j === i ? null : v))), `${name}: ${spec.name} = null`);
@@ -225,6 +249,7 @@ test('raw addon (no withValidation): every wrong buffer length or type of every 
     const signature: KernelSignature = KERNEL_SIGNATURES[name];
     const valid = validArgs(signature, (n) => new Float32Array(n));
     assert.doesNotThrow(() => raw(name, valid), `${name} with valid arguments`);
+    for (const args of validAlternatives(signature, valid)) assert.doesNotThrow(() => raw(name, args), `${name} with FP8-code arguments`);
     for (const c of badCases(name, signature, valid).filter((b) => b.buffer)) {
       assertThrowsNaming(() => raw(name, c.args), TypeError, [name], `raw ${name}: ${c.label}`);
       count++;

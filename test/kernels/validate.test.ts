@@ -72,6 +72,14 @@ test('validation: wrong lengths, dims, formats and dtypes throw a TypeError nami
       throwsNaming(() => k.attentionBackward(q, kv1, kv1, q, new Float32Array(6), q, q, kv1, kv1, ok, { p: 1, ds: -2 }), RangeError, 'fp8.ds');
       throwsNaming(() => k.attentionForward(q, kv1, kv1, q, new Float32Array(6), ok, { p: 1, ds: 1, qkvInv: 0 }), RangeError, 'fp8.qkvInv');
       throwsNaming(() => k.attentionBackward(q, kv1, kv1, q, new Float32Array(6), q, q, kv1, kv1, ok, { p: 1, ds: 1, doInv: NaN }), RangeError, 'fp8.doInv');
+      // FP8-code inputs (Fp8Codes): checked field by field against the same length.
+      const codes = (n: number) => ({ format: 'e4m3' as const, data: new Uint8Array(n) });
+      assert.doesNotThrow(() => k.attentionForward(codes(6), codes(2), { ...codes(2), invScale: 0.5 }, q, new Float32Array(6), ok, null));
+      throwsNaming(() => k.attentionForward(codes(5), kv1, kv1, q, new Float32Array(6), ok, null), TypeError, 'q.data', '5', '6');
+      // @ts-expect-error: an unknown format
+      throwsNaming(() => k.attentionForward(q, { format: 'e3m4', data: new Uint8Array(2) }, kv1, q, new Float32Array(6), ok, null), TypeError, 'k.format', 'e4m3');
+      throwsNaming(() => k.attentionBackward(q, kv1, kv1, { ...codes(6), invScale: 0 }, new Float32Array(6), q, q, kv1, kv1, ok, null), RangeError, 'o.invScale');
+      throwsNaming(() => k.attentionBackward(q, kv1, kv1, q, new Float32Array(6), new Uint8Array(6) as unknown as Float32Array, q, kv1, kv1, ok, null), TypeError, 'do_', 'Fp8Codes');
       // @ts-expect-error: a non-boolean bf16Operands must throw, not be ignored
       throwsNaming(() => k.attentionForward(q, kv1, kv1, q, new Float32Array(6), { ...ok, bf16Operands: 1 }, null), TypeError, 'shape.bf16Operands');
 

@@ -68,11 +68,12 @@ function checkingKernels(k: Kernels, recipe: PrecisionRecipe, params: () => Floa
     crossEntropyForward: (l, t, ls, lse, R, V) => (check('crossEntropyForward logits', l), k.crossEntropyForward(l, t, ls, lse, R, V)),
     crossEntropyBackward: (l, t, lse, dl, dlg, R, V, rb) => (check('crossEntropyBackward logits', l), k.crossEntropyBackward(l, t, lse, dl, dlg, R, V, rb)),
     attentionForward: (q, kk, v, o, lse, shape, fp8, opts) => {
-      if (!fp8Attention) for (const [n, x] of [['q', q], ['k', kk], ['v', v]] as const) check(`attentionForward ${n}`, x);
+      // FP8DPA hands over codes; the wide paths hand over the float buffers themselves.
+      if (!fp8Attention) for (const [n, x] of [['q', q], ['k', kk], ['v', v]] as const) if (ArrayBuffer.isView(x)) check(`attentionForward ${n}`, x);
       return k.attentionForward(q, kk, v, o, lse, shape, fp8, opts);
     },
     attentionBackward: (q, kk, v, o, lse, dO, dq, dk, dv, shape, fp8) => {
-      if (!fp8Attention) for (const [n, x] of [['q', q], ['k', kk], ['v', v], ['o', o], ['dO', dO]] as const) check(`attentionBackward ${n}`, x);
+      if (!fp8Attention) for (const [n, x] of [['q', q], ['k', kk], ['v', v], ['o', o], ['dO', dO]] as const) if (ArrayBuffer.isView(x)) check(`attentionBackward ${n}`, x);
       return k.attentionBackward(q, kk, v, o, lse, dO, dq, dk, dv, shape, fp8);
     },
     gemm: (M, N, K, a, b, c, alpha, beta, roundBf16) => {

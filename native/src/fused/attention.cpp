@@ -23,13 +23,26 @@ namespace fog8::fused {
 #define FOG8_ISA_IMPL "fused/attention_impl.inc"
 #include "fused/per_isa.inc"
 
-float attentionForward(const float* q, const float* k, const float* v, float* o, float* lse, const AttentionShape& s,
-                       const AttentionFp8Scales* fp8, CastCounts* pStats, bool wantMaxLogit) {
+void attentionCodeTables(bool e5m2, float invScale, AttentionCodeTables& t) {
+  const Fp8Table& decode = fp8Table(e5m2 ? kE5M2 : kE4M3);
+  for (int c = 0; c < 256; c++) {
+    const float x = decode.value[c] * invScale;  // dequantize's float32 product
+    t.value[c] = x;
+    // BF16 bits, ties to even, NaN made quiet: the kernels' rounding of float operands
+    const uint32_t u = floatBits(x);
+    const uint32_t bits = (u & 0x7FFFFFFFu) > 0x7F800000u ? (u | 0x00400000u) >> 16 : (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    t.bf16Bytes[c] = static_cast<uint8_t>(bits & 0xFF);
+    t.bf16Bytes[256 + c] = static_cast<uint8_t>(bits >> 8);
+  }
+}
+
+float attentionForward(const AttentionInput& q, const AttentionInput& k, const AttentionInput& v, float* o, float* lse,
+                       const AttentionShape& s, const AttentionFp8Scales* fp8, CastCounts* pStats, bool wantMaxLogit) {
   FOG8_DISPATCH(attentionForwardIsa(q, k, v, o, lse, s, fp8, pStats, wantMaxLogit))
 }
 
-void attentionBackward(const float* q, const float* k, const float* v, const float* o, const float* lse,
-                       const float* dO, float* dq, float* dk, float* dv, const AttentionShape& s,
+void attentionBackward(const AttentionInput& q, const AttentionInput& k, const AttentionInput& v, const AttentionInput& o,
+                       const float* lse, const AttentionInput& dO, float* dq, float* dk, float* dv, const AttentionShape& s,
                        const AttentionFp8Scales* fp8, CastCounts* dsStats) {
   FOG8_DISPATCH(attentionBackwardIsa(q, k, v, o, lse, dO, dq, dk, dv, s, fp8, dsStats))
 }

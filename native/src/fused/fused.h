@@ -36,6 +36,29 @@ struct AttentionFp8Scales {
   float qkvInv = 1.0f, doInv = 1.0f;
 };
 
+/**
+ * An attention input (types.ts AttentionInput): float32 values, or FP8 codes that stand for
+ * decode(code)·invScale (float32 product, as dequantize writes it), decoded as the kernels load
+ * their tiles through the call's tables (attentionCodeTables).
+ */
+struct AttentionInput {
+  const float* values = nullptr;
+  const uint8_t* codes = nullptr;
+  /** codes only: value[c] = decode(c)·invScale in float32, and its BF16 bits (RNE, NaN quiet) as
+   *  256 low bytes then 256 high bytes (the avx512bf16 kernels' byte-permute decode). */
+  const float* value = nullptr;
+  const uint8_t* bf16Bytes = nullptr;
+};
+
+/** The tables of one FP8-codes input. */
+struct AttentionCodeTables {
+  alignas(64) float value[256];
+  alignas(64) uint8_t bf16Bytes[512];
+};
+
+/** Fills `t` for E4M3 (e5m2 false) or E5M2 codes with inverse scale `invScale`. */
+void attentionCodeTables(bool e5m2, float invScale, AttentionCodeTables& t);
+
 struct AdamWParams {
   double lr, beta1, beta2, eps, weightDecay;
   double step;
@@ -49,8 +72,9 @@ struct XieluParams {
 /** x, y: (R, C); gain: (C) or null; rstd: (R). */
 // roundBf16 (every kernel that has it): the output is rounded to BF16 as it is stored (DESIGN §3
 // BF16 wide tensors), the same bits as a separate roundBf16 pass over it.
+/** xSaved (R, C), when not null, receives a copy of x as it is read. */
 void rmsnormForward(const float* x, const float* gain, float* y, float* rstd, int64_t R, int64_t C, double eps,
-                    bool roundBf16 = false);
+                    bool roundBf16 = false, float* xSaved = nullptr);
 /** dx (R, C) overwritten; dgain (C) accumulated when not null. */
 void rmsnormBackward(const float* dy, const float* x, const float* gain, const float* rstd, float* dx, float* dgain,
                      int64_t R, int64_t C, bool roundBf16 = false);
@@ -77,11 +101,11 @@ void crossEntropyBf16(const float* logits, const int32_t* targets, float* losses
  * float32 online softmax; else FP8DPA with pStats filled. Returns maxLogit over all T×T pairs, or NaN
  * without that work when wantMaxLogit is false.
  */
-float attentionForward(const float* q, const float* k, const float* v, float* o, float* lse, const AttentionShape& s,
-                       const AttentionFp8Scales* fp8, CastCounts* pStats, bool wantMaxLogit);
+float attentionForward(const AttentionInput& q, const AttentionInput& k, const AttentionInput& v, float* o, float* lse,
+                       const AttentionShape& s, const AttentionFp8Scales* fp8, CastCounts* pStats, bool wantMaxLogit);
 /** dq (B, T, Hq, D), dk, dv (B, T, Hkv, D) overwritten (float32, cast by the caller); dsStats filled when fp8. */
-void attentionBackward(const float* q, const float* k, const float* v, const float* o, const float* lse,
-                       const float* dO, float* dq, float* dk, float* dv, const AttentionShape& s,
+void attentionBackward(const AttentionInput& q, const AttentionInput& k, const AttentionInput& v, const AttentionInput& o,
+                       const float* lse, const AttentionInput& dO, float* dq, float* dk, float* dv, const AttentionShape& s,
                        const AttentionFp8Scales* fp8, CastCounts* dsStats);
 
 // ---- activations ----------------------------------------------------------------------------------

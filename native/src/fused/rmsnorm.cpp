@@ -18,8 +18,9 @@ namespace fog8::fused {
 #define FOG8_ISA_IMPL "fused/rmsnorm_impl.inc"
 #include "fused/per_isa.inc"
 
-void rmsnormForward(const float* x, const float* gain, float* y, float* rstd, int64_t R, int64_t C, double eps, bool roundBf16) {
-  FOG8_DISPATCH(rmsnormForwardIsa(x, gain, y, rstd, R, C, eps, roundBf16))
+void rmsnormForward(const float* x, const float* gain, float* y, float* rstd, int64_t R, int64_t C, double eps, bool roundBf16,
+                    float* xSaved) {
+  FOG8_DISPATCH(rmsnormForwardIsa(x, gain, y, rstd, R, C, eps, roundBf16, xSaved))
 }
 
 void rmsnormBackward(const float* dy, const float* x, const float* gain, const float* rstd, float* dx, float* dgain,

@@ -1,9 +1,9 @@
 import type {
-  AttentionBackwardStats, AttentionFp8Scales, AttentionForwardOptions, AttentionForwardStats, AttentionShape, CastStats, FloatArray,
+  AttentionBackwardStats, AttentionFp8Scales, AttentionForwardOptions, AttentionForwardStats, AttentionInput, AttentionShape, CastStats, FloatArray,
 } from '../types.js';
 import { roundingOf, type Rounding } from './precision.js';
 import { E4M3, E5M2 } from '../../numerics/formats.js';
-import { emptyStats, quantizeScalarValue } from './casts.js';
+import { dequantize, emptyStats, quantizeScalarValue } from './casts.js';
 import { roundToBf16Scalar } from '../../numerics/bf16.js';
 
 /**
@@ -28,6 +28,9 @@ import { roundToBf16Scalar } from '../../numerics/bf16.js';
  *
  * In float64 mode (Float64Array buffers) none of these roundings happen (the FP8 casts do).
  *
+ * Any input may come as FP8 codes (types.ts Fp8Codes): it is dequantized first, by definition —
+ * the native kernels decode the codes as they load their tiles, to the same values.
+ *
  * Masked pairs (key after query) are never formed in any product, here or in the native kernels,
  * so an inf or NaN at position t never reaches an earlier row's O, lse or dQ (nor, through t's Q or
  * dO, the dK and dV of later keys). FP8DPA cast statistics cover exactly the causal (unmasked)
@@ -36,6 +39,14 @@ import { roundToBf16Scalar } from '../../numerics/bf16.js';
  * pairs are skipped and maxLogit is NaN.
  */
 const KEY_TILE = 32;
+
+/** An input's values: the float buffer itself, or its codes dequantized into a buffer of `like`'s kind. */
+function valuesOf(x: AttentionInput<FloatArray>, like: FloatArray): FloatArray {
+  if (ArrayBuffer.isView(x)) return x;
+  const out = like instanceof Float64Array ? new Float64Array(x.data.length) : new Float32Array(x.data.length);
+  dequantize(x.data, x.format, x.invScale ?? 1, out);
+  return out;
+}
 
 /** q·k of two D-vectors, one rounding per multiply-add (float32 buffers; none in float64 mode). */
 function dot32(x: FloatArray, xOffset: number, y: FloatArray, yOffset: number, D: number, round: Rounding): number {
@@ -92,9 +103,10 @@ function bf16Of(buffer: FloatArray): Rounding {
  * its cast P̃ and o = fround(oScale·Σ P̃·v).
  */
 export function attentionForward(
-  q: FloatArray, k: FloatArray, v: FloatArray, o: FloatArray, lse: FloatArray,
+  qIn: AttentionInput<FloatArray>, kIn: AttentionInput<FloatArray>, vIn: AttentionInput<FloatArray>, o: FloatArray, lse: FloatArray,
   shape: AttentionShape, fp8: AttentionFp8Scales | null, options?: AttentionForwardOptions,
 ): AttentionForwardStats {
+  const [q, k, v] = [valuesOf(qIn, o), valuesOf(kIn, o), valuesOf(vIn, o)];
   const { B, T, Hq, Hkv, D } = shape;
   const wantMaxLogit = options?.maxLogit ?? true;
   const round = roundingOf(o);
@@ -178,9 +190,10 @@ export function attentionForward(
  * unquantized; the caller casts them (DESIGN §3 dQKV).
  */
 export function attentionBackward(
-  q: FloatArray, k: FloatArray, v: FloatArray, o: FloatArray, lse: FloatArray, do_: FloatArray,
-  dq: FloatArray, dk: FloatArray, dv: FloatArray, shape: AttentionShape, fp8: AttentionFp8Scales | null,
+  qIn: AttentionInput<FloatArray>, kIn: AttentionInput<FloatArray>, vIn: AttentionInput<FloatArray>, oIn: AttentionInput<FloatArray>,
+  lse: FloatArray, doIn: AttentionInput<FloatArray>, dq: FloatArray, dk: FloatArray, dv: FloatArray, shape: AttentionShape, fp8: AttentionFp8Scales | null,
 ): AttentionBackwardStats {
+  const [q, k, v, o, do_] = [qIn, kIn, vIn, oIn, doIn].map((x) => valuesOf(x, dq));
   const { B, T, Hq, Hkv, D } = shape;
   const round = roundingOf(o);
   const bf16 = bf16Of(o);

@@ -54,7 +54,11 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
       return stats;
     },
     gemm: (M, N, K, a, b, c, alpha, beta, round) => { gemm(M, N, K, a, b, c, alpha, beta); r(round, c); },
-    rmsnormForward: (x, gain, y, rstd, R, C, eps, round) => { rmsnormForward(x, gain, y, rstd, R, C, eps); r(round, y); },
+    rmsnormForward: (x, gain, y, rstd, R, C, eps, round, xSaved) => {
+      xSaved?.set(x);
+      rmsnormForward(x, gain, y, rstd, R, C, eps);
+      r(round, y);
+    },
     rmsnormBackward: (dy, x, gain, rstd, dx, dgain, R, C, round) => { rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C); r(round, dx); },
     ropeForward: (x, y, B, T, H, D, theta, scaling, round) => { ropeForward(x, y, B, T, H, D, theta, scaling); r(round, y); },
     ropeBackward: (dy, dx, B, T, H, D, theta, scaling, round) => { ropeBackward(dy, dx, B, T, H, D, theta, scaling); r(round, dx); },
