@@ -328,6 +328,13 @@ fused::ActivationInput activationInput(Napi::Env env, const Napi::Value& v, cons
   return fused::ActivationInput{values.data, nullptr};
 }
 
+/** A forward's optional trailing BF16 copy of its input (argument `index`): null when absent, null or undefined. */
+uint16_t* inputBitsArg(const Napi::CallbackInfo& info, size_t index, const std::string& what, size_t expected,
+                       const std::string& expectedText) {
+  if (info.Length() <= index) return nullptr;
+  return optionalSizedArray<uint16_t>(info.Env(), info[index], what, expected, expectedText).data;
+}
+
 /** activationInput of exactly `expected` elements. */
 fused::ActivationInput sizedActivationInput(Napi::Env env, const Napi::Value& v, const std::string& what, size_t expected,
                                             const std::string& expectedText) {
@@ -349,11 +356,12 @@ Napi::Value Gated(const Napi::CallbackInfo& info, const std::string& fn, bool fo
   const fused::ActivationInput h = sizedActivationInput(env, info[0], fn + ": h", nh, "R·2F");
   if (forward) {
     auto a = sizedArray<float>(env, info[1], fn + ": a", na, "R·F");
+    uint16_t* hBits = inputBitsArg(info, arrays + 3, fn + ": hBits", nh, "R·2F");
     if (smooth) {
       auto s = sizedArray<float>(env, info[2], fn + ": s", R, "R");
-      fused::smoothSwigluForward(h, a.data, s.data, R, F, round);
+      fused::smoothSwigluForward(h, a.data, s.data, R, F, round, hBits);
     } else {
-      fused::swigluForward(h, a.data, R, F, round);
+      fused::swigluForward(h, a.data, R, F, round, hBits);
     }
   } else {
     size_t i = 1;
@@ -377,7 +385,7 @@ Napi::Value GeluForward(const Napi::CallbackInfo& info) {
   size_t n = 0;
   const fused::ActivationInput x = activationInput(env, info[0], "geluForward: x", n);
   auto y = sizedArray<float>(env, info[1], "geluForward: y", n, "x.length");
-  fused::geluForward(x, y.data, n, roundArg(info, 2, "geluForward"));
+  fused::geluForward(x, y.data, n, roundArg(info, 2, "geluForward"), inputBitsArg(info, 3, "geluForward: xBits", n, "x.length"));
   return env.Undefined();
 }
 
@@ -406,7 +414,7 @@ Napi::Value XieluForward(const Napi::CallbackInfo& info) {
   const fused::ActivationInput x = activationInput(env, info[0], "xieluForward: x", n);
   auto y = sizedArray<float>(env, info[1], "xieluForward: y", n, "x.length");
   const fused::XieluParams p = xieluArg(env, info[2], "xieluForward");
-  fused::xieluForward(x, y.data, n, p, roundArg(info, 3, "xieluForward"));
+  fused::xieluForward(x, y.data, n, p, roundArg(info, 3, "xieluForward"), inputBitsArg(info, 4, "xieluForward: xBits", n, "x.length"));
   return env.Undefined();
 }
 

@@ -275,13 +275,13 @@ export const KERNEL_SIGNATURES = {
     ],
   },
 
-  swigluForward: { args: [floatsOrBf16('h', '2·R·F'), floats('a', 'R·F'), int('R'), int('F'), roundFlag] },
+  swigluForward: { args: [floatsOrBf16('h', '2·R·F'), floats('a', 'R·F'), int('R'), int('F'), roundFlag, optional(nullable(u16('hBits', '2·R·F')))] },
   swigluBackward: { args: [floatsOrBf16('h', '2·R·F'), floats('da', 'R·F'), floats('dh', '2·R·F'), int('R'), int('F'), roundFlag] },
-  smoothSwigluForward: { args: [floatsOrBf16('h', '2·R·F'), floats('a', 'R·F'), floats('s', 'R'), int('R'), int('F'), roundFlag] },
+  smoothSwigluForward: { args: [floatsOrBf16('h', '2·R·F'), floats('a', 'R·F'), floats('s', 'R'), int('R'), int('F'), roundFlag, optional(nullable(u16('hBits', '2·R·F')))] },
   smoothSwigluBackward: { args: [floatsOrBf16('h', '2·R·F'), floats('s', 'R'), floats('da', 'R·F'), floats('dh', '2·R·F'), int('R'), int('F'), roundFlag] },
-  geluForward: { args: [floatsOrBf16('x'), floats('y', 'x.length'), roundFlag] },
+  geluForward: { args: [floatsOrBf16('x'), floats('y', 'x.length'), roundFlag, optional(nullable(u16('xBits', 'x.length')))] },
   geluBackward: { args: [floatsOrBf16('x'), floats('dy', 'x.length'), floats('dx', 'x.length'), roundFlag] },
-  xieluForward: { args: [floatsOrBf16('x'), floats('y', 'x.length'), xieluParams, roundFlag] },
+  xieluForward: { args: [floatsOrBf16('x'), floats('y', 'x.length'), xieluParams, roundFlag, optional(nullable(u16('xBits', 'x.length')))] },
   xieluBackward: { args: [floatsOrBf16('x'), floats('dy', 'x.length'), floats('dx', 'x.length'), xieluParams, roundFlag] },
 
   adamw: {

@@ -291,19 +291,21 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   // ---- activations -------------------------------------------------------------------------
   // The input h / x of every activation kernel is float values or, as a Uint16Array, the BF16 bits
   // of its values (a BF16 tensor kept at half the bytes): the result is the same as on the float
-  // values those bits encode (unpackBf16), bit for bit.
+  // values those bits encode (unpackBf16), bit for bit. A forward's optional last argument (hBits /
+  // xBits) receives packBf16 of its input as the kernel reads it: the BF16 copy a caller keeps for
+  // the backward, without a packBf16 pass of its own.
   /** h (R, 2F) = [gate | up] per row → a (R, Buf) = silu(gate) ⊙ up. */
-  swigluForward(h: Buf | Uint16Array, a: Buf, R: number, F: number, roundBf16?: boolean): void;
+  swigluForward(h: Buf | Uint16Array, a: Buf, R: number, F: number, roundBf16?: boolean, hBits?: Uint16Array | null): void;
   swigluBackward(h: Buf | Uint16Array, da: Buf, dh: Buf, R: number, F: number, roundBf16?: boolean): void;
   /** Smooth-SwiGLU: s[r] = max_j |gate[r, j]| (0 → 1), a = silu(gate) ⊙ up / s. s (R) saved. */
-  smoothSwigluForward(h: Buf | Uint16Array, a: Buf, s: Buf, R: number, F: number, roundBf16?: boolean): void;
+  smoothSwigluForward(h: Buf | Uint16Array, a: Buf, s: Buf, R: number, F: number, roundBf16?: boolean, hBits?: Uint16Array | null): void;
   /** No gradient flows through s (DESIGN §4). */
   smoothSwigluBackward(h: Buf | Uint16Array, s: Buf, da: Buf, dh: Buf, R: number, F: number, roundBf16?: boolean): void;
   /** GeLU with erf: y = x · Φ(x). x, y: (n). */
-  geluForward(x: Buf | Uint16Array, y: Buf, roundBf16?: boolean): void;
+  geluForward(x: Buf | Uint16Array, y: Buf, roundBf16?: boolean, xBits?: Uint16Array | null): void;
   geluBackward(x: Buf | Uint16Array, dy: Buf, dx: Buf, roundBf16?: boolean): void;
   /** xIELU (DESIGN §4). */
-  xieluForward(x: Buf | Uint16Array, y: Buf, p: XieluParams, roundBf16?: boolean): void;
+  xieluForward(x: Buf | Uint16Array, y: Buf, p: XieluParams, roundBf16?: boolean, xBits?: Uint16Array | null): void;
   /** Writes dx; returns ∂L/∂alphaP and ∂L/∂alphaN (the caller chains through softplus). */
   xieluBackward(x: Buf | Uint16Array, dy: Buf, dx: Buf, p: XieluParams, roundBf16?: boolean): { dAlphaP: number; dAlphaN: number };
 

@@ -42,8 +42,8 @@ export class ActivationOp implements TapeNode, FusesRounding {
     /**
      * How backward gets h back: 'own' — h is this op's own buffer and still holds it; a function —
      * rewrites h (R, Fin) exactly as forward saw it (fc1's recomputeOutput), run first in backward;
-     * a Uint16Array — h's BF16 bits (h holds BF16 values), packed by a training forward and read
-     * by both kernels directly (the activation kernels take BF16 bits as their input).
+     * a Uint16Array — h's BF16 bits (h holds BF16 values), written by a training forward's kernel
+     * as it reads h and read by the backward's kernel directly (activation kernels take BF16 bits).
      */
     private readonly keep: 'own' | (() => void) | Uint16Array,
   ) {
@@ -72,17 +72,15 @@ export class ActivationOp implements TapeNode, FusesRounding {
 
   forward(): void {
     const k = this.ctx.kernels;
-    let h: FloatArray | Uint16Array = this.h;
-    if (this.keep instanceof Uint16Array && this.ctx.training) {
-      k.packBf16(this.h, this.keep); // for backward; the kernel then reads the half-size copy too
-      h = this.keep;
-    }
+    const h = this.h;
+    // h's BF16 bits for backward, written by the kernel as it reads h (a training forward only)
+    const bits = this.keep instanceof Uint16Array && this.ctx.training ? this.keep : null;
     const round = this.roundA;
     switch (this.kind) {
-      case 'swiglu': k.swigluForward(h, this.a, this.R, this.F, round); break;
-      case 'smooth-swiglu': k.smoothSwigluForward(h, this.a, this.s, this.R, this.F, round); break;
-      case 'gelu': k.geluForward(h, this.a, round); break;
-      case 'xielu': k.xieluForward(h, this.a, this.xieluParams(), round); break;
+      case 'swiglu': k.swigluForward(h, this.a, this.R, this.F, round, bits); break;
+      case 'smooth-swiglu': k.smoothSwigluForward(h, this.a, this.s, this.R, this.F, round, bits); break;
+      case 'gelu': k.geluForward(h, this.a, round, bits); break;
+      case 'xielu': k.xieluForward(h, this.a, this.xieluParams(), round, bits); break;
       default: { const never: never = this.kind; throw new RangeError(`unknown activation ${String(never)}`); }
     }
     this.ctx.tape.record(this);

@@ -391,6 +391,48 @@ test('activations on BF16 bits (a Uint16Array input): every ISA and the referenc
   assert.throws(() => kernels.geluForward(new Uint8Array(4) as unknown as Float32Array, new Float32Array(4)), /x must be a Float32Array or a Uint16Array/);
 });
 
+test('activation forwards hBits / xBits: packBf16 of the input (float or bits) as the kernel reads it, the same output as without it (every ISA, the reference)', { skip }, () => {
+  if (typeof native === 'string') return;
+  const rng = new Rng(78);
+  const R = 5, F = 203;
+  const p = { alphaP: 0.8, alphaN: 1.3, beta: 0.5, eps: -1e-6 };
+  const h = rng.normals(2 * R * F, 3);
+  h.set([NaN, -0, Infinity, 1e-41, 3.3e38], 11); // NaN made quiet, a subnormal, rounding up to Inf
+  const x = rng.normals(3001, 3);
+  x.set([NaN, -0, -Infinity], 4);
+  const reference = createReferenceKernels();
+  const packed = (v: Float32Array) => {
+    const bits = new Uint16Array(v.length);
+    reference.packBf16(v, bits);
+    return bits;
+  };
+  const runAll = (k: Kernels, hIn: Float32Array | Uint16Array, xIn: Float32Array | Uint16Array, keep: boolean) => {
+    const out: (Float32Array | Uint16Array)[] = [];
+    const bits = (n: number) => (keep ? new Uint16Array(n).fill(0xabcd) : null);
+    const a = new Float32Array(R * F), as = new Float32Array(R * F), s = new Float32Array(R);
+    const b1 = bits(2 * R * F), b2 = bits(2 * R * F), b3 = bits(x.length), b4 = bits(x.length);
+    k.swigluForward(hIn, a, R, F, true, b1);
+    k.smoothSwigluForward(hIn, as, s, R, F, false, b2);
+    const gelu = new Float32Array(x.length), xielu = new Float32Array(x.length);
+    k.geluForward(xIn, gelu, false, b3);
+    k.xieluForward(xIn, xielu, p, true, b4);
+    out.push(a, as, s, gelu, xielu);
+    return { out, bits: [b1, b2, b3, b4] };
+  };
+  const check = (k: Kernels, what: string) => {
+    for (const [hIn, xIn, kind] of [[h, x, 'float'], [packed(h), packed(x), 'bits']] as const) {
+      const plain = runAll(k, hIn, xIn, false), kept = runAll(k, hIn, xIn, true);
+      kept.out.forEach((o, i) => assert.deepEqual(o, plain.out[i], `${what} ${kind} input: output ${i}`));
+      const want = [packed(h), packed(h), packed(x), packed(x)];
+      kept.bits.forEach((b, i) => assert.deepEqual(b, want[i], `${what} ${kind} input: bits ${i}`));
+    }
+  };
+  check(reference, 'reference');
+  const { kernels, control } = native;
+  const best = ISAS.indexOf(control.bestIsa());
+  for (const isa of ISAS.slice(0, best + 1)) withSettings(control, 2, isa, () => check(kernels, isa));
+});
+
 test('rmsnormForward xSaved: a copy of x bit for bit, the same y and rstd as without it (every ISA, ragged rows, the reference)', { skip }, () => {
   if (typeof native === 'string') return;
   const rng = new Rng(77);

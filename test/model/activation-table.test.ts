@@ -53,17 +53,17 @@ function checkingKernels(k: Kernels, recipe: PrecisionRecipe, params: () => Floa
   const fp8Attention = recipe.gemm === 'fp8' && recipe.fp8Attention;
   const w: Kernels = Object.create(k) as Kernels;
   Object.assign(w, {
-    rmsnormForward: (x, g, y, r, R, C, e, rb) => (check('rmsnormForward x', x), k.rmsnormForward(x, g, y, r, R, C, e, rb)),
+    rmsnormForward: (x, g, y, r, R, C, e, rb, xs) => (check('rmsnormForward x', x), k.rmsnormForward(x, g, y, r, R, C, e, rb, xs)),
     rmsnormBackward: (dy, x, g, r, dx, dg, R, C, rb) => (check('rmsnormBackward dy', dy), check('rmsnormBackward x', x), k.rmsnormBackward(dy, x, g, r, dx, dg, R, C, rb)),
     ropeForward: (x, y, B, T, H, D, th, sc, rb) => (check('ropeForward x', x), k.ropeForward(x, y, B, T, H, D, th, sc, rb)),
     ropeBackward: (dy, dx, B, T, H, D, th, sc, rb) => (check('ropeBackward dy', dy), k.ropeBackward(dy, dx, B, T, H, D, th, sc, rb)),
-    swigluForward: (h, a, R, F, rb) => (check('swigluForward h', h), k.swigluForward(h, a, R, F, rb)),
+    swigluForward: (h, a, R, F, rb, hb) => (check('swigluForward h', h), k.swigluForward(h, a, R, F, rb, hb)),
     swigluBackward: (h, da, dh, R, F, rb) => (check('swigluBackward h', h), check('swigluBackward da', da), k.swigluBackward(h, da, dh, R, F, rb)),
-    smoothSwigluForward: (h, a, s, R, F, rb) => (check('smoothSwigluForward h', h), k.smoothSwigluForward(h, a, s, R, F, rb)),
+    smoothSwigluForward: (h, a, s, R, F, rb, hb) => (check('smoothSwigluForward h', h), k.smoothSwigluForward(h, a, s, R, F, rb, hb)),
     smoothSwigluBackward: (h, s, da, dh, R, F, rb) => (check('smoothSwigluBackward h', h), check('smoothSwigluBackward da', da), k.smoothSwigluBackward(h, s, da, dh, R, F, rb)),
-    geluForward: (x, y, rb) => (check('geluForward x', x), k.geluForward(x, y, rb)),
+    geluForward: (x, y, rb, xb) => (check('geluForward x', x), k.geluForward(x, y, rb, xb)),
     geluBackward: (x, dy, dx, rb) => (check('geluBackward x', x), check('geluBackward dy', dy), k.geluBackward(x, dy, dx, rb)),
-    xieluForward: (x, y, p, rb) => (check('xieluForward x', x), k.xieluForward(x, y, p, rb)),
+    xieluForward: (x, y, p, rb, xb) => (check('xieluForward x', x), k.xieluForward(x, y, p, rb, xb)),
     xieluBackward: (x, dy, dx, p, rb) => (check('xieluBackward x', x), check('xieluBackward dy', dy), k.xieluBackward(x, dy, dx, p, rb)),
     crossEntropyForward: (l, t, ls, lse, R, V) => (check('crossEntropyForward logits', l), k.crossEntropyForward(l, t, ls, lse, R, V)),
     crossEntropyBackward: (l, t, lse, dl, dlg, R, V, rb) => (check('crossEntropyBackward logits', l), k.crossEntropyBackward(l, t, lse, dl, dlg, R, V, rb)),

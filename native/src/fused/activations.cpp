@@ -29,24 +29,26 @@ namespace fog8::fused {
     FOG8_DISPATCH(call_with_IN)            \
   }
 
-void swigluForward(ActivationInput h, float* a, int64_t R, int64_t F, bool roundBf16) {
-  FOG8_ON_INPUT(h, gatedForwardIsa(IN, a, nullptr, R, F, false, roundBf16))
+void swigluForward(ActivationInput h, float* a, int64_t R, int64_t F, bool roundBf16, uint16_t* hBits) {
+  FOG8_ON_INPUT(h, gatedForwardIsa(IN, a, nullptr, R, F, false, roundBf16, hBits))
 }
 void swigluBackward(ActivationInput h, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16) {
   FOG8_ON_INPUT(h, gatedBackwardIsa(IN, nullptr, da, dh, R, F, roundBf16))
 }
-void smoothSwigluForward(ActivationInput h, float* a, float* s, int64_t R, int64_t F, bool roundBf16) {
-  FOG8_ON_INPUT(h, gatedForwardIsa(IN, a, s, R, F, true, roundBf16))
+void smoothSwigluForward(ActivationInput h, float* a, float* s, int64_t R, int64_t F, bool roundBf16, uint16_t* hBits) {
+  FOG8_ON_INPUT(h, gatedForwardIsa(IN, a, s, R, F, true, roundBf16, hBits))
 }
 void smoothSwigluBackward(ActivationInput h, const float* s, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16) {
   FOG8_ON_INPUT(h, gatedBackwardIsa(IN, s, da, dh, R, F, roundBf16))
 }
-void geluForward(ActivationInput x, float* y, int64_t n, bool roundBf16) { FOG8_ON_INPUT(x, geluForwardIsa(IN, y, n, roundBf16)) }
+void geluForward(ActivationInput x, float* y, int64_t n, bool roundBf16, uint16_t* xBits) {
+  FOG8_ON_INPUT(x, geluForwardIsa(IN, y, n, roundBf16, xBits))
+}
 void geluBackward(ActivationInput x, const float* dy, float* dx, int64_t n, bool roundBf16) {
   FOG8_ON_INPUT(x, geluBackwardIsa(IN, dy, dx, n, roundBf16))
 }
-void xieluForward(ActivationInput x, float* y, int64_t n, const XieluParams& p, bool roundBf16) {
-  FOG8_ON_INPUT(x, xieluForwardIsa(IN, y, n, p, roundBf16))
+void xieluForward(ActivationInput x, float* y, int64_t n, const XieluParams& p, bool roundBf16, uint16_t* xBits) {
+  FOG8_ON_INPUT(x, xieluForwardIsa(IN, y, n, p, roundBf16, xBits))
 }
 void xieluBackward(ActivationInput x, const float* dy, float* dx, int64_t n, const XieluParams& p, double* dAlphaP,
                    double* dAlphaN, bool roundBf16) {

@@ -115,15 +115,18 @@ struct ActivationInput {
   const float* values;
   const uint16_t* bits;
 };
-/** h (R, 2F) = [gate | up]; a (R, F). */
-void swigluForward(ActivationInput h, float* a, int64_t R, int64_t F, bool roundBf16 = false);
+/** h (R, 2F) = [gate | up]; a (R, F). A forward's hBits / xBits, when not null, receive packBf16 of
+ *  its input as it is read (the BF16 copy a caller keeps for backward). */
+void swigluForward(ActivationInput h, float* a, int64_t R, int64_t F, bool roundBf16 = false, uint16_t* hBits = nullptr);
 void swigluBackward(ActivationInput h, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16 = false);
 /** s (R) = max_j |gate| (0 → 1). */
-void smoothSwigluForward(ActivationInput h, float* a, float* s, int64_t R, int64_t F, bool roundBf16 = false);
+void smoothSwigluForward(ActivationInput h, float* a, float* s, int64_t R, int64_t F, bool roundBf16 = false,
+                         uint16_t* hBits = nullptr);
 void smoothSwigluBackward(ActivationInput h, const float* s, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16 = false);
-void geluForward(ActivationInput x, float* y, int64_t n, bool roundBf16 = false);
+void geluForward(ActivationInput x, float* y, int64_t n, bool roundBf16 = false, uint16_t* xBits = nullptr);
 void geluBackward(ActivationInput x, const float* dy, float* dx, int64_t n, bool roundBf16 = false);
-void xieluForward(ActivationInput x, float* y, int64_t n, const XieluParams& p, bool roundBf16 = false);
+void xieluForward(ActivationInput x, float* y, int64_t n, const XieluParams& p, bool roundBf16 = false,
+                  uint16_t* xBits = nullptr);
 /** Writes dx; returns ∂L/∂alphaP, ∂L/∂alphaN through the out-parameters. */
 void xieluBackward(ActivationInput x, const float* dy, float* dx, int64_t n, const XieluParams& p, double* dAlphaP,
                    double* dAlphaN, bool roundBf16 = false);

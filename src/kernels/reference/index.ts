@@ -39,6 +39,10 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
     unpackBf16(x, out);
     return out;
   };
+  // A forward's BF16 copy of its input: packBf16 of the input values.
+  const keep = (x: FloatArray | Uint16Array, bits: Uint16Array | null | undefined): void => {
+    if (bits) packBf16(values(x), bits);
+  };
   return {
     name: 'reference',
     precision,
@@ -75,13 +79,13 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
       packBf16(dlogits, bits);
     },
     attentionForward, attentionBackward,
-    swigluForward: (h, a, R, F, round) => { swigluForward(values(h), a, R, F); r(round, a); },
+    swigluForward: (h, a, R, F, round, hBits) => { keep(h, hBits); swigluForward(values(h), a, R, F); r(round, a); },
     swigluBackward: (h, da, dh, R, F, round) => { swigluBackward(values(h), da, dh, R, F); r(round, dh); },
-    smoothSwigluForward: (h, a, s, R, F, round) => { smoothSwigluForward(values(h), a, s, R, F); r(round, a); },
+    smoothSwigluForward: (h, a, s, R, F, round, hBits) => { keep(h, hBits); smoothSwigluForward(values(h), a, s, R, F); r(round, a); },
     smoothSwigluBackward: (h, s, da, dh, R, F, round) => { smoothSwigluBackward(values(h), s, da, dh, R, F); r(round, dh); },
-    geluForward: (x, y, round) => { geluForward(values(x), y); r(round, y); },
+    geluForward: (x, y, round, xBits) => { keep(x, xBits); geluForward(values(x), y); r(round, y); },
     geluBackward: (x, dy, dx, round) => { geluBackward(values(x), dy, dx); r(round, dx); },
-    xieluForward: (x, y, p, round) => { xieluForward(values(x), y, p); r(round, y); },
+    xieluForward: (x, y, p, round, xBits) => { keep(x, xBits); xieluForward(values(x), y, p); r(round, y); },
     xieluBackward: (x, dy, dx, p, round) => {
       const g = xieluBackward(values(x), dy, dx, p);
       r(round, dx);
