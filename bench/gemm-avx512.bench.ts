@@ -16,19 +16,13 @@ import { createRequire } from 'node:module';
 import { loadNativeAddon, type NativeCoreAddon } from '../src/kernels/native.js';
 import type { GemmOperand, OperandDtype } from '../src/kernels/types.js';
 import { refuseEmulatedAddon } from './emulation-guard.js';
+import { syntheticOperand } from './gemm-operands.js';
 
 refuseEmulatedAddon('gemm-avx512');
 const addon = loadNativeAddon();
 const rounds = Number(process.argv[2] ?? 3);
 const threads = addon.threads();
-function operand(dtype: OperandDtype, n: number, trans: boolean): GemmOperand {
-  const v = new Float32Array(n);
-  let s = 7;
-  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; v[i] = (s / 2 ** 32 - 0.5) * 4; }
-  if (dtype === 'f32') return { dtype, data: v, trans };
-  if (dtype === 'bf16') { const b = new Uint16Array(n); addon.packBf16(v, b); return { dtype, data: b, trans }; }
-  const c = new Uint8Array(n); addon.quantize(v, dtype, 1, c); return { dtype, data: c, trans, invScale: 0.5 };
-}
+const operand = (dtype: OperandDtype, n: number, trans: boolean): GemmOperand => syntheticOperand(addon, dtype, n, trans);
 type Case = [string, number, number, number, OperandDtype, OperandDtype, boolean, boolean];
 const cases: Case[] = [
   ['1024³ bf16', 1024, 1024, 1024, 'bf16', 'bf16', false, false],

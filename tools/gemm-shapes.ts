@@ -11,17 +11,11 @@
 import { createRequire } from 'node:module';
 import { loadNativeAddon, type NativeCoreAddon } from '../src/kernels/native.js';
 import type { GemmOperand, OperandDtype } from '../src/kernels/types.js';
+import { syntheticOperand } from '../bench/gemm-operands.js';
 
 const addon = loadNativeAddon();
 const rounds = Number(process.argv[2] ?? 5);
-function operand(dtype: OperandDtype, n: number, trans: boolean): GemmOperand {
-  const v = new Float32Array(n);
-  let s = 7;
-  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; v[i] = (s / 2 ** 32 - 0.5) * 4; }
-  if (dtype === 'f32') return { dtype, data: v, trans };
-  if (dtype === 'bf16') { const b = new Uint16Array(n); addon.packBf16(v, b); return { dtype, data: b, trans }; }
-  const c = new Uint8Array(n); addon.quantize(v, dtype, 1, c); return { dtype, data: c, trans, invScale: 0.5 };
-}
+const operand = (dtype: OperandDtype, n: number, trans: boolean): GemmOperand => syntheticOperand(addon, dtype, n, trans);
 // M, N, K, A dtype, A transposed, B dtype, B transposed, beta, round C to BF16: as the step calls
 // them (fprop and dgrad round their output to BF16, wgrads accumulate into dW).
 type Case = [number, number, number, OperandDtype, boolean, OperandDtype, boolean, number, boolean];

@@ -4,6 +4,7 @@
 // sums use the same float32-per-512-element-sub-block scheme as the AVX2 loop (float64 for a
 // sub-block holding a huge, infinite or NaN input), so they agree with the reference to ~1e-7.
 #include "../common/isa_avx512_intrinsics.h"
+#include "../common/bf16_avx512.h"
 
 #include "../common/fp8.h"
 #include "cast_kernels.h"
@@ -187,16 +188,6 @@ void mergeError(const Err64& e, fog8::ChunkStats& st) {
   st.errSq += sumLanes(e.errSq);
   st.absSum += sumLanes(e.absSum);
   st.lostAbs += sumLanes(e.lostAbs);
-}
-
-/** The round-to-BF16 of 16 float32 values (RNE, NaN made quiet), as bf16ChunkAvx2 does. */
-inline __m512 roundBf16x16(__m512 v) {
-  const __m512i u = _mm512_castps_si512(v);
-  const __mmask16 isNan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)), _mm512_set1_epi32(0x7F800000));
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  const __m512i rnd = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), lsb));
-  const __m512i quiet = _mm512_or_si512(u, _mm512_set1_epi32(0x00400000));
-  return _mm512_castsi512_ps(_mm512_and_si512(_mm512_mask_blend_epi32(isNan, rnd, quiet), _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
 }
 
 /**

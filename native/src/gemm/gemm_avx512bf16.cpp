@@ -4,6 +4,7 @@
 // gemmPairs): each accumulator lane is one output column, each step consumes two k. With
 // FOG8_AVX512_EMULATED the same code runs on SIMDe (see common/isa_avx512_intrinsics.h).
 #include "../common/isa_avx512_intrinsics.h"
+#include "../common/bf16_avx512.h"
 #include "gemm_kernels.h"
 #include "pack_impl.h"
 
@@ -367,17 +368,6 @@ void packPairB(const fog8::PackSource& s, size_t j0, size_t cols, size_t NR, siz
   } else {
     interleavePairBlock(s, k0, kc, j0, cols, NR, dst);
   }
-}
-
-/** x rounded to BF16 (ties to even; a NaN stays a quiet NaN with its sign and top payload bits),
- *  as float32: the bits of fog8::roundBf16 (common/fp8.h), 16 lanes at a time. */
-inline __m512 roundBf16x16(__m512 x) {
-  const __m512i u = _mm512_castps_si512(x);
-  const __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)), _mm512_set1_epi32(0x7F800000));
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  const __m512i rnd = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), lsb));
-  const __m512i quiet = _mm512_or_si512(u, _mm512_set1_epi32(0x00400000));
-  return _mm512_castsi512_ps(_mm512_and_si512(_mm512_mask_blend_epi32(nan, rnd, quiet), _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
 }
 
 /** x, opaque to the optimizer: a product passed through it cannot be fused with the add that
