@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../../bench/microbench/peak.h"
@@ -65,31 +66,32 @@ Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value RoundBf16(const Napi::CallbackInfo& info) {
+/** The (input, output of the input's length) pair of the BF16 array conversions. */
+template <typename In, typename Out>
+std::pair<ArrayArg<In>, ArrayArg<Out>> conversionArgs(const Napi::CallbackInfo& info, const std::string& fn,
+                                                      const std::string& inName, const std::string& outName) {
   Napi::Env env = info.Env();
-  requireArgs(info, 2, "roundBf16");
-  auto x = typedArrayArg<float>(env, info[0], "roundBf16: x");
-  auto out = sizedArray<float>(env, info[1], "roundBf16: out", x.length, "x.length");
+  requireArgs(info, 2, fn.c_str());
+  auto in = typedArrayArg<In>(env, info[0], fn + ": " + inName);
+  return {in, sizedArray<Out>(env, info[1], fn + ": " + outName, in.length, inName + ".length")};
+}
+
+Napi::Value RoundBf16(const Napi::CallbackInfo& info) {
+  const auto [x, out] = conversionArgs<float, float>(info, "roundBf16", "x", "out");
   roundBf16Array(x.data, x.length, out.data);
-  return env.Undefined();
+  return info.Env().Undefined();
 }
 
 Napi::Value PackBf16(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  requireArgs(info, 2, "packBf16");
-  auto x = typedArrayArg<float>(env, info[0], "packBf16: x");
-  auto bits = sizedArray<uint16_t>(env, info[1], "packBf16: bits", x.length, "x.length");
+  const auto [x, bits] = conversionArgs<float, uint16_t>(info, "packBf16", "x", "bits");
   packBf16Array(x.data, x.length, bits.data);
-  return env.Undefined();
+  return info.Env().Undefined();
 }
 
 Napi::Value UnpackBf16(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  requireArgs(info, 2, "unpackBf16");
-  auto bits = typedArrayArg<uint16_t>(env, info[0], "unpackBf16: bits");
-  auto out = sizedArray<float>(env, info[1], "unpackBf16: out", bits.length, "bits.length");
+  const auto [bits, out] = conversionArgs<uint16_t, float>(info, "unpackBf16", "bits", "out");
   unpackBf16Array(bits.data, bits.length, out.data);
-  return env.Undefined();
+  return info.Env().Undefined();
 }
 
 /** Unpacks {dtype, data, trans, invScale?} and checks data holds rows·cols elements. */

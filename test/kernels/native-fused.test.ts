@@ -31,6 +31,11 @@ const native = await loadNative();
 const skip = typeof native === 'string' ? `native addon unavailable: ${native}` : false;
 const ISAS = ['scalar', 'avx2', 'avx512bf16'];
 
+/** The ISA paths this CPU can run, lowest first. */
+function runnableIsas(control: NativeControl): string[] {
+  return ISAS.slice(0, ISAS.indexOf(control.bestIsa()) + 1);
+}
+
 /** Runs fn with the pool at `threads` threads and the given ISA, restoring both afterwards. */
 function withSettings<T>(control: NativeControl, threads: number, isa: string, fn: () => T): T {
   const savedThreads = control.threads();
@@ -98,8 +103,7 @@ function attentionModes(seed: number) {
 test('native attention: 1 and 2 threads give bit-identical outputs and stats (fp32, FP8DPA, BF16; every ISA)', { skip }, () => {
   if (typeof native === 'string') return;
   const { kernels, control } = native;
-  const best = ISAS.indexOf(control.bestIsa());
-  for (const isa of ISAS.slice(0, best + 1)) {
+  for (const isa of runnableIsas(control)) {
     for (const { mode, s, x, fp8 } of attentionModes(71)) {
       const one = withSettings(control, 1, isa, () => runAttention(kernels, s, x, fp8));
       const two = withSettings(control, 2, isa, () => runAttention(kernels, s, x, fp8));
@@ -116,8 +120,7 @@ test('native attention: every ISA path matches the reference (fp32 closely, FP8D
   const expected = runAttention(createReferenceKernels(), SHAPE, x, null);
   const expectedFp8 = runAttention(createReferenceKernels(), fp8Mode.s, fp8Mode.x, fp8Mode.fp8);
   const expectedBf16 = runAttention(createReferenceKernels(), bf16Mode.s, bf16Mode.x, bf16Mode.fp8);
-  const best = ISAS.indexOf(native.control.bestIsa());
-  for (const isa of ISAS.slice(0, best + 1)) {
+  for (const isa of runnableIsas(native.control)) {
     const r = withSettings(native.control, 2, isa, () => runAttention(native.kernels, SHAPE, x, null));
     assertClose(r.o, expected.o, 1e-6, 1e-5, `${isa} o`);
     assertClose(r.lse, expected.lse, 1e-6, 1e-6, `${isa} lse`);
@@ -161,7 +164,6 @@ function codesOf(k: Kernels, n: number, format: 'e4m3' | 'e5m2', scale: number, 
 test('native attention: FP8-code inputs give the bytes of the float call on their dequantized values (every ISA, mode, odd D)', { skip }, () => {
   if (typeof native === 'string') return;
   const { kernels, control } = native;
-  const best = ISAS.indexOf(control.bestIsa());
   // SHAPE (partial tiles, GQA) and an odd D whose rows end in a partial 32-code step and a half pair.
   for (const shape of [SHAPE, { B: 1, T: 70, Hq: 2, Hkv: 1, D: 33, softmaxScale: 0.2 }]) {
     const rng = new Rng(74);
@@ -186,7 +188,7 @@ test('native attention: FP8-code inputs give the bytes of the float call on thei
       { mode: 'fp32', s: shape, fp8: null, x: [wq, wk, wv, wo, wdo] },
       { mode: 'BF16', s: { ...shape, bf16Operands: true }, fp8: null, x: [wq, wk, wv, wo, wdo] },
     ];
-    for (const isa of ISAS.slice(0, best + 1)) {
+    for (const isa of runnableIsas(control)) {
       for (const { mode, s, fp8, x } of cases) {
         const run = (codes: boolean) => withSettings(control, 2, isa, () => {
           const [q, k, v, oIn, dO] = x.map((c) => (codes ? c.codes : c.values));
@@ -332,8 +334,7 @@ test('native cross-entropy, activations, RMSNorm: every ISA within 1e-6 relative
   };
   const want = runAll(reference);
   const { kernels, control } = native;
-  const best = ISAS.indexOf(control.bestIsa());
-  for (const isa of ISAS.slice(0, best + 1)) {
+  for (const isa of runnableIsas(control)) {
     const got: typeof want = withSettings(control, 2, isa, () => runAll(kernels));
     assertClose(got.losses, want.losses, 1e-6, 1e-6, `${isa} losses`);
     assertClose(got.lse, want.lse, 1e-6, 1e-6, `${isa} lse`);
@@ -391,8 +392,7 @@ test('activations on BF16 bits (a Uint16Array input): every ISA and the referenc
   };
   same(runAll(reference, hBits, xBits), runAll(reference, h, x), 'reference');
   const { kernels, control } = native;
-  const best = ISAS.indexOf(control.bestIsa());
-  for (const isa of ISAS.slice(0, best + 1)) {
+  for (const isa of runnableIsas(control)) {
     for (const threads of [1, 2]) {
       withSettings(control, threads, isa, () => same(runAll(kernels, hBits, xBits), runAll(kernels, h, x), `${isa}, ${threads} threads`));
     }
@@ -440,8 +440,7 @@ test('activation forwards hBits / xBits: packBf16 of the input (float or bits) a
   };
   check(reference, 'reference');
   const { kernels, control } = native;
-  const best = ISAS.indexOf(control.bestIsa());
-  for (const isa of ISAS.slice(0, best + 1)) withSettings(control, 2, isa, () => check(kernels, isa));
+  for (const isa of runnableIsas(control)) withSettings(control, 2, isa, () => check(kernels, isa));
 });
 
 test('rmsnormForward xSaved: a copy of x bit for bit, the same y and rstd as without it (every ISA, ragged rows, the reference)', { skip }, () => {
@@ -467,8 +466,7 @@ test('rmsnormForward xSaved: a copy of x bit for bit, the same y and rstd as wit
     };
     check(reference, 'reference');
     const { kernels, control } = native;
-    const best = ISAS.indexOf(control.bestIsa());
-    for (const isa of ISAS.slice(0, best + 1)) withSettings(control, 2, isa, () => check(kernels, isa));
+    for (const isa of runnableIsas(control)) withSettings(control, 2, isa, () => check(kernels, isa));
   }
 });
 
@@ -487,8 +485,7 @@ test('native adamw: every ISA matches the reference (m, v bit-identical; w withi
   };
   const want = run(reference);
   const { kernels, control } = native;
-  const best = ISAS.indexOf(control.bestIsa());
-  for (const isa of ISAS.slice(0, best + 1)) {
+  for (const isa of runnableIsas(control)) {
     const got: typeof want = withSettings(control, 2, isa, () => run(kernels));
     assert.deepEqual(got.m, want.m, `${isa} m`);
     assert.deepEqual(got.v, want.v, `${isa} v`);

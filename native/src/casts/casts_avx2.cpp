@@ -271,10 +271,8 @@ void quantizeCodes(const float* x, size_t n, const fog8::EncodeParams& p, float 
   flushError(err32, err);
   mergeStats(amaxBits, zeroCodes - zeroInputs, overflow, i, zeroInputs, st);
   mergeError(err, st);
-  for (; i < n; i++) {
-    codes[i] = encodeWithStats(p, x[i], scale, st);
-    addError(st, x[i], table[codes[i]] * invScale, codes[i]);
-  }
+  // the tail (fewer than a vector) element by element
+  fog8::quantizeChunkScalar(x + i, n - i, p, scale, codes + i, nullptr, table, invScale, st, false);
 }
 
 /** The float32 bits of 8 values rounded to BF16 (RNE, NaN kept quiet), as bf16ChunkAvx2. */
@@ -329,13 +327,7 @@ void quantizeValues(const float* x, size_t n, const fog8::EncodeParams& p, float
   }
   mergeStats(amaxBits, zeroValues - zeroInputs, overflow, i, zeroInputs, st);
   mergeError(err, st);
-  for (; i < n; i++) {
-    const float xi = x[i];
-    const uint8_t code = encodeWithStats(p, xi, scale, st);
-    const float xhat = table[code] * invScale;
-    addError(st, xi, xhat, code);
-    out[i] = roundOut ? fog8::roundBf16(xhat) : xhat;
-  }
+  fog8::quantizeChunkScalar(x + i, n - i, p, scale, nullptr, out + i, table, invScale, st, roundOut);  // the tail
 }
 
 /**

@@ -236,10 +236,8 @@ void quantizeCodes(const float* x, size_t n, const fog8::EncodeParams& p, float 
     _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + at), _mm512_cvtsepi32_epi8(code16<Shift>(k, r)));
     return value16(k, r);
   });
-  for (; i < n; i++) {
-    codes[i] = encodeWithStats(p, x[i], scale, st);
-    addError(st, x[i], table[codes[i]] * invScale, codes[i]);
-  }
+  // the tail (fewer than a vector) element by element
+  fog8::quantizeChunkScalar(x + i, n - i, p, scale, codes + i, nullptr, table, invScale, st, false);
 }
 
 void quantizeValues(const float* x, size_t n, const fog8::EncodeParams& p, float scale, float* out,
@@ -253,13 +251,7 @@ void quantizeValues(const float* x, size_t n, const fog8::EncodeParams& p, float
     _mm512_storeu_ps(out + at, roundOut ? roundBf16x16(o) : o);
     return q;
   });
-  for (; i < n; i++) {
-    const float xi = x[i];
-    const uint8_t code = encodeWithStats(p, xi, scale, st);
-    const float xhat = table[code] * invScale;
-    addError(st, xi, xhat, code);
-    out[i] = roundOut ? fog8::roundBf16(xhat) : xhat;
-  }
+  fog8::quantizeChunkScalar(x + i, n - i, p, scale, nullptr, out + i, table, invScale, st, roundOut);  // the tail
 }
 
 }  // namespace
