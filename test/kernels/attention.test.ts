@@ -442,6 +442,40 @@ test('attention FP8DPA: the P cast\'s error sums equal an independent recomputat
   }
 });
 
+// The AVX-512 FP8DPA kernels take interior tiles (every pair formed) on a shorter path when all of
+// their P and dS are finite and no dS cast overflows, and hand any other tile to the full path;
+// FOG8_ATTENTION_FULL_PATH=1 turns the shorter path off. Both must give the same bits: for plain
+// inputs, for scales that make P and dS casts overflow, and with an inf and a NaN in interior tiles.
+test('attention FP8DPA: the interior-tile fast paths give the full path\'s bits (overflow, inf, NaN too)', async (t) => {
+  const s: AttentionShape = { B: 1, T: 200, Hq: 4, Hkv: 2, D: 16, softmaxScale: 0.25 };
+  const inp = fp8AttentionInputs(s, 91, 2);
+  const plain: AttentionFp8Scales = { p: 448, ds: 2 ** 16, qkvInv: inp.qkvInv, doInv: inp.doInv };
+  const overflowing: AttentionFp8Scales = { ...plain, p: 4096, ds: 2 ** 26 };
+  const poisoned = { ...inp.values, q: inp.values.q.slice(), k: inp.values.k.slice() };
+  poisoned.q[(150 * s.Hq + 1) * s.D + 3] = NaN; // query 150 (tile 2) against key tiles 0 and 1
+  poisoned.k[(20 * s.Hkv + 0) * s.D + 5] = Infinity; // key 20 (tile 0) for queries 64…
+  const cases = [['plain', inp.values, plain], ['overflowing', inp.values, overflowing], ['inf and NaN', poisoned, plain]] as const;
+  const flat = (r: ReturnType<typeof run>) => [r.o, r.lse, r.dq, r.dk, r.dv].flatMap((x) => Array.from(x));
+  const skip = await onEveryNativePath((native, label) => {
+    for (const [name, x, scales] of cases) {
+      const fast = run(native, s, x, scales);
+      process.env.FOG8_ATTENTION_FULL_PATH = '1';
+      let full: ReturnType<typeof run>;
+      try {
+        full = run(native, s, x, scales);
+      } finally {
+        delete process.env.FOG8_ATTENTION_FULL_PATH;
+      }
+      const a = flat(fast), b = flat(full);
+      for (let i = 0; i < b.length; i++) assert.ok(Object.is(a[i], b[i]), `${label} ${name}: element ${i} ${a[i]} vs ${b[i]}`);
+      assert.deepEqual(fast.forward, full.forward, `${label} ${name}: P stats`);
+      assert.deepEqual(fast.backward, full.backward, `${label} ${name}: dS stats`);
+      if (name === 'overflowing') assert.ok(fast.forward.p!.overflow > 0 && fast.backward.ds!.overflow > 0, `${label}: the scales overflow`);
+    }
+  });
+  if (skip) t.skip(skip);
+});
+
 // Causality holds for non-finite values too: masked pairs (key after query) are never formed, so an
 // inf or NaN at position t cannot reach what position t does not feed — O, lse and dQ of the rows
 // i < t (K, V poisoned) or i ≠ t (Q, dO poisoned), and dK, dV of the keys j > t (Q, dO poisoned:

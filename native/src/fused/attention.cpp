@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -19,6 +20,13 @@
 #endif
 
 namespace fog8::fused {
+
+/** Whether FOG8_ATTENTION_FULL_PATH=1 turns the interior-tile fast paths off (read per call: the
+ *  tests compare both paths bit for bit in one process). */
+static bool attentionFastPaths() {
+  const char* env = std::getenv("FOG8_ATTENTION_FULL_PATH");
+  return env == nullptr || std::strcmp(env, "1") != 0;
+}
 
 #define FOG8_ISA_IMPL "fused/attention_impl.inc"
 #include "fused/per_isa.inc"
