@@ -1,6 +1,13 @@
-// Persistent worker pool: the calling thread runs slot 0, workers 1..n-1 wait on a condition
-// variable for the next region. One region runs at a time (regionMutex), so JS worker threads
-// that call the addon concurrently are serialised rather than corrupting the pool.
+// Persistent worker pool: the calling thread runs slot 0, workers 1..n-1 wait for the next region.
+// One region runs at a time (regionMutex), so JS worker threads that call the addon concurrently
+// are serialised rather than corrupting the pool.
+//
+// Waiting spins before it blocks: a worker polls for the next region, and the caller for the
+// workers' end, for up to kSpinMicros before sleeping on the condition variable. A training step
+// calls hundreds of kernels back to back with a few microseconds of JavaScript between them, and
+// a futex wake-up costs tens of microseconds on a VM, per region and per side (OpenMP runtimes
+// spin the same way, for far longer by default). Past the spin the pool sleeps as before, so an
+// idle process burns at most kSpinMicros per worker after its last kernel.
 #include "threads.h"
 
 #include <algorithm>
@@ -8,15 +15,42 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
+#include <chrono>
 #include <mutex>
 #include <thread>
 #include <vector>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace fog8 {
 namespace {
 
 thread_local size_t tlsThreadIndex = 0;
 thread_local bool tlsInsideRegion = false;
+
+constexpr int64_t kSpinMicros = 200;
+
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+/** Polls done() for up to kSpinMicros; whether it became true. */
+template <typename Done>
+bool spinUntil(Done done) {
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+  for (;;) {
+    for (int i = 0; i < 64; i++) {
+      if (done()) return true;
+      cpuRelax();
+    }
+    if (std::chrono::steady_clock::now() >= limit) return done();
+  }
+}
 
 size_t threadsFromEnvironment() {
   const char* env = std::getenv("FOG8_THREADS");
@@ -64,9 +98,9 @@ class Pool {
       std::lock_guard<std::mutex> lock(mutex_);
       job_ = &fn;
       jobSlots_ = slots;
-      pending_ = slots - 1;
+      pending_.store(slots - 1, std::memory_order_relaxed);
       firstError_ = nullptr;
-      generation_++;
+      generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     }
     wake_.notify_all();
     tlsInsideRegion = true;
@@ -78,8 +112,9 @@ class Pool {
       mine = std::current_exception();
     }
     tlsInsideRegion = false;
+    spinUntil([&] { return pending_.load(std::memory_order_acquire) == 0; });
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return pending_ == 0; });
+    done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
     job_ = nullptr;
     if (mine) std::rethrow_exception(mine);
     if (firstError_) std::rethrow_exception(firstError_);
@@ -92,7 +127,7 @@ class Pool {
     uint64_t current;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      current = generation_;
+      current = generation_.load(std::memory_order_relaxed);
     }
     // Workers start from the generation before the region about to be posted, never after it.
     for (size_t i = 1; i < threadCount_; i++) workers_.emplace_back([this, i, current] { workerLoop(i, current); });
@@ -101,7 +136,7 @@ class Pool {
   void stopWorkers() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
+      stop_.store(true, std::memory_order_release);
     }
     wake_.notify_all();
     for (auto& w : workers_) w.join();
@@ -114,10 +149,12 @@ class Pool {
       const std::function<void(size_t, size_t)>* job = nullptr;
       size_t slots = 0;
       {
+        const auto posted = [&] { return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; };
+        spinUntil(posted);
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
-        seen = generation_;
+        wake_.wait(lock, posted);
+        if (stop_.load(std::memory_order_relaxed)) return;
+        seen = generation_.load(std::memory_order_relaxed);
         job = job_;
         slots = jobSlots_;
       }
@@ -132,7 +169,7 @@ class Pool {
         tlsInsideRegion = false;
         std::lock_guard<std::mutex> lock(mutex_);
         if (err && !firstError_) firstError_ = err;
-        if (--pending_ == 0) done_.notify_one();
+        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) done_.notify_one();
       }
     }
   }
@@ -145,9 +182,10 @@ class Pool {
   std::vector<std::thread> workers_;
   const std::function<void(size_t, size_t)>* job_ = nullptr;
   size_t jobSlots_ = 0;
-  size_t pending_ = 0;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
+  // Written under mutex_; atomic so that the spinning side may poll them without it.
+  std::atomic<size_t> pending_{0};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
   std::exception_ptr firstError_ = nullptr;
 };
 
