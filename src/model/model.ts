@@ -67,6 +67,14 @@ export interface ModelOptions {
 }
 
 /**
+ * Last weight-cast id handed to a KV cache (−2, −3, …), over every model of the process: the
+ * native GEMM keeps its packed copy of frozen weights under this id and the weights' address, and
+ * a later model's weights can be allocated where a collected model's were — a per-model counter
+ * gave both the same id (−2), and decoding then multiplied by the stale packed weights.
+ */
+let lastFrozenEpoch = -1;
+
+/**
  * Buf is the kernels' float buffer type: Float32Array normally; Float64Array when the model runs on
  * `createReferenceKernels('float64')` (fp32 recipe only), the mode gradient checks use.
  */
@@ -82,8 +90,6 @@ export class Model<Buf extends FloatArray = Float32Array> {
   private readonly recomputeMlp: boolean;
   private readonly graphs = new Map<string, ModelGraph>();
   private readonly weightCaches = new Map<string, WeightCastCache>();
-  /** Last weight-cast id handed to a KV cache (−2, −3, …). */
-  private lastFrozenEpoch = -1;
 
   /** Allocates the parameter and gradient arenas and initialises parameters from `seed` (DESIGN §4). */
   constructor(config: ModelConfig, kernels: Kernels<Buf>, recipe: PrecisionRecipe, seed: number, options: ModelOptions = {}) {
@@ -224,7 +230,7 @@ export class Model<Buf extends FloatArray = Float32Array> {
   newKvCache(): KvCache {
     const c = this.config;
     const g = this.graph(1, 1);
-    return new KvCache(Array.from({ length: c.nLayers }, (_, i) => g.kvStorage(i)), c.nLayers, c.seqLen, c.nKvHeads * c.headDim, --this.lastFrozenEpoch);
+    return new KvCache(Array.from({ length: c.nLayers }, (_, i) => g.kvStorage(i)), c.nLayers, c.seqLen, c.nKvHeads * c.headDim, --lastFrozenEpoch);
   }
 
   /**

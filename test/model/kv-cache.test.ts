@@ -108,3 +108,14 @@ test('top-p: a tiny nucleus is greedy; top-p outside (0, 1] is refused', async (
   assert.throws(() => sample(m, [4], { temperature: 1, topK: 0, topP: 0, maxTokens: 1, seed: 0 }), /top-p must be in \(0, 1\], got 0/);
   assert.throws(() => sample(m, [4], { temperature: 1, topK: 0, topP: 1.5, maxTokens: 1, seed: 0 }), /top-p must be in \(0, 1\]/);
 });
+
+// The native GEMM keeps the packed weights of a cache under (its id, the weights' address); a later
+// model's weights may be allocated where a collected model's were, so no two caches of the process
+// may share an id, whichever model made them (a per-model counter gave every model's first cache −2).
+test('KV cache ids are unique across models', async () => {
+  const reference = (await backends()).find((k) => k.name === 'reference');
+  assert.ok(reference);
+  const a = model(reference, 'fp32'), b = model(reference, 'fp32', llama);
+  const ids = [a.newKvCache(), b.newKvCache(), a.newKvCache(), b.newKvCache()].map((c) => c.frozenWeightsEpoch);
+  assert.equal(new Set(ids).size, ids.length, `ids ${ids.join(', ')}`);
+});
