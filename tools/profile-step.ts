@@ -39,7 +39,7 @@ const timed = new Proxy(kernels, {
       if (!timing) return (v as (...a: unknown[]) => unknown).apply(target, args);
       const t0 = now();
       const r = (v as (...a: unknown[]) => unknown).apply(target, args);
-      const key = prop === 'gemm' ? gemmKey(args) : prop;
+      const key = prop === 'gemm' ? gemmKey(args) : (process.env.BYSIZE && (args[0] as {length?: number})?.length) ? `${prop} ${(args[0] as {length: number}).length}` : prop;
       const e = totals.get(key) ?? { ms: 0, calls: 0, flops: 0 };
       if (prop === 'gemm') e.flops += 2 * (args[0] as number) * (args[1] as number) * (args[2] as number);
       e.ms += now() - t0;

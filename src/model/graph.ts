@@ -228,7 +228,10 @@ export class ModelGraph {
     const headPrecision: GemmPrecision = ctx.recipe.gemm === 'fp8' && !ctx.recipe.fp8LmHead ? 'bf16' : ctx.recipe.gemm;
     // The fused head never holds (R, V) logits: the linear has no y/dy buffers, only chunks.
     this.lmHead = new LinearOp(
-      ctx, { layer: -1, key: 'lm_head', gemm: 'lm_head', M: R, N: V, K: d, precision: ctx.precisionOf('lm_head', headPrecision), transientInput: true },
+      ctx, {
+        layer: -1, key: 'lm_head', gemm: 'lm_head', M: R, N: V, K: d, precision: ctx.precisionOf('lm_head', headPrecision),
+        transientInput: true, sharedGrad: lmHeadParamName(c) === EMBED_NAME,
+      },
       // Tied: the head's wgrad accumulates into the embedding's gradient, like the embedding's scatter-add.
       P(lmHeadParamName(c)), G(lmHeadParamName(c)), weightCache('lm_head'), this.xf, null, null, dxf,
     );

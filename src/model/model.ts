@@ -129,8 +129,37 @@ export class Model<Buf extends FloatArray = Float32Array> {
     this.ctx.probe = probe;
   }
 
+  /**
+   * Zeroes the gradients for the next step's first micro-batch. A linear weight whose wgrad alone
+   * writes its gradient (WeightCastCache.grad) is not filled but marked pending: its first wgrad
+   * overwrites it, and forwardBackward zeroes any that stayed unwritten.
+   */
   zeroGrads(): void {
-    this.grads.data.fill(0);
+    const data = this.grads.data;
+    const skipped: [number, number][] = [];
+    for (const c of this.weightCaches.values()) {
+      if (!c.grad) continue;
+      c.gradPending = true;
+      const start = (c.grad.byteOffset - data.byteOffset) / data.BYTES_PER_ELEMENT;
+      skipped.push([start, start + c.grad.length]);
+    }
+    skipped.sort((a, b) => a[0] - b[0]);
+    let at = 0;
+    for (const [start, end] of skipped) {
+      if (start > at) data.fill(0, at, start);
+      at = Math.max(at, end);
+    }
+    data.fill(0, at);
+  }
+
+  /** Zeroes the gradients zeroGrads left to a wgrad that did not run (so forwardBackward always leaves them summed). */
+  private settlePendingGrads(): void {
+    for (const c of this.weightCaches.values()) {
+      if (c.grad && c.gradPending) {
+        c.grad.fill(0);
+        c.gradPending = false;
+      }
+    }
   }
 
   /** Invalidates the per-step weight casts: the next pass casts each weight once, then reuses it. */
@@ -184,6 +213,7 @@ export class Model<Buf extends FloatArray = Float32Array> {
       g.backward();
       return loss;
     } finally {
+      this.settlePendingGrads();
       ctx.tape.recording = false;
       ctx.tape.clear();
       ctx.monitor = null;

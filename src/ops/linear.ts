@@ -27,6 +27,21 @@ export class WeightCastCache {
   bits: Uint16Array | null = null; // (N, K) bf16
   fakeQuant: FloatArray | null = null; // (N, K) block-scaled
   invScale = 1;
+  /**
+   * The weight's gradient when only its wgrad writes it (not a tied LM head, whose gradient the
+   * embedding adds to as well): Model.zeroGrads leaves it unfilled and sets gradPending, and the
+   * step's first wgrad writes dW (GEMM β = 0) instead of adding to zeros — PyTorch's
+   * zero_grad(set_to_none) without the None. Same values; one pass over the weights' gradients less.
+   */
+  grad: FloatArray | null = null;
+  gradPending = false;
+
+  /** The wgrad's β: 0 for the first write after Model.zeroGrads (which it consumes), else 1. */
+  takeGradBeta(): number {
+    if (!this.gradPending) return 1;
+    this.gradPending = false;
+    return 0;
+  }
 }
 
 export interface LinearSpec {
@@ -41,6 +56,8 @@ export interface LinearSpec {
   precision: GemmPrecision;
   /** Q(x) is consumed within one forward (fused LM head): kept in scratch, not saved. */
   transientInput?: boolean;
+  /** Another op adds into this weight's gradient too (tied embeddings): it is zeroed, not overwritten. */
+  sharedGrad?: boolean;
 }
 
 /** Scratch slot of a transient Q(x); other ops use slots 0–7. */
@@ -105,6 +122,7 @@ export class LinearOp implements TapeNode {
     this.savedCodes = own && fp8 && !tiledInput ? ctx.u8(M * K) : null;
     this.savedBits = own && spec.precision === 'bf16' ? ctx.u16(M * K) : null;
     this.savedF32 = own && (spec.precision === 'fp32' || tiledInput) ? ctx.alloc(M * K) : null;
+    if (!spec.sharedGrad) cache.grad = dweight;
   }
 
   /** Takes the BF16 rounding of y and dx from their boundary: the GEMM rounds as it writes them. */
@@ -295,7 +313,7 @@ export class LinearOp implements TapeNode {
     }
     const gT: GemmOperand<FloatArray> = { ...g, trans: true }; // logical (N, n): the same storage, transposed
     k.gemm(n, K, N, g, this.weightOperand(false), dx, 1, 0, this.roundDx && dx === this.dx); // dgrad; W logical (N, K)
-    k.gemm(N, K, n, gT, this.savedInput(r0, n), this.dweight, 1, 1); // wgrad, accumulated
+    k.gemm(N, K, n, gT, this.savedInput(r0, n), this.dweight, 1, this.cache.takeGradBeta()); // wgrad, accumulated
     return scale;
   }
 

@@ -439,6 +439,32 @@ test('tied embeddings: loss and the one embedding gradient equal an untied copy\
   }
 });
 
+test('zeroGrads: a linear weight\'s first wgrad overwrites stale gradients (tied and untied heads); a second pass adds to them', () => {
+  for (const tieEmbeddings of [false, true]) {
+    const c = resolveModelConfig({ preset: 'fog-xielu', size: 'tiny', tieEmbeddings });
+    const batch = makeBatch(c, 2, 6, 5);
+    const fresh = new Model(c, kernels, resolvePrecision('fp8-delayed'), 6);
+    const reused = new Model(c, kernels, resolvePrecision('fp8-delayed'), 6);
+    // reused has built its graph (so zeroGrads knows its linears) and holds a stale gradient everywhere
+    reused.zeroGrads();
+    reused.forwardBackward(batch, 1);
+    reused.grads.data.fill(Number.NaN);
+    fresh.grads.data.fill(0);
+    reused.zeroGrads();
+    assert.equal(reused.forwardBackward(batch, 1), fresh.forwardBackward(batch, 1));
+    for (const s of fresh.params.specs) assert.deepEqual(reused.grads.get(s.name), fresh.grads.get(s.name), `tied ${tieEmbeddings}: ${s.name}`);
+    // Without zeroGrads in between, the next pass adds to them: 2× the gradient (up to the order of the sums).
+    reused.forwardBackward(batch, 1);
+    for (const s of fresh.params.specs) {
+      const once = fresh.grads.get(s.name);
+      const twice = reused.grads.get(s.name);
+      for (let i = 0; i < once.length; i++) {
+        assert.ok(Math.abs(twice[i] - 2 * once[i]) <= 1e-6 * Math.abs(2 * once[i]) + 1e-12, `tied ${tieEmbeddings}: ${s.name}[${i}] ${twice[i]} vs 2 × ${once[i]}`);
+      }
+    }
+  }
+});
+
 test('gradient accumulation: N micro-batches of B/N sequences (1/N each) = one batch of B, fp32 up to rounding', () => {
   const c = resolveModelConfig({ preset: 'llama3', size: 'tiny' });
   const B = 4;
