@@ -53,6 +53,20 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
   return castErrorStatsObject(info.Env(), quantizeArray(a.in.data, a.in.length, a.format, a.scale, a.out.data));
 }
 
+/** quantizeColumns(x (R, cols), format, scale, codes (R, codesCols), codesCols, codesCol0, R, cols). */
+Napi::Value QuantizeColumns(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireArgs(info, 8, "quantizeColumns");
+  const Fp8Format& f = formatArg(env, info[1], "quantizeColumns: format");
+  const float scale = static_cast<float>(numberArg(env, info[2], "quantizeColumns: scale"));
+  const size_t codesCols = dimArg(env, info[4], "quantizeColumns: codesCols");
+  const size_t R = dimArg(env, info[6], "quantizeColumns: R"), cols = dimArg(env, info[7], "quantizeColumns: cols");
+  const size_t codesCol0 = columnArg(env, info[5], cols, codesCols, "quantizeColumns: codesCol0");
+  auto x = sizedArray<float>(env, info[0], "quantizeColumns: x", product(env, {R, cols}, "quantizeColumns: R·cols"), "R·cols");
+  auto codes = sizedArray<uint8_t>(env, info[3], "quantizeColumns: codes", product(env, {R, codesCols}, "quantizeColumns: R·codesCols"), "R·codesCols");
+  return castErrorStatsObject(env, quantizeColumnsArray(x.data, R, cols, f, scale, codes.data, codesCols, codesCol0));
+}
+
 Napi::Value QuantizeDequantize(const Napi::CallbackInfo& info) {
   const auto a = castArgs<float, float>(info, "quantizeDequantize", "x", "scale", "out");
   const bool round = info.Length() > 4 && !info[4].IsUndefined() && boolArg(info.Env(), info[4], "quantizeDequantize: roundBf16");
@@ -228,6 +242,7 @@ Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
 
 void registerCastsAndGemm(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "quantize", Quantize);
+  exportFunction(env, exports, "quantizeColumns", QuantizeColumns);
   exportFunction(env, exports, "dequantize", Dequantize);
   exportFunction(env, exports, "quantizeDequantize", QuantizeDequantize);
   exportFunction(env, exports, "roundBf16", RoundBf16);

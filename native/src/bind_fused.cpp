@@ -15,20 +15,6 @@
 namespace fog8 {
 namespace {
 
-[[noreturn]] void throwRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
-
-/** Product of dimensions, rejecting anything a typed array could not hold (≥ 2^53). */
-size_t product(Napi::Env env, std::initializer_list<size_t> dims, const std::string& what) {
-  long double p = 1;
-  size_t exact = 1;
-  for (size_t d : dims) {
-    p *= static_cast<long double>(d);
-    if (p >= 9007199254740992.0L) throwType(env, what + " is too large (≥ 2^53 elements)");
-    exact *= d;
-  }
-  return exact;
-}
-
 /** The optional trailing roundBf16 flag of a kernel: argument `index`, false when absent or undefined. */
 bool roundArg(const Napi::CallbackInfo& info, size_t index, const std::string& fn) {
   if (info.Length() <= index || info[index].IsUndefined()) return false;
@@ -524,14 +510,6 @@ Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
   const EmbeddingArgs a = embeddingArgs(info, "embeddingBackward", "dh", "dtable", false);
   fused::embeddingBackward(a.src.data, a.tokens.data, a.dst.data, static_cast<int64_t>(a.R), static_cast<int64_t>(a.C), a.scale);
   return info.Env().Undefined();
-}
-
-/** A column offset: an integer with col0 + cols ≤ width (the copy stays inside every row). */
-size_t columnArg(Napi::Env env, const Napi::Value& v, size_t cols, size_t width, const std::string& what) {
-  const double col0 = numberArg(env, v, what);
-  if (!(col0 >= 0) || col0 != static_cast<double>(static_cast<size_t>(col0)) || col0 + static_cast<double>(cols) > static_cast<double>(width))
-    throwRange(env, what + " must be an integer with 0 ≤ " + what.substr(what.find(' ') + 1) + " and it + cols ≤ " + std::to_string(width));
-  return static_cast<size_t>(col0);
 }
 
 Napi::Value CopyColumns(const Napi::CallbackInfo& info) {

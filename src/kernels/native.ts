@@ -17,7 +17,7 @@ import { ropeFrequencies } from './reference/rope.js';
 import { KERNEL_NAMES, KERNEL_SIGNATURES, type KernelFunctionName, type KernelSignature, type Marshal } from './signatures.js';
 
 /** Casts and GEMM (bind_casts_gemm.cpp), under the Kernels method names. */
-const CORE_METHODS = ['quantize', 'dequantize', 'quantizeDequantize', 'roundBf16', 'packBf16', 'gemm'] as const satisfies readonly (keyof Kernels)[];
+const CORE_METHODS = ['quantize', 'quantizeColumns', 'dequantize', 'quantizeDequantize', 'roundBf16', 'packBf16', 'gemm'] as const satisfies readonly (keyof Kernels)[];
 
 type CoreMethodName = (typeof CORE_METHODS)[number];
 

@@ -230,6 +230,9 @@ const xieluParams = struct('p', 'XieluParams', [num('alphaP', 'finite'), num('al
 /** Every kernel function of `Kernels`, its arguments in call order. */
 export const KERNEL_SIGNATURES = {
   quantize: { args: [floats('x'), format, num('scale', 'scale'), u8('codes', 'x.length')] },
+  quantizeColumns: {
+    args: [floats('x', 'R·cols'), format, num('scale', 'scale'), u8('codes', 'R·codesCols'), int('codesCols'), num('codesCol0', 'index'), int('R'), int('cols')],
+  },
   dequantize: { args: [u8('codes'), format, num('invScale', 'scale'), floats('out', 'codes.length'), roundFlag] },
   quantizeDequantize: { args: [floats('x'), format, num('scale', 'scale'), floats('out', 'x.length'), roundFlag] },
   roundBf16: { args: [floats('x'), floats('out', 'x.length')] },

@@ -202,6 +202,13 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   // ---- casts -------------------------------------------------------------------------------
   /** codes[i] = FP8(x[i]·scale) (product in float32, RNE, saturating, NaN→NaN). x, codes: (n). */
   quantize(x: Buf, format: Fp8FormatName, scale: number, codes: Uint8Array): CastStats;
+  /**
+   * quantize into a column block of a wider code matrix: codes[r·codesCols + codesCol0 + c] =
+   * FP8(x[r·cols + c]·scale) for x (R, cols), codes (R, codesCols) row-major; the other columns are
+   * left alone. Codes and stats are those of quantize(x). Casts a tensor held as column blocks (the
+   * planar QKV gradient) straight into the row layout a GEMM reads.
+   */
+  quantizeColumns(x: Buf, format: Fp8FormatName, scale: number, codes: Uint8Array, codesCols: number, codesCol0: number, R: number, cols: number): CastStats;
   /** out[i] = decode(codes[i]) · invScale (product in float32). */
   dequantize(codes: Uint8Array, format: Fp8FormatName, invScale: number, out: Buf, roundBf16?: boolean): void;
   /** Fake-quantize in one pass: out[i] = decode(FP8(x[i]·scale)) · (1/scale). Stats as quantize. */

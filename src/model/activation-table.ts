@@ -21,7 +21,8 @@ import { blockWidths, type ModelConfig } from './config.js';
  *   (forward entries) or right after the producer's backward (gradient entries);
  * - 'op': the producing op rounds as it writes: attention's O (which the op also saves for its
  *   backward) and the fused LM head's logits and dlogits chunks (which never exist whole);
- * - 'exact': a copy of tensors that are BF16 already (the QKV split), so no work.
+ * - 'exact': views of tensors that are BF16 already (the QKV split: q, k, v are column blocks of the
+ *   projection's planar output, dqkv the blocks their gradients are written into), so no work.
  */
 export type Rounding = 'round' | 'op' | 'exact';
 

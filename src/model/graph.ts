@@ -18,7 +18,7 @@ import { RmsNormOp, TanhOp } from '../ops/norm.js';
 import { RopeOp } from '../ops/rope.js';
 import { AttentionOp } from '../ops/attention.js';
 import { ActivationOp, RowScaleOp } from '../ops/activations.js';
-import { ForkOp, LayerScaleOp, SplitOp, residualAdd } from '../ops/elementwise.js';
+import { ForkOp, LayerScaleOp, residualAdd } from '../ops/elementwise.js';
 import { EmbeddingOp } from '../ops/embedding.js';
 import { LmHeadLossOp } from '../ops/lm-head-loss.js';
 import { Boundary, type BoundTensor, type FusesRounding } from '../ops/boundary.js';
@@ -26,6 +26,18 @@ import { buildActivationTable, isRoundedBf16, type Producer } from './activation
 import { Fp8Operand } from '../ops/cast.js';
 import { attendCached, type CachedAttentionCast, type KvCache, type KvStorage } from './kv-cache.js';
 import { P_BOUND } from '../ops/attention.js';
+import { wantsTensorStats } from '../ops/monitor.js';
+
+/** The QKV split's "op": q, k and v are views of the planar projection output, so there is nothing to do. */
+const VIEWS_ONLY = { forward(): void {} };
+/** Scratch slot (float) of the row-layout QKV copy the monitor reads (linear.ts uses 8–9, attention 1–5, the head 6–7). */
+const QKV_ROWS_SLOT = 10;
+
+/** Consecutive blocks of R·width elements of a planar buffer. */
+function planarBlocks(buffer: FloatArray, R: number, widths: readonly number[]): FloatArray[] {
+  let at = 0;
+  return widths.map((w) => buffer.subarray(at, (at += R * w)));
+}
 
 interface SavesForBackward {
   savedBytes(): number;
@@ -35,7 +47,6 @@ interface LayerOps {
   fork1: ForkOp;
   inputNorm: RmsNormOp | null;
   qkv: LinearOp;
-  split: SplitOp;
   qNorm: RmsNormOp | TanhOp | null;
   kNorm: RmsNormOp | TanhOp | null;
   qRope: RopeOp;
@@ -61,7 +72,7 @@ export class ModelGraph {
   // forward buffers shared by every layer
   private readonly res: FloatArray; // (R, d) residual stream, updated in place
   private readonly xa: FloatArray; // (R, d) pre-norm output
-  private readonly qkvOut: FloatArray; // (R, Wq + 2·Wkv)
+  private readonly qkvOut: FloatArray; // planar: q (R, Wq), then k (R, Wkv), then v (R, Wkv)
   private readonly q: FloatArray; // (R, Hq·D)
   private readonly k: FloatArray; // (R, Hkv·D)
   private readonly v: FloatArray; // (R, Hkv·D)
@@ -111,10 +122,10 @@ export class ModelGraph {
     const f = (n: number) => ctx.alloc(n);
     this.res = f(R * d);
     this.xa = c.preNorm ? f(R * d) : this.res;
+    // The QKV projection writes q, k and v as column blocks one after another (LinearSpec.outputBlocks):
+    // the split is three views, forward and backward, and costs no copy.
     this.qkvOut = f(R * (Wq + 2 * Wkv));
-    this.q = f(R * Wq);
-    this.k = f(R * Wkv);
-    this.v = f(R * Wkv);
+    [this.q, this.k, this.v] = planarBlocks(this.qkvOut, R, [Wq, Wkv, Wkv]);
     this.qn = c.qkNorm === 'none' ? this.q : f(R * Wq);
     this.kn = c.qkNorm === 'none' ? this.k : f(R * Wkv);
     this.o = f(R * Wq);
@@ -136,10 +147,8 @@ export class ModelGraph {
     // gradient buffers shared by every layer
     const dres = f(R * d);
     const dbranch = f(R * d); // gradient w.r.t. a branch's input, added into dres by the fork
-    const dqkv = f(R * (Wq + 2 * Wkv));
-    const dq = f(R * Wq);
-    const dk = f(R * Wkv);
-    const dv = f(R * Wkv);
+    const dqkv = f(R * (Wq + 2 * Wkv)); // planar, as qkvOut
+    const [dq, dk, dv] = planarBlocks(dqkv, R, [Wq, Wkv, Wkv]);
     const dqn = c.qkNorm === 'none' ? dq : f(R * Wq);
     const dkn = c.qkNorm === 'none' ? dk : f(R * Wkv);
     const dO = f(R * Wq);
@@ -155,9 +164,13 @@ export class ModelGraph {
     const G = (n: string) => grads.get(n);
     const eps = c.normEps;
     const blockPrecision: GemmPrecision = ctx.recipe.gemm;
-    const lin = (layer: number, name: string, names: string[], N: number, K: number, x: FloatArray, y: FloatArray, dy: FloatArray, dx: FloatArray) => {
+    const lin = (
+      layer: number, name: string, names: string[], N: number, K: number, x: FloatArray, y: FloatArray, dy: FloatArray, dx: FloatArray,
+      outputBlocks?: number[],
+    ) => {
       const key = `layers.${layer}.${name}`;
-      return new LinearOp(ctx, { layer, key, gemm: name, M: R, N, K, precision: ctx.precisionOf(key, blockPrecision) }, params.span(names), grads.span(names), weightCache(key), x, y, dy, dx);
+      const spec = { layer, key, gemm: name, M: R, N, K, precision: ctx.precisionOf(key, blockPrecision), outputBlocks };
+      return new LinearOp(ctx, spec, params.span(names), grads.span(names), weightCache(key), x, y, dy, dx);
     };
 
     this.embedding = new EmbeddingOp(ctx, R, d, V, c.inputUpscale, P(EMBED_NAME), G(EMBED_NAME), this.res, dres);
@@ -201,8 +214,7 @@ export class ModelGraph {
       this.layers.push({
         fork1: new ForkOp(ctx, `${pre}.attn.fork`, dres, dbranch),
         inputNorm: c.preNorm ? new RmsNormOp(ctx, `${pre}.input_norm`, R, d, eps, P(n.inputNorm), G(n.inputNorm), this.res, this.xa, dxPre, dbranch) : null,
-        qkv: lin(i, 'attn.qkv', [n.q, n.k, n.v], Wq + 2 * Wkv, d, this.xa, this.qkvOut, dqkv, dxPre),
-        split: new SplitOp(ctx, `${pre}.attn.split`, R, [Wq, Wkv, Wkv], this.qkvOut, [this.q, this.k, this.v], dqkv, [dq, dk, dv]),
+        qkv: lin(i, 'attn.qkv', [n.q, n.k, n.v], Wq + 2 * Wkv, d, this.xa, this.qkvOut, dqkv, dxPre, [Wq, Wkv, Wkv]),
         qNorm: qkNormOp('q', this.q, this.qn, dqn, dq, c.nHeads),
         kNorm: qkNormOp('k', this.k, this.kn, dkn, dk, c.nKvHeads),
         qRope: new RopeOp(ctx, `${pre}.attn.q_rope`, B, T, c.nHeads, D, c.ropeTheta, c.ropeScaling, this.qn, dqn),
@@ -346,6 +358,19 @@ export class ModelGraph {
     return all.reduce((s, op) => s + op.savedBytes(), 0);
   }
 
+  /** qkvOut in the row layout (R, Wq + 2·Wkv), in scratch: per-sequence statistics read a sequence's rows. */
+  private qkvRows(): FloatArray {
+    const widths = [this.q.length, this.k.length, this.v.length].map((n) => n / this.R);
+    const W = widths[0] + widths[1] + widths[2];
+    const rows = this.ctx.scratch.floats(this.R * W, QKV_ROWS_SLOT);
+    let col0 = 0;
+    [this.q, this.k, this.v].forEach((block, j) => {
+      this.ctx.kernels.copyColumns(block, widths[j], 0, rows, W, col0, this.R, widths[j]);
+      col0 += widths[j];
+    });
+    return rows;
+  }
+
   private tap(layer: number, name: Parameters<NonNullable<OpContext['monitor']>['tensor']>[1], x: FloatArray): void {
     const m = this.ctx.monitor;
     if (m) m.tensor(layer, name, x, this.B, x.length / this.B);
@@ -364,8 +389,8 @@ export class ModelGraph {
       this.run(b.attn_fork, L.fork1);
       this.run(b.input_norm, L.inputNorm);
       this.run(b.qkv, L.qkv);
-      this.tap(i, 'qkv', this.qkvOut);
-      this.run(b.split, L.split);
+      if (wantsTensorStats(this.ctx.monitor)) this.tap(i, 'qkv', this.qkvRows());
+      this.run(b.split, VIEWS_ONLY);
       this.run(b.q_norm, L.qNorm);
       this.run(b.k_norm, L.kNorm);
       this.tap(i, 'q', this.qn);

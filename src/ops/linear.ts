@@ -58,12 +58,22 @@ export interface LinearSpec {
   transientInput?: boolean;
   /** Another op adds into this weight's gradient too (tied embeddings): it is zeroed, not overwritten. */
   sharedGrad?: boolean;
+  /**
+   * y and dy are held planar, as these column blocks one after another (block j: a contiguous
+   * (M, width_j) matrix), so each block is a view its consumer reads directly (q, k, v of the
+   * fused QKV projection; no split copies). fprop runs one GEMM per block on that block's weight
+   * rows; the grad cast writes the blocks into the row layout the dgrad and wgrad GEMMs read. Same
+   * values as the row layout: every element is the same dot product.
+   */
+  outputBlocks?: readonly number[];
 }
 
 /** Scratch slot of a transient Q(x); other ops use slots 0–7. */
 const TRANSIENT_INPUT_SLOT = 8;
 /** Scratch slot (u16) of backwardRows' BF16 dy. */
 const BF16_GRAD_SLOT = 0;
+/** Scratch slot (float) of a planar dy gathered into rows for a cast without a column-block kernel. */
+const GATHERED_GRAD_SLOT = 9;
 
 export class LinearOp implements TapeNode {
   readonly label: string;
@@ -103,6 +113,9 @@ export class LinearOp implements TapeNode {
     if (dy) check('dy', dy, M * N);
     if ((!y || !dy) && !spec.transientInput) throw new TypeError(`LinearOp(${spec.key}): y and dy may be null only with transientInput (row-chunked use)`);
     check('dx', dx, M * K);
+    if (spec.outputBlocks && spec.outputBlocks.reduce((a, w) => a + w, 0) !== N) {
+      throw new TypeError(`LinearOp(${spec.key}): outputBlocks ${spec.outputBlocks.join('+')} do not add up to N = ${N}`);
+    }
     this.label = spec.key;
     this.ctx = ctx;
     this.spec = spec;
@@ -185,9 +198,25 @@ export class LinearOp implements TapeNode {
   /** y = Q(x)·Q(W)ᵀ; saves Q(x). */
   forward(): void {
     const { M, N, K } = this.spec;
-    const a = this.castInput();
-    this.ctx.kernels.gemm(M, N, K, a, this.weightOperand(true), this.wholeY(), 1, 0, this.roundY); // W logical (K, N) = Wᵀ, stored (N, K)
+    this.fprop(this.castInput(), this.wholeY());
     this.ctx.tape.record(this);
+  }
+
+  /** y (M, N) = a·Q(W)ᵀ, one GEMM per output block (planar y). */
+  private fprop(a: GemmOperand<FloatArray>, y: FloatArray): void {
+    const { M, N, K } = this.spec;
+    const w = this.weightOperand(true); // W logical (K, N) = Wᵀ, stored (N, K)
+    const blocks = this.spec.outputBlocks;
+    if (!blocks) {
+      this.ctx.kernels.gemm(M, N, K, a, w, y, 1, 0, this.roundY);
+      return;
+    }
+    let n0 = 0;
+    for (const width of blocks) {
+      const rows = { ...w, data: w.data.subarray(n0 * K, (n0 + width) * K) }; // this block's weight rows
+      this.ctx.kernels.gemm(M, width, K, a, rows, y.subarray(M * n0, M * (n0 + width)), 1, 0, this.roundY);
+      n0 += width;
+    }
   }
 
   /** Casts x (the whole tensor, so current scaling sees its full amax) into Q(x); returns it as (M, K). */
@@ -230,8 +259,7 @@ export class LinearOp implements TapeNode {
    * the same operands, so y is bit-identical to forward's. Records no cast.
    */
   recomputeOutput(): void {
-    const { M, N, K } = this.spec;
-    this.ctx.kernels.gemm(M, N, K, this.savedInput(0, M), this.weightOperand(true), this.wholeY(), 1, 0, this.roundY);
+    this.fprop(this.savedInput(0, this.spec.M), this.wholeY());
   }
 
   private wholeY(): FloatArray {
@@ -245,6 +273,7 @@ export class LinearOp implements TapeNode {
    */
   fpropRows(r0: number, n: number, y: FloatArray, roundBf16 = false): void {
     const { N, K } = this.spec;
+    if (this.spec.outputBlocks) throw new TypeError(`LinearOp(${this.spec.key}): fpropRows runs on the row layout, not planar output blocks`);
     this.ctx.kernels.gemm(n, N, K, this.savedInput(r0, n), this.weightOperand(true), y, 1, 0, roundBf16);
   }
 
@@ -285,11 +314,15 @@ export class LinearOp implements TapeNode {
    * caller through recordGradCast); returns the grad cast's scale (1 when not FP8).
    */
   backwardRows(r0: number, n: number, dy: FloatArray | null, dx: FloatArray, total: CastStats, dyBits: Uint16Array | null = null): number {
-    const { N, K, precision } = this.spec;
+    const { M, N, K, precision } = this.spec;
     const k = this.ctx.kernels;
     const s = this.ctx.scratch;
     let g: GemmOperand<FloatArray>; // logical (n, N)
     let scale = 1;
+    const blocks = this.spec.outputBlocks;
+    if (blocks && (r0 !== 0 || n !== M)) throw new TypeError(`LinearOp(${this.spec.key}): a planar dy is cast whole, not by rows`);
+    const fp8Whole = precision === 'fp8' && !(this.gradOp as Fp8Operand).tiled('activation');
+    if (blocks && dy !== null && !fp8Whole) dy = this.gatherRows(dy, blocks); // the casts below read the row layout
     if (precision === 'bf16' && dyBits !== null) {
       g = { dtype: 'bf16', data: dyBits, trans: false }; // packed by the producer (takesBf16Grad)
     } else if (dy === null) {
@@ -308,13 +341,33 @@ export class LinearOp implements TapeNode {
       const op = this.gradOp as Fp8Operand;
       const codes = s.u8(n * N);
       scale = op.scaleFor(dy);
-      mergeStats(total, k.quantize(dy, op.format, scale, codes));
+      if (!blocks) mergeStats(total, k.quantize(dy, op.format, scale, codes));
+      else {
+        // each planar block straight into its columns of the row-major codes (the stats of one cast)
+        let n0 = 0;
+        for (const width of blocks) {
+          mergeStats(total, k.quantizeColumns(dy.subarray(n * n0, n * (n0 + width)), op.format, scale, codes, N, n0, n, width));
+          n0 += width;
+        }
+      }
       g = { dtype: op.format, data: codes, trans: false, invScale: 1 / Math.fround(scale) };
     }
     const gT: GemmOperand<FloatArray> = { ...g, trans: true }; // logical (N, n): the same storage, transposed
     k.gemm(n, K, N, g, this.weightOperand(false), dx, 1, 0, this.roundDx && dx === this.dx); // dgrad; W logical (N, K)
     k.gemm(N, K, n, gT, this.savedInput(r0, n), this.dweight, 1, this.cache.takeGradBeta()); // wgrad, accumulated
     return scale;
+  }
+
+  /** A planar dy (column blocks one after another) copied into the row layout, in scratch. */
+  private gatherRows(dy: FloatArray, blocks: readonly number[]): FloatArray {
+    const { M, N } = this.spec;
+    const rows = this.ctx.scratch.floats(M * N, GATHERED_GRAD_SLOT);
+    let n0 = 0;
+    for (const width of blocks) {
+      this.ctx.kernels.copyColumns(dy.subarray(M * n0, M * (n0 + width)), width, 0, rows, N, n0, M, width);
+      n0 += width;
+    }
+    return rows;
   }
 
   /** Records the (merged) grad_output cast of one backward: amax into the slot, stats to the monitor. */

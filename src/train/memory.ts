@@ -93,16 +93,18 @@ export function planTrainingMemory(
   const { d, Wq, Wkv, F, F1 } = blockWidths(c);
   const qk = c.qkNorm !== 'none';
   const branchPost = c.postNorm || c.layerScale;
-  // graph.ts: forward buffers shared by all layers, then their gradients (float32 per row).
-  const forwardRow = d + (c.preNorm ? d : 0) + 2 * (Wq + 2 * Wkv) + (qk ? Wq + Wkv : 0) + Wq + d + (branchPost ? d : 0) + F1 + F + d + (branchPost ? d : 0) + (c.finalNorm ? d : 0);
-  const backwardRow = 2 * d + 2 * (Wq + 2 * Wkv) + (qk ? Wq + Wkv : 0) + Wq + (branchPost ? 2 * d : 0) + (c.preNorm ? d : 0) + F1 + F + (c.mlp === 'smooth-swiglu' ? d : 0) + (c.finalNorm ? d : 0);
+  // graph.ts: forward buffers shared by all layers, then their gradients (float32 per row); q, k, v
+  // and their gradients are views of the QKV projection's planar output and its gradient.
+  const forwardRow = d + (c.preNorm ? d : 0) + (Wq + 2 * Wkv) + (qk ? Wq + Wkv : 0) + Wq + d + (branchPost ? d : 0) + F1 + F + d + (branchPost ? d : 0) + (c.finalNorm ? d : 0);
+  const backwardRow = 2 * d + (Wq + 2 * Wkv) + (qk ? Wq + Wkv : 0) + Wq + (branchPost ? 2 * d : 0) + (c.preNorm ? d : 0) + F1 + F + (c.mlp === 'smooth-swiglu' ? d : 0) + (c.finalNorm ? d : 0);
   // Saved per layer: the four linears' inputs in their operand dtype, attention's q/k/v/o and lse,
   // norm inputs (float32) where a norm or LayerScale sits on a shared buffer.
   const attnSaved = (recipe.gemm === 'fp8' && recipe.fp8Attention ? 1 : 4) * (2 * Wq + 2 * Wkv) + 4 * c.nHeads;
   const savedRow = ob * (d + Wq + d + F) + attnSaved + 4 * ((c.preNorm ? 2 * d : 0) + (branchPost ? 2 * d : 0) + (qk ? Wq + Wkv : 0)) + 4 * 4;
   const headRow = 4 * d; // the fused head keeps dx (R, d)
-  // Cast scratch: the largest operand codes of one GEMM (input and gradient) plus the logits and dlogits chunks.
-  const scratch = 2 * R * Math.max(F1, Wq + 2 * Wkv, d) * 4 + 2 * 4 * Math.min(CHUNK_ELEMENTS, R * c.vocabSize);
+  // Cast scratch: the largest operand codes of one GEMM (input and gradient), the logits and dlogits
+  // chunks, and the QKV rows in float32 (the monitor's copy; the gathered dqkv of a non-FP8 cast).
+  const scratch = 2 * R * Math.max(F1, Wq + 2 * Wkv, d) * 4 + 2 * 4 * Math.min(CHUNK_ELEMENTS, R * c.vocabSize) + 4 * R * (Wq + 2 * Wkv);
   const activations = R * (4 * (forwardRow + backwardRow) + c.nLayers * savedRow + headRow) + scratch + (options.recomputeMlp ? 0 : recomputeSavings(c, recipe, B, T));
   // Scaling state: an amax history per scaled operand (3 per FP8 linear, 6 for FP8 attention).
   const slots = recipe.gemm !== 'fp8' ? 0 : c.nLayers * (4 * 3 + (recipe.fp8Attention ? 6 : 0)) + (recipe.fp8LmHead ? 3 : 0);

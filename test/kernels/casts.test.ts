@@ -98,6 +98,31 @@ test('quantize: codes bit-exact with the numerics codec, stats counted', async (
   }
 });
 
+test('quantizeColumns: the codes of quantize placed in a column block of a wider matrix, other columns untouched, same stats; threaded rows too', async (t) => {
+  for (const k of await backends()) {
+    await t.test(k.name, () => {
+      for (const format of FORMATS) {
+        const fmt = fp8Format(format);
+        const edgy = castInputs(fmt, 9);
+        // one small shape (row blocks of one thread) and one the native driver splits over threads
+        for (const [R, cols, codesCols, col0] of [[40, 150, 400, 100], [2000, 256, 768, 512]]) {
+          const x = Float32Array.from({ length: R * cols }, (_, i) => edgy[(i * 7919) % edgy.length]);
+          const expected = expectedCast(x, fmt, 0.375);
+          const codes = new Uint8Array(R * codesCols).fill(0xa5);
+          const stats = k.quantizeColumns(x, format, 0.375, codes, codesCols, col0, R, cols);
+          for (let r = 0; r < R; r++) {
+            const row = codes.subarray(r * codesCols, (r + 1) * codesCols);
+            assert.deepEqual(row.subarray(col0, col0 + cols), expected.codes.subarray(r * cols, (r + 1) * cols), `${format} ${R}×${cols} row ${r}`);
+            assert.ok(row.subarray(0, col0).every((c) => c === 0xa5) && row.subarray(col0 + cols).every((c) => c === 0xa5), `row ${r}: other columns kept`);
+          }
+          assertStats(stats, expected.stats, `${format} ${R}×${cols}`);
+        }
+      }
+      assert.throws(() => k.quantizeColumns(new Float32Array(8), 'e4m3', 1, new Uint8Array(20), 10, 7, 2, 4), /codesCol0/);
+    });
+  }
+});
+
 test('quantize: hand-counted stats (E4M3, scale 1)', async (t) => {
   for (const k of await backends()) {
     await t.test(k.name, () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import { Rng } from '../../src/model/rng.js';
-import { ForkOp, LayerScaleOp, SplitOp, residualAdd } from '../../src/ops/elementwise.js';
+import { ForkOp, LayerScaleOp, residualAdd } from '../../src/ops/elementwise.js';
 import { assertGradients, dot, float64Context, probeCase, randn } from '../util/gradcheck.js';
 
 const R = 3;
@@ -57,32 +57,4 @@ test('residual block h ← h + LayerScale(h) with ForkOp and in-place residualAd
       dg.fill(0);
     },
   }));
-});
-
-test('split of the fused QKV projection (float64): dqkv matches finite differences', () => {
-  const ctx = float64Context();
-  const widths = [4, 2, 3];
-  const W = 9;
-  const rng = new Rng(71, 3);
-  const x = randn(rng, R * W); // (R, Wq + Wk + Wv)
-  const dx = ctx.alloc(R * W);
-  const parts = widths.map((w) => ctx.alloc(R * w));
-  const dparts = widths.map((w) => ctx.alloc(R * w));
-  const wparts = widths.map((w) => randn(rng, R * w));
-  const op = new SplitOp(ctx, 'split', R, widths, x, parts, dx, dparts);
-  assertGradients('split', {
-    tensors: [{ name: 'qkv', value: x, grad: dx }],
-    loss: () => {
-      op.forward();
-      return parts.reduce((s, p, i) => s + dot(p, wparts[i]), 0);
-    },
-    gradient: () => {
-      ctx.tape.recording = true;
-      op.forward();
-      ctx.tape.recording = false;
-      dparts.forEach((d, i) => d.set(wparts[i]));
-      dx.fill(NaN); // overwritten
-      ctx.tape.backward();
-    },
-  }, { elements: R * W });
 });

@@ -13,7 +13,7 @@ const M = 5;
 const N = 3;
 const K = 7;
 
-function setup(recipe: string, scale = 4) {
+function setup(recipe: string, scale = 4, outputBlocks?: number[]) {
   const ctx = new OpContext(createReferenceKernels(), resolvePrecision(recipe), new ScalingState(resolvePrecision(recipe)));
   const rng = new Rng(1, 2);
   const r = (n: number) => new Float32Array(n).map(() => rng.normal());
@@ -23,7 +23,8 @@ function setup(recipe: string, scale = 4) {
   const y = new Float32Array(M * N);
   const dy = r(M * N);
   const dx = new Float32Array(M * K);
-  const op = new LinearOp(ctx, { layer: 0, key: 'l', gemm: 'l', M, N, K, precision: ctx.recipe.gemm }, w, dw, new WeightCastCache(), x, y, dy, dx);
+  const spec = { layer: 0, key: 'l', gemm: 'l', M, N, K, precision: ctx.recipe.gemm, outputBlocks };
+  const op = new LinearOp(ctx, spec, w, dw, new WeightCastCache(), x, y, dy, dx);
   for (const s of ctx.scaling.slots()) s.setScale(scale);
   return { ctx, op, w, dw, x, y, dy, dx };
 }
@@ -104,9 +105,43 @@ test('recomputeOutput: y recomputed from the saved Q(x) is bit-identical to forw
   }
 });
 
+/** Row-major (M, N) → planar column blocks of the given widths (block j: (M, width_j) contiguous). */
+function toPlanar(rows: Float32Array, widths: number[]): Float32Array {
+  const out = new Float32Array(rows.length);
+  let at = 0;
+  let n0 = 0;
+  for (const width of widths) {
+    for (let m = 0; m < M; m++) for (let j = 0; j < width; j++) out[at++] = rows[m * N + n0 + j];
+    n0 += width;
+  }
+  return out;
+}
+
+test('planar output blocks: y is the row-layout y in column blocks, and dx, dW and the grad cast\'s stats are bit-identical, for every precision', () => {
+  const widths = [1, 2];
+  for (const recipe of ['fp32', 'bf16', 'fp8-delayed', 'fp8-current', 'fp8-block']) {
+    const row = setup(recipe);
+    const planar = setup(recipe, 4, widths);
+    planar.dy.set(toPlanar(row.dy, widths));
+    const casts: string[][] = [[], []];
+    [row, planar].forEach((c, i) => {
+      c.ctx.monitor = { tensor: () => {}, maxLogit: () => {}, cast: (info) => casts[i].push(`${info.role} ${JSON.stringify(info.stats)} ${info.scale}`) };
+      c.ctx.tape.recording = true;
+      c.op.forward();
+      c.ctx.tape.recording = false;
+      c.ctx.tape.backward();
+    });
+    assert.deepEqual(planar.y, toPlanar(row.y, widths), `${recipe}: y`);
+    assert.deepEqual(planar.dx, row.dx, `${recipe}: dx`);
+    assert.deepEqual(planar.dw, row.dw, `${recipe}: dW`);
+    assert.deepEqual(casts[1], casts[0], `${recipe}: casts`);
+  }
+  assert.throws(() => setup('fp32', 4, [1, 1]), /outputBlocks 1\+1 do not add up to N = 3/);
+});
+
 // ---- float64 finite-difference gradient checks (fp32 recipe) ------------------------------------
 
-function linearGradCase() {
+function linearGradCase(outputBlocks?: number[]) {
   const ctx = float64Context();
   const rng = new Rng(21, 1);
   const w = randn(rng, N * K); // (N, K)
@@ -116,7 +151,7 @@ function linearGradCase() {
   const dx = ctx.alloc(M * K);
   const y = ctx.alloc(M * N);
   const dy = ctx.alloc(M * N);
-  const op = new LinearOp(ctx, { layer: 0, key: 'l', gemm: 'l', M, N, K, precision: 'fp32' }, w, dw, new WeightCastCache(), x, y, dy, dx);
+  const op = new LinearOp(ctx, { layer: 0, key: 'l', gemm: 'l', M, N, K, precision: 'fp32', outputBlocks }, w, dw, new WeightCastCache(), x, y, dy, dx);
   const c = probeCase(ctx, [{ name: 'x', value: x, grad: dx }, { name: 'W', value: w, grad: dw }], {
     forward: () => op.forward(),
     output: y,
@@ -132,6 +167,10 @@ function linearGradCase() {
 
 test('linear (fp32 recipe, float64): dx and dW match finite differences of L = Σ y ⊙ w', () => {
   assertGradients('linear', linearGradCase().c);
+});
+
+test('linear with planar output blocks (fp32 recipe, float64): dx and dW match finite differences', () => {
+  assertGradients('planar linear', linearGradCase([2, 1]).c);
 });
 
 test('the gradient check fails a deliberately wrong gradient: dW scaled by 1 + 1e-5', () => {

@@ -50,17 +50,8 @@ QuantizeChunkFn quantizeChunk() {
   }
 }
 
-CastResult runQuantize(const float* x, size_t n, const Fp8Format& f, float scale, uint8_t* codes, float* out, bool roundOut) {
-  const EncodeParams p = paramsOf(f);
-  const float* table = fp8Table(f).value;
-  const float invScale = 1.0f / scale;
-  const QuantizeChunkFn chunk = quantizeChunk();
-  std::vector<ChunkStats> parts(numThreads());
-  parallelFor(n, [&](size_t begin, size_t end) {
-    ChunkStats st;
-    chunk(x + begin, end - begin, p, scale, codes ? codes + begin : nullptr, out ? out + begin : nullptr, table, invScale, st, roundOut);
-    parts[currentThreadIndex()] = st;
-  }, kGrain);
+/** The statistics of a cast from its per-thread parts (max and sums: independent of the split). */
+CastResult mergeParts(const std::vector<ChunkStats>& parts) {
   ChunkStats total;
   for (const ChunkStats& s : parts) {
     if (s.amax > total.amax) total.amax = s.amax;
@@ -78,10 +69,48 @@ CastResult runQuantize(const float* x, size_t n, const Fp8Format& f, float scale
                     total.sumSq, total.errSq, total.absSum, total.lostAbs};
 }
 
+CastResult runQuantize(const float* x, size_t n, const Fp8Format& f, float scale, uint8_t* codes, float* out, bool roundOut) {
+  const EncodeParams p = paramsOf(f);
+  const float* table = fp8Table(f).value;
+  const float invScale = 1.0f / scale;
+  const QuantizeChunkFn chunk = quantizeChunk();
+  std::vector<ChunkStats> parts(numThreads());
+  parallelFor(n, [&](size_t begin, size_t end) {
+    ChunkStats st;
+    chunk(x + begin, end - begin, p, scale, codes ? codes + begin : nullptr, out ? out + begin : nullptr, table, invScale, st, roundOut);
+    parts[currentThreadIndex()] = st;
+  }, kGrain);
+  return mergeParts(parts);
+}
+
 }  // namespace
 
 CastResult quantizeArray(const float* x, size_t n, const Fp8Format& f, float scale, uint8_t* codes) {
   return runQuantize(x, n, f, scale, codes, nullptr, false);
+}
+
+CastResult quantizeColumnsArray(const float* x, size_t rows, size_t cols, const Fp8Format& f, float scale, uint8_t* codes,
+                                size_t codesCols, size_t codesCol0) {
+  const EncodeParams p = paramsOf(f);
+  const float* table = fp8Table(f).value;
+  const float invScale = 1.0f / scale;
+  const QuantizeChunkFn chunk = quantizeChunk();
+  // Rows are cast a block at a time into an L1-sized buffer (x's rows are contiguous: one chunk call
+  // per block, as quantizeArray) and copied out to their strided places.
+  constexpr size_t kBlockBytes = 16384;
+  const size_t blockRows = std::max<size_t>(1, kBlockBytes / std::max<size_t>(cols, 1));
+  std::vector<ChunkStats> parts(numThreads());
+  parallelFor(rows, [&](size_t r0, size_t r1) {
+    ChunkStats st;
+    std::vector<uint8_t> block(blockRows * cols);
+    for (size_t b = r0; b < r1; b += blockRows) {
+      const size_t n = std::min(blockRows, r1 - b);
+      chunk(x + b * cols, n * cols, p, scale, block.data(), nullptr, table, invScale, st, false);
+      for (size_t r = 0; r < n; r++) std::copy_n(block.data() + r * cols, cols, codes + (b + r) * codesCols + codesCol0);
+    }
+    parts[currentThreadIndex()] = st;
+  }, std::max<size_t>(1, kGrain / std::max<size_t>(cols, 1)));
+  return mergeParts(parts);
 }
 
 CastResult quantizeDequantizeArray(const float* x, size_t n, const Fp8Format& f, float scale, float* out, bool roundBf16Out) {

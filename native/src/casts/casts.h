@@ -22,6 +22,12 @@ struct CastResult {
 
 /** codes (n) = FP8(x·scale), product in float32. */
 CastResult quantizeArray(const float* x, size_t n, const Fp8Format& f, float scale, uint8_t* codes);
+/**
+ * codes[r·codesCols + codesCol0 + j] = FP8(x[r·cols + j]·scale) for x (rows, cols): quantizeArray into
+ * a column block of a wider code matrix. Same codes and statistics.
+ */
+CastResult quantizeColumnsArray(const float* x, size_t rows, size_t cols, const Fp8Format& f, float scale, uint8_t* codes,
+                                size_t codesCols, size_t codesCol0);
 /** out (n) = decode(FP8(x·scale))·(1/scale) in one pass, rounded to BF16 as stored when roundBf16Out (stats of the unrounded). */
 CastResult quantizeDequantizeArray(const float* x, size_t n, const Fp8Format& f, float scale, float* out, bool roundBf16Out = false);
 /** out (n) = decode(codes)·invScale (product in float32), rounded to BF16 when roundBf16Out. */

@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <cmath>
+#include <initializer_list>
 #include <string>
 
 namespace fog8 {
@@ -77,6 +78,28 @@ inline size_t dimArg(Napi::Env env, const Napi::Value& v, const std::string& wha
   if (!(d >= 0 && d < 2147483648.0) || std::floor(d) != d)
     throwType(env, what + " must be a non-negative integer below 2^31, got " + std::to_string(d));
   return static_cast<size_t>(d);
+}
+
+[[noreturn]] inline void throwRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
+
+/** Product of dimensions, rejecting anything a typed array could not hold (≥ 2^53). */
+inline size_t product(Napi::Env env, std::initializer_list<size_t> dims, const std::string& what) {
+  long double p = 1;
+  size_t exact = 1;
+  for (size_t d : dims) {
+    p *= static_cast<long double>(d);
+    if (p >= 9007199254740992.0L) throwType(env, what + " is too large (≥ 2^53 elements)");
+    exact *= d;
+  }
+  return exact;
+}
+
+/** A column offset: an integer with col0 + cols ≤ width (the copy stays inside every row). */
+inline size_t columnArg(Napi::Env env, const Napi::Value& v, size_t cols, size_t width, const std::string& what) {
+  const double col0 = numberArg(env, v, what);
+  if (!(col0 >= 0) || col0 != static_cast<double>(static_cast<size_t>(col0)) || col0 + static_cast<double>(cols) > static_cast<double>(width))
+    throwRange(env, what + " must be an integer with 0 ≤ " + what.substr(what.find(' ') + 1) + " and it + cols ≤ " + std::to_string(width));
+  return static_cast<size_t>(col0);
 }
 
 inline bool boolArg(Napi::Env env, const Napi::Value& v, const std::string& what) {

@@ -38,6 +38,19 @@ export function quantize(input: FloatArray, format: Fp8FormatName, scale: number
   return stats;
 }
 
+/** quantize of x (R, cols) into columns [codesCol0, codesCol0 + cols) of codes (R, codesCols). */
+export function quantizeColumns(
+  x: FloatArray, format: Fp8FormatName, scale: number, codes: Uint8Array, codesCols: number, codesCol0: number, R: number, cols: number,
+): CastStats {
+  if (!Number.isSafeInteger(codesCol0) || codesCol0 < 0 || codesCol0 + cols > codesCols) {
+    throw new RangeError(`quantizeColumns: codesCol0 must be an integer with 0 ≤ codesCol0 and codesCol0 + cols ≤ ${codesCols}, got ${codesCol0} (cols ${cols})`);
+  }
+  const block = new Uint8Array(R * cols);
+  const stats = quantize(x, format, scale, block);
+  for (let r = 0; r < R; r++) codes.set(block.subarray(r * cols, (r + 1) * cols), r * codesCols + codesCol0);
+  return stats;
+}
+
 /** out (n) = fround(decode(codes) · fround(invScale)). */
 export function dequantize(codes: Uint8Array, format: Fp8FormatName, invScale: number, out: FloatArray): void {
   const table = fp8DecodeTable(fp8Format(format));

@@ -1,5 +1,5 @@
 import type { FloatArray, KernelPrecision, Kernels } from '../types.js';
-import { quantize, dequantize, quantizeDequantize, roundBf16, packBf16, unpackBf16 } from './casts.js';
+import { quantize, quantizeColumns, dequantize, quantizeDequantize, roundBf16, packBf16, unpackBf16 } from './casts.js';
 import { gemm } from './gemm.js';
 import { rmsnormForward, rmsnormBackward } from './rmsnorm.js';
 import { ropeForward, ropeBackward } from './rope.js';
@@ -50,7 +50,7 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
     isa: precision === 'float64' ? 'typescript-float64' : 'typescript',
     threads: 1,
     workspaceBytes: 0,
-    quantize, roundBf16, packBf16, unpackBf16,
+    quantize, quantizeColumns, roundBf16, packBf16, unpackBf16,
     dequantize: (codes, format, invScale, out, round) => { dequantize(codes, format, invScale, out); r(round, out); },
     quantizeDequantize: (x, format, scale, out, round) => {
       const stats = quantizeDequantize(x, format, scale, out);
