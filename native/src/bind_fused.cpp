@@ -6,9 +6,11 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "common/napi_args.h"
+#include "casts/casts.h"
 #include "fused/fused.h"
 #include "register.h"
 
@@ -32,6 +34,29 @@ double fieldNumber(Napi::Env env, const Napi::Object& o, const char* key, const 
 
 size_t fieldDim(Napi::Env env, const Napi::Object& o, const char* key, const std::string& what) {
   return dimArg(env, o.Get(key), what + "." + key);
+}
+
+/**
+ * An activation's optional trailing fused FP8 cast (types.ts FusedCast {format, scale, codes} of
+ * `length` elements) at argument `index`: null when absent, null or undefined.
+ */
+std::unique_ptr<FusedCast> fusedCastArg(const Napi::CallbackInfo& info, size_t index, const std::string& fn, size_t length,
+                                        const std::string& lengthText) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= index || info[index].IsNull() || info[index].IsUndefined()) return nullptr;
+  const std::string what = fn + ": cast";
+  Napi::Object o = objectArg(env, info[index], what + " (or null)");
+  const Fp8Format* f = fp8FormatByName(stringArg(env, o.Get("format"), what + ".format").c_str());
+  if (f == nullptr) throwType(env, what + ".format must be 'e4m3' or 'e5m2'");
+  const float scale = static_cast<float>(fieldNumber(env, o, "scale", what));
+  auto codes = sizedArray<uint8_t>(env, o.Get("codes"), what + ".codes", length, lengthText);
+  return std::make_unique<FusedCast>(*f, scale, codes.data);
+}
+
+/** A fused cast's statistics (castErrorStatsObject), or null without one. */
+Napi::Value fusedCastResult(Napi::Env env, const std::unique_ptr<FusedCast>& cast) {
+  if (!cast) return env.Null();
+  return castErrorStatsObject(env, cast->result());
 }
 
 // ---- normalisation, position ----------------------------------------------------------------------
@@ -340,14 +365,16 @@ Napi::Value Gated(const Napi::CallbackInfo& info, const std::string& fn, bool fo
   const bool round = roundArg(info, arrays + 2, fn);
   const size_t nh = product(env, {R, 2, F}, fn + ": R·2F"), na = product(env, {R, F}, fn + ": R·F");
   const fused::ActivationInput h = sizedActivationInput(env, info[0], fn + ": h", nh, "R·2F");
+  std::unique_ptr<FusedCast> cast;
   if (forward) {
     auto a = sizedArray<float>(env, info[1], fn + ": a", na, "R·F");
     uint16_t* hBits = inputBitsArg(info, arrays + 3, fn + ": hBits", nh, "R·2F");
+    cast = fusedCastArg(info, arrays + 4, fn, na, "R·F");
     if (smooth) {
       auto s = sizedArray<float>(env, info[2], fn + ": s", R, "R");
-      fused::smoothSwigluForward(h, a.data, s.data, R, F, round, hBits);
+      fused::smoothSwigluForward(h, a.data, s.data, R, F, round, hBits, cast.get());
     } else {
-      fused::swigluForward(h, a.data, R, F, round, hBits);
+      fused::swigluForward(h, a.data, R, F, round, hBits, cast.get());
     }
   } else {
     size_t i = 1;
@@ -355,10 +382,11 @@ Napi::Value Gated(const Napi::CallbackInfo& info, const std::string& fn, bool fo
     if (smooth) s = sizedArray<float>(env, info[i++], fn + ": s", R, "R");
     auto da = sizedArray<float>(env, info[i++], fn + ": da", na, "R·F");
     auto dh = sizedArray<float>(env, info[i++], fn + ": dh", nh, "R·2F");
-    if (smooth) fused::smoothSwigluBackward(h, s.data, da.data, dh.data, R, F, round);
-    else fused::swigluBackward(h, da.data, dh.data, R, F, round);
+    cast = fusedCastArg(info, arrays + 3, fn, nh, "R·2F");
+    if (smooth) fused::smoothSwigluBackward(h, s.data, da.data, dh.data, R, F, round, cast.get());
+    else fused::swigluBackward(h, da.data, dh.data, R, F, round, cast.get());
   }
-  return env.Undefined();
+  return fusedCastResult(env, cast);
 }
 Napi::Value SwigluForward(const Napi::CallbackInfo& info) { return Gated(info, "swigluForward", true, false); }
 Napi::Value SwigluBackward(const Napi::CallbackInfo& info) { return Gated(info, "swigluBackward", false, false); }
@@ -371,8 +399,10 @@ Napi::Value GeluForward(const Napi::CallbackInfo& info) {
   size_t n = 0;
   const fused::ActivationInput x = activationInput(env, info[0], "geluForward: x", n);
   auto y = sizedArray<float>(env, info[1], "geluForward: y", n, "x.length");
-  fused::geluForward(x, y.data, n, roundArg(info, 2, "geluForward"), inputBitsArg(info, 3, "geluForward: xBits", n, "x.length"));
-  return env.Undefined();
+  uint16_t* xBits = inputBitsArg(info, 3, "geluForward: xBits", n, "x.length");
+  const auto cast = fusedCastArg(info, 4, "geluForward", n, "x.length");
+  fused::geluForward(x, y.data, n, roundArg(info, 2, "geluForward"), xBits, cast.get());
+  return fusedCastResult(env, cast);
 }
 
 Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
@@ -382,8 +412,9 @@ Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
   const fused::ActivationInput x = activationInput(env, info[0], "geluBackward: x", n);
   auto dy = sizedArray<float>(env, info[1], "geluBackward: dy", n, "x.length");
   auto dx = sizedArray<float>(env, info[2], "geluBackward: dx", n, "x.length");
-  fused::geluBackward(x, dy.data, dx.data, n, roundArg(info, 3, "geluBackward"));
-  return env.Undefined();
+  const auto cast = fusedCastArg(info, 4, "geluBackward", n, "x.length");
+  fused::geluBackward(x, dy.data, dx.data, n, roundArg(info, 3, "geluBackward"), cast.get());
+  return fusedCastResult(env, cast);
 }
 
 fused::XieluParams xieluArg(Napi::Env env, const Napi::Value& v, const std::string& fn) {
@@ -400,8 +431,10 @@ Napi::Value XieluForward(const Napi::CallbackInfo& info) {
   const fused::ActivationInput x = activationInput(env, info[0], "xieluForward: x", n);
   auto y = sizedArray<float>(env, info[1], "xieluForward: y", n, "x.length");
   const fused::XieluParams p = xieluArg(env, info[2], "xieluForward");
-  fused::xieluForward(x, y.data, n, p, roundArg(info, 3, "xieluForward"), inputBitsArg(info, 4, "xieluForward: xBits", n, "x.length"));
-  return env.Undefined();
+  uint16_t* xBits = inputBitsArg(info, 4, "xieluForward: xBits", n, "x.length");
+  const auto cast = fusedCastArg(info, 5, "xieluForward", n, "x.length");
+  fused::xieluForward(x, y.data, n, p, roundArg(info, 3, "xieluForward"), xBits, cast.get());
+  return fusedCastResult(env, cast);
 }
 
 Napi::Value XieluBackward(const Napi::CallbackInfo& info) {
@@ -413,10 +446,12 @@ Napi::Value XieluBackward(const Napi::CallbackInfo& info) {
   auto dx = sizedArray<float>(env, info[2], "xieluBackward: dx", n, "x.length");
   const fused::XieluParams p = xieluArg(env, info[3], "xieluBackward");
   double dAlphaP = 0, dAlphaN = 0;
-  fused::xieluBackward(x, dy.data, dx.data, n, p, &dAlphaP, &dAlphaN, roundArg(info, 4, "xieluBackward"));
+  const auto cast = fusedCastArg(info, 5, "xieluBackward", n, "x.length");
+  fused::xieluBackward(x, dy.data, dx.data, n, p, &dAlphaP, &dAlphaN, roundArg(info, 4, "xieluBackward"), cast.get());
   Napi::Object result = Napi::Object::New(env);
   result.Set("dAlphaP", dAlphaP);
   result.Set("dAlphaN", dAlphaN);
+  result.Set("cast", fusedCastResult(env, cast));
   return result;
 }
 

@@ -13,7 +13,7 @@
  * array argument (`x.length`). Error messages quote the expression with its values.
  */
 import type {
-  AdamWParams, AttentionForwardOptions, AttentionFp8Scales, AttentionShape, Fp8Codes, Fp8FormatName, GemmOperand, Kernels, OperandDtype, RopeScaling,
+  AdamWParams, AttentionForwardOptions, AttentionFp8Scales, AttentionShape, Fp8Codes, Fp8FormatName, FusedCast, GemmOperand, Kernels, OperandDtype, RopeScaling,
   XieluParams,
 } from './types.js';
 
@@ -141,6 +141,7 @@ interface StructTypes {
   AttentionFp8Scales: AttentionFp8Scales;
   AttentionForwardOptions: AttentionForwardOptions;
   XieluParams: XieluParams;
+  FusedCast: FusedCast;
   AdamWParams: AdamWParams;
 }
 type FieldName<T extends keyof StructTypes> = Extract<keyof StructTypes[T], string>;
@@ -223,6 +224,9 @@ const fp8Scales = (pass: 'forward' | 'backward') =>
 const tokens: Typed<'tokens', 'i32'> = { ...typed('i32')('tokens', 'R'), each: { min: 0, below: 'V' } };
 const targets: Typed<'targets', 'i32'> = { ...typed('i32')('targets', 'R'), each: { min: -1, below: 'V' }, note: '−1: an ignored row' };
 
+/** An activation's optional fused FP8 cast of its float output (FusedCast) of `length` codes. */
+const fusedCast = (length: string) => optional(nullable(struct('cast', 'FusedCast', [format, num('scale', 'scale'), u8('codes', length)])));
+
 const xieluParams = struct('p', 'XieluParams', [num('alphaP', 'finite'), num('alphaN', 'finite'), num('beta', 'finite'), num('eps', 'finite')]);
 
 // ---- the table -----------------------------------------------------------------------------------
@@ -278,14 +282,25 @@ export const KERNEL_SIGNATURES = {
     ],
   },
 
-  swigluForward: { args: [floatsOrBf16('h', '2·R·F'), floats('a', 'R·F'), int('R'), int('F'), roundFlag, optional(nullable(u16('hBits', '2·R·F')))] },
-  swigluBackward: { args: [floatsOrBf16('h', '2·R·F'), floats('da', 'R·F'), floats('dh', '2·R·F'), int('R'), int('F'), roundFlag] },
-  smoothSwigluForward: { args: [floatsOrBf16('h', '2·R·F'), floats('a', 'R·F'), floats('s', 'R'), int('R'), int('F'), roundFlag, optional(nullable(u16('hBits', '2·R·F')))] },
-  smoothSwigluBackward: { args: [floatsOrBf16('h', '2·R·F'), floats('s', 'R'), floats('da', 'R·F'), floats('dh', '2·R·F'), int('R'), int('F'), roundFlag] },
-  geluForward: { args: [floatsOrBf16('x'), floats('y', 'x.length'), roundFlag, optional(nullable(u16('xBits', 'x.length')))] },
-  geluBackward: { args: [floatsOrBf16('x'), floats('dy', 'x.length'), floats('dx', 'x.length'), roundFlag] },
-  xieluForward: { args: [floatsOrBf16('x'), floats('y', 'x.length'), xieluParams, roundFlag, optional(nullable(u16('xBits', 'x.length')))] },
-  xieluBackward: { args: [floatsOrBf16('x'), floats('dy', 'x.length'), floats('dx', 'x.length'), xieluParams, roundFlag] },
+  swigluForward: {
+    args: [floatsOrBf16('h', '2·R·F'), floats('a', 'R·F'), int('R'), int('F'), roundFlag, optional(nullable(u16('hBits', '2·R·F'))), fusedCast('R·F')],
+  },
+  swigluBackward: { args: [floatsOrBf16('h', '2·R·F'), floats('da', 'R·F'), floats('dh', '2·R·F'), int('R'), int('F'), roundFlag, fusedCast('2·R·F')] },
+  smoothSwigluForward: {
+    args: [
+      floatsOrBf16('h', '2·R·F'), floats('a', 'R·F'), floats('s', 'R'), int('R'), int('F'), roundFlag, optional(nullable(u16('hBits', '2·R·F'))),
+      fusedCast('R·F'),
+    ],
+  },
+  smoothSwigluBackward: {
+    args: [floatsOrBf16('h', '2·R·F'), floats('s', 'R'), floats('da', 'R·F'), floats('dh', '2·R·F'), int('R'), int('F'), roundFlag, fusedCast('2·R·F')],
+  },
+  geluForward: { args: [floatsOrBf16('x'), floats('y', 'x.length'), roundFlag, optional(nullable(u16('xBits', 'x.length'))), fusedCast('x.length')] },
+  geluBackward: { args: [floatsOrBf16('x'), floats('dy', 'x.length'), floats('dx', 'x.length'), roundFlag, fusedCast('x.length')] },
+  xieluForward: {
+    args: [floatsOrBf16('x'), floats('y', 'x.length'), xieluParams, roundFlag, optional(nullable(u16('xBits', 'x.length'))), fusedCast('x.length')],
+  },
+  xieluBackward: { args: [floatsOrBf16('x'), floats('dy', 'x.length'), floats('dx', 'x.length'), xieluParams, roundFlag, fusedCast('x.length')] },
 
   adamw: {
     args: [

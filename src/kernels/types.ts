@@ -164,6 +164,20 @@ export interface AdamWParams {
 }
 
 /** xIELU parameters after the softplus reparametrisation (DESIGN §4). */
+/** An FP8 cast a kernel makes of its own float output as it writes it (a fused cast): codes = FP8(output·scale). */
+export interface FusedCast {
+  format: Fp8FormatName;
+  scale: number;
+  codes: Uint8Array;
+}
+
+/** xieluBackward's parameter gradients, and its fused cast's stats (null without one). */
+export interface XieluBackwardResult {
+  dAlphaP: number;
+  dAlphaN: number;
+  cast: CastStats | null;
+}
+
 export interface XieluParams {
   alphaP: number;
   alphaN: number;
@@ -300,21 +314,26 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
   // of its values (a BF16 tensor kept at half the bytes): the result is the same as on the float
   // values those bits encode (unpackBf16), bit for bit. A forward's optional last argument (hBits /
   // xBits) receives packBf16 of its input as the kernel reads it: the BF16 copy a caller keeps for
-  // the backward, without a packBf16 pass of its own.
+  // the backward, without a packBf16 pass of its own. With `cast` (last argument, FusedCast) the
+  // kernel casts its float output (a, dh, y, dx), rounded as roundBf16 says, to FP8 as it writes it
+  // and returns the cast's stats (those of quantize on that output); the float output array is then
+  // not written. Without it the kernels return null.
   /** h (R, 2F) = [gate | up] per row → a (R, Buf) = silu(gate) ⊙ up. */
-  swigluForward(h: Buf | Uint16Array, a: Buf, R: number, F: number, roundBf16?: boolean, hBits?: Uint16Array | null): void;
-  swigluBackward(h: Buf | Uint16Array, da: Buf, dh: Buf, R: number, F: number, roundBf16?: boolean): void;
+  swigluForward(h: Buf | Uint16Array, a: Buf, R: number, F: number, roundBf16?: boolean, hBits?: Uint16Array | null, cast?: FusedCast | null): CastStats | null;
+  swigluBackward(h: Buf | Uint16Array, da: Buf, dh: Buf, R: number, F: number, roundBf16?: boolean, cast?: FusedCast | null): CastStats | null;
   /** Smooth-SwiGLU: s[r] = max_j |gate[r, j]| (0 → 1), a = silu(gate) ⊙ up / s. s (R) saved. */
-  smoothSwigluForward(h: Buf | Uint16Array, a: Buf, s: Buf, R: number, F: number, roundBf16?: boolean, hBits?: Uint16Array | null): void;
+  smoothSwigluForward(
+    h: Buf | Uint16Array, a: Buf, s: Buf, R: number, F: number, roundBf16?: boolean, hBits?: Uint16Array | null, cast?: FusedCast | null,
+  ): CastStats | null;
   /** No gradient flows through s (DESIGN §4). */
-  smoothSwigluBackward(h: Buf | Uint16Array, s: Buf, da: Buf, dh: Buf, R: number, F: number, roundBf16?: boolean): void;
+  smoothSwigluBackward(h: Buf | Uint16Array, s: Buf, da: Buf, dh: Buf, R: number, F: number, roundBf16?: boolean, cast?: FusedCast | null): CastStats | null;
   /** GeLU with erf: y = x · Φ(x). x, y: (n). */
-  geluForward(x: Buf | Uint16Array, y: Buf, roundBf16?: boolean, xBits?: Uint16Array | null): void;
-  geluBackward(x: Buf | Uint16Array, dy: Buf, dx: Buf, roundBf16?: boolean): void;
+  geluForward(x: Buf | Uint16Array, y: Buf, roundBf16?: boolean, xBits?: Uint16Array | null, cast?: FusedCast | null): CastStats | null;
+  geluBackward(x: Buf | Uint16Array, dy: Buf, dx: Buf, roundBf16?: boolean, cast?: FusedCast | null): CastStats | null;
   /** xIELU (DESIGN §4). */
-  xieluForward(x: Buf | Uint16Array, y: Buf, p: XieluParams, roundBf16?: boolean, xBits?: Uint16Array | null): void;
-  /** Writes dx; returns ∂L/∂alphaP and ∂L/∂alphaN (the caller chains through softplus). */
-  xieluBackward(x: Buf | Uint16Array, dy: Buf, dx: Buf, p: XieluParams, roundBf16?: boolean): { dAlphaP: number; dAlphaN: number };
+  xieluForward(x: Buf | Uint16Array, y: Buf, p: XieluParams, roundBf16?: boolean, xBits?: Uint16Array | null, cast?: FusedCast | null): CastStats | null;
+  /** Writes dx; returns ∂L/∂alphaP and ∂L/∂alphaN (the caller chains through softplus), and the fused cast's stats. */
+  xieluBackward(x: Buf | Uint16Array, dy: Buf, dx: Buf, p: XieluParams, roundBf16?: boolean, cast?: FusedCast | null): XieluBackwardResult;
 
   // ---- element-wise, copies ----------------------------------------------------------------
   /**

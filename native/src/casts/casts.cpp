@@ -89,6 +89,16 @@ CastResult quantizeArray(const float* x, size_t n, const Fp8Format& f, float sca
   return runQuantize(x, n, f, scale, codes, nullptr, false);
 }
 
+FusedCast::FusedCast(const Fp8Format& f, float scale, uint8_t* codes)
+    : params_(paramsOf(f)), table_(fp8Table(f).value), scale_(scale), invScale_(1.0f / scale), chunk_(quantizeChunk()),
+      codes_(codes), parts_(numThreads()) {}
+
+void FusedCast::cast(const float* x, size_t at, size_t n) const {
+  chunk_(x, n, params_, scale_, codes_ + at, nullptr, table_, invScale_, parts_[currentThreadIndex()], false);
+}
+
+CastResult FusedCast::result() const { return mergeParts(parts_); }
+
 CastResult quantizeColumnsArray(const float* x, size_t rows, size_t cols, const Fp8Format& f, float scale, uint8_t* codes,
                                 size_t codesCols, size_t codesCol0) {
   const EncodeParams p = paramsOf(f);

@@ -3,7 +3,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <vector>
+
 #include "../common/fp8.h"
+#include "cast_kernels.h"
 
 namespace fog8 {
 
@@ -30,6 +33,29 @@ CastResult quantizeColumnsArray(const float* x, size_t rows, size_t cols, const 
                                 size_t codesCols, size_t codesCol0);
 /** out (n) = decode(FP8(x·scale))·(1/scale) in one pass, rounded to BF16 as stored when roundBf16Out (stats of the unrounded). */
 CastResult quantizeDequantizeArray(const float* x, size_t n, const Fp8Format& f, float scale, float* out, bool roundBf16Out = false);
+/**
+ * An FP8 cast made by the kernel that produces the tensor, piece by piece as it writes it (a fused
+ * cast: the float tensor never goes to memory). cast(x, at, n) writes codes[at, at + n) =
+ * FP8(x·scale) with the ISA's quantize loop; result() is quantizeArray's statistics of all pieces
+ * (amax and counts exactly; the float64 error sums up to the order of their terms). Pieces may come
+ * from any pool thread, each thread's statistics kept apart.
+ */
+class FusedCast {
+ public:
+  FusedCast(const Fp8Format& f, float scale, uint8_t* codes);
+  void cast(const float* x, size_t at, size_t n) const;
+  CastResult result() const;
+
+ private:
+  EncodeParams params_;
+  const float* table_;
+  float scale_;
+  float invScale_;
+  QuantizeChunkFn chunk_;
+  uint8_t* codes_;
+  mutable std::vector<ChunkStats> parts_;
+};
+
 /** out (n) = decode(codes)·invScale (product in float32), rounded to BF16 when roundBf16Out. */
 void dequantizeArray(const uint8_t* codes, size_t n, const Fp8Format& f, float invScale, float* out, bool roundBf16Out = false);
 /** out (n) = x rounded to BF16 as float32. */

@@ -5,6 +5,10 @@
 #include <cstddef>
 #include <cstdint>
 
+namespace fog8 {
+class FusedCast;  // casts/casts.h
+}  // namespace fog8
+
 namespace fog8::fused {
 
 /** Statistics of one cast (see CastStats in src/kernels/types.ts). */
@@ -116,20 +120,25 @@ struct ActivationInput {
   const uint16_t* bits;
 };
 /** h (R, 2F) = [gate | up]; a (R, F). A forward's hBits / xBits, when not null, receive packBf16 of
- *  its input as it is read (the BF16 copy a caller keeps for backward). */
-void swigluForward(ActivationInput h, float* a, int64_t R, int64_t F, bool roundBf16 = false, uint16_t* hBits = nullptr);
-void swigluBackward(ActivationInput h, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16 = false);
+ *  its input as it is read (the BF16 copy a caller keeps for backward). With `cast` (a fused FP8
+ *  cast, casts/casts.h) the float output (a, y, dh, dx) is not written: it goes, rounded as the flag
+ *  says, into the cast's codes; the statistics are cast->result(). */
+void swigluForward(ActivationInput h, float* a, int64_t R, int64_t F, bool roundBf16 = false, uint16_t* hBits = nullptr,
+                   const FusedCast* cast = nullptr);
+void swigluBackward(ActivationInput h, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16 = false,
+                    const FusedCast* cast = nullptr);
 /** s (R) = max_j |gate| (0 → 1). */
 void smoothSwigluForward(ActivationInput h, float* a, float* s, int64_t R, int64_t F, bool roundBf16 = false,
-                         uint16_t* hBits = nullptr);
-void smoothSwigluBackward(ActivationInput h, const float* s, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16 = false);
-void geluForward(ActivationInput x, float* y, int64_t n, bool roundBf16 = false, uint16_t* xBits = nullptr);
-void geluBackward(ActivationInput x, const float* dy, float* dx, int64_t n, bool roundBf16 = false);
+                         uint16_t* hBits = nullptr, const FusedCast* cast = nullptr);
+void smoothSwigluBackward(ActivationInput h, const float* s, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16 = false,
+                          const FusedCast* cast = nullptr);
+void geluForward(ActivationInput x, float* y, int64_t n, bool roundBf16 = false, uint16_t* xBits = nullptr, const FusedCast* cast = nullptr);
+void geluBackward(ActivationInput x, const float* dy, float* dx, int64_t n, bool roundBf16 = false, const FusedCast* cast = nullptr);
 void xieluForward(ActivationInput x, float* y, int64_t n, const XieluParams& p, bool roundBf16 = false,
-                  uint16_t* xBits = nullptr);
+                  uint16_t* xBits = nullptr, const FusedCast* cast = nullptr);
 /** Writes dx; returns ∂L/∂alphaP, ∂L/∂alphaN through the out-parameters. */
 void xieluBackward(ActivationInput x, const float* dy, float* dx, int64_t n, const XieluParams& p, double* dAlphaP,
-                   double* dAlphaN, bool roundBf16 = false);
+                   double* dAlphaN, bool roundBf16 = false, const FusedCast* cast = nullptr);
 
 /** Bytes of the cos/sin table RoPE keeps between calls. */
 size_t ropeTableBytes();

@@ -1,4 +1,4 @@
-import type { FloatArray, KernelPrecision, Kernels } from '../types.js';
+import type { CastStats, FloatArray, FusedCast, KernelPrecision, Kernels } from '../types.js';
 import { quantize, quantizeColumns, dequantize, quantizeDequantize, roundBf16, packBf16, unpackBf16 } from './casts.js';
 import { gemm } from './gemm.js';
 import { rmsnormForward, rmsnormBackward } from './rmsnorm.js';
@@ -43,6 +43,14 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
   const keep = (x: FloatArray | Uint16Array, bits: Uint16Array | null | undefined): void => {
     if (bits) packBf16(values(x), bits);
   };
+  // A kernel's float output: written to `out` (rounded when asked); or, with a fused cast, computed
+  // into a copy and cast from there (the definition the native kernels fuse), `out` left alone.
+  const output = (out: FloatArray, round: boolean | undefined, cast: FusedCast | null | undefined, write: (o: FloatArray) => void): CastStats | null => {
+    const o = cast ? alloc(out.length) : out;
+    write(o);
+    r(round, o);
+    return cast ? quantize(o, cast.format, cast.scale, cast.codes) : null;
+  };
   return {
     name: 'reference',
     precision,
@@ -79,17 +87,29 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
       packBf16(dlogits, bits);
     },
     attentionForward, attentionBackward,
-    swigluForward: (h, a, R, F, round, hBits) => { keep(h, hBits); swigluForward(values(h), a, R, F); r(round, a); },
-    swigluBackward: (h, da, dh, R, F, round) => { swigluBackward(values(h), da, dh, R, F); r(round, dh); },
-    smoothSwigluForward: (h, a, s, R, F, round, hBits) => { keep(h, hBits); smoothSwigluForward(values(h), a, s, R, F); r(round, a); },
-    smoothSwigluBackward: (h, s, da, dh, R, F, round) => { smoothSwigluBackward(values(h), s, da, dh, R, F); r(round, dh); },
-    geluForward: (x, y, round, xBits) => { keep(x, xBits); geluForward(values(x), y); r(round, y); },
-    geluBackward: (x, dy, dx, round) => { geluBackward(values(x), dy, dx); r(round, dx); },
-    xieluForward: (x, y, p, round, xBits) => { keep(x, xBits); xieluForward(values(x), y, p); r(round, y); },
-    xieluBackward: (x, dy, dx, p, round) => {
-      const g = xieluBackward(values(x), dy, dx, p);
-      r(round, dx);
-      return g;
+    swigluForward: (h, a, R, F, round, hBits, cast) => {
+      keep(h, hBits);
+      return output(a, round, cast, (o) => swigluForward(values(h), o, R, F));
+    },
+    swigluBackward: (h, da, dh, R, F, round, cast) => output(dh, round, cast, (o) => swigluBackward(values(h), da, o, R, F)),
+    smoothSwigluForward: (h, a, s, R, F, round, hBits, cast) => {
+      keep(h, hBits);
+      return output(a, round, cast, (o) => smoothSwigluForward(values(h), o, s, R, F));
+    },
+    smoothSwigluBackward: (h, s, da, dh, R, F, round, cast) => output(dh, round, cast, (o) => smoothSwigluBackward(values(h), s, da, o, R, F)),
+    geluForward: (x, y, round, xBits, cast) => {
+      keep(x, xBits);
+      return output(y, round, cast, (o) => geluForward(values(x), o));
+    },
+    geluBackward: (x, dy, dx, round, cast) => output(dx, round, cast, (o) => geluBackward(values(x), dy, o)),
+    xieluForward: (x, y, p, round, xBits, cast) => {
+      keep(x, xBits);
+      return output(y, round, cast, (o) => xieluForward(values(x), o, p));
+    },
+    xieluBackward: (x, dy, dx, p, round, cast) => {
+      let g = { dAlphaP: 0, dAlphaN: 0 };
+      const stats = output(dx, round, cast, (o) => (g = xieluBackward(values(x), dy, o, p)));
+      return { ...g, cast: stats };
     },
     adamw, rowMoments, sumSquares,
     addInPlace, copyColumns, embeddingForward, embeddingBackward,
