@@ -334,6 +334,8 @@ export class ModelGraph {
         const boundary = b[producer];
         if (op && boundary) op.fuseRounding(boundary);
       }
+      // fc2's input and fc1's grad_output are cast by the activation's kernels as they write them
+      L.act.fuseCasts(L.fc2, L.fc1);
       this.residualRound.push({
         attn: b.attn_residual?.takeForwardRounding(this.res) ?? false,
         mlp: b.mlp_residual?.takeForwardRounding(this.res) ?? false,

@@ -6,7 +6,9 @@
  * Smooth-SwiGLU also saves s (R) = max|gate| per token, which RowScaleOp multiplies back into the
  * fc2 output. xIELU's α's are softplus-parametrised: α_p = softplus(a_p), α_n = β + softplus(a_n).
  */
-import type { FloatArray } from '../kernels/types.js';
+import type { CastStats, FloatArray, FusedCast } from '../kernels/types.js';
+import type { LinearOp } from './linear.js';
+import { wantsTensorStats } from './monitor.js';
 import type { OpContext } from './context.js';
 import type { TapeNode } from './tape.js';
 import type { Boundary, FusesRounding } from './boundary.js';
@@ -70,19 +72,40 @@ export class ActivationOp implements TapeNode, FusesRounding {
     this.roundDh = boundary.takeBackwardRounding(this.dh);
   }
 
+  /** The linears whose FP8 casts of a (fc2's input) and dh (fc1's grad_output) the kernels may make as they write them. */
+  private castInto: { a: LinearOp; dh: LinearOp } | null = null;
+
+  /**
+   * Fuses the FP8 casts of a and dh into this op's kernels where the linears allow it (delayed
+   * scaling): the float a and dh are then never written. Not while a probe or the monitor's tensor
+   * statistics need to see a, or a probe dh.
+   */
+  fuseCasts(aConsumer: LinearOp, dhConsumer: LinearOp): void {
+    this.castInto = { a: aConsumer, dh: dhConsumer };
+  }
+
+  private fusedCast(port: 'a' | 'dh'): FusedCast | null {
+    if (this.castInto === null || this.ctx.probe) return null;
+    if (port === 'a') return wantsTensorStats(this.ctx.monitor) ? null : this.castInto.a.fusedInputCast();
+    return this.castInto.dh.fusedGradCast();
+  }
+
   forward(): void {
     const k = this.ctx.kernels;
     const h = this.h;
     // h's BF16 bits for backward, written by the kernel as it reads h (a training forward only)
     const bits = this.keep instanceof Uint16Array && this.ctx.training ? this.keep : null;
     const round = this.roundA;
+    const cast = this.fusedCast('a');
+    let stats: CastStats | null;
     switch (this.kind) {
-      case 'swiglu': k.swigluForward(h, this.a, this.R, this.F, round, bits); break;
-      case 'smooth-swiglu': k.smoothSwigluForward(h, this.a, this.s, this.R, this.F, round, bits); break;
-      case 'gelu': k.geluForward(h, this.a, round, bits); break;
-      case 'xielu': k.xieluForward(h, this.a, this.xieluParams(), round, bits); break;
+      case 'swiglu': stats = k.swigluForward(h, this.a, this.R, this.F, round, bits, cast); break;
+      case 'smooth-swiglu': stats = k.smoothSwigluForward(h, this.a, this.s, this.R, this.F, round, bits, cast); break;
+      case 'gelu': stats = k.geluForward(h, this.a, round, bits, cast); break;
+      case 'xielu': stats = k.xieluForward(h, this.a, this.xieluParams(), round, bits, cast); break;
       default: { const never: never = this.kind; throw new RangeError(`unknown activation ${String(never)}`); }
     }
+    if (cast && stats) this.castInto?.a.inputCastFused(cast, stats);
     this.ctx.tape.record(this);
   }
 
@@ -91,20 +114,24 @@ export class ActivationOp implements TapeNode, FusesRounding {
     if (typeof this.keep === 'function') this.keep();
     const h = this.keep instanceof Uint16Array ? this.keep : this.h;
     const round = this.roundDh;
+    const cast = this.fusedCast('dh');
+    let stats: CastStats | null;
     switch (this.kind) {
-      case 'swiglu': k.swigluBackward(h, this.da, this.dh, this.R, this.F, round); break;
-      case 'smooth-swiglu': k.smoothSwigluBackward(h, this.s, this.da, this.dh, this.R, this.F, round); break;
-      case 'gelu': k.geluBackward(h, this.da, this.dh, round); break;
+      case 'swiglu': stats = k.swigluBackward(h, this.da, this.dh, this.R, this.F, round, cast); break;
+      case 'smooth-swiglu': stats = k.smoothSwigluBackward(h, this.s, this.da, this.dh, this.R, this.F, round, cast); break;
+      case 'gelu': stats = k.geluBackward(h, this.da, this.dh, round, cast); break;
       case 'xielu': {
         const x = this.xielu as NonNullable<typeof this.xielu>;
-        const g = k.xieluBackward(h, this.da, this.dh, this.xieluParams(), round);
+        const g = k.xieluBackward(h, this.da, this.dh, this.xieluParams(), round, cast);
         // chain through softplus: d softplus(a)/da = sigmoid(a)
         x.dap[0] += g.dAlphaP * sigmoid(x.ap[0]);
         x.dan[0] += g.dAlphaN * sigmoid(x.an[0]);
+        stats = g.cast;
         break;
       }
       default: { const never: never = this.kind; throw new RangeError(`unknown activation ${String(never)}`); }
     }
+    if (cast && stats) this.castInto?.dh.gradCastFused(cast, stats);
   }
 }
 

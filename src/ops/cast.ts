@@ -55,6 +55,16 @@ export class Fp8Operand {
     return this.policy.castScale(this.slot, parts, this.ctx.training);
   }
 
+  /**
+   * The scale of a whole-tensor cast when the policy fixes it before the cast (delayed scaling), so
+   * the kernel producing the tensor may cast it as it writes it (a fused cast); null when the
+   * tensor must be measured first, or is cast tile by tile.
+   */
+  scaleBeforeCast(kind: TileKind): number | null {
+    if (!this.policy.scaleFixedBeforeCast || this.tiled(kind)) return null;
+    return this.policy.castScale(this.slot, [], this.ctx.training);
+  }
+
   /** The scale for a cast inside a fused kernel; `bound`: a known bound of its amax, or null. */
   fusedScale(bound: number | null): number {
     return this.policy.fusedCastScale(this.slot, bound);

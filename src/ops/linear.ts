@@ -12,7 +12,7 @@
  * backwardRows) let the fused LM head run fprop/dgrad/wgrad chunk by chunk inside its forward; such
  * a linear is built with `transientInput`, its Q(x) living in scratch rather than being saved.
  */
-import type { CastStats, FloatArray, GemmOperand } from '../kernels/types.js';
+import type { CastStats, FloatArray, FusedCast, GemmOperand } from '../kernels/types.js';
 import type { GemmPrecision } from '../numerics/recipe.js';
 import { Fp8Operand, mergeStats } from './cast.js';
 import type { Boundary } from './boundary.js';
@@ -74,6 +74,8 @@ const TRANSIENT_INPUT_SLOT = 8;
 const BF16_GRAD_SLOT = 0;
 /** Scratch slot (float) of a planar dy gathered into rows for a cast without a column-block kernel. */
 const GATHERED_GRAD_SLOT = 9;
+/** Scratch slot (u8) of the grad codes a producer's fused cast writes for backward. */
+const FUSED_GRAD_SLOT = 9;
 
 export class LinearOp implements TapeNode {
   readonly label: string;
@@ -94,6 +96,9 @@ export class LinearOp implements TapeNode {
   private savedInvScale = 1;
   private readonly savedBits: Uint16Array | null; // (M, K) bf16 bits of x
   private readonly savedF32: FloatArray | null; // (M, K) float32 (fp32 copy or block fake-quant)
+  /** The next forward's / backward's operand was cast by its producer (fused casts). */
+  private inputPrecast = false;
+  private gradPrecast: { cast: FusedCast; stats: CastStats } | null = null;
   /** Round y (forward and recompute) / dx (dgrad) to BF16 in the GEMM's store (taken from the boundary). */
   private roundY = false;
   private roundDx = false;
@@ -198,8 +203,44 @@ export class LinearOp implements TapeNode {
   /** y = Q(x)·Q(W)ᵀ; saves Q(x). */
   forward(): void {
     const { M, N, K } = this.spec;
-    this.fprop(this.castInput(), this.wholeY());
+    this.fprop(this.inputPrecast ? this.savedInput(0, M) : this.castInput(), this.wholeY());
+    this.inputPrecast = false;
     this.ctx.tape.record(this);
+  }
+
+  /**
+   * The FP8 cast of x as the kernel producing x may make it while it writes x (a fused cast; x is
+   * then never written): when x is cast whole with a scale fixed beforehand (delayed scaling) into
+   * the codes forward saves. null otherwise; then forward casts x itself.
+   */
+  fusedInputCast(): FusedCast | null {
+    const op = this.inputOp;
+    if (op === null || this.spec.transientInput) return null;
+    const scale = op.scaleBeforeCast('activation');
+    return scale === null ? null : { format: op.format, scale, codes: this.codesStore() };
+  }
+
+  /** The producer made fusedInputCast()'s cast (stats: its result): the next forward uses those codes. */
+  inputCastFused(cast: FusedCast, stats: CastStats): void {
+    (this.inputOp as Fp8Operand).record(stats, cast.scale, this.spec.M * this.spec.K);
+    this.savedInvScale = 1 / Math.fround(cast.scale);
+    this.inputPrecast = true;
+  }
+
+  /**
+   * The FP8 cast of dy as the kernel producing dy may make it while it writes dy: when the whole
+   * row-layout dy is cast with a scale fixed beforehand. null otherwise (backward casts dy itself).
+   */
+  fusedGradCast(): FusedCast | null {
+    const op = this.gradOp;
+    if (op === null || this.spec.outputBlocks || !this.dy) return null;
+    const scale = op.scaleBeforeCast('activation');
+    return scale === null ? null : { format: op.format, scale, codes: this.ctx.scratch.u8(this.spec.M * this.spec.N, FUSED_GRAD_SLOT) };
+  }
+
+  /** The producer made fusedGradCast()'s cast (stats: its result): the next backward uses those codes. */
+  gradCastFused(cast: FusedCast, stats: CastStats): void {
+    this.gradPrecast = { cast, stats };
   }
 
   /** y (M, N) = a·Q(W)ᵀ, one GEMM per output block (planar y). */
@@ -280,6 +321,13 @@ export class LinearOp implements TapeNode {
   /** dx = Q(dy)·Q(W); dW += Q(dy)ᵀ·Q(x). */
   backward(): void {
     const { M, N } = this.spec;
+    if (this.gradPrecast) {
+      const { cast, stats } = this.gradPrecast;
+      this.gradPrecast = null;
+      this.gradGemms({ dtype: cast.format, data: cast.codes, trans: false, invScale: 1 / Math.fround(cast.scale) }, 0, M, this.dx);
+      this.recordGradCast(stats, cast.scale, M * N);
+      return;
+    }
     const total: CastStats = { amax: 0, underflow: 0, overflow: 0, nonzero: 0 };
     if (!this.dy) throw new TypeError(`LinearOp(${this.spec.key}): built without dy; use backwardRows`);
     const scale = this.backwardRows(0, M, this.dy, this.dx, total);
@@ -352,10 +400,17 @@ export class LinearOp implements TapeNode {
       }
       g = { dtype: op.format, data: codes, trans: false, invScale: 1 / Math.fround(scale) };
     }
+    this.gradGemms(g, r0, n, dx);
+    return scale;
+  }
+
+  /** dgrad dx (n, K) = Q(dy)·Q(W) and wgrad dW += Q(dy)ᵀ·Q(x)[rows r0 …], from Q(dy) `g` (logical (n, N)). */
+  private gradGemms(g: GemmOperand<FloatArray>, r0: number, n: number, dx: FloatArray): void {
+    const { N, K } = this.spec;
+    const k = this.ctx.kernels;
     const gT: GemmOperand<FloatArray> = { ...g, trans: true }; // logical (N, n): the same storage, transposed
     k.gemm(n, K, N, g, this.weightOperand(false), dx, 1, 0, this.roundDx && dx === this.dx); // dgrad; W logical (N, K)
     k.gemm(N, K, n, gT, this.savedInput(r0, n), this.dweight, 1, this.cache.takeGradBeta()); // wgrad, accumulated
-    return scale;
   }
 
   /** A planar dy (column blocks one after another) copied into the row layout, in scratch. */

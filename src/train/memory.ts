@@ -103,8 +103,10 @@ export function planTrainingMemory(
   const savedRow = ob * (d + Wq + d + F) + attnSaved + 4 * ((c.preNorm ? 2 * d : 0) + (branchPost ? 2 * d : 0) + (qk ? Wq + Wkv : 0)) + 4 * 4;
   const headRow = 4 * d; // the fused head keeps dx (R, d)
   // Cast scratch: the largest operand codes of one GEMM (input and gradient), the logits and dlogits
-  // chunks, and the QKV rows in float32 (the monitor's copy; the gathered dqkv of a non-FP8 cast).
-  const scratch = 2 * R * Math.max(F1, Wq + 2 * Wkv, d) * 4 + 2 * 4 * Math.min(CHUNK_ELEMENTS, R * c.vocabSize) + 4 * R * (Wq + 2 * Wkv);
+  // chunks, the QKV rows in float32 (the monitor's copy; the gathered dqkv of a non-FP8 cast), and
+  // fc1's grad codes that the activation's backward casts (FP8).
+  const scratch = 2 * R * Math.max(F1, Wq + 2 * Wkv, d) * 4 + 2 * 4 * Math.min(CHUNK_ELEMENTS, R * c.vocabSize) + 4 * R * (Wq + 2 * Wkv) +
+    (recipe.gemm === 'fp8' ? R * F1 : 0);
   const activations = R * (4 * (forwardRow + backwardRow) + c.nLayers * savedRow + headRow) + scratch + (options.recomputeMlp ? 0 : recomputeSavings(c, recipe, B, T));
   // Scaling state: an amax history per scaled operand (3 per FP8 linear, 6 for FP8 attention).
   const slots = recipe.gemm !== 'fp8' ? 0 : c.nLayers * (4 * 3 + (recipe.fp8Attention ? 6 : 0)) + (recipe.fp8LmHead ? 3 : 0);

@@ -13,6 +13,7 @@ import { currentScale } from '../../src/numerics/scaling.js';
 import { E5M2 } from '../../src/numerics/formats.js';
 import { sqnrDb } from '../util/sqnr.js';
 import { warmedStep } from '../util/warmed-step.js';
+import { backends } from '../kernels/backends.js';
 
 const kernels = createReferenceKernels();
 
@@ -462,6 +463,33 @@ test('zeroGrads: a linear weight\'s first wgrad overwrites stale gradients (tied
         assert.ok(Math.abs(twice[i] - 2 * once[i]) <= 1e-6 * Math.abs(2 * once[i]) + 1e-12, `tied ${tieEmbeddings}: ${s.name}[${i}] ${twice[i]} vs 2 × ${once[i]}`);
       }
     }
+  }
+});
+
+test('fused activation casts (delayed scaling): the same loss, gradients and cast counts as casting a and dh apart (probe on), every MLP kind, both backends', async () => {
+  for (const k of await backends()) for (const preset of ['llama3', 'llama3-smooth-swiglu', 'fog-xielu', 'fog-gelu']) {
+    const c = resolveModelConfig({ preset, size: 'tiny' });
+    const batch = makeBatch(c, 2, 6, 9);
+    const run = (probe: boolean) => {
+      let quantizeCalls = 0;
+      const counting = new Proxy(k, { get: (t, p, r) => (p === 'quantize' ? (...a: Parameters<typeof k.quantize>) => (quantizeCalls++, t.quantize(...a)) : Reflect.get(t, p, r)) });
+      const m = new Model(c, counting, resolvePrecision('fp8-delayed'), 12);
+      if (probe) m.setActivationProbe({ tensor: () => {} }); // a probe must see a and dh: no fused casts
+      const casts: string[] = [];
+      const sink: MonitorSink = {
+        tensor: () => {}, maxLogit: () => {}, collectingTensors: false,
+        cast: (info) => casts.push(`${info.layer} ${info.gemm} ${info.role} ${info.scale} ${info.count} ${info.stats.amax} ${info.stats.underflow} ${info.stats.overflow} ${info.stats.nonzero}`),
+      };
+      m.zeroGrads();
+      const loss = m.forwardBackward(batch, 1, sink);
+      return { loss, grads: Float32Array.from(m.grads.data), casts: casts.sort(), quantizeCalls };
+    };
+    const fused = run(false);
+    const apart = run(true);
+    assert.equal(fused.loss, apart.loss, `${k.name} ${preset}`);
+    assert.deepEqual(fused.grads, apart.grads, `${k.name} ${preset}`);
+    assert.deepEqual(fused.casts, apart.casts, `${k.name} ${preset}`);
+    assert.equal(fused.quantizeCalls, apart.quantizeCalls - 2 * c.nLayers, `${k.name} ${preset}: a and dh are cast by the activation kernels`);
   }
 });
 
