@@ -105,7 +105,7 @@ export class ActivationOp implements TapeNode, FusesRounding {
       case 'xielu': stats = k.xieluForward(h, this.a, this.xieluParams(), round, bits, cast); break;
       default: { const never: never = this.kind; throw new RangeError(`unknown activation ${String(never)}`); }
     }
-    if (cast && stats) this.castInto?.a.inputCastFused(cast, stats);
+    this.castInto?.a.inputCastBy(cast && stats ? { cast, stats } : null);
     this.ctx.tape.record(this);
   }
 
@@ -131,7 +131,7 @@ export class ActivationOp implements TapeNode, FusesRounding {
       }
       default: { const never: never = this.kind; throw new RangeError(`unknown activation ${String(never)}`); }
     }
-    if (cast && stats) this.castInto?.dh.gradCastFused(cast, stats);
+    this.castInto?.dh.gradCastBy(cast && stats ? { cast, stats } : null);
   }
 }
 

@@ -202,7 +202,7 @@ export class LinearOp implements TapeNode {
 
   /** y = Q(x)·Q(W)ᵀ; saves Q(x). */
   forward(): void {
-    const { M, N, K } = this.spec;
+    const { M } = this.spec;
     this.fprop(this.inputPrecast ? this.savedInput(0, M) : this.castInput(), this.wholeY());
     this.inputPrecast = false;
     this.ctx.tape.record(this);
@@ -220,11 +220,15 @@ export class LinearOp implements TapeNode {
     return scale === null ? null : { format: op.format, scale, codes: this.codesStore() };
   }
 
-  /** The producer made fusedInputCast()'s cast (stats: its result): the next forward uses those codes. */
-  inputCastFused(cast: FusedCast, stats: CastStats): void {
-    (this.inputOp as Fp8Operand).record(stats, cast.scale, this.spec.M * this.spec.K);
-    this.savedInvScale = 1 / Math.fround(cast.scale);
-    this.inputPrecast = true;
+  /**
+   * Whether the producer made fusedInputCast()'s cast this pass (its result: the stats), called by
+   * the producer on every pass: with a cast, the next forward uses those codes; with null, it casts x.
+   */
+  inputCastBy(done: { cast: FusedCast; stats: CastStats } | null): void {
+    this.inputPrecast = done !== null;
+    if (done === null) return;
+    (this.inputOp as Fp8Operand).record(done.stats, done.cast.scale, this.spec.M * this.spec.K);
+    this.savedInvScale = 1 / Math.fround(done.cast.scale);
   }
 
   /**
@@ -238,9 +242,9 @@ export class LinearOp implements TapeNode {
     return scale === null ? null : { format: op.format, scale, codes: this.ctx.scratch.u8(this.spec.M * this.spec.N, FUSED_GRAD_SLOT) };
   }
 
-  /** The producer made fusedGradCast()'s cast (stats: its result): the next backward uses those codes. */
-  gradCastFused(cast: FusedCast, stats: CastStats): void {
-    this.gradPrecast = { cast, stats };
+  /** As inputCastBy, for fusedGradCast() and the next backward. */
+  gradCastBy(done: { cast: FusedCast; stats: CastStats } | null): void {
+    this.gradPrecast = done;
   }
 
   /** y (M, N) = a·Q(W)ᵀ, one GEMM per output block (planar y). */
