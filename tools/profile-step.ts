@@ -4,7 +4,8 @@
  * (TypeScript glue, allocation) is printed as "outside kernels".
  *   node --import tsx tools/profile-step.ts [preset] [size] [recipe] [steps]
  * CLOCK=cpu measures process CPU time (all threads together) instead of wall time: on a machine
- * shared with other work the wall figures swing, the CPU ones much less.
+ * shared with other work the wall figures swing, the CPU ones much less. BYSIZE=1 splits the
+ * non-GEMM rows by their first argument's length (e.g. the 1 M- and 4.7 M-element quantize calls).
  */
 import { loadNativeAddon } from '../src/kernels/native.js';
 import { loadKernelBackend } from '../src/train/kernel-backend.js';
