@@ -10,7 +10,8 @@ import type { CastStats, FusedCast, Kernels } from '../../src/kernels/types.js';
 // 4096-element stage pieces per thread, rows longer than a piece (the gated kernels cut rows) and a
 // ragged tail; every backend, native ISA path and thread count.
 
-const R = 5, F = 4100;
+/** Gated shapes: rows longer than a stage piece (cut into pieces), and short rows gathered many to a stage. */
+const GATED: [number, number][] = [[5, 4100], [700, 37]];
 const N = 3 * 16384 + 77;
 /** Per format: both overflow above |x| ≈ 9 (and underflow far below). */
 const SCALE = { e4m3: 48, e5m2: 6144 } as const;
@@ -25,20 +26,26 @@ function cases(): Case[] {
   const rng = new Rng(23);
   // magnitudes spread over 2⁻²⁰…2⁴, so that the casts underflow and overflow
   const wide = (n: number) => rng.normals(n).map((v) => v * 2 ** rng.uniform(-20, 4));
-  const h = wide(R * 2 * F);
-  const da = wide(R * F);
   const x = wide(N);
   const dy = wide(N);
-  const s = rng.uniforms(R, 1, 4);
   const xielu = { alphaP: 0.8, alphaN: 0.8, beta: 0.5, eps: -1e-6 };
+  const gated = GATED.flatMap(([R, F]): Case[] => {
+    const h = wide(R * 2 * F);
+    const da = wide(R * F);
+    const s = rng.uniforms(R, 1, 4);
+    const at = ` ${R}×${F}`;
+    return [
+      { name: `swigluForward${at}`, run: (k, r, c) => { const a = new Float32Array(R * F); return { out: a, stats: k.swigluForward(h, a, R, F, r, null, c) }; } },
+      { name: `swigluBackward${at}`, run: (k, r, c) => { const d = new Float32Array(R * 2 * F); return { out: d, stats: k.swigluBackward(h, da, d, R, F, r, c) }; } },
+      {
+        name: `smoothSwigluForward${at}`,
+        run: (k, r, c) => { const a = new Float32Array(R * F), sOut = new Float32Array(R); return { out: a, stats: k.smoothSwigluForward(h, a, sOut, R, F, r, null, c), other: sOut }; },
+      },
+      { name: `smoothSwigluBackward${at}`, run: (k, r, c) => { const d = new Float32Array(R * 2 * F); return { out: d, stats: k.smoothSwigluBackward(h, s, da, d, R, F, r, c) }; } },
+    ];
+  });
   return [
-    { name: 'swigluForward', run: (k, r, c) => { const a = new Float32Array(R * F); return { out: a, stats: k.swigluForward(h, a, R, F, r, null, c) }; } },
-    { name: 'swigluBackward', run: (k, r, c) => { const d = new Float32Array(R * 2 * F); return { out: d, stats: k.swigluBackward(h, da, d, R, F, r, c) }; } },
-    {
-      name: 'smoothSwigluForward',
-      run: (k, r, c) => { const a = new Float32Array(R * F), sOut = new Float32Array(R); return { out: a, stats: k.smoothSwigluForward(h, a, sOut, R, F, r, null, c), other: sOut }; },
-    },
-    { name: 'smoothSwigluBackward', run: (k, r, c) => { const d = new Float32Array(R * 2 * F); return { out: d, stats: k.smoothSwigluBackward(h, s, da, d, R, F, r, c) }; } },
+    ...gated,
     { name: 'geluForward', run: (k, r, c) => { const y = new Float32Array(N); return { out: y, stats: k.geluForward(x, y, r, null, c) }; } },
     { name: 'geluBackward', run: (k, r, c) => { const d = new Float32Array(N); return { out: d, stats: k.geluBackward(x, dy, d, r, c) }; } },
     { name: 'xieluForward', run: (k, r, c) => { const y = new Float32Array(N); return { out: y, stats: k.xieluForward(x, y, xielu, r, null, c) }; } },
