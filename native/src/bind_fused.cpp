@@ -73,8 +73,9 @@ Napi::Value RmsnormForward(const Napi::CallbackInfo& info) {
   auto rstd = sizedArray<float>(env, info[3], "rmsnormForward: rstd", R, "R");
   const double eps = numberArg(env, info[6], "rmsnormForward: eps");
   auto xSaved = info.Length() > 8 ? optionalSizedArray<float>(env, info[8], "rmsnormForward: xSaved", n, rc) : ArrayArg<float>{nullptr, 0};
-  fused::rmsnormForward(x.data, gain.data, y.data, rstd.data, R, C, eps, roundArg(info, 7, "rmsnormForward"), xSaved.data);
-  return env.Undefined();
+  const auto cast = fusedCastArg(info, 9, "rmsnormForward", n, rc);
+  fused::rmsnormForward(x.data, gain.data, y.data, rstd.data, R, C, eps, roundArg(info, 7, "rmsnormForward"), xSaved.data, cast.get());
+  return fusedCastResult(env, cast);
 }
 
 Napi::Value RmsnormBackward(const Napi::CallbackInfo& info) {

@@ -251,7 +251,10 @@ export const KERNEL_SIGNATURES = {
   },
 
   rmsnormForward: {
-    args: [floats('x', 'R·C'), nullable(floats('gain', 'C')), floats('y', 'R·C'), floats('rstd', 'R'), int('R'), int('C'), num('eps', 'nonNegative'), roundFlag, optional(nullable(floats('xSaved', 'R·C')))],
+    args: [
+      floats('x', 'R·C'), nullable(floats('gain', 'C')), floats('y', 'R·C'), floats('rstd', 'R'), int('R'), int('C'), num('eps', 'nonNegative'), roundFlag,
+      optional(nullable(floats('xSaved', 'R·C'))), fusedCast('R·C'),
+    ],
   },
   rmsnormBackward: {
     args: [floats('dy', 'R·C'), floats('x', 'R·C'), nullable(floats('gain', 'C')), floats('rstd', 'R'), floats('dx', 'R·C'), nullable(floats('dgain', 'C')), int('R'), int('C'), roundFlag],

@@ -249,7 +249,9 @@ export interface Kernels<Buf extends FloatArray = Float32Array> {
    * xSaved (R, C), when given, receives a copy of x as the kernel reads it (the input a caller keeps
    * for backward, without a separate copy pass).
    */
-  rmsnormForward(x: Buf, gain: Buf | null, y: Buf, rstd: Buf, R: number, C: number, eps: number, roundBf16?: boolean, xSaved?: Buf | null): void;
+  rmsnormForward(
+    x: Buf, gain: Buf | null, y: Buf, rstd: Buf, R: number, C: number, eps: number, roundBf16?: boolean, xSaved?: Buf | null, cast?: FusedCast | null,
+  ): CastStats | null;
   /** dx = ∂L/∂x (overwritten); dgain += ∂L/∂gain (accumulated; skipped when null). */
   rmsnormBackward(dy: Buf, x: Buf, gain: Buf | null, rstd: Buf, dx: Buf, dgain: Buf | null, R: number, C: number, roundBf16?: boolean): void;
   /**

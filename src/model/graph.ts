@@ -336,6 +336,9 @@ export class ModelGraph {
       }
       // fc2's input and fc1's grad_output are cast by the activation's kernels as they write them
       L.act.fuseCasts(L.fc2, L.fc1);
+      // the pre-norms' outputs are cast for the qkv and fc1 linears by the RMSNorm kernel
+      L.inputNorm?.fuseCast(L.qkv);
+      L.postAttnNorm?.fuseCast(L.fc1);
       this.residualRound.push({
         attn: b.attn_residual?.takeForwardRounding(this.res) ?? false,
         mlp: b.mlp_residual?.takeForwardRounding(this.res) ?? false,

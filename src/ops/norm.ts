@@ -5,6 +5,7 @@
  */
 import type { FloatArray } from '../kernels/types.js';
 import type { OpContext } from './context.js';
+import type { LinearOp } from './linear.js';
 import type { TapeNode } from './tape.js';
 import type { Boundary, FusesRounding } from './boundary.js';
 
@@ -42,9 +43,19 @@ export class RmsNormOp implements TapeNode, FusesRounding {
     this.roundDx = boundary.takeBackwardRounding(this.dx);
   }
 
+  /** The linear whose FP8 input cast of y the kernel may make as it writes y (a pre-norm before its linear). */
+  private castInto: LinearOp | null = null;
+
+  /** Fuses `consumer`'s input cast of y into this op's kernel where it allows it (delayed scaling); y is then not written. Not while a probe must see y. */
+  fuseCast(consumer: LinearOp): void {
+    this.castInto = consumer;
+  }
+
   forward(): void {
+    const cast = this.castInto !== null && !this.ctx.probe ? this.castInto.fusedInputCast() : null;
     // x may change after forward (the residual stream is updated in place): the kernel saves the copy backward reads
-    this.ctx.kernels.rmsnormForward(this.x, this.gain, this.y, this.rstd, this.R, this.C, this.eps, this.roundY, this.savedX);
+    const stats = this.ctx.kernels.rmsnormForward(this.x, this.gain, this.y, this.rstd, this.R, this.C, this.eps, this.roundY, this.savedX, cast);
+    this.castInto?.inputCastBy(cast && stats ? { cast, stats } : null);
     this.ctx.tape.record(this);
   }
 

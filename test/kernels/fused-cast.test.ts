@@ -4,7 +4,7 @@ import { backends, onEveryNativePath } from './backends.js';
 import { Rng } from './random.js';
 import type { CastStats, FusedCast, Kernels } from '../../src/kernels/types.js';
 
-// The activation kernels' fused FP8 cast (last argument `cast`): the codes and stats must be those of
+// The activation kernels' and RMSNorm forward's fused FP8 cast (last argument `cast`): the codes and stats must be those of
 // the kernel's float output (rounded as the flag says) cast by quantize afterwards — what the graph
 // did before fusing it — and the float output array must be left alone. Shapes span several
 // 4096-element stage pieces per thread, rows longer than a piece (the gated kernels cut rows) and a
@@ -44,8 +44,20 @@ function cases(): Case[] {
       { name: `smoothSwigluBackward${at}`, run: (k, r, c) => { const d = new Float32Array(R * 2 * F); return { out: d, stats: k.smoothSwigluBackward(h, s, da, d, R, F, r, c) }; } },
     ];
   });
+  const norms = ([[37, 300], [5, 5000], [700, 64]] as const).map(([R, C]): Case => {
+    const xs = wide(R * C);
+    const gain = rng.uniforms(C, 0.5, 1.5);
+    return {
+      name: `rmsnormForward ${R}×${C}`,
+      run: (k, r, c) => {
+        const y = new Float32Array(R * C), rstd = new Float32Array(R), saved = new Float32Array(R * C);
+        return { out: y, stats: k.rmsnormForward(xs, gain, y, rstd, R, C, 1e-5, r, saved, c), other: [rstd, saved] };
+      },
+    };
+  });
   return [
     ...gated,
+    ...norms,
     { name: 'geluForward', run: (k, r, c) => { const y = new Float32Array(N); return { out: y, stats: k.geluForward(x, y, r, null, c) }; } },
     { name: 'geluBackward', run: (k, r, c) => { const d = new Float32Array(N); return { out: d, stats: k.geluBackward(x, dy, d, r, c) }; } },
     { name: 'xieluForward', run: (k, r, c) => { const y = new Float32Array(N); return { out: y, stats: k.xieluForward(x, y, xielu, r, null, c) }; } },

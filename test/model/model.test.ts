@@ -466,7 +466,7 @@ test('zeroGrads: a linear weight\'s first wgrad overwrites stale gradients (tied
   }
 });
 
-test('fused activation casts (delayed scaling): the same loss, gradients and cast counts as casting a and dh apart (probe on), every MLP kind, both backends', async () => {
+test('fused casts (delayed scaling): the same loss, gradients and cast counts as casting a, dh and the pre-norm outputs apart (probe on), every MLP kind, both backends', async () => {
   for (const k of await backends()) for (const preset of ['llama3', 'llama3-smooth-swiglu', 'fog-xielu', 'fog-gelu']) {
     const c = resolveModelConfig({ preset, size: 'tiny' });
     const batch = makeBatch(c, 2, 6, 9);
@@ -489,7 +489,9 @@ test('fused activation casts (delayed scaling): the same loss, gradients and cas
     assert.equal(fused.loss, apart.loss, `${k.name} ${preset}`);
     assert.deepEqual(fused.grads, apart.grads, `${k.name} ${preset}`);
     assert.deepEqual(fused.casts, apart.casts, `${k.name} ${preset}`);
-    assert.equal(fused.quantizeCalls, apart.quantizeCalls - 2 * c.nLayers, `${k.name} ${preset}: a and dh are cast by the activation kernels`);
+    // a and dh by the activation kernels, and the pre-norms' outputs by the RMSNorm kernel
+    const fusedPerLayer = 2 + (c.preNorm ? 2 : 0);
+    assert.equal(fused.quantizeCalls, apart.quantizeCalls - fusedPerLayer * c.nLayers, `${k.name} ${preset}: ${fusedPerLayer} casts per layer made by the producing kernels`);
   }
 });
 

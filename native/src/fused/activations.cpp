@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "casts/casts.h"
+#include "fused/cast_stage.h"
 #include "common/fp8.h"
 #include "common/isa.h"
 #include "common/threads.h"

@@ -78,7 +78,7 @@ struct XieluParams {
 // BF16 wide tensors), the same bits as a separate roundBf16 pass over it.
 /** xSaved (R, C), when not null, receives a copy of x as it is read. */
 void rmsnormForward(const float* x, const float* gain, float* y, float* rstd, int64_t R, int64_t C, double eps,
-                    bool roundBf16 = false, float* xSaved = nullptr);
+                    bool roundBf16 = false, float* xSaved = nullptr, const FusedCast* cast = nullptr);
 /** dx (R, C) overwritten; dgain (C) accumulated when not null. */
 void rmsnormBackward(const float* dy, const float* x, const float* gain, const float* rstd, float* dx, float* dgain,
                      int64_t R, int64_t C, bool roundBf16 = false);

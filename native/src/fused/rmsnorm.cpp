@@ -7,9 +7,11 @@
 #include <cstring>
 #include <vector>
 
+#include "casts/casts.h"
 #include "common/fp8.h"
 #include "common/isa.h"
 #include "common/threads.h"
+#include "fused/cast_stage.h"
 #include "fused/fused.h"
 #include "fused/isa_regions.h"
 
@@ -19,8 +21,8 @@ namespace fog8::fused {
 #include "fused/per_isa.inc"
 
 void rmsnormForward(const float* x, const float* gain, float* y, float* rstd, int64_t R, int64_t C, double eps, bool roundBf16,
-                    float* xSaved) {
-  FOG8_DISPATCH(rmsnormForwardIsa(x, gain, y, rstd, R, C, eps, roundBf16, xSaved))
+                    float* xSaved, const FusedCast* cast) {
+  FOG8_DISPATCH(rmsnormForwardIsa(x, gain, y, rstd, R, C, eps, roundBf16, xSaved, cast))
 }
 
 void rmsnormBackward(const float* dy, const float* x, const float* gain, const float* rstd, float* dx, float* dgain,

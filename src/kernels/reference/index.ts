@@ -66,10 +66,9 @@ export function createReferenceKernels(precision: KernelPrecision = 'float32'): 
       return stats;
     },
     gemm: (M, N, K, a, b, c, alpha, beta, round) => { gemm(M, N, K, a, b, c, alpha, beta); r(round, c); },
-    rmsnormForward: (x, gain, y, rstd, R, C, eps, round, xSaved) => {
+    rmsnormForward: (x, gain, y, rstd, R, C, eps, round, xSaved, cast) => {
       xSaved?.set(x);
-      rmsnormForward(x, gain, y, rstd, R, C, eps);
-      r(round, y);
+      return output(y, round, cast, (o) => rmsnormForward(x, gain, o, rstd, R, C, eps));
     },
     rmsnormBackward: (dy, x, gain, rstd, dx, dgain, R, C, round) => { rmsnormBackward(dy, x, gain, rstd, dx, dgain, R, C); r(round, dx); },
     ropeForward: (x, y, B, T, H, D, theta, scaling, round) => { ropeForward(x, y, B, T, H, D, theta, scaling); r(round, y); },
