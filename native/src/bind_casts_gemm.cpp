@@ -20,13 +20,6 @@
 namespace fog8 {
 namespace {
 
-const Fp8Format& formatArg(Napi::Env env, const Napi::Value& v, const std::string& what) {
-  const std::string name = stringArg(env, v, what);
-  const Fp8Format* f = fp8FormatByName(name.c_str());
-  if (f == nullptr) throwType(env, what + " must be 'e4m3' or 'e5m2', got '" + name + "'");
-  return *f;
-}
-
 /** The casts' arguments in call order: input, FP8 format, scale, output of the input's length. */
 template <typename In, typename Out>
 struct CastArgs {

@@ -40,21 +40,20 @@ size_t fieldDim(Napi::Env env, const Napi::Object& o, const char* key, const std
  * An activation's optional trailing fused FP8 cast (types.ts FusedCast {format, scale, codes} of
  * `length` elements) at argument `index`: null when absent, null or undefined.
  */
-std::unique_ptr<FusedCast> fusedCastArg(const Napi::CallbackInfo& info, size_t index, const std::string& fn, size_t length,
+std::unique_ptr<ChunkedCast> fusedCastArg(const Napi::CallbackInfo& info, size_t index, const std::string& fn, size_t length,
                                         const std::string& lengthText) {
   Napi::Env env = info.Env();
   if (info.Length() <= index || info[index].IsNull() || info[index].IsUndefined()) return nullptr;
   const std::string what = fn + ": cast";
   Napi::Object o = objectArg(env, info[index], what + " (or null)");
-  const Fp8Format* f = fp8FormatByName(stringArg(env, o.Get("format"), what + ".format").c_str());
-  if (f == nullptr) throwType(env, what + ".format must be 'e4m3' or 'e5m2'");
+  const Fp8Format& f = formatArg(env, o.Get("format"), what + ".format");
   const float scale = static_cast<float>(fieldNumber(env, o, "scale", what));
   auto codes = sizedArray<uint8_t>(env, o.Get("codes"), what + ".codes", length, lengthText);
-  return std::make_unique<FusedCast>(*f, scale, codes.data);
+  return std::make_unique<ChunkedCast>(f, scale, codes.data);
 }
 
 /** A fused cast's statistics (castErrorStatsObject), or null without one. */
-Napi::Value fusedCastResult(Napi::Env env, const std::unique_ptr<FusedCast>& cast) {
+Napi::Value fusedCastResult(Napi::Env env, const std::unique_ptr<ChunkedCast>& cast) {
   if (!cast) return env.Null();
   return castErrorStatsObject(env, cast->result());
 }
@@ -252,11 +251,10 @@ fused::AttentionInput attentionInputArg(Napi::Env env, const Napi::Value& v, con
     return in;
   }
   Napi::Object o = objectArg(env, v, what + " (a Float32Array or {format, data, invScale?})");
-  const std::string format = stringArg(env, o.Get("format"), what + ".format");
-  if (format != "e4m3" && format != "e5m2") throwType(env, what + ".format must be 'e4m3' or 'e5m2', got '" + format + "'");
+  const Fp8Format& format = formatArg(env, o.Get("format"), what + ".format");
   in.codes = sizedArray<uint8_t>(env, o.Get("data"), what + ".data", n, expected).data;
   const float invScale = o.Get("invScale").IsUndefined() ? 1.0f : static_cast<float>(fieldNumber(env, o, "invScale", what));
-  fused::attentionCodeTables(format == "e5m2", invScale, tables);
+  fused::attentionCodeTables(&format == &kE5M2, invScale, tables);
   in.value = tables.value;
   in.bf16Bytes = tables.bf16Bytes;
   return in;
@@ -366,7 +364,7 @@ Napi::Value Gated(const Napi::CallbackInfo& info, const std::string& fn, bool fo
   const bool round = roundArg(info, arrays + 2, fn);
   const size_t nh = product(env, {R, 2, F}, fn + ": R·2F"), na = product(env, {R, F}, fn + ": R·F");
   const fused::ActivationInput h = sizedActivationInput(env, info[0], fn + ": h", nh, "R·2F");
-  std::unique_ptr<FusedCast> cast;
+  std::unique_ptr<ChunkedCast> cast;
   if (forward) {
     auto a = sizedArray<float>(env, info[1], fn + ": a", na, "R·F");
     uint16_t* hBits = inputBitsArg(info, arrays + 3, fn + ": hBits", nh, "R·2F");

@@ -70,17 +70,11 @@ CastResult mergeParts(const std::vector<ChunkStats>& parts) {
 }
 
 CastResult runQuantize(const float* x, size_t n, const Fp8Format& f, float scale, uint8_t* codes, float* out, bool roundOut) {
-  const EncodeParams p = paramsOf(f);
-  const float* table = fp8Table(f).value;
-  const float invScale = 1.0f / scale;
-  const QuantizeChunkFn chunk = quantizeChunk();
-  std::vector<ChunkStats> parts(numThreads());
+  const ChunkedCast cast(f, scale, codes);
   parallelFor(n, [&](size_t begin, size_t end) {
-    ChunkStats st;
-    chunk(x + begin, end - begin, p, scale, codes ? codes + begin : nullptr, out ? out + begin : nullptr, table, invScale, st, roundOut);
-    parts[currentThreadIndex()] = st;
+    cast.castTo(x + begin, end - begin, codes ? codes + begin : nullptr, out ? out + begin : nullptr, roundOut);
   }, kGrain);
-  return mergeParts(parts);
+  return cast.result();
 }
 
 }  // namespace
@@ -89,38 +83,32 @@ CastResult quantizeArray(const float* x, size_t n, const Fp8Format& f, float sca
   return runQuantize(x, n, f, scale, codes, nullptr, false);
 }
 
-FusedCast::FusedCast(const Fp8Format& f, float scale, uint8_t* codes)
+ChunkedCast::ChunkedCast(const Fp8Format& f, float scale, uint8_t* codes)
     : params_(paramsOf(f)), table_(fp8Table(f).value), scale_(scale), invScale_(1.0f / scale), chunk_(quantizeChunk()),
       codes_(codes), parts_(numThreads()) {}
 
-void FusedCast::cast(const float* x, size_t at, size_t n) const {
-  chunk_(x, n, params_, scale_, codes_ + at, nullptr, table_, invScale_, parts_[currentThreadIndex()], false);
+void ChunkedCast::castTo(const float* x, size_t n, uint8_t* codes, float* out, bool roundOut) const {
+  chunk_(x, n, params_, scale_, codes, out, table_, invScale_, parts_[currentThreadIndex()], roundOut);
 }
 
-CastResult FusedCast::result() const { return mergeParts(parts_); }
+CastResult ChunkedCast::result() const { return mergeParts(parts_); }
 
 CastResult quantizeColumnsArray(const float* x, size_t rows, size_t cols, const Fp8Format& f, float scale, uint8_t* codes,
                                 size_t codesCols, size_t codesCol0) {
-  const EncodeParams p = paramsOf(f);
-  const float* table = fp8Table(f).value;
-  const float invScale = 1.0f / scale;
-  const QuantizeChunkFn chunk = quantizeChunk();
+  const ChunkedCast cast(f, scale, nullptr);
   // Rows are cast a block at a time into an L1-sized buffer (x's rows are contiguous: one chunk call
   // per block, as quantizeArray) and copied out to their strided places.
   constexpr size_t kBlockBytes = 16384;
   const size_t blockRows = std::max<size_t>(1, kBlockBytes / std::max<size_t>(cols, 1));
-  std::vector<ChunkStats> parts(numThreads());
   parallelFor(rows, [&](size_t r0, size_t r1) {
-    ChunkStats st;
     std::vector<uint8_t> block(blockRows * cols);
     for (size_t b = r0; b < r1; b += blockRows) {
       const size_t n = std::min(blockRows, r1 - b);
-      chunk(x + b * cols, n * cols, p, scale, block.data(), nullptr, table, invScale, st, false);
+      cast.castTo(x + b * cols, n * cols, block.data(), nullptr, false);
       for (size_t r = 0; r < n; r++) std::copy_n(block.data() + r * cols, cols, codes + (b + r) * codesCols + codesCol0);
     }
-    parts[currentThreadIndex()] = st;
   }, std::max<size_t>(1, kGrain / std::max<size_t>(cols, 1)));
-  return mergeParts(parts);
+  return cast.result();
 }
 
 CastResult quantizeDequantizeArray(const float* x, size_t n, const Fp8Format& f, float scale, float* out, bool roundBf16Out) {

@@ -34,16 +34,21 @@ CastResult quantizeColumnsArray(const float* x, size_t rows, size_t cols, const 
 /** out (n) = decode(FP8(x·scale))·(1/scale) in one pass, rounded to BF16 as stored when roundBf16Out (stats of the unrounded). */
 CastResult quantizeDequantizeArray(const float* x, size_t n, const Fp8Format& f, float scale, float* out, bool roundBf16Out = false);
 /**
- * An FP8 cast made by the kernel that produces the tensor, piece by piece as it writes it (a fused
- * cast: the float tensor never goes to memory). cast(x, at, n) writes codes[at, at + n) =
- * FP8(x·scale) with the ISA's quantize loop; result() is quantizeArray's statistics of all pieces
- * (amax and counts exactly; the float64 error sums up to the order of their terms). Pieces may come
- * from any pool thread, each thread's statistics kept apart.
+ * One FP8 cast (format, scale) applied chunk by chunk with the ISA's quantize loop, from any pool
+ * thread (each thread's statistics kept apart); result() is the statistics of all chunks (amax and
+ * counts exactly, the float64 error sums up to the order of their terms). The array drivers cast
+ * their threads' ranges with it, and a kernel that produces a tensor casts its output with it as
+ * it writes it (a fused cast: cast(x, at, n) writes codes[at, at + n); the float tensor never goes
+ * to memory).
  */
-class FusedCast {
+class ChunkedCast {
  public:
-  FusedCast(const Fp8Format& f, float scale, uint8_t* codes);
-  void cast(const float* x, size_t at, size_t n) const;
+  /** codes: where cast() writes (null when only castTo is used). */
+  ChunkedCast(const Fp8Format& f, float scale, uint8_t* codes);
+  /** codes[at, at + n) = FP8(x[0, n)·scale). */
+  void cast(const float* x, size_t at, size_t n) const { castTo(x, n, codes_ + at, nullptr, false); }
+  /** codes (when not null) = FP8(x·scale) and/or out (when not null) = their values, rounded to BF16 when roundOut. */
+  void castTo(const float* x, size_t n, uint8_t* codes, float* out, bool roundOut) const;
   CastResult result() const;
 
  private:

@@ -9,6 +9,8 @@
 #include <initializer_list>
 #include <string>
 
+#include "fp8.h"
+
 namespace fog8 {
 
 [[noreturn]] inline void throwType(Napi::Env env, const std::string& msg) {
@@ -110,6 +112,14 @@ inline bool boolArg(Napi::Env env, const Napi::Value& v, const std::string& what
 inline std::string stringArg(Napi::Env env, const Napi::Value& v, const std::string& what) {
   if (!v.IsString()) throwType(env, what + " must be a string");
   return v.As<Napi::String>().Utf8Value();
+}
+
+/** An FP8 format by name ('e4m3' or 'e5m2'). */
+inline const Fp8Format& formatArg(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  const std::string name = stringArg(env, v, what);
+  const Fp8Format* f = fp8FormatByName(name.c_str());
+  if (f == nullptr) throwType(env, what + " must be 'e4m3' or 'e5m2', got '" + name + "'");
+  return *f;
 }
 
 /** Throws unless info has at least n arguments. */

@@ -31,32 +31,32 @@ namespace fog8::fused {
     FOG8_DISPATCH(call_with_IN)            \
   }
 
-void swigluForward(ActivationInput h, float* a, int64_t R, int64_t F, bool roundBf16, uint16_t* hBits, const FusedCast* cast) {
+void swigluForward(ActivationInput h, float* a, int64_t R, int64_t F, bool roundBf16, uint16_t* hBits, const ChunkedCast* cast) {
   FOG8_ON_INPUT(h, gatedForwardIsa(IN, a, nullptr, R, F, false, roundBf16, hBits, cast))
 }
-void swigluBackward(ActivationInput h, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16, const FusedCast* cast) {
+void swigluBackward(ActivationInput h, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16, const ChunkedCast* cast) {
   FOG8_ON_INPUT(h, gatedBackwardIsa(IN, nullptr, da, dh, R, F, roundBf16, cast))
 }
 void smoothSwigluForward(ActivationInput h, float* a, float* s, int64_t R, int64_t F, bool roundBf16, uint16_t* hBits,
-                         const FusedCast* cast) {
+                         const ChunkedCast* cast) {
   FOG8_ON_INPUT(h, gatedForwardIsa(IN, a, s, R, F, true, roundBf16, hBits, cast))
 }
 void smoothSwigluBackward(ActivationInput h, const float* s, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16,
-                          const FusedCast* cast) {
+                          const ChunkedCast* cast) {
   FOG8_ON_INPUT(h, gatedBackwardIsa(IN, s, da, dh, R, F, roundBf16, cast))
 }
-void geluForward(ActivationInput x, float* y, int64_t n, bool roundBf16, uint16_t* xBits, const FusedCast* cast) {
+void geluForward(ActivationInput x, float* y, int64_t n, bool roundBf16, uint16_t* xBits, const ChunkedCast* cast) {
   FOG8_ON_INPUT(x, geluForwardIsa(IN, y, n, roundBf16, xBits, cast))
 }
-void geluBackward(ActivationInput x, const float* dy, float* dx, int64_t n, bool roundBf16, const FusedCast* cast) {
+void geluBackward(ActivationInput x, const float* dy, float* dx, int64_t n, bool roundBf16, const ChunkedCast* cast) {
   FOG8_ON_INPUT(x, geluBackwardIsa(IN, dy, dx, n, roundBf16, cast))
 }
 void xieluForward(ActivationInput x, float* y, int64_t n, const XieluParams& p, bool roundBf16, uint16_t* xBits,
-                  const FusedCast* cast) {
+                  const ChunkedCast* cast) {
   FOG8_ON_INPUT(x, xieluForwardIsa(IN, y, n, p, roundBf16, xBits, cast))
 }
 void xieluBackward(ActivationInput x, const float* dy, float* dx, int64_t n, const XieluParams& p, double* dAlphaP,
-                   double* dAlphaN, bool roundBf16, const FusedCast* cast) {
+                   double* dAlphaN, bool roundBf16, const ChunkedCast* cast) {
   FOG8_ON_INPUT(x, xieluBackwardIsa(IN, dy, dx, n, p, dAlphaP, dAlphaN, roundBf16, cast))
 }
 

@@ -1,11 +1,11 @@
-// The L1 stage of a fused FP8 cast (casts/casts.h FusedCast) for kernels that write their float
-// output row by row: rows are gathered in the stage and cast a stage-full at a time, so the float
-// output never goes to memory and the quantize loop runs on long stretches. ISA-independent (plain
-// C++ compiled with the base flags), shared by the per-ISA kernel bodies.
+// Where a fused kernel writes its float output, piece by piece: the output array, or — with a fused
+// FP8 cast (casts/casts.h ChunkedCast) — an L1 stage that the cast turns into codes, so the float
+// output never goes to memory. ISA-independent (plain C++ compiled with the base flags), shared by
+// the per-ISA kernel bodies.
 #pragma once
 #include <algorithm>
 #include <cstddef>
-#include <vector>
+#include <memory>
 
 #include "casts/casts.h"
 
@@ -15,33 +15,40 @@ namespace fog8::fused {
 constexpr size_t kCastPiece = 4096;
 
 /**
- * Output rows of `width` elements that follow each other in the output (row r at r·width), staged
- * for `cast`. take(r, n) hands out the stage space of rows r … r + n − 1 (casting what the stage held
- * first when they would not fit); flush() casts what is left. Holds max(kCastPiece, n·width)
- * elements, allocated only with a cast.
+ * One thread's output of a kernel: take(at, n) is where output elements [at, at + n) go — y + at,
+ * or with a cast the stage. Pieces that follow each other in the output (short rows, one after
+ * another) gather in the stage; it is cast when the next piece would not fit or does not follow on,
+ * and by flush(), which the kernel calls after its last piece. The stage holds max(kCastPiece, the
+ * largest piece) elements, allocated only with a cast; piece(n) is how much of a range of n to take
+ * at a time (all of it without a cast).
  */
-class RowStage {
+class OutputStage {
  public:
-  RowStage(const FusedCast* cast, size_t width) : cast_(cast), width_(width) {}
-  float* take(size_t r, size_t n) {
-    const size_t need = n * width_;
-    if (rows_ > 0 && (rows_ * width_ + need > storage_.size())) flush();
-    if (storage_.size() < std::max(kCastPiece, need)) storage_.resize(std::max(kCastPiece, need));
-    if (rows_ == 0) first_ = r;
-    float* p = storage_.data() + rows_ * width_;
-    rows_ += n;
+  OutputStage(float* y, const ChunkedCast* cast) : y_(y), cast_(cast) {}
+  float* take(size_t at, size_t n) {
+    if (cast_ == nullptr) return y_ + at;
+    if (count_ > 0 && (at != first_ + count_ || count_ + n > capacity_)) flush();
+    if (n > capacity_) {
+      capacity_ = std::max(kCastPiece, n);
+      stage_.reset(new float[capacity_]);
+    }
+    if (count_ == 0) first_ = at;
+    float* p = stage_.get() + count_;
+    count_ += n;
     return p;
   }
+  /** Casts what the stage holds (nothing without a cast). */
   void flush() {
-    if (rows_ > 0) cast_->cast(storage_.data(), first_ * width_, rows_ * width_);
-    rows_ = 0;
+    if (count_ > 0) cast_->cast(stage_.get(), first_, count_);
+    count_ = 0;
   }
+  size_t piece(size_t n) const { return cast_ == nullptr ? n : std::min(n, kCastPiece); }
 
  private:
-  const FusedCast* cast_;
-  size_t width_;
-  std::vector<float> storage_;
-  size_t first_ = 0, rows_ = 0;
+  float* y_;
+  const ChunkedCast* cast_;
+  std::unique_ptr<float[]> stage_;
+  size_t capacity_ = 0, first_ = 0, count_ = 0;
 };
 
 }  // namespace fog8::fused

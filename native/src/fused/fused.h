@@ -6,7 +6,7 @@
 #include <cstdint>
 
 namespace fog8 {
-class FusedCast;  // casts/casts.h
+class ChunkedCast;  // casts/casts.h
 }  // namespace fog8
 
 namespace fog8::fused {
@@ -78,7 +78,7 @@ struct XieluParams {
 // BF16 wide tensors), the same bits as a separate roundBf16 pass over it.
 /** xSaved (R, C), when not null, receives a copy of x as it is read. */
 void rmsnormForward(const float* x, const float* gain, float* y, float* rstd, int64_t R, int64_t C, double eps,
-                    bool roundBf16 = false, float* xSaved = nullptr, const FusedCast* cast = nullptr);
+                    bool roundBf16 = false, float* xSaved = nullptr, const ChunkedCast* cast = nullptr);
 /** dx (R, C) overwritten; dgain (C) accumulated when not null. */
 void rmsnormBackward(const float* dy, const float* x, const float* gain, const float* rstd, float* dx, float* dgain,
                      int64_t R, int64_t C, bool roundBf16 = false);
@@ -124,21 +124,21 @@ struct ActivationInput {
  *  cast, casts/casts.h) the float output (a, y, dh, dx) is not written: it goes, rounded as the flag
  *  says, into the cast's codes; the statistics are cast->result(). */
 void swigluForward(ActivationInput h, float* a, int64_t R, int64_t F, bool roundBf16 = false, uint16_t* hBits = nullptr,
-                   const FusedCast* cast = nullptr);
+                   const ChunkedCast* cast = nullptr);
 void swigluBackward(ActivationInput h, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16 = false,
-                    const FusedCast* cast = nullptr);
+                    const ChunkedCast* cast = nullptr);
 /** s (R) = max_j |gate| (0 → 1). */
 void smoothSwigluForward(ActivationInput h, float* a, float* s, int64_t R, int64_t F, bool roundBf16 = false,
-                         uint16_t* hBits = nullptr, const FusedCast* cast = nullptr);
+                         uint16_t* hBits = nullptr, const ChunkedCast* cast = nullptr);
 void smoothSwigluBackward(ActivationInput h, const float* s, const float* da, float* dh, int64_t R, int64_t F, bool roundBf16 = false,
-                          const FusedCast* cast = nullptr);
-void geluForward(ActivationInput x, float* y, int64_t n, bool roundBf16 = false, uint16_t* xBits = nullptr, const FusedCast* cast = nullptr);
-void geluBackward(ActivationInput x, const float* dy, float* dx, int64_t n, bool roundBf16 = false, const FusedCast* cast = nullptr);
+                          const ChunkedCast* cast = nullptr);
+void geluForward(ActivationInput x, float* y, int64_t n, bool roundBf16 = false, uint16_t* xBits = nullptr, const ChunkedCast* cast = nullptr);
+void geluBackward(ActivationInput x, const float* dy, float* dx, int64_t n, bool roundBf16 = false, const ChunkedCast* cast = nullptr);
 void xieluForward(ActivationInput x, float* y, int64_t n, const XieluParams& p, bool roundBf16 = false,
-                  uint16_t* xBits = nullptr, const FusedCast* cast = nullptr);
+                  uint16_t* xBits = nullptr, const ChunkedCast* cast = nullptr);
 /** Writes dx; returns ∂L/∂alphaP, ∂L/∂alphaN through the out-parameters. */
 void xieluBackward(ActivationInput x, const float* dy, float* dx, int64_t n, const XieluParams& p, double* dAlphaP,
-                   double* dAlphaN, bool roundBf16 = false, const FusedCast* cast = nullptr);
+                   double* dAlphaN, bool roundBf16 = false, const ChunkedCast* cast = nullptr);
 
 /** Bytes of the cos/sin table RoPE keeps between calls. */
 size_t ropeTableBytes();

@@ -21,7 +21,7 @@ namespace fog8::fused {
 #include "fused/per_isa.inc"
 
 void rmsnormForward(const float* x, const float* gain, float* y, float* rstd, int64_t R, int64_t C, double eps, bool roundBf16,
-                    float* xSaved, const FusedCast* cast) {
+                    float* xSaved, const ChunkedCast* cast) {
   FOG8_DISPATCH(rmsnormForwardIsa(x, gain, y, rstd, R, C, eps, roundBf16, xSaved, cast))
 }
 
