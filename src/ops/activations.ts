@@ -77,15 +77,15 @@ export class ActivationOp implements TapeNode, FusesRounding {
 
   /**
    * Fuses the FP8 casts of a and dh into this op's kernels where the linears allow it (delayed
-   * scaling): the float a and dh are then never written. Not while a probe or the monitor's tensor
-   * statistics need to see a, or a probe dh.
+   * scaling): the float a and dh are then never written. Not while a probe (the linears refuse
+   * then) or the monitor's tensor statistics need to see a.
    */
   fuseCasts(aConsumer: LinearOp, dhConsumer: LinearOp): void {
     this.castInto = { a: aConsumer, dh: dhConsumer };
   }
 
   private fusedCast(port: 'a' | 'dh'): FusedCast | null {
-    if (this.castInto === null || this.ctx.probe) return null;
+    if (this.castInto === null) return null;
     if (port === 'a') return wantsTensorStats(this.ctx.monitor) ? null : this.castInto.a.fusedInputCast();
     return this.castInto.dh.fusedGradCast();
   }

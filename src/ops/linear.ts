@@ -211,11 +211,11 @@ export class LinearOp implements TapeNode {
   /**
    * The FP8 cast of x as the kernel producing x may make it while it writes x (a fused cast; x is
    * then never written): when x is cast whole with a scale fixed beforehand (delayed scaling) into
-   * the codes forward saves. null otherwise; then forward casts x itself.
+   * the codes forward saves, and no activation probe is set. null otherwise; then forward casts x itself.
    */
   fusedInputCast(): FusedCast | null {
     const op = this.inputOp;
-    if (op === null || this.spec.transientInput) return null;
+    if (op === null || this.spec.transientInput || this.ctx.probe) return null; // a probe must see x itself
     const scale = op.scaleBeforeCast('activation');
     return scale === null ? null : { format: op.format, scale, codes: this.codesStore() };
   }
@@ -237,7 +237,7 @@ export class LinearOp implements TapeNode {
    */
   fusedGradCast(): FusedCast | null {
     const op = this.gradOp;
-    if (op === null || this.spec.outputBlocks || !this.dy) return null;
+    if (op === null || this.spec.outputBlocks || !this.dy || this.ctx.probe) return null; // a probe must see dy itself
     const scale = op.scaleBeforeCast('activation');
     return scale === null ? null : { format: op.format, scale, codes: this.ctx.scratch.u8(this.spec.M * this.spec.N, FUSED_GRAD_SLOT) };
   }

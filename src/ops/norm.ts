@@ -46,13 +46,13 @@ export class RmsNormOp implements TapeNode, FusesRounding {
   /** The linear whose FP8 input cast of y the kernel may make as it writes y (a pre-norm before its linear). */
   private castInto: LinearOp | null = null;
 
-  /** Fuses `consumer`'s input cast of y into this op's kernel where it allows it (delayed scaling); y is then not written. Not while a probe must see y. */
+  /** Fuses `consumer`'s input cast of y into this op's kernel where it allows it (delayed scaling, no probe); y is then not written. */
   fuseCast(consumer: LinearOp): void {
     this.castInto = consumer;
   }
 
   forward(): void {
-    const cast = this.castInto !== null && !this.ctx.probe ? this.castInto.fusedInputCast() : null;
+    const cast = this.castInto?.fusedInputCast() ?? null;
     // x may change after forward (the residual stream is updated in place): the kernel saves the copy backward reads
     const stats = this.ctx.kernels.rmsnormForward(this.x, this.gain, this.y, this.rstd, this.R, this.C, this.eps, this.roundY, this.savedX, cast);
     this.castInto?.inputCastBy(cast && stats ? { cast, stats } : null);
